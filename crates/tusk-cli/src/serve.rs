@@ -1,0 +1,184 @@
+//! `tusk serve`: load the config, open the store, bind, run until a signal.
+
+use crate::logging::{self, LogFormat};
+use crate::{Loaded, SourceArgs, print_diagnostics, sources, summary};
+use anyhow::{Context, anyhow};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tusk_core::Secret;
+use tusk_store::Store;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Directory for the embedded SQLite database.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "./tusk-data",
+        env = "TUSK_DATA_DIR"
+    )]
+    data_dir: PathBuf,
+    /// Use PostgreSQL instead of SQLite, e.g. postgres://tusk@db:5432/tusk. Replicas sharing one database work together.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TUSK_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// PEM certificate chain for TLS on the listener (overrides proxy.tls in values).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text", env = "TUSK_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+pub fn main(args: ServeArgs) -> ExitCode {
+    logging::init(args.log_format);
+    // Structural config errors refuse to start (exit 2): a server that
+    // half-applies a config is worse than one that says what to fix.
+    let (loaded, diags) = match args.source.load() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("tusk: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match loaded {
+        Loaded::Ok(config) => {
+            for d in &diags {
+                tracing::warn!("{d}");
+            }
+            *config
+        }
+        Loaded::Refused => {
+            print_diagnostics(&diags);
+            eprintln!(
+                "tusk: configuration refused, not starting: {}",
+                summary(&diags)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tusk: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tusk: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Result<()> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tusk_server::TlsPem {
+            cert_chain: sources::read_capped(cert).map_err(|e| anyhow!("--tls-cert {e}"))?,
+            private_key: Secret::new(
+                sources::read_capped(key).map_err(|e| anyhow!("--tls-key {e}"))?,
+            ),
+        }),
+        _ => config.tls.as_ref().map(|t| tusk_server::TlsPem {
+            cert_chain: t.cert_chain.as_bytes().to_vec(),
+            private_key: Secret::new(t.private_key.expose().as_bytes().to_vec()),
+        }),
+    };
+    let store = open_store(&args).await?;
+    let listener = bind(&args.source.listen).await?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    tracing::info!(
+        listen = %local,
+        issuer = %config.issuer,
+        store = store.backend_name(),
+        tls = tls.is_some(),
+        mock_idp = config.mock_idp,
+        "tusk is serving"
+    );
+    let options = tusk_server::ServerOptions {
+        tls,
+        issuer: config.issuer.clone(),
+        config_summary: config.show(),
+    };
+    tusk_server::run(options, store, listener, shutdown_signal())
+        .await
+        .context("the server stopped")?;
+    tracing::info!("tusk stopped");
+    Ok(())
+}
+
+async fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
+    Ok(match &args.database_url {
+        Some(url) => Store::new(tusk_store_sql::open_postgres(url).await?),
+        None => Store::new(tusk_store_sql::open_sqlite(&args.data_dir).await?),
+    })
+}
+
+async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr: SocketAddr = match listen.parse() {
+        Ok(a) => a,
+        Err(_) => tokio::net::lookup_host(listen)
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| {
+                anyhow!(
+                    "--listen `{listen}` is not an address: expected HOST:PORT such as 127.0.0.1:30650 or 0.0.0.0:30650"
+                )
+            })?,
+    };
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "another process (perhaps another tusk) holds the port: stop it, or pick another port with --listen"
+            }
+            std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges: use a higher port",
+            std::io::ErrorKind::AddrNotAvailable => "that address is not on this machine: use 127.0.0.1 or 0.0.0.0",
+            _ => "check the --listen address",
+        };
+        anyhow!("cannot listen on {addr}: {e}\n  help: {hint}")
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM, so Kubernetes' stop and Ctrl-C both drain
+/// connections instead of cutting them.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received SIGINT, shutting down"),
+        _ = term => tracing::info!("received SIGTERM, shutting down"),
+    }
+}

@@ -1,0 +1,23 @@
+//! tusk's domain and protocol rules, with no I/O.
+//!
+//! Layout, one concern per module:
+//! - `secret`: the `Secret<T>` wrapper that never prints its contents.
+//! - `yaml`: a YAML/JSON reader that keeps line numbers for every node.
+//! - `config`: the configuration model, its sources, dialects and validation.
+//!
+//! Invariant: nothing here reads the environment, the filesystem or the
+//! clock. Callers hand in bytes, variables and `now`.
+
+pub mod auth;
+pub mod config;
+pub mod secret;
+pub mod yaml;
+
+pub use secret::Secret;
+
+/// Constant-time byte comparison. The length is not hidden, which is fine
+/// for fixed-length tokens and hashes, the only things we compare this way.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}

@@ -1,0 +1,500 @@
+//! Configuration loading, table-driven: each case is values files plus
+//! environment, and the diagnostics (or the effective settings) expected.
+
+// Test helpers may panic: a failed expectation is what a test reports.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use tusk_core::config::{self, Dialect, Input, SecretSource, SourceText};
+
+const SEED_YAML: &str = include_str!("../../../examples/okta-values.yaml");
+const SEED_JSON: &str = include_str!("../../../examples/okta-values.json");
+const PROXY: &str = include_str!("../../../examples/proxy-values.yaml");
+
+struct Secrets(BTreeMap<(&'static str, &'static str), &'static str>);
+
+impl SecretSource for Secrets {
+    fn read(&self, name: &str, key: &str) -> Result<String, String> {
+        self.0
+            .iter()
+            .find(|((n, k), _)| *n == name && *k == key)
+            .map(|(_, v)| (*v).to_owned())
+            .ok_or_else(|| "No such file or directory".to_owned())
+    }
+    fn locate(&self, name: &str, key: &str) -> String {
+        format!("secrets/{name}/{key}")
+    }
+}
+
+fn secrets() -> Secrets {
+    Secrets(BTreeMap::from([
+        (("pachyderm-tls", "tls.crt"), "CERT"),
+        (("pachyderm-tls", "tls.key"), "KEY"),
+        (
+            ("idps", "upstream-idps"),
+            r#"[{"id":"okta","name":"Okta","type":"oidc","config":{"issuer":"https://x.okta.com","clientID":"a","clientSecret":"s3cret","redirectURI":"https://pachyderm.example.com/dex/callback"}}]"#,
+        ),
+    ]))
+}
+
+/// What a case expects: `Ok(fragments)` means loading succeeds and the
+/// masked `config show` JSON contains each fragment; `Err(fragments)` means
+/// it fails and the rendered diagnostics contain each fragment.
+type Want = Result<&'static [&'static str], &'static [&'static str]>;
+
+fn check(files: &[&str], env: &[(&str, &str)], want: Want) {
+    let secrets = secrets();
+    let input = Input {
+        files: files
+            .iter()
+            .enumerate()
+            .map(|(i, text)| SourceText {
+                name: format!("values{i}.yaml"),
+                bytes: text.as_bytes().to_vec(),
+            })
+            .collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        secrets: Some(&secrets),
+        listen: "127.0.0.1:30650".into(),
+    };
+    let got = config::load(&input);
+    match (got, want) {
+        (Ok(loaded), Ok(fragments)) => {
+            let shown = loaded.config.show().to_string();
+            for f in fragments {
+                assert!(shown.contains(f), "files {files:?}: `{f}` not in\n{shown}");
+            }
+        }
+        (Err(diags), Err(fragments)) => {
+            let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            let text = text.join("\n");
+            for f in fragments {
+                assert!(text.contains(f), "files {files:?}: `{f}` not in\n{text}");
+            }
+        }
+        (Ok(loaded), Err(_)) => panic!(
+            "files {files:?}: expected failure, got {}",
+            loaded.config.show()
+        ),
+        (Err(diags), Ok(_)) => {
+            let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            panic!(
+                "files {files:?}: expected success, got\n{}",
+                text.join("\n")
+            )
+        }
+    }
+}
+
+#[test]
+fn the_seed_examples_pass() {
+    check(
+        &[SEED_YAML],
+        &[],
+        Ok(&[
+            r#""id":"okta""#,
+            r#""mockIDP":false"#,
+            r#""clientSecret":"***""#,
+        ]),
+    );
+    check(
+        &[SEED_JSON],
+        &[],
+        Ok(&[r#""id":"okta""#, r#""insecureEnableGroups":true"#]),
+    );
+    check(
+        &[PROXY, SEED_YAML],
+        &[],
+        Ok(&[
+            r#""issuer":"https://pachyderm.example.com/dex""#,
+            r#""group:data-platform-admins":["clusterAdmin"]"#,
+        ]),
+    );
+}
+
+#[test]
+fn the_seed_examples_with_version_fail_naming_key_line_and_fix() {
+    let with_version = SEED_YAML.replace("    name: Okta\n", "    name: Okta\n    version: 1\n");
+    let leaked: &'static str = Box::leak(with_version.into_boxed_str());
+    check(
+        &[leaked],
+        &[],
+        Err(&[
+            "error: values0.yaml:8: oidc.upstreamIDPs[0].version: unknown key `version`",
+            "in Helm values tusk manages the version (configVersion) itself, so remove this line",
+        ]),
+    );
+    let json = SEED_JSON.replace(r#""name": "Okta","#, r#""name": "Okta", "version": 2,"#);
+    let leaked: &'static str = Box::leak(json.into_boxed_str());
+    check(
+        &[leaked],
+        &[],
+        Err(&["values0.yaml:7: oidc.upstreamIDPs[0].version: unknown key `version`"]),
+    );
+}
+
+#[test]
+fn misspellings_get_did_you_mean() {
+    let typo = SEED_YAML.replace("clientSecret:", "clientSecrett:");
+    let leaked: &'static str = Box::leak(typo.into_boxed_str());
+    check(
+        &[leaked],
+        &[],
+        Err(&[
+            "values0.yaml:11: oidc.upstreamIDPs[0].config.clientSecrett: unknown key `clientSecrett`",
+            "help: did you mean `clientSecret`?",
+        ]),
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "oidc:\n  upstreamIDPs:\n  - id: a\n    type: oidc\n    config:\n      issuer: http://idp.example.com\n      clientId: x\n      redirectURI: not a url\n  - id: a\n    type: oidc\n    config: {issuer: 'https://b.example.com', clientID: y, redirectURI: 'https://b/dex/callback'}\n  - type: github\n  - id: c\n    type: okta\n",
+            &[
+                "values0.yaml:6: oidc.upstreamIDPs[0].config.issuer: issuer `http://idp.example.com` uses plain http",
+                "values0.yaml:7: oidc.upstreamIDPs[0].config.clientId: unknown key `clientId`",
+                "did you mean `clientID`?",
+                "required key `clientID` is missing",
+                "redirectURI: `not a url` is not a valid URL",
+                "oidc.upstreamIDPs[1].id: duplicate connector id `a`",
+                "oidc.upstreamIDPs[2]: required key `id` is missing",
+                "oidc.upstreamIDPs[3].type: unknown connector type \"okta\"",
+            ],
+        ),
+        (
+            "oidc:\n  IDTokenExpiry: 24\n  mockIDP: maybe\n",
+            &[
+                "`24` is not a duration",
+                "expected true or false, found the string `maybe`",
+            ],
+        ),
+        (
+            "oidc:\n  upstreamIDP: []\n",
+            &["unknown key `upstreamIDP`", "did you mean `upstreamIDPs`?"],
+        ),
+        ("upstreamIDPs: []\n", &["`upstreamIDPs` goes under `oidc:`"]),
+        (
+            "oidc:\n  upstreamIDPs:\n  - id: x\n    type: oidc\n    config:\n      issuer: https://x/\n      clientID: a\n      redirectURI: https://<proxy.host.value.com>/dex/callback\n",
+            &["still contains a placeholder"],
+        ),
+        (
+            "oidc:\n  upstreamIDPs:\n  - id: x\n    type: oidc\n",
+            &["oidc.upstreamIDPs[0]: no configs are defined"],
+        ),
+        (
+            "oidc:\n  upstreamIDPs:\n  - id: x\n    type: oidc\n    jsonConfig: '{\"issuer\": '\n",
+            &["jsonConfig: the embedded JSON does not parse"],
+        ),
+        (
+            "oidc:\n  upstreamIDPs: {id: x}\n",
+            &["expected a list of connectors, found a map"],
+        ),
+        (
+            "oidc:\n  upstreamIDPs:\n  - null\n",
+            &["a connector entry is empty"],
+        ),
+        (
+            "pachd:\n  pachAuthClusterRoleBindings:\n    alice: [clusterAdmin]\n    user:bob: [clusterAdmn]\n",
+            &[
+                "subject has no prefix",
+                "unknown role \"clusterAdmn\"",
+                "did you mean `clusterAdmin`?",
+            ],
+        ),
+        (
+            "oidc:\n  upstreamIDPsSecretName: missing\n",
+            &[
+                "cannot read key `upstream-idps` of secret `missing` (secrets/missing/upstream-idps)",
+            ],
+        ),
+        (
+            "proxy:\n  tls:\n    enabled: true\n",
+            &["TLS is enabled but no secret holds the certificate"],
+        ),
+        (
+            "- a\n- b\n",
+            &[
+                "a values file must be a map of settings",
+                "this one is a list",
+            ],
+        ),
+        ("", &["the values file is empty"]),
+        ("a: [1, 2\n", &["this is not valid YAML or JSON"]),
+        (
+            "\u{0}\u{1}garbage: \u{7f}",
+            &["this is not valid YAML or JSON"],
+        ),
+        (
+            "oidc:\n  additionalClients:\n  - id: pachd\n  - name: nameless\n  - id: app\n    redirect_uri: [x]\n",
+            &[
+                "client id `pachd` is already used",
+                "oidc.additionalClients[1]: required key `id` is missing",
+                "unknown key `redirect_uri`",
+                "did you mean `redirect_uris`?",
+            ],
+        ),
+        (
+            "proxy:\n  host: h.example.com\noidc:\n  upstreamIDPs:\n  - id: x\n    type: oidc\n    config: {issuer: 'https://x.example.com', clientID: a, redirectURI: 'https://other.example.com/dex/callback'}\n",
+            &[
+                "redirectURI `https://other.example.com/dex/callback` is not this server's callback `http://h.example.com/dex/callback`",
+            ],
+        ),
+    ];
+    for (text, fragments) in cases {
+        check(&[text], &[], Err(fragments));
+    }
+}
+
+#[test]
+fn non_utf8_is_refused_clearly() {
+    let secrets = secrets();
+    let input = Input {
+        files: vec![SourceText {
+            name: "bin".into(),
+            bytes: vec![b'a', b':', 0xff, 0xfe],
+        }],
+        env: BTreeMap::new(),
+        secrets: Some(&secrets),
+        listen: "127.0.0.1:1".into(),
+    };
+    let diags = config::load(&input).err().unwrap_or_default();
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.to_string().contains("bin: this is not UTF-8 text")),
+        "{diags:?}"
+    );
+}
+
+#[test]
+fn sources_layer_in_documented_order() {
+    // Later files override earlier ones; the mock IdP is on until an
+    // upstream appears.
+    check(
+        &["oidc:\n  mockIDP: true\n"],
+        &[],
+        Ok(&[
+            r#""mockIDP":true"#,
+            r#""type":"mockPassword""#,
+            r#""user:kilgore@kilgore.trout":["clusterAdmin"]"#,
+            r#""issuer":"http://127.0.0.1:30650/dex""#,
+        ]),
+    );
+    check(
+        &["oidc:\n  mockIDP: true\n", "oidc:\n  mockIDP: false\n"],
+        &[],
+        Ok(&[r#""mockIDP":false"#, r#""connectors":[]"#]),
+    );
+    check(
+        &[
+            "oidc:\n  issuerURI: https://a.example.com/dex\n",
+            "oidc:\n  issuerURI: https://b.example.com/dex/\n",
+        ],
+        &[],
+        Ok(&[r#""issuer":"https://b.example.com/dex""#]),
+    );
+    check(
+        &[
+            "ingress:\n  enabled: true\n  host: i.example.com\n  tls: {enabled: true}\nproxy:\n  host: p.example.com\n",
+        ],
+        &[],
+        Ok(&[
+            r#""issuer":"https://i.example.com/dex""#,
+            r#""pachdRedirectURI":"https://i.example.com/authorization-code/callback""#,
+        ]),
+    );
+    // A secret replaces the inline list; the environment beats both.
+    check(
+        &[
+            "oidc:\n  upstreamIDPsSecretName: idps\n  upstreamIDPs: [{id: inline, type: mockCallback}]\n",
+        ],
+        &[],
+        Ok(&[
+            r#""id":"okta""#,
+            r#""connectorsOrigin":"secret idps, key upstream-idps""#,
+        ]),
+    );
+    check(
+        &["oidc:\n  upstreamIDPsSecretName: idps\n"],
+        &[
+            (
+                "IDP_CONNECTORS",
+                "- {id: env, name: Env, type: mockCallback}",
+            ),
+            ("AUTH_ROOT_TOKEN", "root-secret"),
+            ("SESSION_DURATION_MINUTES", "60"),
+        ],
+        Ok(&[
+            r#""id":"env""#,
+            r#""rootToken":"***""#,
+            r#""sessionDurationMinutes":60"#,
+        ]),
+    );
+    check(
+        &["pachd:\n  rootToken: abc\n  enterpriseLicenseKey: lic\n  oauthClientSecret: shh\n"],
+        &[],
+        Ok(&[
+            r#""rootToken":"***""#,
+            r#""enterpriseLicenseKey":"***""#,
+            r#""secret":"***""#,
+        ]),
+    );
+    check(
+        &["pachd:\n  image: {tag: 2.11.6}\n  resources: {}\n"],
+        &[],
+        Ok(&[r#""activateAuth":true"#]),
+    );
+    check(
+        &[
+            "oidc:\n  additionalClients:\n  - id: app\n    redirectURIs: [http://127.0.0.1:5555/cb]\n    trustedPeers: [pachd]\n",
+        ],
+        &[],
+        Ok(&[
+            r#""redirect_uris":["http://127.0.0.1:5555/cb"]"#,
+            r#""trusted_peers":["pachd"]"#,
+        ]),
+    );
+    check(
+        &[
+            "proxy:\n  host: p.example.com\n  tls:\n    enabled: true\n    secretName: pachyderm-tls\n",
+        ],
+        &[],
+        Ok(&[r#""tls":{"origin":"secret pachyderm-tls""#]),
+    );
+}
+
+#[test]
+fn environment_errors_name_the_variable() {
+    check(
+        &["oidc: {}\n"],
+        &[("IDP_CONNECTORS", "[{id: x, type: oidc, version: 1}]")],
+        Err(&["$IDP_CONNECTORS:1: [0].version: unknown key `version`"]),
+    );
+    check(
+        &["oidc: {}\n"],
+        &[("SESSION_DURATION_MINUTES", "soon")],
+        Err(&["$SESSION_DURATION_MINUTES: `soon` is not a number of minutes"]),
+    );
+    check(
+        &["oidc: {}\n"],
+        &[("IDP_CONFIG", "issuer: [")],
+        Err(&["$IDP_CONFIG:2: this is not valid YAML or JSON"]),
+    );
+}
+
+#[test]
+fn idp_file_dialect_uses_version() {
+    let good = b"ID: okta\nName: Okta\nType: oidc\nVersion: 2\nConfig:\n  issuer: https://x.okta.com\n  clientID: a\n  redirectURI: https://p.example.com/dex/callback\n";
+    let spec = config::parse_connector(good, "okta.yaml", Dialect::IdpFile);
+    assert_eq!(
+        spec.as_ref().map(|s| s.config_version),
+        Ok(Some(2)),
+        "{spec:?}"
+    );
+    let bad = b"id: okta\ntype: oidc\nconfigVersion: 2\nconfig: {issuer: 'https://x.okta.com', clientID: a, redirectURI: 'https://p/dex/callback'}\n";
+    let diags = config::parse_connector(bad, "okta.yaml", Dialect::IdpFile)
+        .err()
+        .unwrap_or_default();
+    let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    assert!(text.join("\n").contains("okta.yaml:3: configVersion: unknown key `configVersion`\n  help: `tusk idp` files call it `version`"), "{text:?}");
+}
+
+#[test]
+fn secrets_never_reach_debug_output() {
+    let secrets = secrets();
+    let input = Input {
+        files: vec![SourceText {
+            name: "v".into(),
+            bytes: SEED_YAML.as_bytes().to_vec(),
+        }],
+        env: BTreeMap::from([("AUTH_ROOT_TOKEN".to_owned(), "root-token-value".to_owned())]),
+        secrets: Some(&secrets),
+        listen: "127.0.0.1:1".into(),
+    };
+    let loaded = config::load(&input).map_err(|d| format!("{d:?}"));
+    let debug = format!("{:?}", loaded.as_ref().map(|l| &l.config));
+    let shown = loaded
+        .as_ref()
+        .map(|l| l.config.show().to_string())
+        .unwrap_or_default();
+    for secret in ["VNwbzOBltNcaotD2CU5iRyTuqOPpwLR", "root-token-value"] {
+        assert!(!debug.contains(secret), "Debug leaks {secret}");
+        assert!(!shown.contains(secret), "show leaks {secret}");
+    }
+    assert!(shown.contains("okta"));
+}
+
+/// The fuzz target's property, run on every `scripts/test`: mutated seed
+/// files never panic the loader. (cargo-fuzz explores further; see fuzz/.)
+#[test]
+fn mutated_inputs_never_panic() {
+    let seeds = [
+        SEED_YAML,
+        SEED_JSON,
+        PROXY,
+        "oidc:\n  upstreamIDPs:\n  - {id: a, type: oidc, jsonConfig: '{\"issuer\": \"https://x\"}'}\n",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let tokens: &[&[u8]] = &[
+        b"\n",
+        b":",
+        b"- ",
+        b"[",
+        b"]",
+        b"{",
+        b"}",
+        b"&a ",
+        b"*a",
+        b"'",
+        b"\"",
+        b"\t",
+        b"---\n",
+        b"\xff",
+        b"\0",
+        b"version: 1\n",
+        b"!!str ",
+    ];
+    for seed in seeds {
+        for _ in 0..300 {
+            let mut bytes = seed.as_bytes().to_vec();
+            for _ in 0..(next() % 8 + 1) {
+                let at = (next() as usize) % (bytes.len() + 1);
+                match next() % 3 {
+                    0 => {
+                        let t = tokens[(next() as usize) % tokens.len()];
+                        bytes.splice(at..at, t.iter().copied());
+                    }
+                    1 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.truncate(at),
+                }
+            }
+            let input = Input {
+                files: vec![SourceText {
+                    name: "m.yaml".into(),
+                    bytes: bytes.clone(),
+                }],
+                env: BTreeMap::from([(
+                    "IDP_CONNECTORS".to_owned(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                )]),
+                secrets: None,
+                listen: "127.0.0.1:30650".into(),
+            };
+            let _ = config::load(&input);
+            let _ = config::parse_connector(&bytes, "m.yaml", Dialect::IdpFile);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The routes of the single port: HTTP endpoints, gRPC services, and the
+//! switch that sends each request to one or the other by content type.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::future::BoxFuture;
+use http::{StatusCode, header};
+use serde_json::{Value, json};
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::{HealthReporter, HealthService};
+use tower::{Service, ServiceExt};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tusk_store::Store;
+
+use crate::errors::ApiError;
+use crate::metrics;
+
+/// Bodies we accept are forms and small JSON documents.
+const BODY_LIMIT: usize = 1024 * 1024;
+/// A readiness probe must answer before the orchestrator's own timeout.
+const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    issuer: String,
+    config_summary: Value,
+    health: HealthReporter,
+    draining: AtomicBool,
+}
+
+impl AppState {
+    /// gRPC health starts as SERVING (tonic-health's default); [`crate::run`]
+    /// replaces that with a real check before it accepts a connection.
+    pub fn new(store: Store, issuer: String, config_summary: Value) -> Self {
+        let health = HealthReporter::new();
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                issuer,
+                config_summary,
+                health,
+                draining: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// Runs the readiness checks and mirrors the verdict into the gRPC
+    /// health service, so `/readyz` and `grpc.health.v1` never disagree.
+    pub async fn check_readiness(&self) -> Readiness {
+        let store = &self.inner.store;
+        let backend = store.backend_name();
+        let store_check = match tokio::time::timeout(STORE_PING_TIMEOUT, store.ping()).await {
+            Ok(Ok(())) => json!({"ok": true, "backend": backend}),
+            Ok(Err(e)) => json!({"ok": false, "backend": backend, "error": e.to_string()}),
+            Err(_) => json!({
+                "ok": false,
+                "backend": backend,
+                "error": format!("the store did not answer a ping within {} s", STORE_PING_TIMEOUT.as_secs()),
+            }),
+        };
+        let mut config_check = serde_json::Map::new();
+        config_check.insert("issuer".to_owned(), json!(self.inner.issuer));
+        match &self.inner.config_summary {
+            Value::Object(summary) => config_check.extend(summary.clone()),
+            Value::Null => {}
+            other => {
+                config_check.insert("summary".to_owned(), other.clone());
+            }
+        }
+        config_check.insert("ok".to_owned(), Value::Bool(true));
+        let draining = self.inner.draining.load(Ordering::Relaxed);
+        let ready = store_check["ok"] == Value::Bool(true) && !draining;
+        self.publish(ready).await;
+        let mut body = json!({
+            "ready": ready,
+            "checks": {"store": store_check, "config": config_check},
+        });
+        if draining {
+            // Tells an operator why a healthy store still reads as not ready.
+            body["draining"] = Value::Bool(true);
+        }
+        Readiness { ready, body }
+    }
+
+    /// From now on readiness is false, so load balancers stop sending new
+    /// requests while in-flight ones finish.
+    pub(crate) async fn start_draining(&self) {
+        self.inner.draining.store(true, Ordering::Relaxed);
+        self.publish(false).await;
+    }
+
+    async fn publish(&self, serving: bool) {
+        // Re-read: a check that started before draining must not flip the
+        // status back to serving.
+        let serving = serving && !self.inner.draining.load(Ordering::Relaxed);
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.inner.health.set_service_status("", status).await;
+    }
+}
+
+/// The outcome of [`AppState::check_readiness`]: the verdict and the JSON
+/// that `/readyz` answers.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    pub ready: bool,
+    pub body: Value,
+}
+
+/// The whole application as one service: gRPC by content type, everything
+/// else by path. Tests can drive it with `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> Router {
+    // Install the recorder before the first request: counts recorded before
+    // it exists would go nowhere.
+    metrics::handle();
+    let grpc = grpc_routes(&state);
+    let http = http_routes(state);
+    Router::new()
+        .fallback_service(ByContentType { http, grpc })
+        .layer(
+            TraceLayer::new_for_http()
+                // Path only: query strings carry authorization codes and
+                // headers carry tokens.
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        version = ?req.version(),
+                    )
+                }),
+        )
+}
+
+/// Every gRPC service the port serves. Add a service with one more
+/// `.add_service(...)`.
+pub fn grpc_routes(state: &AppState) -> Routes {
+    let health = tonic_health::pb::health_server::HealthServer::new(
+        HealthService::from_health_reporter(state.inner.health.clone()),
+    );
+    Routes::new(health).prepare()
+}
+
+fn http_routes(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let readiness = state.check_readiness().await;
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(readiness.body)).into_response()
+}
+
+async fn metrics_text() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics::handle().render(),
+    )
+        .into_response()
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!("no route for {}", request.uri().path()))
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::method_not_allowed(format!(
+        "{} is not allowed on {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+/// Sends `application/grpc*` requests to the gRPC routes and the rest to the
+/// HTTP routes; a path-based split would not do, since both can share paths.
+#[derive(Clone)]
+struct ByContentType {
+    http: Router,
+    grpc: Routes,
+}
+
+impl Service<Request> for ByContentType {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Both inner services are always ready; readiness is checked per call
+        // through `oneshot` on a clone.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if is_grpc(&request) {
+            let grpc = self.grpc.clone();
+            Box::pin(async move {
+                let response = grpc.oneshot(request).await?;
+                Ok(response.map(Body::new))
+            })
+        } else {
+            Box::pin(self.http.clone().oneshot(request))
+        }
+    }
+}
+
+fn is_grpc(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}

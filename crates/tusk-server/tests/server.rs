@@ -1,0 +1,488 @@
+//! Starts the real server on 127.0.0.1:0 and talks to it the way clients do:
+//! HTTP/1.1, h2c, gRPC, TLS with ALPN, and hostile bytes on the socket.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::{StatusCode, Version};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tower::ServiceExt;
+use tusk_core::Secret;
+use tusk_server::{AppState, Error, ServerOptions, TlsPem};
+use tusk_store::Store;
+
+/// Guards reads from sockets the server may legitimately keep open; it is a
+/// hang guard, not a timing assertion.
+const IO_GUARD: Duration = Duration::from_secs(20);
+
+struct Server {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), Error>>,
+}
+
+impl Server {
+    async fn start(tls: Option<TlsPem>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let options = ServerOptions {
+            tls,
+            issuer: "http://127.0.0.1/dex".to_owned(),
+            config_summary: json!({"source": "test", "connectors": 0}),
+        };
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(tusk_server::run(
+            options,
+            Store::memory(),
+            listener,
+            shutdown,
+        ));
+        Server { addr, stop, task }
+    }
+
+    fn url(&self, scheme: &str, path: &str) -> String {
+        format!("{scheme}://{}{path}", self.addr)
+    }
+
+    async fn stop(self) -> Result<(), Error> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap()
+    }
+}
+
+fn self_signed() -> (TlsPem, reqwest::Certificate) {
+    let pair =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert_pem = pair.cert.pem();
+    let pem = TlsPem {
+        cert_chain: cert_pem.clone().into_bytes(),
+        private_key: Secret::new(pair.signing_key.serialize_pem().into_bytes()),
+    };
+    (
+        pem,
+        reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap(),
+    )
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Client {
+    Http1,
+    H2PriorKnowledge,
+}
+
+fn client(kind: Client) -> reqwest::Client {
+    let builder = reqwest::Client::builder().no_proxy();
+    match kind {
+        Client::Http1 => builder.http1_only(),
+        Client::H2PriorKnowledge => builder.http2_prior_knowledge(),
+    }
+    .build()
+    .unwrap()
+}
+
+fn tls_client(cert: &reqwest::Certificate, http1_only: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([cert.clone()]);
+    let builder = if http1_only {
+        builder.http1_only()
+    } else {
+        builder
+    };
+    builder.build().unwrap()
+}
+
+async fn grpc_health(addr: SocketAddr, service: &str) -> Result<i32, tonic::Status> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let response = health
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await?;
+    Ok(response.into_inner().status)
+}
+
+#[tokio::test]
+async fn one_plain_port_serves_http1_h2c_and_grpc() {
+    let server = Server::start(None).await;
+
+    let table = [
+        (Client::Http1, "/healthz", StatusCode::OK, Version::HTTP_11),
+        (
+            Client::H2PriorKnowledge,
+            "/healthz",
+            StatusCode::OK,
+            Version::HTTP_2,
+        ),
+        (Client::Http1, "/readyz", StatusCode::OK, Version::HTTP_11),
+        (
+            Client::H2PriorKnowledge,
+            "/readyz",
+            StatusCode::OK,
+            Version::HTTP_2,
+        ),
+        (
+            Client::Http1,
+            "/no/such/route",
+            StatusCode::NOT_FOUND,
+            Version::HTTP_11,
+        ),
+        (Client::Http1, "/metrics", StatusCode::OK, Version::HTTP_11),
+    ];
+    for (kind, path, status, version) in table {
+        let response = client(kind)
+            .get(server.url("http", path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{kind:?} {path}");
+        assert_eq!(response.version(), version, "{kind:?} {path}");
+    }
+
+    let body = client(Client::Http1)
+        .get(server.url("http", "/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "ok");
+
+    let status = grpc_health(server.addr, "").await.unwrap();
+    assert_eq!(status, ServingStatus::Serving as i32);
+    let unknown = grpc_health(server.addr, "no.such.Service")
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn readyz_reports_store_and_config() {
+    let server = Server::start(None).await;
+    let response = client(Client::Http1)
+        .get(server.url("http", "/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = response.json().await.unwrap();
+    let table = [
+        ("/ready", json!(true)),
+        ("/checks/store/ok", json!(true)),
+        (
+            "/checks/store/backend",
+            json!(Store::memory().backend_name()),
+        ),
+        ("/checks/config/ok", json!(true)),
+        ("/checks/config/source", json!("test")),
+        ("/checks/config/issuer", json!("http://127.0.0.1/dex")),
+    ];
+    for (pointer, expected) in table {
+        assert_eq!(
+            body.pointer(pointer),
+            Some(&expected),
+            "{pointer} in {body}"
+        );
+    }
+    assert!(body.pointer("/checks/store/error").is_none(), "{body}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_matched_route() {
+    let server = Server::start(None).await;
+    let http = client(Client::Http1);
+    for path in ["/healthz", "/random/0123", "/random/4567"] {
+        http.get(server.url("http", path)).send().await.unwrap();
+    }
+    let text = http
+        .get(server.url("http", "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counter_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("tusk_http_requests_total{"))
+        .collect();
+    let has = |needles: &[&str]| {
+        counter_lines
+            .iter()
+            .any(|l| needles.iter().all(|n| l.contains(n)))
+    };
+    assert!(has(&["route=\"/healthz\"", "status=\"200\""]), "{text}");
+    assert!(has(&["route=\"unmatched\"", "status=\"404\""]), "{text}");
+    // Raw paths never become label values.
+    assert!(!text.contains("/random/"), "{text}");
+    assert!(
+        text.contains("tusk_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn oversize_body_gets_413_over_h1_and_h2() {
+    let server = Server::start(None).await;
+    let body = vec![b'x'; 2 * 1024 * 1024];
+    for kind in [Client::Http1, Client::H2PriorKnowledge] {
+        for path in ["/healthz", "/no/such/route"] {
+            let response = client(kind)
+                .post(server.url("http", path))
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "{kind:?} {path}"
+            );
+        }
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn tls_port_negotiates_h1_and_h2_and_survives_plain_http() {
+    let (pem, cert) = self_signed();
+    let server = Server::start(Some(pem)).await;
+
+    for (http1_only, version) in [(true, Version::HTTP_11), (false, Version::HTTP_2)] {
+        let response = tls_client(&cert, http1_only)
+            .get(server.url("https", "/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.version(), version, "http1_only={http1_only}");
+    }
+
+    // Plain HTTP on a TLS port fails for that client only.
+    for kind in [Client::Http1, Client::H2PriorKnowledge] {
+        let result = client(kind)
+            .get(server.url("http", "/healthz"))
+            .send()
+            .await;
+        assert!(result.is_err(), "{kind:?} got {result:?}");
+    }
+    let response = tls_client(&cert, false)
+        .get(server.url("https", "/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_tls_material_is_a_startup_error_naming_the_part() {
+    let (good, _) = self_signed();
+    let table = [
+        (b"garbage".to_vec(), good.private_key.clone(), "certificate"),
+        (
+            good.cert_chain.clone(),
+            Secret::new(b"garbage".to_vec()),
+            "private key",
+        ),
+    ];
+    for (cert_chain, private_key, part) in table {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let options = ServerOptions {
+            tls: Some(TlsPem {
+                cert_chain,
+                private_key,
+            }),
+            issuer: "http://127.0.0.1/dex".to_owned(),
+            config_summary: Value::Null,
+        };
+        let err = tusk_server::run(options, Store::memory(), listener, std::future::pending())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(part), "{err}");
+    }
+}
+
+/// Writes `bytes`, then reads whatever comes back until the server closes
+/// the connection (or the guard fires for a server that waits for more).
+async fn poke(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The server may close mid-write after rejecting the start; that is fine.
+    let _ = stream.write_all(bytes).await;
+    let _ = stream.shutdown().await;
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(IO_GUARD, stream.read_to_end(&mut reply)).await;
+    reply
+}
+
+#[tokio::test]
+async fn hostile_bytes_do_not_take_the_server_down() {
+    let (pem, cert) = self_signed();
+    let plain = Server::start(None).await;
+    let tls = Server::start(Some(pem)).await;
+
+    let huge_header = format!(
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(1024 * 1024)
+    );
+    let many_headers = format!(
+        "GET /healthz HTTP/1.1\r\nhost: x\r\n{}\r\n",
+        (0..500)
+            .map(|i| format!("x-{i}: v\r\n"))
+            .collect::<String>()
+    );
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let table: [(&str, Vec<u8>); 6] = [
+        ("random bytes", random),
+        ("oversize header", huge_header.into_bytes()),
+        ("too many headers", many_headers.into_bytes()),
+        (
+            "bad request line",
+            b"\x00\x01GARBAGE / HTTP/9.9\r\n\r\n".to_vec(),
+        ),
+        (
+            "h2 preface then junk",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\xff\xff\xff\xff\xff\xff".to_vec(),
+        ),
+        (
+            "tls hello cut short",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(),
+        ),
+    ];
+    for (name, bytes) in &table {
+        for server in [&plain, &tls] {
+            poke(server.addr, bytes).await;
+        }
+        let response = client(Client::Http1)
+            .get(plain.url("http", "/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "plain after {name}");
+        let response = tls_client(&cert, false)
+            .get(tls.url("https", "/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "tls after {name}");
+    }
+
+    // An oversize header is refused with a status, not a dropped socket.
+    let reply = poke(plain.addr, table[1].1.as_slice()).await;
+    assert!(
+        reply.starts_with(b"HTTP/1.1 431"),
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
+
+    plain.stop().await.unwrap();
+    tls.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests_and_returns_ok() {
+    let server = Server::start(None).await;
+    let addr = server.addr;
+    // An idle keep-alive connection must not hold shutdown up.
+    let http = client(Client::Http1);
+    let response = http
+        .get(server.url("http", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A request whose head is half sent when shutdown starts still gets
+    // its answer.
+    let mut in_flight = TcpStream::connect(addr).await.unwrap();
+    in_flight
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    // The server must have accepted the connection before shutdown starts;
+    // a second, complete request on another connection proves it has
+    // reached the accept loop since.
+    let response = client(Client::Http1)
+        .get(server.url("http", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let _ = server.stop.send(());
+    // Finish the request only once the listener is gone, so shutdown is
+    // already under way when the head completes.
+    tokio::time::timeout(IO_GUARD, async {
+        while TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    in_flight
+        .write_all(b"connection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(IO_GUARD, in_flight.read_to_end(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.ends_with("ok"), "{reply}");
+
+    server.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn router_answers_http_and_grpc_without_a_socket() {
+    let state = AppState::new(Store::memory(), "http://issuer".to_owned(), json!({}));
+    let app = tusk_server::router(state);
+
+    let request = http::Request::get("/healthz")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // gRPC requests go to tonic by content type, whatever the path.
+    let request = http::Request::post("/healthz")
+        .header(http::header::CONTENT_TYPE, "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.headers()["grpc-status"], "12", "unimplemented");
+}

@@ -1,0 +1,412 @@
+//! SQLite and PostgreSQL implementations of [`tusk_store::Backend`].
+//!
+//! Both keep every record in one `records` table and share their SQL text
+//! (`$n` placeholders work in both dialects); only opening and migrating
+//! differ. Schema changes are numbered files under `migrations/<dialect>/`,
+//! applied in order by a small migrator that records each version in
+//! `tusk_schema_migrations`.
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, PgConnection, Row, raw_sql};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tusk_store::{Backend, RawRecord, Store};
+
+type StoreResult<T> = Result<T, tusk_store::Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot create data directory {path}: {source}; create it, or pass a writable directory with --data-dir"
+    )]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot open SQLite database {path}: {source}; check that the directory is writable, or pass another with --data-dir"
+    )]
+    OpenSqlite { path: PathBuf, source: sqlx::Error },
+    #[error(
+        "invalid PostgreSQL URL ({0}); expected postgres://user[:password]@host[:port]/database"
+    )]
+    PostgresUrl(String),
+    #[error(
+        "cannot connect to PostgreSQL at {host}: {reason}; check that PostgreSQL runs there and accepts this user and database"
+    )]
+    ConnectPostgres { host: String, reason: String },
+    #[error("applying database migration {version} failed: {source}")]
+    Migrate { version: i64, source: sqlx::Error },
+    #[error(
+        "the database schema is at version {found}, but this tusk knows only up to {known}; run a tusk at least as new as the one that last upgraded this database"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+impl From<Error> for tusk_store::Error {
+    fn from(e: Error) -> Self {
+        tusk_store::Error::Backend(e.to_string())
+    }
+}
+
+type Migrations = &'static [(i64, &'static str)];
+
+const SQLITE_MIGRATIONS: Migrations = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const POSTGRES_MIGRATIONS: Migrations =
+    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS tusk_schema_migrations \
+    (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+/// Arbitrary constant ("tusk" in ASCII) shared by every replica, so only
+/// one of them migrates at a time.
+const PG_MIGRATION_LOCK: i64 = 0x7475_736b;
+
+const INSERT_NEW: &str = "INSERT INTO records (kind, id, owner, data, expires_at, version) \
+    VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (kind, id) DO NOTHING";
+const UPSERT: &str = "INSERT INTO records (kind, id, owner, data, expires_at, version) \
+    VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, \
+    data = excluded.data, expires_at = excluded.expires_at, version = records.version + 1";
+const GET: &str = "SELECT id, owner, data, expires_at, version FROM records \
+    WHERE kind = $1 AND id = $2";
+const LIST: &str = "SELECT id, owner, data, expires_at, version FROM records \
+    WHERE kind = $1 ORDER BY id";
+const LIST_BY_OWNER: &str = "SELECT id, owner, data, expires_at, version FROM records \
+    WHERE kind = $1 AND owner = $2 ORDER BY id";
+const CAS: &str = "UPDATE records SET owner = $4, data = $5, expires_at = $6, \
+    version = version + 1 WHERE kind = $1 AND id = $2 AND version = $3";
+const DELETE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2";
+const DELETE_BY_OWNER: &str = "DELETE FROM records WHERE kind = $1 AND owner = $2";
+const TAKE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2 \
+    RETURNING id, owner, data, expires_at, version";
+const GC: &str = "DELETE FROM records WHERE expires_at <= $1";
+
+/// Applies the missing migrations inside the open transaction `$tx`, which
+/// already holds the dialect's exclusive lock, then commits.
+macro_rules! migrate {
+    ($tx:ident, $migrations:expr) => {
+        raw_sql(CREATE_MIGRATIONS_TABLE).execute(&mut *$tx).await?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM tusk_schema_migrations")
+            .fetch_all(&mut *$tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0))
+            .collect::<Result<_, _>>()?;
+        let known = $migrations.last().map_or(0, |m| m.0);
+        if let Some(&found) = applied.iter().max().filter(|&&v| v > known) {
+            return Err(Error::SchemaTooNew { found, known });
+        }
+        for &(version, sql) in $migrations {
+            if applied.contains(&version) {
+                continue;
+            }
+            let failed = |source| Error::Migrate { version, source };
+            raw_sql(sql).execute(&mut *$tx).await.map_err(failed)?;
+            sqlx::query("INSERT INTO tusk_schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(unix_now())
+                .execute(&mut *$tx)
+                .await
+                .map_err(failed)?;
+            tracing::info!(version, "applied database migration");
+        }
+        $tx.commit().await?;
+    };
+}
+
+/// SQLite in WAL mode. Writes go through a one-connection pool: SQLite
+/// allows one writer anyway, and queueing in-process means concurrent
+/// writers wait their turn instead of failing with `database is locked`.
+pub struct SqliteBackend {
+    read: SqlitePool,
+    write: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteBackend {
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+pub struct PostgresBackend {
+    read: PgPool,
+    write: PgPool,
+}
+
+impl PostgresBackend {
+    pub fn pool(&self) -> &PgPool {
+        &self.write
+    }
+}
+
+/// Opens (creating if needed) `<data_dir>/tusk.db` and migrates it.
+pub async fn open_sqlite(data_dir: &Path) -> Result<SqliteBackend, Error> {
+    std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    let path = data_dir.join("tusk.db");
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let open = |max| {
+        SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options.clone())
+    };
+    let opened = |source| Error::OpenSqlite {
+        path: path.clone(),
+        source,
+    };
+    // The writer opens first so that the file and WAL mode exist before
+    // any reader connects.
+    let write = open(1).await.map_err(opened)?;
+    let read = open(4).await.map_err(opened)?;
+    let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+    migrate!(tx, SQLITE_MIGRATIONS);
+    tracing::debug!(path = %path.display(), "sqlite store ready");
+    Ok(SqliteBackend { read, write, path })
+}
+
+/// Connects to `url` (`postgres://user[:password]@host[:port]/database`)
+/// and migrates. Errors name the host, never the password.
+pub async fn open_postgres(url: &str) -> Result<PostgresBackend, Error> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| Error::PostgresUrl(e.to_string()))?;
+    let host = match options.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    let unreachable = |e: sqlx::Error| Error::ConnectPostgres {
+        host: host.clone(),
+        reason: e.to_string(),
+    };
+    // Migrate on a direct connection first: it fails at once with the real
+    // cause, where a pool retries until its timeout and reports only that.
+    let mut conn = PgConnection::connect_with(&options)
+        .await
+        .map_err(unreachable)?;
+    let mut tx = conn.begin().await?;
+    // Two replicas starting together must not both apply a migration; the
+    // lock is released when the transaction ends.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(PG_MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    migrate!(tx, POSTGRES_MIGRATIONS);
+    conn.close().await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(unreachable)?;
+    tracing::debug!(%host, "postgres store ready");
+    Ok(PostgresBackend {
+        read: pool.clone(),
+        write: pool,
+    })
+}
+
+/// Opens a store from `--data-dir`-style input: a `postgres://` or
+/// `postgresql://` URL selects PostgreSQL, anything else is a directory
+/// for SQLite.
+pub async fn open(target: &str) -> Result<Store, Error> {
+    if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+        Ok(Store::new(open_postgres(target).await?))
+    } else {
+        Ok(Store::new(open_sqlite(Path::new(target)).await?))
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn backend_error(name: &'static str) -> impl Fn(sqlx::Error) -> tusk_store::Error {
+    move |e| tusk_store::Error::Backend(format!("{name}: {e}"))
+}
+
+fn not_found(kind: &'static str, id: &str) -> tusk_store::Error {
+    tusk_store::Error::NotFound {
+        kind,
+        id: id.to_owned(),
+    }
+}
+
+/// One `Backend` impl per dialect from the shared SQL; the body is
+/// identical, only the row type differs.
+macro_rules! sql_backend {
+    ($backend:ident, $row:ty, $name:literal) => {
+        impl $backend {
+            fn decode(row: &$row) -> Result<RawRecord, sqlx::Error> {
+                Ok(RawRecord {
+                    id: row.try_get(0)?,
+                    owner: row.try_get(1)?,
+                    data: row.try_get(2)?,
+                    expires_at: row.try_get(3)?,
+                    version: row.try_get(4)?,
+                })
+            }
+        }
+
+        #[async_trait]
+        impl Backend for $backend {
+            async fn create(&self, kind: &'static str, rec: RawRecord) -> StoreResult<()> {
+                let done = sqlx::query(INSERT_NEW)
+                    .bind(kind)
+                    .bind(&rec.id)
+                    .bind(&rec.owner)
+                    .bind(&rec.data)
+                    .bind(rec.expires_at)
+                    .execute(&self.write)
+                    .await
+                    .map_err(backend_error($name))?;
+                if done.rows_affected() == 0 {
+                    return Err(tusk_store::Error::AlreadyExists { kind, id: rec.id });
+                }
+                Ok(())
+            }
+
+            async fn get(&self, kind: &'static str, id: &str) -> StoreResult<RawRecord> {
+                let row = sqlx::query(GET)
+                    .bind(kind)
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await
+                    .map_err(backend_error($name))?;
+                let row = row.ok_or_else(|| not_found(kind, id))?;
+                Self::decode(&row).map_err(backend_error($name))
+            }
+
+            async fn list(&self, kind: &'static str) -> StoreResult<Vec<RawRecord>> {
+                let rows = sqlx::query(LIST).bind(kind).fetch_all(&self.read).await;
+                let rows = rows.map_err(backend_error($name))?;
+                rows.iter()
+                    .map(|r| Self::decode(r).map_err(backend_error($name)))
+                    .collect()
+            }
+
+            async fn list_by_owner(
+                &self,
+                kind: &'static str,
+                owner: &str,
+            ) -> StoreResult<Vec<RawRecord>> {
+                let rows = sqlx::query(LIST_BY_OWNER)
+                    .bind(kind)
+                    .bind(owner)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(backend_error($name))?;
+                rows.iter()
+                    .map(|r| Self::decode(r).map_err(backend_error($name)))
+                    .collect()
+            }
+
+            async fn put(&self, kind: &'static str, rec: RawRecord) -> StoreResult<()> {
+                sqlx::query(UPSERT)
+                    .bind(kind)
+                    .bind(&rec.id)
+                    .bind(&rec.owner)
+                    .bind(&rec.data)
+                    .bind(rec.expires_at)
+                    .execute(&self.write)
+                    .await
+                    .map_err(backend_error($name))?;
+                Ok(())
+            }
+
+            async fn compare_and_swap(
+                &self,
+                kind: &'static str,
+                id: &str,
+                expected_version: i64,
+                rec: RawRecord,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(CAS)
+                    .bind(kind)
+                    .bind(id)
+                    .bind(expected_version)
+                    .bind(&rec.owner)
+                    .bind(&rec.data)
+                    .bind(rec.expires_at)
+                    .execute(&self.write)
+                    .await
+                    .map_err(backend_error($name))?;
+                if done.rows_affected() == 1 {
+                    return Ok(true);
+                }
+                // Lost the race or the record is gone: only the latter is an error.
+                self.get(kind, id).await.map(|_| false)
+            }
+
+            async fn delete(&self, kind: &'static str, id: &str) -> StoreResult<()> {
+                let done = sqlx::query(DELETE)
+                    .bind(kind)
+                    .bind(id)
+                    .execute(&self.write)
+                    .await
+                    .map_err(backend_error($name))?;
+                if done.rows_affected() == 0 {
+                    return Err(not_found(kind, id));
+                }
+                Ok(())
+            }
+
+            async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> StoreResult<u64> {
+                let done = sqlx::query(DELETE_BY_OWNER)
+                    .bind(kind)
+                    .bind(owner)
+                    .execute(&self.write)
+                    .await
+                    .map_err(backend_error($name))?;
+                Ok(done.rows_affected())
+            }
+
+            async fn take(&self, kind: &'static str, id: &str) -> StoreResult<RawRecord> {
+                let row = sqlx::query(TAKE)
+                    .bind(kind)
+                    .bind(id)
+                    .fetch_optional(&self.write)
+                    .await
+                    .map_err(backend_error($name))?;
+                let row = row.ok_or_else(|| not_found(kind, id))?;
+                Self::decode(&row).map_err(backend_error($name))
+            }
+
+            async fn gc(&self, now: i64) -> StoreResult<u64> {
+                let done = sqlx::query(GC).bind(now).execute(&self.write).await;
+                Ok(done.map_err(backend_error($name))?.rows_affected())
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.read)
+                    .await
+                    .map_err(backend_error($name))?;
+                Ok(())
+            }
+
+            fn backend_name(&self) -> &'static str {
+                $name
+            }
+        }
+    };
+}
+
+sql_backend!(SqliteBackend, SqliteRow, "sqlite");
+sql_backend!(PostgresBackend, PgRow, "postgres");

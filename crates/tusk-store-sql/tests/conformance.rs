@@ -1,0 +1,171 @@
+//! The storage conformance suite on SQLite and PostgreSQL, plus what only
+//! SQL backends have: files, URLs and migrations.
+//!
+//! PostgreSQL comes from `TUSK_TEST_POSTGRES` (default
+//! `postgres://postgres@127.0.0.1:5432`); each run creates and drops its
+//! own database. An unreachable server fails the test.
+
+// Test helpers may panic: a failed expectation is what a test reports.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tusk_store::{Store, conformance};
+use tusk_store_sql::{Error, open_postgres, open_sqlite};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_conforms() {
+    let root = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    let result = conformance::run_all(|| {
+        let dir = root
+            .path()
+            .join(n.fetch_add(1, Ordering::SeqCst).to_string());
+        async move {
+            let backend = open_sqlite(&dir).await.map_err(|e| e.to_string())?;
+            Ok(Store::new(backend))
+        }
+    })
+    .await;
+    assert_eq!(result, Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_conforms() {
+    let db = TestDatabase::create().await;
+    // Two replicas starting at once must both come up on one database.
+    let (a, b) = tokio::join!(open_postgres(&db.url), open_postgres(&db.url));
+    let outcome = match (a, b) {
+        (Ok(_), Ok(_)) => {
+            conformance::run_all(|| async {
+                let backend = open_postgres(&db.url).await.map_err(|e| e.to_string())?;
+                sqlx::query("DELETE FROM records")
+                    .execute(backend.pool())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Store::new(backend))
+            })
+            .await
+        }
+        (a, b) => Err(format!("concurrent open: {:?} / {:?}", a.err(), b.err())),
+    };
+    db.drop().await;
+    assert_eq!(outcome, Ok(()));
+}
+
+#[tokio::test]
+async fn sqlite_keeps_data_across_reopen_and_migrates_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = tusk_store::AuthToken {
+        id: tusk_store::hash_token("t"),
+        subject: "pach:root".into(),
+        ..Default::default()
+    };
+    let store = Store::new(open_sqlite(dir.path()).await.unwrap());
+    store.create(&token).await.unwrap();
+    drop(store);
+    let backend = open_sqlite(dir.path()).await.unwrap();
+    assert_eq!(backend.path(), dir.path().join("tusk.db"));
+    let versions: Vec<(i64,)> = sqlx::query_as("SELECT version FROM tusk_schema_migrations")
+        .fetch_all(
+            &sqlx::SqlitePool::connect_with(sqlite_options(dir.path()))
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(versions, [(1,)]);
+    let store = Store::new(backend);
+    assert_eq!(
+        store.get::<tusk_store::AuthToken>(&token.id).await.unwrap(),
+        token
+    );
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_schema_from_the_future() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open_sqlite(dir.path()).await.unwrap());
+    let pool = sqlx::SqlitePool::connect_with(sqlite_options(dir.path()))
+        .await
+        .unwrap();
+    pool.execute("INSERT INTO tusk_schema_migrations VALUES (999, 0)")
+        .await
+        .unwrap();
+    pool.close().await;
+    let err = open_sqlite(dir.path()).await.err().unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::SchemaTooNew {
+                found: 999,
+                known: 1
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_error_names_the_directory_and_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let bad = file.join("data");
+    let msg = open_sqlite(&bad).await.err().unwrap().to_string();
+    assert!(
+        msg.contains(&bad.display().to_string()) && msg.contains("--data-dir"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_error_names_the_host_but_not_the_password() {
+    let msg = open_postgres("postgres://tusk:hunter2@127.0.0.1:1/tusk")
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("127.0.0.1:1") && msg.contains("PostgreSQL runs"),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+fn sqlite_options(dir: &std::path::Path) -> sqlx::sqlite::SqliteConnectOptions {
+    sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("tusk.db"))
+}
+
+struct TestDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        let base = std::env::var("TUSK_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let base = base.trim_end_matches('/');
+        let admin = format!("{base}/postgres");
+        let name = format!("tusk_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is unreachable at {admin} ({e}). Start it \
+                 (pg_ctlcluster --skip-systemctl-redirect <version> main start) \
+                 or point TUSK_TEST_POSTGRES at a server"
+            )
+        });
+        let sql = AssertSqlSafe(format!("CREATE DATABASE {name}"));
+        conn.execute(sql).await.unwrap();
+        let url = format!("{base}/{name}");
+        TestDatabase { admin, name, url }
+    }
+
+    async fn drop(self) {
+        let mut conn = PgConnection::connect(&self.admin).await.unwrap();
+        let sql = AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.name));
+        conn.execute(sql).await.unwrap();
+    }
+}

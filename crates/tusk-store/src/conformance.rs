@@ -1,0 +1,606 @@
+//! The behaviour every [`Backend`](crate::Backend) must show, as a suite
+//! other crates run against their backend:
+//!
+//! ```text
+//! #[tokio::test(flavor = "multi_thread")]
+//! async fn conforms() {
+//!     let result = tusk_store::conformance::run_all(|| async { Ok(Store::memory()) }).await;
+//!     assert_eq!(result, Ok(()));
+//! }
+//! ```
+//!
+//! Concurrency cases use `tokio::spawn`; run them on a multi-thread runtime
+//! so the races are real.
+
+use crate::records::*;
+use crate::{Error, RawRecord, Record, Store};
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+
+pub type CaseFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// One named check; `run` gets an empty store.
+pub struct Case {
+    pub name: &'static str,
+    pub run: fn(Store) -> CaseFuture,
+}
+
+macro_rules! cases {
+    ($($f:ident),* $(,)?) => {
+        vec![$(Case { name: stringify!($f), run: |s| Box::pin($f(s)) }),*]
+    };
+}
+
+pub fn cases() -> Vec<Case> {
+    cases![
+        crud,
+        versions_and_cas,
+        concurrent_updates,
+        update_abort,
+        gc,
+        take_single_use,
+        owners,
+        corrupt,
+        odd_keys,
+        records_round_trip,
+    ]
+}
+
+/// Runs every case on a fresh store from `factory` and reports all
+/// failures at once, one line per failed case.
+pub async fn run_all<F, Fut>(mut factory: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Store, String>>,
+{
+    let all = cases();
+    let mut failures = Vec::new();
+    for case in &all {
+        let outcome = match factory().await {
+            Ok(store) => (case.run)(store).await,
+            Err(e) => Err(format!("could not open a store: {e}")),
+        };
+        if let Err(e) = outcome {
+            failures.push(format!("{}: {e}", case.name));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} conformance cases failed:\n{}",
+            failures.len(),
+            all.len(),
+            failures.join("\n")
+        ))
+    }
+}
+
+/// A record type that exists only for the suite.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Probe {
+    pub id: String,
+    pub owner: Option<String>,
+    pub counter: i64,
+    pub note: String,
+    pub expires_at: Option<i64>,
+}
+
+impl Record for Probe {
+    const KIND: &'static str = "conformance_probe";
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn owner(&self) -> Option<String> {
+        self.owner.clone()
+    }
+    fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+}
+
+fn probe(id: &str) -> Probe {
+    probe_with(id, None, None)
+}
+
+fn probe_with(id: &str, owner: Option<&str>, expires_at: Option<i64>) -> Probe {
+    let owner = owner.map(str::to_owned);
+    Probe {
+        id: id.to_owned(),
+        owner,
+        expires_at,
+        ..Probe::default()
+    }
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+trait Ctx<T> {
+    fn at(self, what: &str) -> Result<T, String>;
+}
+
+impl<T> Ctx<T> for Result<T, Error> {
+    fn at(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: unexpected error: {e}"))
+    }
+}
+
+fn eq<G: PartialEq<W> + Debug, W: Debug>(got: G, want: W, what: &str) -> Result<(), String> {
+    ensure!(got == want, "{what}: got {got:?}, expected {want:?}");
+    Ok(())
+}
+
+fn not_found<T: Debug>(r: Result<T, Error>, what: &str) -> Result<(), String> {
+    match r {
+        Err(Error::NotFound { .. }) => Ok(()),
+        other => Err(format!("{what}: expected NotFound, got {other:?}")),
+    }
+}
+
+/// Ids of the probes `list` returns, in its order.
+async fn listed(s: &Store) -> Result<Vec<String>, String> {
+    let all = s.list::<Probe>().await.at("list")?;
+    Ok(all.into_iter().map(|p| p.id).collect())
+}
+
+async fn owned_by(s: &Store, owner: &str) -> Result<Vec<String>, String> {
+    let all = s.list_by_owner::<Probe>(owner).await.at("list_by_owner")?;
+    Ok(all.into_iter().map(|p| p.id).collect())
+}
+
+async fn increment(s: Store, id: &str) -> Result<Probe, Error> {
+    s.update(id, |p: &mut Probe| {
+        p.counter += 1;
+        Ok(())
+    })
+    .await
+}
+
+async fn crud(s: Store) -> Result<(), String> {
+    s.ping().await.at("ping")?;
+    eq(
+        listed(&s).await?,
+        Vec::<String>::new(),
+        "list of a new store",
+    )?;
+    let a = Probe {
+        note: "first".into(),
+        ..probe("a")
+    };
+    s.create(&probe("b")).await.at("create b")?;
+    s.create(&a).await.at("create a")?;
+    eq(
+        s.get::<Probe>("a").await.at("get a")?,
+        a,
+        "get after create",
+    )?;
+    match s.create(&probe("a")).await {
+        Err(Error::AlreadyExists {
+            kind: Probe::KIND,
+            id,
+        }) if id == "a" => {}
+        other => {
+            return Err(format!(
+                "second create: expected AlreadyExists, got {other:?}"
+            ));
+        }
+    }
+    not_found(s.get::<Probe>("missing").await, "get missing")?;
+    eq(listed(&s).await?, ["a", "b"], "list must sort by id")?;
+
+    s.put(&Probe {
+        note: "put".into(),
+        ..probe("a")
+    })
+    .await
+    .at("put existing")?;
+    eq(
+        s.get::<Probe>("a").await.at("get")?.note,
+        "put",
+        "note after put",
+    )?;
+    s.put(&probe("c")).await.at("put new")?;
+    eq(
+        listed(&s).await?,
+        ["a", "b", "c"],
+        "list after put of a new id",
+    )?;
+
+    eq(
+        increment(s.clone(), "a").await.at("update")?.counter,
+        1,
+        "update result",
+    )?;
+    eq(
+        s.get::<Probe>("a").await.at("get")?.counter,
+        1,
+        "counter after update",
+    )?;
+    not_found(increment(s.clone(), "missing").await, "update missing")?;
+
+    // The same id under another kind is another record.
+    let token = AuthToken {
+        id: "a".into(),
+        subject: "user:x".into(),
+        ..Default::default()
+    };
+    s.create(&token).await.at("create token a")?;
+    s.delete::<Probe>("a").await.at("delete a")?;
+    not_found(s.get::<Probe>("a").await, "get deleted")?;
+    not_found(s.delete::<Probe>("a").await, "delete twice")?;
+    eq(
+        s.get::<AuthToken>("a").await.at("get token a")?,
+        token,
+        "other kind after delete",
+    )
+}
+
+async fn versions_and_cas(s: Store) -> Result<(), String> {
+    let (b, k) = (s.backend(), Probe::KIND);
+    s.create(&probe("v")).await.at("create")?;
+    eq(
+        b.get(k, "v").await.at("get")?.version,
+        1,
+        "version after create",
+    )?;
+    s.put(&probe("v")).await.at("put")?;
+    let mut next = b.get(k, "v").await.at("get")?;
+    eq(next.version, 2, "version after put")?;
+    next.data = r#"{"id":"v","note":"cas"}"#.into();
+    let stale = b
+        .compare_and_swap(k, "v", 1, next.clone())
+        .await
+        .at("cas")?;
+    ensure!(!stale, "compare_and_swap with a stale version succeeded");
+    ensure!(
+        b.compare_and_swap(k, "v", 2, next).await.at("cas")?,
+        "compare_and_swap failed"
+    );
+    let stored = b.get(k, "v").await.at("get")?;
+    eq(
+        stored.version,
+        3,
+        "version after compare_and_swap (expected + 1)",
+    )?;
+    eq(
+        s.get::<Probe>("v").await.at("get")?.note,
+        "cas",
+        "data after compare_and_swap",
+    )?;
+    not_found(
+        b.compare_and_swap(k, "nope", 1, stored).await,
+        "cas on a missing record",
+    )
+}
+
+async fn concurrent_updates(s: Store) -> Result<(), String> {
+    const WRITERS: i64 = 20;
+    s.create(&probe("counter")).await.at("create")?;
+    // A second store over the same backend acts as another replica, so
+    // writers race through compare-and-swap, not only the in-process lock.
+    let replicas = [s.clone(), Store::from_arc(s.backend().clone())];
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..WRITERS {
+        tasks.spawn(increment(replicas[i as usize % 2].clone(), "counter"));
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined
+            .map_err(|e| format!("updater task failed: {e}"))?
+            .at("concurrent update")?;
+    }
+    let got = s.get::<Probe>("counter").await.at("get")?.counter;
+    eq(
+        got,
+        WRITERS,
+        "counter after concurrent increments (lost updates?)",
+    )
+}
+
+async fn update_abort(s: Store) -> Result<(), String> {
+    s.create(&Probe {
+        counter: 7,
+        ..probe("x")
+    })
+    .await
+    .at("create")?;
+    let before = s.backend().get(Probe::KIND, "x").await.at("get")?;
+    let r = s
+        .update("x", |p: &mut Probe| {
+            p.counter = 8;
+            Err(Error::Aborted("not allowed".into()))
+        })
+        .await;
+    ensure!(
+        matches!(r, Err(Error::Aborted(_))),
+        "closure error must surface, got {r:?}"
+    );
+    let r = s
+        .update("x", |p: &mut Probe| {
+            p.id = "y".into();
+            Ok(())
+        })
+        .await;
+    ensure!(
+        matches!(r, Err(Error::Aborted(_))),
+        "changing the id must abort, got {r:?}"
+    );
+    let after = s.backend().get(Probe::KIND, "x").await.at("get")?;
+    ensure!(after == before, "an aborted update changed the record");
+    not_found(s.get::<Probe>("y").await, "renamed record")
+}
+
+async fn gc(s: Store) -> Result<(), String> {
+    for (id, exp) in [
+        ("e99", Some(99)),
+        ("e100", Some(100)),
+        ("e101", Some(101)),
+        ("n", None),
+    ] {
+        s.create(&probe_with(id, None, exp)).await.at("create")?;
+    }
+    let code = AuthCode {
+        id: "code".into(),
+        expires_at: 50,
+        ..Default::default()
+    };
+    s.create(&code).await.at("create code")?;
+    eq(
+        s.gc(100).await.at("gc")?,
+        3,
+        "records gc(100) removed (expiring 50, 99, 100)",
+    )?;
+    eq(listed(&s).await?, ["e101", "n"], "records left after gc")?;
+    not_found(s.get::<AuthCode>("code").await, "gc must cover every kind")?;
+    eq(s.gc(100).await.at("gc")?, 0, "records a second gc removed")
+}
+
+async fn take_single_use(s: Store) -> Result<(), String> {
+    const TAKERS: usize = 50;
+    let code = AuthCode {
+        id: crate::hash_token("c"),
+        expires_at: 1,
+        ..Default::default()
+    };
+    s.create(&code).await.at("create")?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..TAKERS {
+        let (s, id) = (s.clone(), code.id.clone());
+        tasks.spawn(async move { s.take::<AuthCode>(&id).await });
+    }
+    let mut winners = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.map_err(|e| format!("taker task failed: {e}"))? {
+            Ok(c) => winners.push(c),
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(format!("take: expected the record or NotFound, got {e}")),
+        }
+    }
+    eq(winners, [code.clone()], "winners of 50 concurrent takes")?;
+    not_found(s.get::<AuthCode>(&code.id).await, "get after take")
+}
+
+async fn owners(s: Store) -> Result<(), String> {
+    for (id, owner) in [
+        ("a2", Some("al")),
+        ("a1", Some("al")),
+        ("b1", Some("bo")),
+        ("n", None),
+    ] {
+        s.create(&probe_with(id, owner, None)).await.at("create")?;
+    }
+    eq(owned_by(&s, "al").await?, ["a1", "a2"], "list_by_owner")?;
+    // Changing the owner must move the record between owner lists.
+    let to_al = |p: &mut Probe| {
+        p.owner = Some("al".into());
+        Ok(())
+    };
+    s.update("b1", to_al).await.at("update owner")?;
+    eq(
+        owned_by(&s, "bo").await?,
+        Vec::<String>::new(),
+        "list_by_owner of the old owner",
+    )?;
+    eq(
+        s.delete_by_owner::<Probe>("al").await.at("delete")?,
+        3,
+        "delete_by_owner count",
+    )?;
+    eq(
+        s.delete_by_owner::<Probe>("x").await.at("delete")?,
+        0,
+        "delete_by_owner, no match",
+    )?;
+    eq(
+        listed(&s).await?,
+        ["n"],
+        "records left after delete_by_owner",
+    )?;
+    let tok = |id: &str, subject: &str| AuthToken {
+        id: id.into(),
+        subject: subject.into(),
+        ..Default::default()
+    };
+    s.create(&tok("t1", "user:a")).await.at("create")?;
+    s.create(&tok("t2", "user:b")).await.at("create")?;
+    eq(
+        s.delete_by_owner::<AuthToken>("user:a")
+            .await
+            .at("revoke")?,
+        1,
+        "revoked tokens",
+    )?;
+    eq(
+        s.list::<AuthToken>().await.at("list")?,
+        [tok("t2", "user:b")],
+        "tokens left",
+    )
+}
+
+async fn corrupt(s: Store) -> Result<(), String> {
+    for (id, data) in [
+        ("bad", "{not json"),
+        ("typed", r#"{"id":"typed","counter":"hunter2"}"#),
+    ] {
+        let raw = RawRecord {
+            id: id.into(),
+            owner: None,
+            data: data.into(),
+            expires_at: None,
+            version: 0,
+        };
+        s.backend().put(Probe::KIND, raw).await.at("plant")?;
+        match s.get::<Probe>(id).await {
+            Err(e @ Error::Corrupt { .. }) => {
+                let msg = e.to_string();
+                ensure!(
+                    !msg.contains("hunter2"),
+                    "Corrupt error leaks stored data: {msg}"
+                );
+                ensure!(
+                    msg.contains(id),
+                    "Corrupt error does not name the record: {msg}"
+                );
+            }
+            other => return Err(format!("get {id}: expected Corrupt, got {other:?}")),
+        }
+    }
+    let r = s.list::<Probe>().await;
+    ensure!(
+        matches!(r, Err(Error::Corrupt { .. })),
+        "list must fail with Corrupt, got {r:?}"
+    );
+    let r = increment(s, "bad").await;
+    ensure!(
+        matches!(r, Err(Error::Corrupt { .. })),
+        "update must fail with Corrupt, got {r:?}"
+    );
+    Ok(())
+}
+
+async fn odd_keys(s: Store) -> Result<(), String> {
+    let mut keys = vec![
+        "with space",
+        "ünïcødé-🦀",
+        "quote'single",
+        "quote\"double",
+        "percent%20",
+        "%",
+        "_",
+        "slash/and\\backslash",
+        "semi;colon--",
+        "REPO:p/r",
+        "CLUSTER:",
+        "tab\there",
+        "日本語",
+    ];
+    for k in &keys {
+        let p = Probe {
+            note: (*k).into(),
+            ..probe_with(k, Some(k), None)
+        };
+        s.create(&p).await.at(&format!("create {k:?}"))?;
+        eq(
+            s.get::<Probe>(k).await.at("get")?,
+            p,
+            "record with an odd key",
+        )?;
+        eq(
+            owned_by(&s, k).await?,
+            [*k],
+            "list_by_owner with an odd owner",
+        )?;
+    }
+    keys.sort_unstable();
+    eq(
+        listed(&s).await?,
+        keys.clone(),
+        "list must sort by byte order",
+    )?;
+    for k in &keys {
+        s.delete::<Probe>(k).await.at(&format!("delete {k:?}"))?;
+    }
+    eq(
+        listed(&s).await?,
+        Vec::<String>::new(),
+        "records left after deleting every key",
+    )
+}
+
+/// Decodes `json` as `T`, stores it and checks it reads back equal; the
+/// JSON form also pins field names such as `Connector`'s `type`.
+async fn round_trip<T>(s: &Store, json: &str) -> Result<(), String>
+where
+    T: Record + PartialEq + Debug,
+{
+    let v: T = serde_json::from_str(json).map_err(|e| format!("{} fixture: {e}", T::KIND))?;
+    s.create(&v).await.at(&format!("create {}", T::KIND))?;
+    let got = s.get::<T>(&v.id()).await.at(&format!("get {}", T::KIND))?;
+    ensure!(got == v, "{} did not round-trip", T::KIND);
+    let stored = s.backend().get(T::KIND, &v.id()).await.at("get raw")?;
+    ensure!(stored.owner == v.owner(), "{} owner not stored", T::KIND);
+    ensure!(
+        stored.expires_at == v.expires_at(),
+        "{} expiry not stored",
+        T::KIND
+    );
+    Ok(())
+}
+
+async fn records_round_trip(s: Store) -> Result<(), String> {
+    const CLAIMS: &str =
+        r#"{"user_id":"0-385","email":"k@t","email_verified":true,"groups":["g"]}"#;
+    round_trip::<Connector>(
+        &s,
+        r#"{"id":"okta","type":"oidc","config_version":3,"config":"{}"}"#,
+    )
+    .await?;
+    round_trip::<OidcClient>(&s, r#"{"id":"pachd","secret":"s3cr3t","redirect_uris":["http://l/cb"],"trusted_peers":["console"]}"#).await?;
+    round_trip::<SigningKeys>(&s, r#"{"id":"signing","keys":[{"kid":"k1","alg":"RS256","private_pkcs8_pem":"-----BEGIN","not_after":2}],"next_rotation":3}"#).await?;
+    round_trip::<AuthRequest>(
+        &s,
+        &format!(
+            r#"{{"id":"r","scopes":["openid"],"max_age":60,"claims":{CLAIMS},"expires_at":9}}"#
+        ),
+    )
+    .await?;
+    round_trip::<AuthCode>(
+        &s,
+        &format!(
+            r#"{{"id":"c","client_id":"pachd","claims":{CLAIMS},"auth_time":4,"expires_at":9}}"#
+        ),
+    )
+    .await?;
+    round_trip::<RefreshToken>(&s, &format!(r#"{{"id":"t","family":"f","connector_data":"up","claims":{CLAIMS},"obsoleted_by":"n","expires_at":9}}"#)).await?;
+    round_trip::<DeviceRequest>(
+        &s,
+        r#"{"id":"d","user_code":"BCDFGHJK","status":"pending","interval":5,"expires_at":9}"#,
+    )
+    .await?;
+    round_trip::<AuthToken>(&s, r#"{"id":"h","subject":"robot:r","created_at":1}"#).await?;
+    round_trip::<RoleBinding>(
+        &s,
+        r#"{"id":"CLUSTER:","entries":{"pach:root":["clusterAdmin"]}}"#,
+    )
+    .await?;
+    round_trip::<GroupMembership>(&s, r#"{"id":"user:a@b","groups":["group:g"]}"#).await?;
+    round_trip::<IdentityConfig>(
+        &s,
+        r#"{"id":"identity","issuer":"http://p/dex","id_token_expiry":"24h"}"#,
+    )
+    .await?;
+    round_trip::<AuthConfig>(&s, r#"{"id":"auth","config":"{\"client_secret\":\"x\"}"}"#).await?;
+    round_trip::<EnterpriseState>(&s, r#"{"id":"enterprise","state":"ACTIVE","license":"{}"}"#)
+        .await?;
+    round_trip::<PendingLogin>(&s, r#"{"id":"s","nonce":"n","token":"tok","expires_at":9}"#)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! tusk's storage: typed records over a small generic record backend.
+//!
+//! Backends store opaque JSON rows keyed by `(kind, id)` and know nothing
+//! about records, so the memory, SQLite and PostgreSQL backends stay small
+//! and share one set of semantics (Dex's): `NotFound` / `AlreadyExists`
+//! errors, update as a closure with optimistic concurrency, single-use
+//! `take`, and garbage collection that is handed `now` rather than reading
+//! the clock. Every backend must pass [`conformance`].
+
+pub mod conformance;
+mod memory;
+pub mod records;
+
+pub use memory::MemoryBackend;
+pub use records::*;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Storage errors. Messages carry kinds and ids only, never record data,
+/// because records may hold secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{kind} \"{id}\" does not exist")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{kind} \"{id}\" already exists; update it or choose another id")]
+    AlreadyExists { kind: &'static str, id: String },
+    #[error(
+        "{kind} \"{id}\" kept changing under a concurrent writer and the update gave up; retry the request"
+    )]
+    Conflict { kind: &'static str, id: String },
+    #[error(
+        "stored {kind} \"{id}\" cannot be decoded ({reason}); delete the record or restore it from a backup"
+    )]
+    Corrupt {
+        kind: &'static str,
+        id: String,
+        reason: String,
+    },
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    #[error("update aborted: {0}")]
+    Aborted(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One stored row. `data` is the record's JSON text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawRecord {
+    pub id: String,
+    pub owner: Option<String>,
+    pub data: String,
+    /// Unix seconds; `gc(now)` removes the row once `expires_at <= now`.
+    pub expires_at: Option<i64>,
+    /// Set by the backend: 1 on insert, +1 on every write.
+    pub version: i64,
+}
+
+// `data` is left out on purpose: it may contain client secrets or keys.
+impl fmt::Debug for RawRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawRecord")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("expires_at", &self.expires_at)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A generic record store. Implementations must pass [`conformance::run_all`].
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Inserts with version 1; `AlreadyExists` if `(kind, id)` is taken.
+    async fn create(&self, kind: &'static str, rec: RawRecord) -> Result<()>;
+    async fn get(&self, kind: &'static str, id: &str) -> Result<RawRecord>;
+    /// Every record of `kind`, sorted by id (byte order).
+    async fn list(&self, kind: &'static str) -> Result<Vec<RawRecord>>;
+    /// Records of `kind` whose owner is `owner`, sorted by id.
+    async fn list_by_owner(&self, kind: &'static str, owner: &str) -> Result<Vec<RawRecord>>;
+    /// Upsert: inserts with version 1 or overwrites and bumps the version.
+    async fn put(&self, kind: &'static str, rec: RawRecord) -> Result<()>;
+    /// Writes `rec` with version `expected_version + 1` only if the stored
+    /// version is `expected_version`; `Ok(false)` if it is not, `NotFound`
+    /// if the record is gone.
+    async fn compare_and_swap(
+        &self,
+        kind: &'static str,
+        id: &str,
+        expected_version: i64,
+        rec: RawRecord,
+    ) -> Result<bool>;
+    async fn delete(&self, kind: &'static str, id: &str) -> Result<()>;
+    /// Number of records deleted.
+    async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> Result<u64>;
+    /// Atomic get-and-delete: of concurrent callers exactly one gets the
+    /// record, the others `NotFound`.
+    async fn take(&self, kind: &'static str, id: &str) -> Result<RawRecord>;
+    /// Deletes every record, of any kind, with `expires_at <= now`.
+    async fn gc(&self, now: i64) -> Result<u64>;
+    async fn ping(&self) -> Result<()>;
+    fn backend_name(&self) -> &'static str;
+}
+
+/// A typed record. `KIND` must be unique across record types.
+pub trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
+    const KIND: &'static str;
+    fn id(&self) -> String;
+    /// Secondary key for `list_by_owner` / `delete_by_owner`.
+    fn owner(&self) -> Option<String> {
+        None
+    }
+    fn expires_at(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// Lowercase hex SHA-256 of a bearer token or code. Records keyed by a
+/// token store this instead of the token, so a leaked database cannot be
+/// replayed.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Attempts `update` makes before reporting `Conflict`.
+const UPDATE_ATTEMPTS: u32 = 16;
+
+/// Number of striped locks that serialise updates within one process.
+const UPDATE_LOCKS: usize = 64;
+
+/// Typed access to a [`Backend`]. Cheap to clone; clones share one set of
+/// update locks.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    // Updates of one record from this process queue here instead of racing
+    // each other through compare-and-swap, so retries are left for races
+    // between replicas, which are rare.
+    update_locks: Arc<[tokio::sync::Mutex<()>; UPDATE_LOCKS]>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Store({})", self.backend.backend_name())
+    }
+}
+
+impl Store {
+    pub fn new(backend: impl Backend) -> Self {
+        Store::from_arc(Arc::new(backend))
+    }
+
+    /// A store over a shared backend. Each call makes a separate set of
+    /// update locks, so two such stores behave like two replicas.
+    pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
+        let update_locks = Arc::new(std::array::from_fn(|_| Default::default()));
+        Store {
+            backend,
+            update_locks,
+        }
+    }
+
+    pub fn memory() -> Self {
+        Store::new(MemoryBackend::default())
+    }
+
+    /// The untyped backend, for tools that move raw rows (and for tests
+    /// that must plant undecodable data).
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.backend_name()
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.backend.ping().await
+    }
+
+    pub async fn gc(&self, now: i64) -> Result<u64> {
+        self.backend.gc(now).await
+    }
+
+    pub async fn create<T: Record>(&self, value: &T) -> Result<()> {
+        self.backend.create(T::KIND, encode(value)?).await
+    }
+
+    pub async fn get<T: Record>(&self, id: &str) -> Result<T> {
+        decode(&self.backend.get(T::KIND, id).await?)
+    }
+
+    pub async fn list<T: Record>(&self) -> Result<Vec<T>> {
+        let rows = self.backend.list(T::KIND).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub async fn list_by_owner<T: Record>(&self, owner: &str) -> Result<Vec<T>> {
+        let rows = self.backend.list_by_owner(T::KIND, owner).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub async fn put<T: Record>(&self, value: &T) -> Result<()> {
+        self.backend.put(T::KIND, encode(value)?).await
+    }
+
+    pub async fn delete<T: Record>(&self, id: &str) -> Result<()> {
+        self.backend.delete(T::KIND, id).await
+    }
+
+    pub async fn delete_by_owner<T: Record>(&self, owner: &str) -> Result<u64> {
+        self.backend.delete_by_owner(T::KIND, owner).await
+    }
+
+    /// Single-use consumption (auth codes, device codes, login states).
+    pub async fn take<T: Record>(&self, id: &str) -> Result<T> {
+        decode(&self.backend.take(T::KIND, id).await?)
+    }
+
+    /// Read-modify-write with optimistic concurrency. `f` runs on a fresh
+    /// copy on every attempt, so it must not have side effects beyond its
+    /// argument. An error from `f` aborts and leaves the record untouched.
+    pub async fn update<T, F>(&self, id: &str, mut f: F) -> Result<T>
+    where
+        T: Record,
+        F: FnMut(&mut T) -> Result<()> + Send,
+    {
+        let _serialised = self.update_lock(T::KIND, id).lock().await;
+        for attempt in 0..UPDATE_ATTEMPTS {
+            let raw = self.backend.get(T::KIND, id).await?;
+            let mut value: T = decode(&raw)?;
+            f(&mut value)?;
+            let new_id = value.id();
+            if new_id != id {
+                return Err(Error::Aborted(format!(
+                    "the update changed the id of {} \"{id}\" to \"{new_id}\"; ids are immutable, create a new record instead",
+                    T::KIND
+                )));
+            }
+            let rec = encode(&value)?;
+            if self
+                .backend
+                .compare_and_swap(T::KIND, id, raw.version, rec)
+                .await?
+            {
+                return Ok(value);
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Conflict {
+            kind: T::KIND,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Store {
+    fn update_lock(&self, kind: &str, id: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut h = DefaultHasher::new();
+        (kind, id).hash(&mut h);
+        let slot = h.finish() as usize % UPDATE_LOCKS;
+        &self.update_locks[slot]
+    }
+}
+
+/// Random, growing pause after a lost race, so writers that collided do
+/// not collide again in lockstep.
+async fn backoff(attempt: u32) {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let ceiling_us = 200u64 << attempt.min(6);
+    tokio::time::sleep(Duration::from_micros(random % ceiling_us)).await;
+}
+
+fn encode<T: Record>(value: &T) -> Result<RawRecord> {
+    let id = value.id();
+    let data = serde_json::to_string(value).map_err(|e| {
+        // serde_json's message could quote field contents, so only the
+        // category is reported.
+        Error::Backend(format!(
+            "cannot encode {} \"{id}\" as JSON ({:?} error)",
+            T::KIND,
+            e.classify()
+        ))
+    })?;
+    Ok(RawRecord {
+        id,
+        owner: value.owner(),
+        data,
+        expires_at: value.expires_at(),
+        version: 0,
+    })
+}
+
+fn decode<T: Record>(raw: &RawRecord) -> Result<T> {
+    serde_json::from_str(&raw.data).map_err(|e| {
+        use serde_json::error::Category;
+        // serde_json's message quotes the offending value, which may be a
+        // secret; report the category and position only.
+        let what = match e.classify() {
+            Category::Syntax => "invalid JSON",
+            Category::Eof => "truncated JSON",
+            Category::Data => "fields do not match this version of tusk",
+            Category::Io => "read error",
+        };
+        Error::Corrupt {
+            kind: T::KIND,
+            id: raw.id.clone(),
+            reason: format!("{what} at line {} column {}", e.line(), e.column()),
+        }
+    })
+}

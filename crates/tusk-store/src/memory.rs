@@ -1,0 +1,137 @@
+//! In-process backend for tests and single-replica development.
+
+use crate::{Backend, Error, RawRecord, Result};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+type Tables = BTreeMap<&'static str, BTreeMap<String, RawRecord>>;
+
+/// Every operation holds one lock for its whole duration, which makes each
+/// of them atomic; nothing awaits while holding it.
+#[derive(Default)]
+pub struct MemoryBackend {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryBackend {
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // No operation can leave the maps half-written, so a poisoned lock
+        // still guards consistent data.
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn not_found(kind: &'static str, id: &str) -> Error {
+    Error::NotFound {
+        kind,
+        id: id.to_owned(),
+    }
+}
+
+#[async_trait]
+impl Backend for MemoryBackend {
+    async fn create(&self, kind: &'static str, mut rec: RawRecord) -> Result<()> {
+        let mut tables = self.lock();
+        let table = tables.entry(kind).or_default();
+        if table.contains_key(&rec.id) {
+            return Err(Error::AlreadyExists { kind, id: rec.id });
+        }
+        rec.version = 1;
+        table.insert(rec.id.clone(), rec);
+        Ok(())
+    }
+
+    async fn get(&self, kind: &'static str, id: &str) -> Result<RawRecord> {
+        let tables = self.lock();
+        tables
+            .get(kind)
+            .and_then(|t| t.get(id))
+            .cloned()
+            .ok_or_else(|| not_found(kind, id))
+    }
+
+    async fn list(&self, kind: &'static str) -> Result<Vec<RawRecord>> {
+        let tables = self.lock();
+        Ok(tables
+            .get(kind)
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn list_by_owner(&self, kind: &'static str, owner: &str) -> Result<Vec<RawRecord>> {
+        let mut all = self.list(kind).await?;
+        all.retain(|r| r.owner.as_deref() == Some(owner));
+        Ok(all)
+    }
+
+    async fn put(&self, kind: &'static str, mut rec: RawRecord) -> Result<()> {
+        let mut tables = self.lock();
+        let table = tables.entry(kind).or_default();
+        rec.version = table.get(&rec.id).map_or(1, |old| old.version + 1);
+        table.insert(rec.id.clone(), rec);
+        Ok(())
+    }
+
+    async fn compare_and_swap(
+        &self,
+        kind: &'static str,
+        id: &str,
+        expected_version: i64,
+        mut rec: RawRecord,
+    ) -> Result<bool> {
+        let mut tables = self.lock();
+        let slot = tables
+            .get_mut(kind)
+            .and_then(|t| t.get_mut(id))
+            .ok_or_else(|| not_found(kind, id))?;
+        if slot.version != expected_version {
+            return Ok(false);
+        }
+        rec.id = id.to_owned();
+        rec.version = expected_version + 1;
+        *slot = rec;
+        Ok(true)
+    }
+
+    async fn delete(&self, kind: &'static str, id: &str) -> Result<()> {
+        self.take(kind, id).await.map(drop)
+    }
+
+    async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> Result<u64> {
+        let mut tables = self.lock();
+        let Some(table) = tables.get_mut(kind) else {
+            return Ok(0);
+        };
+        let before = table.len();
+        table.retain(|_, r| r.owner.as_deref() != Some(owner));
+        Ok((before - table.len()) as u64)
+    }
+
+    async fn take(&self, kind: &'static str, id: &str) -> Result<RawRecord> {
+        let mut tables = self.lock();
+        tables
+            .get_mut(kind)
+            .and_then(|t| t.remove(id))
+            .ok_or_else(|| not_found(kind, id))
+    }
+
+    async fn gc(&self, now: i64) -> Result<u64> {
+        let mut tables = self.lock();
+        let mut removed = 0;
+        for table in tables.values_mut() {
+            let before = table.len();
+            table.retain(|_, r| r.expires_at.is_none_or(|at| at > now));
+            removed += (before - table.len()) as u64;
+        }
+        Ok(removed)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+}

@@ -1,0 +1,306 @@
+//! The persisted records. Plain data: rules live in tusk-core and the server.
+//!
+//! Every field defaults when absent so that records written by an older
+//! tusk still decode after fields are added. Records addressed by a bearer
+//! token or code never store it: their id is [`crate::hash_token`] of it.
+
+use crate::Record;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use tusk_core::Secret;
+
+/// An upstream identity provider (Dex connector).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Connector {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Pachyderm's `configVersion`, used to reconcile config-file connectors.
+    pub config_version: i64,
+    /// Connector-specific JSON text; may contain an upstream client secret.
+    pub config: String,
+}
+
+/// A downstream OAuth client of the embedded provider.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OidcClient {
+    pub id: String,
+    pub secret: Secret<String>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub trusted_peers: Vec<String>,
+    pub public: bool,
+    pub logo_url: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: String,
+    pub private_pkcs8_pem: Secret<String>,
+    /// The public JWK as JSON text, as served from `/keys`.
+    pub public_jwk: String,
+    /// Unix seconds from which the key may sign; earlier it is only
+    /// published, so verifiers cache it before it is used.
+    pub not_before: i64,
+    /// Unix seconds after which the key is no longer published.
+    pub not_after: i64,
+}
+
+/// The provider's key set, a singleton (id [`SigningKeys::ID`]) so that
+/// rotation is one compare-and-swap and only one replica wins it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SigningKeys {
+    pub id: String,
+    pub keys: Vec<SigningKey>,
+    pub next_rotation: i64,
+}
+
+impl SigningKeys {
+    pub const ID: &'static str = "signing";
+}
+
+/// Claims obtained from a connector at login.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Claims {
+    pub user_id: String,
+    pub username: String,
+    pub preferred_username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub groups: Vec<String>,
+}
+
+/// A pending `/auth` request while the user logs in upstream.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthRequest {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: String,
+    pub nonce: String,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    pub prompt: String,
+    pub max_age: Option<i64>,
+    pub connector_id: String,
+    /// Nonce/state sent to the upstream IdP for this request.
+    pub upstream_nonce: String,
+    pub claims: Option<Claims>,
+    pub logged_in: bool,
+    pub expires_at: i64,
+}
+
+/// An authorization code. `id` is `hash_token(code)`; the code itself is
+/// never stored. Consume it with `Store::take` so it is single-use.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthCode {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub nonce: String,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    pub connector_id: String,
+    pub claims: Claims,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+/// A downstream refresh token. `id` is `hash_token` of the token's secret
+/// part. All rotations of one login share `family` (the owner), so reuse of
+/// a rotated token revokes the family with `delete_by_owner`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RefreshToken {
+    pub id: String,
+    pub family: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub nonce: String,
+    pub connector_id: String,
+    pub claims: Claims,
+    /// Connector state needed to refresh upstream (e.g. its refresh token).
+    pub connector_data: Secret<String>,
+    pub created_at: i64,
+    pub last_used: i64,
+    /// Id of the token that replaced this one; set means presenting this
+    /// token again is reuse.
+    pub obsoleted_by: Option<String>,
+    pub expires_at: Option<i64>,
+}
+
+/// An RFC 8628 device authorization. `id` is `hash_token(device_code)`;
+/// the owner is the user code, so the verification page finds the request
+/// with `list_by_owner`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceRequest {
+    pub id: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// `pending`, `approved` or `denied`.
+    pub status: String,
+    pub connector_id: String,
+    pub claims: Option<Claims>,
+    /// Seconds the client must wait between polls (grows on `slow_down`).
+    pub interval: i64,
+    pub last_poll: i64,
+    pub expires_at: i64,
+}
+
+/// A Pachyderm auth token. `id` is `hash_token(token)` (the reference's
+/// `token_hash`); the owner is the subject so revoke-by-user is
+/// `delete_by_owner`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthToken {
+    pub id: String,
+    pub subject: String,
+    /// `None` never expires.
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Role binding of one resource; `id` is the binding key (`CLUSTER:`,
+/// `PROJECT:<p>`, `REPO:<p>/<r>`), entries map principal → roles.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RoleBinding {
+    pub id: String,
+    pub entries: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Groups of one subject; `id` is the principal. Group → members is
+/// derived by listing, so the two directions cannot drift apart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GroupMembership {
+    pub id: String,
+    pub groups: BTreeSet<String>,
+}
+
+/// The identity service config, a singleton (id [`IdentityConfig::ID`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityConfig {
+    pub id: String,
+    pub issuer: String,
+    /// Go duration text as Pachyderm sends it, e.g. `24h`.
+    pub id_token_expiry: String,
+    pub rotation_token_expiry: String,
+}
+
+impl IdentityConfig {
+    pub const ID: &'static str = "identity";
+}
+
+/// Pachyderm's OIDCConfig, a singleton (id [`AuthConfig::ID`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    pub id: String,
+    /// JSON text of the OIDCConfig; contains the client secret.
+    pub config: Secret<String>,
+}
+
+impl AuthConfig {
+    pub const ID: &'static str = "auth";
+}
+
+/// Enterprise/license state, a singleton (id [`EnterpriseState::ID`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnterpriseState {
+    pub id: String,
+    /// `NONE`, `ACTIVE`, `EXPIRED` or `HEARTBEAT_FAILED`.
+    pub state: String,
+    /// JSON text of the license record; may contain the activation code.
+    pub license: Secret<String>,
+    pub last_heartbeat: i64,
+}
+
+impl EnterpriseState {
+    pub const ID: &'static str = "enterprise";
+}
+
+/// A CLI login waiting for its browser half. `id` is `hash_token(state)`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingLogin {
+    pub id: String,
+    pub nonce: String,
+    /// The minted Pachyderm token once the callback succeeded.
+    pub token: Option<Secret<String>>,
+    /// Why the login failed, for the blocked `Authenticate` call.
+    pub error: Option<String>,
+    pub expires_at: i64,
+}
+
+macro_rules! record {
+    ($ty:ty, $kind:literal $(, owner = |$o:ident| $owner:expr)? $(, expires = |$e:ident| $exp:expr)?) => {
+        impl Record for $ty {
+            const KIND: &'static str = $kind;
+            fn id(&self) -> String {
+                self.id.clone()
+            }
+            $(fn owner(&self) -> Option<String> {
+                let $o = self;
+                $owner
+            })?
+            $(fn expires_at(&self) -> Option<i64> {
+                let $e = self;
+                $exp
+            })?
+        }
+    };
+}
+
+record!(Connector, "connector");
+record!(OidcClient, "oidc_client");
+record!(SigningKeys, "signing_keys");
+record!(
+    AuthRequest,
+    "auth_request",
+    expires = |r| Some(r.expires_at)
+);
+record!(AuthCode, "auth_code", expires = |r| Some(r.expires_at));
+record!(
+    RefreshToken,
+    "refresh_token",
+    owner = |r| Some(r.family.clone()),
+    expires = |r| r.expires_at
+);
+record!(
+    DeviceRequest,
+    "device_request",
+    owner = |r| Some(r.user_code.clone()),
+    expires = |r| Some(r.expires_at)
+);
+record!(
+    AuthToken,
+    "auth_token",
+    owner = |r| Some(r.subject.clone()),
+    expires = |r| r.expires_at
+);
+record!(RoleBinding, "role_binding");
+record!(GroupMembership, "group_membership");
+record!(IdentityConfig, "identity_config");
+record!(AuthConfig, "auth_config");
+record!(EnterpriseState, "enterprise_state");
+record!(
+    PendingLogin,
+    "pending_login",
+    expires = |r| Some(r.expires_at)
+);
