@@ -113,10 +113,22 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
         mock_idp = config.mock_idp,
         "tusk is serving"
     );
+    let provider = tusk_server::provider_from_config(&config, store.clone())
+        .await
+        .context("cannot start the OpenID provider")?;
     let options = tusk_server::ServerOptions {
         tls,
         issuer: config.issuer.clone(),
         config_summary: config.show(),
+        provider: Some(provider),
+        theme: tusk_server::pages::Theme {
+            title: config.provider.theme_title.clone(),
+            logo_url: config.provider.theme_logo_url.clone(),
+        },
+        rate_limits: tusk_server::ratelimit::RateLimits {
+            password_per_minute: config.provider.password_per_minute,
+            token_per_minute: config.provider.token_per_minute,
+        },
     };
     tusk_server::run(options, store, listener, shutdown_signal())
         .await

@@ -25,6 +25,7 @@ use tusk_store::Store;
 
 use crate::errors::ApiError;
 use crate::metrics;
+use crate::oidc::Oidc;
 
 /// Bodies we accept are forms and small JSON documents.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -43,12 +44,23 @@ struct Inner {
     config_summary: Value,
     health: HealthReporter,
     draining: AtomicBool,
+    oidc: Option<Oidc>,
 }
 
 impl AppState {
     /// gRPC health starts as SERVING (tonic-health's default); [`crate::run`]
     /// replaces that with a real check before it accepts a connection.
     pub fn new(store: Store, issuer: String, config_summary: Value) -> Self {
+        Self::with_oidc(store, issuer, config_summary, None)
+    }
+
+    /// With the OpenID provider mounted under the issuer's path.
+    pub fn with_oidc(
+        store: Store,
+        issuer: String,
+        config_summary: Value,
+        oidc: Option<Oidc>,
+    ) -> Self {
         let health = HealthReporter::new();
         AppState {
             inner: Arc::new(Inner {
@@ -57,8 +69,13 @@ impl AppState {
                 config_summary,
                 health,
                 draining: AtomicBool::new(false),
+                oidc,
             }),
         }
+    }
+
+    pub fn oidc(&self) -> Option<&Oidc> {
+        self.inner.oidc.as_ref()
     }
 
     pub fn store(&self) -> &Store {
@@ -100,6 +117,22 @@ impl AppState {
             "ready": ready,
             "checks": {"store": store_check, "config": config_check},
         });
+        if let Some(oidc) = &self.inner.oidc {
+            // A broken connector is reported but does not make the server
+            // unready: the other connectors still log people in.
+            let connectors: Vec<Value> = oidc
+                .provider()
+                .connectors()
+                .iter()
+                .map(|c| match &c.status {
+                    Ok(_) => json!({"id": c.id, "type": c.kind, "ok": true}),
+                    Err(reason) => {
+                        json!({"id": c.id, "type": c.kind, "ok": false, "error": reason})
+                    }
+                })
+                .collect();
+            body["checks"]["connectors"] = Value::Array(connectors);
+        }
         if draining {
             // Tells an operator why a healthy store still reads as not ready.
             body["draining"] = Value::Bool(true);
@@ -170,15 +203,24 @@ pub fn grpc_routes(state: &AppState) -> Routes {
 }
 
 fn http_routes(state: AppState) -> Router {
-    Router::new()
+    let oidc = state.oidc().cloned();
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    if let Some(oidc) = oidc {
+        let routes = crate::oidc::routes(oidc.clone());
+        router = match oidc.base() {
+            "" => router.merge(routes),
+            base => router.nest(base, routes),
+        };
+    }
+    router
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::from_fn(metrics::track))
-        .with_state(state)
 }
 
 async fn healthz() -> &'static str {

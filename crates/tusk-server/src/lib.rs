@@ -13,12 +13,17 @@
 //! Invariant: nothing here logs request headers or bodies, because bearer
 //! tokens and client secrets travel in them.
 
+mod bootstrap;
 pub mod errors;
 mod http;
 mod metrics;
+pub mod oidc;
+pub mod pages;
+pub mod ratelimit;
 mod serve;
 mod tls;
 
+pub use bootstrap::provider_from_config;
 pub use errors::Error;
 pub use http::{AppState, Readiness, grpc_routes, router};
 pub use serve::run;
@@ -35,6 +40,11 @@ pub struct ServerOptions {
     /// What `/readyz` reports as the loaded configuration; the caller masks
     /// secrets before handing it over.
     pub config_summary: serde_json::Value,
+    /// The OpenID provider, mounted under the issuer's path; `None` serves
+    /// only health, readiness and metrics.
+    pub provider: Option<std::sync::Arc<tusk_oidc::Provider>>,
+    pub theme: pages::Theme,
+    pub rate_limits: ratelimit::RateLimits,
 }
 
 /// A certificate chain and its private key, both PEM-encoded.

@@ -44,7 +44,16 @@ pub async fn run(
 ) -> Result<(), Error> {
     let local = listener.local_addr().map_err(Error::Listener)?;
     let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
-    let state = AppState::new(store, options.issuer, options.config_summary);
+    let oidc = options.provider.clone().map(|p| {
+        crate::oidc::Oidc::new(
+            p,
+            crate::pages::Pages::new(options.theme.clone()),
+            options.rate_limits,
+        )
+    });
+    let maintenance = oidc.clone().map(|o| tokio::spawn(maintain(o)));
+    let _stop_maintenance = AbortOnDrop(maintenance);
+    let state = AppState::with_oidc(store, options.issuer, options.config_summary, oidc);
     let app = router(state.clone());
 
     // The first check happens before accepting, so gRPC health is right from
@@ -172,6 +181,31 @@ impl Connection {
             .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
         if let Err(e) = self.watcher.watch(connection).await {
             tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// How often keys are checked for rotation and expired records collected.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Background upkeep of the provider, tied to `run`'s lifetime by
+/// [`AbortOnDrop`] so it never outlives the server (mini-redis's pattern).
+async fn maintain(oidc: crate::oidc::Oidc) {
+    let mut interval = tokio::time::interval(MAINTENANCE_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        oidc.provider().tick().await;
+        oidc.prune_limits();
+    }
+}
+
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
         }
     }
 }

@@ -2,7 +2,12 @@
 //! HTTP/1.1, h2c, gRPC, TLS with ALPN, and hostile bytes on the socket.
 
 // Test code: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -40,6 +45,9 @@ impl Server {
             tls,
             issuer: "http://127.0.0.1/dex".to_owned(),
             config_summary: json!({"source": "test", "connectors": 0}),
+            provider: None,
+            theme: Default::default(),
+            rate_limits: Default::default(),
         };
         let shutdown = async move {
             let _ = stopped.await;
@@ -326,6 +334,9 @@ async fn bad_tls_material_is_a_startup_error_naming_the_part() {
             }),
             issuer: "http://127.0.0.1/dex".to_owned(),
             config_summary: Value::Null,
+            provider: None,
+            theme: Default::default(),
+            rate_limits: Default::default(),
         };
         let err = tusk_server::run(options, Store::memory(), listener, std::future::pending())
             .await
@@ -485,4 +496,309 @@ async fn router_answers_http_and_grpc_without_a_socket() {
         .unwrap();
     let response = app.oneshot(request).await.unwrap();
     assert_eq!(response.headers()["grpc-status"], "12", "unimplemented");
+}
+
+/// The OpenID provider mounted under `/dex`, over real HTTP: the bad inputs
+/// that only the HTTP layer sees (bodies, bytes, headers, rate limits).
+mod provider_http {
+    use super::*;
+    use tusk_oidc::{ConnectorConfig, Settings, SystemClock};
+    use tusk_server::ratelimit::RateLimits;
+    use tusk_store::OidcClient;
+
+    async fn start(limits: RateLimits) -> (Server, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let issuer = format!("http://{addr}/dex");
+        let store = Store::memory();
+        let connectors = [ConnectorConfig {
+            id: "test".into(),
+            name: "Test".into(),
+            kind: "mockPassword".into(),
+            config: json!({"username": "admin", "password": "password"}),
+        }];
+        let provider = tusk_oidc::Provider::new(
+            Settings::new(&issuer),
+            store.clone(),
+            std::sync::Arc::new(SystemClock),
+            &connectors,
+        )
+        .await
+        .unwrap();
+        provider
+            .seed_clients(&[OidcClient {
+                id: "app".into(),
+                secret: Secret::new("app-secret".into()),
+                name: "App".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+                ..Default::default()
+            }])
+            .await
+            .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let options = ServerOptions {
+            tls: None,
+            issuer: issuer.clone(),
+            config_summary: Value::Null,
+            provider: Some(provider),
+            theme: Default::default(),
+            rate_limits: limits,
+        };
+        let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
+            let _ = stopped.await;
+        }));
+        (Server { addr, stop, task }, issuer)
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn bad_inputs_get_4xx_with_oauth_json_or_an_error_page() {
+        let (server, issuer) = start(RateLimits::default()).await;
+        let c = client();
+        let token = format!("{issuer}/token");
+        let big = format!(
+            "grant_type=refresh_token&refresh_token={}",
+            "a".repeat(1 << 20)
+        );
+        let cases: Vec<(&str, Vec<u8>, Option<&str>, u16, &str)> = vec![
+            ("1 MB form body", big.into_bytes(), None, 413, ""),
+            (
+                "non-UTF-8 bytes",
+                b"grant_type=authorization_code&code=%ff%fe".to_vec(),
+                Some("Basic YXBwOmFwcC1zZWNyZXQ="),
+                400,
+                "invalid_request",
+            ),
+            (
+                "raw non-UTF-8",
+                b"grant_type=\xff\xfe".to_vec(),
+                Some("Basic YXBwOmFwcC1zZWNyZXQ="),
+                400,
+                "invalid_request",
+            ),
+            (
+                "duplicated parameter",
+                b"grant_type=a&grant_type=b".to_vec(),
+                Some("Basic YXBwOmFwcC1zZWNyZXQ="),
+                400,
+                "repeated",
+            ),
+            (
+                "wrong secret",
+                b"grant_type=authorization_code&code=x".to_vec(),
+                Some("Basic YXBwOndyb25n"),
+                401,
+                "invalid_client",
+            ),
+            ("missing everything", Vec::new(), None, 400, "grant_type"),
+            (
+                "garbage basic",
+                b"grant_type=authorization_code".to_vec(),
+                Some("Basic é"),
+                400,
+                "invalid_request",
+            ),
+        ];
+        for (name, body, auth, status, text) in cases {
+            let mut req = c
+                .post(&token)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+            if let Some(a) = auth {
+                req = req.header(
+                    "authorization",
+                    http::HeaderValue::from_bytes(a.as_bytes()).unwrap(),
+                );
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status().as_u16(), status, "{name}");
+            let www = resp.headers().get("www-authenticate").is_some();
+            let body = resp.text().await.unwrap();
+            assert!(body.contains(text), "{name}: {body}");
+            if status == 401 {
+                assert!(www, "{name}: 401 without WWW-Authenticate");
+            }
+        }
+        // Browser endpoints answer with an HTML page, never a redirect, when
+        // the client or redirect URI cannot be trusted.
+        for (query, text) in [
+            (
+                "client_id=ghost&redirect_uri=http://evil.example/&response_type=code&scope=openid",
+                "ghost",
+            ),
+            (
+                "client_id=app&redirect_uri=http://evil.example/&response_type=code&scope=openid",
+                "http:&#x2f;&#x2f;evil.example&#x2f;",
+            ),
+            ("client_id=%ff", "UTF-8"),
+        ] {
+            let resp = c
+                .get(format!("{issuer}/auth?{query}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{query}");
+            assert!(
+                resp.headers().get("location").is_none(),
+                "{query}: must not redirect"
+            );
+            assert_eq!(resp.headers()["x-frame-options"], "DENY");
+            let body = resp.text().await.unwrap();
+            assert!(body.contains(text), "{query}: {body}");
+        }
+        // Discovery names the issuer byte for byte, with CORS for SPAs.
+        let resp = c
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+        let doc: Value = resp.json().await.unwrap();
+        assert_eq!(doc["issuer"], issuer);
+        let keys: Value = c
+            .get(format!("{issuer}/keys"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(keys["keys"][0]["alg"], "ES256");
+        // Userinfo without a token is a 401 challenge, not a 5xx.
+        let resp = c
+            .get(format!("{issuer}/userinfo"))
+            .header("authorization", "Bearer garbage")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer error=\"invalid_token\"")
+        );
+        server.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn password_form_and_token_endpoint_are_rate_limited_with_retry_after() {
+        let (server, issuer) = start(RateLimits {
+            password_per_minute: 6,
+            token_per_minute: 6,
+        })
+        .await;
+        let c = client();
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            let resp = c
+                .post(format!("{issuer}/token"))
+                .body("grant_type=x")
+                .send()
+                .await
+                .unwrap();
+            statuses.push(resp.status().as_u16());
+            if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert!(resp.headers().get("retry-after").is_some());
+            }
+        }
+        assert_eq!(statuses.first(), Some(&401), "{statuses:?}");
+        assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+        let resp = c
+            .post(format!("{issuer}/auth/test/login?state=x"))
+            .body("login=a&password=b")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(
+            resp.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "separate buckets"
+        );
+        for _ in 0..3 {
+            let _ = c
+                .post(format!("{issuer}/auth/test/login?state=x"))
+                .body("login=a&password=b")
+                .send()
+                .await
+                .unwrap();
+        }
+        let resp = c
+            .post(format!("{issuer}/auth/test/login?state=x"))
+            .body("login=a&password=b")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(resp.headers().get("retry-after").is_some());
+        server.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_login_pages_render_accessibly() {
+        let (server, issuer) = start(RateLimits::default()).await;
+        let c = client();
+        let resp = c.get(format!("{issuer}/auth?client_id=app&redirect_uri=http://127.0.0.1:9/cb&response_type=code&scope=openid")).send().await.unwrap();
+        let to_connector = resp.headers()["location"].to_str().unwrap().to_owned();
+        let resp = c.get(&to_connector).send().await.unwrap();
+        let form = resp.headers()["location"].to_str().unwrap().to_owned();
+        let page = c.get(&form).send().await.unwrap().text().await.unwrap();
+        for needle in [
+            "<label for=\"login\">",
+            "id=\"login\" name=\"login\"",
+            "<label for=\"password\">",
+            "type=\"password\"",
+            "<html lang=\"en\">",
+        ] {
+            assert!(page.contains(needle), "{needle} missing in\n{page}");
+        }
+        let wrong = c
+            .post(&form)
+            .body("login=admin&password=nope")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert!(wrong.text().await.unwrap().contains("role=\"alert\""));
+        let ok = c
+            .post(&form)
+            .body("login=admin&password=password")
+            .send()
+            .await
+            .unwrap();
+        let back = ok.headers()["location"].to_str().unwrap();
+        assert!(back.starts_with("http://127.0.0.1:9/cb?code="), "{back}");
+        let device = c
+            .get(format!("{issuer}/device"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(device.contains("<label for=\"user_code\">"), "{device}");
+        let bad = c
+            .post(format!("{issuer}/device"))
+            .body("user_code=XXXX-XXXX")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let logout = c
+            .get(format!("{issuer}/logout"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(logout.contains("Log out?"), "{logout}");
+        server.stop().await.unwrap();
+    }
 }

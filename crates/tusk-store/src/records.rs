@@ -36,29 +36,15 @@ pub struct OidcClient {
     pub logo_url: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SigningKey {
-    pub kid: String,
-    pub alg: String,
-    pub private_pkcs8_pem: Secret<String>,
-    /// The public JWK as JSON text, as served from `/keys`.
-    pub public_jwk: String,
-    /// Unix seconds from which the key may sign; earlier it is only
-    /// published, so verifiers cache it before it is used.
-    pub not_before: i64,
-    /// Unix seconds after which the key is no longer published.
-    pub not_after: i64,
-}
-
-/// The provider's key set, a singleton (id [`SigningKeys::ID`]) so that
-/// rotation is one compare-and-swap and only one replica wins it.
+/// The provider's signing key set: the JSON of `tusk_jose::KeySetState`,
+/// kept opaque here so storage knows nothing of JOSE. It holds private
+/// keys, hence `Secret`. Singleton with id [`SigningKeys::ID`]; replaced by
+/// compare-and-swap so exactly one replica rotates.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SigningKeys {
     pub id: String,
-    pub keys: Vec<SigningKey>,
-    pub next_rotation: i64,
+    pub state: Secret<String>,
 }
 
 impl SigningKeys {
@@ -96,6 +82,9 @@ pub struct AuthRequest {
     pub upstream_nonce: String,
     pub claims: Option<Claims>,
     pub logged_in: bool,
+    /// Set when the login approves a device request (RFC 8628): the hash
+    /// id of that request. Such a request has no redirect URI.
+    pub device: String,
     pub expires_at: i64,
 }
 
@@ -113,7 +102,13 @@ pub struct AuthCode {
     pub code_challenge_method: String,
     pub connector_id: String,
     pub claims: Claims,
+    pub connector_data: Secret<String>,
     pub auth_time: i64,
+    /// Codes are marked used rather than deleted, so a replay is recognised
+    /// and the tokens issued from the code revoked (RFC 6749 §4.1.2).
+    pub used: bool,
+    /// The session (refresh token family) the code's tokens belong to.
+    pub family: String,
     pub expires_at: i64,
 }
 
@@ -137,6 +132,7 @@ pub struct RefreshToken {
     /// Id of the token that replaced this one; set means presenting this
     /// token again is reuse.
     pub obsoleted_by: Option<String>,
+    pub obsoleted_at: i64,
     pub expires_at: Option<i64>,
 }
 
@@ -154,6 +150,7 @@ pub struct DeviceRequest {
     pub status: String,
     pub connector_id: String,
     pub claims: Option<Claims>,
+    pub connector_data: Secret<String>,
     /// Seconds the client must wait between polls (grows on `slow_down`).
     pub interval: i64,
     pub last_poll: i64,
@@ -175,6 +172,16 @@ pub struct AuthToken {
 
 /// Role binding of one resource; `id` is the binding key (`CLUSTER:`,
 /// `PROJECT:<p>`, `REPO:<p>/<r>`), entries map principal → roles.
+/// A revoked access-token id (`jti`) or session (`sid`), kept until the
+/// last token it covers has expired. Access tokens are JWTs, so revocation
+/// is a deny list consulted by userinfo and introspection.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Revocation {
+    pub id: String,
+    pub expires_at: i64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RoleBinding {
@@ -295,6 +302,7 @@ record!(
     expires = |r| r.expires_at
 );
 record!(RoleBinding, "role_binding");
+record!(Revocation, "revocation", expires = |r| Some(r.expires_at));
 record!(GroupMembership, "group_membership");
 record!(IdentityConfig, "identity_config");
 record!(AuthConfig, "auth_config");

@@ -83,6 +83,22 @@ pub struct Config {
     pub license_key: Option<Secret<String>>,
     pub tls: Option<TlsPem>,
     pub pachd_redirect_uri: String,
+    pub provider: ProviderSettings,
+}
+
+/// tusk's own provider settings (values section `tusk`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    /// `ES256` (default), `RS256` or `EdDSA`.
+    pub signing_algorithm: String,
+    pub key_rotation_period: Duration,
+    pub refresh_reuse_interval: Duration,
+    pub refresh_valid_if_not_used_for: Option<Duration>,
+    /// Per client address; 0 turns the limit off.
+    pub password_per_minute: u32,
+    pub token_per_minute: u32,
+    pub theme_title: String,
+    pub theme_logo_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -217,6 +233,59 @@ static CONSOLE_SECTION: Schema = Schema {
     obsolete: &[],
 };
 
+static TUSK_REFRESH: Schema = Schema {
+    fields: &[
+        f("reuseInterval", Kind::Duration),
+        f("validIfNotUsedFor", Kind::Duration),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[(
+        "absoluteLifetime",
+        "the absolute lifetime is Pachyderm's `oidc.RotationTokenExpiry`",
+    )],
+    obsolete: &[],
+};
+
+static TUSK_SIGNING: Schema = Schema {
+    fields: &[
+        f("algorithm", Kind::Str),
+        f("rotationPeriod", Kind::Duration),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
+static TUSK_RATE_LIMIT: Schema = Schema {
+    fields: &[
+        f("passwordPerMinute", Kind::Int),
+        f("tokenPerMinute", Kind::Int),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
+static TUSK_THEME: Schema = Schema {
+    fields: &[f("title", Kind::Str), f("logoURL", Kind::Url)],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
+/// tusk's own settings, which Pachyderm's chart does not have.
+static TUSK_SECTION: Schema = Schema {
+    fields: &[
+        f("refreshTokens", Kind::Map(&TUSK_REFRESH)),
+        f("signing", Kind::Map(&TUSK_SIGNING)),
+        f("rateLimit", Kind::Map(&TUSK_RATE_LIMIT)),
+        f("theme", Kind::Map(&TUSK_THEME)),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
 /// The top of a values file: Pachyderm's whole chart lives here, so only
 /// the sections tusk reads are checked.
 static VALUES: Schema = Schema {
@@ -226,6 +295,7 @@ static VALUES: Schema = Schema {
         f("proxy", Kind::Map(&PROXY_SECTION)),
         f("ingress", Kind::Map(&INGRESS_SECTION)),
         f("console", Kind::Map(&CONSOLE_SECTION)),
+        f("tusk", Kind::Map(&TUSK_SECTION)),
     ],
     strictness: Strictness::Shared,
     misplaced: &[(
@@ -879,10 +949,48 @@ impl Loader<'_> {
             None
         };
 
+        let algorithm = str_at(&["tusk", "signing", "algorithm"]).unwrap_or_else(|| "ES256".into());
+        if !["ES256", "RS256", "EdDSA"].contains(&algorithm.as_str()) {
+            self.ctx.error(
+                get(&["tusk", "signing", "algorithm"]).map_or(Pos::default(), |n| n.pos),
+                "tusk.signing.algorithm",
+                format!("unsupported signing algorithm `{algorithm}`"),
+                Some("use ES256 (default), RS256 or EdDSA".into()),
+            );
+        }
+        let per_minute = |this: &mut Self, key: &str, default: u32| -> u32 {
+            match get(&["tusk", "rateLimit", key]).map(|n| (&n.value, n.pos)) {
+                Some((Value::Int(i), pos)) => u32::try_from(*i).unwrap_or_else(|_| {
+                    this.ctx.error(
+                        pos,
+                        &format!("tusk.rateLimit.{key}"),
+                        format!("{i} is out of range"),
+                        Some("use 0 (off) or a positive number of requests per minute".into()),
+                    );
+                    default
+                }),
+                _ => default,
+            }
+        };
+        let password_per_minute = per_minute(self, "passwordPerMinute", 30);
+        let token_per_minute = per_minute(self, "tokenPerMinute", 1200);
+        let provider = ProviderSettings {
+            signing_algorithm: algorithm,
+            key_rotation_period: dur_at(&["tusk", "signing", "rotationPeriod"])
+                .unwrap_or(Duration::from_secs(6 * 3600)),
+            refresh_reuse_interval: dur_at(&["tusk", "refreshTokens", "reuseInterval"])
+                .unwrap_or(Duration::ZERO),
+            refresh_valid_if_not_used_for: dur_at(&["tusk", "refreshTokens", "validIfNotUsedFor"]),
+            password_per_minute,
+            token_per_minute,
+            theme_title: str_at(&["tusk", "theme", "title"]).unwrap_or_else(|| "Pachyderm".into()),
+            theme_logo_url: str_at(&["tusk", "theme", "logoURL"]),
+        };
         if self.ctx.has_errors() {
             return None;
         }
         Some(Config {
+            provider,
             issuer,
             issuer_origin,
             mock_idp,

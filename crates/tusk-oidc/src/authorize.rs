@@ -1,0 +1,548 @@
+//! The browser leg: `/auth`, connector selection, password and callback
+//! logins, and the redirect back to the client with a code.
+//!
+//! Until the redirect URI is known to be registered, every failure is an
+//! error page and never a redirect (RFC 9700 §4.11: no open redirector).
+
+use crate::error::{ErrorCode, OAuthError, PageError};
+use crate::params::Params;
+use crate::provider::{ConnectorSlot, Provider, random_token, redirect_matches, with_query};
+use crate::scopes;
+use tusk_connector::{Identity, Scopes, UpstreamParams};
+use tusk_core::Secret;
+use tusk_store::{AuthCode, AuthRequest, Claims, DeviceRequest, hash_token};
+
+/// What the browser sees next after a successful step.
+#[derive(Debug)]
+pub enum Next {
+    /// 302 to this URL.
+    Redirect(String),
+    /// Several connectors: show the chooser.
+    Choose {
+        request_id: String,
+        connectors: Vec<ConnectorSlot>,
+    },
+    /// A device login is complete; show "you may close this window".
+    DeviceApproved { client_name: String },
+}
+
+impl std::fmt::Debug for ConnectorSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorSlot")
+            .field("id", &self.id)
+            .field("ok", &self.status.is_ok())
+            .finish()
+    }
+}
+
+/// A failure at `/auth`: an error page, or a redirect carrying the error
+/// once the redirect URI is trusted.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    Page(PageError),
+    Redirect(String),
+}
+
+impl From<PageError> for AuthorizeError {
+    fn from(e: PageError) -> Self {
+        AuthorizeError::Page(e)
+    }
+}
+
+impl From<tusk_store::Error> for AuthorizeError {
+    fn from(e: tusk_store::Error) -> Self {
+        AuthorizeError::Page(e.into())
+    }
+}
+
+/// The password form's context.
+#[derive(Debug, Clone)]
+pub struct PasswordForm {
+    pub connector_id: String,
+    pub connector_name: String,
+    pub prompt: String,
+    pub state: String,
+}
+
+/// The outcome of a password POST.
+#[derive(Debug)]
+pub enum PasswordOutcome {
+    /// Wrong credentials: show the form again with an error.
+    Invalid(PasswordForm),
+    Next(Next),
+}
+
+fn page(title: &str, detail: impl Into<String>, hint: impl Into<String>) -> PageError {
+    PageError::bad_request(title, detail, hint)
+}
+
+impl Provider {
+    /// `GET /auth`.
+    pub async fn authorize(&self, params: &Params) -> Result<Next, AuthorizeError> {
+        let bad = |e: OAuthError| {
+            page(
+                "Invalid request",
+                e.description,
+                "the client sent a malformed authorization request",
+            )
+        };
+        let client_id = params.get("client_id").map_err(bad)?.ok_or_else(|| {
+            page(
+                "Invalid request",
+                "the request has no client_id",
+                "the application must send client_id",
+            )
+        })?;
+        let client = self.client(client_id).await?.ok_or_else(|| {
+            page(
+                "Unknown client",
+                format!("no application is registered with client_id `{client_id}`"),
+                "register the client in oidc.additionalClients or with `tusk idp create-client`",
+            )
+        })?;
+        let redirect_uri = match params.get("redirect_uri").map_err(bad)? {
+            Some(uri) => uri.to_owned(),
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            None => {
+                return Err(page(
+                    "Invalid request",
+                    "the request has no redirect_uri",
+                    format!(
+                        "client `{}` has several redirect URIs, so it must name one",
+                        client.id
+                    ),
+                )
+                .into());
+            }
+        };
+        if !redirect_matches(&client, &redirect_uri) {
+            return Err(page(
+                "Unregistered redirect URI",
+                format!(
+                    "`{redirect_uri}` is not a registered redirect URI of client `{}`",
+                    client.id
+                ),
+                format!(
+                    "register exactly this URI for client `{}`; registered now: {}",
+                    client.id,
+                    client.redirect_uris.join(", ")
+                ),
+            )
+            .into());
+        }
+        // From here on, errors go back to the client (RFC 6749 §4.1.2.1).
+        let state = params
+            .get("state")
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .to_owned();
+        let back = |e: OAuthError| {
+            AuthorizeError::Redirect(with_query(
+                &redirect_uri,
+                &[
+                    ("error", e.code.as_str()),
+                    ("error_description", &e.description),
+                    ("state", &state),
+                    ("iss", &self.settings.issuer),
+                ],
+            ))
+        };
+        let request = self
+            .validate_authorize(params, &client, &redirect_uri)
+            .map_err(back)?;
+        scopes::check_audience(self, &client.id, &request.scopes)
+            .await
+            .map_err(back)?;
+        let prompt = request.prompt.clone();
+        if prompt.split(' ').any(|p| p == "none") {
+            // tusk keeps no browser session, so a silent login is never possible.
+            return Err(back(OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the user must log in",
+            )));
+        }
+        let preselect = params.get("connector_id").ok().flatten().map(str::to_owned);
+        self.store.create(&request).await?;
+        Ok(self.choose(&request.id, preselect.as_deref()))
+    }
+
+    fn validate_authorize(
+        &self,
+        params: &Params,
+        client: &tusk_store::OidcClient,
+        redirect_uri: &str,
+    ) -> Result<AuthRequest, OAuthError> {
+        if params.get("request")?.is_some() || params.get("request_uri")?.is_some() {
+            return Err(OAuthError::new(
+                ErrorCode::RequestNotSupported,
+                "Server does not support request parameter.",
+            ));
+        }
+        match params.get("response_type")? {
+            None => {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "No response_type provided",
+                ));
+            }
+            Some("code") => {}
+            Some(t) => {
+                return Err(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    format!("Unsupported response type {t:?}"),
+                ));
+            }
+        }
+        let scopes = scopes::parse(params.get("scope")?.unwrap_or_default())?;
+        let challenge = params.get("code_challenge")?.unwrap_or_default();
+        let method = crate::pkce::check_method(challenge, params.get("code_challenge_method")?)?;
+        if client.public && challenge.is_empty() {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "PKCE is required for public clients: send code_challenge with code_challenge_method=S256",
+            ));
+        }
+        let max_age = match params.get("max_age")? {
+            Some(v) => Some(v.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                )
+            })?),
+            None => None,
+        };
+        Ok(AuthRequest {
+            id: random_token(16),
+            client_id: client.id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            scopes,
+            state: params.get("state")?.unwrap_or_default().to_owned(),
+            nonce: params.get("nonce")?.unwrap_or_default().to_owned(),
+            code_challenge: challenge.to_owned(),
+            code_challenge_method: method.to_owned(),
+            prompt: params.get("prompt")?.unwrap_or_default().to_owned(),
+            max_age,
+            connector_id: String::new(),
+            upstream_nonce: random_token(16),
+            claims: None,
+            logged_in: false,
+            device: String::new(),
+            expires_at: self.now() + self.settings.auth_request_ttl,
+        })
+    }
+
+    /// One connector (or a valid preselection) goes straight to it; several
+    /// show the chooser.
+    pub(crate) fn choose(&self, request_id: &str, preselect: Option<&str>) -> Next {
+        let slots = self.connectors();
+        let target = match preselect {
+            Some(id) if slots.iter().any(|s| s.id == id) => Some(id.to_owned()),
+            _ if slots.len() == 1 => Some(slots[0].id.clone()),
+            _ => None,
+        };
+        match target {
+            Some(id) => Next::Redirect(with_query(
+                &self.settings.url(&format!("/auth/{id}")),
+                &[("req", request_id)],
+            )),
+            None => Next::Choose {
+                request_id: request_id.to_owned(),
+                connectors: slots.to_vec(),
+            },
+        }
+    }
+
+    async fn pending_request(&self, id: &str) -> Result<AuthRequest, PageError> {
+        let expired = || {
+            page(
+                "Login expired",
+                "this login request has expired or was already used",
+                "start the login again from the application",
+            )
+        };
+        match self.store.get::<AuthRequest>(id).await {
+            Ok(r) if r.expires_at > self.now() => Ok(r),
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => Err(expired()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `GET /auth/{connector}?req=ID`: remember the choice, then go to the
+    /// password form or to the upstream provider.
+    pub async fn start_connector(
+        &self,
+        connector_id: &str,
+        request_id: &str,
+    ) -> Result<Next, PageError> {
+        let mut request = self.pending_request(request_id).await?;
+        let connector = self.connector(connector_id)?;
+        if request.connector_id != connector_id {
+            request = self
+                .store
+                .update::<AuthRequest, _>(request_id, |r| {
+                    r.connector_id = connector_id.to_owned();
+                    Ok(())
+                })
+                .await?;
+        }
+        if connector.password().is_some() {
+            return Ok(Next::Redirect(with_query(
+                &self.settings.url(&format!("/auth/{connector_id}/login")),
+                &[("state", request_id)],
+            )));
+        }
+        let Some(callback) = connector.callback() else {
+            return Err(PageError::internal(format!(
+                "connector `{connector_id}` supports neither passwords nor redirects"
+            )));
+        };
+        let url = callback
+            .login_url(
+                &connector_scopes(&request.scopes),
+                &self.settings.url("/callback"),
+                request_id,
+                &upstream(&request),
+            )
+            .map_err(|e| {
+                PageError::internal(format!("cannot start the login with {connector_id}: {e}"))
+            })?;
+        Ok(Next::Redirect(url))
+    }
+
+    /// `GET /auth/{connector}/login?state=ID`.
+    pub async fn password_form(
+        &self,
+        connector_id: &str,
+        state: &str,
+    ) -> Result<PasswordForm, PageError> {
+        let request = self.pending_request(state).await?;
+        if !request.connector_id.is_empty() && request.connector_id != connector_id {
+            return Err(page(
+                "Wrong login method",
+                "this login was started with another login method",
+                "start the login again",
+            ));
+        }
+        let connector = self.connector(connector_id)?;
+        let password = connector.password().ok_or_else(|| {
+            page(
+                "Not a password login",
+                format!("`{connector_id}` does not take a password"),
+                "use the login chooser",
+            )
+        })?;
+        let name = self
+            .connectors()
+            .iter()
+            .find(|s| s.id == connector_id)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| connector_id.to_owned());
+        Ok(PasswordForm {
+            connector_id: connector_id.to_owned(),
+            connector_name: name,
+            prompt: password.prompt().to_owned(),
+            state: state.to_owned(),
+        })
+    }
+
+    /// `POST /auth/{connector}/login?state=ID` with `login` and `password`.
+    pub async fn password_login(
+        &self,
+        connector_id: &str,
+        state: &str,
+        login: &str,
+        password: &Secret<String>,
+    ) -> Result<PasswordOutcome, PageError> {
+        let form = self.password_form(connector_id, state).await?;
+        let request = self.pending_request(state).await?;
+        let connector = self.connector(connector_id)?;
+        let Some(pw) = connector.password() else {
+            return Err(PageError::internal(
+                "connector lost its password capability",
+            ));
+        };
+        let identity = pw
+            .login(&connector_scopes(&request.scopes), login, password)
+            .await
+            .map_err(|e| PageError::internal(format!("the login method failed: {e}")))?;
+        match identity {
+            None => Ok(PasswordOutcome::Invalid(form)),
+            Some(identity) => Ok(PasswordOutcome::Next(
+                self.finish_login(state, connector_id, identity).await?,
+            )),
+        }
+    }
+
+    /// `GET /callback` and `/callback/{connector}`: the upstream's return.
+    pub async fn callback(
+        &self,
+        path_connector: Option<&str>,
+        params: &Params,
+    ) -> Result<Next, PageError> {
+        let bad = |e: OAuthError| {
+            page(
+                "Invalid callback",
+                e.description,
+                "the upstream provider sent a malformed response",
+            )
+        };
+        let state = params.get("state").map_err(bad)?.ok_or_else(|| {
+            page(
+                "Invalid callback",
+                "the callback has no state parameter",
+                "check the upstream provider's redirect URI",
+            )
+        })?;
+        let request = self.pending_request(state).await?;
+        let connector_id = match path_connector {
+            Some(id) if !request.connector_id.is_empty() && id != request.connector_id => {
+                return Err(page(
+                    "Invalid callback",
+                    "the callback does not belong to this login",
+                    "start the login again",
+                ));
+            }
+            Some(id) => id.to_owned(),
+            None => request.connector_id.clone(),
+        };
+        let connector = self.connector(&connector_id)?;
+        let callback = connector.callback().ok_or_else(|| {
+            page(
+                "Invalid callback",
+                format!("`{connector_id}` does not use redirects"),
+                "start the login again",
+            )
+        })?;
+        let identity = callback
+            .handle_callback(
+                &connector_scopes(&request.scopes),
+                &self.settings.url("/callback"),
+                params.pairs(),
+                &upstream(&request),
+            )
+            .await
+            .map_err(|e| PageError {
+                status: 400,
+                title: "Login error".into(),
+                detail: format!("the login with {connector_id} failed: {e}"),
+                admin_hint: format!("check connector `{connector_id}` and the upstream provider"),
+            })?;
+        self.finish_login(state, &connector_id, identity).await
+    }
+
+    /// Consumes the auth request (single use) and either redirects to the
+    /// client with a code or approves the device request.
+    async fn finish_login(
+        &self,
+        request_id: &str,
+        connector_id: &str,
+        identity: Identity,
+    ) -> Result<Next, PageError> {
+        let request = match self.store.take::<AuthRequest>(request_id).await {
+            Ok(r) => r,
+            Err(tusk_store::Error::NotFound { .. }) => {
+                return Err(page(
+                    "Login expired",
+                    "this login was already completed",
+                    "start the login again",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = self.now();
+        let claims = to_claims(&identity);
+        let connector_data = identity.connector_data.clone().unwrap_or_default();
+        if !request.device.is_empty() {
+            let client_id = request.client_id.clone();
+            self.store
+                .update::<DeviceRequest, _>(&request.device, |d| {
+                    d.status = "approved".into();
+                    d.claims = Some(claims.clone());
+                    d.connector_id = connector_id.to_owned();
+                    d.connector_data = connector_data.clone();
+                    Ok(())
+                })
+                .await
+                .map_err(|e| match e {
+                    tusk_store::Error::NotFound { .. } => page(
+                        "Code expired",
+                        "the device code expired before the login finished",
+                        "start again on the device",
+                    ),
+                    other => other.into(),
+                })?;
+            let client_name = self
+                .client(&client_id)
+                .await?
+                .map(|c| c.name)
+                .unwrap_or(client_id);
+            return Ok(Next::DeviceApproved { client_name });
+        }
+        let code = random_token(32);
+        self.store
+            .create(&AuthCode {
+                id: hash_token(&code),
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                scopes: request.scopes.clone(),
+                nonce: request.nonce.clone(),
+                code_challenge: request.code_challenge.clone(),
+                code_challenge_method: request.code_challenge_method.clone(),
+                connector_id: connector_id.to_owned(),
+                claims,
+                connector_data,
+                auth_time: now,
+                used: false,
+                family: String::new(),
+                expires_at: now + self.settings.code_ttl,
+            })
+            .await?;
+        tracing::info!(client = %request.client_id, connector = %connector_id, "login succeeded");
+        Ok(Next::Redirect(with_query(
+            &request.redirect_uri,
+            &[
+                ("code", &code),
+                ("state", &request.state),
+                ("iss", &self.settings.issuer),
+            ],
+        )))
+    }
+}
+
+pub(crate) fn connector_scopes(scopes: &[String]) -> Scopes {
+    Scopes {
+        offline_access: scopes.iter().any(|s| s == "offline_access"),
+        groups: scopes.iter().any(|s| s == "groups"),
+    }
+}
+
+fn upstream(request: &AuthRequest) -> UpstreamParams {
+    UpstreamParams {
+        nonce: request.upstream_nonce.clone(),
+        pkce_verifier: None,
+    }
+}
+
+pub(crate) fn to_claims(i: &Identity) -> Claims {
+    Claims {
+        user_id: i.user_id.clone(),
+        username: i.username.clone(),
+        preferred_username: i.preferred_username.clone(),
+        email: i.email.clone(),
+        email_verified: i.email_verified,
+        groups: i.groups.clone(),
+    }
+}
+
+pub(crate) fn to_identity(c: &Claims, data: &Secret<String>) -> Identity {
+    Identity {
+        user_id: c.user_id.clone(),
+        username: c.username.clone(),
+        preferred_username: c.preferred_username.clone(),
+        email: c.email.clone(),
+        email_verified: c.email_verified,
+        groups: c.groups.clone(),
+        connector_data: (!data.is_empty()).then(|| data.clone()),
+    }
+}

@@ -1,0 +1,536 @@
+//! The provider: settings, clock, clients, connectors and the key ring.
+//! The protocol steps live in `authorize`, `token`, `device` and `session`.
+
+use crate::error::{ErrorCode, OAuthError, PageError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use tusk_connector::Connector;
+use tusk_core::Secret;
+use tusk_jose::{Alg, KeySetState, RotationPolicy, SigningKey, VerifyingKeys};
+use tusk_store::{OidcClient, SigningKeys, Store};
+
+/// The current time in unix seconds. Injected so that expiry, rotation and
+/// GC are tested with a fake clock.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+}
+
+/// Refresh-token policy (provider.md §6).
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshPolicy {
+    /// From the first token of a session; Helm `oidc.RotationTokenExpiry`.
+    pub absolute_lifetime: Option<i64>,
+    /// Idle limit: a token unused this long is dead (Dex `validIfNotUsedFor`).
+    pub valid_if_not_used_for: Option<i64>,
+    /// A rotated token still works this long, for clients that race two
+    /// refreshes; outside it, reuse revokes the whole session.
+    pub reuse_interval: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// No trailing slash; byte-identical in discovery and tokens.
+    pub issuer: String,
+    pub id_token_ttl: i64,
+    /// RFC 6749 recommends at most 10 minutes.
+    pub code_ttl: i64,
+    /// Bounded, because every `/auth` hit creates one (Dex kept them 24 h
+    /// and load-balancer probes filled storage).
+    pub auth_request_ttl: i64,
+    pub device_ttl: i64,
+    pub device_interval: i64,
+    pub refresh: RefreshPolicy,
+    pub alg: Alg,
+    pub rotation: RotationPolicy,
+}
+
+impl Settings {
+    pub fn new(issuer: &str) -> Settings {
+        Settings {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            id_token_ttl: 24 * 3600,
+            code_ttl: 600,
+            auth_request_ttl: 30 * 60,
+            device_ttl: 300,
+            device_interval: 5,
+            refresh: RefreshPolicy {
+                absolute_lifetime: Some(48 * 3600),
+                valid_if_not_used_for: None,
+                reuse_interval: 0,
+            },
+            alg: Alg::ES256,
+            rotation: RotationPolicy::default(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+}
+
+/// One configured connector and whether it opened.
+#[derive(Clone)]
+pub struct ConnectorSlot {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub status: Result<Arc<dyn Connector>, String>,
+}
+
+/// What the provider needs to open a connector.
+#[derive(Debug, Clone)]
+pub struct ConnectorConfig {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub config: Value,
+}
+
+/// Signing material parsed once per key change, never per signature.
+struct KeyRing {
+    signer: SigningKey,
+    verifier: VerifyingKeys,
+    jwks: Arc<String>,
+}
+
+pub struct Provider {
+    pub(crate) settings: Settings,
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    connectors: RwLock<Arc<Vec<ConnectorSlot>>>,
+    keys: RwLock<Option<Arc<KeyRing>>>,
+    discovery: Arc<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("signing keys: {0}")]
+    Keys(#[from] tusk_jose::Error),
+    #[error("storage: {0}")]
+    Store(#[from] tusk_store::Error),
+    #[error(
+        "stored signing key set is not valid JSON: {0}; delete the `signing` record to start a new key set"
+    )]
+    KeyState(String),
+}
+
+impl Provider {
+    pub async fn new(
+        settings: Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        connectors: &[ConnectorConfig],
+    ) -> Result<Arc<Provider>, Error> {
+        let discovery = Arc::new(discovery(&settings).to_string());
+        let provider = Arc::new(Provider {
+            settings,
+            store,
+            clock,
+            connectors: RwLock::new(Arc::new(Vec::new())),
+            keys: RwLock::new(None),
+            discovery,
+        });
+        provider.set_connectors(connectors);
+        provider.refresh_keys().await?;
+        Ok(provider)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Opens each connector on its own: one that fails is kept with its
+    /// reason and shown as unavailable, while the others serve.
+    pub fn set_connectors(&self, configs: &[ConnectorConfig]) {
+        let slots = configs
+            .iter()
+            .map(|c| {
+                let status = tusk_connector::open(&c.id, &c.kind, &c.config).map_err(|e| {
+                    tracing::warn!(connector = %c.id, error = %e, "connector is unavailable");
+                    e.to_string()
+                });
+                ConnectorSlot {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    kind: c.kind.clone(),
+                    status,
+                }
+            })
+            .collect();
+        if let Ok(mut guard) = self.connectors.write() {
+            *guard = Arc::new(slots);
+        }
+    }
+
+    pub fn connectors(&self) -> Arc<Vec<ConnectorSlot>> {
+        self.connectors
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn connector(&self, id: &str) -> Result<Arc<dyn Connector>, PageError> {
+        let slots = self.connectors();
+        let slot = slots.iter().find(|s| s.id == id).ok_or_else(|| {
+            PageError::bad_request(
+                "Unknown connector",
+                format!("there is no login method called `{id}`"),
+                "check the connector ids in oidc.upstreamIDPs",
+            )
+        })?;
+        slot.status.clone().map_err(|reason| PageError {
+            status: 503,
+            title: "Login method unavailable".into(),
+            detail: format!("{} is temporarily unavailable: {reason}", slot.name),
+            admin_hint: format!("fix connector `{}`; `/readyz` shows its state", slot.id),
+        })
+    }
+
+    pub fn discovery_json(&self) -> Arc<String> {
+        self.discovery.clone()
+    }
+
+    pub fn jwks_json(&self) -> Arc<String> {
+        self.ring()
+            .map(|r| r.jwks.clone())
+            .unwrap_or_else(|_| Arc::new("{\"keys\":[]}".into()))
+    }
+
+    pub fn jwks_max_age(&self) -> i64 {
+        self.settings.rotation.jwks_max_age_secs()
+    }
+
+    fn ring(&self) -> Result<Arc<KeyRing>, OAuthError> {
+        self.keys
+            .read()
+            .ok()
+            .and_then(|g| g.clone())
+            .ok_or_else(|| OAuthError::server("signing keys are not loaded"))
+    }
+
+    pub(crate) fn sign(&self, claims: &Value) -> Result<String, OAuthError> {
+        let ring = self.ring()?;
+        tusk_jose::sign(&ring.signer, claims).map_err(|e| {
+            tracing::error!(error = %e, "token signing failed");
+            OAuthError::server("token signing failed")
+        })
+    }
+
+    pub(crate) fn alg(&self) -> Result<Alg, OAuthError> {
+        Ok(self.ring()?.signer.alg())
+    }
+
+    /// Verifies one of our own JWTs (signature, issuer, and expiry unless
+    /// `allow_expired`), returning its claims.
+    pub(crate) fn verify_own(
+        &self,
+        token: &[u8],
+        allow_expired: bool,
+    ) -> Result<Value, OAuthError> {
+        let ring = self.ring()?;
+        let invalid = |why: String| OAuthError::new(ErrorCode::InvalidToken, why);
+        let claims = ring
+            .verifier
+            .verify(token, &[Alg::ES256, Alg::RS256, Alg::EdDSA])
+            .map_err(|e| invalid(e.to_string()))?;
+        if claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
+            return Err(invalid("the token was not issued by this provider".into()));
+        }
+        if !allow_expired {
+            tusk_jose::check_time(&claims, self.now(), 0).map_err(|e| invalid(e.to_string()))?;
+        }
+        Ok(claims)
+    }
+
+    /// Loads the key set from storage, rotating it first when due. Called at
+    /// start and periodically; compare-and-swap makes exactly one replica's
+    /// rotation land, and every replica then loads the stored result.
+    pub async fn refresh_keys(&self) -> Result<(), Error> {
+        let now = self.now();
+        let alg = self.settings.alg;
+        let policy = self.settings.rotation;
+        let mut generate = |alg: Alg| SigningKey::generate(alg, tusk_jose::new_kid()?);
+        let state = loop {
+            match self.store.get::<SigningKeys>(SigningKeys::ID).await {
+                Ok(record) => {
+                    let state: KeySetState = serde_json::from_str(record.state.expose())
+                        .map_err(|e| Error::KeyState(e.to_string()))?;
+                    let Some(next) =
+                        tusk_jose::rotate_if_due(Some(&state), now, &policy, alg, &mut generate)?
+                    else {
+                        break state;
+                    };
+                    let text =
+                        serde_json::to_string(&next).map_err(|e| Error::KeyState(e.to_string()))?;
+                    let expected = record.state.clone();
+                    let result = self
+                        .store
+                        .update::<SigningKeys, _>(SigningKeys::ID, |r| {
+                            if r.state != expected {
+                                return Err(tusk_store::Error::Aborted(
+                                    "another replica rotated first".into(),
+                                ));
+                            }
+                            r.state = Secret::new(text.clone());
+                            Ok(())
+                        })
+                        .await;
+                    match result {
+                        Ok(_) => {
+                            tracing::info!(active = %next.active_kid, "signing keys rotated");
+                            break next;
+                        }
+                        Err(tusk_store::Error::Aborted(_)) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(tusk_store::Error::NotFound { .. }) => {
+                    let Some(first) =
+                        tusk_jose::rotate_if_due(None, now, &policy, alg, &mut generate)?
+                    else {
+                        return Err(Error::KeyState("rotation produced no first key".into()));
+                    };
+                    let text = serde_json::to_string(&first)
+                        .map_err(|e| Error::KeyState(e.to_string()))?;
+                    let record = SigningKeys {
+                        id: SigningKeys::ID.into(),
+                        state: Secret::new(text),
+                    };
+                    match self.store.create(&record).await {
+                        Ok(()) => {
+                            tracing::info!(active = %first.active_kid, alg = %alg, "created the first signing key");
+                            break first;
+                        }
+                        Err(tusk_store::Error::AlreadyExists { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let active = tusk_jose::active_key(&state, now)?;
+        let current = self.keys.read().ok().and_then(|g| g.clone());
+        let unchanged = current.as_ref().is_some_and(|r| {
+            r.signer.kid() == active.kid && r.jwks.as_str() == state.jwks(now).to_string().as_str()
+        });
+        if unchanged {
+            return Ok(());
+        }
+        let ring = KeyRing {
+            signer: active.signing_key()?,
+            verifier: state.verifying_keys(now)?,
+            jwks: Arc::new(state.jwks(now).to_string()),
+        };
+        if let Ok(mut guard) = self.keys.write() {
+            *guard = Some(Arc::new(ring));
+        }
+        Ok(())
+    }
+
+    /// Periodic work: key rotation and garbage collection of expired
+    /// requests, codes and tokens.
+    pub async fn tick(&self) {
+        if let Err(e) = self.refresh_keys().await {
+            tracing::error!(error = %e, "signing key refresh failed; keeping the current keys");
+        }
+        match self.store.gc(self.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "collected expired records"),
+            Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
+        }
+    }
+
+    /// Creates or updates the static clients from configuration. A client
+    /// without a configured secret keeps its stored one, or gets a random
+    /// one, so restarts do not break logged-in clients.
+    pub async fn seed_clients(&self, clients: &[OidcClient]) -> Result<(), Error> {
+        for client in clients {
+            let mut wanted = client.clone();
+            let existing = match self.store.get::<OidcClient>(&client.id).await {
+                Ok(c) => Some(c),
+                Err(tusk_store::Error::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if wanted.secret.is_empty() && !wanted.public {
+                wanted.secret = match &existing {
+                    Some(e) if !e.secret.is_empty() => e.secret.clone(),
+                    _ => Secret::new(random_token(24)),
+                };
+            }
+            if existing.as_ref() != Some(&wanted) {
+                self.store.put(&wanted).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn client(&self, id: &str) -> Result<Option<OidcClient>, tusk_store::Error> {
+        match self.store.get::<OidcClient>(id).await {
+            Ok(c) => Ok(Some(c)),
+            Err(tusk_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A random URL-safe token of `bytes` bytes of entropy.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// The discovery document advertises exactly what is implemented.
+fn discovery(s: &Settings) -> Value {
+    json!({
+        "issuer": s.issuer,
+        "authorization_endpoint": s.url("/auth"),
+        "token_endpoint": s.url("/token"),
+        "jwks_uri": s.url("/keys"),
+        "userinfo_endpoint": s.url("/userinfo"),
+        "device_authorization_endpoint": s.url("/device/code"),
+        "introspection_endpoint": s.url("/token/introspect"),
+        "revocation_endpoint": s.url("/token/revoke"),
+        "end_session_endpoint": s.url("/logout"),
+        "grant_types_supported": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": Alg::discovery_values(),
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "scopes_supported": ["openid", "email", "groups", "profile", "offline_access", "federated:id"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "auth_time", "nonce", "at_hash", "azp", "email", "email_verified", "groups", "name", "preferred_username", "federated_claims"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
+    })
+}
+
+/// Exact redirect URI matching (RFC 9700 §4.1.3), with one exception for
+/// public native clients (RFC 8252 §7.3): a registered loopback URI matches
+/// the same URI on any port.
+pub fn redirect_matches(client: &OidcClient, requested: &str) -> bool {
+    if client.redirect_uris.iter().any(|r| r == requested) {
+        return true;
+    }
+    if !client.public {
+        return false;
+    }
+    let Ok(req) = url::Url::parse(requested) else {
+        return false;
+    };
+    if req.scheme() != "http" || !is_loopback_host(&req) {
+        return false;
+    }
+    client.redirect_uris.iter().any(|registered| {
+        url::Url::parse(registered).is_ok_and(|reg| {
+            reg.scheme() == "http"
+                && reg.host() == req.host()
+                && reg.path() == req.path()
+                && reg.query() == req.query()
+                && req.fragment().is_none()
+        })
+    })
+}
+
+fn is_loopback_host(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Appends query parameters to a URL that may already have a query.
+pub fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in pairs {
+                    q.append_pair(k, v);
+                }
+            }
+            u.to_string()
+        }
+        Err(_) => base.to_owned(),
+    }
+}
+
+/// Scope-gated claims shared by ID tokens, access tokens and userinfo.
+pub(crate) fn identity_claims(
+    out: &mut BTreeMap<String, Value>,
+    scopes: &[String],
+    claims: &tusk_store::Claims,
+    connector_id: &str,
+) {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    out.insert(
+        "sub".into(),
+        json!(crate::subject::encode(&claims.user_id, connector_id)),
+    );
+    if has("email") {
+        out.insert("email".into(), json!(claims.email));
+        out.insert("email_verified".into(), json!(claims.email_verified));
+    }
+    if has("groups") {
+        out.insert("groups".into(), json!(claims.groups));
+    }
+    if has("profile") {
+        out.insert("name".into(), json!(claims.username));
+        if !claims.preferred_username.is_empty() {
+            out.insert(
+                "preferred_username".into(),
+                json!(claims.preferred_username),
+            );
+        }
+    }
+    if has("federated:id") {
+        out.insert(
+            "federated_claims".into(),
+            json!({"connector_id": connector_id, "user_id": claims.user_id}),
+        );
+    }
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.settings.issuer)
+            .field(
+                "connectors",
+                &self
+                    .connectors()
+                    .iter()
+                    .map(|c| c.id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}

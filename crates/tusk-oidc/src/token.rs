@@ -1,0 +1,582 @@
+//! The token endpoint: client authentication, the three grants, and token
+//! issuance.
+
+use crate::authorize::{connector_scopes, to_claims, to_identity};
+use crate::error::{ErrorCode, OAuthError};
+use crate::params::Params;
+use crate::provider::{Provider, identity_claims, random_token};
+use crate::scopes;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use tusk_core::Secret;
+use tusk_store::{
+    AuthCode, Claims, DeviceRequest, OidcClient, RefreshToken, Revocation, hash_token,
+};
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// What one issuance needs to know.
+pub(crate) struct Grant<'a> {
+    pub client: &'a OidcClient,
+    pub scopes: &'a [String],
+    pub claims: &'a Claims,
+    pub connector_id: &'a str,
+    pub nonce: &'a str,
+    pub auth_time: i64,
+    /// The session id: the refresh token family, also `sid` in the tokens.
+    pub family: &'a str,
+}
+
+impl Provider {
+    /// Authenticates the client from an `Authorization: Basic` header or
+    /// `client_id`/`client_secret` form fields (one method only, RFC 6749
+    /// §2.3). A public client authenticates with its id alone.
+    pub async fn authenticate_client(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+    ) -> Result<OidcClient, OAuthError> {
+        let invalid = || {
+            OAuthError::new(
+                ErrorCode::InvalidClient,
+                "client authentication failed: unknown client or wrong secret",
+            )
+        };
+        let (id, secret) = match authorization {
+            Some(header) => {
+                if params.get("client_secret")?.is_some() {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidRequest,
+                        "use one client authentication method, not Basic and client_secret together",
+                    ));
+                }
+                parse_basic(header)?
+            }
+            None => {
+                let id = params.get("client_id")?.ok_or_else(|| {
+                    OAuthError::new(
+                        ErrorCode::InvalidClient,
+                        "client authentication failed: no client_id",
+                    )
+                })?;
+                (
+                    id.to_owned(),
+                    params.get("client_secret")?.map(str::to_owned),
+                )
+            }
+        };
+        if let Some(form_id) = params.get("client_id")?
+            && form_id != id
+        {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "client_id does not match the authenticated client",
+            ));
+        }
+        let client = self.client(&id).await?.ok_or_else(invalid)?;
+        if client.public {
+            return Ok(client);
+        }
+        match secret {
+            Some(s) if !client.secret.is_empty() && client.secret.ct_eq(&s) => Ok(client),
+            _ => Err(invalid()),
+        }
+    }
+
+    /// `POST /token`.
+    pub async fn token(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+    ) -> Result<TokenResponse, OAuthError> {
+        let grant_type = params.require("grant_type")?;
+        let client = self.authenticate_client(authorization, params).await?;
+        match grant_type {
+            "authorization_code" => self.code_grant(&client, params).await,
+            "refresh_token" => self.refresh_grant(&client, params).await,
+            "urn:ietf:params:oauth:grant-type:device_code" => {
+                self.device_grant(&client, params).await
+            }
+            other => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("unsupported grant_type {other:?}"),
+            )),
+        }
+    }
+
+    async fn code_grant(
+        &self,
+        client: &OidcClient,
+        params: &Params,
+    ) -> Result<TokenResponse, OAuthError> {
+        let code = params.require("code")?;
+        let id = hash_token(code);
+        let now = self.now();
+        let family = random_token(16);
+        let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidGrant, d);
+        // Marking the code used is the single-use step: exactly one
+        // concurrent exchange sees `used == false`.
+        let outcome = self
+            .store
+            .update::<AuthCode, _>(&id, |c| {
+                if c.used {
+                    return Err(tusk_store::Error::Aborted("replayed".into()));
+                }
+                c.used = true;
+                c.family = family.clone();
+                Ok(())
+            })
+            .await;
+        let record = match outcome {
+            Ok(c) => c,
+            Err(tusk_store::Error::NotFound { .. }) => {
+                return Err(invalid("Invalid or expired code parameter."));
+            }
+            Err(tusk_store::Error::Aborted(_)) => {
+                // A replayed code: revoke what the first exchange issued
+                // (RFC 6749 §4.1.2), then refuse.
+                if let Ok(c) = self.store.get::<AuthCode>(&id).await {
+                    self.revoke_family(&c.family, now).await?;
+                    tracing::warn!(client = %c.client_id, "authorization code replayed; its tokens are revoked");
+                }
+                return Err(invalid("Invalid or expired code parameter."));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if record.expires_at <= now {
+            return Err(invalid("Invalid or expired code parameter."));
+        }
+        if record.client_id != client.id {
+            return Err(invalid("Invalid code: it was issued to another client."));
+        }
+        if params.get("redirect_uri")? != Some(record.redirect_uri.as_str()) {
+            return Err(invalid(
+                "redirect_uri did not match URI from initial request.",
+            ));
+        }
+        crate::pkce::verify(
+            &record.code_challenge,
+            &record.code_challenge_method,
+            params.get("code_verifier")?,
+        )?;
+        let grant = Grant {
+            client,
+            scopes: &record.scopes,
+            claims: &record.claims,
+            connector_id: &record.connector_id,
+            nonce: &record.nonce,
+            auth_time: record.auth_time,
+            family: &family,
+        };
+        let refresh = self
+            .new_refresh(&grant, &record.connector_data, now, now)
+            .await?;
+        self.issue(&grant, refresh)
+    }
+
+    async fn refresh_grant(
+        &self,
+        client: &OidcClient,
+        params: &Params,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = params.require("refresh_token")?;
+        let invalid = || {
+            OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "Refresh token is invalid or has already been claimed by another client.",
+            )
+        };
+        let now = self.now();
+        let id = hash_token(presented);
+        let token = match self.store.get::<RefreshToken>(&id).await {
+            Ok(t) => t,
+            Err(tusk_store::Error::NotFound { .. }) => return Err(invalid()),
+            Err(e) => return Err(e.into()),
+        };
+        if token.client_id != client.id {
+            return Err(invalid());
+        }
+        let policy = self.settings.refresh;
+        let expired = token.expires_at.is_some_and(|e| e <= now)
+            || policy
+                .valid_if_not_used_for
+                .is_some_and(|idle| token.last_used + idle <= now);
+        if expired {
+            self.revoke_family(&token.family, now).await?;
+            return Err(OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "Refresh token expired; log in again.",
+            ));
+        }
+        let requested = match params.get("scope")? {
+            Some(raw) => {
+                let asked = scopes::parse(raw)?;
+                if let Some(extra) = asked.iter().find(|s| !token.scopes.contains(s)) {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        format!("scope {extra:?} was not granted originally"),
+                    ));
+                }
+                asked
+            }
+            None => token.scopes.clone(),
+        };
+        let next = random_token(32);
+        let next_id = hash_token(&next);
+        // Rotation: claim the presented token by marking it obsolete. A
+        // token already obsolete is reuse, unless inside the reuse window.
+        let claimed = self
+            .store
+            .update::<RefreshToken, _>(&id, |t| {
+                if t.obsoleted_by.is_some() {
+                    return Err(tusk_store::Error::Aborted("reused".into()));
+                }
+                t.obsoleted_by = Some(next_id.clone());
+                t.obsoleted_at = now;
+                Ok(())
+            })
+            .await;
+        let mut claims = token.claims.clone();
+        let mut data = token.connector_data.clone();
+        match claimed {
+            Ok(_) => {
+                // Only the winner refreshes upstream, so an upstream that
+                // rotates its own refresh tokens sees one refresh.
+                if let Ok(connector) = self.connector(&token.connector_id)
+                    && let Some(r) = connector.refresh()
+                {
+                    let identity = r
+                        .refresh(
+                            &connector_scopes(&token.scopes),
+                            to_identity(&token.claims, &token.connector_data),
+                        )
+                        .await
+                        .map_err(|e| {
+                            OAuthError::new(
+                                ErrorCode::InvalidGrant,
+                                format!("the identity provider refused the refresh: {e}"),
+                            )
+                        })?;
+                    if identity.user_id != token.claims.user_id {
+                        return Err(OAuthError::new(
+                            ErrorCode::InvalidGrant,
+                            "the identity provider returned another user",
+                        ));
+                    }
+                    claims = to_claims(&identity);
+                    data = identity.connector_data.unwrap_or(data);
+                }
+            }
+            Err(tusk_store::Error::Aborted(_)) => {
+                let within =
+                    policy.reuse_interval > 0 && token.obsoleted_at + policy.reuse_interval > now;
+                let current = self.store.get::<RefreshToken>(&id).await.ok();
+                let within = within
+                    || current.as_ref().is_some_and(|t| {
+                        policy.reuse_interval > 0 && t.obsoleted_at + policy.reuse_interval > now
+                    });
+                if !within {
+                    self.revoke_family(&token.family, now).await?;
+                    tracing::warn!(client = %client.id, "refresh token reused after rotation; the session is revoked (RFC 9700 §4.14.2)");
+                    return Err(invalid());
+                }
+            }
+            Err(tusk_store::Error::NotFound { .. }) => return Err(invalid()),
+            Err(e) => return Err(e.into()),
+        }
+        self.store
+            .create(&RefreshToken {
+                id: next_id,
+                family: token.family.clone(),
+                client_id: client.id.clone(),
+                scopes: token.scopes.clone(),
+                nonce: token.nonce.clone(),
+                connector_id: token.connector_id.clone(),
+                claims: claims.clone(),
+                connector_data: data,
+                created_at: token.created_at,
+                last_used: now,
+                obsoleted_by: None,
+                obsoleted_at: 0,
+                expires_at: token.expires_at,
+            })
+            .await?;
+        let grant = Grant {
+            client,
+            scopes: &requested,
+            claims: &claims,
+            connector_id: &token.connector_id,
+            nonce: "",
+            auth_time: token.created_at,
+            family: &token.family,
+        };
+        self.issue(&grant, Some(next))
+    }
+
+    async fn device_grant(
+        &self,
+        client: &OidcClient,
+        params: &Params,
+    ) -> Result<TokenResponse, OAuthError> {
+        let code = params.require("device_code")?;
+        let id = hash_token(code);
+        let now = self.now();
+        let err = |c: ErrorCode, d: &str| OAuthError::new(c, d);
+        let request = match self.store.get::<DeviceRequest>(&id).await {
+            Ok(r) => r,
+            Err(tusk_store::Error::NotFound { .. }) => {
+                return Err(err(
+                    ErrorCode::ExpiredToken,
+                    "the device code is unknown or has expired",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if request.client_id != client.id {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the device code was issued to another client",
+            ));
+        }
+        if request.expires_at <= now {
+            return Err(err(
+                ErrorCode::ExpiredToken,
+                "the device code has expired; start again",
+            ));
+        }
+        match request.status.as_str() {
+            "approved" => {}
+            "denied" => return Err(err(ErrorCode::AccessDenied, "the user denied the request")),
+            _ => {
+                // RFC 8628 §3.5: polling faster than the interval earns
+                // `slow_down` and a longer interval.
+                let too_fast = now - request.last_poll < request.interval;
+                self.store
+                    .update::<DeviceRequest, _>(&id, |d| {
+                        if too_fast {
+                            d.interval += 5;
+                        }
+                        d.last_poll = now;
+                        Ok(())
+                    })
+                    .await?;
+                return Err(if too_fast {
+                    err(
+                        ErrorCode::SlowDown,
+                        "polling too fast; wait `interval` seconds between requests",
+                    )
+                } else {
+                    err(
+                        ErrorCode::AuthorizationPending,
+                        "the user has not finished logging in yet",
+                    )
+                });
+            }
+        }
+        let request = match self.store.take::<DeviceRequest>(&id).await {
+            Ok(r) => r,
+            Err(tusk_store::Error::NotFound { .. }) => {
+                return Err(err(
+                    ErrorCode::InvalidGrant,
+                    "the device code was already used",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(claims) = request.claims.clone() else {
+            return Err(OAuthError::server(
+                "approved device request has no identity",
+            ));
+        };
+        let family = random_token(16);
+        let grant = Grant {
+            client,
+            scopes: &request.scopes,
+            claims: &claims,
+            connector_id: &request.connector_id,
+            nonce: "",
+            auth_time: now,
+            family: &family,
+        };
+        let refresh = self
+            .new_refresh(&grant, &request.connector_data, now, now)
+            .await?;
+        self.issue(&grant, refresh)
+    }
+
+    /// Creates the first refresh token of a session when `offline_access`
+    /// was granted and the connector can refresh.
+    async fn new_refresh(
+        &self,
+        grant: &Grant<'_>,
+        data: &Secret<String>,
+        created_at: i64,
+        now: i64,
+    ) -> Result<Option<String>, OAuthError> {
+        if !grant.scopes.iter().any(|s| s == "offline_access") {
+            return Ok(None);
+        }
+        let can_refresh = self
+            .connector(grant.connector_id)
+            .is_ok_and(|c| c.refresh().is_some());
+        if !can_refresh {
+            return Ok(None);
+        }
+        let token = random_token(32);
+        self.store
+            .create(&RefreshToken {
+                id: hash_token(&token),
+                family: grant.family.to_owned(),
+                client_id: grant.client.id.clone(),
+                scopes: grant.scopes.to_vec(),
+                nonce: grant.nonce.to_owned(),
+                connector_id: grant.connector_id.to_owned(),
+                claims: grant.claims.clone(),
+                connector_data: data.clone(),
+                created_at,
+                last_used: now,
+                obsoleted_by: None,
+                obsoleted_at: 0,
+                expires_at: self
+                    .settings
+                    .refresh
+                    .absolute_lifetime
+                    .map(|l| created_at + l),
+            })
+            .await?;
+        Ok(Some(token))
+    }
+
+    /// Ends a session: deletes its refresh tokens and denies its access
+    /// tokens until they would have expired anyway.
+    pub(crate) async fn revoke_family(&self, family: &str, now: i64) -> Result<(), OAuthError> {
+        if family.is_empty() {
+            return Ok(());
+        }
+        self.store.delete_by_owner::<RefreshToken>(family).await?;
+        self.store
+            .put(&Revocation {
+                id: format!("sid:{family}"),
+                expires_at: now + self.settings.id_token_ttl,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Signs the ID token and the access token (a JWT, as in Dex).
+    pub(crate) fn issue(
+        &self,
+        g: &Grant<'_>,
+        refresh_token: Option<String>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let now = self.now();
+        let exp = now + self.settings.id_token_ttl;
+        let alg = self.alg()?;
+        let mut aud: Vec<String> = scopes::peers(g.scopes).map(str::to_owned).collect();
+        if !aud.contains(&g.client.id) {
+            aud.push(g.client.id.clone());
+        }
+        let aud_value = if aud.len() == 1 {
+            json!(aud[0])
+        } else {
+            json!(aud)
+        };
+        let mut base = BTreeMap::new();
+        base.insert("iss".to_owned(), json!(self.settings.issuer));
+        base.insert("iat".to_owned(), json!(now));
+        base.insert("exp".to_owned(), json!(exp));
+        base.insert("sid".to_owned(), json!(g.family));
+        identity_claims(&mut base, g.scopes, g.claims, g.connector_id);
+
+        let mut access = base.clone();
+        access.insert("aud".into(), json!(g.client.id));
+        access.insert("client_id".into(), json!(g.client.id));
+        access.insert("scope".into(), json!(g.scopes.join(" ")));
+        access.insert("jti".into(), json!(random_token(16)));
+        let access_token = self.sign(&Value::Object(access.into_iter().collect()))?;
+
+        let mut id = base;
+        id.insert("aud".into(), aud_value);
+        if aud.len() > 1 {
+            id.insert("azp".into(), json!(g.client.id));
+        }
+        id.insert("auth_time".into(), json!(g.auth_time));
+        if !g.nonce.is_empty() {
+            id.insert("nonce".into(), json!(g.nonce));
+        }
+        id.insert(
+            "at_hash".into(),
+            json!(tusk_jose::half_hash(alg, &access_token)),
+        );
+        let id_token = self.sign(&Value::Object(id.into_iter().collect()))?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "bearer",
+            expires_in: self.settings.id_token_ttl,
+            id_token,
+            refresh_token,
+            scope: g.scopes.join(" "),
+        })
+    }
+}
+
+/// RFC 6749 §2.3.1: the id and secret are form-urlencoded, then joined by
+/// `:` and base64-encoded.
+fn parse_basic(header: &str) -> Result<(String, Option<String>), OAuthError> {
+    let bad = || {
+        OAuthError::new(
+            ErrorCode::InvalidClient,
+            "malformed Basic authorization header",
+        )
+    };
+    let (scheme, value) = header.trim().split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad());
+    }
+    let decoded = STANDARD.decode(value.trim()).map_err(|_| bad())?;
+    let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+    let unescape = |s: &str| {
+        let pairs = Params::parse(format!("v={s}").as_bytes()).map_err(|_| bad())?;
+        Ok::<_, OAuthError>(pairs.get("v").ok().flatten().unwrap_or_default().to_owned())
+    };
+    let id = unescape(id)?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((id, Some(unescape(secret)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header() {
+        let h = format!("Basic {}", STANDARD.encode("my%3Aclient:s%26cret"));
+        assert_eq!(
+            parse_basic(&h).ok(),
+            Some(("my:client".to_owned(), Some("s&cret".to_owned())))
+        );
+        for bad in [
+            "Bearer x",
+            "Basic !!!",
+            "Basic",
+            &format!("Basic {}", STANDARD.encode("nocolon")),
+        ] {
+            assert!(parse_basic(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,1017 @@
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::type_complexity
+)]
+//! The provider's flows end to end, without HTTP, on the memory store with
+//! a fake clock: the happy paths and every bad input the issue lists.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tusk_core::Secret;
+use tusk_jose::{Alg, VerifyingKeys};
+use tusk_oidc::{
+    AuthorizeError, ConnectorConfig, ErrorCode, LogoutOutcome, Next, Params, PasswordOutcome,
+    Provider, Settings,
+};
+use tusk_store::{OidcClient, Store};
+
+struct FakeClock(AtomicI64);
+
+impl tusk_oidc::Clock for FakeClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+const ISSUER: &str = "https://login.example.com/dex";
+const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+struct Env {
+    p: Arc<Provider>,
+    clock: Arc<FakeClock>,
+}
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn params(pairs: &[(&str, &str)]) -> Params {
+    Params::from_pairs(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+async fn env_with(settings: impl FnOnce(&mut Settings), connectors: &[(&str, &str, Value)]) -> Env {
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let mut s = Settings::new(ISSUER);
+    settings(&mut s);
+    let connectors: Vec<ConnectorConfig> = connectors
+        .iter()
+        .map(|(id, kind, config)| ConnectorConfig {
+            id: (*id).into(),
+            name: (*id).into(),
+            kind: (*kind).into(),
+            config: config.clone(),
+        })
+        .collect();
+    let p = Provider::new(s, Store::memory(), clock.clone(), &connectors)
+        .await
+        .unwrap();
+    p.seed_clients(&[
+        OidcClient {
+            id: "app".into(),
+            secret: Secret::new("app-secret".into()),
+            name: "App".into(),
+            redirect_uris: vec![CONFIDENTIAL_REDIRECT.into()],
+            trusted_peers: vec![],
+            ..Default::default()
+        },
+        OidcClient {
+            id: "cli".into(),
+            name: "CLI".into(),
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            public: true,
+            ..Default::default()
+        },
+        OidcClient {
+            id: "pachd".into(),
+            secret: Secret::new("pachd-secret".into()),
+            name: "pachd".into(),
+            redirect_uris: vec!["https://pachd.example.com/cb".into()],
+            trusted_peers: vec!["app".into()],
+            ..Default::default()
+        },
+    ])
+    .await
+    .unwrap();
+    Env { p, clock }
+}
+
+async fn env() -> Env {
+    env_with(
+        |_| {},
+        &[(
+            "test",
+            "mockPassword",
+            json!({"username": "admin", "password": "password"}),
+        )],
+    )
+    .await
+}
+
+impl Env {
+    fn advance(&self, secs: i64) {
+        self.clock.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// Runs the browser leg through the password form; returns the
+    /// redirect back to the client.
+    async fn login(&self, auth: &[(&str, &str)]) -> String {
+        let next = self.p.authorize(&params(auth)).await.unwrap();
+        let Next::Redirect(to_connector) = next else {
+            panic!("expected a redirect to the only connector")
+        };
+        let req = url::Url::parse(&to_connector)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "req")
+            .unwrap()
+            .1
+            .into_owned();
+        let Next::Redirect(form) = self.p.start_connector("test", &req).await.unwrap() else {
+            panic!("expected the form")
+        };
+        assert!(form.contains("/auth/test/login?state="), "{form}");
+        let bad = self
+            .p
+            .password_login("test", &req, "admin", &Secret::new("nope".into()))
+            .await
+            .unwrap();
+        assert!(
+            matches!(bad, PasswordOutcome::Invalid(_)),
+            "a wrong password must re-render the form"
+        );
+        match self
+            .p
+            .password_login("test", &req, "admin", &Secret::new("password".into()))
+            .await
+            .unwrap()
+        {
+            PasswordOutcome::Next(Next::Redirect(url)) => url,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    async fn code(&self, scope: &str) -> String {
+        let c = challenge(VERIFIER);
+        let url = self
+            .login(&[
+                ("client_id", "app"),
+                ("redirect_uri", CONFIDENTIAL_REDIRECT),
+                ("response_type", "code"),
+                ("scope", scope),
+                ("state", "s1"),
+                ("nonce", "n1"),
+                ("code_challenge", &c),
+                ("code_challenge_method", "S256"),
+            ])
+            .await;
+        let u = url::Url::parse(&url).unwrap();
+        assert!(url.starts_with(CONFIDENTIAL_REDIRECT), "{url}");
+        let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+        assert_eq!(q.get("state").map(String::as_str), Some("s1"));
+        assert_eq!(q.get("iss").map(String::as_str), Some(ISSUER));
+        q["code"].clone()
+    }
+
+    async fn exchange(
+        &self,
+        code: &str,
+        verifier: &str,
+    ) -> Result<tusk_oidc::TokenResponse, tusk_oidc::OAuthError> {
+        self.p
+            .token(
+                Some(&basic("app", "app-secret")),
+                &params(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", CONFIDENTIAL_REDIRECT),
+                    ("code_verifier", verifier),
+                ]),
+            )
+            .await
+    }
+
+    async fn refresh(
+        &self,
+        token: &str,
+    ) -> Result<tusk_oidc::TokenResponse, tusk_oidc::OAuthError> {
+        self.p
+            .token(
+                Some(&basic("app", "app-secret")),
+                &params(&[("grant_type", "refresh_token"), ("refresh_token", token)]),
+            )
+            .await
+    }
+
+    fn verify(&self, jwt: &str) -> Value {
+        let jwks: Value = serde_json::from_str(&self.p.jwks_json()).unwrap();
+        VerifyingKeys::from_jwks(&jwks)
+            .unwrap()
+            .verify(jwt, &Alg::ALL)
+            .unwrap()
+    }
+
+    async fn introspect(&self, token: &str) -> Value {
+        self.p
+            .introspect(
+                Some(&basic("app", "app-secret")),
+                &params(&[("token", token)]),
+            )
+            .await
+            .unwrap()
+    }
+}
+
+fn code_of(e: Result<tusk_oidc::TokenResponse, tusk_oidc::OAuthError>) -> ErrorCode {
+    e.err().map(|e| e.code).expect("expected an error")
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_issues_verifiable_tokens_with_dex_subjects() {
+    let e = env().await;
+    let code = e
+        .code("openid email profile groups federated:id offline_access")
+        .await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    let id = e.verify(&t.id_token);
+    assert_eq!(id["iss"], ISSUER);
+    assert_eq!(id["aud"], "app");
+    assert_eq!(id["sub"], "Cg0wLTM4NS0yODA4OS0wEgR0ZXN0");
+    assert_eq!(id["nonce"], "n1");
+    assert_eq!(id["email"], "kilgore@kilgore.trout");
+    assert_eq!(id["email_verified"], true);
+    assert_eq!(id["name"], "Kilgore Trout");
+    assert_eq!(
+        id["federated_claims"],
+        json!({"connector_id": "test", "user_id": "0-385-28089-0"})
+    );
+    assert_eq!(
+        id["exp"].as_i64().unwrap() - id["iat"].as_i64().unwrap(),
+        24 * 3600
+    );
+    assert_eq!(
+        id["at_hash"],
+        tusk_jose::half_hash(Alg::ES256, &t.access_token)
+    );
+    assert!(t.refresh_token.is_some());
+    let info = e.p.userinfo(&t.access_token).await.unwrap();
+    assert_eq!(info["sub"], id["sub"]);
+    assert_eq!(info["email"], "kilgore@kilgore.trout");
+    // Scope gating: without `email`, no email claim.
+    let code = e.code("openid").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    let id = e.verify(&t.id_token);
+    assert!(
+        id.get("email").is_none() && id.get("name").is_none() && t.refresh_token.is_none(),
+        "{id}"
+    );
+}
+
+#[tokio::test]
+async fn codes_are_single_use_and_a_replay_revokes_the_first_exchange() {
+    let e = env().await;
+    let code = e.code("openid offline_access").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    assert_eq!(
+        code_of(e.exchange(&code, VERIFIER).await),
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(
+        code_of(e.refresh(t.refresh_token.as_deref().unwrap()).await),
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(
+        e.p.userinfo(&t.access_token).await.map_err(|e| e.code),
+        Err(ErrorCode::InvalidToken)
+    );
+    // Fifty concurrent exchanges of one code: exactly one wins.
+    let code = e.code("openid").await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let e2 = Env {
+            p: e.p.clone(),
+            clock: e.clock.clone(),
+        };
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            e2.exchange(&code, VERIFIER).await.is_ok()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+#[tokio::test]
+async fn token_endpoint_bad_inputs() {
+    let e = env().await;
+    let code = e.code("openid").await;
+    let cases: Vec<(&str, Option<String>, Vec<(&str, &str)>, ErrorCode, &str)> = vec![
+        (
+            "wrong PKCE verifier",
+            Some(basic("app", "app-secret")),
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CONFIDENTIAL_REDIRECT),
+                ("code_verifier", "x".repeat(43).leak()),
+            ],
+            ErrorCode::InvalidGrant,
+            "Invalid code_verifier.",
+        ),
+        (
+            "missing verifier",
+            Some(basic("app", "app-secret")),
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "unknown-code"),
+                ("redirect_uri", CONFIDENTIAL_REDIRECT),
+            ],
+            ErrorCode::InvalidGrant,
+            "Invalid or expired code",
+        ),
+        (
+            "wrong client secret",
+            Some(basic("app", "wrong")),
+            vec![("grant_type", "authorization_code"), ("code", &code)],
+            ErrorCode::InvalidClient,
+            "client authentication failed",
+        ),
+        (
+            "unknown client",
+            Some(basic("ghost", "x")),
+            vec![("grant_type", "authorization_code"), ("code", &code)],
+            ErrorCode::InvalidClient,
+            "client authentication failed",
+        ),
+        (
+            "no client at all",
+            None,
+            vec![("grant_type", "authorization_code"), ("code", &code)],
+            ErrorCode::InvalidClient,
+            "no client_id",
+        ),
+        (
+            "two auth methods",
+            Some(basic("app", "app-secret")),
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_secret", "app-secret"),
+            ],
+            ErrorCode::InvalidRequest,
+            "one client authentication method",
+        ),
+        (
+            "unknown grant",
+            Some(basic("app", "app-secret")),
+            vec![("grant_type", "password")],
+            ErrorCode::UnsupportedGrantType,
+            "unsupported grant_type",
+        ),
+        (
+            "missing grant",
+            Some(basic("app", "app-secret")),
+            vec![],
+            ErrorCode::InvalidRequest,
+            "grant_type",
+        ),
+        (
+            "malformed basic",
+            Some("Basic !!!".into()),
+            vec![("grant_type", "authorization_code")],
+            ErrorCode::InvalidClient,
+            "malformed Basic",
+        ),
+        (
+            "garbage refresh token",
+            Some(basic("app", "app-secret")),
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "garbage"),
+            ],
+            ErrorCode::InvalidGrant,
+            "Refresh token is invalid",
+        ),
+        (
+            "garbage device code",
+            Some(basic("app", "app-secret")),
+            vec![
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", "garbage"),
+            ],
+            ErrorCode::ExpiredToken,
+            "unknown",
+        ),
+    ];
+    for (name, auth, form, want, text) in cases {
+        let got = e.p.token(auth.as_deref(), &params(&form)).await;
+        let err = got
+            .err()
+            .unwrap_or_else(|| panic!("{name}: expected an error"));
+        assert_eq!(err.code, want, "{name}: {err}");
+        assert!(
+            err.description.contains(text),
+            "{name}: {}",
+            err.description
+        );
+    }
+    // The redirect URI must repeat the authorization request's.
+    let code = e.code("openid").await;
+    let r =
+        e.p.token(
+            Some(&basic("app", "app-secret")),
+            &params(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://app.example.com/other"),
+                ("code_verifier", VERIFIER),
+            ]),
+        )
+        .await;
+    assert_eq!(
+        r.err().map(|e| e.description),
+        Some("redirect_uri did not match URI from initial request.".into())
+    );
+    // Expired code: ten minutes and one second later.
+    let code = e.code("openid").await;
+    e.advance(601);
+    assert_eq!(
+        code_of(e.exchange(&code, VERIFIER).await),
+        ErrorCode::InvalidGrant
+    );
+}
+
+#[tokio::test]
+async fn authorization_errors_never_redirect_to_an_unverified_uri() {
+    let e = env().await;
+    let page = |r: Result<Next, AuthorizeError>| match r {
+        Err(AuthorizeError::Page(p)) => p,
+        other => panic!("expected an error page, got {other:?}"),
+    };
+    let p = page(
+        e.p.authorize(&params(&[
+            ("client_id", "ghost"),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ]))
+        .await,
+    );
+    assert!(p.detail.contains("`ghost`"), "{p:?}");
+    let p = page(
+        e.p.authorize(&params(&[
+            ("client_id", "app"),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ]))
+        .await,
+    );
+    assert!(
+        p.detail.contains("https://evil.example/cb") && p.detail.contains("`app`"),
+        "{p:?}"
+    );
+    // Prefix and suffix tricks are not matches.
+    for uri in [
+        "https://app.example.com/cb/../evil",
+        "https://app.example.com/cb?x=1",
+        "https://app.example.com/cb#f",
+        "https://app.example.com/c",
+    ] {
+        page(
+            e.p.authorize(&params(&[
+                ("client_id", "app"),
+                ("redirect_uri", uri),
+                ("response_type", "code"),
+                ("scope", "openid"),
+            ]))
+            .await,
+        );
+    }
+    let p = page(
+        e.p.authorize(&params(&[("client_id", "app"), ("client_id", "app")]))
+            .await,
+    );
+    assert!(p.detail.contains("repeated"), "{p:?}");
+    // Once the redirect URI is trusted, protocol errors go back to it.
+    let redirect = |r: Result<Next, AuthorizeError>| match r {
+        Err(AuthorizeError::Redirect(u)) => u,
+        other => panic!("expected an error redirect, got {other:?}"),
+    };
+    let base = [
+        ("client_id", "app"),
+        ("redirect_uri", CONFIDENTIAL_REDIRECT),
+        ("state", "st"),
+    ];
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("response_type", "token"), ("scope", "openid")],
+            "error=unsupported_response_type",
+        ),
+        (&[("scope", "openid")], "error=invalid_request"),
+        (
+            &[("response_type", "code"), ("scope", "email")],
+            "error=invalid_scope",
+        ),
+        (
+            &[("response_type", "code"), ("scope", "openid bogus")],
+            "Unrecognized+scope",
+        ),
+        (
+            &[
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", &"a".repeat(43)),
+                ("code_challenge_method", "S512"),
+            ],
+            "Unsupported+PKCE",
+        ),
+        (
+            &[
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("prompt", "none"),
+            ],
+            "error=login_required",
+        ),
+        (
+            &[
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("request", "eyJ"),
+            ],
+            "error=request_not_supported",
+        ),
+        (
+            &[
+                ("response_type", "code"),
+                ("scope", "openid audience:server:client_id:cli"),
+            ],
+            "Client+can%27t+request+scope",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut all: Vec<(&str, &str)> = base.to_vec();
+        all.extend_from_slice(extra);
+        let url = redirect(e.p.authorize(&params(&all)).await);
+        assert!(
+            url.starts_with(CONFIDENTIAL_REDIRECT)
+                && url.contains(want)
+                && url.contains("state=st"),
+            "{extra:?}: {url}"
+        );
+    }
+    // Public clients must use PKCE, and may use any loopback port.
+    let url = redirect(
+        e.p.authorize(&params(&[
+            ("client_id", "cli"),
+            ("redirect_uri", "http://127.0.0.1:5555/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ]))
+        .await,
+    );
+    assert!(url.contains("PKCE+is+required"), "{url}");
+    let c = challenge(VERIFIER);
+    assert!(
+        e.p.authorize(&params(&[
+            ("client_id", "cli"),
+            ("redirect_uri", "http://127.0.0.1:5555/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", &c),
+            ("code_challenge_method", "S256")
+        ]))
+        .await
+        .is_ok()
+    );
+    page(
+        e.p.authorize(&params(&[
+            ("client_id", "cli"),
+            ("redirect_uri", "http://127.0.0.1:5555/other"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", &c),
+        ]))
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let e = env().await;
+    let code = e.code("openid offline_access").await;
+    let first = e
+        .exchange(&code, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let second = e.refresh(&first).await.unwrap();
+    let second_rt = second.refresh_token.clone().unwrap();
+    assert_ne!(first, second_rt, "refresh must rotate");
+    assert_eq!(e.introspect(&second_rt).await["active"], true);
+    assert_eq!(e.introspect(&first).await["active"], false);
+    // Reuse of the rotated token: refused, and the whole session is gone.
+    assert_eq!(code_of(e.refresh(&first).await), ErrorCode::InvalidGrant);
+    assert_eq!(
+        code_of(e.refresh(&second_rt).await),
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(
+        e.p.userinfo(&second.access_token).await.map_err(|e| e.code),
+        Err(ErrorCode::InvalidToken)
+    );
+}
+
+#[tokio::test]
+async fn refresh_policy_reuse_interval_idle_and_absolute_limits() {
+    let e = env_with(
+        |s| {
+            s.refresh.reuse_interval = 10;
+            s.refresh.valid_if_not_used_for = Some(3600);
+            s.refresh.absolute_lifetime = Some(48 * 3600);
+        },
+        &[(
+            "test",
+            "mockPassword",
+            json!({"username": "admin", "password": "password"}),
+        )],
+    )
+    .await;
+    let code = e.code("openid offline_access").await;
+    let first = e
+        .exchange(&code, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let second = e.refresh(&first).await.unwrap().refresh_token.unwrap();
+    e.advance(5);
+    // Within the reuse interval, the old token still works (a racing client).
+    let third = e.refresh(&first).await.unwrap().refresh_token.unwrap();
+    assert!(e.refresh(&second).await.is_ok());
+    // Idle limit: unused for an hour, dead.
+    e.advance(3601);
+    assert_eq!(code_of(e.refresh(&third).await), ErrorCode::InvalidGrant);
+    // Absolute limit: a chain refreshed every 30 minutes dies after 48 h.
+    let code = e.code("openid offline_access").await;
+    let mut rt = e
+        .exchange(&code, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let mut steps = 0;
+    loop {
+        e.advance(1800);
+        match e.refresh(&rt).await {
+            Ok(t) => rt = t.refresh_token.unwrap(),
+            Err(err) => {
+                assert_eq!(err.code, ErrorCode::InvalidGrant);
+                break;
+            }
+        }
+        steps += 1;
+        assert!(steps < 200, "absolute lifetime never ended the session");
+    }
+    assert_eq!(steps, 95, "48 h / 30 min - 1 successful refreshes");
+}
+
+#[tokio::test]
+async fn device_flow_pending_slow_down_approve_and_expire() {
+    let e = env().await;
+    let auth = basic("app", "app-secret");
+    let d =
+        e.p.device_authorization(
+            Some(&auth),
+            &params(&[("scope", "openid email offline_access")]),
+        )
+        .await
+        .unwrap();
+    let device_code = d["device_code"].as_str().unwrap().to_owned();
+    let user_code = d["user_code"].as_str().unwrap().to_owned();
+    assert_eq!(d["verification_uri"], format!("{ISSUER}/device"));
+    assert_eq!(d["interval"], 5);
+    let poll_params = params(&[
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", &device_code),
+    ]);
+    let poll = || e.p.token(Some(&auth), &poll_params);
+    assert_eq!(code_of(poll().await), ErrorCode::AuthorizationPending);
+    assert_eq!(code_of(poll().await), ErrorCode::SlowDown);
+    e.advance(11);
+    assert_eq!(code_of(poll().await), ErrorCode::AuthorizationPending);
+    // The user enters the code (any case, with or without the dash).
+    assert!(e.p.device_verify("BBBB-BBBB").await.is_err());
+    let Next::Redirect(to) = e.p.device_verify(&user_code.to_lowercase()).await.unwrap() else {
+        panic!()
+    };
+    let req = url::Url::parse(&to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "req")
+        .unwrap()
+        .1
+        .into_owned();
+    e.p.start_connector("test", &req).await.unwrap();
+    let done =
+        e.p.password_login("test", &req, "admin", &Secret::new("password".into()))
+            .await
+            .unwrap();
+    assert!(
+        matches!(done, PasswordOutcome::Next(Next::DeviceApproved { .. })),
+        "{done:?}"
+    );
+    e.advance(11);
+    let t = poll().await.unwrap();
+    assert_eq!(e.verify(&t.id_token)["email"], "kilgore@kilgore.trout");
+    assert!(t.refresh_token.is_some());
+    assert_eq!(
+        code_of(poll().await),
+        ErrorCode::ExpiredToken,
+        "a device code is single use"
+    );
+    // Another request left alone expires.
+    let d =
+        e.p.device_authorization(Some(&auth), &params(&[]))
+            .await
+            .unwrap();
+    e.advance(301);
+    let r =
+        e.p.token(
+            Some(&auth),
+            &params(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", d["device_code"].as_str().unwrap()),
+            ]),
+        )
+        .await;
+    assert_eq!(code_of(r), ErrorCode::ExpiredToken);
+}
+
+#[tokio::test]
+async fn tampered_tokens_are_inactive_at_introspection() {
+    let e = env().await;
+    let code = e.code("openid email").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    assert_eq!(e.introspect(&t.access_token).await["active"], true);
+    assert_eq!(e.introspect(&t.access_token).await["client_id"], "app");
+    let parts: Vec<&str> = t.access_token.split('.').collect();
+    let payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut changed = payload.clone();
+    changed["email"] = json!("admin@evil.example");
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let jwks: Value = serde_json::from_str(&e.p.jwks_json()).unwrap();
+    let public_key_bytes = jwks["keys"][0].to_string();
+    let hs256 = {
+        let header = b64(&json!({"alg": "HS256", "typ": "JWT", "kid": jwks["keys"][0]["kid"]}));
+        let signing_input = format!("{header}.{}", b64(&payload));
+        let key =
+            aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, public_key_bytes.as_bytes());
+        let mac = aws_lc_rs::hmac::sign(&key, signing_input.as_bytes());
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()))
+    };
+    let tampered = [
+        format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT"})),
+            parts[1]
+        ),
+        hs256,
+        format!("{}.{}.{}", parts[0], b64(&changed), parts[2]),
+        format!("{}.{}", parts[0], parts[1]),
+        "garbage".to_owned(),
+        "a".repeat(1 << 20),
+    ];
+    for token in tampered {
+        let got = e.introspect(&token).await;
+        assert_eq!(
+            got,
+            json!({"active": false}),
+            "token {}",
+            &token[..token.len().min(60)]
+        );
+        assert!(e.p.userinfo(&token).await.is_err());
+    }
+    // An ID token is not an access token.
+    assert!(e.p.userinfo(&t.id_token).await.is_err());
+    // Revoking the access token makes it inactive.
+    e.p.revoke(
+        Some(&basic("app", "app-secret")),
+        &params(&[("token", &t.access_token)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(e.introspect(&t.access_token).await["active"], false);
+    // Unknown tokens revoke fine (RFC 7009 §2.2); bad hints do not.
+    e.p.revoke(
+        Some(&basic("app", "app-secret")),
+        &params(&[("token", "unknown")]),
+    )
+    .await
+    .unwrap();
+    let bad =
+        e.p.revoke(
+            Some(&basic("app", "app-secret")),
+            &params(&[("token", "x"), ("token_type_hint", "saml")]),
+        )
+        .await;
+    assert_eq!(
+        bad.map_err(|e| e.code),
+        Err(ErrorCode::UnsupportedTokenType)
+    );
+}
+
+#[tokio::test]
+async fn trusted_peers_add_audiences() {
+    let e = env().await;
+    let code = e.code("openid audience:server:client_id:pachd").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    let id = e.verify(&t.id_token);
+    assert_eq!(id["aud"], json!(["pachd", "app"]));
+    assert_eq!(id["azp"], "app");
+}
+
+#[tokio::test]
+async fn keys_rotate_with_publish_ahead_and_old_tokens_still_verify() {
+    let e = env().await;
+    let code = e.code("openid").await;
+    let old = e.exchange(&code, VERIFIER).await.unwrap();
+    let kid = |jwt: &str| {
+        let h: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(jwt.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        h["kid"].as_str().unwrap().to_owned()
+    };
+    let first_kid = kid(&old.id_token);
+    let keys = |e: &Env| -> usize {
+        serde_json::from_str::<Value>(&e.p.jwks_json()).unwrap()["keys"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(keys(&e), 1);
+    // Five hours in: the next key is published, not yet signing.
+    e.advance(5 * 3600);
+    e.p.tick().await;
+    assert_eq!(keys(&e), 2);
+    let code = e.code("openid").await;
+    assert_eq!(
+        kid(&e.exchange(&code, VERIFIER).await.unwrap().id_token),
+        first_kid
+    );
+    // Six hours in: the new key signs; the old token still verifies.
+    e.advance(3600);
+    e.p.tick().await;
+    let code = e.code("openid").await;
+    let new = e.exchange(&code, VERIFIER).await.unwrap();
+    assert_ne!(kid(&new.id_token), first_kid);
+    e.verify(&old.id_token);
+    e.verify(&new.id_token);
+    // A second provider on the same store loads the same keys: no second rotation.
+    let other = Provider::new(
+        Settings::new(ISSUER),
+        e.p.store().clone(),
+        e.clock.clone(),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(*other.jwks_json(), *e.p.jwks_json());
+}
+
+#[tokio::test]
+async fn logout_with_hint_ends_the_session_and_redirects_exactly() {
+    let e = env().await;
+    let code = e.code("openid offline_access").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    let out =
+        e.p.logout(
+            &params(&[
+                ("id_token_hint", &t.id_token),
+                ("post_logout_redirect_uri", CONFIDENTIAL_REDIRECT),
+                ("state", "bye"),
+            ]),
+            false,
+        )
+        .await
+        .unwrap();
+    match out {
+        LogoutOutcome::Redirect(u) => assert_eq!(u, format!("{CONFIDENTIAL_REDIRECT}?state=bye")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        code_of(e.refresh(t.refresh_token.as_deref().unwrap()).await),
+        ErrorCode::InvalidGrant
+    );
+    assert!(matches!(
+        e.p.logout(&params(&[]), false).await.unwrap(),
+        LogoutOutcome::Confirm
+    ));
+    assert!(matches!(
+        e.p.logout(&params(&[]), true).await.unwrap(),
+        LogoutOutcome::Done
+    ));
+    assert!(
+        e.p.logout(
+            &params(&[
+                ("id_token_hint", &t.id_token),
+                ("post_logout_redirect_uri", "https://evil.example/")
+            ]),
+            false
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        e.p.logout(&params(&[("id_token_hint", "forged.token.x")]), false)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_broken_connector_does_not_take_the_others_down() {
+    let e = env_with(
+        |_| {},
+        &[
+            (
+                "test",
+                "mockPassword",
+                json!({"username": "admin", "password": "password"}),
+            ),
+            (
+                "broken",
+                "local",
+                json!({"users": [{"email": "a@example.com", "hash": "not-a-hash"}]}),
+            ),
+            ("cb", "mockCallback", json!({})),
+        ],
+    )
+    .await;
+    let slots = e.p.connectors();
+    assert!(
+        slots
+            .iter()
+            .find(|s| s.id == "broken")
+            .unwrap()
+            .status
+            .is_err()
+    );
+    let next =
+        e.p.authorize(&params(&[
+            ("client_id", "app"),
+            ("redirect_uri", CONFIDENTIAL_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid groups"),
+        ]))
+        .await
+        .unwrap();
+    let Next::Choose {
+        request_id,
+        connectors,
+    } = next
+    else {
+        panic!("several connectors need the chooser")
+    };
+    assert_eq!(connectors.len(), 3);
+    let err =
+        e.p.start_connector("broken", &request_id)
+            .await
+            .unwrap_err();
+    assert_eq!(err.status, 503);
+    assert!(err.detail.contains("temporarily unavailable"), "{err:?}");
+    // The callback connector still logs in.
+    let Next::Redirect(upstream) = e.p.start_connector("cb", &request_id).await.unwrap() else {
+        panic!()
+    };
+    let u = url::Url::parse(&upstream).unwrap();
+    assert_eq!(u.path(), "/dex/callback");
+    let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+    let Next::Redirect(back) =
+        e.p.callback(None, &Params::from_pairs(pairs))
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        back.starts_with(CONFIDENTIAL_REDIRECT) && back.contains("code="),
+        "{back}"
+    );
+}

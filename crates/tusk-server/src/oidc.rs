@@ -1,0 +1,593 @@
+//! The OpenID provider's HTTP face, mounted under the issuer's path. Each
+//! handler parses the request, calls `tusk_oidc::Provider`, and renders the
+//! result; protocol rules live in tusk-oidc.
+
+use crate::pages::Pages;
+use crate::ratelimit::{Limiter, RateLimits};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use serde_json::json;
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use tusk_core::Secret;
+use tusk_oidc::{
+    AuthorizeError, ErrorCode, LogoutOutcome, Next, OAuthError, Params, PasswordOutcome, Provider,
+};
+
+#[derive(Clone)]
+pub struct Oidc {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    provider: Arc<Provider>,
+    pages: Pages,
+    password_limit: Limiter,
+    token_limit: Limiter,
+    /// The issuer's path (`/dex`), prefixed to links in pages.
+    base: String,
+}
+
+impl Oidc {
+    pub fn new(provider: Arc<Provider>, pages: Pages, limits: RateLimits) -> Oidc {
+        let base = url_path(&provider.settings().issuer);
+        Oidc {
+            inner: Arc::new(Inner {
+                provider,
+                pages,
+                password_limit: Limiter::per_minute(limits.password_per_minute),
+                token_limit: Limiter::per_minute(limits.token_per_minute),
+                base,
+            }),
+        }
+    }
+
+    pub fn provider(&self) -> &Arc<Provider> {
+        &self.inner.provider
+    }
+
+    /// The path the routes are mounted at: the issuer URL's path.
+    pub fn base(&self) -> &str {
+        &self.inner.base
+    }
+
+    pub fn prune_limits(&self) {
+        self.inner.password_limit.prune();
+        self.inner.token_limit.prune();
+    }
+}
+
+pub fn url_path(issuer: &str) -> String {
+    url::Url::parse(issuer)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
+}
+
+/// The provider's routes, relative to the issuer path.
+pub fn routes(state: Oidc) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/keys", get(keys))
+        .route("/healthz", get(|| async { "Health check passed" }))
+        .route("/auth", get(authorize))
+        .route("/auth/{connector}", get(start_connector))
+        .route(
+            "/auth/{connector}/login",
+            get(password_form).post(password_login),
+        )
+        .route("/callback", get(callback))
+        .route("/callback/{connector}", get(callback_connector))
+        .route("/token", post(token))
+        .route("/userinfo", get(userinfo).post(userinfo))
+        .route("/token/introspect", post(introspect))
+        .route("/token/revoke", post(revoke))
+        .route("/device/code", post(device_code))
+        .route("/device", get(device_page).post(device_submit))
+        .route("/device/auth/verify_code", post(device_submit))
+        .route("/logout", get(logout_get).post(logout_post))
+        .with_state(state)
+}
+
+/// The client's address for rate limits; tests that call the router
+/// directly have none, and share one bucket.
+pub struct ClientIp(IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        Ok(ClientIp(ip))
+    }
+}
+
+fn cors(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    r
+}
+
+fn json_body(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn discovery(State(s): State<Oidc>) -> Response {
+    cors(json_body(
+        StatusCode::OK,
+        s.inner.provider.discovery_json().to_string(),
+    ))
+}
+
+async fn keys(State(s): State<Oidc>) -> Response {
+    let mut r = json_body(StatusCode::OK, s.inner.provider.jwks_json().to_string());
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "max-age={}, must-revalidate",
+        s.inner.provider.jwks_max_age()
+    )) {
+        r.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    cors(r)
+}
+
+/// OAuth error JSON (RFC 6749 §5.2). `invalid_client` is 401, with a
+/// `WWW-Authenticate` challenge when the client tried Basic.
+pub fn oauth_error(e: &OAuthError, basic: bool) -> Response {
+    let status = match e.code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = json!({"error": e.code.as_str(), "error_description": e.description});
+    let mut r = json_body(status, body.to_string());
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if e.code == ErrorCode::InvalidClient && basic {
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"tusk\""),
+        );
+    }
+    r
+}
+
+fn too_many(wait: u64) -> Response {
+    let e = OAuthError::new(
+        ErrorCode::TemporarilyUnavailable,
+        format!("too many requests from this address; retry in {wait} s"),
+    );
+    let mut r = oauth_error(&e, false);
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+fn query(uri: &Uri) -> Result<Params, OAuthError> {
+    Params::parse(uri.query().unwrap_or_default().as_bytes())
+}
+
+fn authorization(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "the Authorization header is not ASCII",
+                )
+            })
+        })
+        .transpose()
+}
+
+impl Oidc {
+    fn page_error(&self, e: &tusk_oidc::PageError) -> Response {
+        self.inner.pages.error(e)
+    }
+
+    fn next(&self, next: Next) -> Response {
+        match next {
+            Next::Redirect(url) => Redirect::to(&url).into_response(),
+            Next::Choose { request_id, connectors } => {
+                let items: Vec<_> = connectors
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "name": c.name,
+                            "ok": c.status.is_ok(),
+                            "reason": c.status.as_ref().err().map(|r| short(r)),
+                            "href": format!("{}/auth/{}?req={}", self.inner.base, encode(&c.id), encode(&request_id)),
+                        })
+                    })
+                    .collect();
+                self.inner.pages.render(StatusCode::OK, "chooser.html", minijinja::context! { connectors => items })
+            }
+            Next::DeviceApproved { client_name } => self.inner.pages.message(
+                "Device connected",
+                &format!("You are logged in on {client_name}. You may close this window and return to your device."),
+            ),
+        }
+    }
+}
+
+fn short(reason: &str) -> String {
+    let first = reason.lines().next().unwrap_or_default();
+    if first.chars().count() > 120 {
+        format!("{}...", first.chars().take(120).collect::<String>())
+    } else {
+        first.to_owned()
+    }
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn bad_page(e: OAuthError) -> tusk_oidc::PageError {
+    tusk_oidc::PageError::bad_request(
+        "Invalid request",
+        e.description,
+        "the link or form sent malformed parameters",
+    )
+}
+
+async fn authorize(State(s): State<Oidc>, uri: Uri) -> Response {
+    let params = match query(&uri) {
+        Ok(p) => p,
+        Err(e) => return s.page_error(&bad_page(e)),
+    };
+    match s.inner.provider.authorize(&params).await {
+        Ok(next) => s.next(next),
+        Err(AuthorizeError::Page(e)) => s.page_error(&e),
+        Err(AuthorizeError::Redirect(url)) => Redirect::to(&url).into_response(),
+    }
+}
+
+async fn start_connector(
+    State(s): State<Oidc>,
+    Path(connector): Path<String>,
+    uri: Uri,
+) -> Response {
+    let result = async {
+        let params = query(&uri).map_err(bad_page)?;
+        let req = params.require("req").map_err(bad_page)?;
+        s.inner.provider.start_connector(&connector, req).await
+    }
+    .await;
+    match result {
+        Ok(next) => s.next(next),
+        Err(e) => s.page_error(&e),
+    }
+}
+
+fn password_page(s: &Oidc, form: &tusk_oidc::PasswordForm, invalid: bool, login: &str) -> Response {
+    let action = format!(
+        "{}/auth/{}/login?state={}",
+        s.inner.base,
+        encode(&form.connector_id),
+        encode(&form.state)
+    );
+    let status = if invalid {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    s.inner.pages.render(
+        status,
+        "password.html",
+        minijinja::context! {
+            form => json!({"connector_name": form.connector_name, "prompt": form.prompt}),
+            invalid, login, action,
+        },
+    )
+}
+
+async fn password_form(State(s): State<Oidc>, Path(connector): Path<String>, uri: Uri) -> Response {
+    let result = async {
+        let params = query(&uri).map_err(bad_page)?;
+        let state = params.require("state").map_err(bad_page)?;
+        s.inner.provider.password_form(&connector, state).await
+    }
+    .await;
+    match result {
+        Ok(form) => password_page(&s, &form, false, ""),
+        Err(e) => s.page_error(&e),
+    }
+}
+
+async fn password_login(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    Path(connector): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    if let Err(wait) = s.inner.password_limit.check(ip) {
+        let mut r = s.page_error(&tusk_oidc::PageError {
+            status: 429,
+            title: "Too many attempts".into(),
+            detail: format!(
+                "too many login attempts from your address; wait {wait} seconds and try again"
+            ),
+            admin_hint: "the password rate limit is tusk.rateLimit.passwordPerMinute".into(),
+        });
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let result = async {
+        let params = query(&uri).map_err(bad_page)?;
+        let state = params.require("state").map_err(bad_page)?.to_owned();
+        let form = Params::parse(&body).map_err(bad_page)?;
+        let login = form
+            .get("login")
+            .map_err(bad_page)?
+            .unwrap_or_default()
+            .to_owned();
+        let password = Secret::new(
+            form.get("password")
+                .map_err(bad_page)?
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        let outcome = s
+            .inner
+            .provider
+            .password_login(&connector, &state, &login, &password)
+            .await?;
+        Ok::<_, tusk_oidc::PageError>((outcome, login))
+    }
+    .await;
+    match result {
+        Ok((PasswordOutcome::Invalid(form), login)) => password_page(&s, &form, true, &login),
+        Ok((PasswordOutcome::Next(next), _)) => s.next(next),
+        Err(e) => s.page_error(&e),
+    }
+}
+
+async fn callback_inner(s: &Oidc, connector: Option<&str>, uri: &Uri) -> Response {
+    let params = match query(uri) {
+        Ok(p) => p,
+        Err(e) => return s.page_error(&bad_page(e)),
+    };
+    match s.inner.provider.callback(connector, &params).await {
+        Ok(next) => s.next(next),
+        Err(e) => s.page_error(&e),
+    }
+}
+
+async fn callback(State(s): State<Oidc>, uri: Uri) -> Response {
+    callback_inner(&s, None, &uri).await
+}
+
+async fn callback_connector(
+    State(s): State<Oidc>,
+    Path(connector): Path<String>,
+    uri: Uri,
+) -> Response {
+    callback_inner(&s, Some(&connector), &uri).await
+}
+
+/// Token endpoint responses must not be cached (RFC 6749 §5.1).
+fn no_store(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+async fn token(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(wait) = s.inner.token_limit.check(ip) {
+        return too_many(wait);
+    }
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    let result = async {
+        let auth = authorization(&headers)?;
+        let params = Params::parse(&body)?;
+        s.inner.provider.token(auth, &params).await
+    }
+    .await;
+    cors(match result {
+        Ok(t) => no_store(json_body(
+            StatusCode::OK,
+            serde_json::to_string(&t).unwrap_or_default(),
+        )),
+        Err(e) => oauth_error(&e, basic),
+    })
+}
+
+async fn userinfo(State(s): State<Oidc>, headers: HeaderMap) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    let result = match bearer {
+        Some(token) => s.inner.provider.userinfo(token.trim()).await,
+        None => Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "send the access token as `Authorization: Bearer <token>`",
+        )),
+    };
+    cors(match result {
+        Ok(claims) => no_store(json_body(StatusCode::OK, claims.to_string())),
+        Err(e) => {
+            let mut r = oauth_error(&e, false);
+            if e.code == ErrorCode::InvalidToken {
+                let challenge = format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    e.description.replace('"', "'")
+                );
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            r
+        }
+    })
+}
+
+async fn introspect(State(s): State<Oidc>, headers: HeaderMap, body: Bytes) -> Response {
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    let result = async {
+        let params = Params::parse(&body)?;
+        s.inner
+            .provider
+            .introspect(authorization(&headers)?, &params)
+            .await
+    }
+    .await;
+    match result {
+        Ok(v) => no_store(json_body(StatusCode::OK, v.to_string())),
+        Err(e) => oauth_error(&e, basic),
+    }
+}
+
+async fn revoke(State(s): State<Oidc>, headers: HeaderMap, body: Bytes) -> Response {
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    let result = async {
+        let params = Params::parse(&body)?;
+        s.inner
+            .provider
+            .revoke(authorization(&headers)?, &params)
+            .await
+    }
+    .await;
+    match result {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(e) => oauth_error(&e, basic),
+    }
+}
+
+async fn device_code(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(wait) = s.inner.token_limit.check(ip) {
+        return too_many(wait);
+    }
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    let result = async {
+        let params = Params::parse(&body)?;
+        s.inner
+            .provider
+            .device_authorization(authorization(&headers)?, &params)
+            .await
+    }
+    .await;
+    match result {
+        Ok(v) => no_store(json_body(StatusCode::OK, v.to_string())),
+        Err(e) => oauth_error(&e, basic),
+    }
+}
+
+fn device_form(s: &Oidc, error: Option<&str>, user_code: &str) -> Response {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let action = format!("{}/device", s.inner.base);
+    s.inner.pages.render(
+        status,
+        "device.html",
+        minijinja::context! { error, user_code, action },
+    )
+}
+
+async fn device_verify(s: &Oidc, code: &str) -> Response {
+    match s.inner.provider.device_verify(code).await {
+        Ok(next) => s.next(next),
+        Err(e) if e.status == 400 => device_form(s, Some(&e.detail), code),
+        Err(e) => s.page_error(&e),
+    }
+}
+
+async fn device_page(State(s): State<Oidc>, uri: Uri) -> Response {
+    match query(&uri).map(|p| p.get("user_code").ok().flatten().map(str::to_owned)) {
+        Ok(Some(code)) => device_verify(&s, &code).await,
+        Ok(None) => device_form(&s, None, ""),
+        Err(e) => s.page_error(&bad_page(e)),
+    }
+}
+
+async fn device_submit(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
+    if let Err(wait) = s.inner.password_limit.check(ip) {
+        return too_many(wait);
+    }
+    match Params::parse(&body).and_then(|p| p.require("user_code").map(str::to_owned)) {
+        Ok(code) => device_verify(&s, &code).await,
+        Err(e) => device_form(&s, Some(&e.description), ""),
+    }
+}
+
+async fn logout_inner(s: &Oidc, params: Result<Params, OAuthError>, confirmed: bool) -> Response {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return s.page_error(&bad_page(e)),
+    };
+    match s.inner.provider.logout(&params, confirmed).await {
+        Ok(LogoutOutcome::Redirect(url)) => Redirect::to(&url).into_response(),
+        Ok(LogoutOutcome::Done) => s
+            .inner
+            .pages
+            .message("Logged out", "You have been logged out."),
+        Ok(LogoutOutcome::Confirm) => {
+            let hidden: Vec<(String, String)> = params
+                .pairs()
+                .iter()
+                .filter(|(k, _)| {
+                    matches!(
+                        k.as_str(),
+                        "client_id" | "post_logout_redirect_uri" | "state"
+                    )
+                })
+                .cloned()
+                .collect();
+            s.inner.pages.render(
+                StatusCode::OK,
+                "message.html",
+                minijinja::context! {
+                    heading => "Log out?",
+                    message => "An application asked to log you out. Confirm to end your session.",
+                    confirm_action => format!("{}/logout?confirm=1", s.inner.base),
+                    hidden,
+                },
+            )
+        }
+        Err(e) => s.page_error(&e),
+    }
+}
+
+async fn logout_get(State(s): State<Oidc>, uri: Uri) -> Response {
+    logout_inner(&s, query(&uri), false).await
+}
+
+async fn logout_post(State(s): State<Oidc>, uri: Uri, body: Bytes) -> Response {
+    let confirmed = query(&uri).is_ok_and(|q| q.get("confirm").ok().flatten() == Some("1"));
+    logout_inner(&s, Params::parse(&body), confirmed).await
+}
