@@ -116,6 +116,12 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     let provider = tusk_server::provider_from_config(&config, store.clone())
         .await
         .context("cannot start the OpenID provider")?;
+    let auth = tusk_server::auth_from_config(&config, store.clone(), provider.clone())
+        .await
+        .context("cannot bootstrap the auth plane from the configuration")?;
+    if let Some(token) = &auth.generated_root_token {
+        hand_over_root_token(&args, token);
+    }
     let options = tusk_server::ServerOptions {
         tls,
         issuer: config.issuer.clone(),
@@ -129,6 +135,7 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
             password_per_minute: config.provider.password_per_minute,
             token_per_minute: config.provider.token_per_minute,
         },
+        auth: Some(auth.plane),
     };
     tusk_server::run(options, store, listener, shutdown_signal())
         .await
@@ -192,5 +199,32 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("received SIGINT, shutting down"),
         _ = term => tracing::info!("received SIGTERM, shutting down"),
+    }
+}
+
+/// A generated root token is the only way in when no IdP user is an admin,
+/// so it must reach the operator, but never the log: it goes to a file only
+/// its owner can read.
+fn hand_over_root_token(args: &ServeArgs, token: &Secret<String>) {
+    let path = args.data_dir.join("root-token");
+    let written = std::fs::create_dir_all(&args.data_dir).and_then(|()| {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&path)?;
+        file.write_all(token.expose().as_bytes())
+    });
+    match written {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "auth activated; the root token is in this file (owner-only); set pachd.rootToken to choose it")
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "auth activated, but the generated root token could not be saved; set pachd.rootToken (or AUTH_ROOT_TOKEN) and restart to use a known one")
+        }
     }
 }

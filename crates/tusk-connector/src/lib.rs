@@ -7,11 +7,20 @@
 //! never knows the concrete type.
 //!
 //! Layout: `mock` holds Dex's `mockPassword` and `mockCallback`; `local` the
-//! static password database. Configs arrive already validated by
+//! static password database; `oidc` the upstream OpenID Connect relying
+//! party (Okta and friends). Configs arrive already validated by
 //! `tusk_core::config::connector`, as JSON.
+//!
+//! Opening has two steps. [`open`] parses the config, synchronously and
+//! without I/O: its errors are configuration errors that no retry fixes.
+//! [`Connector::open`] then does whatever network work the connector needs
+//! before it can serve (discovery and key fetch for `oidc`); the provider
+//! calls it in the background, retrying with backoff, and hands out only
+//! connectors whose last `open` succeeded.
 
 mod local;
 mod mock;
+pub mod oidc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -61,6 +70,11 @@ pub struct Scopes {
 
 /// Per-request secrets the provider stores with an auth request and hands
 /// to a callback connector on both legs of the round trip.
+///
+/// The `oidc` connector never sends `nonce` itself: it sends
+/// `base64url(SHA-256("tusk-oidc-nonce:" + nonce))` as the upstream nonce and
+/// uses `base64url(SHA-256("tusk-oidc-pkce:" + nonce))` as the PKCE verifier
+/// unless `pkce_verifier` is set, so one stored random value binds both.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct UpstreamParams {
     pub nonce: String,
@@ -78,10 +92,19 @@ impl fmt::Debug for UpstreamParams {
 
 /// One opened connector. `Debug` is required so the provider can log which
 /// connector failed; implementations must never print secrets in it.
+#[async_trait]
 pub trait Connector: Send + Sync + fmt::Debug {
     fn id(&self) -> &str;
     /// The config `type`, e.g. `"mockPassword"`.
     fn kind(&self) -> &'static str;
+    /// Readiness: the I/O the connector needs before it can serve (the
+    /// `oidc` connector fetches the discovery document and the signing
+    /// keys). Called again after a failure, so it must be safe to repeat;
+    /// a success replaces what an earlier call loaded. Connectors that need
+    /// no I/O keep the default, which is ready at once.
+    async fn open(&self) -> Result<(), Error> {
+        Ok(())
+    }
     fn password(&self) -> Option<&dyn PasswordConnector> {
         None
     }
@@ -154,9 +177,20 @@ pub enum Error {
     )]
     Unsupported { kind: String },
 
+    /// The connector cannot serve yet: discovery, key fetch or the HTTP
+    /// client failed. The provider retries in the background.
+    #[error("connector `{connector}`: unable to open connector: {reason}")]
+    Unavailable { connector: String, reason: String },
+
     /// The upstream identity provider refused or failed the login.
     #[error("connector `{connector}`: the upstream identity provider failed the login: {reason}")]
     Upstream { connector: String, reason: String },
+
+    /// The upstream identity provider refused or failed a refresh.
+    #[error(
+        "connector `{connector}`: the upstream identity provider failed the refresh: {reason}; the user must log in again"
+    )]
+    Refresh { connector: String, reason: String },
 
     /// Refresh of a user that no longer exists upstream.
     #[error(
@@ -170,7 +204,7 @@ pub enum Error {
 }
 
 /// The connector types [`open`] can build.
-pub const SUPPORTED_KINDS: &[&str] = &["mockPassword", "mockCallback", "local"];
+pub const SUPPORTED_KINDS: &[&str] = &["mockPassword", "mockCallback", "local", "oidc"];
 
 /// Builds a connector from a stored, validated config.
 pub fn open(id: &str, kind: &str, config: &serde_json::Value) -> Result<Arc<dyn Connector>, Error> {
@@ -178,6 +212,7 @@ pub fn open(id: &str, kind: &str, config: &serde_json::Value) -> Result<Arc<dyn 
         "mockPassword" => Arc::new(mock::MockPassword::open(id, config)?),
         "mockCallback" => Arc::new(mock::MockCallback::new(id)),
         "local" => Arc::new(local::Local::open(id, config)?),
+        "oidc" => Arc::new(oidc::Oidc::open(id, config)?),
         other => {
             return Err(Error::Unsupported {
                 kind: other.to_owned(),

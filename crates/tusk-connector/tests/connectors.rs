@@ -7,6 +7,9 @@ use std::sync::Arc;
 use tusk_connector::{Connector, Error, Identity, Scopes, UpstreamParams, hash_password, open};
 use tusk_core::Secret;
 
+#[path = "connectors/oidc.rs"]
+mod oidc;
+
 const CALLBACK: &str = "https://pach.example/dex/callback";
 
 fn all_scopes() -> Scopes {
@@ -489,7 +492,7 @@ fn open_rejects_bad_configs() {
 
 #[test]
 fn open_refuses_unsupported_kinds() {
-    for kind in ["oidc", "ldap", "github", "saml", "no-such-type", ""] {
+    for kind in ["ldap", "github", "saml", "no-such-type", ""] {
         let err = open("up", kind, &json!({"issuer": "https://idp.example"})).unwrap_err();
         assert!(
             matches!(&err, Error::Unsupported { kind: k } if k == kind),
@@ -500,7 +503,10 @@ fn open_refuses_unsupported_kinds() {
             msg.contains("cannot open") && msg.contains(&format!("`{kind}`")),
             "{msg}"
         );
-        assert!(msg.contains("mockPassword, mockCallback, local"), "{msg}");
+        assert!(
+            msg.contains("mockPassword, mockCallback, local, oidc"),
+            "{msg}"
+        );
     }
 }
 

@@ -1,29 +1,13 @@
-//! Pachyderm's auth vocabulary: subjects and role names.
+//! Pachyderm's auth vocabulary and rules: subjects, permissions, resources,
+//! the 18 roles, and permission evaluation (auth-model.md §2–§5).
 //!
-//! Only what configuration validation needs lives here for now; the
-//! evaluation rules join it with the auth plane.
+//! Evaluation is the hot path of every authorized RPC, so roles are
+//! compiled once into permission bitsets and a check is a few set unions
+//! over in-memory bindings: no allocation per role, no storage access.
 
-/// The 18 role names of the reference (auth-model.md §4), in its order.
-pub const ROLES: &[&str] = &[
-    "repoReader",
-    "repoWriter",
-    "repoOwner",
-    "projectViewer",
-    "projectWriter",
-    "projectOwner",
-    "projectCreator",
-    "oidcAppAdmin",
-    "idpAdmin",
-    "identityAdmin",
-    "debugger",
-    "lokiLogReader",
-    "pachdLogReader",
-    "robotUser",
-    "licenseAdmin",
-    "secretAdmin",
-    "jobAdmin",
-    "clusterAdmin",
-];
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::OnceLock;
 
 pub const ALL_CLUSTER_USERS: &str = "allClusterUsers";
 
@@ -47,6 +31,696 @@ pub fn check_subject(subject: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Permission numbers and names, exactly as on the wire (wire-api.md §3.2).
+pub const PERMISSIONS: &[(i32, &str)] = &[
+    (0, "PERMISSION_UNKNOWN"),
+    (100, "CLUSTER_MODIFY_BINDINGS"),
+    (101, "CLUSTER_GET_BINDINGS"),
+    (102, "CLUSTER_AUTH_ACTIVATE"),
+    (103, "CLUSTER_AUTH_DEACTIVATE"),
+    (104, "CLUSTER_AUTH_GET_CONFIG"),
+    (105, "CLUSTER_AUTH_SET_CONFIG"),
+    (109, "CLUSTER_AUTH_MODIFY_GROUP_MEMBERS"),
+    (110, "CLUSTER_AUTH_GET_GROUPS"),
+    (111, "CLUSTER_AUTH_GET_GROUP_USERS"),
+    (112, "CLUSTER_AUTH_EXTRACT_TOKENS"),
+    (113, "CLUSTER_AUTH_RESTORE_TOKEN"),
+    (114, "CLUSTER_ENTERPRISE_ACTIVATE"),
+    (115, "CLUSTER_ENTERPRISE_HEARTBEAT"),
+    (116, "CLUSTER_ENTERPRISE_GET_CODE"),
+    (117, "CLUSTER_ENTERPRISE_DEACTIVATE"),
+    (118, "CLUSTER_IDENTITY_SET_CONFIG"),
+    (119, "CLUSTER_IDENTITY_GET_CONFIG"),
+    (120, "CLUSTER_IDENTITY_CREATE_IDP"),
+    (121, "CLUSTER_IDENTITY_UPDATE_IDP"),
+    (122, "CLUSTER_IDENTITY_LIST_IDPS"),
+    (123, "CLUSTER_IDENTITY_GET_IDP"),
+    (124, "CLUSTER_IDENTITY_DELETE_IDP"),
+    (125, "CLUSTER_IDENTITY_CREATE_OIDC_CLIENT"),
+    (126, "CLUSTER_IDENTITY_UPDATE_OIDC_CLIENT"),
+    (127, "CLUSTER_IDENTITY_LIST_OIDC_CLIENTS"),
+    (128, "CLUSTER_IDENTITY_GET_OIDC_CLIENT"),
+    (129, "CLUSTER_IDENTITY_DELETE_OIDC_CLIENT"),
+    (131, "CLUSTER_DEBUG_DUMP"),
+    (132, "CLUSTER_LICENSE_ACTIVATE"),
+    (133, "CLUSTER_LICENSE_GET_CODE"),
+    (134, "CLUSTER_LICENSE_ADD_CLUSTER"),
+    (135, "CLUSTER_LICENSE_UPDATE_CLUSTER"),
+    (136, "CLUSTER_LICENSE_DELETE_CLUSTER"),
+    (137, "CLUSTER_LICENSE_LIST_CLUSTERS"),
+    (138, "CLUSTER_DELETE_ALL"),
+    (139, "CLUSTER_AUTH_GET_ROBOT_TOKEN"),
+    (140, "CLUSTER_AUTH_DELETE_EXPIRED_TOKENS"),
+    (141, "CLUSTER_AUTH_GET_PERMISSIONS_FOR_PRINCIPAL"),
+    (142, "CLUSTER_AUTH_REVOKE_USER_TOKENS"),
+    (143, "CLUSTER_CREATE_SECRET"),
+    (144, "CLUSTER_LIST_SECRETS"),
+    (145, "SECRET_DELETE"),
+    (146, "SECRET_INSPECT"),
+    (147, "CLUSTER_AUTH_ROTATE_ROOT_TOKEN"),
+    (148, "CLUSTER_GET_PACHD_LOGS"),
+    (149, "CLUSTER_ENTERPRISE_PAUSE"),
+    (150, "CLUSTER_GET_LOKI_LOGS"),
+    (151, "CLUSTER_EDIT_CLUSTER_METADATA"),
+    (152, "CLUSTER_SNAPSHOTTER"),
+    (153, "CLUSTER_RESTART_PACHYDERM"),
+    (200, "REPO_READ"),
+    (201, "REPO_WRITE"),
+    (202, "REPO_MODIFY_BINDINGS"),
+    (203, "REPO_DELETE"),
+    (204, "REPO_INSPECT_COMMIT"),
+    (205, "REPO_LIST_COMMIT"),
+    (206, "REPO_DELETE_COMMIT"),
+    (207, "REPO_CREATE_BRANCH"),
+    (208, "REPO_LIST_BRANCH"),
+    (209, "REPO_DELETE_BRANCH"),
+    (210, "REPO_INSPECT_FILE"),
+    (211, "REPO_LIST_FILE"),
+    (212, "REPO_ADD_PIPELINE_READER"),
+    (213, "REPO_REMOVE_PIPELINE_READER"),
+    (214, "REPO_ADD_PIPELINE_WRITER"),
+    (301, "PIPELINE_LIST_JOB"),
+    (302, "CLUSTER_SET_DEFAULTS"),
+    (303, "PROJECT_SET_DEFAULTS"),
+    (400, "PROJECT_CREATE"),
+    (401, "PROJECT_DELETE"),
+    (402, "PROJECT_LIST_REPO"),
+    (403, "PROJECT_CREATE_REPO"),
+    (404, "PROJECT_MODIFY_BINDINGS"),
+    (501, "JOB_SKIP_CTX"),
+];
+
+/// A permission by its wire number. Unknown numbers are representable (a
+/// client may send one) and are simply never granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Permission(pub i32);
+
+impl Permission {
+    pub fn name(self) -> &'static str {
+        PERMISSIONS
+            .iter()
+            .find(|(n, _)| *n == self.0)
+            .map_or("PERMISSION_UNKNOWN", |(_, name)| name)
+    }
+
+    pub fn from_name(name: &str) -> Option<Permission> {
+        PERMISSIONS
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(num, _)| Permission(*num))
+    }
+
+    /// Dense index into a [`PermSet`]; `None` for unknown numbers.
+    fn index(self) -> Option<usize> {
+        PERMISSIONS
+            .iter()
+            .position(|(n, _)| *n == self.0)
+            .filter(|i| *i > 0)
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of known permissions as a bitset (there are fewer than 128).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PermSet(u128);
+
+impl PermSet {
+    pub fn insert(&mut self, p: Permission) {
+        if let Some(i) = p.index() {
+            self.0 |= 1 << i;
+        }
+    }
+
+    pub fn contains(&self, p: Permission) -> bool {
+        p.index().is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    pub fn union(&mut self, other: PermSet) {
+        self.0 |= other.0;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    Unknown = 0,
+    Cluster = 1,
+    Repo = 2,
+    SpecRepo = 3,
+    Project = 4,
+    Job = 5,
+}
+
+impl ResourceType {
+    pub fn from_i32(n: i32) -> Option<ResourceType> {
+        Some(match n {
+            0 => ResourceType::Unknown,
+            1 => ResourceType::Cluster,
+            2 => ResourceType::Repo,
+            3 => ResourceType::SpecRepo,
+            4 => ResourceType::Project,
+            5 => ResourceType::Job,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceType::Unknown => "RESOURCE_TYPE_UNKNOWN",
+            ResourceType::Cluster => "CLUSTER",
+            ResourceType::Repo => "REPO",
+            ResourceType::SpecRepo => "SPEC_REPO",
+            ResourceType::Project => "PROJECT",
+            ResourceType::Job => "JOB",
+        }
+    }
+}
+
+/// A resource: its type and name (`""`, `project`, `project/repo`, job id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Resource {
+    pub kind: ResourceType,
+    pub name: String,
+}
+
+impl Resource {
+    pub fn cluster() -> Resource {
+        Resource {
+            kind: ResourceType::Cluster,
+            name: String::new(),
+        }
+    }
+
+    /// The storage key of the resource's binding (auth-model.md §3).
+    pub fn binding_key(&self) -> String {
+        match self.kind {
+            ResourceType::Cluster => "CLUSTER:".to_owned(),
+            ResourceType::SpecRepo => format!("REPO:{}", self.name),
+            other => format!("{}:{}", other.name(), self.name),
+        }
+    }
+
+    /// The project a repo belongs to (`project/repo`).
+    pub fn project(&self) -> Option<&str> {
+        match self.kind {
+            ResourceType::Repo | ResourceType::SpecRepo => {
+                self.name.split_once('/').map(|(p, _)| p)
+            }
+            _ => None,
+        }
+    }
+}
+
+pub struct Role {
+    pub name: &'static str,
+    pub permissions: Vec<Permission>,
+    pub perms: PermSet,
+    pub can_be_bound_to: &'static [ResourceType],
+    pub returned_for: &'static [ResourceType],
+}
+
+use ResourceType::{Cluster, Job, Project, Repo};
+
+/// (name, included roles, own permissions, can_be_bound_to, returned_for),
+/// in the reference's order (auth-model.md §4).
+type RoleDef = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [ResourceType],
+    &'static [ResourceType],
+);
+
+const ROLE_DEFS: &[RoleDef] = &[
+    (
+        "repoReader",
+        &[],
+        &[
+            "REPO_READ",
+            "REPO_INSPECT_COMMIT",
+            "REPO_LIST_COMMIT",
+            "REPO_LIST_BRANCH",
+            "REPO_LIST_FILE",
+            "REPO_INSPECT_FILE",
+            "REPO_ADD_PIPELINE_READER",
+            "REPO_REMOVE_PIPELINE_READER",
+            "PIPELINE_LIST_JOB",
+        ],
+        &[Cluster, Project, Repo],
+        &[Repo],
+    ),
+    (
+        "repoWriter",
+        &["repoReader"],
+        &[
+            "REPO_WRITE",
+            "REPO_DELETE_COMMIT",
+            "REPO_CREATE_BRANCH",
+            "REPO_DELETE_BRANCH",
+            "REPO_ADD_PIPELINE_WRITER",
+        ],
+        &[Cluster, Project, Repo],
+        &[Repo],
+    ),
+    (
+        "repoOwner",
+        &["repoWriter"],
+        &["REPO_MODIFY_BINDINGS", "REPO_DELETE"],
+        &[Cluster, Project, Repo],
+        &[Repo],
+    ),
+    (
+        "projectViewer",
+        &[],
+        &["PROJECT_LIST_REPO"],
+        &[Cluster, Project],
+        &[Project],
+    ),
+    (
+        "projectWriter",
+        &["projectViewer"],
+        &["PROJECT_CREATE_REPO"],
+        &[Cluster, Project],
+        &[Project],
+    ),
+    (
+        "projectOwner",
+        &["repoOwner", "projectWriter"],
+        &[
+            "PROJECT_DELETE",
+            "PROJECT_MODIFY_BINDINGS",
+            "PROJECT_SET_DEFAULTS",
+        ],
+        &[Cluster, Project],
+        &[Project, Repo],
+    ),
+    (
+        "projectCreator",
+        &[],
+        &["PROJECT_CREATE"],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "oidcAppAdmin",
+        &[],
+        &[
+            "CLUSTER_IDENTITY_CREATE_OIDC_CLIENT",
+            "CLUSTER_IDENTITY_UPDATE_OIDC_CLIENT",
+            "CLUSTER_IDENTITY_DELETE_OIDC_CLIENT",
+            "CLUSTER_IDENTITY_LIST_OIDC_CLIENTS",
+            "CLUSTER_IDENTITY_GET_OIDC_CLIENT",
+        ],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "idpAdmin",
+        &[],
+        &[
+            "CLUSTER_IDENTITY_CREATE_IDP",
+            "CLUSTER_IDENTITY_UPDATE_IDP",
+            "CLUSTER_IDENTITY_DELETE_IDP",
+            "CLUSTER_IDENTITY_LIST_IDPS",
+            "CLUSTER_IDENTITY_GET_IDP",
+        ],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "identityAdmin",
+        &[],
+        &["CLUSTER_IDENTITY_SET_CONFIG", "CLUSTER_IDENTITY_GET_CONFIG"],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "debugger",
+        &[],
+        &[
+            "CLUSTER_DEBUG_DUMP",
+            "CLUSTER_GET_PACHD_LOGS",
+            "CLUSTER_GET_LOKI_LOGS",
+        ],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "lokiLogReader",
+        &[],
+        &["CLUSTER_GET_LOKI_LOGS"],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "pachdLogReader",
+        &[],
+        &["CLUSTER_GET_PACHD_LOGS"],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "robotUser",
+        &[],
+        &["CLUSTER_AUTH_GET_ROBOT_TOKEN"],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "licenseAdmin",
+        &[],
+        &[
+            "CLUSTER_LICENSE_ACTIVATE",
+            "CLUSTER_LICENSE_GET_CODE",
+            "CLUSTER_LICENSE_ADD_CLUSTER",
+            "CLUSTER_LICENSE_UPDATE_CLUSTER",
+            "CLUSTER_LICENSE_DELETE_CLUSTER",
+            "CLUSTER_LICENSE_LIST_CLUSTERS",
+        ],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "secretAdmin",
+        &[],
+        &[
+            "CLUSTER_CREATE_SECRET",
+            "CLUSTER_LIST_SECRETS",
+            "SECRET_INSPECT",
+            "SECRET_DELETE",
+        ],
+        &[Cluster],
+        &[Cluster],
+    ),
+    (
+        "jobAdmin",
+        &[],
+        &["JOB_SKIP_CTX"],
+        &[Job, Cluster],
+        &[Job, Cluster],
+    ),
+    (
+        "clusterAdmin",
+        &[
+            "repoReader",
+            "repoWriter",
+            "repoOwner",
+            "projectViewer",
+            "projectWriter",
+            "projectOwner",
+            "projectCreator",
+            "oidcAppAdmin",
+            "idpAdmin",
+            "identityAdmin",
+            "debugger",
+            "lokiLogReader",
+            "pachdLogReader",
+            "robotUser",
+            "licenseAdmin",
+            "secretAdmin",
+            "jobAdmin",
+        ],
+        &[
+            "CLUSTER_MODIFY_BINDINGS",
+            "CLUSTER_GET_BINDINGS",
+            "CLUSTER_AUTH_ACTIVATE",
+            "CLUSTER_AUTH_DEACTIVATE",
+            "CLUSTER_AUTH_GET_CONFIG",
+            "CLUSTER_AUTH_SET_CONFIG",
+            "CLUSTER_AUTH_MODIFY_GROUP_MEMBERS",
+            "CLUSTER_AUTH_GET_GROUPS",
+            "CLUSTER_AUTH_GET_GROUP_USERS",
+            "CLUSTER_AUTH_EXTRACT_TOKENS",
+            "CLUSTER_AUTH_RESTORE_TOKEN",
+            "CLUSTER_AUTH_ROTATE_ROOT_TOKEN",
+            "CLUSTER_AUTH_DELETE_EXPIRED_TOKENS",
+            "CLUSTER_AUTH_GET_PERMISSIONS_FOR_PRINCIPAL",
+            "CLUSTER_AUTH_REVOKE_USER_TOKENS",
+            "CLUSTER_ENTERPRISE_ACTIVATE",
+            "CLUSTER_ENTERPRISE_HEARTBEAT",
+            "CLUSTER_ENTERPRISE_GET_CODE",
+            "CLUSTER_ENTERPRISE_DEACTIVATE",
+            "CLUSTER_ENTERPRISE_PAUSE",
+            "CLUSTER_DELETE_ALL",
+            "CLUSTER_SET_DEFAULTS",
+            "CLUSTER_EDIT_CLUSTER_METADATA",
+            "CLUSTER_SNAPSHOTTER",
+            "CLUSTER_RESTART_PACHYDERM",
+        ],
+        &[Cluster],
+        &[Cluster, Project, Repo],
+    ),
+];
+
+/// The 18 role names, in the reference's order.
+pub const ROLES: &[&str] = &[
+    "repoReader",
+    "repoWriter",
+    "repoOwner",
+    "projectViewer",
+    "projectWriter",
+    "projectOwner",
+    "projectCreator",
+    "oidcAppAdmin",
+    "idpAdmin",
+    "identityAdmin",
+    "debugger",
+    "lokiLogReader",
+    "pachdLogReader",
+    "robotUser",
+    "licenseAdmin",
+    "secretAdmin",
+    "jobAdmin",
+    "clusterAdmin",
+];
+
+/// Every role, compiled once.
+pub fn roles() -> &'static [Role] {
+    static ROLES_CELL: OnceLock<Vec<Role>> = OnceLock::new();
+    ROLES_CELL.get_or_init(|| {
+        let mut built: Vec<Role> = Vec::new();
+        for (name, includes, own, bound, returned) in ROLE_DEFS {
+            let mut permissions: Vec<Permission> = Vec::new();
+            for inc in *includes {
+                if let Some(r) = built.iter().find(|r| r.name == *inc) {
+                    for p in &r.permissions {
+                        if !permissions.contains(p) {
+                            permissions.push(*p);
+                        }
+                    }
+                }
+            }
+            for p in own.iter().filter_map(|n| Permission::from_name(n)) {
+                if !permissions.contains(&p) {
+                    permissions.push(p);
+                }
+            }
+            let mut perms = PermSet::default();
+            permissions.iter().for_each(|p| perms.insert(*p));
+            built.push(Role {
+                name,
+                permissions,
+                perms,
+                can_be_bound_to: bound,
+                returned_for: returned,
+            });
+        }
+        built
+    })
+}
+
+pub fn role(name: &str) -> Option<&'static Role> {
+    roles().iter().find(|r| r.name == name)
+}
+
+/// Roles whose permissions include `p` (GetRolesForPermission).
+pub fn roles_for_permission(p: Permission) -> Vec<&'static Role> {
+    roles().iter().filter(|r| r.perms.contains(p)).collect()
+}
+
+/// A binding: principal → role names.
+pub type Binding = BTreeMap<String, BTreeSet<String>>;
+
+/// A binding compiled for evaluation: principal → bitmask of role indexes.
+/// Unknown role names are dropped (they cannot be stored through the API).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompiledBinding {
+    entries: std::collections::HashMap<String, u32>,
+}
+
+impl CompiledBinding {
+    pub fn compile(binding: &Binding) -> CompiledBinding {
+        let entries = binding
+            .iter()
+            .map(|(principal, names)| {
+                let mask = names
+                    .iter()
+                    .filter_map(|n| roles().iter().position(|r| r.name == n))
+                    .fold(0u32, |m, i| m | (1 << i));
+                (principal.clone(), mask)
+            })
+            .collect();
+        CompiledBinding { entries }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn get(&self, principal: &str) -> u32 {
+        self.entries.get(principal).copied().unwrap_or(0)
+    }
+}
+
+/// Why a check could not be evaluated (not a refusal: those come back as
+/// `missing` permissions).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// The cluster binding is missing or empty: auth is off.
+    #[error("the auth service is not activated")]
+    NotActivated,
+    #[error("no role binding exists for {kind} {name}")]
+    NoRoleBinding { kind: &'static str, name: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Permissions granted, in the order they were granted.
+    pub satisfied: Vec<Permission>,
+    pub missing: Vec<Permission>,
+    /// Every role that applied, in the order met.
+    pub roles: Vec<&'static str>,
+}
+
+impl Evaluation {
+    pub fn authorized(&self) -> bool {
+        self.missing.is_empty()
+    }
+}
+
+/// Evaluates `wanted` for `principal` on `resource` (auth-model.md §5).
+/// `binding` looks up a binding by key; `groups` are the principal's
+/// groups. An empty `wanted` means "all permissions" (GetPermissions).
+pub fn evaluate<'b>(
+    principal: &str,
+    groups: &[String],
+    resource: &Resource,
+    wanted: &[Permission],
+    binding: impl Fn(&str) -> Option<&'b CompiledBinding>,
+) -> Result<Evaluation, EvalError> {
+    let all = wanted.is_empty();
+    let mut granted = PermSet::default();
+    let mut seen = 0u32;
+    let mut order: Vec<&'static str> = Vec::new();
+    // Within a binding: the principal, then allClusterUsers, then groups;
+    // a role met before is skipped.
+    let mut apply = |b: &CompiledBinding, granted: &mut PermSet| {
+        let subjects = std::iter::once(principal)
+            .chain(std::iter::once(ALL_CLUSTER_USERS))
+            .chain(groups.iter().map(String::as_str));
+        for subject in subjects {
+            let fresh = b.get(subject) & !seen;
+            if fresh == 0 {
+                continue;
+            }
+            seen |= fresh;
+            for (i, r) in roles().iter().enumerate() {
+                if fresh & (1 << i) != 0 {
+                    order.push(r.name);
+                    granted.union(r.perms);
+                }
+            }
+        }
+    };
+    let done = |granted: &PermSet| !all && wanted.iter().all(|p| granted.contains(*p));
+
+    let mut kind = resource.kind;
+    if kind == ResourceType::SpecRepo {
+        static SPEC: OnceLock<CompiledBinding> = OnceLock::new();
+        let spec = SPEC.get_or_init(|| {
+            CompiledBinding::compile(&BTreeMap::from([(
+                ALL_CLUSTER_USERS.to_owned(),
+                BTreeSet::from(["repoReader".to_owned()]),
+            )]))
+        });
+        apply(spec, &mut granted);
+        kind = ResourceType::Repo;
+    }
+    let result = (|| {
+        if !done(&granted) || all {
+            let cluster = binding("CLUSTER:")
+                .filter(|b| !b.is_empty())
+                .ok_or(EvalError::NotActivated)?;
+            apply(cluster, &mut granted);
+        }
+        if done(&granted) || kind == ResourceType::Cluster {
+            return Ok(());
+        }
+        if kind == ResourceType::Repo {
+            let project = resource.project().unwrap_or_default();
+            let b =
+                binding(&format!("PROJECT:{project}")).ok_or_else(|| EvalError::NoRoleBinding {
+                    kind: "PROJECT",
+                    name: project.to_owned(),
+                })?;
+            apply(b, &mut granted);
+            if done(&granted) {
+                return Ok(());
+            }
+        }
+        let key = match kind {
+            ResourceType::Repo => format!("REPO:{}", resource.name),
+            _ => resource.binding_key(),
+        };
+        let own = binding(&key).ok_or_else(|| EvalError::NoRoleBinding {
+            kind: kind.name(),
+            name: resource.name.clone(),
+        })?;
+        apply(own, &mut granted);
+        Ok(())
+    })();
+    result?;
+    let mut eval = Evaluation {
+        roles: order,
+        ..Default::default()
+    };
+    let candidates: Vec<Permission> = if all {
+        PERMISSIONS
+            .iter()
+            .skip(1)
+            .map(|(n, _)| Permission(*n))
+            .collect()
+    } else {
+        wanted.to_vec()
+    };
+    for p in candidates {
+        let list = if granted.contains(p) {
+            &mut eval.satisfied
+        } else {
+            &mut eval.missing
+        };
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+    Ok(eval)
+}
+
+/// The reference's ErrNotAuthorized text, byte for byte (wire-api.md §2).
+pub fn not_authorized(subject: &str, missing: &[Permission], resource: &Resource) -> String {
+    let names: Vec<&str> = missing.iter().map(|p| p.name()).collect();
+    format!(
+        "{subject} is not authorized to perform this operation - needs permissions [{}] on {} {}. Run `pachctl auth roles-for-permission` to find roles that grant a given permission.",
+        names.join(" "),
+        resource.kind.name(),
+        resource.name
+    )
 }
 
 #[cfg(test)]
@@ -76,5 +750,18 @@ mod tests {
         for (subject, want) in cases {
             assert_eq!(check_subject(subject), want, "{subject}");
         }
+    }
+
+    #[test]
+    fn role_table_is_complete() {
+        assert_eq!(roles().len(), 18);
+        assert_eq!(roles().iter().map(|r| r.name).collect::<Vec<_>>(), ROLES);
+        let admin = role("clusterAdmin")
+            .map(|r| r.permissions.len())
+            .unwrap_or_default();
+        // Every known permission but PERMISSION_UNKNOWN.
+        assert_eq!(admin, PERMISSIONS.len() - 1);
+        assert_eq!(role("repoReader").map(|r| r.permissions.len()), Some(9));
+        assert_eq!(role("repoOwner").map(|r| r.permissions.len()), Some(16));
     }
 }

@@ -30,7 +30,7 @@ impl std::fmt::Debug for ConnectorSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectorSlot")
             .field("id", &self.id)
-            .field("ok", &self.status.is_ok())
+            .field("state", &self.state)
             .finish()
     }
 }

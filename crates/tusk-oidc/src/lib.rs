@@ -15,6 +15,7 @@ pub mod error;
 pub mod params;
 pub mod pkce;
 pub mod provider;
+pub mod relying;
 pub mod scopes;
 pub mod session;
 pub mod subject;

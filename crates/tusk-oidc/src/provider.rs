@@ -6,7 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
 use tusk_connector::Connector;
 use tusk_core::Secret;
 use tusk_jose::{Alg, KeySetState, RotationPolicy, SigningKey, VerifyingKeys};
@@ -55,6 +58,27 @@ pub struct Settings {
     pub refresh: RefreshPolicy,
     pub alg: Alg,
     pub rotation: RotationPolicy,
+    /// How a connector that cannot open (an unreachable upstream) is
+    /// retried in the background.
+    pub connector_retry: ConnectorRetry,
+}
+
+/// Exponential backoff for opening connectors: `initial`, doubling up to
+/// `max`, each wait shortened by up to a quarter at random so replicas do
+/// not retry in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectorRetry {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for ConnectorRetry {
+    fn default() -> Self {
+        ConnectorRetry {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Settings {
@@ -73,6 +97,7 @@ impl Settings {
             },
             alg: Alg::ES256,
             rotation: RotationPolicy::default(),
+            connector_retry: ConnectorRetry::default(),
         }
     }
 
@@ -81,13 +106,77 @@ impl Settings {
     }
 }
 
-/// One configured connector and whether it opened.
+/// One configured connector and whether it can serve. `status` is `Ok`
+/// exactly when `state` is [`ConnectorState::Ready`]; otherwise it holds the
+/// reason shown to users ("temporarily unavailable: <reason>") and in
+/// `/readyz`.
 #[derive(Clone)]
 pub struct ConnectorSlot {
     pub id: String,
     pub name: String,
     pub kind: String,
     pub status: Result<Arc<dyn Connector>, String>,
+    pub state: ConnectorState,
+}
+
+/// Where a connector is on its way to serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorState {
+    /// Its first `open` (discovery, key fetch) is still running.
+    Connecting,
+    Ready,
+    /// The last attempt failed. `retrying`: it is retried in the background
+    /// with backoff; false for configuration errors, which only a new
+    /// configuration fixes.
+    Failed {
+        retrying: bool,
+    },
+}
+
+/// The reason shown while a connector's first `open` runs.
+pub const CONNECTING_REASON: &str = "connecting to the upstream identity provider";
+
+/// Gives up on one `open` attempt that hangs (the `oidc` connector's own
+/// HTTP timeouts normally end it much sooner).
+const OPEN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+type OpenAttempt = Pin<Box<dyn Future<Output = Result<(), tusk_connector::Error>> + Send>>;
+
+/// The connector slots and the background tasks that open them. Tasks hold
+/// a `Weak` to it and a receiver of `stop`: dropping the provider (or
+/// replacing the connectors) drops the sender and ends them.
+struct ConnectorTable {
+    /// The generation increases with every `set_connectors`, so a task of a
+    /// replaced set never writes into the new one.
+    slots: RwLock<(u64, Arc<Vec<ConnectorSlot>>)>,
+    stop: Mutex<Option<tokio::sync::watch::Sender<()>>>,
+}
+
+impl ConnectorTable {
+    /// Replaces slot `index` of `generation`; false when that generation
+    /// is gone.
+    fn update(
+        &self,
+        generation: u64,
+        index: usize,
+        status: Result<Arc<dyn Connector>, String>,
+        state: ConnectorState,
+    ) -> bool {
+        let Ok(mut guard) = self.slots.write() else {
+            return false;
+        };
+        if guard.0 != generation {
+            return false;
+        }
+        let mut slots = guard.1.as_ref().clone();
+        let Some(slot) = slots.get_mut(index) else {
+            return false;
+        };
+        slot.status = status;
+        slot.state = state;
+        guard.1 = Arc::new(slots);
+        true
+    }
 }
 
 /// What the provider needs to open a connector.
@@ -110,7 +199,7 @@ pub struct Provider {
     pub(crate) settings: Settings,
     pub(crate) store: Store,
     pub(crate) clock: Arc<dyn Clock>,
-    connectors: RwLock<Arc<Vec<ConnectorSlot>>>,
+    connectors: Arc<ConnectorTable>,
     keys: RwLock<Option<Arc<KeyRing>>>,
     discovery: Arc<String>,
 }
@@ -139,7 +228,10 @@ impl Provider {
             settings,
             store,
             clock,
-            connectors: RwLock::new(Arc::new(Vec::new())),
+            connectors: Arc::new(ConnectorTable {
+                slots: RwLock::new((0, Arc::new(Vec::new()))),
+                stop: Mutex::new(None),
+            }),
             keys: RwLock::new(None),
             discovery,
         });
@@ -162,31 +254,109 @@ impl Provider {
 
     /// Opens each connector on its own: one that fails is kept with its
     /// reason and shown as unavailable, while the others serve.
+    ///
+    /// A config error is final (`Failed { retrying: false }`). Otherwise the
+    /// connector's readiness hook ([`Connector::open`]) runs: polled once
+    /// here, so connectors without I/O are ready on return; one that needs
+    /// the network continues in a background task, which retries failures
+    /// with [`Settings::connector_retry`] backoff until the connector is
+    /// ready, logging the reason once per change. Replacing the connectors
+    /// or dropping the provider ends the previous tasks.
     pub fn set_connectors(&self, configs: &[ConnectorConfig]) {
-        let slots = configs
-            .iter()
-            .map(|c| {
-                let status = tusk_connector::open(&c.id, &c.kind, &c.config).map_err(|e| {
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let mut slots = Vec::with_capacity(configs.len());
+        // (slot index, connector, attempt still running, failure already logged)
+        type Pending = (
+            usize,
+            Arc<dyn Connector>,
+            Option<OpenAttempt>,
+            Option<String>,
+        );
+        let mut pending: Vec<Pending> = Vec::new();
+        for (index, c) in configs.iter().enumerate() {
+            let (status, state) = match tusk_connector::open(&c.id, &c.kind, &c.config) {
+                Err(e) => {
                     tracing::warn!(connector = %c.id, error = %e, "connector is unavailable");
-                    e.to_string()
-                });
-                ConnectorSlot {
-                    id: c.id.clone(),
-                    name: c.name.clone(),
-                    kind: c.kind.clone(),
-                    status,
+                    (
+                        Err(e.to_string()),
+                        ConnectorState::Failed { retrying: false },
+                    )
                 }
-            })
-            .collect();
-        if let Ok(mut guard) = self.connectors.write() {
-            *guard = Arc::new(slots);
+                Ok(conn) if runtime.is_none() => {
+                    let reason =
+                        "cannot open: tusk configured it outside its async runtime (a bug)"
+                            .to_owned();
+                    tracing::error!(connector = %conn.id(), "{reason}");
+                    (Err(reason), ConnectorState::Failed { retrying: false })
+                }
+                Ok(conn) => {
+                    let mut attempt: OpenAttempt = {
+                        let conn = conn.clone();
+                        Box::pin(async move { conn.open().await })
+                    };
+                    // One poll: mocks and `local` finish here; a connector
+                    // that waits on the network returns Pending and the
+                    // same future continues in the background task.
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    match attempt.as_mut().poll(&mut cx) {
+                        std::task::Poll::Ready(Ok(())) => (Ok(conn), ConnectorState::Ready),
+                        std::task::Poll::Ready(Err(e)) => {
+                            let reason = e.to_string();
+                            tracing::warn!(connector = %c.id, error = %reason, "connector is unavailable; retrying in the background");
+                            pending.push((index, conn, None, Some(reason.clone())));
+                            (Err(reason), ConnectorState::Failed { retrying: true })
+                        }
+                        std::task::Poll::Pending => {
+                            pending.push((index, conn, Some(attempt), None));
+                            (
+                                Err(CONNECTING_REASON.to_owned()),
+                                ConnectorState::Connecting,
+                            )
+                        }
+                    }
+                }
+            };
+            slots.push(ConnectorSlot {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                kind: c.kind.clone(),
+                status,
+                state,
+            });
+        }
+        let generation = match self.connectors.slots.write() {
+            Ok(mut guard) => {
+                guard.0 += 1;
+                guard.1 = Arc::new(slots);
+                guard.0
+            }
+            Err(_) => return,
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+        if let Ok(mut stop) = self.connectors.stop.lock() {
+            // Dropping the previous sender ends the previous tasks.
+            *stop = Some(stop_tx);
+        }
+        let Some(runtime) = runtime else { return };
+        for (index, conn, attempt, last_reason) in pending {
+            runtime.spawn(keep_opening(KeepOpening {
+                table: Arc::downgrade(&self.connectors),
+                generation,
+                index,
+                conn,
+                attempt,
+                last_reason,
+                stop: stop_rx.clone(),
+                retry: self.settings.connector_retry,
+            }));
         }
     }
 
     pub fn connectors(&self) -> Arc<Vec<ConnectorSlot>> {
         self.connectors
+            .slots
             .read()
-            .map(|g| g.clone())
+            .map(|g| g.1.clone())
             .unwrap_or_default()
     }
 
@@ -203,7 +373,17 @@ impl Provider {
             status: 503,
             title: "Login method unavailable".into(),
             detail: format!("{} is temporarily unavailable: {reason}", slot.name),
-            admin_hint: format!("fix connector `{}`; `/readyz` shows its state", slot.id),
+            admin_hint: match slot.state {
+                ConnectorState::Connecting => format!(
+                    "connector `{}` is still connecting to its provider; try again shortly",
+                    slot.id
+                ),
+                ConnectorState::Failed { retrying: true } => format!(
+                    "connector `{}` is retried in the background and recovers by itself once its provider answers; `/readyz` shows its state",
+                    slot.id
+                ),
+                _ => format!("fix connector `{}`; `/readyz` shows its state", slot.id),
+            },
         })
     }
 
@@ -391,6 +571,87 @@ impl Provider {
             Err(tusk_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// One connector's background opener.
+struct KeepOpening {
+    table: Weak<ConnectorTable>,
+    generation: u64,
+    index: usize,
+    conn: Arc<dyn Connector>,
+    /// The attempt already started by `set_connectors`, if still running.
+    attempt: Option<OpenAttempt>,
+    /// The failure already logged, so a retry failing alike stays quiet.
+    last_reason: Option<String>,
+    stop: tokio::sync::watch::Receiver<()>,
+    retry: ConnectorRetry,
+}
+
+/// Opens `conn` until it is ready, with backoff; ends early when the
+/// provider is dropped or the connectors are replaced. A connector never
+/// stops the process: failures only change its slot.
+async fn keep_opening(mut k: KeepOpening) {
+    let mut delay = k.retry.initial;
+    let id = k.conn.id().to_owned();
+    loop {
+        if let Some(attempt) = k.attempt.take() {
+            let result = tokio::select! {
+                r = tokio::time::timeout(OPEN_ATTEMPT_TIMEOUT, attempt) => r.unwrap_or_else(|_| {
+                    Err(tusk_connector::Error::Unavailable {
+                        connector: id.clone(),
+                        reason: format!("opening took longer than {} s", OPEN_ATTEMPT_TIMEOUT.as_secs()),
+                    })
+                }),
+                _ = k.stop.changed() => return,
+            };
+            let Some(table) = k.table.upgrade() else {
+                return;
+            };
+            match result {
+                Ok(()) => {
+                    if table.update(
+                        k.generation,
+                        k.index,
+                        Ok(k.conn.clone()),
+                        ConnectorState::Ready,
+                    ) {
+                        if k.last_reason.is_some() {
+                            tracing::info!(connector = %id, "connector recovered and is ready");
+                        } else {
+                            tracing::info!(connector = %id, "connector is ready");
+                        }
+                    }
+                    return;
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    if !table.update(
+                        k.generation,
+                        k.index,
+                        Err(reason.clone()),
+                        ConnectorState::Failed { retrying: true },
+                    ) {
+                        return;
+                    }
+                    if k.last_reason.as_deref() != Some(reason.as_str()) {
+                        tracing::warn!(connector = %id, error = %reason, "connector is unavailable; retrying in the background");
+                        k.last_reason = Some(reason);
+                    }
+                }
+            }
+        }
+        // Up to a quarter shorter at random, so replicas spread out.
+        let wait = delay.mul_f64(1.0 - rand::random::<f64>() * 0.25);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = k.stop.changed() => return,
+        }
+        delay = delay
+            .saturating_mul(2)
+            .min(k.retry.max.max(k.retry.initial));
+        let conn = k.conn.clone();
+        k.attempt = Some(Box::pin(async move { conn.open().await }));
     }
 }
 

@@ -1015,3 +1015,254 @@ async fn a_broken_connector_does_not_take_the_others_down() {
         "{back}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Connector health: upstream connectors open in the background
+// ---------------------------------------------------------------------------
+
+/// A minimal upstream OpenID provider over raw HTTP/1.1: discovery and
+/// JWKS, which is all the `oidc` connector needs to open. Counts requests.
+async fn serve_fake_op(
+    listener: tokio::net::TcpListener,
+    issuer: String,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let key = tusk_jose::SigningKey::generate(Alg::ES256, "k1".into()).unwrap();
+    let jwks = tusk_jose::jwks(&[&key]).to_string();
+    let discovery = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/keys"),
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "code_challenge_methods_supported": ["S256"],
+    })
+    .to_string();
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
+        hits.fetch_add(1, Ordering::SeqCst);
+        let (discovery, jwks) = (discovery.clone(), jwks.clone());
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&buf).into_owned();
+            let path = head.split_whitespace().nth(1).unwrap_or("");
+            let (status, body) = if path == "/.well-known/openid-configuration" {
+                ("200 OK", discovery)
+            } else if path == "/keys" {
+                ("200 OK", jwks)
+            } else {
+                ("404 Not Found", "{}".to_owned())
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn oidc_connector(port: u16) -> (&'static str, &'static str, Value) {
+    (
+        "okta",
+        "oidc",
+        json!({
+            "issuer": format!("http://127.0.0.1:{port}"),
+            "clientID": "tusk",
+            "clientSecret": "upstream-secret-xyz",
+            "redirectURI": format!("{ISSUER}/callback"),
+        }),
+    )
+}
+
+fn fast_retry(s: &mut Settings) {
+    s.connector_retry = tusk_oidc::provider::ConnectorRetry {
+        initial: std::time::Duration::from_millis(50),
+        max: std::time::Duration::from_millis(200),
+    };
+}
+
+/// Polls the provider's slot `id` until `done` holds; bounded, no timing
+/// assertion.
+async fn wait_for_slot(
+    p: &Provider,
+    id: &str,
+    done: impl Fn(&tusk_oidc::ConnectorSlot) -> bool,
+) -> tusk_oidc::ConnectorSlot {
+    for _ in 0..1200 {
+        let slots = p.connectors();
+        let slot = slots.iter().find(|s| s.id == id).unwrap();
+        if done(slot) {
+            return slot.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("connector `{id}` never reached the expected state");
+}
+
+#[tokio::test]
+async fn an_unreachable_oidc_connector_is_retried_until_it_recovers() {
+    use tusk_oidc::provider::ConnectorState;
+    let port = free_port();
+    let e = env_with(
+        fast_retry,
+        &[
+            (
+                "test",
+                "mockPassword",
+                json!({"username": "admin", "password": "password"}),
+            ),
+            oidc_connector(port),
+        ],
+    )
+    .await;
+    // The mock is ready at once; the upstream one cannot be.
+    let slots = e.p.connectors();
+    assert_eq!(slots[0].state, ConnectorState::Ready);
+    assert!(slots[0].status.is_ok());
+    let failed = wait_for_slot(&e.p, "okta", |s| {
+        s.state == ConnectorState::Failed { retrying: true }
+    })
+    .await;
+    let reason = failed.status.as_ref().err().unwrap();
+    assert!(
+        reason.contains("unable to open connector: failed to get provider")
+            && !reason.contains("upstream-secret-xyz"),
+        "{reason}"
+    );
+
+    let Next::Choose {
+        request_id,
+        connectors,
+    } =
+        e.p.authorize(&params(&[
+            ("client_id", "app"),
+            ("redirect_uri", CONFIDENTIAL_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid email"),
+        ]))
+        .await
+        .unwrap()
+    else {
+        panic!("two connectors need the chooser")
+    };
+    assert!(
+        connectors
+            .iter()
+            .any(|c| c.id == "okta" && c.status.is_err())
+    );
+    let err = e.p.start_connector("okta", &request_id).await.unwrap_err();
+    assert_eq!(err.status, 503);
+    assert!(
+        err.detail.contains("okta is temporarily unavailable: ")
+            && err.admin_hint.contains("recovers by itself"),
+        "{err:?}"
+    );
+    // The mock keeps working meanwhile.
+    let Next::Redirect(form) = e.p.start_connector("test", &request_id).await.unwrap() else {
+        panic!()
+    };
+    assert!(form.contains("/auth/test/login"), "{form}");
+
+    // The provider comes up on that port: the connector recovers by itself.
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let issuer = format!("http://127.0.0.1:{port}");
+    tokio::spawn(serve_fake_op(listener, issuer.clone(), hits.clone()));
+    let ready = wait_for_slot(&e.p, "okta", |s| s.state == ConnectorState::Ready).await;
+    assert!(ready.status.is_ok());
+    let Next::Redirect(upstream) = e.p.start_connector("okta", &request_id).await.unwrap() else {
+        panic!()
+    };
+    assert!(
+        upstream.starts_with(&format!("{issuer}/authorize?")),
+        "{upstream}"
+    );
+    let q: std::collections::HashMap<String, String> = url::Url::parse(&upstream)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(q["state"], request_id);
+    assert_eq!(q["redirect_uri"], format!("{ISSUER}/callback"));
+    assert!(q.contains_key("nonce") && q["code_challenge_method"] == "S256");
+}
+
+#[tokio::test]
+async fn background_retries_stop_with_the_provider() {
+    use tusk_oidc::provider::ConnectorState;
+    let port = free_port();
+    let e = env_with(fast_retry, &[oidc_connector(port)]).await;
+    wait_for_slot(&e.p, "okta", |s| {
+        s.state == ConnectorState::Failed { retrying: true }
+    })
+    .await;
+    let weak = Arc::downgrade(&e.p);
+    drop(e);
+    assert!(weak.upgrade().is_none(), "nothing else holds the provider");
+
+    // A provider appearing afterwards is never contacted.
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(serve_fake_op(
+        listener,
+        format!("http://127.0.0.1:{port}"),
+        hits.clone(),
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn replacing_connectors_ends_the_old_retries() {
+    use tusk_oidc::provider::ConnectorState;
+    let port = free_port();
+    let e = env_with(fast_retry, &[oidc_connector(port)]).await;
+    wait_for_slot(&e.p, "okta", |s| {
+        s.state == ConnectorState::Failed { retrying: true }
+    })
+    .await;
+    e.p.set_connectors(&[ConnectorConfig {
+        id: "test".into(),
+        name: "test".into(),
+        kind: "mockPassword".into(),
+        config: json!({"username": "admin", "password": "password"}),
+    }]);
+    let slots = e.p.connectors();
+    assert_eq!(slots.len(), 1);
+    assert_eq!(slots[0].state, ConnectorState::Ready);
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(serve_fake_op(
+        listener,
+        format!("http://127.0.0.1:{port}"),
+        hits.clone(),
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(e.p.connectors().len(), 1);
+}

@@ -60,3 +60,113 @@ pub async fn provider_from_config(
     provider.seed_clients(&clients).await?;
     Ok(provider)
 }
+
+/// What the auth bootstrap did, for the caller to report.
+#[derive(Debug)]
+pub struct AuthBootstrap {
+    pub plane: crate::http::AuthPlane,
+    /// A root token tusk generated because none was configured; the caller
+    /// hands it to the operator once (a 0600 file), never to the log.
+    pub generated_root_token: Option<tusk_core::Secret<String>>,
+}
+
+/// Bootstrap of the auth plane from configuration, as pachd does at every
+/// start (identity-and-config.md §6), idempotent across restarts and safe
+/// when replicas start together: license, activation or root rotation, the
+/// pachd client's OIDC config, cluster role bindings, and connectors.
+pub async fn auth_from_config(
+    config: &Config,
+    store: Store,
+    provider: Arc<Provider>,
+) -> Result<AuthBootstrap, tusk_auth::AuthError> {
+    use tusk_auth::{AuthError, AuthService, AuthSettings, Managed, OidcConfig};
+    let settings = AuthSettings {
+        root_token_from_env: config.root_token.is_some(),
+        session_ttl: config.session_duration.as_secs() as i64,
+        license_from_config: config.license_key.is_some(),
+        license_public_key: config
+            .provider
+            .license_public_key
+            .clone()
+            .map(tusk_core::Secret::new),
+    };
+    let svc = AuthService::new(
+        store,
+        Arc::new(SystemClock),
+        settings,
+        Some(provider.clone()),
+    );
+    let managed = Managed {
+        connectors: config.connectors_origin.clone().or_else(|| {
+            config
+                .mock_idp
+                .then(|| "the built-in mock IdP (values oidc.mockIDP)".to_owned())
+        }),
+        server_config: None,
+    };
+    svc.reconcile_connectors(&config.connectors).await?;
+    if let Some(key) = &config.license_key
+        && let Err(e) = svc.license_activate(key.expose(), None, true).await
+    {
+        // The gate then keeps non-admins out; say why, once.
+        tracing::error!(error = %e, "the configured enterprise license key was not accepted");
+    }
+    let mut generated_root_token = None;
+    if config.activate_auth {
+        let wanted = config.root_token.as_ref().map(|t| t.expose().as_str());
+        match svc.activate(wanted).await {
+            Ok(token) if wanted.is_none() => {
+                generated_root_token = Some(tusk_core::Secret::new(token))
+            }
+            Ok(_) => {}
+            Err(AuthError::AlreadyActivated) => {
+                if let Some(root) = wanted {
+                    svc.set_root_token(Some(root)).await?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        let pachd = config.clients.iter().find(|c| c.name == "pachd");
+        let mut oidc = OidcConfig {
+            issuer: config.issuer.clone(),
+            client_id: pachd.map_or_else(|| "pachd".to_owned(), |c| c.id.clone()),
+            client_secret: tusk_core::Secret::new(String::new()),
+            redirect_uri: config.pachd_redirect_uri.clone(),
+            scopes: ["email", "profile", "groups", "openid"]
+                .map(String::from)
+                .to_vec(),
+            require_email_verified: config.require_verified_email,
+            localhost_issuer: false,
+            user_accessible_issuer_host: config.user_accessible_issuer_host.clone(),
+        };
+        if let Some(serde_json::Value::Object(env)) = &config.auth_config {
+            let text = |k: &str| env.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            oidc.issuer = text("issuer").unwrap_or(oidc.issuer);
+            oidc.client_id = text("client_id").unwrap_or(oidc.client_id);
+            oidc.redirect_uri = text("redirect_uri").unwrap_or(oidc.redirect_uri);
+            oidc.user_accessible_issuer_host =
+                text("user_accessible_issuer_host").unwrap_or(oidc.user_accessible_issuer_host);
+            if let Some(serde_json::Value::Bool(b)) = env.get("require_email_verified") {
+                oidc.require_email_verified = *b;
+            }
+        }
+        oidc.client_secret = tusk_core::Secret::new(
+            provider
+                .client_secret(&oidc.client_id)
+                .await
+                .unwrap_or_default(),
+        );
+        svc.set_config(&oidc).await?;
+        if !config.cluster_role_bindings.is_empty() {
+            svc.reconcile_cluster_bindings(&config.cluster_role_bindings)
+                .await?;
+        }
+    }
+    Ok(AuthBootstrap {
+        plane: crate::http::AuthPlane {
+            service: svc,
+            managed,
+        },
+        generated_root_token,
+    })
+}

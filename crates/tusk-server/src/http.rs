@@ -45,6 +45,23 @@ struct Inner {
     health: HealthReporter,
     draining: AtomicBool,
     oidc: Option<Oidc>,
+    auth: Option<AuthPlane>,
+}
+
+/// The auth plane's gRPC services and the login callback.
+#[derive(Clone)]
+pub struct AuthPlane {
+    pub service: Arc<tusk_auth::AuthService>,
+    /// What configuration owns, so the identity API refuses to edit it.
+    pub managed: tusk_auth::Managed,
+}
+
+impl std::fmt::Debug for AuthPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthPlane")
+            .field("managed", &self.managed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
@@ -61,6 +78,17 @@ impl AppState {
         config_summary: Value,
         oidc: Option<Oidc>,
     ) -> Self {
+        Self::with_services(store, issuer, config_summary, oidc, None)
+    }
+
+    /// With the provider and the auth plane.
+    pub fn with_services(
+        store: Store,
+        issuer: String,
+        config_summary: Value,
+        oidc: Option<Oidc>,
+        auth: Option<AuthPlane>,
+    ) -> Self {
         let health = HealthReporter::new();
         AppState {
             inner: Arc::new(Inner {
@@ -70,6 +98,7 @@ impl AppState {
                 health,
                 draining: AtomicBool::new(false),
                 oidc,
+                auth,
             }),
         }
     }
@@ -199,7 +228,35 @@ pub fn grpc_routes(state: &AppState) -> Routes {
     let health = tonic_health::pb::health_server::HealthServer::new(
         HealthService::from_health_reporter(state.inner.health.clone()),
     );
-    Routes::new(health).prepare()
+    let mut routes = Routes::new(health);
+    if let Ok(reflection) = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tusk_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+    {
+        routes = routes.add_service(reflection);
+    }
+    routes = routes.add_service(tusk_proto::versionpb_v2::api_server::ApiServer::new(
+        crate::grpc::version::VersionApi,
+    ));
+    if let Some(plane) = &state.inner.auth {
+        use crate::grpc::{auth::AuthApi, enterprise, identity::IdentityApi};
+        let svc = plane.service.clone();
+        routes = routes
+            .add_service(tusk_proto::auth_v2::api_server::ApiServer::new(
+                AuthApi::new(svc.clone()),
+            ))
+            .add_service(tusk_proto::identity_v2::api_server::ApiServer::new(
+                IdentityApi::new(svc.clone(), plane.managed.clone()),
+            ))
+            .add_service(tusk_proto::enterprise_v2::api_server::ApiServer::new(
+                enterprise::EnterpriseApi::new(svc.clone()),
+            ))
+            .add_service(tusk_proto::license_v2::api_server::ApiServer::new(
+                enterprise::LicenseApi::new(svc),
+            ));
+    }
+    routes.prepare()
 }
 
 fn http_routes(state: AppState) -> Router {
@@ -210,6 +267,7 @@ fn http_routes(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .route("/authorization-code/callback", get(login_callback))
         .with_state(state);
     if let Some(oidc) = oidc {
         let routes = crate::oidc::routes(oidc.clone());
@@ -221,6 +279,21 @@ fn http_routes(state: AppState) -> Router {
     router
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::from_fn(metrics::track))
+}
+
+/// Where the embedded provider sends a CLI login (auth-model.md §9), with
+/// the reference's texts.
+async fn login_callback(State(state): State<AppState>, uri: http::Uri) -> Response {
+    let Some(plane) = &state.inner.auth else {
+        return (StatusCode::NOT_FOUND, "the auth plane is not running").into_response();
+    };
+    let params =
+        tusk_oidc::Params::parse(uri.query().unwrap_or_default().as_bytes()).unwrap_or_default();
+    let code = params.get("code").ok().flatten();
+    let login_state = params.get("state").ok().flatten();
+    let page = plane.service.oidc_callback(code, login_state).await;
+    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, page.body).into_response()
 }
 
 async fn healthz() -> &'static str {

@@ -15,6 +15,7 @@
 
 mod bootstrap;
 pub mod errors;
+pub mod grpc;
 mod http;
 mod metrics;
 pub mod oidc;
@@ -23,7 +24,7 @@ pub mod ratelimit;
 mod serve;
 mod tls;
 
-pub use bootstrap::provider_from_config;
+pub use bootstrap::{AuthBootstrap, auth_from_config, provider_from_config};
 pub use errors::Error;
 pub use http::{AppState, Readiness, grpc_routes, router};
 pub use serve::run;
@@ -45,6 +46,8 @@ pub struct ServerOptions {
     pub provider: Option<std::sync::Arc<tusk_oidc::Provider>>,
     pub theme: pages::Theme,
     pub rate_limits: ratelimit::RateLimits,
+    /// Pachyderm's auth plane over gRPC; `None` serves none of it.
+    pub auth: Option<http::AuthPlane>,
 }
 
 /// A certificate chain and its private key, both PEM-encoded.

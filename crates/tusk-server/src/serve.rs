@@ -53,7 +53,13 @@ pub async fn run(
     });
     let maintenance = oidc.clone().map(|o| tokio::spawn(maintain(o)));
     let _stop_maintenance = AbortOnDrop(maintenance);
-    let state = AppState::with_oidc(store, options.issuer, options.config_summary, oidc);
+    let state = AppState::with_services(
+        store,
+        options.issuer,
+        options.config_summary,
+        oidc,
+        options.auth.clone(),
+    );
     let app = router(state.clone());
 
     // The first check happens before accepting, so gRPC health is right from

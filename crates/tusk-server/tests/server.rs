@@ -48,6 +48,7 @@ impl Server {
             provider: None,
             theme: Default::default(),
             rate_limits: Default::default(),
+            auth: None,
         };
         let shutdown = async move {
             let _ = stopped.await;
@@ -337,6 +338,7 @@ async fn bad_tls_material_is_a_startup_error_naming_the_part() {
             provider: None,
             theme: Default::default(),
             rate_limits: Default::default(),
+            auth: None,
         };
         let err = tusk_server::run(options, Store::memory(), listener, std::future::pending())
             .await
@@ -543,6 +545,7 @@ mod provider_http {
             provider: Some(provider),
             theme: Default::default(),
             rate_limits: limits,
+            auth: None,
         };
         let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
             let _ = stopped.await;

@@ -251,7 +251,7 @@ fn not_found(kind: &'static str, id: &str) -> tusk_store::Error {
 /// One `Backend` impl per dialect from the shared SQL; the body is
 /// identical, only the row type differs.
 macro_rules! sql_backend {
-    ($backend:ident, $row:ty, $name:literal) => {
+    ($backend:ident, $row:ty, $name:literal, { $($extra:tt)* }) => {
         impl $backend {
             fn decode(row: &$row) -> Result<RawRecord, sqlx::Error> {
                 Ok(RawRecord {
@@ -404,9 +404,91 @@ macro_rules! sql_backend {
             fn backend_name(&self) -> &'static str {
                 $name
             }
+
+            $($extra)*
         }
     };
 }
 
-sql_backend!(SqliteBackend, SqliteRow, "sqlite");
-sql_backend!(PostgresBackend, PgRow, "postgres");
+sql_backend!(SqliteBackend, SqliteRow, "sqlite", {});
+sql_backend!(PostgresBackend, PgRow, "postgres", {
+    async fn announce(&self, change: &tusk_store::Change) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(change.encode())
+            .execute(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        Ok(())
+    }
+
+    fn listen(&self, changes: tokio::sync::broadcast::Sender<tusk_store::Change>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no async runtime: changes from other replicas will not be seen");
+            return;
+        };
+        runtime.spawn(relay_changes(self.write.clone(), changes.downgrade()));
+    }
+});
+
+/// The PostgreSQL channel replicas announce changes on.
+const CHANGES_CHANNEL: &str = "tusk_changes";
+
+/// Relays other replicas' `NOTIFY`s into the store's change feed until the
+/// store is dropped. After a lost connection, a flush (`*`) tells caches to
+/// drop everything, since notifications sent meanwhile are gone.
+async fn relay_changes(
+    pool: PgPool,
+    changes: tokio::sync::broadcast::WeakSender<tusk_store::Change>,
+) {
+    let mut delay = Duration::from_millis(200);
+    // Holding only a weak sender lets the task end once the store is gone.
+    let send = |change: tusk_store::Change| match changes.upgrade() {
+        Some(tx) => {
+            let _ = tx.send(change);
+            true
+        }
+        None => false,
+    };
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
+                    tracing::warn!(error = %e, "cannot LISTEN for changes from other replicas; retrying");
+                } else {
+                    delay = Duration::from_millis(200);
+                    if !send(tusk_store::Change {
+                        kind: "*".into(),
+                        id: None,
+                    }) {
+                        return;
+                    }
+                    loop {
+                        let alive = match listener.try_recv().await {
+                            Ok(Some(n)) => send(tusk_store::Change::decode(n.payload())),
+                            // The connection dropped and was re-established:
+                            // notifications in between are lost.
+                            Ok(None) => send(tusk_store::Change {
+                                kind: "*".into(),
+                                id: None,
+                            }),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "lost the change feed from other replicas; reconnecting");
+                                break;
+                            }
+                        };
+                        if !alive {
+                            return;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot connect the change listener; retrying"),
+        }
+        if pool.is_closed() || changes.upgrade().is_none() {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}

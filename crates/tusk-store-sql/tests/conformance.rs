@@ -10,6 +10,7 @@
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tusk_store::{Store, conformance};
 use tusk_store_sql::{Error, open_postgres, open_sqlite};
 
@@ -168,4 +169,79 @@ impl TestDatabase {
         let sql = AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.name));
         conn.execute(sql).await.unwrap();
     }
+}
+
+/// Caches on one replica must hear about writes on another: PostgreSQL
+/// relays them with LISTEN/NOTIFY. Bounded waits guard against a hang; they
+/// assert nothing about speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_relays_changes_between_replicas() {
+    let db = TestDatabase::create().await;
+    let a = Store::new(open_postgres(&db.url).await.unwrap());
+    let b = Store::new(open_postgres(&db.url).await.unwrap());
+    let mut feed = b.subscribe();
+    // The listener connects in the background and announces itself with a
+    // flush; wait for that so the write below cannot race it.
+    let ready = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match feed.recv().await {
+                Ok(c) if c.kind == "*" => break,
+                Ok(_) => {}
+                Err(e) => panic!("feed closed: {e}"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        ready.is_ok(),
+        "replica b never connected its change listener"
+    );
+    let binding = tusk_store::RoleBinding {
+        id: "CLUSTER:".into(),
+        ..Default::default()
+    };
+    a.put(&binding).await.unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match feed.recv().await {
+                Ok(c) if c.kind == "role_binding" => return c,
+                Ok(_) => {}
+                Err(e) => panic!("feed closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("replica b never heard of replica a's write");
+    assert_eq!(seen.id.as_deref(), Some("CLUSTER:"));
+    drop((a, b));
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn local_writes_reach_the_local_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(open_sqlite(dir.path()).await.unwrap());
+    let mut feed = store.subscribe();
+    store
+        .put(&tusk_store::GroupMembership {
+            id: "user:a".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store
+        .delete::<tusk_store::GroupMembership>("user:a")
+        .await
+        .unwrap();
+    let kinds: Vec<_> = [feed.try_recv().unwrap(), feed.try_recv().unwrap()]
+        .into_iter()
+        .map(|c| (c.kind, c.id))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("group_membership".to_owned(), Some("user:a".to_owned())),
+            ("group_membership".to_owned(), Some("user:a".to_owned()))
+        ]
+    );
 }

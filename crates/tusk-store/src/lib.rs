@@ -106,6 +106,47 @@ pub trait Backend: Send + Sync + 'static {
     async fn gc(&self, now: i64) -> Result<u64>;
     async fn ping(&self) -> Result<()>;
     fn backend_name(&self) -> &'static str;
+
+    /// Tells other replicas sharing this backend that records changed
+    /// (PostgreSQL: `NOTIFY`). Single-process backends need nothing.
+    async fn announce(&self, _change: &Change) -> Result<()> {
+        Ok(())
+    }
+
+    /// Forwards other replicas' announcements into `changes`. Called once
+    /// when a [`Store`] is built; backends without replicas ignore it.
+    fn listen(&self, _changes: tokio::sync::broadcast::Sender<Change>) {}
+}
+
+/// A change to stored records, for caches to invalidate. `id: None` means
+/// any number of records of the kind (a delete by owner, a GC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: String,
+    pub id: Option<String>,
+}
+
+impl Change {
+    /// The wire form used between replicas: `kind` or `kind/id`.
+    pub fn encode(&self) -> String {
+        match &self.id {
+            Some(id) => format!("{}/{id}", self.kind),
+            None => self.kind.clone(),
+        }
+    }
+
+    pub fn decode(text: &str) -> Change {
+        match text.split_once('/') {
+            Some((kind, id)) => Change {
+                kind: kind.to_owned(),
+                id: Some(id.to_owned()),
+            },
+            None => Change {
+                kind: text.to_owned(),
+                id: None,
+            },
+        }
+    }
 }
 
 /// A typed record. `KIND` must be unique across record types.
@@ -143,6 +184,9 @@ pub struct Store {
     // each other through compare-and-swap, so retries are left for races
     // between replicas, which are rare.
     update_locks: Arc<[tokio::sync::Mutex<()>; UPDATE_LOCKS]>,
+    /// Every write through this store, plus other replicas' writes that
+    /// the backend relays: what in-memory caches invalidate on.
+    changes: tokio::sync::broadcast::Sender<Change>,
 }
 
 impl fmt::Debug for Store {
@@ -160,9 +204,12 @@ impl Store {
     /// update locks, so two such stores behave like two replicas.
     pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
         let update_locks = Arc::new(std::array::from_fn(|_| Default::default()));
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        backend.listen(changes.clone());
         Store {
             backend,
             update_locks,
+            changes,
         }
     }
 
@@ -184,12 +231,41 @@ impl Store {
         self.backend.ping().await
     }
 
+    /// Changes made through this store and, where the backend relays
+    /// them, by other replicas. A lagging receiver should drop its caches.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    async fn changed(&self, kind: &'static str, id: Option<&str>) {
+        let change = Change {
+            kind: kind.to_owned(),
+            id: id.map(str::to_owned),
+        };
+        let _ = self.changes.send(change.clone());
+        if let Err(e) = self.backend.announce(&change).await {
+            // The write itself succeeded; other replicas' caches converge
+            // when their own listeners reconnect and flush.
+            tracing::warn!(error = %e, kind, "could not announce a change to other replicas");
+        }
+    }
+
     pub async fn gc(&self, now: i64) -> Result<u64> {
-        self.backend.gc(now).await
+        let n = self.backend.gc(now).await?;
+        if n > 0 {
+            // GC only removes expired records, which caches check anyway.
+            let _ = self.changes.send(Change {
+                kind: "*".into(),
+                id: None,
+            });
+        }
+        Ok(n)
     }
 
     pub async fn create<T: Record>(&self, value: &T) -> Result<()> {
-        self.backend.create(T::KIND, encode(value)?).await
+        self.backend.create(T::KIND, encode(value)?).await?;
+        self.changed(T::KIND, Some(&value.id())).await;
+        Ok(())
     }
 
     pub async fn get<T: Record>(&self, id: &str) -> Result<T> {
@@ -207,20 +283,30 @@ impl Store {
     }
 
     pub async fn put<T: Record>(&self, value: &T) -> Result<()> {
-        self.backend.put(T::KIND, encode(value)?).await
+        self.backend.put(T::KIND, encode(value)?).await?;
+        self.changed(T::KIND, Some(&value.id())).await;
+        Ok(())
     }
 
     pub async fn delete<T: Record>(&self, id: &str) -> Result<()> {
-        self.backend.delete(T::KIND, id).await
+        self.backend.delete(T::KIND, id).await?;
+        self.changed(T::KIND, Some(id)).await;
+        Ok(())
     }
 
     pub async fn delete_by_owner<T: Record>(&self, owner: &str) -> Result<u64> {
-        self.backend.delete_by_owner(T::KIND, owner).await
+        let n = self.backend.delete_by_owner(T::KIND, owner).await?;
+        if n > 0 {
+            self.changed(T::KIND, None).await;
+        }
+        Ok(n)
     }
 
     /// Single-use consumption (auth codes, device codes, login states).
     pub async fn take<T: Record>(&self, id: &str) -> Result<T> {
-        decode(&self.backend.take(T::KIND, id).await?)
+        let value = decode(&self.backend.take(T::KIND, id).await?)?;
+        self.changed(T::KIND, Some(id)).await;
+        Ok(value)
     }
 
     /// Read-modify-write with optimistic concurrency. `f` runs on a fresh
@@ -249,6 +335,7 @@ impl Store {
                 .compare_and_swap(T::KIND, id, raw.version, rec)
                 .await?
             {
+                self.changed(T::KIND, Some(id)).await;
                 return Ok(value);
             }
             backoff(attempt).await;

@@ -231,10 +231,13 @@ impl AuthConfig {
 #[serde(default)]
 pub struct EnterpriseState {
     pub id: String,
-    /// `NONE`, `ACTIVE`, `EXPIRED` or `HEARTBEAT_FAILED`.
     pub state: String,
-    /// JSON text of the license record; may contain the activation code.
+    /// The activation code (base64 JSON with its signature).
     pub license: Secret<String>,
+    /// Unix seconds the license expires at.
+    pub expires: i64,
+    /// `enterprise_v2.Activate` was called and not deactivated since.
+    pub enterprise_active: bool,
     pub last_heartbeat: i64,
 }
 

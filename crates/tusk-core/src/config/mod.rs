@@ -99,6 +99,8 @@ pub struct ProviderSettings {
     pub token_per_minute: u32,
     pub theme_title: String,
     pub theme_logo_url: Option<String>,
+    /// PEM RSA public key that verifies license activation codes.
+    pub license_public_key: Option<String>,
 }
 
 #[derive(Clone)]
@@ -273,9 +275,20 @@ static TUSK_THEME: Schema = Schema {
     obsolete: &[],
 };
 
+static TUSK_LICENSE: Schema = Schema {
+    fields: &[f("publicKey", Kind::Str)],
+    strictness: Strictness::Strict,
+    misplaced: &[(
+        "key",
+        "the license key itself is `pachd.enterpriseLicenseKey`; `tusk.license.publicKey` is the PEM key that verifies it",
+    )],
+    obsolete: &[],
+};
+
 /// tusk's own settings, which Pachyderm's chart does not have.
 static TUSK_SECTION: Schema = Schema {
     fields: &[
+        f("license", Kind::Map(&TUSK_LICENSE)),
         f("refreshTokens", Kind::Map(&TUSK_REFRESH)),
         f("signing", Kind::Map(&TUSK_SIGNING)),
         f("rateLimit", Kind::Map(&TUSK_RATE_LIMIT)),
@@ -985,6 +998,7 @@ impl Loader<'_> {
             token_per_minute,
             theme_title: str_at(&["tusk", "theme", "title"]).unwrap_or_else(|| "Pachyderm".into()),
             theme_logo_url: str_at(&["tusk", "theme", "logoURL"]),
+            license_public_key: str_at(&["tusk", "license", "publicKey"]),
         };
         if self.ctx.has_errors() {
             return None;

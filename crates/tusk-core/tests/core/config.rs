@@ -1,15 +1,12 @@
 //! Configuration loading, table-driven: each case is values files plus
 //! environment, and the diagnostics (or the effective settings) expected.
 
-// Test helpers may panic: a failed expectation is what a test reports.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 use tusk_core::config::{self, Dialect, Input, SecretSource, SourceText};
 
-const SEED_YAML: &str = include_str!("../../../examples/okta-values.yaml");
-const SEED_JSON: &str = include_str!("../../../examples/okta-values.json");
-const PROXY: &str = include_str!("../../../examples/proxy-values.yaml");
+const SEED_YAML: &str = include_str!("../../../../examples/okta-values.yaml");
+const SEED_JSON: &str = include_str!("../../../../examples/okta-values.json");
+const PROXY: &str = include_str!("../../../../examples/proxy-values.yaml");
 
 struct Secrets(BTreeMap<(&'static str, &'static str), &'static str>);
 

@@ -1,0 +1,69 @@
+//! Auth-plane errors. The texts are the reference's, byte for byte, because
+//! clients match on them (wire-api.md §2); the gRPC codes are assigned in
+//! tusk-server, the one place errors become statuses.
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("the auth service is not activated")]
+    NotActivated,
+    #[error("the auth service is already activated")]
+    AlreadyActivated,
+    #[error("no authentication token (try logging in)")]
+    NotSignedIn,
+    #[error("multiple authentication token keys found in context")]
+    MultipleTokens,
+    #[error("provided auth token is corrupted or has expired (try logging in again)")]
+    BadToken,
+    /// The reference's prefix, with tusk's hint as a suffix only.
+    #[error("token expiration is in the past; log in again")]
+    ExpiredToken,
+    /// license_v2's ErrNotActivated.
+    #[error("cluster does not have enterprise features enabled")]
+    NotEnterprise,
+    /// The full ErrNotAuthorized sentence.
+    #[error("{0}")]
+    NotAuthorized(String),
+    #[error("no role binding exists for {kind} {name}")]
+    NoRoleBinding { kind: String, name: String },
+    /// A malformed field (gRPC INVALID_ARGUMENT), naming the field.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The request is refused because configuration owns the data.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A plain error in the reference (gRPC UNKNOWN), with its text.
+    #[error("{0}")]
+    Other(String),
+    /// Storage is unreachable; retrying later may work.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl AuthError {
+    pub fn other(text: impl Into<String>) -> AuthError {
+        AuthError::Other(text.into())
+    }
+}
+
+impl From<tusk_store::Error> for AuthError {
+    fn from(e: tusk_store::Error) -> Self {
+        match e {
+            tusk_store::Error::Backend(_) | tusk_store::Error::Conflict { .. } => {
+                AuthError::Unavailable(e.to_string())
+            }
+            other => AuthError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<tusk_core::auth::EvalError> for AuthError {
+    fn from(e: tusk_core::auth::EvalError) -> Self {
+        match e {
+            tusk_core::auth::EvalError::NotActivated => AuthError::NotActivated,
+            tusk_core::auth::EvalError::NoRoleBinding { kind, name } => AuthError::NoRoleBinding {
+                kind: kind.to_owned(),
+                name,
+            },
+        }
+    }
+}

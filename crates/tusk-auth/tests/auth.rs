@@ -1,0 +1,450 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+//! The auth plane's semantics on the memory store with a fake clock: the
+//! reference's behaviours and error texts, and tusk's caches staying
+//! correct across writes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tusk_auth::{AuthError, AuthService, AuthSettings, Caller, TokenInfo};
+use tusk_core::auth::{Permission, Resource, ResourceType};
+use tusk_store::Store;
+
+struct FakeClock(AtomicI64);
+
+impl tusk_oidc::Clock for FakeClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn perm(name: &str) -> Permission {
+    Permission::from_name(name).unwrap()
+}
+
+fn res(kind: ResourceType, name: &str) -> Resource {
+    Resource {
+        kind,
+        name: name.into(),
+    }
+}
+
+async fn service() -> (Arc<AuthService>, Arc<FakeClock>, Store) {
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let store = Store::memory();
+    let svc = AuthService::new(store.clone(), clock.clone(), AuthSettings::default(), None);
+    (svc, clock, store)
+}
+
+#[tokio::test]
+async fn activation_tokens_and_whoami() {
+    let (svc, clock, _) = service().await;
+    assert_eq!(
+        svc.authenticate(Some("x")).await,
+        Err(AuthError::NotActivated)
+    );
+    let root = svc
+        .activate(Some("0123456789abcdef0123456789abcdef"))
+        .await
+        .unwrap();
+    assert_eq!(svc.activate(None).await, Err(AuthError::AlreadyActivated));
+    let caller = svc.authenticate(Some(&root)).await.unwrap();
+    assert_eq!(
+        caller,
+        Caller {
+            subject: "pach:root".into(),
+            expires_at: None
+        }
+    );
+    assert_eq!(svc.authenticate(None).await, Err(AuthError::NotSignedIn));
+    assert_eq!(
+        svc.authenticate(Some("")).await,
+        Err(AuthError::NotSignedIn)
+    );
+    assert_eq!(
+        svc.authenticate(Some("garbage")).await,
+        Err(AuthError::BadToken)
+    );
+    assert_eq!(
+        svc.authenticate(Some(&"x".repeat(1 << 20))).await,
+        Err(AuthError::BadToken)
+    );
+    // Robot tokens: 32 hex chars, TTL honoured, names checked.
+    let robot = svc.get_robot_token("robot:ci", 60).await.unwrap();
+    assert_eq!(robot.len(), 32);
+    assert!(robot.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(
+        svc.authenticate(Some(&robot)).await.unwrap().subject,
+        "robot:ci"
+    );
+    assert_eq!(
+        svc.get_robot_token("a:b", 0).await,
+        Err(AuthError::other("robot names cannot contain colons (':')"))
+    );
+    assert!(svc.get_robot_token("", 0).await.is_err());
+    clock.0.fetch_add(61, Ordering::SeqCst);
+    assert_eq!(
+        svc.authenticate(Some(&robot)).await,
+        Err(AuthError::ExpiredToken)
+    );
+    assert!(
+        AuthError::ExpiredToken
+            .to_string()
+            .starts_with("token expiration is in the past")
+    );
+    // Revocation by token and by user, and the cache forgets at once.
+    let t = svc.get_robot_token("bot", 0).await.unwrap();
+    svc.authenticate(Some(&t)).await.unwrap();
+    assert_eq!(svc.revoke_token(&t).await.unwrap(), 1);
+    assert_eq!(svc.authenticate(Some(&t)).await, Err(AuthError::BadToken));
+    let t1 = svc.get_robot_token("bot", 0).await.unwrap();
+    let _t2 = svc.get_robot_token("bot", 0).await.unwrap();
+    svc.authenticate(Some(&t1)).await.unwrap();
+    assert_eq!(svc.revoke_tokens_for_user("robot:bot").await.unwrap(), 2);
+    assert_eq!(svc.authenticate(Some(&t1)).await, Err(AuthError::BadToken));
+    assert_eq!(
+        svc.revoke_tokens_for_user("pach:root").await,
+        Err(AuthError::other("cannot revoke tokens for pach: users"))
+    );
+    // Root rotation replaces every root token.
+    let new_root = svc.rotate_root_token(None).await.unwrap();
+    assert_eq!(
+        svc.authenticate(Some(&root)).await,
+        Err(AuthError::BadToken)
+    );
+    assert_eq!(
+        svc.authenticate(Some(&new_root)).await.unwrap().subject,
+        "pach:root"
+    );
+    // Deactivate removes everything.
+    svc.deactivate().await.unwrap();
+    assert_eq!(
+        svc.authenticate(Some(&new_root)).await,
+        Err(AuthError::NotActivated)
+    );
+}
+
+#[tokio::test]
+async fn role_bindings_follow_the_reference_rules() {
+    let (svc, _, _) = service().await;
+    let root_token = svc.activate(None).await.unwrap();
+    let root = svc.authenticate(Some(&root_token)).await.unwrap();
+    let alice = Caller {
+        subject: "user:alice@x".into(),
+        expires_at: None,
+    };
+    let cluster = Resource::cluster();
+    type Row<'a> = (
+        &'a str,
+        &'a Caller,
+        Resource,
+        &'a str,
+        Vec<&'a str>,
+        Result<(), &'a str>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "bad subject",
+            &root,
+            cluster.clone(),
+            "alice",
+            vec!["clusterAdmin"],
+            Err("subject has no prefix, must be of the form <type>:<name>"),
+        ),
+        (
+            "bad prefix",
+            &root,
+            cluster.clone(),
+            "bogus:x",
+            vec!["clusterAdmin"],
+            Err("subject has unrecognized prefix: bogus:"),
+        ),
+        (
+            "pach on cluster",
+            &root,
+            cluster.clone(),
+            "pach:other",
+            vec!["clusterAdmin"],
+            Err("cannot modify cluster role bindings for pach: users"),
+        ),
+        (
+            "unknown role",
+            &root,
+            cluster.clone(),
+            "user:alice@x",
+            vec!["superuser"],
+            Err("unknown role \"superuser\""),
+        ),
+        (
+            "unknown type",
+            &root,
+            res(ResourceType::Job, "j"),
+            "user:alice@x",
+            vec!["jobAdmin"],
+            Err("unknown resource type JOB"),
+        ),
+        (
+            "no binding",
+            &root,
+            res(ResourceType::Repo, "default/nope"),
+            "user:alice@x",
+            vec!["repoReader"],
+            Err("no role binding exists for REPO default/nope"),
+        ),
+        (
+            "not authorized",
+            &alice,
+            cluster.clone(),
+            "user:bob@x",
+            vec!["clusterAdmin"],
+            Err(
+                "user:alice@x is not authorized to perform this operation - needs permissions [CLUSTER_MODIFY_BINDINGS] on CLUSTER . Run `pachctl auth roles-for-permission` to find roles that grant a given permission.",
+            ),
+        ),
+        (
+            "grant",
+            &root,
+            cluster.clone(),
+            "user:alice@x",
+            vec!["clusterAdmin"],
+            Ok(()),
+        ),
+        (
+            "now alice may",
+            &alice,
+            cluster.clone(),
+            "user:bob@x",
+            vec!["repoReader", "repoReader"],
+            Ok(()),
+        ),
+    ];
+    for (name, caller, resource, principal, roles, want) in rows {
+        let roles: Vec<String> = roles.into_iter().map(String::from).collect();
+        let got = svc
+            .modify_role_binding(caller, &resource, principal, &roles)
+            .await
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            got.as_ref().map(|_| ()).map_err(String::as_str),
+            want,
+            "{name}"
+        );
+    }
+    let b = svc.get_role_binding(&cluster).await.unwrap();
+    assert_eq!(b["user:bob@x"].iter().collect::<Vec<_>>(), ["repoReader"]);
+    // Empty roles remove the principal; the check right after sees it.
+    svc.modify_role_binding(&root, &cluster, "user:alice@x", &[])
+        .await
+        .unwrap();
+    assert!(
+        svc.require(&alice, perm("CLUSTER_MODIFY_BINDINGS"))
+            .await
+            .is_err()
+    );
+    // 100k roles: refused by name, never a panic.
+    let many: Vec<String> = (0..100_000).map(|i| format!("role{i}")).collect();
+    assert!(
+        svc.modify_role_binding(&root, &cluster, "user:x@y", &many)
+            .await
+            .is_err()
+    );
+    let many: Vec<String> = vec!["repoReader".to_owned(); 100_000];
+    svc.modify_role_binding(&root, &cluster, "user:x@y", &many)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn projects_repos_groups_and_permissions() {
+    let (svc, _, _) = service().await;
+    let root = svc
+        .authenticate(Some(&svc.activate(None).await.unwrap()))
+        .await
+        .unwrap();
+    let owner = Caller {
+        subject: "user:owner@x".into(),
+        expires_at: None,
+    };
+    // The default project exists after activation; allClusterUsers write it.
+    let e = svc
+        .evaluate(
+            "user:anyone@x",
+            &res(ResourceType::Project, "default"),
+            &[perm("PROJECT_CREATE_REPO")],
+        )
+        .await
+        .unwrap();
+    assert!(e.authorized());
+    svc.create_resource_binding(&res(ResourceType::Project, "p"), Some("user:owner@x"))
+        .await
+        .unwrap();
+    svc.create_resource_binding(&res(ResourceType::Repo, "p/r"), Some("user:owner@x"))
+        .await
+        .unwrap();
+    assert!(
+        svc.create_resource_binding(&res(ResourceType::Repo, "p/r"), None)
+            .await
+            .is_err()
+    );
+    // The project owner may grant on its repo; groups then apply.
+    svc.modify_role_binding(
+        &owner,
+        &res(ResourceType::Repo, "p/r"),
+        "group:readers",
+        &["repoReader".into()],
+    )
+    .await
+    .unwrap();
+    let e = svc
+        .evaluate(
+            "user:carol@x",
+            &res(ResourceType::Repo, "p/r"),
+            &[perm("REPO_READ")],
+        )
+        .await
+        .unwrap();
+    assert!(!e.authorized());
+    svc.set_groups_for_user("user:carol@x", &["group:readers".into()])
+        .await
+        .unwrap();
+    let e = svc
+        .evaluate(
+            "user:carol@x",
+            &res(ResourceType::Repo, "p/r"),
+            &[perm("REPO_READ")],
+        )
+        .await
+        .unwrap();
+    assert!(e.authorized(), "group membership must apply at once");
+    svc.modify_members("group:readers", &[], &["user:carol@x".into()])
+        .await
+        .unwrap();
+    assert!(
+        !svc.evaluate(
+            "user:carol@x",
+            &res(ResourceType::Repo, "p/r"),
+            &[perm("REPO_READ")]
+        )
+        .await
+        .unwrap()
+        .authorized()
+    );
+    svc.modify_members(
+        "group:readers",
+        &["user:dave@x".into(), "robot:r".into()],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        svc.users_in("group:readers").await.unwrap(),
+        ["robot:r", "user:dave@x"]
+    );
+    assert_eq!(
+        svc.groups_of("user:dave@x").await.unwrap(),
+        ["group:readers"]
+    );
+    assert!(
+        svc.modify_members("group:readers", &["nope".into()], &[])
+            .await
+            .is_err()
+    );
+    // GetPermissions: roles returned for the resource type, sorted.
+    let (perms, roles) = svc
+        .permissions("user:owner@x", &res(ResourceType::Repo, "p/r"))
+        .await
+        .unwrap();
+    assert_eq!(roles, ["projectOwner", "repoOwner"]);
+    assert!(perms.contains(&perm("REPO_DELETE")));
+    let (_, roles) = svc
+        .permissions(&root.subject, &Resource::cluster())
+        .await
+        .unwrap();
+    assert_eq!(roles, ["clusterAdmin", "projectCreator"]);
+    svc.delete_resource_binding(&res(ResourceType::Repo, "p/r"))
+        .await
+        .unwrap();
+    let gone = svc
+        .evaluate(
+            "user:owner@x",
+            &res(ResourceType::Repo, "p/r"),
+            &[perm("REPO_DELETE")],
+        )
+        .await
+        .unwrap();
+    assert!(
+        gone.authorized(),
+        "the project owner still owns repos under it"
+    );
+    assert!(matches!(
+        svc.evaluate(
+            "user:x@x",
+            &res(ResourceType::Repo, "p/r"),
+            &[perm("REPO_WRITE")]
+        )
+        .await,
+        Err(AuthError::NoRoleBinding { .. })
+    ));
+}
+
+#[tokio::test]
+async fn token_export_restore_and_expiry_cleanup() {
+    let (svc, clock, _) = service().await;
+    svc.activate(None).await.unwrap();
+    let robot = svc.get_robot_token("exporter", 3600).await.unwrap();
+    let tokens = svc.extract_tokens().await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].subject, "robot:exporter");
+    assert_eq!(tokens[0].hashed_token, tusk_store::hash_token(&robot));
+    // Restore into a fresh cluster: the plaintext works there.
+    let (other, _, _) = service().await;
+    other.activate(None).await.unwrap();
+    other.restore_token(&tokens[0]).await.unwrap();
+    assert_eq!(
+        other.authenticate(Some(&robot)).await.unwrap().subject,
+        "robot:exporter"
+    );
+    assert_eq!(
+        other.restore_token(&tokens[0]).await,
+        Err(AuthError::other(
+            "error restoring auth token: cannot overwrite existing token with same hash"
+        ))
+    );
+    let past = TokenInfo {
+        expires_at: Some(0),
+        ..tokens[0].clone()
+    };
+    assert_eq!(
+        other.restore_token(&past).await,
+        Err(AuthError::ExpiredToken)
+    );
+    let bad = TokenInfo {
+        hashed_token: "zz".into(),
+        ..tokens[0].clone()
+    };
+    assert!(other.restore_token(&bad).await.is_err());
+    clock.0.fetch_add(3601, Ordering::SeqCst);
+    svc.delete_expired_tokens().await.unwrap();
+    assert!(svc.extract_tokens().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cluster_rbac_reconciliation_keeps_internal_principals() {
+    let (svc, _, _) = service().await;
+    svc.activate(None).await.unwrap();
+    let wanted = BTreeMap::from([(
+        "user:kilgore@kilgore.trout".to_owned(),
+        vec!["clusterAdmin".to_owned()],
+    )]);
+    svc.reconcile_cluster_bindings(&wanted).await.unwrap();
+    let b = svc.get_role_binding(&Resource::cluster()).await.unwrap();
+    let principals: Vec<&str> = b.keys().map(String::as_str).collect();
+    assert_eq!(
+        principals,
+        [
+            "internal:auth-server",
+            "pach:root",
+            "user:kilgore@kilgore.trout"
+        ]
+    );
+}

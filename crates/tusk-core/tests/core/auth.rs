@@ -1,0 +1,320 @@
+//! Permission evaluation, one row per rule of auth-model.md §5–§6.
+
+use std::collections::{BTreeMap, BTreeSet};
+use tusk_core::auth::{
+    CompiledBinding, EvalError, Permission, Resource, ResourceType, evaluate, not_authorized,
+    roles_for_permission,
+};
+
+fn p(name: &str) -> Permission {
+    Permission::from_name(name).unwrap_or_else(|| panic!("unknown permission {name}"))
+}
+
+fn binding(entries: &[(&str, &[&str])]) -> CompiledBinding {
+    let b: BTreeMap<String, BTreeSet<String>> = entries
+        .iter()
+        .map(|(k, roles)| {
+            (
+                (*k).to_owned(),
+                roles.iter().map(|r| (*r).to_owned()).collect(),
+            )
+        })
+        .collect();
+    CompiledBinding::compile(&b)
+}
+
+fn res(kind: ResourceType, name: &str) -> Resource {
+    Resource {
+        kind,
+        name: name.to_owned(),
+    }
+}
+
+/// The world every row is evaluated in: the default cluster binding after
+/// Activate, a project and a repo with their own bindings.
+fn world() -> BTreeMap<&'static str, CompiledBinding> {
+    BTreeMap::from([
+        (
+            "CLUSTER:",
+            binding(&[
+                ("pach:root", &["clusterAdmin"]),
+                ("allClusterUsers", &["projectCreator"]),
+                ("user:admin@x", &["clusterAdmin"]),
+            ]),
+        ),
+        (
+            "PROJECT:default",
+            binding(&[("allClusterUsers", &["projectWriter"])]),
+        ),
+        (
+            "PROJECT:p",
+            binding(&[
+                ("user:owner@x", &["projectOwner"]),
+                ("group:readers", &["repoReader"]),
+            ]),
+        ),
+        (
+            "REPO:p/r",
+            binding(&[
+                ("user:alice@x", &["repoWriter"]),
+                ("robot:ci", &["repoReader"]),
+            ]),
+        ),
+        ("REPO:default/d", binding(&[])),
+    ])
+}
+
+type Row = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Resource,
+    &'static [&'static str],
+    Result<bool, EvalError>,
+);
+
+fn check(rows: Vec<Row>) {
+    let w = world();
+    for (rule, principal, groups, resource, wanted, want) in rows {
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        let wanted: Vec<Permission> = wanted.iter().map(|n| p(n)).collect();
+        let got =
+            evaluate(principal, &groups, &resource, &wanted, |k| w.get(k)).map(|e| e.authorized());
+        assert_eq!(got, want, "rule: {rule}");
+    }
+}
+
+#[test]
+fn evaluation_rules() {
+    use ResourceType::*;
+    check(vec![
+        (
+            "cluster admin has every cluster permission",
+            "user:admin@x",
+            &[],
+            res(Cluster, ""),
+            &["CLUSTER_AUTH_ROTATE_ROOT_TOKEN", "CLUSTER_DELETE_ALL"],
+            Ok(true),
+        ),
+        (
+            "cluster roles flow down to repos",
+            "user:admin@x",
+            &[],
+            res(Repo, "p/r"),
+            &["REPO_DELETE"],
+            Ok(true),
+        ),
+        (
+            "allClusterUsers entries apply to everyone",
+            "user:nobody@x",
+            &[],
+            res(Cluster, ""),
+            &["PROJECT_CREATE"],
+            Ok(true),
+        ),
+        (
+            "no role, no permission",
+            "user:nobody@x",
+            &[],
+            res(Cluster, ""),
+            &["CLUSTER_MODIFY_BINDINGS"],
+            Ok(false),
+        ),
+        (
+            "project binding applies to its repos",
+            "user:owner@x",
+            &[],
+            res(Repo, "p/r"),
+            &["REPO_MODIFY_BINDINGS", "REPO_WRITE"],
+            Ok(true),
+        ),
+        (
+            "project binding applies to the project",
+            "user:owner@x",
+            &[],
+            res(Project, "p"),
+            &["PROJECT_DELETE"],
+            Ok(true),
+        ),
+        (
+            "groups are looked up in each binding",
+            "user:g@x",
+            &["group:readers"],
+            res(Repo, "p/r"),
+            &["REPO_READ"],
+            Ok(true),
+        ),
+        (
+            "a group grants nothing to non-members",
+            "user:g@x",
+            &[],
+            res(Repo, "p/r"),
+            &["REPO_READ"],
+            Ok(false),
+        ),
+        (
+            "repo binding grants on that repo",
+            "user:alice@x",
+            &[],
+            res(Repo, "p/r"),
+            &["REPO_WRITE"],
+            Ok(true),
+        ),
+        (
+            "grants only add: writer cannot delete",
+            "user:alice@x",
+            &[],
+            res(Repo, "p/r"),
+            &["REPO_WRITE", "REPO_DELETE"],
+            Ok(false),
+        ),
+        (
+            "robots are principals too",
+            "robot:ci",
+            &[],
+            res(Repo, "p/r"),
+            &["REPO_READ"],
+            Ok(true),
+        ),
+        (
+            "spec repos are readable by all users",
+            "user:nobody@x",
+            &[],
+            res(SpecRepo, "p/r"),
+            &["REPO_READ"],
+            Ok(true),
+        ),
+        (
+            "spec repos otherwise evaluate as the repo",
+            "user:alice@x",
+            &[],
+            res(SpecRepo, "p/r"),
+            &["REPO_WRITE"],
+            Ok(true),
+        ),
+        (
+            "project default gives allClusterUsers projectWriter",
+            "user:nobody@x",
+            &[],
+            res(Project, "default"),
+            &["PROJECT_CREATE_REPO"],
+            Ok(true),
+        ),
+        (
+            "a repo under a project without a binding",
+            "user:alice@x",
+            &[],
+            res(Repo, "ghost/r"),
+            &["REPO_READ"],
+            Err(EvalError::NoRoleBinding {
+                kind: "PROJECT",
+                name: "ghost".into(),
+            }),
+        ),
+        (
+            "a repo without a binding",
+            "user:alice@x",
+            &[],
+            res(Repo, "p/ghost"),
+            &["REPO_READ"],
+            Err(EvalError::NoRoleBinding {
+                kind: "REPO",
+                name: "p/ghost".into(),
+            }),
+        ),
+        (
+            "cluster grants stop before missing bindings",
+            "user:admin@x",
+            &[],
+            res(Repo, "ghost/r"),
+            &["REPO_READ"],
+            Ok(true),
+        ),
+        (
+            "an empty repo binding still lets the project decide",
+            "user:nobody@x",
+            &[],
+            res(Repo, "default/d"),
+            &["REPO_READ"],
+            Ok(false),
+        ),
+    ]);
+}
+
+#[test]
+fn auth_off_is_not_activated() {
+    let empty: BTreeMap<&str, CompiledBinding> = BTreeMap::from([("CLUSTER:", binding(&[]))]);
+    let got = evaluate(
+        "user:a@x",
+        &[],
+        &Resource::cluster(),
+        &[p("CLUSTER_GET_BINDINGS")],
+        |k| empty.get(k),
+    );
+    assert_eq!(got, Err(EvalError::NotActivated));
+    let none: BTreeMap<&str, CompiledBinding> = BTreeMap::new();
+    assert_eq!(
+        evaluate("user:a@x", &[], &Resource::cluster(), &[], |k| none.get(k)),
+        Err(EvalError::NotActivated)
+    );
+}
+
+#[test]
+fn get_permissions_reports_all_roles_and_permissions() {
+    let w = world();
+    let e = evaluate(
+        "user:alice@x",
+        &[],
+        &res(ResourceType::Repo, "p/r"),
+        &[],
+        |k| w.get(k),
+    )
+    .unwrap();
+    assert_eq!(e.roles, ["projectCreator", "repoWriter"]);
+    assert!(e.satisfied.contains(&p("REPO_WRITE")) && e.satisfied.contains(&p("PROJECT_CREATE")));
+    assert!(e.missing.contains(&p("REPO_DELETE")));
+    // Unknown permission numbers are never granted, never panic.
+    let e = evaluate(
+        "user:admin@x",
+        &[],
+        &Resource::cluster(),
+        &[Permission(9999), Permission(-1)],
+        |k| w.get(k),
+    )
+    .unwrap();
+    assert_eq!(e.missing.len(), 2);
+}
+
+#[test]
+fn error_texts_are_byte_exact() {
+    assert_eq!(
+        not_authorized(
+            "user:a@b.c",
+            &[p("CLUSTER_AUTH_GET_CONFIG")],
+            &Resource::cluster()
+        ),
+        "user:a@b.c is not authorized to perform this operation - needs permissions [CLUSTER_AUTH_GET_CONFIG] on CLUSTER . Run `pachctl auth roles-for-permission` to find roles that grant a given permission."
+    );
+    assert_eq!(
+        EvalError::NoRoleBinding {
+            kind: "REPO",
+            name: "p/r".into()
+        }
+        .to_string(),
+        "no role binding exists for REPO p/r"
+    );
+    let names: Vec<&str> = roles_for_permission(p("REPO_READ"))
+        .iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "repoReader",
+            "repoWriter",
+            "repoOwner",
+            "projectOwner",
+            "clusterAdmin"
+        ]
+    );
+}

@@ -1,0 +1,305 @@
+//! `identity_v2.API`: connectors, OIDC clients and the identity server
+//! config. Every RPC needs auth active and its permission (no `off∨`).
+
+use super::{permitted, status};
+use prost_types::value::Kind;
+use serde_json::Value;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+use tusk_auth::{AuthService, ConnectorInput, Managed};
+use tusk_core::Secret;
+use tusk_proto::identity_v2 as pb;
+use tusk_proto::identity_v2::api_server::Api;
+
+pub struct IdentityApi {
+    svc: Arc<AuthService>,
+    managed: Managed,
+}
+
+impl IdentityApi {
+    pub fn new(svc: Arc<AuthService>, managed: Managed) -> IdentityApi {
+        IdentityApi { svc, managed }
+    }
+}
+
+type R<T> = Result<Response<T>, Status>;
+
+/// google.protobuf.Struct → JSON. Depth is bounded by prost's decoder.
+pub fn struct_to_json(s: &prost_types::Struct) -> Value {
+    Value::Object(
+        s.fields
+            .iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect(),
+    )
+}
+
+fn value_to_json(v: &prost_types::Value) -> Value {
+    match &v.kind {
+        None | Some(Kind::NullValue(_)) => Value::Null,
+        Some(Kind::NumberValue(n)) => {
+            // Struct numbers are doubles; whole ones read back as integers.
+            if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                Value::from(*n as i64)
+            } else {
+                serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number)
+            }
+        }
+        Some(Kind::StringValue(s)) => Value::String(s.clone()),
+        Some(Kind::BoolValue(b)) => Value::Bool(*b),
+        Some(Kind::StructValue(s)) => struct_to_json(s),
+        Some(Kind::ListValue(l)) => Value::Array(l.values.iter().map(value_to_json).collect()),
+    }
+}
+
+pub fn json_to_struct(v: &Value) -> prost_types::Struct {
+    match v {
+        Value::Object(map) => prost_types::Struct {
+            fields: map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_to_value(v)))
+                .collect(),
+        },
+        _ => prost_types::Struct::default(),
+    }
+}
+
+fn json_to_value(v: &Value) -> prost_types::Value {
+    let kind = match v {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(b) => Kind::BoolValue(*b),
+        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => Kind::StringValue(s.clone()),
+        Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(json_to_value).collect(),
+        }),
+        Value::Object(_) => Kind::StructValue(json_to_struct(v)),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+fn input(c: pb::IdpConnector) -> ConnectorInput {
+    // The reference's pick: `config` if present, else `jsonConfig`.
+    let config = match &c.config {
+        Some(s) if !s.fields.is_empty() => Some(struct_to_json(s).to_string()),
+        _ => Some(c.json_config.clone()).filter(|j| !j.trim().is_empty()),
+    };
+    ConnectorInput {
+        id: c.id,
+        name: c.name,
+        kind: c.r#type,
+        config_version: c.config_version,
+        config,
+    }
+}
+
+fn connector(c: tusk_store::Connector) -> pb::IdpConnector {
+    let config: Value = serde_json::from_str(&c.config).unwrap_or(Value::Null);
+    pb::IdpConnector {
+        id: c.id,
+        name: c.name,
+        r#type: c.type_,
+        config_version: c.config_version,
+        json_config: String::new(),
+        config: Some(json_to_struct(&config)),
+    }
+}
+
+fn client(c: tusk_store::OidcClient) -> pb::OidcClient {
+    pb::OidcClient {
+        id: c.id,
+        redirect_uris: c.redirect_uris,
+        trusted_peers: c.trusted_peers,
+        name: c.name,
+        secret: c.secret.expose().clone(),
+    }
+}
+
+fn record(c: pb::OidcClient) -> tusk_store::OidcClient {
+    tusk_store::OidcClient {
+        id: c.id,
+        secret: Secret::new(c.secret),
+        name: c.name,
+        redirect_uris: c.redirect_uris,
+        trusted_peers: c.trusted_peers,
+        public: false,
+        logo_url: String::new(),
+    }
+}
+
+#[tonic::async_trait]
+impl Api for IdentityApi {
+    async fn set_identity_server_config(
+        &self,
+        req: Request<pb::SetIdentityServerConfigRequest>,
+    ) -> R<pb::SetIdentityServerConfigResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_SET_CONFIG").await?;
+        let c = req.into_inner().config.unwrap_or_default();
+        let config = tusk_store::IdentityConfig {
+            id: String::new(),
+            issuer: c.issuer,
+            id_token_expiry: c.id_token_expiry,
+            rotation_token_expiry: c.rotation_token_expiry,
+        };
+        self.svc
+            .set_identity_config(&self.managed, &config)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::SetIdentityServerConfigResponse {}))
+    }
+
+    async fn get_identity_server_config(
+        &self,
+        req: Request<pb::GetIdentityServerConfigRequest>,
+    ) -> R<pb::GetIdentityServerConfigResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_GET_CONFIG").await?;
+        let c = self.svc.get_identity_config().await.map_err(status)?;
+        Ok(Response::new(pb::GetIdentityServerConfigResponse {
+            config: Some(pb::IdentityServerConfig {
+                issuer: c.issuer,
+                id_token_expiry: c.id_token_expiry,
+                rotation_token_expiry: c.rotation_token_expiry,
+            }),
+        }))
+    }
+
+    async fn create_idp_connector(
+        &self,
+        req: Request<pb::CreateIdpConnectorRequest>,
+    ) -> R<pb::CreateIdpConnectorResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_CREATE_IDP").await?;
+        let c = req.into_inner().connector.unwrap_or_default();
+        self.svc
+            .create_connector(&self.managed, &input(c))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::CreateIdpConnectorResponse {}))
+    }
+
+    async fn update_idp_connector(
+        &self,
+        req: Request<pb::UpdateIdpConnectorRequest>,
+    ) -> R<pb::UpdateIdpConnectorResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_UPDATE_IDP").await?;
+        let c = req.into_inner().connector.unwrap_or_default();
+        self.svc
+            .update_connector(&self.managed, &input(c))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::UpdateIdpConnectorResponse {}))
+    }
+
+    async fn list_idp_connectors(
+        &self,
+        req: Request<pb::ListIdpConnectorsRequest>,
+    ) -> R<pb::ListIdpConnectorsResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_LIST_IDPS").await?;
+        let connectors = self
+            .svc
+            .list_connectors()
+            .await
+            .map_err(status)?
+            .into_iter()
+            .map(connector)
+            .collect();
+        Ok(Response::new(pb::ListIdpConnectorsResponse { connectors }))
+    }
+
+    async fn get_idp_connector(
+        &self,
+        req: Request<pb::GetIdpConnectorRequest>,
+    ) -> R<pb::GetIdpConnectorResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_GET_IDP").await?;
+        let c = self
+            .svc
+            .get_connector(&req.into_inner().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::GetIdpConnectorResponse {
+            connector: Some(connector(c)),
+        }))
+    }
+
+    async fn delete_idp_connector(
+        &self,
+        req: Request<pb::DeleteIdpConnectorRequest>,
+    ) -> R<pb::DeleteIdpConnectorResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_DELETE_IDP").await?;
+        self.svc
+            .delete_connector(&self.managed, &req.into_inner().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteIdpConnectorResponse {}))
+    }
+
+    async fn create_oidc_client(
+        &self,
+        req: Request<pb::CreateOidcClientRequest>,
+    ) -> R<pb::CreateOidcClientResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_CREATE_OIDC_CLIENT").await?;
+        let c = req.into_inner().client.unwrap_or_default();
+        let created = self.svc.create_client(&record(c)).await.map_err(status)?;
+        Ok(Response::new(pb::CreateOidcClientResponse {
+            client: Some(client(created)),
+        }))
+    }
+
+    async fn update_oidc_client(
+        &self,
+        req: Request<pb::UpdateOidcClientRequest>,
+    ) -> R<pb::UpdateOidcClientResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_UPDATE_OIDC_CLIENT").await?;
+        let c = req.into_inner().client.unwrap_or_default();
+        self.svc.update_client(&record(c)).await.map_err(status)?;
+        Ok(Response::new(pb::UpdateOidcClientResponse {}))
+    }
+
+    async fn get_oidc_client(
+        &self,
+        req: Request<pb::GetOidcClientRequest>,
+    ) -> R<pb::GetOidcClientResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_GET_OIDC_CLIENT").await?;
+        let c = self
+            .svc
+            .get_client(&req.into_inner().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::GetOidcClientResponse {
+            client: Some(client(c)),
+        }))
+    }
+
+    async fn list_oidc_clients(
+        &self,
+        req: Request<pb::ListOidcClientsRequest>,
+    ) -> R<pb::ListOidcClientsResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_LIST_OIDC_CLIENTS").await?;
+        let clients = self
+            .svc
+            .list_clients()
+            .await
+            .map_err(status)?
+            .into_iter()
+            .map(client)
+            .collect();
+        Ok(Response::new(pb::ListOidcClientsResponse { clients }))
+    }
+
+    async fn delete_oidc_client(
+        &self,
+        req: Request<pb::DeleteOidcClientRequest>,
+    ) -> R<pb::DeleteOidcClientResponse> {
+        permitted(&self.svc, &req, "CLUSTER_IDENTITY_DELETE_OIDC_CLIENT").await?;
+        self.svc
+            .delete_client(&req.into_inner().id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteOidcClientResponse {}))
+    }
+
+    async fn delete_all(&self, req: Request<pb::DeleteAllRequest>) -> R<pb::DeleteAllResponse> {
+        permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
+        self.svc.delete_all_identity().await.map_err(status)?;
+        Ok(Response::new(pb::DeleteAllResponse {}))
+    }
+}
