@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "enterprise/enterprise.proto",
     "license/license.proto",
     "version/versionpb.proto",
+    "tusk/resources.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -88,6 +88,24 @@ pub fn main(args: ServeArgs) -> ExitCode {
 }
 
 async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Result<()> {
+    let listener = bind(&args.source.listen).await?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    // With `--listen HOST:0` the port is known only now; an issuer derived
+    // from the listen address must carry the real one.
+    let config = if config.issuer_origin == "the --listen address"
+        && local.to_string() != args.source.listen
+    {
+        let mut source = args.source.clone();
+        source.listen = local.to_string();
+        match source.load() {
+            Ok((Loaded::Ok(c), _)) => *c,
+            _ => config,
+        }
+    } else {
+        config
+    };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tusk_server::TlsPem {
             cert_chain: sources::read_capped(cert).map_err(|e| anyhow!("--tls-cert {e}"))?,
@@ -101,18 +119,6 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
         }),
     };
     let store = open_store(&args).await?;
-    let listener = bind(&args.source.listen).await?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
-    tracing::info!(
-        listen = %local,
-        issuer = %config.issuer,
-        store = store.backend_name(),
-        tls = tls.is_some(),
-        mock_idp = config.mock_idp,
-        "tusk is serving"
-    );
     let provider = tusk_server::provider_from_config(&config, store.clone())
         .await
         .context("cannot start the OpenID provider")?;
@@ -122,6 +128,14 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     if let Some(token) = &auth.generated_root_token {
         hand_over_root_token(&args, token);
     }
+    tracing::info!(
+        listen = %local,
+        issuer = %config.issuer,
+        store = store.backend_name(),
+        tls = tls.is_some(),
+        mock_idp = config.mock_idp,
+        "tusk is serving"
+    );
     let options = tusk_server::ServerOptions {
         tls,
         issuer: config.issuer.clone(),

@@ -396,7 +396,11 @@ fn serve_on_postgres_answers_ready() {
         psql(&format!("DROP DATABASE IF EXISTS {db}")) && psql(&format!("CREATE DATABASE {db}")),
         "PostgreSQL at {base} is not reachable; start it (see README) — this test never skips"
     );
-    let server = Server::start(&["--database-url", &format!("{base}/{db}")]);
+    // The data dir still receives a generated root token, so keep it out
+    // of the source tree.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().display().to_string();
+    let server = Server::start(&["--database-url", &format!("{base}/{db}"), "--data-dir", &data]);
     let (status, body) = server.get("/readyz");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"backend\":\"postgres\""), "{body}");

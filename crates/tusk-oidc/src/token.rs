@@ -233,6 +233,18 @@ impl Provider {
             }
             None => token.scopes.clone(),
         };
+        // The connector is resolved before the token is claimed, so an
+        // unavailable upstream answers "retry later" without burning the
+        // token (a retry would otherwise look like reuse).
+        let connector = self
+            .connector(&token.connector_id)
+            .map_err(|p| match p.status {
+                503 => OAuthError::new(ErrorCode::TemporarilyUnavailable, p.detail),
+                _ => OAuthError::new(
+                    ErrorCode::InvalidGrant,
+                    "the login method of this session no longer exists; log in again",
+                ),
+            })?;
         let next = random_token(32);
         let next_id = hash_token(&next);
         // Rotation: claim the presented token by marking it obsolete. A
@@ -254,21 +266,39 @@ impl Provider {
             Ok(_) => {
                 // Only the winner refreshes upstream, so an upstream that
                 // rotates its own refresh tokens sees one refresh.
-                if let Ok(connector) = self.connector(&token.connector_id)
-                    && let Some(r) = connector.refresh()
-                {
-                    let identity = r
+                if let Some(r) = connector.refresh() {
+                    let refreshed = r
                         .refresh(
                             &connector_scopes(&token.scopes),
                             to_identity(&token.claims, &token.connector_data),
                         )
-                        .await
-                        .map_err(|e| {
-                            OAuthError::new(
+                        .await;
+                    let identity = match refreshed {
+                        Ok(i) => i,
+                        Err(e) => {
+                            let transient = matches!(e, tusk_connector::Error::Unavailable { .. });
+                            if transient {
+                                // Give the token back: the client may retry it.
+                                let _ = self
+                                    .store
+                                    .update::<RefreshToken, _>(&id, |t| {
+                                        if t.obsoleted_by.as_deref() == Some(next_id.as_str()) {
+                                            t.obsoleted_by = None;
+                                        }
+                                        Ok(())
+                                    })
+                                    .await;
+                                return Err(OAuthError::new(
+                                    ErrorCode::TemporarilyUnavailable,
+                                    format!("the identity provider cannot be reached: {e}"),
+                                ));
+                            }
+                            return Err(OAuthError::new(
                                 ErrorCode::InvalidGrant,
                                 format!("the identity provider refused the refresh: {e}"),
-                            )
-                        })?;
+                            ));
+                        }
+                    };
                     if identity.user_id != token.claims.user_id {
                         return Err(OAuthError::new(
                             ErrorCode::InvalidGrant,

@@ -75,6 +75,26 @@ generated!(
     "versionpb_v2"
 );
 
+/// `tusk.resources.v1`: tusk's own service for registering projects and repos (2 RPCs).
+pub mod tusk {
+    pub mod resources {
+        #[allow(
+            clippy::all,
+            clippy::pedantic,
+            clippy::nursery,
+            clippy::unwrap_used,
+            clippy::expect_used,
+            clippy::panic,
+            missing_docs,
+            rustdoc::all,
+            unreachable_pub
+        )]
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/tusk.resources.v1.rs"));
+        }
+    }
+}
+
 /// Serialized `google.protobuf.FileDescriptorSet` of every proto above, their imports included
 /// (the `google/protobuf/*` files), for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
@@ -87,4 +107,5 @@ pub const SERVICE_NAMES: &[&str] = &[
     "enterprise_v2.API",
     "license_v2.API",
     "versionpb_v2.API",
+    "tusk.resources.v1.Resources",
 ];

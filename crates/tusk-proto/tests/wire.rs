@@ -613,8 +613,13 @@ fn service_names() {
             "identity_v2.API",
             "enterprise_v2.API",
             "license_v2.API",
-            "versionpb_v2.API"
+            "versionpb_v2.API",
+            "tusk.resources.v1.Resources"
         ]
+    );
+    assert_eq!(
+        tusk_proto::tusk::resources::v1::resources_server::SERVICE_NAME,
+        "tusk.resources.v1.Resources"
     );
 }
 

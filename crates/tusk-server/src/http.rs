@@ -278,7 +278,21 @@ fn http_routes(state: AppState) -> Router {
     }
     router
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(axum::middleware::map_response(oversize_as_oauth_json))
         .layer(axum::middleware::from_fn(metrics::track))
+}
+
+/// The body limit answers 413 in plain text; OAuth clients expect the
+/// error JSON of RFC 6749 §5.2 from every endpoint they call.
+async fn oversize_as_oauth_json(response: Response) -> Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    let body = json!({
+        "error": "invalid_request",
+        "error_description": format!("the request body is larger than {} bytes", BODY_LIMIT),
+    });
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
 }
 
 /// Where the embedded provider sends a CLI login (auth-model.md §9), with

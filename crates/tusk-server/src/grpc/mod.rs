@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod enterprise;
 pub mod identity;
+pub mod resources;
 pub mod version;
 
 use tonic::{Code, Request, Status};

@@ -1,0 +1,144 @@
+//! The hot path of every authorized RPC, on a Pachyderm-shaped data set:
+//! 1,000 users, 100 groups, 100 projects, 1,000 repos.
+//!
+//! `baseline/sha256` (hashing one token, which every check must do) is the
+//! yardstick: the other figures are read as multiples of it.
+
+// A benchmark that cannot set up its data set has nothing to measure.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hint::black_box;
+use std::sync::Arc;
+use tusk_auth::{AuthService, AuthSettings};
+use tusk_core::auth::{Binding, CompiledBinding, Permission, Resource, ResourceType, evaluate};
+use tusk_store::{GroupMembership, RoleBinding, Store};
+
+fn user(i: usize) -> String {
+    format!("user:user{i}@example.com")
+}
+
+fn group(i: usize) -> String {
+    format!("group:team{i}")
+}
+
+fn bindings() -> Vec<(String, Binding)> {
+    let set = |roles: &[&str]| {
+        roles
+            .iter()
+            .map(|r| (*r).to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    let mut out = vec![(
+        "CLUSTER:".to_owned(),
+        BTreeMap::from([
+            ("pach:root".to_owned(), set(&["clusterAdmin"])),
+            ("allClusterUsers".to_owned(), set(&["projectCreator"])),
+            (user(0), set(&["clusterAdmin"])),
+        ]),
+    )];
+    for p in 0..100 {
+        let mut b = Binding::new();
+        for k in 0..5 {
+            b.insert(user((p * 7 + k) % 1000), set(&["projectWriter"]));
+        }
+        b.insert(group(p), set(&["projectViewer"]));
+        b.insert(group((p + 1) % 100), set(&["repoReader"]));
+        out.push((format!("PROJECT:project{p}"), b));
+        for r in 0..10 {
+            let mut rb = Binding::new();
+            for k in 0..3 {
+                rb.insert(user((p * 10 + r + k * 333) % 1000), set(&["repoWriter"]));
+            }
+            rb.insert(group((p + r) % 100), set(&["repoReader"]));
+            out.push((format!("REPO:project{p}/repo{r}"), rb));
+        }
+    }
+    out
+}
+
+fn pure(c: &mut Criterion) {
+    let compiled: HashMap<String, CompiledBinding> = bindings()
+        .iter()
+        .map(|(k, b)| (k.clone(), CompiledBinding::compile(b)))
+        .collect();
+    let groups: Vec<String> = (0..3).map(|g| group((42 + g * 31) % 100)).collect();
+    let repo = Resource {
+        kind: ResourceType::Repo,
+        name: "project42/repo7".into(),
+    };
+    let write = [Permission::from_name("REPO_WRITE").unwrap_or(Permission(0))];
+    let mut g = c.benchmark_group("check");
+    g.bench_function("baseline/sha256", |b| {
+        b.iter(|| tusk_store::hash_token(black_box("0123456789abcdef0123456789abcdef")))
+    });
+    g.bench_function("evaluate/repo-write-denied-after-3-bindings", |b| {
+        b.iter(|| {
+            evaluate(
+                black_box("user:user999@example.com"),
+                &groups,
+                &repo,
+                &write,
+                |k| compiled.get(k),
+            )
+        })
+    });
+    let admin = Resource::cluster();
+    let perm = [Permission::from_name("CLUSTER_AUTH_GET_CONFIG").unwrap_or(Permission(0))];
+    g.bench_function("evaluate/cluster-admin", |b| {
+        b.iter(|| evaluate(black_box(&user(0)), &[], &admin, &perm, |k| compiled.get(k)))
+    });
+
+    // Through the service: token check and permission check from the caches.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (svc, token) = rt.block_on(async {
+        let store = Store::memory();
+        let svc = AuthService::new(
+            store.clone(),
+            Arc::new(tusk_oidc::SystemClock),
+            AuthSettings::default(),
+            None,
+        );
+        svc.activate(None).await.unwrap_or_else(|e| panic!("{e}"));
+        for (id, entries) in bindings() {
+            store
+                .put(&RoleBinding { id, entries })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for u in 0..1000 {
+            let groups = (0..3).map(|g| group((u + g * 31) % 100)).collect();
+            store
+                .put(&GroupMembership {
+                    id: user(u),
+                    groups,
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let token = svc
+            .mint(&user(42), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (svc, token)
+    });
+    g.bench_function("service/whoami-cached", |b| {
+        b.iter(|| rt.block_on(svc.authenticate(Some(black_box(&token)))))
+    });
+    g.bench_function("service/authorize-cached", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let caller = svc.authenticate(Some(&token)).await?;
+                svc.evaluate(&caller.subject, &repo, &write).await
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, pure);
+criterion_main!(benches);

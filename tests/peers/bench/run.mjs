@@ -1,0 +1,346 @@
+// Orchestrates scripts/bench-oidc: tusk vs npm oidc-provider on loopback.
+// Started by the bash script (pinned to the load-generator core); it pins the
+// servers to BENCH_SERVER_CPU, logs in to each through the browserless helper,
+// then measures discovery GETs and refresh-token chains with wrk (or a Node
+// keep-alive loop when wrk is missing). Every child PID goes to BENCH_PIDFILE
+// so the bash trap can clean up even if this process dies.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as client from 'openid-client';
+import { Browser } from '../lib/browser.mjs';
+import { startTusk } from '../lib/tusk.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const env = process.env;
+const DURATION = Number(env.BENCH_DURATION || 10);
+const WARMUP = Number(env.BENCH_WARMUP || 2);
+const CONNS = Number(env.BENCH_CONNS || 4);
+const SERVER_CPU = env.BENCH_SERVER_CPU || '';
+const PIDFILE = env.BENCH_PIDFILE || '';
+const TUSK_KIND = env.BENCH_TUSK_KIND || '';
+const USE_WRK = (env.BENCH_LOADGEN || 'wrk') === 'wrk' && spawnSync('wrk', ['--version']).error === undefined;
+
+const RP = { id: 'rp-confidential', secret: 'rp-secret-0123456789', redirect: 'http://127.0.0.1:9999/cb' };
+const ALG = env.BENCH_ALG || ''; // empty: tusk's default, and oidc-provider follows it
+// tusk's per-address rate limits (token endpoint 1200/min by default) are
+// turned off: oidc-provider has none, and all load comes from 127.0.0.1.
+const VALUES = `oidc:
+  RotationTokenExpiry: 48h
+  additionalClients:
+  - id: ${RP.id}
+    secret: ${RP.secret}
+    name: Confidential RP
+    redirect_uris: ["${RP.redirect}"]
+tusk:
+  rateLimit:
+    passwordPerMinute: 0
+    tokenPerMinute: 0
+${ALG ? `  signing:\n    algorithm: ${ALG}\n` : ''}`;
+const pin = SERVER_CPU ? ['taskset', '-c', SERVER_CPU] : [];
+const log = (...a) => console.error('[bench]', ...a);
+const children = [];
+
+function track(child) {
+  children.push(child);
+  if (PIDFILE) appendFileSync(PIDFILE, `${child.pid}\n`);
+  return child;
+}
+
+async function cleanup() {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGTERM');
+      await Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+  }
+}
+
+async function freePort() {
+  const srv = net.createServer();
+  await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+  const { port } = srv.address();
+  await new Promise((res) => srv.close(res));
+  return port;
+}
+
+function basic(id, secret) {
+  const enc = (s) => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+async function startOidcProvider(alg) {
+  const [file, ...args] = [...pin, process.execPath, join(HERE, 'op-server.mjs')];
+  const child = track(spawn(file, args, {
+    env: { ...env, BENCH_ALG: alg, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  const errLines = [];
+  createInterface({ input: child.stderr }).on('line', (l) => errLines.push(l));
+  const line = await new Promise((res, rej) => {
+    createInterface({ input: child.stdout }).once('line', res);
+    child.once('exit', (code) => rej(new Error(`oidc-provider exited (${code}):\n${errLines.join('\n')}`)));
+  });
+  return { child, issuer: JSON.parse(line).issuer, errLines };
+}
+
+/** Logs in once (code flow + PKCE) and returns a refresh token. */
+async function refreshToken(issuer, { consent, login }) {
+  const config = await client.discovery(new URL(issuer), RP.id, { client_secret: RP.secret },
+    client.ClientSecretBasic(), { execute: [client.allowInsecureRequests] });
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const params = {
+    redirect_uri: RP.redirect, scope: 'openid email profile offline_access', state, nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+  };
+  if (consent) params.prompt = 'consent'; // oidc-provider drops offline_access without it
+  const b = new Browser();
+  const out = await b.browse(client.buildAuthorizationUrl(config, params).href, {
+    fill: login, stopAt: RP.redirect, submitAnyForm: consent,
+  });
+  if (!out.redirect) throw new Error(`login at ${issuer} did not finish:\n${b.traceText()}\n${out.page.body.slice(0, 1000)}`);
+  const tokens = await client.authorizationCodeGrant(config, new URL(out.redirect),
+    { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+  if (!tokens.refresh_token) throw new Error(`no refresh token from ${issuer}`);
+  return { token: tokens.refresh_token, tokenEndpoint: config.serverMetadata().token_endpoint };
+}
+
+/** N refresh tokens, each checked by one refresh (whose new token is kept). */
+async function refreshTokens(server, n) {
+  const got = [];
+  for (let i = 0; i < n; i++) got.push(await refreshToken(server.issuer, server.loginOpts));
+  const alive = [];
+  for (const { token, tokenEndpoint } of got) {
+    const res = await fetch(tokenEndpoint, {
+      method: 'POST',
+      headers: { authorization: basic(RP.id, RP.secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok && body.refresh_token) alive.push(body.refresh_token);
+    else log(`${server.name}: a refresh token from an earlier login no longer works (${res.status} ${body.error ?? ''}: ${body.error_description ?? ''})`);
+  }
+  return { tokens: alive, tokenEndpoint: got[0].tokenEndpoint };
+}
+
+function runWrk(args, extraEnv) {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn('wrk', args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.once('exit', (code) => {
+      const m = out.match(/BENCH_JSON (\{.*\})/);
+      if (code !== 0 || !m) reject(new Error(`wrk failed (${code}):\n${out}`));
+      else resolve(JSON.parse(m[1]));
+    });
+  });
+}
+
+/** Node fallback: `conns` keep-alive loops, each its own chain. */
+async function runNode({ url, method, headers, body, onResponse, conns, seconds }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
+  const lat = [];
+  let requests = 0;
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  async function loop(i) {
+    const state = {};
+    while (performance.now() < end) {
+      const s = performance.now();
+      const payload = body ? body(i, state) : undefined;
+      const { status, text } = await new Promise((res) => {
+        const req = http.request(url, { method, agent, headers: payload ? { ...headers, 'content-length': Buffer.byteLength(payload) } : headers }, (r) => {
+          let t = '';
+          r.setEncoding('utf8');
+          r.on('data', (d) => { t += d; });
+          r.on('end', () => res({ status: r.statusCode, text: t }));
+        });
+        req.on('error', (e) => res({ status: 0, text: String(e) }));
+        req.end(payload);
+      });
+      lat.push((performance.now() - s) * 1000);
+      requests++;
+      if (!(onResponse ? onResponse(i, state, status, text) : status === 200)) errors++;
+    }
+  }
+  await Promise.all(Array.from({ length: conns }, (_, i) => loop(i)));
+  const duration = (performance.now() - t0) * 1000;
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  const pct = (p) => Math.round(lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? 0);
+  return {
+    requests, duration_us: Math.round(duration), ok: requests - errors, failed: errors,
+    p50_us: pct(50), p90_us: pct(90), p99_us: pct(99), max_us: Math.round(lat.at(-1) ?? 0),
+  };
+}
+
+async function benchDiscovery(server, seconds) {
+  const url = `${server.issuer}/.well-known/openid-configuration`;
+  if (USE_WRK) {
+    return runWrk(['-t', String(CONNS), '-c', String(CONNS), '-d', `${seconds}s`, '--timeout', '10s',
+      '-s', join(HERE, 'get.lua'), url]);
+  }
+  return runNode({ url, method: 'GET', headers: {}, conns: CONNS, seconds });
+}
+
+async function benchRefresh(server, seconds, tmp) {
+  const { tokens, tokenEndpoint } = await refreshTokens(server, server.chains);
+  if (tokens.length === 0) throw new Error(`${server.name}: no working refresh token`);
+  const auth = basic(RP.id, RP.secret);
+  const u = new URL(tokenEndpoint);
+  if (USE_WRK) {
+    const file = join(tmp, `${server.name}-tokens.txt`);
+    await writeFile(file, `${tokens.join('\n')}\n`);
+    const n = tokens.length;
+    const r = await runWrk(['-t', String(n), '-c', String(n), '-d', `${seconds}s`, '--timeout', '10s',
+      '-s', join(HERE, 'refresh.lua'), `${u.origin}/`],
+    { BENCH_TOKENS: file, BENCH_TOKEN_PATH: u.pathname, BENCH_AUTH: auth });
+    return { ...r, chains: n };
+  }
+  const r = await runNode({
+    url: tokenEndpoint,
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    conns: tokens.length,
+    seconds,
+    body: (i, st) => `grant_type=refresh_token&refresh_token=${encodeURIComponent(st.token ?? tokens[i])}`,
+    onResponse: (i, st, status, text) => {
+      if (status !== 200) return false;
+      try {
+        const t = JSON.parse(text).refresh_token;
+        if (!t || t === (st.token ?? tokens[i])) return false;
+        st.token = t;
+        return true;
+      } catch { return false; }
+    },
+  });
+  return { ...r, chains: tokens.length };
+}
+
+function algOf(jwks) {
+  const k = jwks.keys?.[0] ?? {};
+  if (k.alg) return k.alg;
+  if (k.kty === 'EC') return { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }[k.crv] ?? 'ES256';
+  if (k.kty === 'OKP') return 'EdDSA';
+  return 'RS256';
+}
+
+/** Requests that did not succeed: bad status or body, no rotation, socket errors. */
+function failures(x) {
+  const socket = (x.errors_connect ?? 0) + (x.errors_read ?? 0) + (x.errors_write ?? 0) + (x.errors_timeout ?? 0);
+  return (x.failed ?? x.errors_status ?? 0) + (x.not_rotated ?? 0) + socket;
+}
+
+function fmtRate(r) { return r.ok / (r.duration_us / 1e6); }
+function ms(us) { return (us / 1000).toFixed(2); }
+
+let tmp;
+
+async function main() {
+  tmp = await mkdtemp(join(tmpdir(), 'bench-oidc-'));
+  let tusk;
+  try {
+    log(`starting tusk (${TUSK_KIND || 'binary'} ${env.TUSK_BIN})${pin.length ? ` on CPU ${SERVER_CPU}` : ''}`);
+    // A port chosen here rather than :0, so the issuer tusk derives from
+    // --listen is the address it serves even where it does not resolve :0.
+    tusk = await startTusk({ values: VALUES, command: pin, listen: `127.0.0.1:${await freePort()}` });
+    track(tusk.child);
+    const disc = await fetch(`${tusk.issuer}/.well-known/openid-configuration`);
+    if (disc.status !== 200) throw new Error(`tusk discovery answered ${disc.status}: the provider endpoints are not there yet`);
+    const meta = await disc.json();
+    const alg = algOf(await (await fetch(meta.jwks_uri)).json());
+    log(`tusk serves ${tusk.issuer}, signs ${alg}`);
+
+    const op = await startOidcProvider(alg);
+    const opVersion = JSON.parse(readFileSync(join(HERE, '..', 'node_modules', 'oidc-provider', 'package.json'), 'utf8')).version;
+    log(`oidc-provider ${opVersion} serves ${op.issuer}, signs ${alg}`);
+
+    const servers = [
+      { name: 'tusk', issuer: tusk.issuer, loginOpts: { consent: false, login: { login: 'admin', password: 'password' } }, chains: CONNS },
+      { name: 'oidc-provider', issuer: op.issuer, loginOpts: { consent: true, login: { login: 'kilgore', password: 'any' } }, chains: CONNS },
+    ];
+
+    // Fail fast on broken logins before spending time on load.
+    const probe = await refreshTokens(servers[0], CONNS);
+    if (probe.tokens.length < CONNS) {
+      log(`tusk kept only ${probe.tokens.length} of ${CONNS} refresh tokens of one user+client (Dex keeps one per user, connector and client); ` +
+        `running ${Math.max(1, probe.tokens.length)} chain(s) on both servers`);
+      for (const s of servers) s.chains = Math.max(1, probe.tokens.length);
+    }
+
+    const results = {};
+    for (const [what, fn] of [['discovery', benchDiscovery], ['refresh', benchRefresh]]) {
+      for (const s of servers) {
+        if (WARMUP > 0) {
+          log(`${s.name} ${what}: warm-up ${WARMUP}s`);
+          await fn(s, WARMUP, tmp);
+        }
+        log(`${s.name} ${what}: ${DURATION}s, ${what === 'refresh' ? `${s.chains} chain(s)` : `${CONNS} connection(s)`}`);
+        results[`${s.name}/${what}`] = await fn(s, DURATION, tmp);
+      }
+    }
+
+    const rows = [];
+    for (const what of ['discovery', 'refresh']) {
+      const t = results[`tusk/${what}`];
+      const o = results[`oidc-provider/${what}`];
+      rows.push({ what, t, o, ratio: fmtRate(t) / fmtRate(o) });
+    }
+    const head = ['benchmark', 'server', 'req/s', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'];
+    const lines = [];
+    for (const r of rows) {
+      for (const [name, x] of [['tusk', r.t], ['oidc-provider', r.o]]) {
+        lines.push([r.what === 'discovery' ? 'GET discovery' : 'POST /token refresh', name, fmtRate(x).toFixed(0),
+          String(x.ok), String(failures(x)),
+          ms(x.p50_us), ms(x.p90_us), ms(x.p99_us), ms(x.max_us)]);
+      }
+    }
+    const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+    const fmt = (cols) => cols.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    const out = [];
+    out.push('');
+    out.push(`tusk: ${TUSK_KIND} build ${env.TUSK_BIN}; oidc-provider ${opVersion} on Node ${process.versions.node} (in-memory adapter)`);
+    out.push(`signing: ${alg} on both; load: ${USE_WRK ? 'wrk' : 'Node keep-alive loop'}, ${CONNS} connection(s), ` +
+      `${DURATION}s per run after ${WARMUP}s warm-up; ${pin.length ? `servers on CPU ${SERVER_CPU}, load on CPU ${env.BENCH_LOAD_CPU}` : 'no CPU pinning'}`);
+    out.push('tusk rate limits off for the run (tusk.rateLimit.*PerMinute: 0); tusk stores in SQLite, oidc-provider in memory');
+    out.push(`refresh: ${servers[0].chains} independent rotation chain(s) per server, one per connection; "ok" = 200 with a new refresh token`);
+    out.push('');
+    out.push(fmt(head));
+    out.push(fmt(widths.map((w) => '-'.repeat(w))));
+    for (const l of lines) out.push(fmt(l));
+    out.push('');
+    for (const r of rows) out.push(`${r.what.padEnd(9)} tusk/oidc-provider = ${r.ratio.toFixed(2)}x`);
+    console.log(out.join('\n'));
+    if (env.BENCH_JSON_OUT) await writeFile(env.BENCH_JSON_OUT, JSON.stringify({ alg, tusk: TUSK_KIND, results }, null, 2));
+  } finally {
+    await cleanup();
+    await tusk?.stop(); // already stopped by cleanup(); removes its data directory
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    cleanup().finally(() => {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
+main().then(() => process.exit(0), async (err) => {
+  console.error(`[bench] failed: ${err.stack ?? err}`);
+  await cleanup();
+  process.exit(1);
+});
