@@ -26,7 +26,7 @@ mod tls;
 
 pub use bootstrap::{AuthBootstrap, auth_from_config, provider_from_config};
 pub use errors::Error;
-pub use http::{AppState, Readiness, grpc_routes, router};
+pub use http::{AppState, AuthPlane, Readiness, grpc_routes, router};
 pub use serve::run;
 
 use tusk_core::Secret;

@@ -224,10 +224,15 @@ impl Oidc {
     }
 }
 
+/// The part of a connector's failure a user can act on: the hint if there
+/// is one (it names the fix), else the start of the first line.
 fn short(reason: &str) -> String {
+    if let Some(i) = reason.find("hint: ") {
+        return reason[i..].to_owned();
+    }
     let first = reason.lines().next().unwrap_or_default();
-    if first.chars().count() > 120 {
-        format!("{}...", first.chars().take(120).collect::<String>())
+    if first.chars().count() > 200 {
+        format!("{}...", first.chars().take(200).collect::<String>())
     } else {
         first.to_owned()
     }
