@@ -31,6 +31,10 @@ pub enum AuthError {
     /// The request is refused because configuration owns the data.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// An error the reference sends as INTERNAL (identity's ErrInvalidID
+    /// and ErrAlreadyExists), with its text.
+    #[error("{0}")]
+    Internal(String),
     /// A plain error in the reference (gRPC UNKNOWN), with its text.
     #[error("{0}")]
     Other(String),

@@ -32,7 +32,7 @@ pub struct ConnectorInput {
 }
 
 fn invalid_id() -> AuthError {
-    AuthError::other("ID does not exist")
+    AuthError::Internal("ID does not exist".into())
 }
 
 impl AuthService {
@@ -114,7 +114,7 @@ impl AuthService {
         match self.store.create(&record).await {
             Ok(()) => {}
             Err(tusk_store::Error::AlreadyExists { .. }) => {
-                return Err(AuthError::other("ID already exists"));
+                return Err(AuthError::Internal("ID already exists".into()));
             }
             Err(e) => return Err(e.into()),
         }
@@ -278,7 +278,7 @@ impl AuthService {
         match self.store.create(&record).await {
             Ok(()) => Ok(record),
             Err(tusk_store::Error::AlreadyExists { .. }) => {
-                Err(AuthError::other("ID already exists"))
+                Err(AuthError::Internal("ID already exists".into()))
             }
             Err(e) => Err(e.into()),
         }

@@ -253,8 +253,13 @@ pub fn grpc_routes(state: &AppState) -> Routes {
                 enterprise::EnterpriseApi::new(svc.clone()),
             ))
             .add_service(tusk_proto::license_v2::api_server::ApiServer::new(
-                enterprise::LicenseApi::new(svc),
-            ));
+                enterprise::LicenseApi::new(svc.clone()),
+            ))
+            .add_service(
+                tusk_proto::tusk::resources::v1::resources_server::ResourcesServer::new(
+                    crate::grpc::resources::ResourcesApi::new(svc),
+                ),
+            );
     }
     routes.prepare()
 }

@@ -21,7 +21,7 @@ pub fn status(e: AuthError) -> Status {
             Code::Unimplemented
         }
         AuthError::NotSignedIn | AuthError::BadToken => Code::Unauthenticated,
-        AuthError::ExpiredToken => Code::Internal,
+        AuthError::ExpiredToken | AuthError::Internal(_) => Code::Internal,
         AuthError::MultipleTokens | AuthError::Other(_) => Code::Unknown,
         AuthError::NotAuthorized(_) => Code::PermissionDenied,
         AuthError::NoRoleBinding { .. } => Code::NotFound,
