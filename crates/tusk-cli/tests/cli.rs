@@ -400,7 +400,12 @@ fn serve_on_postgres_answers_ready() {
     // of the source tree.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let data = dir.path().display().to_string();
-    let server = Server::start(&["--database-url", &format!("{base}/{db}"), "--data-dir", &data]);
+    let server = Server::start(&[
+        "--database-url",
+        &format!("{base}/{db}"),
+        "--data-dir",
+        &data,
+    ]);
     let (status, body) = server.get("/readyz");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"backend\":\"postgres\""), "{body}");
