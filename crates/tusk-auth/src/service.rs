@@ -120,6 +120,10 @@ impl AuthService {
         &self.store
     }
 
+    pub fn provider(&self) -> Option<&Arc<Provider>> {
+        self.provider.as_ref()
+    }
+
     pub(crate) fn now(&self) -> i64 {
         self.clock.now()
     }

@@ -150,6 +150,7 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
             token_per_minute: config.provider.token_per_minute,
         },
         auth: Some(auth.plane),
+        reload: Some(reloader(&args, local)),
     };
     tusk_server::run(options, store, listener, shutdown_signal())
         .await
@@ -241,4 +242,78 @@ fn hand_over_root_token(args: &ServeArgs, token: &Secret<String>) {
             tracing::warn!(path = %path.display(), error = %e, "auth activated, but the generated root token could not be saved; set pachd.rootToken (or AUTH_ROOT_TOKEN) and restart to use a known one")
         }
     }
+}
+
+/// Hot reload: SIGHUP, or a change to any `--values` file (checked every
+/// two seconds by modification time and size, which needs no inotify and
+/// works on the symlink swaps Kubernetes uses for mounted files).
+fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload {
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    let tx = std::sync::Arc::new(tx);
+    #[cfg(unix)]
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                tracing::warn!("cannot listen for SIGHUP; edits to values files still reload");
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("received SIGHUP, reloading the configuration");
+                tx.send_modify(|n| *n += 1);
+            }
+        });
+    }
+    let files = args.source.values.clone();
+    if !files.is_empty() {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let stamp = |files: &[PathBuf]| -> Vec<Option<(std::time::SystemTime, u64)>> {
+                files
+                    .iter()
+                    .map(|f| {
+                        std::fs::metadata(f)
+                            .ok()
+                            .and_then(|m| Some((m.modified().ok()?, m.len())))
+                    })
+                    .collect()
+            };
+            let mut last = stamp(&files);
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                let now = stamp(&files);
+                if now != last {
+                    last = now;
+                    tracing::info!("a values file changed, reloading the configuration");
+                    tx.send_modify(|n| *n += 1);
+                }
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+    }
+    let mut source = args.source.clone();
+    source.listen = local.to_string();
+    let load: tusk_server::reload::Loader = std::sync::Arc::new(move || match source.load() {
+        Ok((Loaded::Ok(config), warnings)) => {
+            for w in &warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(*config)
+        }
+        Ok((Loaded::Refused, diags)) => Err(diags),
+        Err(e) => Err(vec![tusk_core::config::Diagnostic {
+            severity: tusk_core::config::Severity::Error,
+            source: String::new(),
+            line: 0,
+            path: String::new(),
+            message: e,
+            help: None,
+        }]),
+    });
+    tusk_server::reload::Reload { trigger: rx, load }
 }

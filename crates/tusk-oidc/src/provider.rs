@@ -117,6 +117,9 @@ pub struct ConnectorSlot {
     pub kind: String,
     pub status: Result<Arc<dyn Connector>, String>,
     pub state: ConnectorState,
+    /// Name, kind and config as configured: a reload keeps a ready slot
+    /// whose fingerprint is unchanged, so logins in flight through it go on.
+    pub fingerprint: String,
 }
 
 /// Where a connector is on its way to serving.
@@ -273,7 +276,15 @@ impl Provider {
             Option<String>,
         );
         let mut pending: Vec<Pending> = Vec::new();
+        let previous = self.connectors();
         for (index, c) in configs.iter().enumerate() {
+            let fingerprint = format!("{}\u{0}{}\u{0}{}", c.name, c.kind, c.config);
+            if let Some(kept) = previous.iter().find(|s| {
+                s.id == c.id && s.fingerprint == fingerprint && s.state == ConnectorState::Ready
+            }) {
+                slots.push(kept.clone());
+                continue;
+            }
             let (status, state) = match tusk_connector::open(&c.id, &c.kind, &c.config) {
                 Err(e) => {
                     tracing::warn!(connector = %c.id, error = %e, "connector is unavailable");
@@ -322,6 +333,7 @@ impl Provider {
                 kind: c.kind.clone(),
                 status,
                 state,
+                fingerprint,
             });
         }
         let generation = match self.connectors.slots.write() {

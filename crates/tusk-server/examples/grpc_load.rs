@@ -87,6 +87,7 @@ async fn main() {
             service: svc,
             managed: Default::default(),
         }),
+        reload: None,
     };
     tokio::spawn(tusk_server::run(
         options,

@@ -44,19 +44,7 @@ pub async fn provider_from_config(
         })
         .collect();
     let provider = Provider::new(settings, store, Arc::new(SystemClock), &connectors).await?;
-    let clients: Vec<OidcClient> = config
-        .clients
-        .iter()
-        .map(|c| OidcClient {
-            id: c.id.clone(),
-            secret: c.secret.clone().unwrap_or_default(),
-            name: c.name.clone(),
-            redirect_uris: c.redirect_uris.clone(),
-            trusted_peers: c.trusted_peers.clone(),
-            public: c.public,
-            logo_url: c.logo_url.clone(),
-        })
-        .collect();
+    let clients = clients_of(config);
     provider.seed_clients(&clients).await?;
     Ok(provider)
 }
@@ -169,4 +157,21 @@ pub async fn auth_from_config(
         },
         generated_root_token,
     })
+}
+
+/// The static OIDC clients a configuration declares, as stored records.
+pub fn clients_of(config: &Config) -> Vec<OidcClient> {
+    config
+        .clients
+        .iter()
+        .map(|c| OidcClient {
+            id: c.id.clone(),
+            secret: c.secret.clone().unwrap_or_default(),
+            name: c.name.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            trusted_peers: c.trusted_peers.clone(),
+            public: c.public,
+            logo_url: c.logo_url.clone(),
+        })
+        .collect()
 }

@@ -46,6 +46,8 @@ struct Inner {
     draining: AtomicBool,
     oidc: Option<Oidc>,
     auth: Option<AuthPlane>,
+    /// The outcome of the last configuration reload, for `/readyz`.
+    reload_status: std::sync::RwLock<Value>,
 }
 
 /// The auth plane's gRPC services and the login callback.
@@ -99,12 +101,23 @@ impl AppState {
                 draining: AtomicBool::new(false),
                 oidc,
                 auth,
+                reload_status: std::sync::RwLock::new(crate::reload::initial_status()),
             }),
         }
     }
 
     pub fn oidc(&self) -> Option<&Oidc> {
         self.inner.oidc.as_ref()
+    }
+
+    pub fn auth_plane(&self) -> Option<&AuthPlane> {
+        self.inner.auth.as_ref()
+    }
+
+    pub(crate) fn set_reload_status(&self, status: Value) {
+        if let Ok(mut s) = self.inner.reload_status.write() {
+            *s = status;
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -139,6 +152,9 @@ impl AppState {
             }
         }
         config_check.insert("ok".to_owned(), Value::Bool(true));
+        if let Ok(reload) = self.inner.reload_status.read() {
+            config_check.insert("reload".to_owned(), reload.clone());
+        }
         let draining = self.inner.draining.load(Ordering::Relaxed);
         let ready = store_check["ok"] == Value::Bool(true) && !draining;
         self.publish(ready).await;

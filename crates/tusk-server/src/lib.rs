@@ -21,6 +21,7 @@ mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod ratelimit;
+pub mod reload;
 mod serve;
 mod tls;
 
@@ -48,6 +49,8 @@ pub struct ServerOptions {
     pub rate_limits: ratelimit::RateLimits,
     /// Pachyderm's auth plane over gRPC; `None` serves none of it.
     pub auth: Option<http::AuthPlane>,
+    /// Hot reload of the configuration; `None` turns it off.
+    pub reload: Option<reload::Reload>,
 }
 
 /// A certificate chain and its private key, both PEM-encoded.

@@ -53,6 +53,7 @@ pub async fn run(
     });
     let maintenance = oidc.clone().map(|o| tokio::spawn(maintain(o)));
     let _stop_maintenance = AbortOnDrop(maintenance);
+    let reload = options.reload.clone();
     let state = AppState::with_services(
         store,
         options.issuer,
@@ -61,6 +62,8 @@ pub async fn run(
         options.auth.clone(),
     );
     let app = router(state.clone());
+    let _stop_reload =
+        AbortOnDrop(reload.map(|r| tokio::spawn(crate::reload::watch(r, state.clone()))));
 
     // The first check happens before accepting, so gRPC health is right from
     // the first request.

@@ -49,6 +49,7 @@ impl Server {
             theme: Default::default(),
             rate_limits: Default::default(),
             auth: None,
+            reload: None,
         };
         let shutdown = async move {
             let _ = stopped.await;
@@ -339,6 +340,7 @@ async fn bad_tls_material_is_a_startup_error_naming_the_part() {
             theme: Default::default(),
             rate_limits: Default::default(),
             auth: None,
+            reload: None,
         };
         let err = tusk_server::run(options, Store::memory(), listener, std::future::pending())
             .await
@@ -546,6 +548,7 @@ mod provider_http {
             theme: Default::default(),
             rate_limits: limits,
             auth: None,
+            reload: None,
         };
         let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
             let _ = stopped.await;
@@ -803,5 +806,134 @@ mod provider_http {
             .unwrap();
         assert!(logout.contains("Log out?"), "{logout}");
         server.stop().await.unwrap();
+    }
+}
+
+/// Hot reload: a valid edit applies connector changes to the live provider;
+/// a bad edit is rejected whole and reported in `/readyz`, and the last good
+/// configuration keeps serving.
+mod hot_reload {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tusk_core::config::{self, Input, SourceText};
+
+    fn load(text: &str, listen: &str) -> Result<config::Config, Vec<config::Diagnostic>> {
+        let input = Input {
+            files: vec![SourceText {
+                name: "values.yaml".into(),
+                bytes: text.as_bytes().to_vec(),
+            }],
+            env: Default::default(),
+            secrets: None,
+            listen: listen.into(),
+        };
+        config::load(&input).map(|l| l.config)
+    }
+
+    #[tokio::test]
+    async fn edits_apply_and_bad_edits_are_rejected_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listen = addr.to_string();
+        let first = "oidc:\n  upstreamIDPs:\n  - {id: one, name: One, type: mockCallback}\n";
+        let config = load(first, &listen).unwrap();
+        let store = Store::memory();
+        let provider = tusk_server::provider_from_config(&config, store.clone())
+            .await
+            .unwrap();
+        let auth = tusk_server::auth_from_config(&config, store.clone(), provider.clone())
+            .await
+            .unwrap();
+        let current = Arc::new(Mutex::new(first.to_owned()));
+        let (trigger, rx) = tokio::sync::watch::channel(0u64);
+        let loader = {
+            let (current, listen) = (current.clone(), listen.clone());
+            Arc::new(move || load(&current.lock().unwrap(), &listen)) as tusk_server::reload::Loader
+        };
+        let options = ServerOptions {
+            tls: None,
+            issuer: config.issuer.clone(),
+            config_summary: Value::Null,
+            provider: Some(provider.clone()),
+            theme: Default::default(),
+            rate_limits: Default::default(),
+            auth: Some(auth.plane),
+            reload: Some(tusk_server::reload::Reload {
+                trigger: rx,
+                load: loader,
+            }),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
+            let _ = stopped.await;
+        }));
+        let ids = || {
+            provider
+                .connectors()
+                .iter()
+                .map(|c| c.id.clone())
+                .collect::<Vec<_>>()
+        };
+        let readyz = || async {
+            let body: Value = reqwest::get(format!("http://{addr}/readyz"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["checks"]["config"]["reload"].clone()
+        };
+        // Let the server start before the first trigger.
+        readyz().await;
+        assert_eq!(ids(), ["one"]);
+        let one_before = provider.connectors()[0]
+            .status
+            .clone()
+            .ok()
+            .map(|c| Arc::as_ptr(&c) as *const () as usize);
+
+        *current.lock().unwrap() = "oidc:\n  upstreamIDPs:\n  - {id: one, name: One, type: mockCallback}\n  - {id: two, name: Two, type: mockCallback}\n".into();
+        trigger.send_replace(1);
+        let mut status = Value::Null;
+        for _ in 0..200 {
+            status = readyz().await;
+            if status.get("connectors").is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status["ok"], true, "{status}");
+        assert_eq!(ids(), ["one", "two"], "{status}");
+        // The unchanged connector is the same object: logins in flight go on.
+        let one_after = provider.connectors()[0]
+            .status
+            .clone()
+            .ok()
+            .map(|c| Arc::as_ptr(&c) as *const () as usize);
+        assert_eq!(one_before, one_after);
+
+        *current.lock().unwrap() =
+            "oidc:\n  upstreamIDPs:\n  - {id: one, name: One, type: mockCallback, version: 2}\n"
+                .into();
+        trigger.send_replace(2);
+        let mut status = Value::Null;
+        for _ in 0..200 {
+            status = readyz().await;
+            if status["ok"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status["ok"], false, "{status}");
+        assert!(
+            status["errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("unknown key `version`"),
+            "{status}"
+        );
+        assert_eq!(ids(), ["one", "two"], "a rejected edit must change nothing");
+        let _ = stop.send(());
+        task.await.unwrap().unwrap();
     }
 }
