@@ -183,9 +183,8 @@ test('b. issuer differs by a trailing slash: tusk starts, reports it, and the ot
     assert.match(directText, /Okta Slash is temporarily unavailable: .*trailing slash/);
 
     // The browser: the chooser shows both broken connectors as temporarily
-    // unavailable (no button), and the healthy one logs a user in. tusk
-    // shortens the reason there to 120 characters, which cuts it before the
-    // hint; the whole message is in /readyz (checked above).
+    // unavailable (no button) with the cause and the hint that fixes it,
+    // and the healthy one logs a user in.
     await loginAndVerify({
       tusk, rp, standin: opB, login: 'grace', connectorName: 'Okta',
       onChooser: async (page) => {
@@ -194,7 +193,7 @@ test('b. issuer differs by a trailing slash: tusk starts, reports it, and the ot
         const texts = await notes.allInnerTexts();
         assert.equal(texts.length, 2, texts.join('\n'));
         for (const name of ['Okta Slash', 'Okta Seed']) {
-          assert.ok(texts.some((s) => s.startsWith(`${name} is temporarily unavailable:`) && s.includes('issuer did not match')), texts.join('\n'));
+          assert.ok(texts.some((s) => s.startsWith(`${name} is temporarily unavailable:`) && s.includes('issuer did not match') && s.includes('hint: the provider reports its issuer')), texts.join('\n'));
         }
         assert.equal(await page.getByRole('link', { name: /Okta Slash|Okta Seed/ }).count(), 0, 'no login button for a broken connector');
         await mkdir(ARTIFACTS, { recursive: true });

@@ -1,11 +1,23 @@
-//! `tusk`: run the identity service, and check its configuration.
+//! `tusk`: run the identity service, check its configuration, and talk to
+//! a running one (`auth`, `idp`, `resource`, `context`, `doctor`).
 //!
 //! Exit codes (documented in the README):
 //! - 0: success;
-//! - 1: a failure at run time, or `config check` found errors;
-//! - 2: the configuration or the command line was refused before starting.
+//! - 1: a failure at run time (the server refused or could not be
+//!   reached, a doctor check failed), or `config check` found errors;
+//! - 2: the configuration, a file or the command line was refused before
+//!   starting or before anything was sent.
 
+mod auth_cmd;
+mod client;
+mod context;
+mod doctor;
+mod error;
+mod idp_cmd;
 mod logging;
+mod login;
+mod output;
+mod resource_cmd;
 mod serve;
 mod sources;
 
@@ -20,7 +32,7 @@ use tusk_core::config::{self, Diagnostic, Severity};
     name = "tusk",
     version,
     about = "An identity and access service for data platforms, compatible with Pachyderm's auth.",
-    after_help = "Examples:\n  tusk serve                                   # SQLite in ./tusk-data, mock IdP, http://127.0.0.1:30650\n  tusk config check --values values.yaml       # validate a Pachyderm values file offline\n  tusk config show --values values.yaml        # the effective config, secrets masked"
+    after_help = "Examples:\n  tusk serve                                   # SQLite in ./tusk-data, mock IdP, http://127.0.0.1:30650\n  tusk config check --values values.yaml       # validate a Pachyderm values file offline\n  tusk config show --values values.yaml        # the effective config, secrets masked\n  tusk auth login --device                     # log in to the server of the active context\n  tusk auth set project default projectWriter user:alice@example.com\n  tusk doctor --values values.yaml             # check the upstream IdPs of a values file\n\nThe client commands read and write the Pachyderm config file ($PACH_CONFIG, else\n~/.pachyderm/config.json); --address or TUSK_ADDRESS overrides the context's server.\nExit codes: 0 ok, 1 failure, 2 usage or configuration refused."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,6 +49,61 @@ enum Command {
     /// Validate or print the configuration without starting the server.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Log in, manage role bindings, tokens and pachd's OIDC config (like `pachctl auth`).
+    Auth(AuthArgs),
+    /// Manage the identity server: its config, upstream IdP connectors, OIDC clients (like `pachctl idp`).
+    Idp(IdpArgs),
+    /// Register or forget projects and repos, so their owners get role bindings.
+    Resource(ResourceArgs),
+    /// Choose, list and create contexts in the Pachyderm config file.
+    #[command(subcommand)]
+    Context(context::ContextCommand),
+    /// Check a deployment and its upstream IdPs; one line per check, each failure with its fix.
+    #[command(
+        after_help = "Examples:\n  tusk doctor                                   # the server of the active context\n  tusk doctor --address grpcs://pach.example.com:443\n  tusk doctor --values values.yaml --secrets-dir ./secrets\n  tusk doctor --values values.yaml -o json\n\nExit 1 when any check fails."
+    )]
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  tusk completion bash > /etc/bash_completion.d/tusk\n  tusk completion zsh > \"${fpath[1]}/_tusk\"\n  tusk completion fish > ~/.config/fish/completions/tusk.fish"
+    )]
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  tusk auth login --device\n  tusk auth whoami\n  tusk auth set repo default/images repoReader robot:ci\n  tusk auth check repo default/images"
+)]
+struct AuthArgs {
+    #[command(flatten)]
+    client: client::ClientArgs,
+    #[command(subcommand)]
+    command: auth_cmd::AuthCommand,
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  tusk idp list-connector\n  tusk idp create-connector --config okta.yaml\n  tusk idp create-client --id grafana --name Grafana --redirect-uri https://grafana.example.com/login/generic_oauth"
+)]
+struct IdpArgs {
+    #[command(flatten)]
+    client: client::ClientArgs,
+    #[command(subcommand)]
+    command: idp_cmd::IdpCommand,
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  tusk resource create project analytics\n  tusk resource create repo analytics/images\n  tusk resource delete repo analytics/images"
+)]
+struct ResourceArgs {
+    #[command(flatten)]
+    client: client::ClientArgs,
+    #[command(subcommand)]
+    command: resource_cmd::ResourceCommand,
 }
 
 #[derive(Subcommand)]
@@ -176,5 +243,41 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Config(cmd) => config_command(cmd),
         Command::Serve(args) => serve::main(args),
+        Command::Auth(a) => client_command(auth_cmd::run(a.client, a.command)),
+        Command::Idp(a) => client_command(idp_cmd::run(a.client, a.command)),
+        Command::Resource(a) => client_command(resource_cmd::run(a.client, a.command)),
+        Command::Context(cmd) => finish(context::run(cmd)),
+        Command::Doctor(a) => client_command(doctor::run(a)),
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "tusk", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Runs a client command on a small runtime and turns its outcome into
+/// the exit code.
+fn client_command(f: impl std::future::Future<Output = error::Outcome>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tusk: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    finish(runtime.block_on(f))
+}
+
+fn finish(outcome: error::Outcome) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            f.print();
+            ExitCode::from(f.code)
+        }
     }
 }

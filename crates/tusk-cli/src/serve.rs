@@ -45,7 +45,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
     logging::init(args.log_format);
     // Structural config errors refuse to start (exit 2): a server that
     // half-applies a config is worse than one that says what to fix.
-    let (loaded, diags) = match args.source.load() {
+    let (loaded, diags) = match config_source(&args, &args.source.listen).load() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("tusk: error: {e}");
@@ -97,9 +97,7 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     let config = if config.issuer_origin == "the --listen address"
         && local.to_string() != args.source.listen
     {
-        let mut source = args.source.clone();
-        source.listen = local.to_string();
-        match source.load() {
+        match config_source(&args, &local.to_string()).load() {
             Ok((Loaded::Ok(c), _)) => *c,
             _ => config,
         }
@@ -296,8 +294,7 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
             }
         });
     }
-    let mut source = args.source.clone();
-    source.listen = local.to_string();
+    let source = config_source(args, &local.to_string());
     let load: tusk_server::reload::Loader = std::sync::Arc::new(move || match source.load() {
         Ok((Loaded::Ok(config), warnings)) => {
             for w in &warnings {
@@ -316,4 +313,16 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
         }]),
     });
     tusk_server::reload::Reload { trigger: rx, load }
+}
+
+/// The configuration sources with the address the issuer may derive from:
+/// `https://` when this listener serves TLS itself.
+fn config_source(args: &ServeArgs, listen: &str) -> crate::SourceArgs {
+    let mut source = args.source.clone();
+    source.listen = if args.tls_cert.is_some() {
+        format!("https://{listen}")
+    } else {
+        listen.to_owned()
+    };
+    source
 }

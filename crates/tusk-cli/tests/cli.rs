@@ -1,5 +1,7 @@
-//! The `tusk` binary end to end: `config check`, `config show` and `serve`,
-//! run as a user runs them, including the inputs that must be refused.
+//! The `tusk` binary end to end: `config check`, `config show`, `serve`,
+//! and the client commands (`auth`, `idp`, `resource`, `context`,
+//! `doctor`) against a real `tusk serve`, run as a user runs them,
+//! including the inputs that must be refused.
 
 // Test helpers may panic: a failed expectation is what a test reports.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
@@ -348,6 +350,17 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A failed test must not leave a server running; after `stop` the
+        // child is already reaped and this does nothing.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[test]
 fn serve_on_sqlite_answers_health_and_stops_gracefully() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -436,4 +449,1442 @@ fn serve_refuses_a_taken_port() {
             "pick another port with --listen",
         ],
     );
+}
+
+// --- the client commands ------------------------------------------------------
+
+/// A server with its own data dir and a client config file (`PACH_CONFIG`)
+/// that only this test uses.
+struct Deployment {
+    /// First, so it stops before its data dir is removed.
+    _server: Server,
+    dir: tempfile::TempDir,
+    /// `grpc://127.0.0.1:PORT`
+    address: String,
+}
+
+impl Deployment {
+    fn start(values: &str) -> Deployment {
+        Deployment::start_with(values, &[])
+    }
+
+    fn start_with(values: &str, extra: &[&str]) -> Deployment {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let v = write(dir.path(), "values.yaml", values.as_bytes());
+        let data = dir.path().join("data").display().to_string();
+        let mut args = vec!["--values", &v, "--data-dir", &data];
+        args.extend_from_slice(extra);
+        let server = Server::start(&args);
+        let address = format!("grpc://{}", server.addr);
+        Deployment {
+            _server: server,
+            dir,
+            address,
+        }
+    }
+
+    fn pach_config(&self) -> PathBuf {
+        self.dir.path().join("pach-config.json")
+    }
+
+    fn config_json(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.pach_config()).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("config file: {e}: {text}"))
+    }
+
+    fn cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tusk"));
+        cmd.env("PACH_CONFIG", self.pach_config())
+            .env_remove("TUSK_ADDRESS")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        cmd
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run tusk {args:?}: {e}"));
+        if let Some(mut pipe) = child.stdin.take() {
+            let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
+        }
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("run tusk {args:?}: {e}"));
+        let r = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(
+            !r.stderr.contains("panicked"),
+            "tusk {args:?} panicked:\n{}",
+            r.stderr
+        );
+        r
+    }
+
+    /// Runs and expects exit 0; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_with(args, None)
+    }
+
+    fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let r = self.run_with(args, stdin);
+        assert_eq!(
+            r.code, 0,
+            "tusk {args:?}\nstdout: {}\nstderr: {}",
+            r.stdout, r.stderr
+        );
+        r.stdout
+    }
+
+    /// Runs and expects `code`, with every fragment in stderr.
+    fn fails(&self, args: &[&str], code: i32, fragments: &[&str]) -> Run {
+        self.fails_with(args, None, code, fragments)
+    }
+
+    fn fails_with(&self, args: &[&str], stdin: Option<&str>, code: i32, fragments: &[&str]) -> Run {
+        let r = self.run_with(args, stdin);
+        assert_eq!(
+            r.code, code,
+            "tusk {args:?}\nstdout: {}\nstderr: {}",
+            r.stdout, r.stderr
+        );
+        for f in fragments {
+            assert!(
+                r.stderr.contains(f),
+                "tusk {args:?}: `{f}` not in stderr:\n{}",
+                r.stderr
+            );
+        }
+        r
+    }
+
+    /// A context for this server, made active.
+    fn use_context(&self) {
+        self.ok(&[
+            "context",
+            "create",
+            "local",
+            "--address",
+            &self.address,
+            "--use",
+        ]);
+    }
+
+    /// Logs in with the root token the server generated in its data dir.
+    fn login_as_root(&self) -> String {
+        let root = std::fs::read_to_string(self.dir.path().join("data/root-token"))
+            .unwrap_or_else(|e| panic!("root token file: {e}"));
+        let out = self.ok_with(&["auth", "use-auth-token"], Some(&root));
+        assert!(out.contains("\"pach:root\""), "{out}");
+        root
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .block_on(f)
+}
+
+const DEVICE_CLIENT_VALUES: &str = "oidc:\n  additionalClients:\n  - id: tusk-cli\n    name: tusk CLI\n    public: true\n    trusted_peers: []\npachd:\n  additionalTrustedPeers: [tusk-cli]\n";
+
+/// Finishes a login as the user would in a browser, from the URL the CLI
+/// printed (device verification or login URL): redirects up to the mock
+/// connector's form, the password, and the redirects after it.
+fn complete_login(verification: &str) {
+    block_on(async {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut url = verification.to_owned();
+        // Follow redirects by hand up to the password form.
+        for _ in 0..10 {
+            if url.contains("/login?") {
+                break;
+            }
+            let resp = http
+                .get(&url)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+            let next = resp
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_else(|| panic!("GET {url}: {} without a redirect", resp.status()))
+                .to_owned();
+            url = if next.starts_with('/') {
+                let base = url::Url::parse(&url).unwrap_or_else(|e| panic!("{e}"));
+                base.join(&next).map(|u| u.to_string()).unwrap_or(next)
+            } else {
+                next
+            };
+        }
+        assert!(url.contains("/dex/auth/test/login?state="), "{url}");
+        let mut resp = http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("login=admin&password=password")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        for _ in 0..10 {
+            let Some(next) = resp.headers().get("location").and_then(|l| l.to_str().ok()) else {
+                break;
+            };
+            let next = next.to_owned();
+            resp = http
+                .get(&next)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {next}: {e}"));
+        }
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{status}: {body}");
+    });
+}
+
+/// Starts a login in the background; its stderr lines arrive on the
+/// channel as they are printed.
+fn spawn_login(d: &Deployment, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = d
+        .cmd()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn login: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+#[test]
+fn device_login_end_to_end_then_whoami_and_logout() {
+    let d = Deployment::start(DEVICE_CLIENT_VALUES);
+    d.use_context();
+    let (child, rx) = spawn_login(&d, &["auth", "login", "--device"]);
+    let (mut verification, mut code, mut seen) = (None, None, String::new());
+    while verification.is_none() || code.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("login printed no code:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("/device?user_code=") {
+            verification = Some(line.trim().to_owned());
+        }
+        if let Some((_, c)) = line.split_once("shows the code: ") {
+            code = Some(c.trim().to_owned());
+        }
+    }
+    let (verification, code) = (verification.unwrap_or_default(), code.unwrap_or_default());
+    assert!(
+        verification.ends_with(&format!("user_code={code}")),
+        "{verification} vs {code}"
+    );
+    assert_eq!(code.len(), 9, "a short code like ABCD-EFGH: {code}");
+    complete_login(&verification);
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait login: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{seen}");
+    assert!(stdout.contains("user:kilgore@kilgore.trout"), "{stdout}");
+
+    let who = d.ok(&["auth", "whoami"]);
+    assert!(who.contains("user:kilgore@kilgore.trout"), "{who}");
+    let who = json(&d.ok(&["auth", "whoami", "-o", "json"]));
+    assert_eq!(who["username"], "user:kilgore@kilgore.trout");
+    assert!(who["expiration"].is_string(), "{who}");
+
+    // The token sits where pachyderm_sdk's Client.from_config() reads it,
+    // with nothing in the context that the SDK's Context(**fields) rejects.
+    let config = d.config_json();
+    assert_eq!(config["v2"]["active_context"], "local", "{config}");
+    assert_eq!(config["v2"]["metrics"], true, "{config}");
+    assert!(config["user_id"].is_string(), "{config}");
+    let ctx = config["v2"]["contexts"]["local"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{config}"));
+    assert_eq!(ctx["pachd_address"], d.address.as_str());
+    assert!(
+        ctx["session_token"].as_str().is_some_and(|t| t.len() >= 20),
+        "{config}"
+    );
+    const SDK_FIELDS: &[&str] = &[
+        "source",
+        "pachd_address",
+        "server_cas",
+        "session_token",
+        "active_transaction",
+        "cluster_name",
+        "auth_info",
+        "namespace",
+        "cluster_deployment_id",
+        "project",
+        "enterprise_server",
+        "port_forwarders",
+    ];
+    for key in ctx.keys() {
+        assert!(
+            SDK_FIELDS.contains(&key.as_str()),
+            "`{key}` is not an SDK context field"
+        );
+    }
+
+    // The browser flow, with the URL printed instead of a browser opened.
+    let (child, rx) = spawn_login(&d, &["auth", "login", "--no-browser"]);
+    let mut seen = String::new();
+    let login_url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("login printed no URL:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.trim().starts_with("http") && line.contains("/dex/auth?") {
+            break line.trim().to_owned();
+        }
+    };
+    assert!(
+        login_url.contains("client_id=pachd") && login_url.contains("state="),
+        "{login_url}"
+    );
+    complete_login(&login_url);
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0), "{seen}");
+    assert!(
+        d.ok(&["auth", "whoami"])
+            .contains("user:kilgore@kilgore.trout")
+    );
+
+    // An ID token from the provider, for pachd's audience, is traded for a
+    // session; a token that is not one is refused with the reason.
+    let id_token = block_on(async {
+        let http = reqwest::Client::new();
+        let base = format!("http://{}/dex", d.address.trim_start_matches("grpc://"));
+        let form =
+            "client_id=tusk-cli&scope=openid+email+profile+audience%3Aserver%3Aclient_id%3Apachd";
+        let start: serde_json::Value = http
+            .post(format!("{base}/device/code"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let verification = start["verification_uri_complete"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let device_code = start["device_code"].as_str().unwrap_or_default().to_owned();
+        // The browser part runs its own runtime: do it on another thread.
+        std::thread::spawn(move || complete_login(&verification))
+            .join()
+            .unwrap_or_else(|_| panic!("browser login failed"));
+        let tokens: serde_json::Value = http
+            .post(format!("{base}/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=tusk-cli&device_code={device_code}"
+            ))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokens["id_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tokens}"))
+            .to_owned()
+    });
+    d.ok(&["auth", "logout"]);
+    let out = d.ok(&["auth", "login", "-t", &id_token]);
+    assert!(out.contains("user:kilgore@kilgore.trout"), "{out}");
+    let r = d.fails(
+        &["auth", "login", "--id-token", "not.a.jwt"],
+        1,
+        &["could not verify token"],
+    );
+    assert!(!r.stderr.contains(&id_token), "{}", r.stderr);
+
+    // Logout revokes on the server: the old token no longer works anywhere.
+    let token = d.config_json()["v2"]["contexts"]["local"]["session_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let out = d.ok(&["auth", "logout"]);
+    assert!(out.contains("revoked"), "{out}");
+    assert!(d.config_json()["v2"]["contexts"]["local"]["session_token"].is_null());
+    d.fails(
+        &["auth", "whoami"],
+        1,
+        &["no authentication token", "tusk auth login"],
+    );
+    d.fails_with(
+        &["auth", "use-auth-token"],
+        Some(&token),
+        1,
+        &["the token was not saved", "refused", "log in again"],
+    );
+
+    // A device login with a client the operator never registered says how to.
+    d.fails(
+        &["auth", "login", "--device", "--client-id", "not-registered"],
+        1,
+        &[
+            "not-registered",
+            "oidc.additionalClients",
+            "pachd.additionalTrustedPeers",
+        ],
+    );
+}
+
+#[test]
+fn auth_commands_against_a_server() {
+    let d = Deployment::start("pachd:\n  activateAuth: true\n");
+    d.use_context();
+    d.fails(
+        &["auth", "whoami"],
+        1,
+        &["no authentication token", "tusk auth login"],
+    );
+    let root = d.login_as_root();
+    let who = d.ok(&["auth", "whoami"]);
+    assert!(
+        who.contains("You are \"pach:root\"") && who.contains("never expires"),
+        "{who}"
+    );
+
+    // Role bindings on the cluster, a project and a repo.
+    let cluster = json(&d.ok(&["auth", "get", "cluster", "-o", "json"]));
+    assert_eq!(
+        cluster["pach:root"],
+        serde_json::json!(["clusterAdmin"]),
+        "{cluster}"
+    );
+    let out = d.ok(&[
+        "auth",
+        "set",
+        "cluster",
+        "clusterAdmin",
+        "user:alice@example.com",
+    ]);
+    assert!(
+        out.contains("user:alice@example.com now has clusterAdmin on CLUSTER"),
+        "{out}"
+    );
+    d.ok(&[
+        "auth",
+        "set",
+        "project",
+        "default",
+        "projectWriter,projectViewer",
+        "group:analysts",
+    ]);
+    let project = d.ok(&["auth", "get", "project", "default", "-o", "yaml"]);
+    assert!(
+        project.contains("group:analysts:\n- projectViewer\n- projectWriter"),
+        "{project}"
+    );
+    let text = d.ok(&["auth", "get", "project", "default"]);
+    assert!(
+        text.contains("group:analysts: projectViewer, projectWriter"),
+        "{text}"
+    );
+    d.ok(&["auth", "set", "cluster", "none", "user:alice@example.com"]);
+    let cluster = json(&d.ok(&["auth", "get", "cluster", "-o", "json"]));
+    assert!(cluster.get("user:alice@example.com").is_none(), "{cluster}");
+
+    // check: my permissions, and another principal's.
+    let mine = json(&d.ok(&["auth", "check", "project", "default", "-o", "json"]));
+    assert!(
+        mine["roles"]
+            .as_array()
+            .is_some_and(|r| r.contains(&"clusterAdmin".into())),
+        "{mine}"
+    );
+    let theirs = d.ok(&["auth", "check", "project", "default", "group:analysts"]);
+    assert!(
+        theirs.contains("Roles: projectViewer, projectWriter"),
+        "{theirs}"
+    );
+    assert!(theirs.contains("PROJECT_CREATE_REPO"), "{theirs}");
+    let roles = d.ok(&["auth", "roles-for-permission", "repo_read"]);
+    for r in ["repoReader", "repoWriter", "clusterAdmin"] {
+        assert!(roles.lines().any(|l| l == r), "{r} not in {roles}");
+    }
+    let roles = json(&d.ok(&[
+        "auth",
+        "roles-for-permission",
+        "CLUSTER_AUTH_GET_CONFIG",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(roles, serde_json::json!(["clusterAdmin"]));
+
+    // Robot tokens: made, used, revoked one by one and per user.
+    let token = d
+        .ok(&["auth", "get-robot-token", "ci", "--ttl", "1h"])
+        .trim()
+        .to_owned();
+    assert_eq!(token.len(), 32, "{token}");
+    let robot = json(&d.ok(&["auth", "get-robot-token", "robot:ci", "-o", "json"]));
+    assert_eq!(robot["robot"], "robot:ci");
+    let out = d.ok_with(&["auth", "revoke", "--token", "-"], Some(&token));
+    assert!(out.contains("Revoked 1 token."), "{out}");
+    let out = d.ok(&["auth", "revoke", "--user", "robot:ci"]);
+    assert!(out.contains("Revoked 1 token of robot:ci."), "{out}");
+    let groups = d.ok(&["auth", "get-groups"]);
+    assert!(groups.contains("(no groups)"), "{groups}");
+    let groups = json(&d.ok(&[
+        "auth",
+        "get-groups",
+        "--user",
+        "user:kilgore@kilgore.trout",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(groups, serde_json::json!([]));
+
+    // pachd's OIDC config: the secret is masked, and a masked secret sent
+    // back keeps the stored one.
+    let config = json(&d.ok(&["auth", "get-config", "-o", "json"]));
+    assert_eq!(config["client_id"], "pachd", "{config}");
+    assert_eq!(config["client_secret"], "***", "{config}");
+    let yaml = d.ok(&["auth", "get-config"]);
+    assert!(yaml.starts_with("issuer: http://"), "{yaml}");
+    let secret =
+        json(&d.ok(&["auth", "get-config", "-o", "json", "--show-secrets"]))["client_secret"]
+            .clone();
+    assert!(secret.as_str().is_some_and(|s| s.len() > 8), "{secret}");
+    let edited = config.to_string().replace(
+        "\"require_email_verified\":false",
+        "\"require_email_verified\":true",
+    );
+    let file = write(d.dir.path(), "auth.json", edited.as_bytes());
+    d.ok(&["auth", "set-config", "--file", &file]);
+    let after = json(&d.ok(&["auth", "get-config", "-o", "json", "--show-secrets"]));
+    assert_eq!(after["require_email_verified"], true, "{after}");
+    assert_eq!(after["client_secret"], secret, "the stored secret was lost");
+
+    // Expired session: a token past its TTL, in a context the SDK wrote.
+    let short = d
+        .ok(&["auth", "get-robot-token", "short", "--ttl", "1s"])
+        .trim()
+        .to_owned();
+    std::thread::sleep(Duration::from_secs(2));
+    let sdk_style = serde_json::json!({
+        "user_id": "0123456789abcdef0123456789abcdef",
+        "v2": {
+            "active_context": "sdk",
+            "contexts": {
+                "local": d.config_json()["v2"]["contexts"]["local"].clone(),
+                "sdk": {"source": 2, "pachd_address": d.address, "session_token": short,
+                         "cluster_name": "kind", "enterprise_server": false, "port_forwarders": null}
+            },
+            "metrics": true
+        }
+    });
+    std::fs::write(d.pach_config(), sdk_style.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    d.fails(
+        &["auth", "whoami"],
+        1,
+        &[
+            "expiration is in the past",
+            "log in again with `tusk auth login`",
+        ],
+    );
+    d.ok(&["context", "use", "local"]);
+
+    // Rotating the root token keeps the root's own context working.
+    let out = d.ok(&["auth", "rotate-root-token"]);
+    let new_root = out.lines().nth(1).unwrap_or_default().trim().to_owned();
+    assert!(new_root.len() >= 20 && new_root != root.trim(), "{out}");
+    assert!(out.contains("Context `local` now uses it."), "{out}");
+    assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
+    d.fails_with(
+        &["auth", "use-auth-token"],
+        Some(&root),
+        1,
+        &["the token was not saved"],
+    );
+
+    // Deactivate, then activate again: a new root token, saved in the context.
+    d.fails(&["auth", "deactivate"], 2, &["--yes"]);
+    d.ok(&["auth", "deactivate", "--yes"]);
+    d.fails(
+        &["auth", "whoami"],
+        1,
+        &["the auth service is not activated", "tusk auth activate"],
+    );
+    let out = d.ok(&["auth", "activate"]);
+    assert!(
+        out.contains("Auth is active") && out.contains("pachd's login uses the issuer"),
+        "{out}"
+    );
+    assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
+    d.fails(
+        &["auth", "activate"],
+        1,
+        &["already activated", "tusk auth login"],
+    );
+    let out = d.ok(&["auth", "logout"]);
+    assert!(out.contains("Logged out"), "{out}");
+    let out = d.ok(&["auth", "logout"]);
+    assert!(out.contains("Not logged in"), "{out}");
+}
+
+#[test]
+fn bad_client_input_is_refused_before_sending() {
+    let d = Deployment::start("pachd:\n  activateAuth: true\n");
+    d.use_context();
+    d.login_as_root();
+    let rows: &[(&[&str], i32, &[&str])] = &[
+        (
+            &["auth", "set", "cluster", "clusterAdmn", "user:a@b.c"],
+            2,
+            &["unknown role `clusterAdmn`", "did you mean `clusterAdmin`?"],
+        ),
+        (
+            &["auth", "set", "repo", "default/r", "reader", "user:a@b.c"],
+            2,
+            &["unknown role `reader`"],
+        ),
+        (
+            &["auth", "set", "pipeline", "p", "repoReader", "user:a@b.c"],
+            2,
+            &["invalid value 'pipeline'", "cluster, project, repo"],
+        ),
+        (&["auth", "get", "job", "x"], 2, &["invalid value 'job'"]),
+        (
+            &["resource", "create", "cluster", "x"],
+            2,
+            &["invalid value 'cluster'", "project, repo"],
+        ),
+        (
+            &[
+                "auth",
+                "set",
+                "project",
+                "default",
+                "projectWriter",
+                "alice",
+            ],
+            2,
+            &["principal `alice` is not valid", "user:alice@example.com"],
+        ),
+        (
+            &["auth", "set", "cluster", "x", "clusterAdmin", "user:a@b.c"],
+            2,
+            &["the cluster has no name"],
+        ),
+        (
+            &["auth", "set", "project", "projectWriter", "user:a@b.c"],
+            2,
+            &["expected NAME, ROLES and PRINCIPAL"],
+        ),
+        (
+            &["auth", "get", "repo"],
+            2,
+            &["a repo name is required", "PROJECT/REPO"],
+        ),
+        (
+            &["auth", "check", "repo", "a/b/c"],
+            2,
+            &["is not a repo name"],
+        ),
+        (
+            &["auth", "roles-for-permission", "REPO_REED"],
+            2,
+            &[
+                "unknown permission `REPO_REED`",
+                "did you mean `REPO_READ`?",
+            ],
+        ),
+        (
+            &["auth", "get-robot-token", "a:b"],
+            2,
+            &["is not a robot name"],
+        ),
+        (
+            &["auth", "get-robot-token", "ci", "--ttl", "soon"],
+            2,
+            &["--ttl `soon` is not a duration"],
+        ),
+        (
+            &["auth", "whoami", "--address", "ftp://x:1"],
+            2,
+            &["unknown scheme `ftp`", "grpc://HOST:PORT"],
+        ),
+        (
+            &["auth", "whoami", "--context", "nope"],
+            2,
+            &["no context named `nope`"],
+        ),
+        (&["auth", "revoke"], 2, &["--token"]),
+        (
+            &[
+                "auth",
+                "set",
+                "repo",
+                "default/missing",
+                "repoReader",
+                "robot:ci",
+            ],
+            1,
+            &[
+                "no role binding exists for REPO default/missing",
+                "tusk resource create",
+            ],
+        ),
+        (
+            &["auth", "whoami", "--address", "grpc://127.0.0.1:1"],
+            1,
+            &["cannot reach tusk at grpc://127.0.0.1:1", "tusk serve"],
+        ),
+        (
+            &["idp", "list-connector", "--address", "grpc://127.0.0.1:1"],
+            1,
+            &["cannot reach tusk"],
+        ),
+        (
+            &["auth", "get-config", "--address", "grpcs://127.0.0.1:1"],
+            1,
+            &["cannot reach tusk"],
+        ),
+    ];
+    for (args, code, fragments) in rows {
+        d.fails(args, *code, fragments);
+    }
+    // The token is sent only to the context's own server.
+    let other = Deployment::start("pachd:\n  activateAuth: true\n");
+    let r = d.fails(
+        &["auth", "whoami", "--address", &other.address],
+        1,
+        &["no authentication token"],
+    );
+    assert!(r.stderr.contains("was not sent"), "{}", r.stderr);
+    let r = d.run_with(&["auth", "use-auth-token"], Some(""));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no token on stdin"), "{}", r.stderr);
+}
+
+#[test]
+fn resource_create_and_delete() {
+    let d = Deployment::start("pachd:\n  activateAuth: true\n");
+    d.use_context();
+    d.login_as_root();
+    let out = d.ok(&["resource", "create", "project", "analytics"]);
+    assert!(out.contains("Created project analytics"), "{out}");
+    let out = d.ok(&[
+        "resource",
+        "create",
+        "repo",
+        "images",
+        "--project",
+        "analytics",
+        "--owner",
+        "user:alice@example.com",
+    ]);
+    assert!(out.contains("owned by user:alice@example.com"), "{out}");
+    let binding = json(&d.ok(&["auth", "get", "repo", "analytics/images", "-o", "json"]));
+    assert_eq!(
+        binding["user:alice@example.com"],
+        serde_json::json!(["repoOwner"]),
+        "{binding}"
+    );
+    d.ok(&[
+        "auth",
+        "set",
+        "repo",
+        "analytics/images",
+        "repoReader",
+        "robot:ci",
+    ]);
+    d.ok(&["resource", "delete", "repo", "analytics/images"]);
+    let gone = d.ok(&["auth", "get", "repo", "analytics/images"]);
+    assert!(
+        gone.contains("No role bindings on REPO analytics/images."),
+        "{gone}"
+    );
+    d.fails(
+        &[
+            "auth",
+            "set",
+            "repo",
+            "analytics/images",
+            "repoReader",
+            "robot:ci",
+        ],
+        1,
+        &["no role binding exists"],
+    );
+    d.ok(&["resource", "delete", "project", "analytics"]);
+}
+
+#[test]
+fn idp_commands_and_connector_files() {
+    // No mock IdP: connectors are the API's to manage.
+    let d = Deployment::start("oidc:\n  mockIDP: false\npachd:\n  activateAuth: true\n");
+    d.use_context();
+    d.login_as_root();
+    let dir = d.dir.path();
+    let none = d.ok(&["idp", "list-connector"]);
+    assert!(none.contains("No connectors."), "{none}");
+
+    // Malformed connector files: every problem named, nothing sent.
+    let rows: &[(&str, &str, &[&str])] = &[
+        (
+            "cv.yaml",
+            "id: a\ntype: mockPassword\nconfigVersion: 1\nconfig: {username: u, password: p}\n",
+            &[
+                "cv.yaml:3: configVersion: unknown key `configVersion`",
+                "call it `version`",
+            ],
+        ),
+        (
+            "key.yaml",
+            "id: a\ntype: oidc\nversion: 0\nconfig:\n  issuer: https://x.okta.com\n  clientId: c\n  clientSecret: s\n  redirectURI: http://127.0.0.1/dex/callback\n",
+            &[
+                "key.yaml:6: config.clientId: unknown key `clientId`",
+                "did you mean `clientID`?",
+            ],
+        ),
+        (
+            "type.yaml",
+            "id: a\ntype: oidcc\nconfig: {}\n",
+            &["unknown connector type \"oidcc\"", "did you mean `oidc`?"],
+        ),
+        (
+            "noid.yaml",
+            "type: mockPassword\nconfig: {username: u, password: p}\n",
+            &["required key `id`"],
+        ),
+        ("empty.yaml", "", &["empty"]),
+        ("junk.yaml", "id: [1, 2\n", &["not valid YAML or JSON"]),
+        (
+            "mask.yaml",
+            "id: a\ntype: mockPassword\nconfig: {username: u, password: '***'}\n",
+            &["config.password is `***`"],
+        ),
+    ];
+    for (name, text, fragments) in rows {
+        let f = write(dir, name, text.as_bytes());
+        let r = d.fails(&["idp", "create-connector", "--config", &f], 2, fragments);
+        assert!(r.stderr.contains("tusk: error:"), "{}", r.stderr);
+    }
+    d.fails(
+        &[
+            "idp",
+            "create-connector",
+            "--config",
+            &dir.join("missing.yaml").display().to_string(),
+        ],
+        2,
+        &["missing.yaml: cannot open"],
+    );
+    assert!(d.ok(&["idp", "list-connector"]).contains("No connectors."));
+
+    // The happy path: create, list with health, get, edit and update, delete.
+    let file = write(dir, "extra.yaml", b"id: extra\nname: Extra\ntype: mockPassword\nversion: 0\nconfig:\n  username: bob\n  password: hunter2\n");
+    let out = d.ok(&["idp", "create-connector", "--config", &file]);
+    assert!(out.contains("Created connector `extra`"), "{out}");
+    d.fails(
+        &["idp", "create-connector", "--config", &file],
+        1,
+        &["ID already exists"],
+    );
+    let list = d.ok(&["idp", "list-connector"]);
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("extra"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        row.contains("mockPassword") && row.ends_with("ok"),
+        "{list}"
+    );
+    let list = json(&d.ok(&["idp", "list-connector", "-o", "json"]));
+    assert_eq!(list[0]["health"]["ok"], true, "{list}");
+    let got = d.ok(&["idp", "get-connector", "extra"]);
+    assert!(
+        got.starts_with("id: extra\nname: Extra\ntype: mockPassword\nversion: 0\n"),
+        "{got}"
+    );
+    assert!(
+        got.contains("password: '***'") && !got.contains("hunter2"),
+        "{got}"
+    );
+    let edited = write(
+        dir,
+        "edited.yaml",
+        got.replace("name: Extra", "name: Renamed").as_bytes(),
+    );
+    let out = d.ok(&["idp", "update-connector", "--config", &edited]);
+    assert!(out.contains("to version 1"), "{out}");
+    let after = json(&d.ok(&[
+        "idp",
+        "get-connector",
+        "extra",
+        "-o",
+        "json",
+        "--show-secrets",
+    ]));
+    assert_eq!(after["name"], "Renamed");
+    assert_eq!(
+        after["config"]["password"], "hunter2",
+        "the masked password was not kept"
+    );
+    d.fails(
+        &["idp", "update-connector", "--config", &edited],
+        1,
+        &[
+            "new config version is 0, expected 2",
+            "tusk idp get-connector extra",
+        ],
+    );
+    d.ok(&["idp", "delete-connector", "extra"]);
+    d.fails(
+        &["idp", "get-connector", "extra"],
+        1,
+        &["ID does not exist"],
+    );
+
+    // OIDC clients.
+    let out = d.ok(&[
+        "idp",
+        "create-client",
+        "--id",
+        "grafana",
+        "--name",
+        "Grafana",
+        "--redirect-uri",
+        "https://grafana.example.com/cb",
+    ]);
+    assert!(out.contains("Client secret (shown once"), "{out}");
+    let got = d.ok(&["idp", "get-client", "grafana"]);
+    assert!(
+        got.contains("secret: '***'") && got.contains("- https://grafana.example.com/cb"),
+        "{got}"
+    );
+    d.ok(&[
+        "idp",
+        "update-client",
+        "--id",
+        "grafana",
+        "--trusted-peer",
+        "pachd",
+    ]);
+    let got = json(&d.ok(&["idp", "get-client", "grafana", "-o", "json"]));
+    assert_eq!(got["trusted_peers"], serde_json::json!(["pachd"]), "{got}");
+    assert_eq!(
+        got["name"], "Grafana",
+        "an update without --name kept the name"
+    );
+    let client_file = write(
+        dir,
+        "client.yaml",
+        b"id: app\nname: App\nredirectURIs: [https://app.example.com/cb]\nsecret: app-secret\n",
+    );
+    let out = d.ok(&["idp", "create-client", "--config", &client_file]);
+    assert!(!out.contains("app-secret"), "{out}");
+    let clients = json(&d.ok(&["idp", "list-client", "-o", "json"]));
+    let ids: Vec<&str> = clients
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"app") && ids.contains(&"grafana") && ids.contains(&"pachd"),
+        "{clients}"
+    );
+    assert!(!clients.to_string().contains("app-secret"), "{clients}");
+    let bad_client = write(
+        dir,
+        "bad-client.yaml",
+        b"id: x\nredirect_urls: [https://x]\n",
+    );
+    d.fails(
+        &["idp", "create-client", "--config", &bad_client],
+        2,
+        &["bad-client.yaml:2", "unknown field `redirect_urls`"],
+    );
+    d.ok(&["idp", "delete-client", "grafana"]);
+    d.fails(
+        &["idp", "delete-client", "grafana"],
+        1,
+        &["unable to find OIDC client with id \"grafana\""],
+    );
+
+    // The identity server's config.
+    let idp_config = write(
+        dir,
+        "idp.yaml",
+        b"issuer: http://127.0.0.1:30650/dex\nid_token_expiry: 24h\nrotation_token_expiry: 48x\n",
+    );
+    d.fails(
+        &["idp", "set-config", "--config", &idp_config],
+        2,
+        &["rotation_token_expiry `48x` is not a duration"],
+    );
+    let idp_config = write(
+        dir,
+        "idp.yaml",
+        b"issuer: http://127.0.0.1:30650/dex\nid_token_expiry: 24h\nrotation_token_expiry: 48h\n",
+    );
+    d.ok(&["idp", "set-config", "--config", &idp_config]);
+    let got = d.ok(&["idp", "get-config"]);
+    assert_eq!(
+        got,
+        "issuer: http://127.0.0.1:30650/dex\nid_token_expiry: 24h\nrotation_token_expiry: 48h\n"
+    );
+}
+
+#[test]
+fn context_file_interop_with_the_sdk_format() {
+    let d = Deployment::start("pachd:\n  activateAuth: true\n");
+    // A config written by hand in the SDK's format, with fields tusk does
+    // not use: tusk reads it and keeps them.
+    let root = std::fs::read_to_string(d.dir.path().join("data/root-token")).unwrap_or_default();
+    let sdk = serde_json::json!({
+        "user_id": "5f6e0c1d2b3a49788796a5b4c3d2e1f0",
+        "v2": {
+            "active_context": "default",
+            "contexts": {
+                "default": {"source": 2, "pachd_address": d.address, "session_token": root.trim(),
+                            "cluster_name": "kind-kind", "namespace": "default", "port_forwarders": null}
+            },
+            "metrics": false
+        }
+    });
+    std::fs::write(
+        d.pach_config(),
+        serde_json::to_string_pretty(&sdk).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
+    let list = json(&d.ok(&["context", "list", "-o", "json"]));
+    assert_eq!(list[0]["name"], "default");
+    assert_eq!(list[0]["logged_in"], true);
+    assert!(
+        !list.to_string().contains(root.trim()),
+        "context list printed a token"
+    );
+
+    d.ok(&[
+        "context",
+        "create",
+        "staging",
+        "--address",
+        "grpcs://pach.example.com:443",
+    ]);
+    let text = d.ok(&["context", "list"]);
+    assert!(text.lines().any(|l| l.starts_with("* default")), "{text}");
+    assert!(text.contains("grpcs://pach.example.com:443"), "{text}");
+    d.ok(&["context", "use", "staging"]);
+    let config = d.config_json();
+    assert_eq!(config["v2"]["active_context"], "staging");
+    assert_eq!(
+        config["v2"]["metrics"], false,
+        "tusk changed the user's metrics choice"
+    );
+    assert_eq!(config["user_id"], "5f6e0c1d2b3a49788796a5b4c3d2e1f0");
+    assert_eq!(
+        config["v2"]["contexts"]["default"]["cluster_name"], "kind-kind",
+        "{config}"
+    );
+    assert_eq!(config["v2"]["contexts"]["default"]["source"], 2, "{config}");
+    assert_eq!(
+        config["v2"]["contexts"]["staging"],
+        serde_json::json!({"pachd_address": "grpcs://pach.example.com:443"})
+    );
+    // --address overrides the context; TUSK_ADDRESS too.
+    let who = d.ok(&["auth", "whoami", "--context", "default", "-o", "json"]);
+    assert_eq!(json(&who)["pachd_address"], d.address.as_str());
+    let out = d
+        .cmd()
+        .args(["context", "use", "default"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success());
+    let out = d
+        .cmd()
+        .args(["auth", "whoami"])
+        .env("TUSK_ADDRESS", "grpc://127.0.0.1:1")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot reach tusk at grpc://127.0.0.1:1")
+    );
+
+    let rows: &[(&[&str], &[&str])] = &[
+        (
+            &["context", "use", "stagin"],
+            &["no context named `stagin`", "did you mean `staging`?"],
+        ),
+        (
+            &["context", "create", "staging", "--address", "grpc://x:1"],
+            &["already exists", "--overwrite"],
+        ),
+        (
+            &[
+                "context",
+                "create",
+                "x",
+                "--address",
+                "grpc://x:1",
+                "--ca-cert",
+                "/nonexistent.pem",
+            ],
+            &["/nonexistent.pem: cannot open"],
+        ),
+    ];
+    for (args, fragments) in rows {
+        d.fails(args, 2, fragments);
+    }
+    for (text, fragment) in [
+        ("{not json", "not a Pachyderm config file"),
+        ("{\"v1\": {}}", "no `v2` section"),
+    ] {
+        std::fs::write(d.pach_config(), text).unwrap_or_else(|e| panic!("{e}"));
+        d.fails(&["context", "list"], 2, &["pach-config.json", fragment]);
+        d.fails(&["auth", "whoami"], 2, &[fragment]);
+    }
+}
+
+fn self_signed_pem(dir: &Path) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap_or_else(|e| panic!("{e}"));
+    let cert = params.self_signed(&key).unwrap_or_else(|e| panic!("{e}"));
+    (
+        write(dir, "cert.pem", cert.pem().as_bytes()),
+        write(dir, "key.pem", key.serialize_pem().as_bytes()),
+    )
+}
+
+#[test]
+fn tls_and_plain_text_mismatches_are_named() {
+    let certs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (cert, key) = self_signed_pem(certs.path());
+    let tls = Deployment::start_with(
+        "pachd:\n  activateAuth: true\n",
+        &["--tls-cert", &cert, "--tls-key", &key],
+    );
+    let plain = Deployment::start("pachd:\n  activateAuth: true\n");
+    let tls_addr = tls.address.replace("grpc://", "grpcs://");
+    let plain_as_tls = plain.address.replace("grpc://", "grpcs://");
+    plain.fails(
+        &["auth", "whoami", "--address", &plain_as_tls],
+        1,
+        &[
+            "does not speak TLS",
+            &format!("use the plain-text address {}", plain.address),
+        ],
+    );
+    plain.fails(
+        &["auth", "whoami", "--address", &tls.address],
+        1,
+        &["expects TLS", &format!("use {tls_addr}")],
+    );
+    plain.fails(
+        &["auth", "whoami", "--address", &tls_addr],
+        1,
+        &["is not trusted", "--ca-cert"],
+    );
+    // With its CA, the TLS server answers (no session yet: not a TLS error).
+    plain.fails(
+        &["auth", "whoami", "--address", &tls_addr, "--ca-cert", &cert],
+        1,
+        &["no authentication token"],
+    );
+    // A context remembers the CA.
+    tls.ok(&[
+        "context",
+        "create",
+        "tls",
+        "--address",
+        &tls_addr,
+        "--ca-cert",
+        &cert,
+        "--use",
+    ]);
+    assert!(tls.config_json()["v2"]["contexts"]["tls"]["server_cas"].is_string());
+    tls.login_as_root();
+    assert!(tls.ok(&["auth", "whoami"]).contains("pach:root"));
+    // doctor verifies the chain with the context's CA and reads the expiry.
+    let r = tls.run_with(&["doctor"], None);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("tusk: TLS"))
+        .unwrap_or_else(|| panic!("{}{}", r.stdout, r.stderr));
+    assert!(
+        line.starts_with("ok") && line.contains("the certificate expires"),
+        "{line}"
+    );
+}
+
+/// A stand-in upstream OpenID provider for doctor: discovery with a
+/// chosen issuer, a JWKS, and a token endpoint that accepts client
+/// `cid` / `csecret` (basic auth) and refuses every code.
+fn fake_upstream(issuer_suffix: &'static str) -> String {
+    use axum::routing::{get, post};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    listener
+        .set_nonblocking(true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let key = tusk_jose::SigningKey::generate(tusk_jose::Alg::ES256, "k1".into())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let jwks = serde_json::json!({"keys": [key.public_jwk()]});
+    let doc = serde_json::json!({
+        "issuer": format!("{base}{issuer_suffix}"),
+        "authorization_endpoint": format!("{base}/auth"),
+        "token_endpoint": format!("{base}/token"),
+        "jwks_uri": format!("{base}/keys"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    });
+    let app = axum::Router::new()
+        .route("/.well-known/openid-configuration", get(move || async move { axum::Json(doc) }))
+        .route("/keys", get(move || async move { axum::Json(jwks) }))
+        .route(
+            "/token",
+            post(|headers: axum::http::HeaderMap| async move {
+                let good = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Basic Y2lkOmNzZWNyZXQ=");
+                if good {
+                    (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "invalid_grant", "error_description": "bad code"})))
+                } else {
+                    (axum::http::StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "invalid_client", "error_description": "client authentication failed"})))
+                }
+            }),
+        );
+    std::thread::spawn(move || {
+        block_on(async move {
+            let listener =
+                tokio::net::TcpListener::from_std(listener).unwrap_or_else(|e| panic!("{e}"));
+            let _ = axum::serve(listener, app).await;
+        })
+    });
+    base
+}
+
+#[test]
+fn doctor_names_the_trailing_slash_and_passes_once_fixed() {
+    let upstream = fake_upstream("");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let values = |issuer: &str, secret: &str| {
+        format!(
+            "oidc:\n  upstreamIDPs:\n  - id: okta\n    name: Okta\n    type: oidc\n    config:\n      issuer: {issuer}\n      clientID: cid\n      clientSecret: {secret}\n      redirectURI: http://127.0.0.1:30650/dex/callback\n"
+        )
+    };
+    let doctor = |file: &str| {
+        let out = tusk()
+            .args(["doctor", "--values", file])
+            .env("PACH_CONFIG", dir.path().join("none.json"))
+            .env_remove("TUSK_ADDRESS")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let slash = write(
+        dir.path(),
+        "slash.yaml",
+        values(&format!("{upstream}/"), "csecret").as_bytes(),
+    );
+    let (code, stdout, stderr) = doctor(&slash);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let issuer_line = stdout
+        .lines()
+        .find(|l| l.contains("okta: issuer"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(issuer_line.starts_with("FAIL"), "{stdout}");
+    assert!(
+        issuer_line.contains(&format!("hint: the provider reports its issuer without a trailing slash; set issuer to \"{upstream}\"")),
+        "{stdout}"
+    );
+
+    let fixed = write(
+        dir.path(),
+        "fixed.yaml",
+        values(&upstream, "csecret").as_bytes(),
+    );
+    let (code, stdout, stderr) = doctor(&fixed);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for check in [
+        "okta: discovery",
+        "okta: issuer",
+        "okta: JWKS",
+        "okta: redirectURI",
+        "okta: credentials",
+        "okta: clock",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(check))
+            .unwrap_or_else(|| panic!("{check}: {stdout}"));
+        assert!(line.starts_with("ok"), "{line}");
+    }
+
+    let wrong = write(
+        dir.path(),
+        "wrong.yaml",
+        values(&upstream, "not-the-secret").as_bytes(),
+    );
+    let (code, stdout, _) = doctor(&wrong);
+    assert_eq!(code, 1, "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("okta: credentials"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("FAIL") && line.contains("invalid_client") && line.contains("fix:"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("not-the-secret"),
+        "doctor printed the secret: {stdout}"
+    );
+
+    let out = tusk()
+        .args(["doctor", "--values", &fixed, "-o", "json"])
+        .env_remove("TUSK_ADDRESS")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let checks = json(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        checks.as_array().is_some_and(|a| a
+            .iter()
+            .any(|c| c["check"] == "okta: JWKS" && c["status"] == "ok")),
+        "{checks}"
+    );
+}
+
+#[test]
+fn doctor_checks_a_running_server() {
+    let d = Deployment::start("pachd:\n  activateAuth: true\n");
+    let stdout = d.ok(&["doctor", "--address", &d.address]);
+    for check in [
+        "tusk: readyz",
+        "tusk: gRPC",
+        "tusk: issuer",
+        "tusk: connector test",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(check))
+            .unwrap_or_else(|| panic!("{check}: {stdout}"));
+        assert!(line.starts_with("ok"), "{line}");
+    }
+    let r = d.fails(&["doctor", "--address", "grpc://127.0.0.1:1"], 1, &[]);
+    assert!(
+        r.stdout.contains("FAIL  tusk: readyz") && r.stdout.contains("tusk serve"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn every_command_has_help_with_examples_and_completions_generate() {
+    let paths: &[&[&str]] = &[
+        &[],
+        &["serve"],
+        &["config", "check"],
+        &["auth", "login"],
+        &["auth", "activate"],
+        &["auth", "deactivate"],
+        &["auth", "logout"],
+        &["auth", "whoami"],
+        &["auth", "get-robot-token"],
+        &["auth", "revoke"],
+        &["auth", "get-groups"],
+        &["auth", "use-auth-token"],
+        &["auth", "check"],
+        &["auth", "set"],
+        &["auth", "get"],
+        &["auth", "rotate-root-token"],
+        &["auth", "roles-for-permission"],
+        &["auth", "get-config"],
+        &["auth", "set-config"],
+        &["idp", "set-config"],
+        &["idp", "get-config"],
+        &["idp", "create-connector"],
+        &["idp", "update-connector"],
+        &["idp", "get-connector"],
+        &["idp", "delete-connector"],
+        &["idp", "list-connector"],
+        &["idp", "create-client"],
+        &["idp", "update-client"],
+        &["idp", "get-client"],
+        &["idp", "delete-client"],
+        &["idp", "list-client"],
+        &["resource", "create"],
+        &["resource", "delete"],
+        &["context", "list"],
+        &["context", "use"],
+        &["context", "create"],
+        &["doctor"],
+        &["completion"],
+        &["auth"],
+        &["idp"],
+        &["resource"],
+    ];
+    for path in paths {
+        let mut args: Vec<&str> = path.to_vec();
+        args.push("--help");
+        let r = run(&args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("Example"),
+            "tusk {args:?} has no examples:\n{}",
+            r.stdout
+        );
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["completion", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("tusk") && r.stdout.contains("get-robot-token"),
+            "{shell}"
+        );
+    }
+    check(&["completion", "tcsh"], 2, &["invalid value 'tcsh'"]);
 }

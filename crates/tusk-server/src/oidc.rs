@@ -224,18 +224,25 @@ impl Oidc {
     }
 }
 
-/// The part of a connector's failure a user can act on: the hint if there
-/// is one (it names the fix), else the start of the first line.
+/// A connector's failure, short enough for the login page: the innermost
+/// cause (the wrapping "unable to open connector: ..." adds nothing for a
+/// user) and the hint, which names the fix.
 fn short(reason: &str) -> String {
-    if let Some(i) = reason.find("hint: ") {
-        return reason[i..].to_owned();
+    let (cause, hint) = match reason.find("; hint: ") {
+        Some(i) => (&reason[..i], Some(&reason[i + 2..])),
+        None => (reason, None),
+    };
+    let cause = cause.lines().next().unwrap_or_default();
+    let cause = cause.rfind("oidc: ").map_or(cause, |i| &cause[i..]);
+    let mut out: String = cause.chars().take(200).collect();
+    if cause.chars().count() > 200 {
+        out.push_str("...");
     }
-    let first = reason.lines().next().unwrap_or_default();
-    if first.chars().count() > 200 {
-        format!("{}...", first.chars().take(200).collect::<String>())
-    } else {
-        first.to_owned()
+    if let Some(hint) = hint {
+        out.push_str("; ");
+        out.push_str(hint);
     }
+    out
 }
 
 fn encode(s: &str) -> String {
