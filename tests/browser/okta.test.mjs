@@ -426,3 +426,44 @@ test('e. the seed\'s YAML and JSON configs, pointed at the stand-in, log a user 
     });
   }
 });
+
+// Issue 5's doctor check against the real stand-in: `tusk doctor --values`
+// first with the seed's trailing-slash mismatch (the hint and the exact
+// value must be printed, exit 1), then fixed (every connector check passes).
+test('f. tusk doctor against the Okta stand-in: trailing-slash hint, then fixed', { timeout: 120_000 }, async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { writeFile, mkdtemp } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const keep = cleanup(t);
+  // doctor checks the redirect URI against the issuer tusk would derive
+  // from its default --listen, so register that callback at the stand-in.
+  const callback = 'http://127.0.0.1:30650/dex/callback';
+  const op = keep(await startStandin({ redirectUris: [callback], trailingSlash: true }));
+  const dir = await mkdtemp(join(tmpdir(), 'tusk-doctor-'));
+  const bin = process.env.TUSK_BIN || join(HERE, '..', '..', 'target', 'debug', 'tusk');
+  const doctor = async (issuer) => {
+    const file = join(dir, `values-${rand()}.yaml`);
+    await writeFile(file, [
+      'oidc:',
+      '  upstreamIDPs:',
+      `  - {type: oidc, id: okta, name: Okta, config: {issuer: "${issuer}", clientID: ${op.clientId}, clientSecret: ${op.clientSecret}, redirectURI: "${callback}", insecureEnableGroups: true}}`,
+      '',
+    ].join('\n'));
+    return await new Promise((resolve) => {
+      execFile(bin, ['doctor', '--values', file], { timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (err.code ?? 1) : 0, out: `${stdout}${stderr}` });
+      });
+    });
+  };
+  const withoutSlash = op.issuer.replace(/\/$/, '');
+  const broken = await doctor(withoutSlash);
+  t.diagnostic(`doctor with the mismatch (exit ${broken.code}):\n${broken.out}`);
+  assert.equal(broken.code, 1, broken.out);
+  assert.match(broken.out, /trailing slash/, broken.out);
+  assert.ok(broken.out.includes(op.issuer), `the exact value ${op.issuer} must be printed:\n${broken.out}`);
+  const fixed = await doctor(op.issuer);
+  t.diagnostic(`doctor after the fix (exit ${fixed.code}):\n${fixed.out}`);
+  assert.doesNotMatch(fixed.out, /FAIL/, fixed.out);
+  assert.equal(fixed.code, 0, fixed.out);
+  assert.doesNotMatch(fixed.out, new RegExp(op.clientSecret), 'doctor must never print the client secret');
+});

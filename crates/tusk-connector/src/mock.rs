@@ -150,19 +150,10 @@ impl CallbackConnector for MockCallback {
         query: &[(String, String)],
         _upstream: &UpstreamParams,
     ) -> Result<Identity, Error> {
-        let get = |key: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        if let Some(error) = get("error") {
-            let detail = get("error_description")
-                .map(|d| format!(": {}", truncate(d, 200)))
-                .unwrap_or_default();
+        if let Some(error) = crate::callback_error(query) {
             return Err(Error::Upstream {
                 connector: self.id.clone(),
-                reason: format!("it returned error `{}`{detail}", truncate(error, 100)),
+                reason: format!("it returned error `{error}`"),
             });
         }
         Ok(Self::identity())
@@ -173,13 +164,5 @@ impl CallbackConnector for MockCallback {
 impl RefreshConnector for MockCallback {
     async fn refresh(&self, _scopes: &Scopes, _identity: Identity) -> Result<Identity, Error> {
         Ok(Self::identity())
-    }
-}
-
-/// Cuts browser-supplied text that ends up in an error message.
-fn truncate(s: &str, max_chars: usize) -> String {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
     }
 }

@@ -28,6 +28,7 @@ mod claims;
 mod config;
 mod http;
 
+use crate::truncate;
 use crate::{
     CallbackConnector, Connector, Error, Identity, RefreshConnector, Scopes, UpstreamParams,
 };
@@ -35,7 +36,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use config::{Config, PkceSetting};
-use http::{snippet, truncate};
+use http::snippet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -733,17 +734,9 @@ impl CallbackConnector for Oidc {
         query: &[(String, String)],
         upstream: &UpstreamParams,
     ) -> Result<Identity, Error> {
-        let get = |key: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        if let Some(error) = get("error") {
-            let detail = get("error_description")
-                .map(|d| format!(": {}", truncate(d, 200)))
-                .unwrap_or_default();
-            return Err(self.upstream_err(format!("{}{detail}", truncate(error, 100))));
+        let get = |key: &str| crate::query_param(query, key);
+        if let Some(error) = crate::callback_error(query) {
+            return Err(self.upstream_err(error));
         }
         let up = self.ready().await?;
         if let Some(iss) = get("iss")

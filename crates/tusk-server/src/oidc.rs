@@ -461,36 +461,50 @@ async fn userinfo(State(s): State<Oidc>, headers: HeaderMap) -> Response {
     })
 }
 
-async fn introspect(State(s): State<Oidc>, headers: HeaderMap, body: Bytes) -> Response {
+/// The client-authenticated form endpoints share one shape: parse the form,
+/// call the provider with the `Authorization` header, answer JSON or the
+/// OAuth error (a 401 challenge when the client tried Basic).
+async fn form_endpoint<T, Fut>(
+    headers: HeaderMap,
+    body: Bytes,
+    call: impl FnOnce(Option<String>, Params) -> Fut,
+    ok: impl FnOnce(T) -> Response,
+) -> Response
+where
+    Fut: std::future::Future<Output = Result<T, OAuthError>>,
+{
     let basic = headers.contains_key(header::AUTHORIZATION);
-    let result = async {
-        let params = Params::parse(&body)?;
-        s.inner
-            .provider
-            .introspect(authorization(&headers)?, &params)
-            .await
-    }
-    .await;
+    let prepared = Params::parse(&body)
+        .and_then(|params| Ok((authorization(&headers)?.map(str::to_owned), params)));
+    let result = match prepared {
+        Ok((auth, params)) => call(auth, params).await,
+        Err(e) => Err(e),
+    };
     match result {
-        Ok(v) => no_store(json_body(StatusCode::OK, v.to_string())),
+        Ok(v) => ok(v),
         Err(e) => oauth_error(&e, basic),
     }
 }
 
+fn json_ok(v: serde_json::Value) -> Response {
+    no_store(json_body(StatusCode::OK, v.to_string()))
+}
+
+async fn introspect(State(s): State<Oidc>, headers: HeaderMap, body: Bytes) -> Response {
+    let call = |auth: Option<String>, p: Params| async move {
+        s.inner.provider.introspect(auth.as_deref(), &p).await
+    };
+    form_endpoint(headers, body, call, json_ok).await
+}
+
 async fn revoke(State(s): State<Oidc>, headers: HeaderMap, body: Bytes) -> Response {
-    let basic = headers.contains_key(header::AUTHORIZATION);
-    let result = async {
-        let params = Params::parse(&body)?;
-        s.inner
-            .provider
-            .revoke(authorization(&headers)?, &params)
-            .await
-    }
-    .await;
-    match result {
-        Ok(()) => no_store(StatusCode::OK.into_response()),
-        Err(e) => oauth_error(&e, basic),
-    }
+    let call = |auth: Option<String>, p: Params| async move {
+        s.inner.provider.revoke(auth.as_deref(), &p).await
+    };
+    form_endpoint(headers, body, call, |()| {
+        no_store(StatusCode::OK.into_response())
+    })
+    .await
 }
 
 async fn device_code(
@@ -502,19 +516,13 @@ async fn device_code(
     if let Err(wait) = s.inner.token_limit.check(ip) {
         return too_many(wait);
     }
-    let basic = headers.contains_key(header::AUTHORIZATION);
-    let result = async {
-        let params = Params::parse(&body)?;
+    let call = |auth: Option<String>, p: Params| async move {
         s.inner
             .provider
-            .device_authorization(authorization(&headers)?, &params)
+            .device_authorization(auth.as_deref(), &p)
             .await
-    }
-    .await;
-    match result {
-        Ok(v) => no_store(json_body(StatusCode::OK, v.to_string())),
-        Err(e) => oauth_error(&e, basic),
-    }
+    };
+    form_endpoint(headers, body, call, json_ok).await
 }
 
 fn device_form(s: &Oidc, error: Option<&str>, user_code: &str) -> Response {

@@ -7,6 +7,7 @@
 //! response bodies capped at 1 MiB.
 
 use super::config::Config;
+use crate::truncate;
 use base64::Engine;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -173,11 +174,4 @@ pub(crate) fn snippet(bytes: &[u8], secret: &str) -> String {
         text = text.replace(secret, "***");
     }
     truncate(&text, 200)
-}
-
-pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
 }
