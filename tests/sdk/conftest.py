@@ -47,7 +47,7 @@ UNMANAGED = "oidc:\n  mockIDP: false\n"
 class Tusk:
     """One `tusk serve` process on its own temporary data directory."""
 
-    def __init__(self, values=None, env=None):
+    def __init__(self, values=None, env=None, listen="127.0.0.1:0", extra_args=()):
         if not TUSK_BIN.exists():
             raise RuntimeError(
                 f"{TUSK_BIN} does not exist: run `cargo build -p tusk-cli` or set TUSK_BIN"
@@ -55,6 +55,8 @@ class Tusk:
         self.dir = Path(tempfile.mkdtemp(prefix="tusk-sdk-"))
         self.values = values
         self.extra_env = dict(env or {})
+        self.listen = listen
+        self.extra_args = list(extra_args)
         self.proc = None
         self.log = []
         self.address = None
@@ -62,7 +64,7 @@ class Tusk:
 
     def _start(self):
         cmd = [str(TUSK_BIN), "serve", "--data-dir", str(self.dir / "data"),
-               "--listen", "127.0.0.1:0", "--log-format", "json"]
+               "--listen", self.listen, "--log-format", "json", *self.extra_args]
         if self.values is not None:
             path = self.dir / "values.yaml"
             path.write_text(self.values)

@@ -13,6 +13,10 @@ import base64
 import datetime
 import hashlib
 import json
+import os
+import random
+import socket
+import string
 import re
 import secrets
 import shutil
@@ -1568,3 +1572,60 @@ def test_resources_need_sign_in(server, inactive):
     expect_not_activated(inactive, lambda c: create_resource(c, res(RT.PROJECT, "p")))
 
 
+
+
+# --------------------------------------------------------------------------
+# Replicas on one PostgreSQL database (issue 5: the callback may land on
+# another replica than the one the CLI waits on).
+
+
+def _fresh_postgres_database():
+    base = os.environ.get("TUSK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+    name = "tusk_sdk_" + "".join(random.choice(string.ascii_lowercase) for _ in range(12))
+    subprocess.run(["psql", f"{base}/postgres", "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {name}"],
+                   check=True, timeout=30)
+    return base, name
+
+
+def test_login_callback_on_another_replica(fresh):
+    servers = fresh
+    base, db = _fresh_postgres_database()
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        # Both replicas are one deployment: one issuer, one pachd redirect,
+        # one root token, one database.
+        values = (f"oidc:\n  issuerURI: http://127.0.0.1:{port}/dex\n"
+                  f"  userAccessibleOauthIssuerHost: http://127.0.0.1:{port}\n"
+                  f"pachd:\n  oauthRedirectURI: http://127.0.0.1:{port}/authorization-code/callback\n")
+        env = {"AUTH_ROOT_TOKEN": "0123456789abcdef0123456789abcdef"}
+        url = f"{base}/{db}"
+        a = servers(values=values, env=env, listen=f"127.0.0.1:{port}", extra_args=["--database-url", url])
+        b = servers(values=values, env=env, extra_args=["--database-url", url])
+        login = a.client().auth.get_oidc_login()
+        waiting = in_thread(lambda: a.client().auth.authenticate(oidc_state=login.state))
+        callback, body = browser_login(login.login_url, stop_at=f"{a.base_url}/authorization-code/callback")
+        assert body is None, body
+        # The load balancer sends the browser's callback to replica b.
+        _, page = follow(callback.replace(a.base_url, b.base_url, 1))
+        assert page == "You are now logged in. Go back to the terminal to use Pachyderm!", page
+        token = waiting().pach_token
+        # The session works on both replicas.
+        for replica in (a, b):
+            assert replica.client(token).auth.who_am_i().username == "user:kilgore@kilgore.trout"
+        # A binding written on one replica is enforced on the other at once.
+        a.root().auth.modify_role_binding(resource=auth.Resource(type=auth.ResourceType.CLUSTER),
+                                          principal="user:kilgore@kilgore.trout", roles=[])
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                b.client(token).auth.get_configuration()
+            except grpc.RpcError as e:
+                assert e.code() == Code.PERMISSION_DENIED, e
+                break
+            assert time.monotonic() < deadline, "replica b never saw the binding change"
+            time.sleep(0.1)
+    finally:
+        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"],
+                       timeout=30, check=False)

@@ -92,11 +92,10 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     let local = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    // With `--listen HOST:0` the port is known only now; an issuer derived
-    // from the listen address must carry the real one.
-    let config = if config.issuer_origin == "the --listen address"
-        && local.to_string() != args.source.listen
-    {
+    // With `--listen HOST:0` the port is known only now; whatever derives
+    // from the listen address (issuer, pachd redirect, login host) must
+    // carry the real one.
+    let config = if local.to_string() != args.source.listen {
         match config_source(&args, &local.to_string()).load() {
             Ok((Loaded::Ok(c), _)) => *c,
             _ => config,
