@@ -192,8 +192,10 @@ pub struct ConnectorConfig {
 }
 
 /// Signing material parsed once per key change, never per signature.
+/// One key set per algorithm in use: the configured default, plus any a
+/// client is pinned to. Verification and the JWKS cover them all.
 struct KeyRing {
-    signer: SigningKey,
+    signers: Vec<SigningKey>,
     verifier: VerifyingKeys,
     jwks: Arc<String>,
 }
@@ -421,16 +423,31 @@ impl Provider {
             .ok_or_else(|| OAuthError::server("signing keys are not loaded"))
     }
 
-    pub(crate) fn sign(&self, claims: &Value) -> Result<String, OAuthError> {
+    /// Signs with the active key of `alg` (a client's pin), else the
+    /// default algorithm's.
+    pub(crate) fn sign(&self, alg: Alg, claims: &Value) -> Result<String, OAuthError> {
         let ring = self.ring()?;
-        tusk_jose::sign(&ring.signer, claims).map_err(|e| {
+        let key = ring
+            .signers
+            .iter()
+            .find(|k| k.alg() == alg)
+            .or(ring.signers.first())
+            .ok_or_else(|| OAuthError::server("no signing key is loaded"))?;
+        tusk_jose::sign(key, claims).map_err(|e| {
             tracing::error!(error = %e, "token signing failed");
             OAuthError::server("token signing failed")
         })
     }
 
-    pub(crate) fn alg(&self) -> Result<Alg, OAuthError> {
-        Ok(self.ring()?.signer.alg())
+    /// The algorithm a client's tokens are signed with.
+    pub(crate) fn alg_for(&self, client: &OidcClient) -> Result<Alg, OAuthError> {
+        let ring = self.ring()?;
+        let pinned = Alg::parse(&client.id_token_signing_alg);
+        let alg = pinned
+            .filter(|a| ring.signers.iter().any(|k| k.alg() == *a))
+            .or_else(|| ring.signers.first().map(SigningKey::alg))
+            .ok_or_else(|| OAuthError::server("no signing key is loaded"))?;
+        Ok(alg)
     }
 
     /// Verifies one of our own JWTs (signature, issuer, and expiry unless
@@ -460,25 +477,84 @@ impl Provider {
     /// rotation land, and every replica then loads the stored result.
     pub async fn refresh_keys(&self) -> Result<(), Error> {
         let now = self.now();
-        let alg = self.settings.alg;
+        let mut algs = vec![self.settings.alg];
+        for client in self.store.list::<OidcClient>().await? {
+            if let Some(alg) = Alg::parse(&client.id_token_signing_alg)
+                && !algs.contains(&alg)
+            {
+                algs.push(alg);
+            }
+        }
+        let mut states = Vec::with_capacity(algs.len());
+        for alg in &algs {
+            // The default keeps the historic record id, so an upgrade
+            // keeps its keys.
+            let id = if *alg == self.settings.alg {
+                SigningKeys::ID.to_owned()
+            } else {
+                format!("{}:{}", SigningKeys::ID, alg.as_str())
+            };
+            states.push(self.refresh_alg(*alg, &id, now).await?);
+        }
+        let keys: Vec<Value> = states
+            .iter()
+            .flat_map(|s| s.jwks(now)["keys"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let jwks = json!({ "keys": keys }).to_string();
+        let actives: Vec<&str> = states
+            .iter()
+            .map(|s| tusk_jose::active_key(s, now).map(|k| k.kid.as_str()))
+            .collect::<Result<_, _>>()?;
+        let current = self.keys.read().ok().and_then(|g| g.clone());
+        let unchanged = current.as_ref().is_some_and(|r| {
+            r.signers
+                .iter()
+                .map(SigningKey::kid)
+                .eq(actives.iter().copied())
+                && *r.jwks == jwks
+        });
+        if unchanged {
+            return Ok(());
+        }
+        let signers = states
+            .iter()
+            .map(|s| tusk_jose::active_key(s, now)?.signing_key())
+            .collect::<Result<Vec<_>, _>>()?;
+        let verifier =
+            VerifyingKeys::from_jwks(&serde_json::from_str(&jwks).unwrap_or(Value::Null))?;
+        let ring = KeyRing {
+            signers,
+            verifier,
+            jwks: Arc::new(jwks),
+        };
+        if let Ok(mut guard) = self.keys.write() {
+            *guard = Some(Arc::new(ring));
+        }
+        Ok(())
+    }
+
+    /// Rotates one algorithm's key set when due. Compare-and-swap makes
+    /// exactly one replica's rotation land; every replica then uses the
+    /// stored result.
+    async fn refresh_alg(&self, alg: Alg, id: &str, now: i64) -> Result<KeySetState, Error> {
         let policy = self.settings.rotation;
         let mut generate = |alg: Alg| SigningKey::generate(alg, tusk_jose::new_kid()?);
-        let state = loop {
-            match self.store.get::<SigningKeys>(SigningKeys::ID).await {
+        loop {
+            match self.store.get::<SigningKeys>(id).await {
                 Ok(record) => {
                     let state: KeySetState = serde_json::from_str(record.state.expose())
                         .map_err(|e| Error::KeyState(e.to_string()))?;
                     let Some(next) =
                         tusk_jose::rotate_if_due(Some(&state), now, &policy, alg, &mut generate)?
                     else {
-                        break state;
+                        return Ok(state);
                     };
                     let text =
                         serde_json::to_string(&next).map_err(|e| Error::KeyState(e.to_string()))?;
                     let expected = record.state.clone();
                     let result = self
                         .store
-                        .update::<SigningKeys, _>(SigningKeys::ID, |r| {
+                        .update::<SigningKeys, _>(id, |r| {
                             if r.state != expected {
                                 return Err(tusk_store::Error::Aborted(
                                     "another replica rotated first".into(),
@@ -490,8 +566,8 @@ impl Provider {
                         .await;
                     match result {
                         Ok(_) => {
-                            tracing::info!(active = %next.active_kid, "signing keys rotated");
-                            break next;
+                            tracing::info!(active = %next.active_kid, alg = %alg, "signing keys rotated");
+                            return Ok(next);
                         }
                         Err(tusk_store::Error::Aborted(_)) => continue,
                         Err(e) => return Err(e.into()),
@@ -506,13 +582,13 @@ impl Provider {
                     let text = serde_json::to_string(&first)
                         .map_err(|e| Error::KeyState(e.to_string()))?;
                     let record = SigningKeys {
-                        id: SigningKeys::ID.into(),
+                        id: id.to_owned(),
                         state: Secret::new(text),
                     };
                     match self.store.create(&record).await {
                         Ok(()) => {
                             tracing::info!(active = %first.active_kid, alg = %alg, "created the first signing key");
-                            break first;
+                            return Ok(first);
                         }
                         Err(tusk_store::Error::AlreadyExists { .. }) => continue,
                         Err(e) => return Err(e.into()),
@@ -520,24 +596,7 @@ impl Provider {
                 }
                 Err(e) => return Err(e.into()),
             }
-        };
-        let active = tusk_jose::active_key(&state, now)?;
-        let current = self.keys.read().ok().and_then(|g| g.clone());
-        let unchanged = current.as_ref().is_some_and(|r| {
-            r.signer.kid() == active.kid && r.jwks.as_str() == state.jwks(now).to_string().as_str()
-        });
-        if unchanged {
-            return Ok(());
         }
-        let ring = KeyRing {
-            signer: active.signing_key()?,
-            verifier: state.verifying_keys(now)?,
-            jwks: Arc::new(state.jwks(now).to_string()),
-        };
-        if let Ok(mut guard) = self.keys.write() {
-            *guard = Some(Arc::new(ring));
-        }
-        Ok(())
     }
 
     /// Periodic work: key rotation and garbage collection of expired
@@ -573,6 +632,10 @@ impl Provider {
             if existing.as_ref() != Some(&wanted) {
                 self.store.put(&wanted).await?;
             }
+        }
+        // A client pinned to another algorithm needs its key set now.
+        if clients.iter().any(|c| !c.id_token_signing_alg.is_empty()) {
+            self.refresh_keys().await?;
         }
         Ok(())
     }

@@ -513,7 +513,7 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.now();
         let exp = now + self.settings.id_token_ttl;
-        let alg = self.alg()?;
+        let alg = self.alg_for(g.client)?;
         let mut aud: Vec<String> = scopes::peers(g.scopes).map(str::to_owned).collect();
         if !aud.contains(&g.client.id) {
             aud.push(g.client.id.clone());
@@ -535,7 +535,7 @@ impl Provider {
         access.insert("client_id".into(), json!(g.client.id));
         access.insert("scope".into(), json!(g.scopes.join(" ")));
         access.insert("jti".into(), json!(random_token(16)));
-        let access_token = self.sign(&Value::Object(access.into_iter().collect()))?;
+        let access_token = self.sign(alg, &Value::Object(access.into_iter().collect()))?;
 
         let mut id = base;
         id.insert("aud".into(), aud_value);
@@ -550,7 +550,7 @@ impl Provider {
             "at_hash".into(),
             json!(tusk_jose::half_hash(alg, &access_token)),
         );
-        let id_token = self.sign(&Value::Object(id.into_iter().collect()))?;
+        let id_token = self.sign(alg, &Value::Object(id.into_iter().collect()))?;
         Ok(TokenResponse {
             access_token,
             token_type: "bearer",

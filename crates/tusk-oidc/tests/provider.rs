@@ -1266,3 +1266,101 @@ async fn replacing_connectors_ends_the_old_retries() {
     assert_eq!(hits.load(Ordering::SeqCst), 0);
     assert_eq!(e.p.connectors().len(), 1);
 }
+
+#[tokio::test]
+async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
+    let e = env().await;
+    e.p.seed_clients(&[OidcClient {
+        id: "legacy".into(),
+        secret: Secret::new("legacy-secret".into()),
+        name: "Legacy".into(),
+        redirect_uris: vec!["https://legacy.example.com/cb".into()],
+        id_token_signing_alg: "RS256".into(),
+        ..Default::default()
+    }])
+    .await
+    .unwrap();
+    let jwks: Value = serde_json::from_str(&e.p.jwks_json()).unwrap();
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["alg"].as_str())
+        .collect();
+    assert!(
+        algs.contains(&"ES256") && algs.contains(&"RS256"),
+        "{algs:?}"
+    );
+    let alg_of = |jwt: &str| {
+        let h: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(jwt.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        h["alg"].as_str().unwrap().to_owned()
+    };
+    // The default client still gets ES256.
+    let code = e.code("openid").await;
+    assert_eq!(
+        alg_of(&e.exchange(&code, VERIFIER).await.unwrap().id_token),
+        "ES256"
+    );
+    // The pinned client gets RS256, verifiable against the same JWKS.
+    let next =
+        e.p.authorize(&params(&[
+            ("client_id", "legacy"),
+            ("redirect_uri", "https://legacy.example.com/cb"),
+            ("response_type", "code"),
+            ("scope", "openid email"),
+        ]))
+        .await
+        .unwrap();
+    let Next::Redirect(to) = next else {
+        panic!("expected the connector")
+    };
+    let req = url::Url::parse(&to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "req")
+        .unwrap()
+        .1
+        .into_owned();
+    e.p.start_connector("test", &req).await.unwrap();
+    let PasswordOutcome::Next(Next::Redirect(back)) =
+        e.p.password_login("test", &req, "admin", &Secret::new("password".into()))
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    let code = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let t =
+        e.p.token(
+            Some(&basic("legacy", "legacy-secret")),
+            &params(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://legacy.example.com/cb"),
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(alg_of(&t.id_token), "RS256");
+    assert_eq!(alg_of(&t.access_token), "RS256");
+    let claims = e.verify(&t.id_token);
+    assert_eq!(
+        claims["at_hash"],
+        tusk_jose::half_hash(Alg::RS256, &t.access_token)
+    );
+    assert_eq!(
+        e.p.userinfo(&t.access_token).await.unwrap()["email"],
+        "kilgore@kilgore.trout"
+    );
+}

@@ -172,6 +172,7 @@ pub fn clients_of(config: &Config) -> Vec<OidcClient> {
             trusted_peers: c.trusted_peers.clone(),
             public: c.public,
             logo_url: c.logo_url.clone(),
+            id_token_signing_alg: c.id_token_signing_alg.clone(),
         })
         .collect()
 }

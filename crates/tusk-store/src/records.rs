@@ -34,6 +34,9 @@ pub struct OidcClient {
     pub trusted_peers: Vec<String>,
     pub public: bool,
     pub logo_url: String,
+    /// Pins the client's ID and access tokens to one algorithm (`RS256`
+    /// for clients that cannot verify ES256); empty means the default.
+    pub id_token_signing_alg: String,
 }
 
 /// The provider's signing key set: the JSON of `tusk_jose::KeySetState`,

@@ -129,6 +129,9 @@ pub struct ClientSpec {
     pub trusted_peers: Vec<String>,
     pub public: bool,
     pub logo_url: String,
+    /// `id_token_signed_response_alg`: `RS256` for a client that cannot
+    /// verify the default ES256; empty for the default.
+    pub id_token_signing_alg: String,
 }
 
 pub struct Loaded {
@@ -332,6 +335,7 @@ static CLIENT: Schema = Schema {
         f("public", Kind::Bool),
         f("logo_url", Kind::Str),
         f("logoURL", Kind::Str),
+        f("id_token_signed_response_alg", Kind::Str),
     ],
     strictness: Strictness::Strict,
     misplaced: &[],
@@ -764,6 +768,7 @@ impl Loader<'_> {
             trusted_peers: pachd_peers,
             public: false,
             logo_url: String::new(),
+            id_token_signing_alg: String::new(),
         }];
         if console_enabled {
             clients.push(ClientSpec {
@@ -779,6 +784,7 @@ impl Loader<'_> {
                 trusted_peers: Vec::new(),
                 public: false,
                 logo_url: String::new(),
+                id_token_signing_alg: String::new(),
             });
         }
         if let Some(mut node) = self.env_node(input, env_start, "IDP_CLIENTS") {
@@ -1087,7 +1093,7 @@ impl Loader<'_> {
         let Value::Seq(items) = &node.value else {
             return Vec::new();
         };
-        items
+        let clients: Vec<ClientSpec> = items
             .iter()
             .filter_map(|item| {
                 let s = |a: &str, b: &str| -> Option<String> {
@@ -1121,10 +1127,31 @@ impl Loader<'_> {
                     trusted_peers: list("trusted_peers", "trustedPeers"),
                     public: item.get("public").map(|n| &n.value) == Some(&Value::Bool(true)),
                     logo_url: s("logo_url", "logoURL").unwrap_or_default(),
+                    id_token_signing_alg: s(
+                        "id_token_signed_response_alg",
+                        "id_token_signed_response_alg",
+                    )
+                    .unwrap_or_default(),
                     id,
                 })
             })
-            .collect()
+            .collect();
+        for c in &clients {
+            if !c.id_token_signing_alg.is_empty()
+                && !["ES256", "RS256", "EdDSA"].contains(&c.id_token_signing_alg.as_str())
+            {
+                self.ctx.error(
+                    node.pos,
+                    &join(path, "id_token_signed_response_alg"),
+                    format!(
+                        "client `{}` asks for the signing algorithm `{}`",
+                        c.id, c.id_token_signing_alg
+                    ),
+                    Some("use ES256, RS256 or EdDSA".into()),
+                );
+            }
+        }
+        clients
     }
 
     fn role_bindings(&mut self, node: &mut Node, path: &str) -> BTreeMap<String, Vec<String>> {

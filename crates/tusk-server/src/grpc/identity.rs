@@ -124,6 +124,7 @@ fn record(c: pb::OidcClient) -> tusk_store::OidcClient {
         trusted_peers: c.trusted_peers,
         public: false,
         logo_url: String::new(),
+        id_token_signing_alg: String::new(),
     }
 }
 
