@@ -22,12 +22,23 @@ pub enum LicenseState {
     HeartbeatFailed,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EnterpriseStatus {
     pub license: LicenseState,
     pub enterprise_active: bool,
     pub expires: Option<i64>,
     pub code: String,
+}
+
+/// The activation code is a credential: `Debug` leaves it out.
+impl std::fmt::Debug for EnterpriseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnterpriseStatus")
+            .field("license", &self.license)
+            .field("enterprise_active", &self.enterprise_active)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EnterpriseStatus {

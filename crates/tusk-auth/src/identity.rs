@@ -21,7 +21,7 @@ pub struct Managed {
 }
 
 /// A connector as the API sends it: `config` is the JSON text.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ConnectorInput {
     pub id: String,
     pub name: String,
@@ -29,6 +29,16 @@ pub struct ConnectorInput {
     pub config_version: i64,
     /// `jsonConfig` or the `config` Struct rendered as JSON.
     pub config: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectorInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorInput")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("config_version", &self.config_version)
+            .finish_non_exhaustive()
+    }
 }
 
 fn invalid_id() -> AuthError {
@@ -132,11 +142,11 @@ impl AuthService {
             Err(tusk_store::Error::NotFound { .. }) => return Err(invalid_id()),
             Err(e) => return Err(e.into()),
         };
-        if input.config_version != existing.config_version + 1 {
+        if input.config_version != existing.config_version.saturating_add(1) {
             return Err(AuthError::Other(format!(
                 "new config version is {}, expected {}",
                 input.config_version,
-                existing.config_version + 1
+                existing.config_version.saturating_add(1)
             )));
         }
         // Empty name or type keep the stored ones; config only if given.
@@ -168,7 +178,7 @@ impl AuthService {
                     return Err(tusk_store::Error::Aborted(format!(
                         "new config version is {}, expected {}",
                         record.config_version,
-                        c.config_version + 1
+                        c.config_version.saturating_add(1)
                     )));
                 }
                 *c = record.clone();
@@ -222,7 +232,7 @@ impl AuthService {
                             c.name = spec.name.clone();
                             c.type_ = spec.type_.clone();
                             c.config = config.clone();
-                            c.config_version += 1;
+                            c.config_version = c.config_version.saturating_add(1);
                             Ok(())
                         })
                         .await?;

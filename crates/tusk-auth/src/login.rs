@@ -187,6 +187,7 @@ impl AuthService {
             .map_err(|e| (false, format!("failed to exchange code: {e}")))?;
         let claims = provider
             .verify_id_token(&tokens.id_token, &config.client_id)
+            .await
             .map_err(|e| (false, format!("could not verify token: {e}")))?;
         // tusk checks the nonce first: the reference synced groups before
         // noticing a mismatch.
@@ -195,12 +196,11 @@ impl AuthService {
             .and_then(Value::as_str)
             .unwrap_or_default();
         if !tusk_core::ct_eq(nonce.as_bytes(), pending.nonce.as_bytes()) {
+            // The reference quotes both nonces; they are secrets, so tusk
+            // names the mismatch without them.
             return Err((
                 false,
-                format!(
-                    "IDP nonce {nonce} did not match Pachyderm's session nonce {}",
-                    pending.nonce
-                ),
+                "IDP nonce did not match Pachyderm's session nonce".to_owned(),
             ));
         }
         let subject = self
@@ -268,6 +268,7 @@ impl AuthService {
                 .ok_or_else(|| AuthError::other("could not verify token: no OIDC provider"))?;
             let claims = provider
                 .verify_id_token(id_token, &config.client_id)
+                .await
                 .map_err(|e| {
                     AuthError::Other(format!("could not verify token: {}", e.description))
                 })?;

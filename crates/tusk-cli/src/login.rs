@@ -244,7 +244,9 @@ pub async fn device(http: &reqwest::Client, o: &DeviceOptions) -> Outcome<String
     eprintln!("  {complete}");
     eprintln!("and check that it shows the code: {user_code}");
     let _spinner = Spinner::start("waiting for the login to be approved…");
-    let deadline = Instant::now() + Duration::from_secs(expires_in);
+    // A provider's `expires_in` is outside input: clamp it rather than let a
+    // huge value overflow the clock.
+    let deadline = Instant::now() + Duration::from_secs(expires_in.min(3600));
     let poll = form(&[
         ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
         ("device_code", &device_code),
@@ -281,7 +283,7 @@ pub async fn device(http: &reqwest::Client, o: &DeviceOptions) -> Outcome<String
         let (code, desc) = oauth_error(&body);
         match code.as_str() {
             "authorization_pending" => {}
-            "slow_down" => interval += 5,
+            "slow_down" => interval = interval.saturating_add(5).min(60),
             "expired_token" => {
                 return Err(Failure::run(format!(
                     "the code {user_code} expired before the login was approved: {desc}"

@@ -229,6 +229,12 @@ fn hand_over_root_token(args: &ServeArgs, token: &Secret<String>) {
             options.mode(0o600);
         }
         let mut file = options.open(&path)?;
+        // `mode` applies only to a new file; an existing one is narrowed.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
         file.write_all(token.expose().as_bytes())
     });
     match written {

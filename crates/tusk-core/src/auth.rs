@@ -699,14 +699,17 @@ pub fn evaluate<'b>(
     } else {
         wanted.to_vec()
     };
+    // A set, not `Vec::contains`: a request may list many permissions, and
+    // a quadratic loop here would let one call hold a worker for minutes.
+    let mut seen = std::collections::HashSet::with_capacity(candidates.len());
     for p in candidates {
-        let list = if granted.contains(p) {
-            &mut eval.satisfied
+        if !seen.insert(p) {
+            continue;
+        }
+        if granted.contains(p) {
+            eval.satisfied.push(p);
         } else {
-            &mut eval.missing
-        };
-        if !list.contains(&p) {
-            list.push(p);
+            eval.missing.push(p);
         }
     }
     Ok(eval)

@@ -197,7 +197,9 @@ impl Provider {
         let scopes = scopes::parse(params.get("scope")?.unwrap_or_default())?;
         let challenge = params.get("code_challenge")?.unwrap_or_default();
         let method = crate::pkce::check_method(challenge, params.get("code_challenge_method")?)?;
-        if client.public && challenge.is_empty() {
+        // RFC 9700 §2.1.1: a public client's only proof is the verifier, so
+        // it must not travel in the front channel (`plain`).
+        if client.public && (challenge.is_empty() || method != "S256") {
             return Err(OAuthError::new(
                 ErrorCode::InvalidRequest,
                 "PKCE is required for public clients: send code_challenge with code_challenge_method=S256",
@@ -224,7 +226,7 @@ impl Provider {
             prompt: params.get("prompt")?.unwrap_or_default().to_owned(),
             max_age,
             connector_id: String::new(),
-            upstream_nonce: random_token(16),
+            upstream_nonce: Secret::new(random_token(16)),
             claims: None,
             logged_in: false,
             device: String::new(),
@@ -519,7 +521,7 @@ pub(crate) fn connector_scopes(scopes: &[String]) -> Scopes {
 
 fn upstream(request: &AuthRequest) -> UpstreamParams {
     UpstreamParams {
-        nonce: request.upstream_nonce.clone(),
+        nonce: request.upstream_nonce.expose().clone(),
         pkce_verifier: None,
     }
 }

@@ -183,12 +183,25 @@ impl ConnectorTable {
 }
 
 /// What the provider needs to open a connector.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectorConfig {
     pub id: String,
     pub name: String,
     pub kind: String,
     pub config: Value,
+}
+
+impl std::fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorConfig")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field(
+                "config",
+                &tusk_core::config::connector::mask_config(&self.kind, &self.config),
+            )
+            .finish()
+    }
 }
 
 /// Signing material parsed once per key change, never per signature.

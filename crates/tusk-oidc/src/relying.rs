@@ -42,8 +42,25 @@ impl Provider {
 
     /// Verifies an ID token this provider issued: signature, issuer, expiry,
     /// and that `audience` is among its audiences.
-    pub fn verify_id_token(&self, token: &str, audience: &str) -> Result<Value, OAuthError> {
+    pub async fn verify_id_token(&self, token: &str, audience: &str) -> Result<Value, OAuthError> {
         let claims = self.verify_own(token.as_bytes(), false)?;
+        // An access token carries `client_id`; only ID tokens are accepted.
+        if claims.get("client_id").is_some() {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidToken,
+                "this is an access token; pass an ID token",
+            ));
+        }
+        let sid = claims
+            .get("sid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if self.session_revoked(sid).await? {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the session of this ID token has been revoked",
+            ));
+        }
         let ok = match claims.get("aud") {
             Some(Value::String(a)) => a == audience,
             Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),

@@ -20,13 +20,39 @@ fn is_known(scope: &str) -> bool {
             .is_some_and(|peer| !peer.is_empty())
 }
 
+/// Longest `scope` parameter accepted; real ones are a few dozen bytes.
+const MAX_SCOPE_BYTES: usize = 2048;
+/// Most distinct scopes, and most cross-client audiences, in one request:
+/// each audience costs a client lookup.
+const MAX_SCOPES: usize = 32;
+const MAX_AUDIENCES: usize = 8;
+
 /// Splits and checks a `scope` parameter. `openid` is required.
 pub fn parse(raw: &str) -> Result<Vec<String>, OAuthError> {
+    if raw.len() > MAX_SCOPE_BYTES {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("the scope parameter is longer than {MAX_SCOPE_BYTES} bytes"),
+        ));
+    }
     let mut scopes: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for s in raw.split(' ').filter(|s| !s.is_empty()) {
-        if !scopes.iter().any(|x| x == s) {
+        if seen.insert(s) {
             scopes.push(s.to_owned());
         }
+    }
+    if scopes.len() > MAX_SCOPES {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("more than {MAX_SCOPES} scopes requested"),
+        ));
+    }
+    if peers(&scopes).count() > MAX_AUDIENCES {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("more than {MAX_AUDIENCES} audience:server:client_id scopes requested"),
+        ));
     }
     let unknown: Vec<&str> = scopes
         .iter()

@@ -320,7 +320,7 @@ impl Provider {
             id: random_token(16),
             client_id: request.client_id.clone(),
             scopes: request.scopes.clone(),
-            upstream_nonce: random_token(16),
+            upstream_nonce: tusk_core::Secret::new(random_token(16)),
             device: request.id.clone(),
             expires_at: request.expires_at,
             ..Default::default()

@@ -16,7 +16,7 @@ use tusk_store::{
     AuthCode, Claims, DeviceRequest, OidcClient, RefreshToken, Revocation, hash_token,
 };
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -25,6 +25,18 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
+}
+
+/// Tokens are bearer credentials: `Debug` names what was issued, not them.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one issuance needs to know.
@@ -126,35 +138,18 @@ impl Provider {
         let now = self.now();
         let family = random_token(16);
         let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidGrant, d);
-        // Marking the code used is the single-use step: exactly one
-        // concurrent exchange sees `used == false`.
-        let outcome = self
-            .store
-            .update::<AuthCode, _>(&id, |c| {
-                if c.used {
-                    return Err(tusk_store::Error::Aborted("replayed".into()));
-                }
-                c.used = true;
-                c.family = family.clone();
-                Ok(())
-            })
-            .await;
-        let record = match outcome {
+        // Validate before claiming: a failed attempt (wrong client, wrong
+        // verifier) must not burn the code of the legitimate client.
+        let record = match self.store.get::<AuthCode>(&id).await {
             Ok(c) => c,
             Err(tusk_store::Error::NotFound { .. }) => {
                 return Err(invalid("Invalid or expired code parameter."));
             }
-            Err(tusk_store::Error::Aborted(_)) => {
-                // A replayed code: revoke what the first exchange issued
-                // (RFC 6749 §4.1.2), then refuse.
-                if let Ok(c) = self.store.get::<AuthCode>(&id).await {
-                    self.revoke_family(&c.family, now).await?;
-                    tracing::warn!(client = %c.client_id, "authorization code replayed; its tokens are revoked");
-                }
-                return Err(invalid("Invalid or expired code parameter."));
-            }
             Err(e) => return Err(e.into()),
         };
+        if record.used {
+            return Err(self.code_replayed(&id, now).await);
+        }
         if record.expires_at <= now {
             return Err(invalid("Invalid or expired code parameter."));
         }
@@ -171,6 +166,27 @@ impl Provider {
             &record.code_challenge_method,
             params.get("code_verifier")?,
         )?;
+        // Marking the code used is the single-use step: exactly one
+        // concurrent exchange sees `used == false`.
+        let outcome = self
+            .store
+            .update::<AuthCode, _>(&id, |c| {
+                if c.used {
+                    return Err(tusk_store::Error::Aborted("replayed".into()));
+                }
+                c.used = true;
+                c.family = family.clone();
+                Ok(())
+            })
+            .await;
+        match outcome {
+            Ok(_) => {}
+            Err(tusk_store::Error::NotFound { .. }) => {
+                return Err(invalid("Invalid or expired code parameter."));
+            }
+            Err(tusk_store::Error::Aborted(_)) => return Err(self.code_replayed(&id, now).await),
+            Err(e) => return Err(e.into()),
+        }
         let grant = Grant {
             client,
             scopes: &record.scopes,
@@ -183,7 +199,49 @@ impl Provider {
         let refresh = self
             .new_refresh(&grant, &record.connector_data, now, now)
             .await?;
+        // A replay may have revoked this session while it was being set up.
+        self.ensure_live(&family, now).await?;
         self.issue(&grant, refresh)
+    }
+
+    /// A code presented twice: revoke what the first exchange issued
+    /// (RFC 6749 §4.1.2), then refuse.
+    async fn code_replayed(&self, id: &str, now: i64) -> OAuthError {
+        if let Ok(c) = self.store.get::<AuthCode>(id).await {
+            if let Err(e) = self.revoke_family(&c.family, now).await {
+                return e;
+            }
+            tracing::warn!(client = %c.client_id, "authorization code replayed; its tokens are revoked");
+        }
+        OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "Invalid or expired code parameter.",
+        )
+    }
+
+    /// Whether a session was revoked (logout, revocation, reuse or replay).
+    pub(crate) async fn session_revoked(&self, family: &str) -> Result<bool, OAuthError> {
+        if family.is_empty() {
+            return Ok(false);
+        }
+        match self.store.get::<Revocation>(&format!("sid:{family}")).await {
+            Ok(_) => Ok(true),
+            Err(tusk_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Refuses to hand out tokens of a session revoked meanwhile, and
+    /// removes any refresh token created for it in the race.
+    async fn ensure_live(&self, family: &str, now: i64) -> Result<(), OAuthError> {
+        if self.session_revoked(family).await? {
+            self.revoke_family(family, now).await?;
+            return Err(OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "the session was revoked while the request was processed; log in again",
+            ));
+        }
+        Ok(())
     }
 
     async fn refresh_grant(
@@ -205,7 +263,7 @@ impl Provider {
             Err(tusk_store::Error::NotFound { .. }) => return Err(invalid()),
             Err(e) => return Err(e.into()),
         };
-        if token.client_id != client.id {
+        if token.client_id != client.id || self.session_revoked(&token.family).await? {
             return Err(invalid());
         }
         let policy = self.settings.refresh;
@@ -352,6 +410,10 @@ impl Provider {
             auth_time: token.created_at,
             family: &token.family,
         };
+        // Reuse detected by a concurrent request may have revoked the
+        // session after this one claimed its token: the successor must not
+        // outlive that.
+        self.ensure_live(&token.family, now).await?;
         self.issue(&grant, Some(next))
     }
 

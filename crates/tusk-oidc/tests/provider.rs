@@ -1364,3 +1364,66 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
         "kilgore@kilgore.trout"
     );
 }
+
+#[tokio::test]
+async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
+    let e = env().await;
+    // Huge scope lists are refused at once, not deduplicated quadratically.
+    let many: String = (0..20_000).map(|i| format!("s{i} ")).collect();
+    assert_eq!(
+        e.p.device_authorization(
+            Some(&basic("app", "app-secret")),
+            &params(&[("scope", &many)])
+        )
+        .await
+        .map_err(|e| e.code)
+        .err(),
+        Some(ErrorCode::InvalidScope)
+    );
+    let audiences: String = (0..20)
+        .map(|i| format!("audience:server:client_id:c{i} "))
+        .collect();
+    let scope = format!("openid {audiences}");
+    assert_eq!(
+        e.p.device_authorization(
+            Some(&basic("app", "app-secret")),
+            &params(&[("scope", &scope)])
+        )
+        .await
+        .map_err(|e| e.code)
+        .err(),
+        Some(ErrorCode::InvalidScope)
+    );
+    // A wrong verifier (an attacker holding the code) leaves the code usable
+    // by the legitimate client.
+    let code = e.code("openid").await;
+    assert_eq!(
+        code_of(e.exchange(&code, &"x".repeat(43)).await),
+        ErrorCode::InvalidGrant
+    );
+    assert!(e.exchange(&code, VERIFIER).await.is_ok());
+    // Public clients may not fall back to `plain` PKCE.
+    let r =
+        e.p.authorize(&params(&[
+            ("client_id", "cli"),
+            ("redirect_uri", "http://127.0.0.1:5555/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", VERIFIER),
+            ("code_challenge_method", "plain"),
+        ]))
+        .await;
+    assert!(matches!(r, Err(AuthorizeError::Redirect(u)) if u.contains("PKCE+is+required")));
+    // The auth plane's ID-token check refuses access tokens and revoked sessions.
+    let code = e.code("openid offline_access").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    assert!(e.p.verify_id_token(&t.id_token, "app").await.is_ok());
+    assert!(e.p.verify_id_token(&t.access_token, "app").await.is_err());
+    e.p.revoke(
+        Some(&basic("app", "app-secret")),
+        &params(&[("token", t.refresh_token.as_deref().unwrap())]),
+    )
+    .await
+    .unwrap();
+    assert!(e.p.verify_id_token(&t.id_token, "app").await.is_err());
+}

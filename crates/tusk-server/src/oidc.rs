@@ -490,14 +490,31 @@ fn json_ok(v: serde_json::Value) -> Response {
     no_store(json_body(StatusCode::OK, v.to_string()))
 }
 
-async fn introspect(State(s): State<Oidc>, headers: HeaderMap, body: Bytes) -> Response {
+async fn introspect(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Client secrets are checked here too: the same limit as /token.
+    if let Err(wait) = s.inner.token_limit.check(ip) {
+        return too_many(wait);
+    }
     let call = |auth: Option<String>, p: Params| async move {
         s.inner.provider.introspect(auth.as_deref(), &p).await
     };
     form_endpoint(headers, body, call, json_ok).await
 }
 
-async fn revoke(State(s): State<Oidc>, headers: HeaderMap, body: Bytes) -> Response {
+async fn revoke(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(wait) = s.inner.token_limit.check(ip) {
+        return too_many(wait);
+    }
     let call = |auth: Option<String>, p: Params| async move {
         s.inner.provider.revoke(auth.as_deref(), &p).await
     };

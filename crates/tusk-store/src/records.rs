@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tusk_core::Secret;
 
 /// An upstream identity provider (Dex connector).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Connector {
     pub id: String,
@@ -21,6 +21,17 @@ pub struct Connector {
     pub config_version: i64,
     /// Connector-specific JSON text; may contain an upstream client secret.
     pub config: String,
+}
+
+/// The config holds client secrets and passwords; `Debug` leaves it out.
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("id", &self.id)
+            .field("type", &self.type_)
+            .field("config_version", &self.config_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A downstream OAuth client of the embedded provider.
@@ -82,7 +93,8 @@ pub struct AuthRequest {
     pub max_age: Option<i64>,
     pub connector_id: String,
     /// Nonce/state sent to the upstream IdP for this request.
-    pub upstream_nonce: String,
+    /// Upstream nonce and PKCE verifier derive from it: a secret.
+    pub upstream_nonce: Secret<String>,
     pub claims: Option<Claims>,
     pub logged_in: bool,
     /// Set when the login approves a device request (RFC 8628): the hash

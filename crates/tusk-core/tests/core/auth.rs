@@ -318,3 +318,14 @@ fn error_texts_are_byte_exact() {
         ]
     );
 }
+
+#[test]
+fn huge_permission_lists_are_deduplicated_in_linear_time() {
+    let w = world();
+    let wanted: Vec<Permission> = (0..200_000).map(|i| Permission(10_000 + i % 7)).collect();
+    let e = evaluate("user:admin@x", &[], &Resource::cluster(), &wanted, |k| {
+        w.get(k)
+    })
+    .unwrap();
+    assert_eq!(e.missing.len(), 7);
+}

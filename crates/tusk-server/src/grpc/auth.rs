@@ -147,6 +147,14 @@ impl Api for AuthApi {
         let c = caller(&self.svc, &req).await?;
         let r = req.into_inner();
         let resource = resource(r.resource)?;
+        // There are fewer than 100 permissions; a longer list is a mistake
+        // or an attempt to make evaluation expensive.
+        if r.permissions.len() > 1024 {
+            return Err(Status::invalid_argument(format!(
+                "{} permissions requested; ask for at most 1024 (Pachyderm has fewer than 100)",
+                r.permissions.len()
+            )));
+        }
         let wanted: Vec<Permission> = r.permissions.iter().map(|p| Permission(*p)).collect();
         // Nothing asked, nothing to check: the reference stops before
         // reading any binding (an empty list means "all" only to
