@@ -204,35 +204,7 @@ impl ClientInput {
     }
 }
 
-// --- google.protobuf.Struct <-> JSON -------------------------------------
-
-pub fn struct_to_json(s: &prost_types::Struct) -> Value {
-    Value::Object(
-        s.fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value_to_json(v)))
-            .collect(),
-    )
-}
-
-fn value_to_json(v: &prost_types::Value) -> Value {
-    use prost_types::value::Kind;
-    match &v.kind {
-        None | Some(Kind::NullValue(_)) => Value::Null,
-        Some(Kind::NumberValue(n)) => {
-            // Struct numbers are doubles; give integers back as integers.
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                json!(*n as i64)
-            } else {
-                json!(n)
-            }
-        }
-        Some(Kind::StringValue(s)) => Value::String(s.clone()),
-        Some(Kind::BoolValue(b)) => Value::Bool(*b),
-        Some(Kind::StructValue(s)) => struct_to_json(s),
-        Some(Kind::ListValue(l)) => Value::Array(l.values.iter().map(value_to_json).collect()),
-    }
-}
+pub use tusk_proto::structs::struct_to_json;
 
 // --- connectors -----------------------------------------------------------
 
@@ -737,9 +709,10 @@ mod tests {
 
     #[test]
     fn struct_numbers_come_back_as_integers() {
-        use prost_types::value::Kind;
-        let v = |k| prost_types::Value { kind: Some(k) };
-        assert_eq!(value_to_json(&v(Kind::NumberValue(3.0))), json!(3));
-        assert_eq!(value_to_json(&v(Kind::NumberValue(0.5))), json!(0.5));
+        let s = tusk_proto::structs::json_to_struct(&json!({"a": 3, "b": 0.5, "c": [true, null]}));
+        assert_eq!(
+            struct_to_json(&s),
+            json!({"a": 3, "b": 0.5, "c": [true, null]})
+        );
     }
 }

@@ -75,6 +75,8 @@ generated!(
     "versionpb_v2"
 );
 
+pub mod structs;
+
 /// `tusk.resources.v1`: tusk's own service for registering projects and repos (2 RPCs).
 pub mod tusk {
     pub mod resources {

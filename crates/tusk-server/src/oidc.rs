@@ -464,7 +464,10 @@ async fn userinfo(State(s): State<Oidc>, headers: HeaderMap) -> Response {
 /// The client-authenticated form endpoints share one shape: parse the form,
 /// call the provider with the `Authorization` header, answer JSON or the
 /// OAuth error (a 401 challenge when the client tried Basic).
+/// They check client secrets, so they share /token's rate limit.
 async fn form_endpoint<T, Fut>(
+    limit: &Limiter,
+    ip: IpAddr,
     headers: HeaderMap,
     body: Bytes,
     call: impl FnOnce(Option<String>, Params) -> Fut,
@@ -473,6 +476,9 @@ async fn form_endpoint<T, Fut>(
 where
     Fut: std::future::Future<Output = Result<T, OAuthError>>,
 {
+    if let Err(wait) = limit.check(ip) {
+        return too_many(wait);
+    }
     let basic = headers.contains_key(header::AUTHORIZATION);
     let prepared = Params::parse(&body)
         .and_then(|params| Ok((authorization(&headers)?.map(str::to_owned), params)));
@@ -496,14 +502,12 @@ async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // Client secrets are checked here too: the same limit as /token.
-    if let Err(wait) = s.inner.token_limit.check(ip) {
-        return too_many(wait);
-    }
+    let limit = &s.inner.token_limit;
+    let provider = s.inner.provider.clone();
     let call = |auth: Option<String>, p: Params| async move {
-        s.inner.provider.introspect(auth.as_deref(), &p).await
+        provider.introspect(auth.as_deref(), &p).await
     };
-    form_endpoint(headers, body, call, json_ok).await
+    form_endpoint(limit, ip, headers, body, call, json_ok).await
 }
 
 async fn revoke(
@@ -512,13 +516,11 @@ async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(wait) = s.inner.token_limit.check(ip) {
-        return too_many(wait);
-    }
-    let call = |auth: Option<String>, p: Params| async move {
-        s.inner.provider.revoke(auth.as_deref(), &p).await
-    };
-    form_endpoint(headers, body, call, |()| {
+    let limit = &s.inner.token_limit;
+    let provider = s.inner.provider.clone();
+    let call =
+        |auth: Option<String>, p: Params| async move { provider.revoke(auth.as_deref(), &p).await };
+    form_endpoint(limit, ip, headers, body, call, |()| {
         no_store(StatusCode::OK.into_response())
     })
     .await
@@ -530,16 +532,12 @@ async fn device_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(wait) = s.inner.token_limit.check(ip) {
-        return too_many(wait);
-    }
+    let limit = &s.inner.token_limit;
+    let provider = s.inner.provider.clone();
     let call = |auth: Option<String>, p: Params| async move {
-        s.inner
-            .provider
-            .device_authorization(auth.as_deref(), &p)
-            .await
+        provider.device_authorization(auth.as_deref(), &p).await
     };
-    form_endpoint(headers, body, call, json_ok).await
+    form_endpoint(limit, ip, headers, body, call, json_ok).await
 }
 
 fn device_form(s: &Oidc, error: Option<&str>, user_code: &str) -> Response {
