@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use tusk_core::auth::CompiledBinding;
-use tusk_store::{AuthToken, Change, GroupMembership, RoleBinding, Store};
+use tusk_store::{AuthToken, Change, EnterpriseState, GroupMembership, RoleBinding, Store};
 
 /// Bounds memory if a client sprays valid-looking tokens; clearing is
 /// cheap, and entries come back on the next use.
@@ -27,6 +27,9 @@ pub struct Cache {
     /// `None`: not loaded (or invalidated); load all bindings on next use.
     bindings: RwLock<Option<Arc<HashMap<String, CompiledBinding>>>>,
     groups: RwLock<HashMap<String, Arc<Vec<String>>>>,
+    /// The enterprise record, for the 2.11 gate on every check: `None` is
+    /// not loaded; `Some(None)` is loaded and absent.
+    enterprise: RwLock<Option<Option<Arc<EnterpriseState>>>>,
 }
 
 impl Cache {
@@ -117,6 +120,27 @@ impl Cache {
         Ok(groups)
     }
 
+    pub async fn enterprise(
+        &self,
+        store: &Store,
+    ) -> Result<Option<Arc<EnterpriseState>>, tusk_store::Error> {
+        if let Some(e) = self.enterprise.read().ok().and_then(|g| g.clone()) {
+            return Ok(e);
+        }
+        let seen = self.generation();
+        let record = match store.get::<EnterpriseState>(EnterpriseState::ID).await {
+            Ok(r) => Some(Arc::new(r)),
+            Err(tusk_store::Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if let Ok(mut g) = self.enterprise.write()
+            && self.current(seen)
+        {
+            *g = Some(record.clone());
+        }
+        Ok(record)
+    }
+
     pub fn apply(&self, change: &Change) {
         let all = change.kind == "*";
         let relevant = all
@@ -124,6 +148,7 @@ impl Cache {
                 <RoleBinding as tusk_store::Record>::KIND,
                 <GroupMembership as tusk_store::Record>::KIND,
                 <AuthToken as tusk_store::Record>::KIND,
+                <EnterpriseState as tusk_store::Record>::KIND,
             ]
             .contains(&change.kind.as_str());
         if !relevant {
@@ -131,6 +156,11 @@ impl Cache {
         }
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if (all || change.kind == <EnterpriseState as tusk_store::Record>::KIND)
+            && let Ok(mut g) = self.enterprise.write()
+        {
+            *g = None;
+        }
         if (all || change.kind == <RoleBinding as tusk_store::Record>::KIND)
             && let Ok(mut g) = self.bindings.write()
         {

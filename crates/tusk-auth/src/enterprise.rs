@@ -185,12 +185,13 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 }
 
 impl AuthService {
+    /// From the cache: the gate consults it on every check.
     async fn enterprise_record(&self) -> Result<Option<EnterpriseState>, AuthError> {
-        match self.store.get::<EnterpriseState>(EnterpriseState::ID).await {
-            Ok(r) => Ok(Some(r)),
-            Err(tusk_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(self
+            .cache
+            .enterprise(&self.store)
+            .await?
+            .map(|r| (*r).clone()))
     }
 
     pub async fn enterprise_status(&self) -> Result<EnterpriseStatus, AuthError> {
@@ -248,6 +249,7 @@ impl AuthService {
             record.enterprise_active = true;
         }
         self.store.put(&record).await?;
+        self.changed(<EnterpriseState as tusk_store::Record>::KIND, None);
         self.enterprise_status().await
     }
 
@@ -281,6 +283,7 @@ impl AuthService {
                 Ok(())
             })
             .await?;
+        self.changed(<EnterpriseState as tusk_store::Record>::KIND, None);
         Ok(())
     }
 
@@ -293,7 +296,10 @@ impl AuthService {
             })
             .await
         {
-            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => Ok(()),
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => {
+                self.changed(<EnterpriseState as tusk_store::Record>::KIND, None);
+                Ok(())
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -310,6 +316,7 @@ impl AuthService {
                 Ok(())
             })
             .await?;
+        self.changed(<EnterpriseState as tusk_store::Record>::KIND, None);
         Ok(())
     }
 
@@ -337,14 +344,10 @@ impl AuthService {
     }
 
     async fn direct_cluster_admin(&self, subject: &str) -> Result<bool, AuthError> {
-        match self.store.get::<tusk_store::RoleBinding>("CLUSTER:").await {
-            Ok(b) => Ok(b
-                .entries
-                .get(subject)
-                .is_some_and(|r| r.contains("clusterAdmin"))),
-            Err(tusk_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        let bindings = self.cache.bindings(&self.store).await?;
+        Ok(bindings
+            .get("CLUSTER:")
+            .is_some_and(|b| b.has_role(subject, "clusterAdmin")))
     }
 }
 

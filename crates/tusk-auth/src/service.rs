@@ -130,7 +130,7 @@ impl AuthService {
 
     /// Invalidates this replica's cache at once, so a check right after a
     /// write sees it; other replicas hear through the store's change feed.
-    fn changed(&self, kind: &str, id: Option<&str>) {
+    pub(crate) fn changed(&self, kind: &str, id: Option<&str>) {
         self.cache.apply(&Change {
             kind: kind.to_owned(),
             id: id.map(str::to_owned),

@@ -448,3 +448,80 @@ async fn cluster_rbac_reconciliation_keeps_internal_principals() {
         ]
     );
 }
+
+/// The 2.11 gate with a license configured: until enterprise is active,
+/// only privileged subjects may act, with the reference's text; a license
+/// signed by the configured key opens it for everyone.
+#[tokio::test]
+async fn enterprise_gate_with_a_configured_license() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let der = key.public_key().as_der().unwrap();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        STANDARD.encode(der.as_ref())
+    );
+    let sign = |token: &str| {
+        let mut sig = vec![0u8; key.public_modulus_len()];
+        key.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            token.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        STANDARD.encode(
+            serde_json::json!({"token": token, "signature": STANDARD.encode(&sig)}).to_string(),
+        )
+    };
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let settings = AuthSettings {
+        license_from_config: true,
+        license_public_key: Some(tusk_core::Secret::new(pem)),
+        ..Default::default()
+    };
+    let svc = AuthService::new(Store::memory(), clock.clone(), settings, None);
+    let root = svc.activate(None).await.unwrap();
+    let robot = svc.get_robot_token("ci", 0).await.unwrap();
+    let refused = svc
+        .authenticate(Some(&robot))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.starts_with("Pachyderm Enterprise is not active in this cluster"),
+        "{refused}"
+    );
+    assert!(
+        refused.ends_with(
+            "user: robot:ci, is not priviledged to operate while Enterprise License is disabled"
+        ),
+        "{refused}"
+    );
+    assert!(
+        svc.authenticate(Some(&root)).await.is_ok(),
+        "root is privileged"
+    );
+    // The API may not replace a configured license.
+    assert!(matches!(
+        svc.license_activate(&sign(r#"{"expiry":"2030-01-01T00:00:00Z"}"#), None, false)
+            .await,
+        Err(AuthError::FailedPrecondition(_))
+    ));
+    // A code signed by another key is refused; the right one opens the gate.
+    let forged = STANDARD.encode(serde_json::json!({"token": r#"{"expiry":"2030-01-01T00:00:00Z"}"#, "signature": STANDARD.encode([0u8; 256])}).to_string());
+    assert!(svc.license_activate(&forged, None, true).await.is_err());
+    svc.license_activate(&sign(r#"{"expiry":"2030-01-01T00:00:00Z"}"#), None, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        svc.authenticate(Some(&robot)).await.unwrap().subject,
+        "robot:ci"
+    );
+    // Expiry closes it again.
+    clock.0.store(1_900_000_000, Ordering::SeqCst);
+    assert!(svc.authenticate(Some(&robot)).await.is_err());
+}

@@ -576,6 +576,15 @@ impl CompiledBinding {
     fn get(&self, principal: &str) -> u32 {
         self.entries.get(principal).copied().unwrap_or(0)
     }
+
+    /// Whether `principal` holds `role` directly in this binding (not via
+    /// groups or `allClusterUsers`).
+    pub fn has_role(&self, principal: &str, role: &str) -> bool {
+        roles()
+            .iter()
+            .position(|r| r.name == role)
+            .is_some_and(|i| self.get(principal) & (1 << i) != 0)
+    }
 }
 
 /// Why a check could not be evaluated (not a refusal: those come back as
