@@ -31,13 +31,26 @@ pub struct ConfigFile {
 }
 
 /// One context, as read: only what tusk uses.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Context {
     pub name: String,
     pub pachd_address: Option<String>,
     pub session_token: Option<String>,
     /// base64 of PEM, as the SDK stores it.
     pub server_cas: Option<String>,
+}
+
+/// The session token is a bearer credential: `Debug` shows only whether
+/// there is one.
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("name", &self.name)
+            .field("pachd_address", &self.pachd_address)
+            .field("session_token", &self.session_token.as_ref().map(|_| "***"))
+            .field("server_cas", &self.server_cas.is_some())
+            .finish()
+    }
 }
 
 pub fn config_path() -> Outcome<PathBuf> {

@@ -44,7 +44,11 @@ fn run(args: &[&str]) -> Run {
 
 /// One row: arguments, expected exit code, fragments expected in stderr.
 fn check(args: &[&str], code: i32, fragments: &[&str]) {
-    let r = run(args);
+    expect_run(&run(args), args, code, fragments);
+}
+
+/// The exit code, every fragment in stderr, and never a panic.
+fn expect_run(r: &Run, args: &[&str], code: i32, fragments: &[&str]) {
     assert_eq!(
         r.code, code,
         "tusk {args:?}\nstdout: {}\nstderr: {}",
@@ -552,18 +556,7 @@ impl Deployment {
 
     fn fails_with(&self, args: &[&str], stdin: Option<&str>, code: i32, fragments: &[&str]) -> Run {
         let r = self.run_with(args, stdin);
-        assert_eq!(
-            r.code, code,
-            "tusk {args:?}\nstdout: {}\nstderr: {}",
-            r.stdout, r.stderr
-        );
-        for f in fragments {
-            assert!(
-                r.stderr.contains(f),
-                "tusk {args:?}: `{f}` not in stderr:\n{}",
-                r.stderr
-            );
-        }
+        expect_run(&r, args, code, fragments);
         r
     }
 
