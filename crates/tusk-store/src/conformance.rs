@@ -13,11 +13,12 @@
 //! so the races are real.
 
 use crate::records::*;
-use crate::{Error, RawRecord, Record, Store};
+use crate::{Error, Keyring, RawRecord, Record, Reencrypted, SealError, Store};
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 pub type CaseFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
@@ -45,6 +46,11 @@ pub fn cases() -> Vec<Case> {
         corrupt,
         odd_keys,
         records_round_trip,
+        sealed_round_trip,
+        sealed_wrong_key,
+        sealed_rotation_and_reencrypt,
+        sealed_bound_to_its_row,
+        sealed_legacy_plain_rows,
     ]
 }
 
@@ -603,4 +609,184 @@ async fn records_round_trip(s: Store) -> Result<(), String> {
     round_trip::<PendingLogin>(&s, r#"{"id":"s","nonce":"n","token":"tok","expires_at":9}"#)
         .await?;
     Ok(())
+}
+
+// --- sealing at rest ---------------------------------------------------------
+
+/// A store over the same backend as `s` (another replica, or a restart)
+/// sealing with the keys `seeds`, first sealing.
+fn sealing(s: &Store, seeds: &[u8]) -> Result<Store, String> {
+    let keys: Vec<[u8; 32]> = seeds.iter().map(|&b| [b; 32]).collect();
+    let keyring = Keyring::new(&keys).map_err(|e| format!("keyring: {e}"))?;
+    Ok(Store::from_arc(s.backend().clone()).with_keyring(Arc::new(keyring)))
+}
+
+const CLIENT_SECRET: &str = "client-secret-3b1f";
+const PRIVATE_D: &str = "private-d-9c7e";
+const UPSTREAM_REFRESH: &str = "upstream-refresh-51aa";
+
+fn client(id: &str) -> OidcClient {
+    OidcClient {
+        id: id.into(),
+        secret: CLIENT_SECRET.to_owned().into(),
+        redirect_uris: vec!["http://127.0.0.1/cb".into()],
+        ..OidcClient::default()
+    }
+}
+
+async fn raw_data(s: &Store, kind: &'static str, id: &str) -> Result<String, String> {
+    Ok(s.backend().get(kind, id).await.at("get raw")?.data)
+}
+
+fn expect_sealed_error<T: Debug>(
+    r: Result<T, Error>,
+    want: fn(&SealError) -> bool,
+    what: &str,
+) -> Result<String, String> {
+    match &r {
+        Err(e @ Error::Sealed { reason, .. }) => {
+            ensure!(want(reason), "{what}: wrong reason: {e}");
+            Ok(e.to_string())
+        }
+        other => Err(format!("{what}: expected a Sealed error, got {other:?}")),
+    }
+}
+
+async fn sealed_round_trip(s: Store) -> Result<(), String> {
+    let s = sealing(&s, &[1])?;
+    let keys = SigningKeys {
+        id: SigningKeys::ID.into(),
+        state: format!(r#"{{"keys":[{{"kty":"EC","d":"{PRIVATE_D}"}}]}}"#).into(),
+    };
+    let refresh = RefreshToken {
+        id: "t".into(),
+        family: "f".into(),
+        connector_data: UPSTREAM_REFRESH.to_owned().into(),
+        expires_at: Some(9),
+        ..RefreshToken::default()
+    };
+    s.create(&client("pachd")).await.at("create client")?;
+    s.put(&keys).await.at("put keys")?;
+    s.create(&refresh).await.at("create refresh token")?;
+    eq(s.get::<OidcClient>("pachd").await.at("get")?, client("pachd"), "client")?;
+    eq(s.get::<SigningKeys>(SigningKeys::ID).await.at("get")?, keys, "keys")?;
+    eq(s.get::<RefreshToken>("t").await.at("get")?, refresh.clone(), "token")?;
+    eq(s.list_by_owner::<RefreshToken>("f").await.at("list")?, [refresh], "by owner")?;
+    // What the backend holds (for SQL backends: the `data` column itself).
+    for (kind, id, secret) in [
+        (OidcClient::KIND, "pachd", CLIENT_SECRET),
+        (SigningKeys::KIND, SigningKeys::ID, PRIVATE_D),
+        (RefreshToken::KIND, "t", UPSTREAM_REFRESH),
+    ] {
+        let data = raw_data(&s, kind, id).await?;
+        ensure!(
+            crate::seal::is_sealed(&data) && !data.contains(secret),
+            "{kind} is stored in clear: {data}"
+        );
+    }
+    // Kinds without secrets stay plain JSON.
+    let binding = RoleBinding {
+        id: "CLUSTER:".into(),
+        ..RoleBinding::default()
+    };
+    s.put(&binding).await.at("put binding")?;
+    let data = raw_data(&s, RoleBinding::KIND, "CLUSTER:").await?;
+    ensure!(data.starts_with('{'), "role binding was sealed: {data}");
+    Ok(())
+}
+
+async fn sealed_wrong_key(s: Store) -> Result<(), String> {
+    sealing(&s, &[1])?
+        .create(&client("pachd"))
+        .await
+        .at("create")?;
+    let msg = expect_sealed_error(
+        sealing(&s, &[2])?.get::<OidcClient>("pachd").await,
+        |r| matches!(r, SealError::UnknownKey { .. }),
+        "get under another key",
+    )?;
+    ensure!(
+        msg.contains("oidc_client") && msg.contains("pachd") && msg.contains("not in the keyring"),
+        "the error does not name the record and the cause: {msg}"
+    );
+    ensure!(!msg.contains(CLIENT_SECRET), "the error leaks the secret: {msg}");
+    expect_sealed_error(
+        s.get::<OidcClient>("pachd").await,
+        |r| *r == SealError::NoKeyring,
+        "get without a keyring",
+    )?;
+    Ok(())
+}
+
+async fn sealed_rotation_and_reencrypt(s: Store) -> Result<(), String> {
+    let old = sealing(&s, &[1])?;
+    old.create(&client("a")).await.at("create a")?;
+    old.create(&client("b")).await.at("create b")?;
+    let rotated = sealing(&s, &[2, 1])?;
+    eq(rotated.get::<OidcClient>("a").await.at("get a")?, client("a"), "old row, new keyring")?;
+    // A write reseals under the new first key.
+    rotated
+        .update::<OidcClient, _>("a", |c| {
+            c.name = "A".into();
+            Ok(())
+        })
+        .await
+        .at("update a")?;
+    let new_only = sealing(&s, &[2])?;
+    eq(new_only.get::<OidcClient>("a").await.at("get a")?.name, "A", "resealed on write")?;
+    expect_sealed_error(
+        new_only.get::<OidcClient>("b").await,
+        |r| matches!(r, SealError::UnknownKey { .. }),
+        "b before reencrypt",
+    )?;
+    let done = rotated.reencrypt().await.at("reencrypt")?;
+    eq(
+        done,
+        Reencrypted {
+            resealed: 1,
+            sealed_plain: 0,
+            current: 1,
+        },
+        "reencrypt counts",
+    )?;
+    eq(new_only.get::<OidcClient>("b").await.at("get b")?, client("b"), "after reencrypt")?;
+    let again = rotated.reencrypt().await.at("reencrypt again")?;
+    eq(again.current, 2, "second reencrypt finds everything current")
+}
+
+async fn sealed_bound_to_its_row(s: Store) -> Result<(), String> {
+    let sealed = sealing(&s, &[1])?;
+    sealed.create(&client("a")).await.at("create a")?;
+    let data = raw_data(&s, OidcClient::KIND, "a").await?;
+    let moved = |id: &str| RawRecord {
+        id: id.into(),
+        owner: None,
+        data: data.clone(),
+        expires_at: None,
+        version: 0,
+    };
+    // Another id of the same kind, and the same id of another kind.
+    s.backend().put(OidcClient::KIND, moved("b")).await.at("plant b")?;
+    s.backend().put(Connector::KIND, moved("a")).await.at("plant a")?;
+    let forged = |r: &SealError| matches!(r, SealError::Forged { .. });
+    let msg = expect_sealed_error(sealed.get::<OidcClient>("b").await, forged, "moved id")?;
+    ensure!(msg.contains("\"b\""), "the error does not name the row: {msg}");
+    expect_sealed_error(sealed.get::<Connector>("a").await, forged, "moved kind")?;
+    Ok(())
+}
+
+async fn sealed_legacy_plain_rows(s: Store) -> Result<(), String> {
+    // A row written before sealing existed (or by a store without keys).
+    s.create(&client("old")).await.at("create plain")?;
+    ensure!(
+        raw_data(&s, OidcClient::KIND, "old").await?.starts_with('{'),
+        "a store without a keyring must write plain JSON"
+    );
+    let sealed = sealing(&s, &[1])?;
+    eq(sealed.get::<OidcClient>("old").await.at("get")?, client("old"), "legacy row")?;
+    let done = sealed.reencrypt().await.at("reencrypt")?;
+    eq(done.sealed_plain, 1, "legacy rows sealed by reencrypt")?;
+    let data = raw_data(&s, OidcClient::KIND, "old").await?;
+    ensure!(!data.contains(CLIENT_SECRET), "still in clear after reencrypt");
+    eq(sealed.get::<OidcClient>("old").await.at("get")?, client("old"), "after reencrypt")
 }

@@ -10,9 +10,11 @@
 pub mod conformance;
 mod memory;
 pub mod records;
+pub mod seal;
 
 pub use memory::MemoryBackend;
 pub use records::*;
+pub use seal::{Keyring, SealError};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -41,6 +43,12 @@ pub enum Error {
         kind: &'static str,
         id: String,
         reason: String,
+    },
+    #[error("stored {kind} \"{id}\" cannot be opened: {reason}")]
+    Sealed {
+        kind: &'static str,
+        id: String,
+        reason: SealError,
     },
     #[error("storage backend failed: {0}")]
     Backend(String),
@@ -160,6 +168,8 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn expires_at(&self) -> Option<i64> {
         None
     }
+    /// Holds a secret: stored sealed when the store has a keyring.
+    const SEALED: bool = false;
 }
 
 /// Lowercase hex SHA-256 of a bearer token or code. Records keyed by a
@@ -187,6 +197,9 @@ pub struct Store {
     /// Every write through this store, plus other replicas' writes that
     /// the backend relays: what in-memory caches invalidate on.
     changes: tokio::sync::broadcast::Sender<Change>,
+    /// Seals [`Record::SEALED`] kinds on write; `None` writes them plain
+    /// (tests, and the memory backend, which nothing can copy).
+    keyring: Option<Arc<Keyring>>,
 }
 
 impl fmt::Debug for Store {
@@ -210,7 +223,16 @@ impl Store {
             backend,
             update_locks,
             changes,
+            keyring: None,
         }
+    }
+
+    /// This store, sealing secret-holding records under `keyring` from now
+    /// on. Rows written plain before stay readable and are sealed on their
+    /// next write.
+    pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
     }
 
     pub fn memory() -> Self {
@@ -263,27 +285,27 @@ impl Store {
     }
 
     pub async fn create<T: Record>(&self, value: &T) -> Result<()> {
-        self.backend.create(T::KIND, encode(value)?).await?;
+        self.backend.create(T::KIND, self.encode(value)?).await?;
         self.changed(T::KIND, Some(&value.id())).await;
         Ok(())
     }
 
     pub async fn get<T: Record>(&self, id: &str) -> Result<T> {
-        decode(&self.backend.get(T::KIND, id).await?)
+        self.decode(&self.backend.get(T::KIND, id).await?)
     }
 
     pub async fn list<T: Record>(&self) -> Result<Vec<T>> {
         let rows = self.backend.list(T::KIND).await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(|r| self.decode(r)).collect()
     }
 
     pub async fn list_by_owner<T: Record>(&self, owner: &str) -> Result<Vec<T>> {
         let rows = self.backend.list_by_owner(T::KIND, owner).await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(|r| self.decode(r)).collect()
     }
 
     pub async fn put<T: Record>(&self, value: &T) -> Result<()> {
-        self.backend.put(T::KIND, encode(value)?).await?;
+        self.backend.put(T::KIND, self.encode(value)?).await?;
         self.changed(T::KIND, Some(&value.id())).await;
         Ok(())
     }
@@ -304,7 +326,7 @@ impl Store {
 
     /// Single-use consumption (auth codes, device codes, login states).
     pub async fn take<T: Record>(&self, id: &str) -> Result<T> {
-        let value = decode(&self.backend.take(T::KIND, id).await?)?;
+        let value = self.decode(&self.backend.take(T::KIND, id).await?)?;
         self.changed(T::KIND, Some(id)).await;
         Ok(value)
     }
@@ -320,7 +342,7 @@ impl Store {
         let _serialised = self.update_lock(T::KIND, id).lock().await;
         for attempt in 0..UPDATE_ATTEMPTS {
             let raw = self.backend.get(T::KIND, id).await?;
-            let mut value: T = decode(&raw)?;
+            let mut value: T = self.decode(&raw)?;
             f(&mut value)?;
             let new_id = value.id();
             if new_id != id {
@@ -329,7 +351,7 @@ impl Store {
                     T::KIND
                 )));
             }
-            let rec = encode(&value)?;
+            let rec = self.encode(&value)?;
             if self
                 .backend
                 .compare_and_swap(T::KIND, id, raw.version, rec)
@@ -344,6 +366,125 @@ impl Store {
             kind: T::KIND,
             id: id.to_owned(),
         })
+    }
+}
+
+/// What [`Store::reencrypt`] did, per row of a sealed kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reencrypted {
+    /// Sealed under an older key, now under the first.
+    pub resealed: u64,
+    /// Stored plain (written before sealing existed), now sealed.
+    pub sealed_plain: u64,
+    /// Already under the first key.
+    pub current: u64,
+}
+
+impl Store {
+    /// Reseals every row of every sealed kind under the keyring's first
+    /// key, so older keys can then be removed. Rows changed concurrently
+    /// are retried; rows deleted meanwhile are skipped.
+    pub async fn reencrypt(&self) -> Result<Reencrypted> {
+        let Some(keyring) = &self.keyring else {
+            return Err(Error::Aborted(
+                "no encryption key is configured, so there is nothing to reseal under".into(),
+            ));
+        };
+        let mut done = Reencrypted::default();
+        for &kind in SEALED_KINDS {
+            for row in self.backend.list(kind).await? {
+                let mut row = row;
+                for attempt in 0..UPDATE_ATTEMPTS {
+                    if seal::is_sealed(&row.data) && keyring.is_current(&row.data) {
+                        done.current += 1;
+                        break;
+                    }
+                    let was_plain = !seal::is_sealed(&row.data);
+                    let plain = self.open_raw(kind, &row)?;
+                    let sealed = keyring
+                        .seal(kind, &row.id, &plain)
+                        .map_err(|reason| sealed_error(kind, &row.id, reason))?;
+                    let rec = RawRecord {
+                        data: sealed,
+                        ..row.clone()
+                    };
+                    match self
+                        .backend
+                        .compare_and_swap(kind, &row.id, row.version, rec)
+                        .await
+                    {
+                        Ok(true) => {
+                            if was_plain {
+                                done.sealed_plain += 1;
+                            } else {
+                                done.resealed += 1;
+                            }
+                            break;
+                        }
+                        Ok(false) if attempt + 1 < UPDATE_ATTEMPTS => {
+                            backoff(attempt).await;
+                            match self.backend.get(kind, &row.id).await {
+                                Ok(fresh) => row = fresh,
+                                Err(Error::NotFound { .. }) => break,
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        Ok(false) => {
+                            return Err(Error::Conflict {
+                                kind,
+                                id: row.id.clone(),
+                            });
+                        }
+                        Err(Error::NotFound { .. }) => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    fn encode<T: Record>(&self, value: &T) -> Result<RawRecord> {
+        let mut rec = encode(value)?;
+        if let (true, Some(keyring)) = (T::SEALED, &self.keyring) {
+            rec.data = keyring
+                .seal(T::KIND, &rec.id, &rec.data)
+                .map_err(|reason| sealed_error(T::KIND, &rec.id, reason))?;
+        }
+        Ok(rec)
+    }
+
+    fn decode<T: Record>(&self, raw: &RawRecord) -> Result<T> {
+        if !seal::is_sealed(&raw.data) {
+            return decode(raw);
+        }
+        let plain = self.open_raw(T::KIND, raw)?;
+        decode(&RawRecord {
+            data: plain,
+            ..raw.clone()
+        })
+    }
+
+    /// The JSON text of a row, opening it if it is sealed.
+    fn open_raw(&self, kind: &'static str, raw: &RawRecord) -> Result<String> {
+        if !seal::is_sealed(&raw.data) {
+            return Ok(raw.data.clone());
+        }
+        let keyring = self
+            .keyring
+            .as_ref()
+            .ok_or_else(|| sealed_error(kind, &raw.id, SealError::NoKeyring))?;
+        keyring
+            .open(kind, &raw.id, &raw.data)
+            .map_err(|reason| sealed_error(kind, &raw.id, reason))
+    }
+}
+
+fn sealed_error(kind: &'static str, id: &str, reason: SealError) -> Error {
+    Error::Sealed {
+        kind,
+        id: id.to_owned(),
+        reason,
     }
 }
 

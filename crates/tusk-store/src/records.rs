@@ -273,10 +273,27 @@ pub struct PendingLogin {
     pub expires_at: i64,
 }
 
+/// Kinds whose records hold a secret (a key, a client or upstream secret,
+/// an upstream token, a code's upstream state) and are therefore sealed at
+/// rest when the store has a keyring. `tusk store reencrypt` walks these.
+pub const SEALED_KINDS: &[&str] = &[
+    Connector::KIND,
+    OidcClient::KIND,
+    SigningKeys::KIND,
+    AuthRequest::KIND,
+    AuthCode::KIND,
+    RefreshToken::KIND,
+    DeviceRequest::KIND,
+    AuthConfig::KIND,
+    EnterpriseState::KIND,
+    PendingLogin::KIND,
+];
+
 macro_rules! record {
-    ($ty:ty, $kind:literal $(, owner = |$o:ident| $owner:expr)? $(, expires = |$e:ident| $exp:expr)?) => {
+    ($ty:ty, $kind:literal $(, sealed = $sealed:literal)? $(, owner = |$o:ident| $owner:expr)? $(, expires = |$e:ident| $exp:expr)?) => {
         impl Record for $ty {
             const KIND: &'static str = $kind;
+            $(const SEALED: bool = $sealed;)?
             fn id(&self) -> String {
                 self.id.clone()
             }
@@ -292,24 +309,27 @@ macro_rules! record {
     };
 }
 
-record!(Connector, "connector");
-record!(OidcClient, "oidc_client");
-record!(SigningKeys, "signing_keys");
+record!(Connector, "connector", sealed = true);
+record!(OidcClient, "oidc_client", sealed = true);
+record!(SigningKeys, "signing_keys", sealed = true);
 record!(
     AuthRequest,
     "auth_request",
+    sealed = true,
     expires = |r| Some(r.expires_at)
 );
-record!(AuthCode, "auth_code", expires = |r| Some(r.expires_at));
+record!(AuthCode, "auth_code", sealed = true, expires = |r| Some(r.expires_at));
 record!(
     RefreshToken,
     "refresh_token",
+    sealed = true,
     owner = |r| Some(r.family.clone()),
     expires = |r| r.expires_at
 );
 record!(
     DeviceRequest,
     "device_request",
+    sealed = true,
     owner = |r| Some(r.user_code.clone()),
     expires = |r| Some(r.expires_at)
 );
@@ -323,10 +343,11 @@ record!(RoleBinding, "role_binding");
 record!(Revocation, "revocation", expires = |r| Some(r.expires_at));
 record!(GroupMembership, "group_membership");
 record!(IdentityConfig, "identity_config");
-record!(AuthConfig, "auth_config");
-record!(EnterpriseState, "enterprise_state");
+record!(AuthConfig, "auth_config", sealed = true);
+record!(EnterpriseState, "enterprise_state", sealed = true);
 record!(
     PendingLogin,
     "pending_login",
+    sealed = true,
     expires = |r| Some(r.expires_at)
 );
