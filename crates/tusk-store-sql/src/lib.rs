@@ -30,6 +30,17 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(
+        "data directory {path} has mode {mode:o}, so other users can read or change the database and the keys beside it; run `chmod 700 {path}` and start tusk again"
+    )]
+    DataDirMode { path: PathBuf, mode: u32 },
+    #[error(
+        "cannot make {path} readable by its owner only (mode 600): {source}; run tusk as the user that owns it"
+    )]
+    DataFileMode {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
         "cannot open SQLite database {path}: {source}; check that the directory is writable, or pass another with --data-dir"
     )]
     OpenSqlite { path: PathBuf, source: sqlx::Error },
@@ -135,6 +146,17 @@ impl SqliteBackend {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Copies every page from the write-ahead log into the database file
+    /// and empties the log. After resealing, this is what removes the old
+    /// clear-text page images from disk (deleted cells are zeroed, see
+    /// `secure_delete` in `open_sqlite`).
+    pub async fn checkpoint(&self) -> Result<(), Error> {
+        raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
 }
 
 pub struct PostgresBackend {
@@ -150,18 +172,19 @@ impl PostgresBackend {
 
 /// Opens (creating if needed) `<data_dir>/tusk.db` and migrates it.
 pub async fn open_sqlite(data_dir: &Path) -> Result<SqliteBackend, Error> {
-    std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
-        path: data_dir.to_owned(),
-        source,
-    })?;
+    owner_only_dir(data_dir)?;
     let path = data_dir.join("tusk.db");
+    owner_only_files(&path, true)?;
     let options = SqliteConnectOptions::new()
         .filename(&path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // A row rewritten sealed must not leave its clear-text cell behind
+        // in free space, where a copy of the file would still show it.
+        .pragma("secure_delete", "on");
     let open = |max| {
         SqlitePoolOptions::new()
             .max_connections(max)
@@ -177,8 +200,100 @@ pub async fn open_sqlite(data_dir: &Path) -> Result<SqliteBackend, Error> {
     let read = open(4).await.map_err(opened)?;
     let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
     migrate!(tx, SQLITE_MIGRATIONS);
+    // SQLite gives `-wal` and `-shm` the database file's mode, but files an
+    // older tusk left behind keep theirs until narrowed.
+    owner_only_files(&path, false)?;
     tracing::debug!(path = %path.display(), "sqlite store ready");
     Ok(SqliteBackend { read, write, path })
+}
+
+/// Creates the data directory owner-only (0700, whatever the umask), or
+/// refuses an existing one that group or others can use: it holds the
+/// database and, without a configured key, the key that seals its secrets.
+fn owner_only_dir(dir: &Path) -> Result<(), Error> {
+    let failed = |source| Error::DataDir {
+        path: dir.to_owned(),
+        source,
+    };
+    match std::fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => Err(failed(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "it is not a directory",
+        ))),
+        #[cfg(unix)]
+        Ok(meta) => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(Error::DataDirMode {
+                    path: dir.to_owned(),
+                    mode,
+                });
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+                builder.mode(0o700);
+                builder.create(dir).map_err(failed)?;
+                // `mode` is filtered through the umask; this is not.
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(failed)?;
+            }
+            #[cfg(not(unix))]
+            builder.create(dir).map_err(failed)?;
+            Ok(())
+        }
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// Makes the database file and its `-wal` and `-shm` companions 0600.
+/// With `create`, the database file is created empty first (SQLite treats
+/// an empty file as a new database), so it never exists with a wider mode.
+fn owner_only_files(db: &Path, create: bool) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut name = db.as_os_str().to_owned();
+        let companions = ["-wal", "-shm"].map(|suffix| {
+            name.push(suffix);
+            let path = PathBuf::from(&name);
+            name = db.as_os_str().to_owned();
+            path
+        });
+        for (i, path) in std::iter::once(db.to_owned())
+            .chain(companions)
+            .enumerate()
+        {
+            let failed = |source| Error::DataFileMode {
+                path: path.clone(),
+                source,
+            };
+            if create && i == 0 {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(failed)?;
+            }
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other.map_err(failed)?,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (db, create);
+    Ok(())
 }
 
 /// Connects to `url` (`postgres://user[:password]@host[:port]/database`)

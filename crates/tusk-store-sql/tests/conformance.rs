@@ -56,7 +56,7 @@ async fn postgres_conforms() {
 
 #[tokio::test]
 async fn sqlite_keeps_data_across_reopen_and_migrates_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = owner_only_tempdir();
     let token = tusk_store::AuthToken {
         id: tusk_store::hash_token("t"),
         subject: "pach:root".into(),
@@ -85,7 +85,7 @@ async fn sqlite_keeps_data_across_reopen_and_migrates_once() {
 
 #[tokio::test]
 async fn sqlite_refuses_a_schema_from_the_future() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = owner_only_tempdir();
     drop(open_sqlite(dir.path()).await.unwrap());
     let pool = sqlx::SqlitePool::connect_with(sqlite_options(dir.path()))
         .await
@@ -107,9 +107,136 @@ async fn sqlite_refuses_a_schema_from_the_future() {
     );
 }
 
+/// Issue 11, defect 1: the data directory was 0755 and the database 0644,
+/// so any local user could read the signing key. Modes must not depend on
+/// the umask, and files an older tusk left readable are narrowed.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_data_dir_and_files_are_owner_only_under_umask_022() {
+    use std::os::unix::fs::PermissionsExt;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let write = |store: &Store| {
+        let store = store.clone();
+        async move {
+            store
+                .put(&tusk_store::GroupMembership {
+                    id: "user:a".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let store = Store::new(open_sqlite(&dir).await.unwrap());
+    write(&store).await;
+    assert_eq!(mode(&dir), 0o700, "data directory");
+    for f in ["tusk.db", "tusk.db-wal", "tusk.db-shm"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    drop(store);
+    // Files an older tusk created world-readable are narrowed on open.
+    for f in ["tusk.db", "tusk.db-wal", "tusk.db-shm"] {
+        let path = dir.join(f);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let store = Store::new(open_sqlite(&dir).await.unwrap());
+    write(&store).await;
+    for f in ["tusk.db", "tusk.db-wal", "tusk.db-shm"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f} after reopening");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_refuses_a_data_dir_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = open_sqlite(&dir).await.err().unwrap();
+    assert!(matches!(err, Error::DataDirMode { mode: 0o755, .. }), "{err}");
+    let msg = err.to_string();
+    let shown = dir.display().to_string();
+    assert!(
+        msg.contains(&shown) && msg.contains("755") && msg.contains(&format!("chmod 700 {shown}")),
+        "{msg}"
+    );
+    assert!(!dir.join("tusk.db").exists(), "opened the database anyway");
+}
+
+/// Issue 11, defect 1: the database file held the signing key, client
+/// secrets and upstream refresh tokens in clear. With a keyring none of
+/// them is in the file's bytes, including a row first written in clear by
+/// an older tusk and then resealed (SQLite must not keep the old cell).
+#[tokio::test]
+async fn sqlite_file_bytes_hold_no_secret_once_sealed() {
+    const D: &str = "jwk-private-d-6f0b2c";
+    const CLIENT: &str = "client-secret-41d9e7";
+    const UPSTREAM: &str = "upstream-refresh-8a3c55";
+    const LEGACY: &str = "legacy-client-secret-77e2";
+    let dir = owner_only_tempdir();
+    let keyring = std::sync::Arc::new(tusk_store::Keyring::new(&[[7; 32]]).unwrap());
+    // A legacy row, written before sealing existed.
+    let plain = Store::new(open_sqlite(dir.path()).await.unwrap());
+    plain
+        .create(&tusk_store::OidcClient {
+            id: "legacy".into(),
+            secret: LEGACY.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    drop(plain);
+    let backend = std::sync::Arc::new(open_sqlite(dir.path()).await.unwrap());
+    let store = Store::from_arc(backend.clone()).with_keyring(keyring);
+    store
+        .put(&tusk_store::SigningKeys {
+            id: tusk_store::SigningKeys::ID.into(),
+            state: format!(r#"{{"keys":[{{"kty":"EC","d":"{D}"}}]}}"#).into(),
+        })
+        .await
+        .unwrap();
+    store
+        .create(&tusk_store::OidcClient {
+            id: "pachd".into(),
+            secret: CLIENT.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store
+        .create(&tusk_store::RefreshToken {
+            id: "t".into(),
+            family: "f".into(),
+            connector_data: UPSTREAM.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.reencrypt().await.unwrap().sealed_plain, 1);
+    // What `tusk store reencrypt` does last: the resealed pages replace the
+    // old ones in the file, and the log holding old page images is emptied.
+    backend.checkpoint().await.unwrap();
+    drop(store);
+    let mut bytes = Vec::new();
+    for f in ["tusk.db", "tusk.db-wal", "tusk.db-shm"] {
+        bytes.extend(std::fs::read(dir.path().join(f)).unwrap_or_default());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in [D, CLIENT, UPSTREAM, LEGACY] {
+        assert!(!text.contains(secret), "{secret} is in the database file");
+    }
+}
+
 #[tokio::test]
 async fn sqlite_error_names_the_directory_and_the_flag() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = owner_only_tempdir();
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").unwrap();
     let bad = file.join("data");
@@ -132,6 +259,18 @@ async fn postgres_error_names_the_host_but_not_the_password() {
         "{msg}"
     );
     assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+/// A temporary data directory tusk accepts: `tempdir()` follows the umask
+/// (0755 here), and tusk refuses a data directory others can read.
+fn owner_only_tempdir() -> tempfile::TempDir {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir().unwrap()
 }
 
 fn sqlite_options(dir: &std::path::Path) -> sqlx::sqlite::SqliteConnectOptions {
@@ -219,7 +358,7 @@ async fn postgres_relays_changes_between_replicas() {
 
 #[tokio::test]
 async fn local_writes_reach_the_local_feed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = owner_only_tempdir();
     let store = Store::new(open_sqlite(dir.path()).await.unwrap());
     let mut feed = store.subscribe();
     store
