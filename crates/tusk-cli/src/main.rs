@@ -20,6 +20,7 @@ mod output;
 mod resource_cmd;
 mod serve;
 mod sources;
+mod store_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
@@ -58,6 +59,9 @@ enum Command {
     /// Choose, list and create contexts in the Pachyderm config file.
     #[command(subcommand)]
     Context(context::ContextCommand),
+    /// Maintain the store: reseal its secrets under a new encryption key.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
     /// Check a deployment and its upstream IdPs; one line per check, each failure with its fix.
     #[command(
         after_help = "Examples:\n  tusk doctor                                   # the server of the active context\n  tusk doctor --address grpcs://pach.example.com:443\n  tusk doctor --values values.yaml --secrets-dir ./secrets\n  tusk doctor --values values.yaml -o json\n\nExit 1 when any check fails."
@@ -248,6 +252,7 @@ fn main() -> ExitCode {
         Command::Resource(a) => client_command(resource_cmd::run(a.client, a.command)),
         Command::Context(cmd) => finish(context::run(cmd)),
         Command::Doctor(a) => client_command(doctor::run(a)),
+        Command::Store(cmd) => store_cmd::run(cmd),
         Command::Completion { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "tusk", &mut std::io::stdout());

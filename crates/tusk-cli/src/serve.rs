@@ -156,10 +156,21 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     Ok(())
 }
 
+/// Opens the store sealing its secrets. PostgreSQL's key is checked before
+/// connecting; SQLite's may be generated, but only once the data directory
+/// is known to be owner-only.
 async fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
+    let secrets_dir = args.source.secrets_dir.as_deref();
     Ok(match &args.database_url {
-        Some(url) => Store::new(tusk_store_sql::open_postgres(url).await?),
-        None => Store::new(tusk_store_sql::open_sqlite(&args.data_dir).await?),
+        Some(url) => {
+            let keyring = crate::store_cmd::keyring(secrets_dir, None)?;
+            Store::new(tusk_store_sql::open_postgres(url).await?).with_keyring(keyring)
+        }
+        None => {
+            let store = Store::new(tusk_store_sql::open_sqlite(&args.data_dir).await?);
+            let keyring = crate::store_cmd::keyring(secrets_dir, Some((&args.data_dir, true)))?;
+            store.with_keyring(keyring)
+        }
     })
 }
 

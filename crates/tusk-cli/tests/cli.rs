@@ -21,6 +21,7 @@ fn tusk() -> Command {
     for var in tusk_core::config::ENV_VARS {
         cmd.env_remove(var);
     }
+    cmd.env_remove("TUSK_ENCRYPTION_KEYS");
     cmd
 }
 
@@ -289,15 +290,22 @@ fn secrets_dir_feeds_upstream_idps_and_config_show_masks_every_secret() {
 struct Server {
     child: Child,
     addr: String,
+    /// What it logged up to "tusk is serving".
+    log: String,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
         let bin = assert_cmd::cargo::cargo_bin("tusk");
-        let mut cmd = std::process::Command::new(bin);
+        Server::start_as(std::process::Command::new(bin), extra)
+    }
+
+    /// `cmd` runs the tusk binary, perhaps through a shell.
+    fn start_as(mut cmd: std::process::Command, extra: &[&str]) -> Server {
         for var in tusk_core::config::ENV_VARS {
             cmd.env_remove(var);
         }
+        cmd.env_remove("TUSK_ENCRYPTION_KEYS");
         let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .args(extra)
@@ -322,7 +330,11 @@ impl Server {
                     .to_owned();
                 // Keep draining stderr so the child never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines.by_ref() {});
-                return Server { child, addr };
+                return Server {
+                    child,
+                    addr,
+                    log: seen,
+                };
             }
         }
         let _ = child.kill();
@@ -417,11 +429,17 @@ fn serve_on_postgres_answers_ready() {
     // of the source tree.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let data = dir.path().display().to_string();
+    // PostgreSQL needs a configured encryption key.
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap_or_else(|e| panic!("{e}"));
+    write(&secrets, "encryption-keys", KEY_A.as_bytes());
     let server = Server::start(&[
         "--database-url",
         &format!("{base}/{db}"),
         "--data-dir",
         &data,
+        "--secrets-dir",
+        &secrets.display().to_string(),
     ]);
     let (status, body) = server.get("/readyz");
     assert_eq!(status, 200, "{body}");
@@ -1880,4 +1898,182 @@ fn every_command_has_help_with_examples_and_completions_generate() {
         );
     }
     check(&["completion", "tcsh"], 2, &["invalid value 'tcsh'"]);
+}
+
+// --- secrets at rest (issue 11, defect 1) --------------------------------------
+
+const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+const KEY_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\n";
+const SEALED_VALUES: &str = "oidc:\n  additionalClients:\n  - id: tusk-cli\n    name: tusk CLI\n    public: true\n    trusted_peers: []\n  - id: grafana\n    name: Grafana\n    secret: grafana-secret-5e1d93\n    redirect_uris: [http://127.0.0.1/cb]\npachd:\n  additionalTrustedPeers: [tusk-cli]\n  oauthClientSecret: pachd-secret-0c4b71\n";
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Every byte SQLite keeps on disk for the database.
+fn database_bytes(data: &Path) -> String {
+    let mut bytes = Vec::new();
+    for f in ["tusk.db", "tusk.db-wal", "tusk.db-shm"] {
+        bytes.extend(std::fs::read(data.join(f)).unwrap_or_default());
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The reported attack: with the data directory 0755 and `tusk.db` 0644,
+/// any local user read the signing key and client secrets in clear. Under
+/// umask 022 the directory is now 0700, every file 0600, and after a login
+/// the database bytes hold no private key and no client secret.
+#[test]
+fn serve_on_sqlite_keeps_secrets_sealed_and_files_owner_only() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let v = write(dir.path(), "values.yaml", SEALED_VALUES.as_bytes());
+    let data = dir.path().join("data");
+    let data_arg = data.display().to_string();
+    let mut sh = std::process::Command::new("sh");
+    sh.args([
+        "-c",
+        "umask 022; exec \"$0\" \"$@\"",
+        &assert_cmd::cargo::cargo_bin("tusk").display().to_string(),
+    ]);
+    let server = Server::start_as(sh, &["--values", &v, "--data-dir", &data_arg]);
+    let key_file = data.join("encryption-keys");
+    assert!(
+        server.log.contains("generated an encryption key")
+            && server.log.contains(&key_file.display().to_string()),
+        "no word of the generated key:\n{}",
+        server.log
+    );
+    let key = std::fs::read_to_string(&key_file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!server.log.contains(key.trim()), "the key is in the log");
+
+    // A login through the device flow: a session, tokens, a refresh token.
+    let d = Deployment {
+        address: format!("grpc://{}", server.addr),
+        _server: server,
+        dir,
+    };
+    d.use_context();
+    let (child, rx) = spawn_login(&d, &["auth", "login", "--device"]);
+    let mut seen = String::new();
+    let verification = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("login printed no URL:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("/device?user_code=") {
+            break line.trim().to_owned();
+        }
+    };
+    complete_login(&verification);
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0), "{seen}");
+    let addr = d.address.trim_start_matches("grpc://").to_owned();
+    let jwks = block_on(async {
+        reqwest::get(format!("http://{addr}/dex/keys"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default()
+    });
+    let jwks = json(&jwks);
+    let publics: Vec<String> = jwks["keys"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{jwks}"))
+        .iter()
+        .filter_map(|k| k["x"].as_str().or(k["n"].as_str()).map(str::to_owned))
+        .collect();
+    assert!(!publics.is_empty(), "{jwks}");
+
+    assert_eq!(mode(&data), 0o700, "data directory");
+    for f in ["tusk.db", "tusk.db-wal", "tusk.db-shm", "root-token", "encryption-keys"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    let bytes = database_bytes(&data);
+    for secret in ["PRIVATE KEY", "grafana-secret-5e1d93", "pachd-secret-0c4b71"]
+        .into_iter()
+        .chain(publics.iter().map(String::as_str))
+    {
+        assert!(!bytes.contains(secret), "`{secret}` is in the database file");
+    }
+}
+
+#[test]
+fn serve_refuses_a_data_dir_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let shown = data.display().to_string();
+    check(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", &shown],
+        1,
+        &[&shown, "mode 755", &format!("chmod 700 {shown}")],
+    );
+}
+
+#[test]
+fn serve_on_postgres_refuses_to_start_without_an_encryption_key() {
+    let secrets = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let shown = secrets.path().display().to_string();
+    check(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://tusk@127.0.0.1:1/tusk",
+            "--secrets-dir",
+            &shown,
+        ],
+        1,
+        &[
+            "PostgreSQL",
+            &format!("openssl rand -base64 32 > {shown}/encryption-keys"),
+        ],
+    );
+}
+
+/// Rotation: put a new key first, reseal with `tusk store reencrypt`, then
+/// the old key can go.
+#[test]
+fn store_reencrypt_reseals_under_the_new_first_key() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let v = write(dir.path(), "values.yaml", SEALED_VALUES.as_bytes());
+    let data = dir.path().join("data").display().to_string();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap_or_else(|e| panic!("{e}"));
+    let secrets_arg = secrets.display().to_string();
+    write(&secrets, "encryption-keys", KEY_A.as_bytes());
+    let args = ["--values", &v, "--data-dir", &data, "--secrets-dir", &secrets_arg];
+    // The first start seals the signing keys, clients and connectors.
+    let server = Server::start(&args);
+    assert_eq!(server.get("/healthz").0, 200);
+    assert_eq!(server.stop(), 0);
+
+    let reencrypt = ["store", "reencrypt", "--data-dir", &data, "--secrets-dir", &secrets_arg];
+    // Only the new key: the rows sealed under the old one do not open.
+    write(&secrets, "encryption-keys", KEY_B.as_bytes());
+    check(&reencrypt, 1, &["not in the keyring"]);
+    // New key first, old key after: everything is resealed.
+    write(&secrets, "encryption-keys", format!("{KEY_B}{KEY_A}").as_bytes());
+    let r = run(&reencrypt);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("resealed") && !r.stdout.contains("resealed 0 "), "{}", r.stdout);
+    let again = run(&reencrypt);
+    assert!(again.stdout.contains("resealed 0 "), "{}", again.stdout);
+    // The old key is no longer needed.
+    write(&secrets, "encryption-keys", KEY_B.as_bytes());
+    let server = Server::start(&args);
+    let (status, body) = server.get("/readyz");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.stop(), 0);
 }
