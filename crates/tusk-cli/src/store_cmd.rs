@@ -150,8 +150,12 @@ pub fn keyring(
 
 fn read_keyring(path: &Path) -> anyhow::Result<Arc<Keyring>> {
     let bytes = sources::read_capped(path).map_err(|e| anyhow!("{e}"))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow!("{}: is not text; expected one base64 key per line", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        anyhow!(
+            "{}: is not text; expected one base64 key per line",
+            path.display()
+        )
+    })?;
     let keyring = Keyring::parse(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     tracing::info!(
         source = %path.display(),

@@ -1992,15 +1992,28 @@ fn serve_on_sqlite_keeps_secrets_sealed_and_files_owner_only() {
     assert!(!publics.is_empty(), "{jwks}");
 
     assert_eq!(mode(&data), 0o700, "data directory");
-    for f in ["tusk.db", "tusk.db-wal", "tusk.db-shm", "root-token", "encryption-keys"] {
+    for f in [
+        "tusk.db",
+        "tusk.db-wal",
+        "tusk.db-shm",
+        "root-token",
+        "encryption-keys",
+    ] {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
     let bytes = database_bytes(&data);
-    for secret in ["PRIVATE KEY", "grafana-secret-5e1d93", "pachd-secret-0c4b71"]
-        .into_iter()
-        .chain(publics.iter().map(String::as_str))
+    for secret in [
+        "PRIVATE KEY",
+        "grafana-secret-5e1d93",
+        "pachd-secret-0c4b71",
+    ]
+    .into_iter()
+    .chain(publics.iter().map(String::as_str))
     {
-        assert!(!bytes.contains(secret), "`{secret}` is in the database file");
+        assert!(
+            !bytes.contains(secret),
+            "`{secret}` is in the database file"
+        );
     }
 }
 
@@ -2053,21 +2066,43 @@ fn store_reencrypt_reseals_under_the_new_first_key() {
     std::fs::create_dir(&secrets).unwrap_or_else(|e| panic!("{e}"));
     let secrets_arg = secrets.display().to_string();
     write(&secrets, "encryption-keys", KEY_A.as_bytes());
-    let args = ["--values", &v, "--data-dir", &data, "--secrets-dir", &secrets_arg];
+    let args = [
+        "--values",
+        &v,
+        "--data-dir",
+        &data,
+        "--secrets-dir",
+        &secrets_arg,
+    ];
     // The first start seals the signing keys, clients and connectors.
     let server = Server::start(&args);
     assert_eq!(server.get("/healthz").0, 200);
     assert_eq!(server.stop(), 0);
 
-    let reencrypt = ["store", "reencrypt", "--data-dir", &data, "--secrets-dir", &secrets_arg];
+    let reencrypt = [
+        "store",
+        "reencrypt",
+        "--data-dir",
+        &data,
+        "--secrets-dir",
+        &secrets_arg,
+    ];
     // Only the new key: the rows sealed under the old one do not open.
     write(&secrets, "encryption-keys", KEY_B.as_bytes());
     check(&reencrypt, 1, &["not in the keyring"]);
     // New key first, old key after: everything is resealed.
-    write(&secrets, "encryption-keys", format!("{KEY_B}{KEY_A}").as_bytes());
+    write(
+        &secrets,
+        "encryption-keys",
+        format!("{KEY_B}{KEY_A}").as_bytes(),
+    );
     let r = run(&reencrypt);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("resealed") && !r.stdout.contains("resealed 0 "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("resealed") && !r.stdout.contains("resealed 0 "),
+        "{}",
+        r.stdout
+    );
     let again = run(&reencrypt);
     assert!(again.stdout.contains("resealed 0 "), "{}", again.stdout);
     // The old key is no longer needed.

@@ -268,10 +268,7 @@ fn owner_only_files(db: &Path, create: bool) -> Result<(), Error> {
             name = db.as_os_str().to_owned();
             path
         });
-        for (i, path) in std::iter::once(db.to_owned())
-            .chain(companions)
-            .enumerate()
-        {
+        for (i, path) in std::iter::once(db.to_owned()).chain(companions).enumerate() {
             let failed = |source| Error::DataFileMode {
                 path: path.clone(),
                 source,

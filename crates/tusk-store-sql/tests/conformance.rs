@@ -160,7 +160,10 @@ async fn sqlite_refuses_a_data_dir_others_can_read() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let err = open_sqlite(&dir).await.err().unwrap();
-    assert!(matches!(err, Error::DataDirMode { mode: 0o755, .. }), "{err}");
+    assert!(
+        matches!(err, Error::DataDirMode { mode: 0o755, .. }),
+        "{err}"
+    );
     let msg = err.to_string();
     let shown = dir.display().to_string();
     assert!(

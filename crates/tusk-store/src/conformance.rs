@@ -668,10 +668,26 @@ async fn sealed_round_trip(s: Store) -> Result<(), String> {
     s.create(&client("pachd")).await.at("create client")?;
     s.put(&keys).await.at("put keys")?;
     s.create(&refresh).await.at("create refresh token")?;
-    eq(s.get::<OidcClient>("pachd").await.at("get")?, client("pachd"), "client")?;
-    eq(s.get::<SigningKeys>(SigningKeys::ID).await.at("get")?, keys, "keys")?;
-    eq(s.get::<RefreshToken>("t").await.at("get")?, refresh.clone(), "token")?;
-    eq(s.list_by_owner::<RefreshToken>("f").await.at("list")?, [refresh], "by owner")?;
+    eq(
+        s.get::<OidcClient>("pachd").await.at("get")?,
+        client("pachd"),
+        "client",
+    )?;
+    eq(
+        s.get::<SigningKeys>(SigningKeys::ID).await.at("get")?,
+        keys,
+        "keys",
+    )?;
+    eq(
+        s.get::<RefreshToken>("t").await.at("get")?,
+        refresh.clone(),
+        "token",
+    )?;
+    eq(
+        s.list_by_owner::<RefreshToken>("f").await.at("list")?,
+        [refresh],
+        "by owner",
+    )?;
     // What the backend holds (for SQL backends: the `data` column itself).
     for (kind, id, secret) in [
         (OidcClient::KIND, "pachd", CLIENT_SECRET),
@@ -709,7 +725,10 @@ async fn sealed_wrong_key(s: Store) -> Result<(), String> {
         msg.contains("oidc_client") && msg.contains("pachd") && msg.contains("not in the keyring"),
         "the error does not name the record and the cause: {msg}"
     );
-    ensure!(!msg.contains(CLIENT_SECRET), "the error leaks the secret: {msg}");
+    ensure!(
+        !msg.contains(CLIENT_SECRET),
+        "the error leaks the secret: {msg}"
+    );
     expect_sealed_error(
         s.get::<OidcClient>("pachd").await,
         |r| *r == SealError::NoKeyring,
@@ -723,7 +742,11 @@ async fn sealed_rotation_and_reencrypt(s: Store) -> Result<(), String> {
     old.create(&client("a")).await.at("create a")?;
     old.create(&client("b")).await.at("create b")?;
     let rotated = sealing(&s, &[2, 1])?;
-    eq(rotated.get::<OidcClient>("a").await.at("get a")?, client("a"), "old row, new keyring")?;
+    eq(
+        rotated.get::<OidcClient>("a").await.at("get a")?,
+        client("a"),
+        "old row, new keyring",
+    )?;
     // A write reseals under the new first key.
     rotated
         .update::<OidcClient, _>("a", |c| {
@@ -733,7 +756,11 @@ async fn sealed_rotation_and_reencrypt(s: Store) -> Result<(), String> {
         .await
         .at("update a")?;
     let new_only = sealing(&s, &[2])?;
-    eq(new_only.get::<OidcClient>("a").await.at("get a")?.name, "A", "resealed on write")?;
+    eq(
+        new_only.get::<OidcClient>("a").await.at("get a")?.name,
+        "A",
+        "resealed on write",
+    )?;
     expect_sealed_error(
         new_only.get::<OidcClient>("b").await,
         |r| matches!(r, SealError::UnknownKey { .. }),
@@ -749,9 +776,17 @@ async fn sealed_rotation_and_reencrypt(s: Store) -> Result<(), String> {
         },
         "reencrypt counts",
     )?;
-    eq(new_only.get::<OidcClient>("b").await.at("get b")?, client("b"), "after reencrypt")?;
+    eq(
+        new_only.get::<OidcClient>("b").await.at("get b")?,
+        client("b"),
+        "after reencrypt",
+    )?;
     let again = rotated.reencrypt().await.at("reencrypt again")?;
-    eq(again.current, 2, "second reencrypt finds everything current")
+    eq(
+        again.current,
+        2,
+        "second reencrypt finds everything current",
+    )
 }
 
 async fn sealed_bound_to_its_row(s: Store) -> Result<(), String> {
@@ -766,11 +801,20 @@ async fn sealed_bound_to_its_row(s: Store) -> Result<(), String> {
         version: 0,
     };
     // Another id of the same kind, and the same id of another kind.
-    s.backend().put(OidcClient::KIND, moved("b")).await.at("plant b")?;
-    s.backend().put(Connector::KIND, moved("a")).await.at("plant a")?;
+    s.backend()
+        .put(OidcClient::KIND, moved("b"))
+        .await
+        .at("plant b")?;
+    s.backend()
+        .put(Connector::KIND, moved("a"))
+        .await
+        .at("plant a")?;
     let forged = |r: &SealError| matches!(r, SealError::Forged { .. });
     let msg = expect_sealed_error(sealed.get::<OidcClient>("b").await, forged, "moved id")?;
-    ensure!(msg.contains("\"b\""), "the error does not name the row: {msg}");
+    ensure!(
+        msg.contains("\"b\""),
+        "the error does not name the row: {msg}"
+    );
     expect_sealed_error(sealed.get::<Connector>("a").await, forged, "moved kind")?;
     Ok(())
 }
@@ -779,14 +823,27 @@ async fn sealed_legacy_plain_rows(s: Store) -> Result<(), String> {
     // A row written before sealing existed (or by a store without keys).
     s.create(&client("old")).await.at("create plain")?;
     ensure!(
-        raw_data(&s, OidcClient::KIND, "old").await?.starts_with('{'),
+        raw_data(&s, OidcClient::KIND, "old")
+            .await?
+            .starts_with('{'),
         "a store without a keyring must write plain JSON"
     );
     let sealed = sealing(&s, &[1])?;
-    eq(sealed.get::<OidcClient>("old").await.at("get")?, client("old"), "legacy row")?;
+    eq(
+        sealed.get::<OidcClient>("old").await.at("get")?,
+        client("old"),
+        "legacy row",
+    )?;
     let done = sealed.reencrypt().await.at("reencrypt")?;
     eq(done.sealed_plain, 1, "legacy rows sealed by reencrypt")?;
     let data = raw_data(&s, OidcClient::KIND, "old").await?;
-    ensure!(!data.contains(CLIENT_SECRET), "still in clear after reencrypt");
-    eq(sealed.get::<OidcClient>("old").await.at("get")?, client("old"), "after reencrypt")
+    ensure!(
+        !data.contains(CLIENT_SECRET),
+        "still in clear after reencrypt"
+    );
+    eq(
+        sealed.get::<OidcClient>("old").await.at("get")?,
+        client("old"),
+        "after reencrypt",
+    )
 }

@@ -318,7 +318,12 @@ record!(
     sealed = true,
     expires = |r| Some(r.expires_at)
 );
-record!(AuthCode, "auth_code", sealed = true, expires = |r| Some(r.expires_at));
+record!(
+    AuthCode,
+    "auth_code",
+    sealed = true,
+    expires = |r| Some(r.expires_at)
+);
 record!(
     RefreshToken,
     "refresh_token",

@@ -142,19 +142,23 @@ impl Keyring {
             .map_err(|_| SealError::Malformed("the plaintext is too long to seal"))?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&buf);
-        Ok(format!("{SEALED_PREFIX}{}:{}", key.id, STANDARD.encode(blob)))
+        Ok(format!(
+            "{SEALED_PREFIX}{}:{}",
+            key.id,
+            STANDARD.encode(blob)
+        ))
     }
 
     /// Opens a value `seal` produced for the same `(kind, id)`.
     pub fn open(&self, kind: &str, id: &str, sealed: &str) -> Result<String, SealError> {
         let (key_id, blob) = split(sealed)?;
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.id == key_id)
-            .ok_or_else(|| SealError::UnknownKey {
-                key_id: key_id.to_owned(),
-            })?;
+        let key =
+            self.keys
+                .iter()
+                .find(|k| k.id == key_id)
+                .ok_or_else(|| SealError::UnknownKey {
+                    key_id: key_id.to_owned(),
+                })?;
         let mut blob = STANDARD
             .decode(blob)
             .map_err(|_| SealError::Malformed("not base64"))?;
