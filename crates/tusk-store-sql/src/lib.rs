@@ -34,7 +34,7 @@ pub enum Error {
     )]
     DataDirMode { path: PathBuf, mode: u32 },
     #[error(
-        "cannot make {path} readable by its owner only (mode 600): {source}; run tusk as the user that owns it"
+        "cannot create {path} or make it readable by its owner only (mode 600): {source}; run tusk as the user that owns the data directory"
     )]
     DataFileMode {
         path: PathBuf,

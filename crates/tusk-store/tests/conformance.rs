@@ -32,3 +32,28 @@ fn hash_token_is_lowercase_hex_sha256() {
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
+
+#[test]
+fn keyring_parse_names_the_bad_line_and_never_shows_a_key() {
+    use tusk_store::{Keyring, SealError};
+    let good = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let keyring = Keyring::parse(&format!("# new key first\n{good}\n\n")).unwrap();
+    let shown = format!("{keyring:?}");
+    assert!(!shown.contains(good), "{shown}");
+    // A comma-separated list, as an environment variable holds it.
+    let two = Keyring::parse(&format!("{good},{}", Keyring::generate_line().unwrap())).unwrap();
+    assert_eq!(two.sealing_key_id(), keyring.sealing_key_id());
+    let short = "c2hvcnQ=";
+    let err = Keyring::parse(&format!("{good}\n{short}\n")).unwrap_err();
+    assert_eq!(err, SealError::BadKey { line: 2 });
+    let msg = err.to_string();
+    assert!(
+        msg.contains("line 2") && msg.contains("openssl rand -base64 32"),
+        "{msg}"
+    );
+    assert!(!msg.contains(short), "{msg}");
+    assert_eq!(
+        Keyring::parse("# nothing\n").unwrap_err(),
+        SealError::NoKeys
+    );
+}
