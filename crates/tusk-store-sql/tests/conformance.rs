@@ -387,3 +387,46 @@ async fn local_writes_reach_the_local_feed() {
         ]
     );
 }
+
+/// What a DBA or a backup sees: the `data` column read with plain SQL holds
+/// neither the client secret nor the upstream refresh token.
+#[tokio::test]
+async fn postgres_column_holds_no_secret_once_sealed() {
+    let db = TestDatabase::create().await;
+    let backend = open_postgres(&db.url).await.unwrap();
+    let pool = backend.pool().clone();
+    let keyring = std::sync::Arc::new(tusk_store::Keyring::new(&[[9; 32]]).unwrap());
+    let store = Store::new(backend).with_keyring(keyring);
+    store
+        .create(&tusk_store::OidcClient {
+            id: "pachd".into(),
+            secret: "pg-client-secret-2f8a".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store
+        .create(&tusk_store::RefreshToken {
+            id: "t".into(),
+            family: "f".into(),
+            connector_data: "pg-upstream-refresh-c41e".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT kind, data FROM records")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for (kind, data) in rows {
+        assert!(
+            data.starts_with("tusk-sealed:v1:")
+                && !data.contains("pg-client-secret-2f8a")
+                && !data.contains("pg-upstream-refresh-c41e"),
+            "{kind} is stored in clear"
+        );
+    }
+    drop((store, pool));
+    db.drop().await;
+}
