@@ -168,7 +168,10 @@ async fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
         }
         None => {
             let store = Store::new(tusk_store_sql::open_sqlite(&args.data_dir).await?);
-            let keyring = crate::store_cmd::keyring(secrets_dir, Some((&args.data_dir, true)))?;
+            // A new key is generated only for a store with nothing sealed:
+            // one replacing a lost key could open none of it.
+            let generate = !store.holds_sealed_rows().await?;
+            let keyring = crate::store_cmd::keyring(secrets_dir, Some((&args.data_dir, generate)))?;
             store.with_keyring(keyring)
         }
     })

@@ -2112,3 +2112,28 @@ fn store_reencrypt_reseals_under_the_new_first_key() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(server.stop(), 0);
 }
+
+/// A lost generated key is not silently replaced by a new one that could
+/// open nothing already sealed.
+#[test]
+fn serve_refuses_to_replace_a_lost_encryption_key() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let data_arg = data.display().to_string();
+    let server = Server::start(&["--data-dir", &data_arg]);
+    assert_eq!(server.get("/healthz").0, 200);
+    assert_eq!(server.stop(), 0);
+    std::fs::remove_file(data.join("encryption-keys")).unwrap_or_else(|e| panic!("{e}"));
+    check(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", &data_arg],
+        1,
+        &[
+            &data.join("encryption-keys").display().to_string(),
+            "keys the store was sealed with",
+        ],
+    );
+    assert!(
+        !data.join("encryption-keys").exists(),
+        "a new key was generated"
+    );
+}

@@ -444,6 +444,18 @@ impl Store {
         Ok(done)
     }
 
+    /// Whether any row is sealed, so a key must exist somewhere: a caller
+    /// about to generate a fresh key checks this first.
+    pub async fn holds_sealed_rows(&self) -> Result<bool> {
+        for &kind in SEALED_KINDS {
+            let rows = self.backend.list(kind).await?;
+            if rows.iter().any(|r| seal::is_sealed(&r.data)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     fn encode<T: Record>(&self, value: &T) -> Result<RawRecord> {
         let mut rec = encode(value)?;
         if let (true, Some(keyring)) = (T::SEALED, &self.keyring) {
