@@ -120,7 +120,19 @@ pub fn keyring(
         );
         return Ok(Arc::new(keyring));
     }
-    let mut candidates: Vec<PathBuf> = secrets_dir.map(|d| d.join(KEYS_FILE)).into_iter().collect();
+    // In a Kubernetes secret volume the secret `encryption-keys` with the
+    // key `encryption-keys` is a directory holding a file of that name.
+    let mut candidates: Vec<PathBuf> = secrets_dir
+        .map(|d| {
+            let path = d.join(KEYS_FILE);
+            if path.is_dir() {
+                path.join(KEYS_FILE)
+            } else {
+                path
+            }
+        })
+        .into_iter()
+        .collect();
     if let Some((data_dir, _)) = sqlite {
         candidates.push(data_dir.join(KEYS_FILE));
     }

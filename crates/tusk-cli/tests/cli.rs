@@ -2105,8 +2105,15 @@ fn store_reencrypt_reseals_under_the_new_first_key() {
     );
     let again = run(&reencrypt);
     assert!(again.stdout.contains("resealed 0 "), "{}", again.stdout);
-    // The old key is no longer needed.
-    write(&secrets, "encryption-keys", KEY_B.as_bytes());
+    // The old key is no longer needed. (Here as a Kubernetes secret
+    // volume mounts the secret `encryption-keys`: a directory.)
+    std::fs::remove_file(secrets.join("encryption-keys")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(secrets.join("encryption-keys")).unwrap_or_else(|e| panic!("{e}"));
+    write(
+        &secrets.join("encryption-keys"),
+        "encryption-keys",
+        KEY_B.as_bytes(),
+    );
     let server = Server::start(&args);
     let (status, body) = server.get("/readyz");
     assert_eq!(status, 200, "{body}");
