@@ -273,6 +273,19 @@ pub struct PendingLogin {
     pub expires_at: i64,
 }
 
+/// Failed password logins counted for throttling, per account or per
+/// (account, client address) pair. Kept in the store so every replica
+/// sees the same counts. `id` is [`crate::hash_token`] of the key, so a
+/// login name of any length costs the same and is not stored in clear.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoginFailures {
+    pub id: String,
+    pub failures: u32,
+    pub last_failure: i64,
+    pub expires_at: i64,
+}
+
 macro_rules! record {
     ($ty:ty, $kind:literal $(, owner = |$o:ident| $owner:expr)? $(, expires = |$e:ident| $exp:expr)?) => {
         impl Record for $ty {
@@ -325,6 +338,11 @@ record!(GroupMembership, "group_membership");
 record!(IdentityConfig, "identity_config");
 record!(AuthConfig, "auth_config");
 record!(EnterpriseState, "enterprise_state");
+record!(
+    LoginFailures,
+    "login_failures",
+    expires = |r| Some(r.expires_at)
+);
 record!(
     PendingLogin,
     "pending_login",
