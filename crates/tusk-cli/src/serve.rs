@@ -145,9 +145,17 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
         rate_limits: tusk_server::ratelimit::RateLimits {
             password_per_minute: config.provider.password_per_minute,
             token_per_minute: config.provider.token_per_minute,
+            authorize_per_minute: config.provider.authorize_per_minute,
         },
         auth: Some(auth.plane),
         reload: Some(reloader(&args, local)),
+        connections: tusk_server::ConnectionLimits {
+            max_connections: usize::try_from(config.provider.max_connections).unwrap_or(1024),
+            ..Default::default()
+        },
+        trusted_proxies: tusk_server::client::TrustedProxies(
+            config.provider.trusted_proxies.clone(),
+        ),
     };
     tusk_server::run(options, store, listener, shutdown_signal())
         .await

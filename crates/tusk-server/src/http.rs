@@ -228,11 +228,19 @@ pub fn router(state: AppState) -> Router {
                 // Path only: query strings carry authorization codes and
                 // headers carry tokens.
                 .make_span_with(|req: &Request| {
+                    // The client address behind trusted proxies, so logs
+                    // name the real client rather than the proxy.
+                    let client = req
+                        .extensions()
+                        .get::<crate::client::ClientAddr>()
+                        .map(|c| c.0.to_string())
+                        .unwrap_or_default();
                     tracing::info_span!(
                         "request",
                         method = %req.method(),
                         path = %req.uri().path(),
                         version = ?req.version(),
+                        client = %client,
                     )
                 }),
         )

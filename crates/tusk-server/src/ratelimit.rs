@@ -11,6 +11,8 @@ use std::num::NonZeroU32;
 pub struct RateLimits {
     pub password_per_minute: u32,
     pub token_per_minute: u32,
+    /// `/auth`, whose valid requests are stored until they expire.
+    pub authorize_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -18,6 +20,7 @@ impl Default for RateLimits {
         RateLimits {
             password_per_minute: 30,
             token_per_minute: 1200,
+            authorize_per_minute: 120,
         }
     }
 }
