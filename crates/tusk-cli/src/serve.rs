@@ -115,7 +115,7 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
             private_key: Secret::new(t.private_key.expose().as_bytes().to_vec()),
         }),
     };
-    let store = open_store(&args).await?;
+    let store = open_store(&args, config.provider.database_acquire_timeout).await?;
     let provider = tusk_server::provider_from_config(&config, store.clone())
         .await
         .context("cannot start the OpenID provider")?;
@@ -164,9 +164,12 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     Ok(())
 }
 
-async fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
+async fn open_store(
+    args: &ServeArgs,
+    acquire_timeout: std::time::Duration,
+) -> anyhow::Result<Store> {
     Ok(match &args.database_url {
-        Some(url) => Store::new(tusk_store_sql::open_postgres(url).await?),
+        Some(url) => Store::new(tusk_store_sql::open_postgres_with(url, acquire_timeout).await?),
         None => Store::new(tusk_store_sql::open_sqlite(&args.data_dir).await?),
     })
 }

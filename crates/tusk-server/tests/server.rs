@@ -525,10 +525,18 @@ mod provider_http {
         limits: RateLimits,
         trusted_proxies: tusk_server::client::TrustedProxies,
     ) -> (Server, String, Store) {
+        start_on(Store::memory(), limits, trusted_proxies, Default::default()).await
+    }
+
+    pub(super) async fn start_on(
+        store: Store,
+        limits: RateLimits,
+        trusted_proxies: tusk_server::client::TrustedProxies,
+        connections: tusk_server::ConnectionLimits,
+    ) -> (Server, String, Store) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let issuer = format!("http://{addr}/dex");
-        let store = Store::memory();
         let connectors = [ConnectorConfig {
             id: "test".into(),
             name: "Test".into(),
@@ -563,7 +571,7 @@ mod provider_http {
             rate_limits: limits,
             auth: None,
             reload: None,
-            connections: Default::default(),
+            connections,
             trusted_proxies,
         };
         let task = tokio::spawn(tusk_server::run(
@@ -1004,6 +1012,32 @@ mod provider_http {
         }
     }
 
+    /// Issue 11, defect 3: a body trickled slowly held the request open.
+    #[tokio::test]
+    async fn a_stalled_request_body_is_cut_off() {
+        let (server, _, _) = start_on(
+            Store::memory(),
+            RateLimits::default(),
+            Default::default(),
+            tusk_server::ConnectionLimits {
+                body_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
+        )
+        .await;
+        let mut socket = TcpStream::connect(server.addr).await.unwrap();
+        socket
+            .write_all(b"POST /dex/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\ngrant_type")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let answered = tokio::time::timeout(IO_GUARD, socket.read_to_end(&mut got)).await;
+        assert!(answered.is_ok(), "the server still waits for the body");
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
+        server.stop().await.unwrap();
+    }
+
     /// RFC 7235 §2.1: the auth scheme is case-insensitive; `BEARER x` used to
     /// be answered as if no token had been sent.
     #[tokio::test]
@@ -1285,5 +1319,126 @@ mod hot_reload {
         assert_eq!(ids(), ["one", "two"], "a rejected edit must change nothing");
         let _ = stop.send(());
         task.await.unwrap().unwrap();
+    }
+}
+
+/// Issue 11, defect 8: during a database outage requests waited 10 s for a
+/// pooled connection before a 503, and the 503 said nothing about when to
+/// retry. PostgreSQL is reached through a proxy the test can cut: existing
+/// connections drop and new ones are accepted but never answered, as when a
+/// database host vanishes.
+mod database_outage {
+    use super::*;
+    use sqlx::{Connection, Executor, PgConnection};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tusk_server::ratelimit::RateLimits;
+
+    struct Proxy {
+        addr: SocketAddr,
+        cut: Arc<AtomicBool>,
+        links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    }
+
+    impl Proxy {
+        async fn start(upstream: SocketAddr) -> Proxy {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let cut = Arc::new(AtomicBool::new(false));
+            let links = Arc::new(Mutex::new(Vec::new()));
+            let (c, l) = (cut.clone(), links.clone());
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    let c = c.clone();
+                    let task = tokio::spawn(async move {
+                        if c.load(Ordering::SeqCst) {
+                            // Accepted, never answered.
+                            std::future::pending::<()>().await;
+                        }
+                        let mut server = TcpStream::connect(upstream).await.unwrap();
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    });
+                    l.lock().unwrap().push(task.abort_handle());
+                }
+            });
+            Proxy { addr, cut, links }
+        }
+
+        fn set_cut(&self, cut: bool) {
+            self.cut.store(cut, Ordering::SeqCst);
+            for link in self.links.lock().unwrap().drain(..) {
+                link.abort();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_gets_a_prompt_503_with_retry_after() {
+        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+        let name = format!("tusk_hb_outage_{}", std::process::id());
+        let mut conn = PgConnection::connect(admin).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+            .await
+            .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+        let url = format!("postgres://postgres@{}/{name}", proxy.addr);
+        let backend = tusk_store_sql::open_postgres_with(&url, Duration::from_millis(300))
+            .await
+            .unwrap();
+        let (server, issuer, _) = provider_http::start_on(
+            Store::new(backend),
+            RateLimits::default(),
+            Default::default(),
+            Default::default(),
+        )
+        .await;
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let authorize = format!(
+            "{issuer}/auth?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid"
+        );
+        assert_eq!(c.get(&authorize).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+        proxy.set_cut(true);
+        // Well under the old 10 s wait; a hang guard, not a speed claim.
+        let guard = Duration::from_secs(8);
+        let resp = tokio::time::timeout(guard, c.get(&authorize).send())
+            .await
+            .expect("the request waited for the database past the guard")
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().get("retry-after").is_some());
+        let resp = tokio::time::timeout(
+            guard,
+            c.post(format!("{issuer}/token"))
+                .basic_auth("app", Some("app-secret"))
+                .body("grant_type=authorization_code&code=x&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb")
+                .send(),
+        )
+        .await
+        .expect("the token request waited for the database past the guard")
+        .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().get("retry-after").is_some());
+        assert!(resp.text().await.unwrap().contains("temporarily_unavailable"));
+        // Back again once the database is.
+        proxy.set_cut(false);
+        let mut recovered = false;
+        for _ in 0..20 {
+            if c.get(&authorize).send().await.unwrap().status() == StatusCode::SEE_OTHER {
+                recovered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert!(recovered, "requests succeed again after the outage");
+        server.stop().await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+            .await
+            .unwrap();
     }
 }
