@@ -441,7 +441,7 @@ impl Provider {
         };
         // Checked before the password is, so a throttled guess learns nothing.
         let keys = throttle::Keys::new(connector_id, login, client);
-        if let Some(wait) = throttle::check(&self.store, &keys, self.now()).await? {
+        if let Some(wait) = throttle::reserve(&self.store, &keys, self.now()).await? {
             return Ok(PasswordOutcome::Throttled {
                 form,
                 retry_after: wait.unsigned_abs(),

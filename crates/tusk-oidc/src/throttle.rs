@@ -7,6 +7,9 @@
 //! gets only one free failure before its back-off. A pair with no failure
 //! is never refused, so an attacker can slow an account down but not lock
 //! its owner out: the owner, from their own address, still gets to try.
+//! An attempt is reserved on its pair before the password is checked (one
+//! compare-and-swap), so parallel guesses, on one replica or spread over
+//! several, get no more than sequential ones.
 
 use std::net::IpAddr;
 
@@ -67,20 +70,57 @@ async fn read(store: &Store, id: &str) -> Result<LoginFailures, tusk_store::Erro
     }
 }
 
-/// Seconds to wait before this pair may try again, or `None`.
-pub(crate) async fn check(
+/// Either reserves one attempt for this pair (counted as a failure until
+/// [`succeeded`] clears it) and returns `None`, or returns the seconds the
+/// pair must still wait. The check and the reservation are one
+/// compare-and-swap, so guesses sent in parallel, to one replica or
+/// several, cannot all pass a check made before any of them counted.
+pub(crate) async fn reserve(
     store: &Store,
     keys: &Keys,
     now: i64,
 ) -> Result<Option<i64>, tusk_store::Error> {
-    let pair = read(store, &keys.pair).await?;
     let account = read(store, &keys.account).await?;
-    Ok(wait(&pair, &account, now))
+    for _ in 0..3 {
+        let mut throttled = None;
+        let updated = store
+            .update::<LoginFailures, _>(&keys.pair, |r| {
+                if let Some(w) = wait(r, &account, now) {
+                    throttled = Some(w);
+                    // Nothing to write: the wait is the answer.
+                    return Err(tusk_store::Error::Aborted("throttled".into()));
+                }
+                count(r, now);
+                Ok(())
+            })
+            .await;
+        match (updated, throttled) {
+            (_, Some(w)) => return Ok(Some(w)),
+            (Ok(_), None) => return Ok(None),
+            (Err(tusk_store::Error::NotFound { .. }), None) => {}
+            (Err(e), None) => return Err(e),
+        }
+        // A pair's first attempt is never refused.
+        let mut fresh = LoginFailures {
+            id: keys.pair.clone(),
+            ..Default::default()
+        };
+        count(&mut fresh, now);
+        match store.create(&fresh).await {
+            Ok(()) => return Ok(None),
+            Err(tusk_store::Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(tusk_store::Error::Conflict {
+        kind: "login_failures",
+        id: keys.pair.clone(),
+    })
 }
 
-/// Counts one failure on both counters.
+/// The reserved attempt failed: the pair already counted it, the account
+/// counts it now.
 pub(crate) async fn failed(store: &Store, keys: &Keys, now: i64) -> Result<(), tusk_store::Error> {
-    bump(store, &keys.pair, now).await?;
     bump(store, &keys.account, now).await
 }
 
@@ -97,18 +137,21 @@ pub(crate) async fn succeeded(store: &Store, keys: &Keys) -> Result<(), tusk_sto
     Ok(())
 }
 
+/// One more failure now; counts older than [`WINDOW`] start over.
+fn count(r: &mut LoginFailures, now: i64) {
+    if r.expires_at <= now {
+        r.failures = 0;
+    }
+    r.failures = r.failures.saturating_add(1);
+    r.last_failure = now;
+    r.expires_at = now + WINDOW;
+}
+
 /// Increments a counter by compare-and-swap, creating it on first use; two
 /// replicas racing on the first failure both count (one create loses and
 /// retries as an update).
 async fn bump(store: &Store, id: &str, now: i64) -> Result<(), tusk_store::Error> {
-    let apply = |r: &mut LoginFailures| {
-        if r.expires_at <= now {
-            r.failures = 0;
-        }
-        r.failures = r.failures.saturating_add(1);
-        r.last_failure = now;
-        r.expires_at = now + WINDOW;
-    };
+    let apply = |r: &mut LoginFailures| count(r, now);
     for _ in 0..3 {
         match store
             .update::<LoginFailures, _>(id, |r| {

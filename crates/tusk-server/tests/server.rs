@@ -1442,3 +1442,103 @@ mod database_outage {
             .unwrap();
     }
 }
+
+/// Issue 11, defect 4: the per-account throttle must hold across replicas.
+/// Its counters live in the shared store and are reserved by
+/// compare-and-swap, so two servers on one PostgreSQL database, sent
+/// guesses in parallel, let through no more than one server would:
+/// `throttle::PAIR_FREE` guesses per (account, address).
+mod two_replicas {
+    use super::*;
+    use sqlx::{Connection, Executor, PgConnection};
+    use tusk_server::ratelimit::RateLimits;
+
+    #[tokio::test]
+    async fn parallel_guesses_spread_over_two_replicas_get_the_single_replica_bound() {
+        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+        let name = format!("tusk_hb_replicas_{}", std::process::id());
+        let mut conn = PgConnection::connect(admin).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+            .await
+            .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let mut replicas = Vec::new();
+        for _ in 0..2 {
+            let store = Store::new(tusk_store_sql::open_postgres(&url).await.unwrap());
+            let trusted = tusk_server::client::TrustedProxies(vec![
+                tusk_core::config::Cidr::parse("127.0.0.1").unwrap(),
+            ]);
+            let (server, issuer, _) = provider_http::start_on(
+                store,
+                RateLimits::default(),
+                trusted,
+                Default::default(),
+            )
+            .await;
+            replicas.push((server, issuer));
+        }
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let start = c
+            .get(format!(
+                "{}/auth?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid",
+                replicas[0].1
+            ))
+            .send()
+            .await
+            .unwrap();
+        let location = start.headers()["location"].to_str().unwrap().to_owned();
+        let state = url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "req")
+            .unwrap()
+            .1
+            .into_owned();
+        let guesses = (0..40).map(|i| {
+            let issuer = replicas[i % 2].1.clone();
+            let (c, state) = (c.clone(), state.clone());
+            async move {
+                let resp = c
+                    .post(format!("{issuer}/auth/test/login?state={state}"))
+                    .header("x-forwarded-for", format!("203.0.113.{}", i % 8))
+                    .body("login=admin&password=guess")
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                (status, resp.text().await.unwrap())
+            }
+        });
+        let outcomes = futures::future::join_all(guesses).await;
+        let checked = outcomes.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
+        let throttled = outcomes
+            .iter()
+            .filter(|(s, body)| *s == StatusCode::TOO_MANY_REQUESTS && body.contains("for this account"))
+            .count();
+        let bound = 8 * tusk_oidc::throttle::PAIR_FREE as usize;
+        eprintln!("two replicas: {checked} of 40 parallel guesses checked, {throttled} throttled (bound {bound})");
+        assert!(checked <= bound, "{checked} passwords checked, bound {bound}");
+        assert_eq!(checked + throttled, 40, "{outcomes:?}");
+        // The owner, from their own address, on the other replica.
+        let resp = c
+            .post(format!("{}/auth/test/login?state={state}", replicas[1].1))
+            .header("x-forwarded-for", "198.51.100.7")
+            .body("login=admin&password=password")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        for (server, _) in replicas {
+            server.stop().await.unwrap();
+        }
+        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+            .await
+            .unwrap();
+    }
+}
