@@ -151,7 +151,13 @@ impl Env {
         );
         match self
             .p
-            .password_login("test", &req, "admin", &Secret::new("password".into()), LOCAL)
+            .password_login(
+                "test",
+                &req,
+                "admin",
+                &Secret::new("password".into()),
+                LOCAL,
+            )
             .await
             .unwrap()
         {
@@ -727,9 +733,15 @@ async fn device_flow_pending_slow_down_approve_and_expire() {
         .into_owned();
     e.p.start_connector("test", &req).await.unwrap();
     let done =
-        e.p.password_login("test", &req, "admin", &Secret::new("password".into()), LOCAL)
-            .await
-            .unwrap();
+        e.p.password_login(
+            "test",
+            &req,
+            "admin",
+            &Secret::new("password".into()),
+            LOCAL,
+        )
+        .await
+        .unwrap();
     assert!(
         matches!(done, PasswordOutcome::Next(Next::DeviceApproved { .. })),
         "{done:?}"
@@ -1329,9 +1341,15 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
         .into_owned();
     e.p.start_connector("test", &req).await.unwrap();
     let PasswordOutcome::Next(Next::Redirect(back)) =
-        e.p.password_login("test", &req, "admin", &Secret::new("password".into()), LOCAL)
-            .await
-            .unwrap()
+        e.p.password_login(
+            "test",
+            &req,
+            "admin",
+            &Secret::new("password".into()),
+            LOCAL,
+        )
+        .await
+        .unwrap()
     else {
         panic!()
     };
@@ -1431,9 +1449,8 @@ async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
 
 /// Starts a login at the only connector; returns the auth request id.
 async fn pending_login(e: &Env) -> String {
-    let Next::Redirect(to_connector) = e
-        .p
-        .authorize(&params(&[
+    let Next::Redirect(to_connector) =
+        e.p.authorize(&params(&[
             ("client_id", "app"),
             ("redirect_uri", CONFIDENTIAL_REDIRECT),
             ("response_type", "code"),
@@ -1464,7 +1481,13 @@ async fn oversize_authorize_parameters_are_refused_and_nothing_is_stored() {
         ("response_type", "code"),
         ("scope", "openid"),
     ];
-    for name in ["state", "nonce", "login_hint", "acr_values", "code_challenge"] {
+    for name in [
+        "state",
+        "nonce",
+        "login_hint",
+        "acr_values",
+        "code_challenge",
+    ] {
         let mut p = base.to_vec();
         p.push((name, &huge));
         match e.p.authorize(&params(&p)).await {
@@ -1477,7 +1500,10 @@ async fn oversize_authorize_parameters_are_refused_and_nothing_is_stored() {
                 let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
                 assert_eq!(get("error").as_deref(), Some("invalid_request"), "{name}");
                 let d = get("error_description").unwrap();
-                assert!(d.contains(&format!("`{name}`")) && d.contains("limit"), "{d}");
+                assert!(
+                    d.contains(&format!("`{name}`")) && d.contains("limit"),
+                    "{d}"
+                );
                 assert!(url.len() < 2_000, "the oversize value is not echoed");
             }
             other => panic!("{name}: expected a redirect with the error, got {other:?}"),
@@ -1486,8 +1512,11 @@ async fn oversize_authorize_parameters_are_refused_and_nothing_is_stored() {
     // Before the redirect URI is validated, the error is a page.
     let long_uri = format!("{CONFIDENTIAL_REDIRECT}?{huge}");
     let r =
-        e.p.authorize(&params(&[("client_id", "app"), ("redirect_uri", &long_uri)]))
-            .await;
+        e.p.authorize(&params(&[
+            ("client_id", "app"),
+            ("redirect_uri", &long_uri),
+        ]))
+        .await;
     assert!(
         matches!(&r, Err(AuthorizeError::Page(p)) if p.detail.contains("`redirect_uri`")),
         "{r:?}"
@@ -1542,17 +1571,29 @@ async fn password_guessing_is_throttled_per_account_but_the_owner_can_still_log_
     // The same address with another spelling of the login is the same pair.
     let last = std::net::IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 8));
     assert!(matches!(
-        e.p.password_login("test", &req, " admin", &Secret::new("password".into()), last)
-            .await
-            .unwrap(),
+        e.p.password_login(
+            "test",
+            &req,
+            " admin",
+            &Secret::new("password".into()),
+            last
+        )
+        .await
+        .unwrap(),
         PasswordOutcome::Throttled { .. }
     ));
     // The owner, from their own address, logs in at once.
     let victim = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
     assert!(matches!(
-        e.p.password_login("test", &req, "admin", &Secret::new("password".into()), victim)
-            .await
-            .unwrap(),
+        e.p.password_login(
+            "test",
+            &req,
+            "admin",
+            &Secret::new("password".into()),
+            victim
+        )
+        .await
+        .unwrap(),
         PasswordOutcome::Next(_)
     ));
     // Back-off ends: after the wait, a throttled address may try again.

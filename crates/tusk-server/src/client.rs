@@ -98,15 +98,69 @@ mod tests {
         let none = TrustedProxies::default();
         // (trusted list, peer, header name, header value, expected client)
         let rows: &[(&TrustedProxies, &str, &str, &str, &str)] = &[
-            (&none, "198.51.100.9:1", "x-forwarded-for", "1.2.3.4", "198.51.100.9"),
-            (&trusted, "198.51.100.9:1", "x-forwarded-for", "1.2.3.4", "198.51.100.9"),
-            (&trusted, "10.0.0.2:1", "x-forwarded-for", "1.2.3.4", "1.2.3.4"),
-            (&trusted, "10.0.0.2:1", "x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.3", "1.2.3.4"),
-            (&trusted, "10.0.0.2:1", "x-forwarded-for", "10.0.0.4, 10.0.0.3", "10.0.0.4"),
-            (&trusted, "10.0.0.2:1", "x-forwarded-for", "6.6.6.6, unknown, 10.0.0.3", "10.0.0.3"),
-            (&trusted, "10.0.0.2:1", "x-forwarded-for", "1.2.3.4:5678", "1.2.3.4"),
-            (&trusted, "[::1]:1", "forwarded", "for=6.6.6.6, for=\"[2001:db8::1]:4711\";proto=https", "2001:db8::1"),
-            (&trusted, "10.0.0.2:1", "forwarded", "For=192.0.2.60;proto=http", "192.0.2.60"),
+            (
+                &none,
+                "198.51.100.9:1",
+                "x-forwarded-for",
+                "1.2.3.4",
+                "198.51.100.9",
+            ),
+            (
+                &trusted,
+                "198.51.100.9:1",
+                "x-forwarded-for",
+                "1.2.3.4",
+                "198.51.100.9",
+            ),
+            (
+                &trusted,
+                "10.0.0.2:1",
+                "x-forwarded-for",
+                "1.2.3.4",
+                "1.2.3.4",
+            ),
+            (
+                &trusted,
+                "10.0.0.2:1",
+                "x-forwarded-for",
+                "6.6.6.6, 1.2.3.4, 10.0.0.3",
+                "1.2.3.4",
+            ),
+            (
+                &trusted,
+                "10.0.0.2:1",
+                "x-forwarded-for",
+                "10.0.0.4, 10.0.0.3",
+                "10.0.0.4",
+            ),
+            (
+                &trusted,
+                "10.0.0.2:1",
+                "x-forwarded-for",
+                "6.6.6.6, unknown, 10.0.0.3",
+                "10.0.0.3",
+            ),
+            (
+                &trusted,
+                "10.0.0.2:1",
+                "x-forwarded-for",
+                "1.2.3.4:5678",
+                "1.2.3.4",
+            ),
+            (
+                &trusted,
+                "[::1]:1",
+                "forwarded",
+                "for=6.6.6.6, for=\"[2001:db8::1]:4711\";proto=https",
+                "2001:db8::1",
+            ),
+            (
+                &trusted,
+                "10.0.0.2:1",
+                "forwarded",
+                "For=192.0.2.60;proto=http",
+                "192.0.2.60",
+            ),
             (&trusted, "10.0.0.2:1", "x-real-ip", "1.2.3.4", "10.0.0.2"),
         ];
         for (list, peer, name, value, want) in rows {

@@ -1,5 +1,5 @@
-//! Per-client-address rate limits for the password form and the token
-//! endpoint (RFC 9700 §4.15 and Dex issue #3509: brute force on password
+//! Per-client-address rate limits for the password form, the token
+//! endpoint and `/auth` (RFC 9700 §4.15 and Dex issue #3509: brute force on password
 //! connectors). A limited request gets 429 with `Retry-After`.
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};

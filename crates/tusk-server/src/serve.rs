@@ -20,8 +20,8 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tusk_store::Store;
 
@@ -357,7 +357,9 @@ struct Busy(Arc<Activity>);
 impl Drop for Busy {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle_since_ms.store(self.0.now_ms(), Ordering::SeqCst);
+            self.0
+                .idle_since_ms
+                .store(self.0.now_ms(), Ordering::SeqCst);
         }
     }
 }

@@ -838,8 +838,7 @@ mod provider_http {
         server.stop().await.unwrap();
     }
 
-    const AUTH_QUERY: &str =
-        "client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid";
+    const AUTH_QUERY: &str = "client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid";
 
     /// Starts a login; returns the auth request id the password form posts.
     async fn login_state(c: &reqwest::Client, issuer: &str) -> String {
@@ -885,8 +884,7 @@ mod provider_http {
     /// 30 minutes, without limit.
     #[tokio::test]
     async fn oversize_authorize_requests_are_refused_and_store_nothing() {
-        let (server, issuer, store) =
-            start_with(RateLimits::default(), Default::default()).await;
+        let (server, issuer, store) = start_with(RateLimits::default(), Default::default()).await;
         let c = client();
         let huge = "s".repeat(60_000);
         let resp = c
@@ -907,8 +905,14 @@ mod provider_http {
             .await
             .unwrap();
         let location = resp.headers()["location"].to_str().unwrap().to_owned();
-        assert!(location.starts_with("http://127.0.0.1:9/cb?error=invalid_request"), "{location}");
-        assert!(location.contains("nonce") && location.contains("512"), "{location}");
+        assert!(
+            location.starts_with("http://127.0.0.1:9/cb?error=invalid_request"),
+            "{location}"
+        );
+        assert!(
+            location.contains("nonce") && location.contains("512"),
+            "{location}"
+        );
         let stored = store.list::<tusk_store::AuthRequest>().await.unwrap();
         assert!(stored.is_empty(), "{} auth requests stored", stored.len());
         server.stop().await.unwrap();
@@ -955,7 +959,15 @@ mod provider_http {
         for a in 1..=8 {
             let mut n = 0;
             for _ in 0..5 {
-                let resp = guess(&c, &issuer, &state, &format!("203.0.113.{a}"), "admin", "guess").await;
+                let resp = guess(
+                    &c,
+                    &issuer,
+                    &state,
+                    &format!("203.0.113.{a}"),
+                    "admin",
+                    "guess",
+                )
+                .await;
                 match resp.status() {
                     StatusCode::UNAUTHORIZED => {}
                     StatusCode::TOO_MANY_REQUESTS => {
@@ -969,10 +981,18 @@ mod provider_http {
             }
             throttled.push(n);
         }
-        assert!(throttled.iter().all(|n| *n > 0), "throttled per address: {throttled:?}");
+        assert!(
+            throttled.iter().all(|n| *n > 0),
+            "throttled per address: {throttled:?}"
+        );
         let resp = guess(&c, &issuer, &state, "198.51.100.7", "admin", "password").await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        assert!(resp.headers()["location"].to_str().unwrap().starts_with("http://127.0.0.1:9/cb?code="));
+        assert!(
+            resp.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:9/cb?code=")
+        );
         server.stop().await.unwrap();
     }
 
@@ -992,7 +1012,11 @@ mod provider_http {
             (true, "203.0.113.{i}", false),
             (true, "203.0.113.{i}, 198.51.100.1", true),
         ] {
-            let proxies = if trusted { trust_loopback() } else { Default::default() };
+            let proxies = if trusted {
+                trust_loopback()
+            } else {
+                Default::default()
+            };
             let (server, issuer, _) = start_with(limits, proxies).await;
             let c = client();
             let state = login_state(&c, &issuer).await;
@@ -1081,9 +1105,14 @@ mod connection_hygiene {
             connections,
             trusted_proxies: Default::default(),
         };
-        let task = tokio::spawn(tusk_server::run(options, Store::memory(), listener, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(tusk_server::run(
+            options,
+            Store::memory(),
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Server { addr, stop, task }
     }
 
@@ -1125,8 +1154,14 @@ mod connection_hygiene {
             .await
             .unwrap();
         assert!(closed_by_server(&mut idle).await, "idle socket still open");
-        assert!(closed_by_server(&mut preface).await, "h2 preface-only socket still open");
-        assert!(closed_by_server(&mut kept).await, "idle keep-alive socket still open");
+        assert!(
+            closed_by_server(&mut preface).await,
+            "h2 preface-only socket still open"
+        );
+        assert!(
+            closed_by_server(&mut kept).await,
+            "idle keep-alive socket still open"
+        );
         server.stop().await.unwrap();
     }
 
@@ -1144,26 +1179,43 @@ mod connection_hygiene {
         for _ in 0..2 {
             let mut s = TcpStream::connect(server.addr).await.unwrap();
             // A served request proves the server accepted it.
-            s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await
+                .unwrap();
             let mut buf = [0u8; 512];
-            let n = tokio::time::timeout(IO_GUARD, s.read(&mut buf)).await.unwrap().unwrap();
+            let n = tokio::time::timeout(IO_GUARD, s.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
             assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
             held.push(s);
         }
         let mut third = TcpStream::connect(server.addr).await.unwrap();
-        let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
-        assert!(closed_by_server(&mut third).await, "a third connection was kept");
+        let _ = third
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await;
+        assert!(
+            closed_by_server(&mut third).await,
+            "a third connection was kept"
+        );
         drop(held);
         // Slots come back once connections close.
         let mut ok = false;
         for _ in 0..50 {
-            if let Ok(r) = client(Client::Http1).get(server.url("http", "/healthz")).send().await {
+            if let Ok(r) = client(Client::Http1)
+                .get(server.url("http", "/healthz"))
+                .send()
+                .await
+            {
                 ok = r.status() == StatusCode::OK;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(ok, "a slot is free again after closing the held connections");
+        assert!(
+            ok,
+            "a slot is free again after closing the held connections"
+        );
         server.stop().await.unwrap();
     }
 
@@ -1178,7 +1230,10 @@ mod connection_hygiene {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.headers()["strict-transport-security"], "max-age=31536000");
+        assert_eq!(
+            resp.headers()["strict-transport-security"],
+            "max-age=31536000"
+        );
         tls.stop().await.unwrap();
         let plain = start(Default::default(), None).await;
         let resp = client(Client::Http1)
@@ -1377,9 +1432,11 @@ mod database_outage {
         let admin = "postgres://postgres@127.0.0.1:5432/postgres";
         let name = format!("tusk_hb_outage_{}", std::process::id());
         let mut conn = PgConnection::connect(admin).await.unwrap();
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-            .await
-            .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .await
+        .unwrap();
         conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
             .unwrap();
@@ -1402,7 +1459,10 @@ mod database_outage {
         let authorize = format!(
             "{issuer}/auth?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid"
         );
-        assert_eq!(c.get(&authorize).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            c.get(&authorize).send().await.unwrap().status(),
+            StatusCode::SEE_OTHER
+        );
         proxy.set_cut(true);
         // Well under the old 10 s wait; a hang guard, not a speed claim.
         let guard = Duration::from_secs(8);
@@ -1424,7 +1484,12 @@ mod database_outage {
         .unwrap();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(resp.headers().get("retry-after").is_some());
-        assert!(resp.text().await.unwrap().contains("temporarily_unavailable"));
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("temporarily_unavailable")
+        );
         // Back again once the database is.
         proxy.set_cut(false);
         let mut recovered = false;
@@ -1437,9 +1502,11 @@ mod database_outage {
         }
         assert!(recovered, "requests succeed again after the outage");
         server.stop().await.unwrap();
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-            .await
-            .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
     }
 }
 
@@ -1458,9 +1525,11 @@ mod two_replicas {
         let admin = "postgres://postgres@127.0.0.1:5432/postgres";
         let name = format!("tusk_hb_replicas_{}", std::process::id());
         let mut conn = PgConnection::connect(admin).await.unwrap();
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-            .await
-            .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .await
+        .unwrap();
         conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
             .unwrap();
@@ -1471,13 +1540,9 @@ mod two_replicas {
             let trusted = tusk_server::client::TrustedProxies(vec![
                 tusk_core::config::Cidr::parse("127.0.0.1").unwrap(),
             ]);
-            let (server, issuer, _) = provider_http::start_on(
-                store,
-                RateLimits::default(),
-                trusted,
-                Default::default(),
-            )
-            .await;
+            let (server, issuer, _) =
+                provider_http::start_on(store, RateLimits::default(), trusted, Default::default())
+                    .await;
             replicas.push((server, issuer));
         }
         let c = reqwest::Client::builder()
@@ -1516,14 +1581,24 @@ mod two_replicas {
             }
         });
         let outcomes = futures::future::join_all(guesses).await;
-        let checked = outcomes.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
+        let checked = outcomes
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+            .count();
         let throttled = outcomes
             .iter()
-            .filter(|(s, body)| *s == StatusCode::TOO_MANY_REQUESTS && body.contains("for this account"))
+            .filter(|(s, body)| {
+                *s == StatusCode::TOO_MANY_REQUESTS && body.contains("for this account")
+            })
             .count();
         let bound = 8 * tusk_oidc::throttle::PAIR_FREE as usize;
-        eprintln!("two replicas: {checked} of 40 parallel guesses checked, {throttled} throttled (bound {bound})");
-        assert!(checked <= bound, "{checked} passwords checked, bound {bound}");
+        eprintln!(
+            "two replicas: {checked} of 40 parallel guesses checked, {throttled} throttled (bound {bound})"
+        );
+        assert!(
+            checked <= bound,
+            "{checked} passwords checked, bound {bound}"
+        );
         assert_eq!(checked + throttled, 40, "{outcomes:?}");
         // The owner, from their own address, on the other replica.
         let resp = c
@@ -1537,8 +1612,10 @@ mod two_replicas {
         for (server, _) in replicas {
             server.stop().await.unwrap();
         }
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-            .await
-            .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
     }
 }

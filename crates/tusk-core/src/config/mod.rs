@@ -1042,18 +1042,24 @@ impl Loader<'_> {
                 }
             }
         }
-        let max_connections = match get(&["tusk", "server", "maxConnections"]).map(|n| (&n.value, n.pos)) {
-            Some((Value::Int(i), pos)) => u32::try_from(*i).ok().filter(|n| *n > 0).unwrap_or_else(|| {
-                self.ctx.error(
+        let max_connections =
+            match get(&["tusk", "server", "maxConnections"]).map(|n| (&n.value, n.pos)) {
+                Some((Value::Int(i), pos)) => {
+                    u32::try_from(*i)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .unwrap_or_else(|| {
+                            self.ctx.error(
                     pos,
                     "tusk.server.maxConnections",
                     format!("{i} is out of range"),
                     Some("use a positive number of connections, such as 1024 (the default)".into()),
                 );
-                1024
-            }),
-            _ => 1024,
-        };
+                            1024
+                        })
+                }
+                _ => 1024,
+            };
         let acquire_path = ["tusk", "database", "acquireTimeout"];
         let database_acquire_timeout = match dur_at(&acquire_path) {
             Some(d) if d.is_zero() || d > Duration::from_secs(300) => {

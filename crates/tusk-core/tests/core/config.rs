@@ -512,13 +512,18 @@ fn abuse_limits_trusted_proxies_and_database_wait() {
     let p = config::load(&input).unwrap().config.provider;
     assert_eq!(p.authorize_per_minute, 30);
     assert_eq!(p.max_connections, 50);
-    assert_eq!(p.database_acquire_timeout, std::time::Duration::from_millis(500));
+    assert_eq!(
+        p.database_acquire_timeout,
+        std::time::Duration::from_millis(500)
+    );
     let proxies: Vec<String> = p.trusted_proxies.iter().map(|c| c.to_string()).collect();
     assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.7/32"]);
     check(
         &["tusk:\n  trustedProxies: [10.0.0.0/33]\n"],
         &[],
-        Err(&["values0.yaml:2: tusk.trustedProxies[0]: `10.0.0.0/33` is not an address or address range"]),
+        Err(&[
+            "values0.yaml:2: tusk.trustedProxies[0]: `10.0.0.0/33` is not an address or address range",
+        ]),
     );
     check(
         &["tusk:\n  server:\n    maxConnections: 0\n"],
