@@ -139,6 +139,17 @@ fn oversize(params: &Params, names: &[&str]) -> Option<OAuthError> {
 impl Provider {
     /// `GET /auth`.
     pub async fn authorize(&self, params: &Params) -> Result<Next, AuthorizeError> {
+        self.authorize_admitted(params, || Ok(())).await
+    }
+
+    /// `GET /auth`, asking `admit` just before a valid request is stored:
+    /// the server's per-address limit on stored requests, which malformed
+    /// requests (they store nothing) do not spend.
+    pub async fn authorize_admitted(
+        &self,
+        params: &Params,
+        admit: impl FnOnce() -> Result<(), PageError>,
+    ) -> Result<Next, AuthorizeError> {
         let bad = |e: OAuthError| {
             page(
                 "Invalid request",
@@ -236,6 +247,7 @@ impl Provider {
             )));
         }
         let preselect = params.get("connector_id").ok().flatten().map(str::to_owned);
+        admit()?;
         self.store.create(&request).await?;
         Ok(self.choose(&request.id, preselect.as_deref()))
     }

@@ -277,21 +277,8 @@ async fn authorize_post(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Byt
 async fn authorize_raw(s: &Oidc, ip: IpAddr, raw: &[u8]) -> Response {
     use tusk_oidc::authorize::MAX_AUTHORIZE_QUERY;
     // Each valid request is stored until it expires, so anonymous callers
-    // are limited per address and in size (issue 11, defect 2).
-    if let Err(wait) = s.inner.authorize_limit.check(ip) {
-        let mut r = s.page_error(&tusk_oidc::PageError {
-            status: 429,
-            title: "Too many login requests".into(),
-            detail: format!(
-                "too many login requests from your address; wait {wait} seconds and try again"
-            ),
-            admin_hint: "the limit is tusk.rateLimit.authorizePerMinute".into(),
-        });
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
-    }
+    // are limited in size and, per address, in requests stored (issue 11,
+    // defect 2).
     if raw.len() > MAX_AUTHORIZE_QUERY {
         return s.page_error(&bad_page(OAuthError::new(
             ErrorCode::InvalidRequest,
@@ -305,9 +292,29 @@ async fn authorize_raw(s: &Oidc, ip: IpAddr, raw: &[u8]) -> Response {
         Ok(p) => p,
         Err(e) => return s.page_error(&bad_page(e)),
     };
-    match s.inner.provider.authorize(&params).await {
+    let mut limited = None;
+    let admit = || {
+        s.inner.authorize_limit.check(ip).map_err(|wait| {
+            limited = Some(wait);
+            tusk_oidc::PageError {
+                status: 429,
+                title: "Too many login requests".into(),
+                detail: format!(
+                    "too many login requests from your address; wait {wait} seconds and try again"
+                ),
+                admin_hint: "the limit is tusk.rateLimit.authorizePerMinute".into(),
+            }
+        })
+    };
+    match s.inner.provider.authorize_admitted(&params, admit).await {
         Ok(next) => s.next(next),
-        Err(AuthorizeError::Page(e)) => s.page_error(&e),
+        Err(AuthorizeError::Page(e)) => {
+            let mut r = s.page_error(&e);
+            if let Some(v) = limited.and_then(|w| HeaderValue::from_str(&w.to_string()).ok()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
         Err(AuthorizeError::Redirect(url)) => Redirect::to(&url).into_response(),
     }
 }

@@ -929,6 +929,15 @@ mod provider_http {
         )
         .await;
         let c = client();
+        // Requests that store nothing (an unknown client) are not counted.
+        for _ in 0..4 {
+            let resp = c
+                .get(format!("{issuer}/auth?client_id=ghost"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        }
         let mut statuses = Vec::new();
         for _ in 0..4 {
             let resp = c
