@@ -16,7 +16,6 @@ use http::{HeaderValue, Request};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -140,7 +139,9 @@ pub async fn run(
         hsts: tls.is_some(),
     });
 
-    let graceful = GracefulShutdown::new();
+    // Connections close gracefully (GOAWAY on HTTP/2) when this turns true
+    // or when they go idle; the connection slots count the open ones.
+    let (closing, _) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -161,7 +162,7 @@ pub async fn run(
                     builder: builder.clone(),
                     app: app.clone(),
                     tls: tls.clone(),
-                    watcher: graceful.watcher(),
+                    closing: closing.subscribe(),
                     peer,
                     shared: shared.clone(),
                     _permit: permit,
@@ -181,13 +182,15 @@ pub async fn run(
     drop(listener);
     watch_readiness.abort();
     state.start_draining().await;
-    let open = graceful.count();
+    let capacity = shared.limits.max_connections;
+    let open = capacity - slots.available_permits();
+    let _ = closing.send(true);
     tracing::info!(
         open_connections = open,
         "shutting down; draining connections"
     );
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = slots.acquire_many(u32::try_from(capacity).unwrap_or(u32::MAX)) => tracing::info!("all connections closed"),
         () = tokio::time::sleep(DRAIN_CAP) => tracing::warn!(
             cap_seconds = DRAIN_CAP.as_secs(),
             "connections still open after the drain cap; closing them"
@@ -225,7 +228,8 @@ struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     app: Router,
     tls: Option<TlsAcceptor>,
-    watcher: Watcher,
+    /// Turns true when the server shuts down.
+    closing: tokio::sync::watch::Receiver<bool>,
     peer: SocketAddr,
     shared: Arc<Shared>,
     /// Held for the connection's life: one slot under the connection cap.
@@ -291,19 +295,36 @@ impl Connection {
         let connection = self
             .builder
             .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
-        let watched = self.watcher.watch(connection);
-        tokio::pin!(watched);
+        tokio::pin!(connection);
         let idle = self.shared.limits.idle_timeout;
-        tokio::select! {
-            result = &mut watched => {
-                if let Err(e) = result {
-                    tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+        let mut closing = self.closing;
+        // Once asked to close, a connection gets this long to finish; a
+        // client that stops reading must not hold it open.
+        let mut hard_stop = None;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+                    }
+                    return;
                 }
-            }
-            () = activity.idle_for(idle) => {
-                // Nothing is in flight, so dropping the connection (and
-                // closing the socket) loses no request.
-                tracing::debug!(peer = %self.peer, idle_seconds = idle.as_secs_f64(), "closing an idle connection");
+                changed = closing.changed(), if hard_stop.is_none() => {
+                    if changed.is_ok() && !*closing.borrow() {
+                        continue;
+                    }
+                    connection.as_mut().graceful_shutdown();
+                    hard_stop = Some(Box::pin(tokio::time::sleep(DRAIN_CAP)));
+                }
+                () = activity.idle_for(idle), if hard_stop.is_none() => {
+                    tracing::debug!(peer = %self.peer, idle_seconds = idle.as_secs_f64(), "closing an idle connection");
+                    connection.as_mut().graceful_shutdown();
+                    hard_stop = Some(Box::pin(tokio::time::sleep(idle)));
+                }
+                () = async { if let Some(t) = hard_stop.as_mut() { t.await } }, if hard_stop.is_some() => {
+                    tracing::debug!(peer = %self.peer, "connection did not close in time; dropping it");
+                    return;
+                }
             }
         }
     }

@@ -1125,19 +1125,37 @@ mod connection_hygiene {
         Server { addr, stop, task }
     }
 
-    /// Reads until the server closes the socket; `false` if it is still
+    /// Reads until the server closes the socket; `None` if it is still
     /// open after the guard (far longer than the configured timeouts).
-    async fn closed_by_server(socket: &mut TcpStream) -> bool {
-        let mut buf = [0u8; 4096];
+    async fn read_until_closed(socket: &mut TcpStream) -> Option<Vec<u8>> {
+        let mut got = Vec::new();
         let read_to_end = async {
+            let mut buf = [0u8; 4096];
             loop {
                 match socket.read(&mut buf).await {
                     Ok(0) | Err(_) => return,
-                    Ok(_) => {}
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
                 }
             }
         };
-        tokio::time::timeout(IO_GUARD, read_to_end).await.is_ok()
+        tokio::time::timeout(IO_GUARD, read_to_end).await.ok()?;
+        Some(got)
+    }
+
+    async fn closed_by_server(socket: &mut TcpStream) -> bool {
+        read_until_closed(socket).await.is_some()
+    }
+
+    /// The HTTP/2 frame types the server sent, in order.
+    fn h2_frame_types(mut bytes: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        while bytes.len() >= 9 {
+            let len =
+                usize::from(bytes[0]) << 16 | usize::from(bytes[1]) << 8 | usize::from(bytes[2]);
+            types.push(bytes[3]);
+            bytes = &bytes[(9 + len).min(bytes.len())..];
+        }
+        types
     }
 
     #[tokio::test]
@@ -1162,10 +1180,25 @@ mod connection_hygiene {
         kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
             .unwrap();
+        // Headers that never finish (slowloris).
+        let mut partial = TcpStream::connect(server.addr).await.unwrap();
+        partial
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
         assert!(closed_by_server(&mut idle).await, "idle socket still open");
         assert!(
-            closed_by_server(&mut preface).await,
-            "h2 preface-only socket still open"
+            closed_by_server(&mut partial).await,
+            "half-sent headers still open"
+        );
+        let frames = read_until_closed(&mut preface)
+            .await
+            .expect("h2 preface-only socket still open");
+        // The close is graceful: SETTINGS (4), then GOAWAY (7).
+        assert!(
+            h2_frame_types(&frames).contains(&7),
+            "{:?}",
+            h2_frame_types(&frames)
         );
         assert!(
             closed_by_server(&mut kept).await,
