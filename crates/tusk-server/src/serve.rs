@@ -68,6 +68,7 @@ impl Default for ConnectionLimits {
         }
     }
 }
+
 /// How often readiness is re-checked for gRPC health watchers.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Pause after an accept error such as EMFILE, instead of spinning on it.
@@ -132,7 +133,10 @@ pub async fn run(
         .keep_alive_interval(limits.h2_keep_alive_interval)
         .keep_alive_timeout(limits.h2_keep_alive_timeout);
     let builder = Arc::new(builder);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // A cap of 0 would refuse everyone; more than the semaphore holds would
+    // panic.
+    let capacity = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(capacity));
     let shared = Arc::new(Shared {
         limits,
         trusted: options.trusted_proxies.clone(),
@@ -182,8 +186,7 @@ pub async fn run(
     drop(listener);
     watch_readiness.abort();
     state.start_draining().await;
-    let capacity = shared.limits.max_connections;
-    let open = capacity - slots.available_permits();
+    let open = capacity.saturating_sub(slots.available_permits());
     let _ = closing.send(true);
     tracing::info!(
         open_connections = open,
