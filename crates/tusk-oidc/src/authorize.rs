@@ -451,29 +451,30 @@ impl Provider {
                 "connector lost its password capability",
             ));
         };
-        // Checked before the password is, so a throttled guess learns nothing.
+        // A pair already backing off is refused before its password is
+        // checked; one that reaches its back-off while the password is
+        // checked gets the same answer, right password or not.
         let keys = throttle::Keys::new(connector_id, login, client);
-        if let Some(wait) = throttle::reserve(&self.store, &keys, self.now()).await? {
-            return Ok(PasswordOutcome::Throttled {
-                form,
-                retry_after: wait.unsigned_abs(),
-            });
+        let throttled = |wait: i64, form| PasswordOutcome::Throttled {
+            form,
+            retry_after: wait.unsigned_abs(),
+        };
+        if let Some(wait) = throttle::waiting(&self.store, &keys, self.now()).await? {
+            return Ok(throttled(wait, form));
         }
         let identity = pw
             .login(&connector_scopes(&request.scopes), login, password)
             .await
             .map_err(|e| PageError::internal(format!("the login method failed: {e}")))?;
+        let right = identity.is_some();
+        if let Some(wait) = throttle::settle(&self.store, &keys, self.now(), right).await? {
+            return Ok(throttled(wait, form));
+        }
         match identity {
-            None => {
-                throttle::failed(&self.store, &keys, self.now()).await?;
-                Ok(PasswordOutcome::Invalid(form))
-            }
-            Some(identity) => {
-                throttle::succeeded(&self.store, &keys).await?;
-                Ok(PasswordOutcome::Next(
-                    self.finish_login(state, connector_id, identity).await?,
-                ))
-            }
+            None => Ok(PasswordOutcome::Invalid(form)),
+            Some(identity) => Ok(PasswordOutcome::Next(
+                self.finish_login(state, connector_id, identity).await?,
+            )),
         }
     }
 

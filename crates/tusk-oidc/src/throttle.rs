@@ -7,9 +7,10 @@
 //! gets only one free failure before its back-off. A pair with no failure
 //! is never refused, so an attacker can slow an account down but not lock
 //! its owner out: the owner, from their own address, still gets to try.
-//! An attempt is reserved on its pair before the password is checked (one
-//! compare-and-swap), so parallel guesses, on one replica or spread over
-//! several, get no more than sequential ones.
+//! The outcome of a checked password is recorded with one compare-and-swap
+//! that first re-checks the back-off, so parallel guesses, on one replica
+//! or spread over several, get no more answers than sequential ones, while
+//! parallel logins with the right password all succeed.
 
 use std::net::IpAddr;
 
@@ -70,17 +71,33 @@ async fn read(store: &Store, id: &str) -> Result<LoginFailures, tusk_store::Erro
     }
 }
 
-/// Either reserves one attempt for this pair (counted as a failure until
-/// [`succeeded`] clears it) and returns `None`, or returns the seconds the
-/// pair must still wait. The check and the reservation are one
-/// compare-and-swap, so guesses sent in parallel, to one replica or
-/// several, cannot all pass a check made before any of them counted.
-pub(crate) async fn reserve(
+/// Seconds this pair must still wait, from a plain read: lets a pair that
+/// is already backing off be refused without checking its password.
+pub(crate) async fn waiting(
     store: &Store,
     keys: &Keys,
     now: i64,
 ) -> Result<Option<i64>, tusk_store::Error> {
+    let pair = read(store, &keys.pair).await?;
     let account = read(store, &keys.account).await?;
+    Ok(wait(&pair, &account, now))
+}
+
+/// Records the outcome of a checked password, unless the pair has meanwhile
+/// reached its back-off: then the outcome is withheld (right or wrong, the
+/// caller answers "wait"), so parallel guesses, on one replica or spread
+/// over several, learn no more than sequential ones. The check and the
+/// count are one compare-and-swap on the pair's counter. A right password
+/// clears the pair and the account: only the password's owner can do that,
+/// and other addresses keep their own back-off.
+pub(crate) async fn settle(
+    store: &Store,
+    keys: &Keys,
+    now: i64,
+    right: bool,
+) -> Result<Option<i64>, tusk_store::Error> {
+    let account = read(store, &keys.account).await?;
+    let mut settled = false;
     for _ in 0..3 {
         let mut throttled = None;
         let updated = store
@@ -90,51 +107,63 @@ pub(crate) async fn reserve(
                     // Nothing to write: the wait is the answer.
                     return Err(tusk_store::Error::Aborted("throttled".into()));
                 }
-                count(r, now);
+                if right {
+                    r.failures = 0;
+                } else {
+                    count(r, now);
+                }
                 Ok(())
             })
             .await;
         match (updated, throttled) {
             (_, Some(w)) => return Ok(Some(w)),
-            (Ok(_), None) => return Ok(None),
+            (Ok(_), None) => {
+                settled = true;
+                break;
+            }
             (Err(tusk_store::Error::NotFound { .. }), None) => {}
             (Err(e), None) => return Err(e),
         }
-        // A pair's first attempt is never refused.
+        if right {
+            // No failures recorded for this pair: nothing to clear.
+            settled = true;
+            break;
+        }
         let mut fresh = LoginFailures {
             id: keys.pair.clone(),
             ..Default::default()
         };
         count(&mut fresh, now);
         match store.create(&fresh).await {
-            Ok(()) => return Ok(None),
+            Ok(()) => {
+                settled = true;
+                break;
+            }
             Err(tusk_store::Error::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }
     }
-    Err(tusk_store::Error::Conflict {
-        kind: "login_failures",
-        id: keys.pair.clone(),
-    })
-}
-
-/// The reserved attempt failed: the pair already counted it, the account
-/// counts it now.
-pub(crate) async fn failed(store: &Store, keys: &Keys, now: i64) -> Result<(), tusk_store::Error> {
-    bump(store, &keys.account, now).await
-}
-
-/// A successful login clears its pair and the account's count: only the
-/// password's owner can do that, and other addresses keep their own
-/// back-off, so it gives an attacker nothing.
-pub(crate) async fn succeeded(store: &Store, keys: &Keys) -> Result<(), tusk_store::Error> {
-    for id in [&keys.pair, &keys.account] {
-        match store.delete::<LoginFailures>(id).await {
-            Ok(()) | Err(tusk_store::Error::NotFound { .. }) => {}
+    if !settled {
+        return Err(tusk_store::Error::Conflict {
+            kind: "login_failures",
+            id: keys.pair.clone(),
+        });
+    }
+    if right {
+        match store
+            .update::<LoginFailures, _>(&keys.account, |r| {
+                r.failures = 0;
+                Ok(())
+            })
+            .await
+        {
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
+    } else {
+        bump(store, &keys.account, now).await?;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// One more failure now; counts older than [`WINDOW`] start over.

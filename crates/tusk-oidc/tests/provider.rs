@@ -1606,3 +1606,45 @@ async fn password_guessing_is_throttled_per_account_but_the_owner_can_still_log_
         PasswordOutcome::Invalid(_)
     ));
 }
+
+/// The throttle must not turn a burst of right passwords (a load test, many
+/// sessions of one account behind one NAT) into refusals: with a real
+/// password hash, checked on the blocking pool, the logins overlap.
+#[tokio::test]
+async fn parallel_logins_with_the_right_password_all_succeed() {
+    let hash = tusk_connector::hash_password("correct horse").unwrap();
+    let e = env_with(
+        |_| {},
+        &[(
+            "local",
+            "local",
+            json!({"users": [{"email": "alice@example.com", "hash": hash}]}),
+        )],
+    )
+    .await;
+    let mut states = Vec::new();
+    for _ in 0..10 {
+        states.push(pending_login(&e).await);
+    }
+    let mut logins = tokio::task::JoinSet::new();
+    for state in states {
+        let p = e.p.clone();
+        logins.spawn(async move {
+            p.password_login(
+                "local",
+                &state,
+                "alice@example.com",
+                &Secret::new("correct horse".into()),
+                LOCAL,
+            )
+            .await
+        });
+    }
+    while let Some(outcome) = logins.join_next().await {
+        let outcome = outcome.unwrap();
+        assert!(
+            matches!(outcome, Ok(PasswordOutcome::Next(_))),
+            "{outcome:?}"
+        );
+    }
+}

@@ -1005,6 +1005,36 @@ mod provider_http {
         server.stop().await.unwrap();
     }
 
+    /// The throttle must not turn a burst of right passwords (a load test,
+    /// many sessions of one account behind one NAT) into refusals.
+    #[tokio::test]
+    async fn parallel_logins_with_the_right_password_all_succeed() {
+        let (server, issuer) = start(RateLimits {
+            password_per_minute: 0,
+            ..RateLimits::default()
+        })
+        .await;
+        let c = client();
+        let mut states = Vec::new();
+        for _ in 0..10 {
+            states.push(login_state(&c, &issuer).await);
+        }
+        let logins = states.iter().map(|state| {
+            let (c, issuer) = (c.clone(), issuer.clone());
+            async move {
+                guess(&c, &issuer, state, "203.0.113.1", "admin", "password")
+                    .await
+                    .status()
+            }
+        });
+        let statuses = futures::future::join_all(logins).await;
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::SEE_OTHER),
+            "{statuses:?}"
+        );
+        server.stop().await.unwrap();
+    }
+
     /// Issue 11: without trusted proxies, `X-Forwarded-For` is ignored (the
     /// per-address limit still sees one client); from a trusted proxy the
     /// right-most untrusted hop is the client, and forged left-most entries
