@@ -115,7 +115,7 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
             private_key: Secret::new(t.private_key.expose().as_bytes().to_vec()),
         }),
     };
-    let store = open_store(&args).await?;
+    let store = open_store(&args, config.provider.database_acquire_timeout).await?;
     let provider = tusk_server::provider_from_config(&config, store.clone())
         .await
         .context("cannot start the OpenID provider")?;
@@ -145,9 +145,17 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
         rate_limits: tusk_server::ratelimit::RateLimits {
             password_per_minute: config.provider.password_per_minute,
             token_per_minute: config.provider.token_per_minute,
+            authorize_per_minute: config.provider.authorize_per_minute,
         },
         auth: Some(auth.plane),
         reload: Some(reloader(&args, local)),
+        connections: tusk_server::ConnectionLimits {
+            max_connections: usize::try_from(config.provider.max_connections).unwrap_or(1024),
+            ..Default::default()
+        },
+        trusted_proxies: tusk_server::client::TrustedProxies(
+            config.provider.trusted_proxies.clone(),
+        ),
     };
     tusk_server::run(options, store, listener, shutdown_signal())
         .await
@@ -159,12 +167,16 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
 /// Opens the store sealing its secrets. PostgreSQL's key is checked before
 /// connecting; SQLite's may be generated, but only once the data directory
 /// is known to be owner-only.
-async fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
+async fn open_store(
+    args: &ServeArgs,
+    acquire_timeout: std::time::Duration,
+) -> anyhow::Result<Store> {
     let secrets_dir = args.source.secrets_dir.as_deref();
     Ok(match &args.database_url {
         Some(url) => {
             let keyring = crate::store_cmd::keyring(secrets_dir, None)?;
-            Store::new(tusk_store_sql::open_postgres(url).await?).with_keyring(keyring)
+            Store::new(tusk_store_sql::open_postgres_with(url, acquire_timeout).await?)
+                .with_keyring(keyring)
         }
         None => {
             let store = Store::new(tusk_store_sql::open_sqlite(&args.data_dir).await?);

@@ -8,6 +8,7 @@ use crate::error::{ErrorCode, OAuthError, PageError};
 use crate::params::Params;
 use crate::provider::{ConnectorSlot, Provider, random_token, redirect_matches, with_query};
 use crate::scopes;
+use crate::throttle;
 use tusk_connector::{Identity, Scopes, UpstreamParams};
 use tusk_core::Secret;
 use tusk_store::{AuthCode, AuthRequest, Claims, DeviceRequest, hash_token};
@@ -69,6 +70,12 @@ pub struct PasswordForm {
 pub enum PasswordOutcome {
     /// Wrong credentials: show the form again with an error.
     Invalid(PasswordForm),
+    /// Too many recent failures for this account from this address: the
+    /// password was not checked; try again after `retry_after` seconds.
+    Throttled {
+        form: PasswordForm,
+        retry_after: u64,
+    },
     Next(Next),
 }
 
@@ -76,9 +83,73 @@ fn page(title: &str, detail: impl Into<String>, hint: impl Into<String>) -> Page
     PageError::bad_request(title, detail, hint)
 }
 
+/// The longest `/auth` query string (or form body) accepted. Every request
+/// that passes validation is stored for `auth_request_ttl`, so without caps
+/// one unauthenticated request could store tens of kilobytes (issue 11).
+pub const MAX_AUTHORIZE_QUERY: usize = 8 * 1024;
+
+/// Byte limits of the `/auth` parameters. The values are generous for real
+/// clients: OAuth `state` and OIDC `nonce` are opaque values a client
+/// generates, usually a few dozen bytes; a PKCE challenge is at most 128
+/// characters (RFC 7636 §4.1-4.2).
+const PARAM_LIMITS: &[(&str, usize)] = &[
+    ("client_id", 256),
+    ("redirect_uri", 2048),
+    ("response_type", 64),
+    ("response_mode", 64),
+    ("scope", 1024),
+    ("state", 512),
+    ("nonce", 512),
+    ("login_hint", 512),
+    ("acr_values", 512),
+    ("prompt", 128),
+    ("max_age", 32),
+    ("display", 64),
+    ("ui_locales", 256),
+    ("claims_locales", 256),
+    ("code_challenge", 128),
+    ("code_challenge_method", 16),
+    ("connector_id", 256),
+    ("id_token_hint", 4096),
+];
+
+/// The first parameter over its limit, as `invalid_request` naming it.
+fn oversize(params: &Params, names: &[&str]) -> Option<OAuthError> {
+    PARAM_LIMITS
+        .iter()
+        .filter(|(name, _)| names.is_empty() || names.contains(name))
+        .find_map(|(name, limit)| {
+            let len = params
+                .pairs()
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.len())
+                .max()?;
+            (len > *limit).then(|| {
+                OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "parameter `{name}` is {len} bytes, over the limit of {limit} bytes; send a shorter value"
+                    ),
+                )
+            })
+        })
+}
+
 impl Provider {
     /// `GET /auth`.
     pub async fn authorize(&self, params: &Params) -> Result<Next, AuthorizeError> {
+        self.authorize_admitted(params, || Ok(())).await
+    }
+
+    /// `GET /auth`, asking `admit` just before a valid request is stored:
+    /// the server's per-address limit on stored requests, which malformed
+    /// requests (they store nothing) do not spend.
+    pub async fn authorize_admitted(
+        &self,
+        params: &Params,
+        admit: impl FnOnce() -> Result<(), PageError>,
+    ) -> Result<Next, AuthorizeError> {
         let bad = |e: OAuthError| {
             page(
                 "Invalid request",
@@ -86,6 +157,11 @@ impl Provider {
                 "the client sent a malformed authorization request",
             )
         };
+        // The parameters that decide where errors go are checked first, and
+        // their failures are pages: the redirect URI is not trusted yet.
+        if let Some(e) = oversize(params, &["client_id", "redirect_uri"]) {
+            return Err(bad(e).into());
+        }
         let client_id = params.get("client_id").map_err(bad)?.ok_or_else(|| {
             page(
                 "Invalid request",
@@ -131,12 +207,17 @@ impl Provider {
             .into());
         }
         // From here on, errors go back to the client (RFC 6749 §4.1.2.1).
-        let state = params
-            .get("state")
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .to_owned();
+        // An oversize `state` is not echoed: the error would carry it.
+        let too_long = oversize(params, &[]);
+        let state = match &too_long {
+            Some(_) => String::new(),
+            None => params
+                .get("state")
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_owned(),
+        };
         let back = |e: OAuthError| {
             AuthorizeError::Redirect(with_query(
                 &redirect_uri,
@@ -148,6 +229,9 @@ impl Provider {
                 ],
             ))
         };
+        if let Some(e) = too_long {
+            return Err(back(e));
+        }
         let request = self
             .validate_authorize(params, &client, &redirect_uri)
             .map_err(back)?;
@@ -163,6 +247,7 @@ impl Provider {
             )));
         }
         let preselect = params.get("connector_id").ok().flatten().map(str::to_owned);
+        admit()?;
         self.store.create(&request).await?;
         Ok(self.choose(&request.id, preselect.as_deref()))
     }
@@ -348,13 +433,15 @@ impl Provider {
         })
     }
 
-    /// `POST /auth/{connector}/login?state=ID` with `login` and `password`.
+    /// `POST /auth/{connector}/login?state=ID` with `login` and `password`,
+    /// from the client address `client` (which the throttle keys on).
     pub async fn password_login(
         &self,
         connector_id: &str,
         state: &str,
         login: &str,
         password: &Secret<String>,
+        client: std::net::IpAddr,
     ) -> Result<PasswordOutcome, PageError> {
         let form = self.password_form(connector_id, state).await?;
         let request = self.pending_request(state).await?;
@@ -364,10 +451,25 @@ impl Provider {
                 "connector lost its password capability",
             ));
         };
+        // A pair already backing off is refused before its password is
+        // checked; one that reaches its back-off while the password is
+        // checked gets the same answer, right password or not.
+        let keys = throttle::Keys::new(connector_id, login, client);
+        let throttled = |wait: i64, form| PasswordOutcome::Throttled {
+            form,
+            retry_after: wait.unsigned_abs(),
+        };
+        if let Some(wait) = throttle::waiting(&self.store, &keys, self.now()).await? {
+            return Ok(throttled(wait, form));
+        }
         let identity = pw
             .login(&connector_scopes(&request.scopes), login, password)
             .await
             .map_err(|e| PageError::internal(format!("the login method failed: {e}")))?;
+        let right = identity.is_some();
+        if let Some(wait) = throttle::settle(&self.store, &keys, self.now(), right).await? {
+            return Ok(throttled(wait, form));
+        }
         match identity {
             None => Ok(PasswordOutcome::Invalid(form)),
             Some(identity) => Ok(PasswordOutcome::Next(

@@ -8,6 +8,7 @@
 //!   logins, codes.
 //! - `token`: client authentication and the code, refresh and device grants.
 //! - `session`: userinfo, introspection, revocation, logout, device codes.
+//! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
 
 pub mod authorize;
@@ -19,6 +20,7 @@ pub mod relying;
 pub mod scopes;
 pub mod session;
 pub mod subject;
+pub mod throttle;
 pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};

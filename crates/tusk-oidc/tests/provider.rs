@@ -31,6 +31,7 @@ impl tusk_oidc::Clock for FakeClock {
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
+const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 struct Env {
@@ -141,7 +142,7 @@ impl Env {
         assert!(form.contains("/auth/test/login?state="), "{form}");
         let bad = self
             .p
-            .password_login("test", &req, "admin", &Secret::new("nope".into()))
+            .password_login("test", &req, "admin", &Secret::new("nope".into()), LOCAL)
             .await
             .unwrap();
         assert!(
@@ -150,7 +151,13 @@ impl Env {
         );
         match self
             .p
-            .password_login("test", &req, "admin", &Secret::new("password".into()))
+            .password_login(
+                "test",
+                &req,
+                "admin",
+                &Secret::new("password".into()),
+                LOCAL,
+            )
             .await
             .unwrap()
         {
@@ -726,9 +733,15 @@ async fn device_flow_pending_slow_down_approve_and_expire() {
         .into_owned();
     e.p.start_connector("test", &req).await.unwrap();
     let done =
-        e.p.password_login("test", &req, "admin", &Secret::new("password".into()))
-            .await
-            .unwrap();
+        e.p.password_login(
+            "test",
+            &req,
+            "admin",
+            &Secret::new("password".into()),
+            LOCAL,
+        )
+        .await
+        .unwrap();
     assert!(
         matches!(done, PasswordOutcome::Next(Next::DeviceApproved { .. })),
         "{done:?}"
@@ -1328,9 +1341,15 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
         .into_owned();
     e.p.start_connector("test", &req).await.unwrap();
     let PasswordOutcome::Next(Next::Redirect(back)) =
-        e.p.password_login("test", &req, "admin", &Secret::new("password".into()))
-            .await
-            .unwrap()
+        e.p.password_login(
+            "test",
+            &req,
+            "admin",
+            &Secret::new("password".into()),
+            LOCAL,
+        )
+        .await
+        .unwrap()
     else {
         panic!()
     };
@@ -1426,4 +1445,206 @@ async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
     .await
     .unwrap();
     assert!(e.p.verify_id_token(&t.id_token, "app").await.is_err());
+}
+
+/// Starts a login at the only connector; returns the auth request id.
+async fn pending_login(e: &Env) -> String {
+    let Next::Redirect(to_connector) =
+        e.p.authorize(&params(&[
+            ("client_id", "app"),
+            ("redirect_uri", CONFIDENTIAL_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ]))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a redirect to the only connector")
+    };
+    url::Url::parse(&to_connector)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "req")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// Issue 11, defect 2: one unauthenticated `/auth` stored a 60 KB `state`.
+#[tokio::test]
+async fn oversize_authorize_parameters_are_refused_and_nothing_is_stored() {
+    let e = env().await;
+    let huge = "s".repeat(60_000);
+    let base = [
+        ("client_id", "app"),
+        ("redirect_uri", CONFIDENTIAL_REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    for name in [
+        "state",
+        "nonce",
+        "login_hint",
+        "acr_values",
+        "code_challenge",
+    ] {
+        let mut p = base.to_vec();
+        p.push((name, &huge));
+        match e.p.authorize(&params(&p)).await {
+            Err(AuthorizeError::Redirect(url)) => {
+                let q: Vec<(String, String)> = url::Url::parse(&url)
+                    .unwrap()
+                    .query_pairs()
+                    .into_owned()
+                    .collect();
+                let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                assert_eq!(get("error").as_deref(), Some("invalid_request"), "{name}");
+                let d = get("error_description").unwrap();
+                assert!(
+                    d.contains(&format!("`{name}`")) && d.contains("limit"),
+                    "{d}"
+                );
+                assert!(url.len() < 2_000, "the oversize value is not echoed");
+            }
+            other => panic!("{name}: expected a redirect with the error, got {other:?}"),
+        }
+    }
+    // Before the redirect URI is validated, the error is a page.
+    let long_uri = format!("{CONFIDENTIAL_REDIRECT}?{huge}");
+    let r =
+        e.p.authorize(&params(&[
+            ("client_id", "app"),
+            ("redirect_uri", &long_uri),
+        ]))
+        .await;
+    assert!(
+        matches!(&r, Err(AuthorizeError::Page(p)) if p.detail.contains("`redirect_uri`")),
+        "{r:?}"
+    );
+    let r = e.p.authorize(&params(&[("client_id", &huge)])).await;
+    assert!(
+        matches!(&r, Err(AuthorizeError::Page(p)) if p.detail.contains("`client_id`")),
+        "{r:?}"
+    );
+    let stored = e.p.store().list::<tusk_store::AuthRequest>().await.unwrap();
+    assert!(stored.is_empty(), "{} requests stored", stored.len());
+    // Values at the limit still pass.
+    let state = "s".repeat(512);
+    let mut p = base.to_vec();
+    p.push(("state", &state));
+    assert!(e.p.authorize(&params(&p)).await.is_ok());
+}
+
+/// Issue 11, defect 4: 8 addresses × 5 guesses on one account went
+/// unthrottled, and a per-address-only limit locks everyone out behind a
+/// proxy. Failures are counted per (account, address) and per account.
+#[tokio::test]
+async fn password_guessing_is_throttled_per_account_but_the_owner_can_still_log_in() {
+    let e = env().await;
+    let req = pending_login(&e).await;
+    let mut checked = 0;
+    let mut throttled_addresses = 0;
+    for a in 1..=8u8 {
+        let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, a));
+        let mut throttled = false;
+        for _ in 0..5 {
+            match e
+                .p
+                .password_login("test", &req, "Admin", &Secret::new("guess".into()), ip)
+                .await
+                .unwrap()
+            {
+                PasswordOutcome::Invalid(_) => checked += 1,
+                PasswordOutcome::Throttled { retry_after, .. } => {
+                    assert!(retry_after > 0);
+                    throttled = true;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        throttled_addresses += u32::from(throttled);
+    }
+    assert_eq!(throttled_addresses, 8, "every address hits its back-off");
+    // Three addresses use their 3 free guesses (9 failures); the account
+    // budget (10) is then spent and every later address gets one guess.
+    assert_eq!(checked, 3 * 3 + 5, "passwords checked out of 40 guesses");
+    // The same address with another spelling of the login is the same pair.
+    let last = std::net::IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 8));
+    assert!(matches!(
+        e.p.password_login(
+            "test",
+            &req,
+            " admin",
+            &Secret::new("password".into()),
+            last
+        )
+        .await
+        .unwrap(),
+        PasswordOutcome::Throttled { .. }
+    ));
+    // The owner, from their own address, logs in at once.
+    let victim = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
+    assert!(matches!(
+        e.p.password_login(
+            "test",
+            &req,
+            "admin",
+            &Secret::new("password".into()),
+            victim
+        )
+        .await
+        .unwrap(),
+        PasswordOutcome::Next(_)
+    ));
+    // Back-off ends: after the wait, a throttled address may try again.
+    e.advance(tusk_oidc::throttle::BACKOFF_MAX);
+    let req = pending_login(&e).await;
+    assert!(matches!(
+        e.p.password_login("test", &req, "admin", &Secret::new("nope".into()), last)
+            .await
+            .unwrap(),
+        PasswordOutcome::Invalid(_)
+    ));
+}
+
+/// The throttle must not turn a burst of right passwords (a load test, many
+/// sessions of one account behind one NAT) into refusals: with a real
+/// password hash, checked on the blocking pool, the logins overlap.
+#[tokio::test]
+async fn parallel_logins_with_the_right_password_all_succeed() {
+    let hash = tusk_connector::hash_password("correct horse").unwrap();
+    let e = env_with(
+        |_| {},
+        &[(
+            "local",
+            "local",
+            json!({"users": [{"email": "alice@example.com", "hash": hash}]}),
+        )],
+    )
+    .await;
+    let mut states = Vec::new();
+    for _ in 0..10 {
+        states.push(pending_login(&e).await);
+    }
+    let mut logins = tokio::task::JoinSet::new();
+    for state in states {
+        let p = e.p.clone();
+        logins.spawn(async move {
+            p.password_login(
+                "local",
+                &state,
+                "alice@example.com",
+                &Secret::new("correct horse".into()),
+                LOCAL,
+            )
+            .await
+        });
+    }
+    while let Some(outcome) = logins.join_next().await {
+        let outcome = outcome.unwrap();
+        assert!(
+            matches!(outcome, Ok(PasswordOutcome::Next(_))),
+            "{outcome:?}"
+        );
+    }
 }

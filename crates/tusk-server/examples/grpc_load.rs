@@ -88,6 +88,8 @@ async fn main() {
             managed: Default::default(),
         }),
         reload: None,
+        connections: Default::default(),
+        trusted_proxies: Default::default(),
     };
     tokio::spawn(tusk_server::run(
         options,

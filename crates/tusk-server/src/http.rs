@@ -228,11 +228,19 @@ pub fn router(state: AppState) -> Router {
                 // Path only: query strings carry authorization codes and
                 // headers carry tokens.
                 .make_span_with(|req: &Request| {
+                    // The client address behind trusted proxies, so logs
+                    // name the real client rather than the proxy.
+                    let client = req
+                        .extensions()
+                        .get::<crate::client::ClientAddr>()
+                        .map(|c| c.0.to_string())
+                        .unwrap_or_default();
                     tracing::info_span!(
                         "request",
                         method = %req.method(),
                         path = %req.uri().path(),
                         version = ?req.version(),
+                        client = %client,
                     )
                 }),
         )
@@ -300,6 +308,7 @@ fn http_routes(state: AppState) -> Router {
     router
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::map_response(oversize_as_oauth_json))
+        .layer(axum::middleware::map_response(retry_after_when_unavailable))
         .layer(axum::middleware::from_fn(metrics::track))
 }
 
@@ -314,6 +323,22 @@ async fn oversize_as_oauth_json(response: Response) -> Response {
         "error_description": format!("the request body is larger than {} bytes", BODY_LIMIT),
     });
     (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+}
+
+/// Seconds a client is asked to wait after a 503 (storage unreachable,
+/// draining): long enough not to hammer a recovering database.
+const RETRY_AFTER_UNAVAILABLE: &str = "5";
+
+/// Every 503 tells the client when to come back (RFC 9110 §10.2.3), which
+/// ends the wait at once instead of leaving clients to guess.
+async fn retry_after_when_unavailable(mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(http::HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE));
+    }
+    response
 }
 
 /// Where the embedded provider sends a CLI login (auth-model.md §9), with

@@ -3,6 +3,7 @@
 //!
 //! Layout, one concern per module:
 //! - `serve`: [`run`], the accept loop, per-connection tasks and graceful shutdown.
+//! - `client`: the client address, from the peer or a trusted proxy.
 //! - `tls`: PEM parsing and the rustls acceptor (aws-lc-rs only).
 //! - `http`: [`router`], the HTTP routes, the gRPC routes and the
 //!   content-type switch between them.
@@ -14,6 +15,7 @@
 //! tokens and client secrets travel in them.
 
 mod bootstrap;
+pub mod client;
 pub mod errors;
 pub mod grpc;
 mod http;
@@ -28,7 +30,7 @@ mod tls;
 pub use bootstrap::{AuthBootstrap, auth_from_config, provider_from_config};
 pub use errors::Error;
 pub use http::{AppState, AuthPlane, Readiness, grpc_routes, router};
-pub use serve::run;
+pub use serve::{ConnectionLimits, run};
 
 use tusk_core::Secret;
 
@@ -51,6 +53,10 @@ pub struct ServerOptions {
     pub auth: Option<http::AuthPlane>,
     /// Hot reload of the configuration; `None` turns it off.
     pub reload: Option<reload::Reload>,
+    /// Timeouts and the connection cap of the accept loop.
+    pub connections: ConnectionLimits,
+    /// Peers whose forwarding headers name the client.
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 /// A certificate chain and its private key, both PEM-encoded.

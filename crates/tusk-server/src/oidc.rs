@@ -30,6 +30,7 @@ struct Inner {
     pages: Pages,
     password_limit: Limiter,
     token_limit: Limiter,
+    authorize_limit: Limiter,
     /// The issuer's path (`/dex`), prefixed to links in pages.
     base: String,
 }
@@ -43,6 +44,7 @@ impl Oidc {
                 pages,
                 password_limit: Limiter::per_minute(limits.password_per_minute),
                 token_limit: Limiter::per_minute(limits.token_per_minute),
+                authorize_limit: Limiter::per_minute(limits.authorize_per_minute),
                 base,
             }),
         }
@@ -60,6 +62,7 @@ impl Oidc {
     pub fn prune_limits(&self) {
         self.inner.password_limit.prune();
         self.inner.token_limit.prune();
+        self.inner.authorize_limit.prune();
     }
 }
 
@@ -75,7 +78,7 @@ pub fn routes(state: Oidc) -> Router {
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/keys", get(keys))
         .route("/healthz", get(|| async { "Health check passed" }))
-        .route("/auth", get(authorize))
+        .route("/auth", get(authorize).post(authorize_post))
         .route("/auth/{connector}", get(start_connector))
         .route(
             "/auth/{connector}/login",
@@ -94,18 +97,22 @@ pub fn routes(state: Oidc) -> Router {
         .with_state(state)
 }
 
-/// The client's address for rate limits; tests that call the router
-/// directly have none, and share one bucket.
+/// The client's address for rate limits: the one the accept loop derived
+/// (behind trusted proxies, the proxy's report), else the TCP peer; tests
+/// that call the router directly have neither, and share one bucket.
 pub struct ClientIp(IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let ip = match parts.extensions.get::<crate::client::ClientAddr>() {
+            Some(c) => c.0,
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        };
         Ok(ClientIp(ip))
     }
 }
@@ -257,14 +264,57 @@ fn bad_page(e: OAuthError) -> tusk_oidc::PageError {
     )
 }
 
-async fn authorize(State(s): State<Oidc>, uri: Uri) -> Response {
-    let params = match query(&uri) {
+async fn authorize(State(s): State<Oidc>, ClientIp(ip): ClientIp, uri: Uri) -> Response {
+    authorize_raw(&s, ip, uri.query().unwrap_or_default().as_bytes()).await
+}
+
+/// OIDC Core §3.1.2.1: the authorization endpoint takes POST as well, with
+/// the same parameters as a form.
+async fn authorize_post(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
+    authorize_raw(&s, ip, &body).await
+}
+
+async fn authorize_raw(s: &Oidc, ip: IpAddr, raw: &[u8]) -> Response {
+    use tusk_oidc::authorize::MAX_AUTHORIZE_QUERY;
+    // Each valid request is stored until it expires, so anonymous callers
+    // are limited in size and, per address, in requests stored (issue 11,
+    // defect 2).
+    if raw.len() > MAX_AUTHORIZE_QUERY {
+        return s.page_error(&bad_page(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "the authorization request is {} bytes, over the limit of {MAX_AUTHORIZE_QUERY} bytes; send shorter parameters",
+                raw.len()
+            ),
+        )));
+    }
+    let params = match Params::parse(raw) {
         Ok(p) => p,
         Err(e) => return s.page_error(&bad_page(e)),
     };
-    match s.inner.provider.authorize(&params).await {
+    let mut limited = None;
+    let admit = || {
+        s.inner.authorize_limit.check(ip).map_err(|wait| {
+            limited = Some(wait);
+            tusk_oidc::PageError {
+                status: 429,
+                title: "Too many login requests".into(),
+                detail: format!(
+                    "too many login requests from your address; wait {wait} seconds and try again"
+                ),
+                admin_hint: "the limit is tusk.rateLimit.authorizePerMinute".into(),
+            }
+        })
+    };
+    match s.inner.provider.authorize_admitted(&params, admit).await {
         Ok(next) => s.next(next),
-        Err(AuthorizeError::Page(e)) => s.page_error(&e),
+        Err(AuthorizeError::Page(e)) => {
+            let mut r = s.page_error(&e);
+            if let Some(v) = limited.and_then(|w| HeaderValue::from_str(&w.to_string()).ok()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
         Err(AuthorizeError::Redirect(url)) => Redirect::to(&url).into_response(),
     }
 }
@@ -360,13 +410,27 @@ async fn password_login(
         let outcome = s
             .inner
             .provider
-            .password_login(&connector, &state, &login, &password)
+            .password_login(&connector, &state, &login, &password, ip)
             .await?;
         Ok::<_, tusk_oidc::PageError>((outcome, login))
     }
     .await;
     match result {
         Ok((PasswordOutcome::Invalid(form), login)) => password_page(&s, &form, true, &login),
+        Ok((PasswordOutcome::Throttled { retry_after, .. }, _)) => {
+            let mut r = s.page_error(&tusk_oidc::PageError {
+                status: 429,
+                title: "Too many attempts".into(),
+                detail: format!(
+                    "too many failed logins for this account; wait {retry_after} seconds and try again"
+                ),
+                admin_hint: "failed logins back off per account and address; see the README's Security section".into(),
+            });
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
         Ok((PasswordOutcome::Next(next), _)) => s.next(next),
         Err(e) => s.page_error(&e),
     }
@@ -432,10 +496,7 @@ async fn userinfo(State(s): State<Oidc>, headers: HeaderMap) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
+        .and_then(bearer_token);
     let result = match bearer {
         Some(token) => s.inner.provider.userinfo(token.trim()).await,
         None => Err(OAuthError::new(
@@ -459,6 +520,13 @@ async fn userinfo(State(s): State<Oidc>, headers: HeaderMap) -> Response {
             r
         }
     })
+}
+
+/// The token of `Authorization: Bearer <token>`. The scheme name is
+/// case-insensitive (RFC 7235 §2.1), so `BEARER` and `bearer` count too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 /// The client-authenticated form endpoints share one shape: parse the form,

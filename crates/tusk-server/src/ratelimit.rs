@@ -1,5 +1,5 @@
-//! Per-client-address rate limits for the password form and the token
-//! endpoint (RFC 9700 §4.15 and Dex issue #3509: brute force on password
+//! Per-client-address rate limits for the password form, the token
+//! endpoint and `/auth` (RFC 9700 §4.15 and Dex issue #3509: brute force on password
 //! connectors). A limited request gets 429 with `Retry-After`.
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -11,6 +11,8 @@ use std::num::NonZeroU32;
 pub struct RateLimits {
     pub password_per_minute: u32,
     pub token_per_minute: u32,
+    /// `/auth`, whose valid requests are stored until they expire.
+    pub authorize_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -18,6 +20,7 @@ impl Default for RateLimits {
         RateLimits {
             password_per_minute: 30,
             token_per_minute: 1200,
+            authorize_per_minute: 120,
         }
     }
 }

@@ -3,21 +3,28 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
+use http::{HeaderValue, Request};
+use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
-use tower::Layer;
+use tower::ServiceExt;
 use tusk_store::Store;
 
+use crate::client::{ClientAddr, TrustedProxies};
 use crate::http::{AppState, router};
 use crate::{Error, ServerOptions, metrics, tls};
 
@@ -25,7 +32,43 @@ use crate::{Error, ServerOptions, metrics, tls};
 const DRAIN_CAP: Duration = Duration::from_secs(10);
 /// A client that opens a socket and stalls must not hold a task forever.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Limits that keep a client from holding sockets and tasks (issue 11,
+/// defect 3: idle sockets, HTTP/2 preface-only connections and slow bodies
+/// stayed open indefinitely).
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Accepted connections above this are closed at once.
+    pub max_connections: usize,
+    /// An HTTP/1 request's headers must arrive within this.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed; this
+    /// includes one that never completes a first request (an HTTP/2
+    /// preface and nothing else). Checked every `idle_timeout`, so such a
+    /// connection is closed after between one and two of them.
+    pub idle_timeout: Duration,
+    /// A request body must be read completely within this of the request's
+    /// start.
+    pub body_timeout: Duration,
+    /// HTTP/2 pings on a connection that has been quiet this long; a ping
+    /// not answered within `h2_keep_alive_timeout` closes it.
+    pub h2_keep_alive_interval: Duration,
+    pub h2_keep_alive_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
+            h2_keep_alive_interval: Duration::from_secs(30),
+            h2_keep_alive_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// How often readiness is re-checked for gRPC health watchers.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Pause after an accept error such as EMFILE, instead of spinning on it.
@@ -78,15 +121,31 @@ pub async fn run(
         "listening"
     );
 
+    let limits = options.connections.clone();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.h2_keep_alive_interval)
+        .keep_alive_timeout(limits.h2_keep_alive_timeout);
     let builder = Arc::new(builder);
+    // A cap of 0 would refuse everyone; more than the semaphore holds would
+    // panic.
+    let capacity = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(capacity));
+    let shared = Arc::new(Shared {
+        limits,
+        trusted: options.trusted_proxies.clone(),
+        hsts: tls.is_some(),
+    });
 
-    let graceful = GracefulShutdown::new();
+    // Connections close gracefully (GOAWAY on HTTP/2) when this turns true
+    // or when they go idle; the connection slots count the open ones.
+    let (closing, _) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -96,12 +155,21 @@ pub async fn run(
         };
         match accepted {
             Ok((stream, peer)) => {
+                // Over the cap the socket is dropped, which closes it, so
+                // a flood of connections cannot exhaust tasks and files.
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::debug!(peer = %peer, cap = shared.limits.max_connections, "connection cap reached; closing a new connection (tusk.server.maxConnections)");
+                    drop(stream);
+                    continue;
+                };
                 let connection = Connection {
                     builder: builder.clone(),
                     app: app.clone(),
                     tls: tls.clone(),
-                    watcher: graceful.watcher(),
+                    closing: closing.subscribe(),
                     peer,
+                    shared: shared.clone(),
+                    _permit: permit,
                 };
                 tokio::spawn(connection.serve(stream));
             }
@@ -118,13 +186,14 @@ pub async fn run(
     drop(listener);
     watch_readiness.abort();
     state.start_draining().await;
-    let open = graceful.count();
+    let open = capacity.saturating_sub(slots.available_permits());
+    let _ = closing.send(true);
     tracing::info!(
         open_connections = open,
         "shutting down; draining connections"
     );
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = slots.acquire_many(u32::try_from(capacity).unwrap_or(u32::MAX)) => tracing::info!("all connections closed"),
         () = tokio::time::sleep(DRAIN_CAP) => tracing::warn!(
             cap_seconds = DRAIN_CAP.as_secs(),
             "connections still open after the drain cap; closing them"
@@ -150,12 +219,24 @@ fn is_per_connection(e: &std::io::Error) -> bool {
     )
 }
 
+/// What every connection task reads, fixed for the server's lifetime.
+struct Shared {
+    limits: ConnectionLimits,
+    trusted: TrustedProxies,
+    /// tusk terminates TLS, so browsers may be told to use https only.
+    hsts: bool,
+}
+
 struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     app: Router,
     tls: Option<TlsAcceptor>,
-    watcher: Watcher,
+    /// Turns true when the server shuts down.
+    closing: tokio::sync::watch::Receiver<bool>,
     peer: SocketAddr,
+    shared: Arc<Shared>,
+    /// Held for the connection's life: one slot under the connection cap.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Connection {
@@ -182,15 +263,190 @@ impl Connection {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        // Handlers and later rate limits read the peer address through
-        // axum's `ConnectInfo` extractor.
-        let service = axum::Extension(ConnectInfo(self.peer)).layer(self.app);
+        let activity = Arc::new(Activity::new());
+        let (app, peer, shared) = (self.app, self.peer, self.shared.clone());
+        let tracker = activity.clone();
+        let service = tower::service_fn(move |request: Request<hyper::body::Incoming>| {
+            let busy = tracker.start();
+            let (mut parts, body) = request.into_parts();
+            // Handlers read the peer through axum's `ConnectInfo`, and the
+            // client address (behind trusted proxies) through `ClientAddr`.
+            let client = shared.trusted.client(peer, &parts.headers);
+            parts.extensions.insert(ConnectInfo(peer));
+            parts.extensions.insert(ClientAddr(client));
+            let body = Body::new(DeadlineBody {
+                inner: body,
+                deadline: Box::pin(tokio::time::sleep(shared.limits.body_timeout)),
+            });
+            let hsts = shared.hsts;
+            let call = app.clone().oneshot(Request::from_parts(parts, body));
+            async move {
+                let mut response = call.await?;
+                if hsts {
+                    response
+                        .headers_mut()
+                        .entry(http::header::STRICT_TRANSPORT_SECURITY)
+                        .or_insert(HeaderValue::from_static("max-age=31536000"));
+                }
+                // The request counts as in flight until its response body
+                // is done, so a long gRPC stream is never "idle".
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|inner| Body::new(BusyBody { inner, _busy: busy })),
+                )
+            }
+        });
         let connection = self
             .builder
             .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
-        if let Err(e) = self.watcher.watch(connection).await {
-            tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+        tokio::pin!(connection);
+        let idle = self.shared.limits.idle_timeout;
+        let mut closing = self.closing;
+        // Once asked to close, a connection gets this long to finish; a
+        // client that stops reading must not hold it open.
+        let mut hard_stop = None;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                changed = closing.changed(), if hard_stop.is_none() => {
+                    if changed.is_ok() && !*closing.borrow() {
+                        continue;
+                    }
+                    connection.as_mut().graceful_shutdown();
+                    hard_stop = Some(Box::pin(tokio::time::sleep(DRAIN_CAP)));
+                }
+                () = activity.idle_for(idle), if hard_stop.is_none() => {
+                    tracing::debug!(peer = %self.peer, idle_seconds = idle.as_secs_f64(), "closing an idle connection");
+                    connection.as_mut().graceful_shutdown();
+                    hard_stop = Some(Box::pin(tokio::time::sleep(idle)));
+                }
+                () = async { if let Some(t) = hard_stop.as_mut() { t.await } }, if hard_stop.is_some() => {
+                    tracing::debug!(peer = %self.peer, "connection did not close in time; dropping it");
+                    return;
+                }
+            }
         }
+    }
+}
+
+/// Requests in flight on one connection, and since when it has had none.
+struct Activity {
+    start: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `start` at which `in_flight` last became zero.
+    idle_since_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn start(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Busy(self.clone())
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Resolves once the connection has had no request in flight for
+    /// `timeout`, checking every `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            tokio::time::sleep(timeout).await;
+            if self.in_flight.load(Ordering::SeqCst) == 0 {
+                let since = self.idle_since_ms.load(Ordering::SeqCst);
+                if self.now_ms().saturating_sub(since) >= timeout_ms {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One request in flight; dropped with its response body.
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0
+                .idle_since_ms
+                .store(self.0.now_ms(), Ordering::SeqCst);
+        }
+    }
+}
+
+/// A response body that keeps its request counted as in flight.
+struct BusyBody {
+    inner: Body,
+    _busy: Busy,
+}
+
+impl HttpBody for BusyBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body that fails once its deadline passes, so a client that
+/// trickles a body cannot hold the request (and its task) open.
+struct DeadlineBody {
+    inner: hyper::body::Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl HttpBody for DeadlineBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(
+                "the request body was not received in time (the body timeout); send it without pauses"
+                    .into(),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -50,6 +50,8 @@ impl Server {
             rate_limits: Default::default(),
             auth: None,
             reload: None,
+            connections: Default::default(),
+            trusted_proxies: Default::default(),
         };
         let shutdown = async move {
             let _ = stopped.await;
@@ -341,6 +343,8 @@ async fn bad_tls_material_is_a_startup_error_naming_the_part() {
             rate_limits: Default::default(),
             auth: None,
             reload: None,
+            connections: Default::default(),
+            trusted_proxies: Default::default(),
         };
         let err = tusk_server::run(options, Store::memory(), listener, std::future::pending())
             .await
@@ -511,10 +515,28 @@ mod provider_http {
     use tusk_store::OidcClient;
 
     async fn start(limits: RateLimits) -> (Server, String) {
+        let (server, issuer, _) = start_with(limits, Default::default()).await;
+        (server, issuer)
+    }
+
+    /// With the proxies to trust; also returns the store, to see what a
+    /// request left behind.
+    async fn start_with(
+        limits: RateLimits,
+        trusted_proxies: tusk_server::client::TrustedProxies,
+    ) -> (Server, String, Store) {
+        start_on(Store::memory(), limits, trusted_proxies, Default::default()).await
+    }
+
+    pub(super) async fn start_on(
+        store: Store,
+        limits: RateLimits,
+        trusted_proxies: tusk_server::client::TrustedProxies,
+        connections: tusk_server::ConnectionLimits,
+    ) -> (Server, String, Store) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let issuer = format!("http://{addr}/dex");
-        let store = Store::memory();
         let connectors = [ConnectorConfig {
             id: "test".into(),
             name: "Test".into(),
@@ -549,11 +571,18 @@ mod provider_http {
             rate_limits: limits,
             auth: None,
             reload: None,
+            connections,
+            trusted_proxies,
         };
-        let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
-            let _ = stopped.await;
-        }));
-        (Server { addr, stop, task }, issuer)
+        let task = tokio::spawn(tusk_server::run(
+            options,
+            store.clone(),
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        (Server { addr, stop, task }, issuer, store)
     }
 
     fn client() -> reqwest::Client {
@@ -698,6 +727,7 @@ mod provider_http {
         let (server, issuer) = start(RateLimits {
             password_per_minute: 6,
             token_per_minute: 6,
+            authorize_per_minute: 0,
         })
         .await;
         let c = client();
@@ -807,6 +837,485 @@ mod provider_http {
         assert!(logout.contains("Log out?"), "{logout}");
         server.stop().await.unwrap();
     }
+
+    const AUTH_QUERY: &str = "client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid";
+
+    /// Starts a login; returns the auth request id the password form posts.
+    async fn login_state(c: &reqwest::Client, issuer: &str) -> String {
+        let resp = c
+            .get(format!("{issuer}/auth?{AUTH_QUERY}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{resp:?}");
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "req")
+            .unwrap()
+            .1
+            .into_owned()
+    }
+
+    async fn guess(
+        c: &reqwest::Client,
+        issuer: &str,
+        state: &str,
+        forwarded_for: &str,
+        login: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        c.post(format!("{issuer}/auth/test/login?state={state}"))
+            .header("x-forwarded-for", forwarded_for)
+            .body(format!("login={login}&password={password}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn trust_loopback() -> tusk_server::client::TrustedProxies {
+        tusk_server::client::TrustedProxies(vec![
+            tusk_core::config::Cidr::parse("127.0.0.1").unwrap(),
+        ])
+    }
+
+    /// Issue 11, defect 2: `GET /auth` with a 60 KB `state` stored it for
+    /// 30 minutes, without limit.
+    #[tokio::test]
+    async fn oversize_authorize_requests_are_refused_and_store_nothing() {
+        let (server, issuer, store) = start_with(RateLimits::default(), Default::default()).await;
+        let c = client();
+        let huge = "s".repeat(60_000);
+        let resp = c
+            .get(format!("{issuer}/auth?{AUTH_QUERY}&state={huge}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(resp.headers().get("location").is_none());
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("over the limit of 8192 bytes"), "{body}");
+        // Under the whole-query cap, the one oversize parameter goes back
+        // to the (validated) redirect URI, named with its limit.
+        let resp = c
+            .post(format!("{issuer}/auth"))
+            .body(format!("{AUTH_QUERY}&nonce={}", "n".repeat(600)))
+            .send()
+            .await
+            .unwrap();
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with("http://127.0.0.1:9/cb?error=invalid_request"),
+            "{location}"
+        );
+        assert!(
+            location.contains("nonce") && location.contains("512"),
+            "{location}"
+        );
+        let stored = store.list::<tusk_store::AuthRequest>().await.unwrap();
+        assert!(stored.is_empty(), "{} auth requests stored", stored.len());
+        server.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn authorize_requests_are_rate_limited_per_address() {
+        let (server, issuer, store) = start_with(
+            RateLimits {
+                authorize_per_minute: 6,
+                ..RateLimits::default()
+            },
+            Default::default(),
+        )
+        .await;
+        let c = client();
+        // Requests that store nothing (an unknown client) are not counted.
+        for _ in 0..4 {
+            let resp = c
+                .get(format!("{issuer}/auth?client_id=ghost"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        }
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            let resp = c
+                .get(format!("{issuer}/auth?{AUTH_QUERY}"))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(resp.status().as_u16());
+            if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert!(resp.headers().get("retry-after").is_some());
+            }
+        }
+        assert_eq!(statuses.first(), Some(&303), "{statuses:?}");
+        assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+        let stored = store.list::<tusk_store::AuthRequest>().await.unwrap();
+        assert!(stored.len() < 4, "{} auth requests stored", stored.len());
+        server.stop().await.unwrap();
+    }
+
+    /// Issue 11, defect 4: 8 addresses × 5 guesses on one account went
+    /// through; the owner must still get in from their own address.
+    #[tokio::test]
+    async fn password_guesses_are_throttled_per_account_and_the_owner_still_logs_in() {
+        let (server, issuer, _) = start_with(RateLimits::default(), trust_loopback()).await;
+        let c = client();
+        let state = login_state(&c, &issuer).await;
+        let mut throttled = Vec::new();
+        for a in 1..=8 {
+            let mut n = 0;
+            for _ in 0..5 {
+                let resp = guess(
+                    &c,
+                    &issuer,
+                    &state,
+                    &format!("203.0.113.{a}"),
+                    "admin",
+                    "guess",
+                )
+                .await;
+                match resp.status() {
+                    StatusCode::UNAUTHORIZED => {}
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        assert!(resp.headers().get("retry-after").is_some());
+                        let body = resp.text().await.unwrap();
+                        assert!(body.contains("for this account"), "{body}");
+                        n += 1;
+                    }
+                    other => panic!("unexpected {other}"),
+                }
+            }
+            throttled.push(n);
+        }
+        assert!(
+            throttled.iter().all(|n| *n > 0),
+            "throttled per address: {throttled:?}"
+        );
+        let resp = guess(&c, &issuer, &state, "198.51.100.7", "admin", "password").await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert!(
+            resp.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:9/cb?code=")
+        );
+        server.stop().await.unwrap();
+    }
+
+    /// The throttle must not turn a burst of right passwords (a load test,
+    /// many sessions of one account behind one NAT) into refusals.
+    #[tokio::test]
+    async fn parallel_logins_with_the_right_password_all_succeed() {
+        let (server, issuer) = start(RateLimits {
+            password_per_minute: 0,
+            ..RateLimits::default()
+        })
+        .await;
+        let c = client();
+        let mut states = Vec::new();
+        for _ in 0..10 {
+            states.push(login_state(&c, &issuer).await);
+        }
+        let logins = states.iter().map(|state| {
+            let (c, issuer) = (c.clone(), issuer.clone());
+            async move {
+                guess(&c, &issuer, state, "203.0.113.1", "admin", "password")
+                    .await
+                    .status()
+            }
+        });
+        let statuses = futures::future::join_all(logins).await;
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::SEE_OTHER),
+            "{statuses:?}"
+        );
+        server.stop().await.unwrap();
+    }
+
+    /// Issue 11: without trusted proxies, `X-Forwarded-For` is ignored (the
+    /// per-address limit still sees one client); from a trusted proxy the
+    /// right-most untrusted hop is the client, and forged left-most entries
+    /// change nothing.
+    #[tokio::test]
+    async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        // The password limit allows a burst of 5 per address.
+        let limits = RateLimits {
+            password_per_minute: 30,
+            ..RateLimits::default()
+        };
+        for (trusted, header, limited) in [
+            (false, "203.0.113.{i}", true),
+            (true, "203.0.113.{i}", false),
+            (true, "203.0.113.{i}, 198.51.100.1", true),
+        ] {
+            let proxies = if trusted {
+                trust_loopback()
+            } else {
+                Default::default()
+            };
+            let (server, issuer, _) = start_with(limits, proxies).await;
+            let c = client();
+            let state = login_state(&c, &issuer).await;
+            let mut statuses = Vec::new();
+            for i in 0..7 {
+                // Distinct accounts, so only the per-address limit applies.
+                let xff = header.replace("{i}", &i.to_string());
+                let resp = guess(&c, &issuer, &state, &xff, &format!("user{i}"), "x").await;
+                statuses.push(resp.status().as_u16());
+            }
+            assert_eq!(
+                statuses.contains(&429),
+                limited,
+                "trusted={trusted} `{header}`: {statuses:?}"
+            );
+            server.stop().await.unwrap();
+        }
+    }
+
+    /// Issue 11, defect 3: a body trickled slowly held the request open.
+    #[tokio::test]
+    async fn a_stalled_request_body_is_cut_off() {
+        let (server, _, _) = start_on(
+            Store::memory(),
+            RateLimits::default(),
+            Default::default(),
+            tusk_server::ConnectionLimits {
+                body_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
+        )
+        .await;
+        let mut socket = TcpStream::connect(server.addr).await.unwrap();
+        socket
+            .write_all(b"POST /dex/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\ngrant_type")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let answered = tokio::time::timeout(IO_GUARD, socket.read_to_end(&mut got)).await;
+        assert!(answered.is_ok(), "the server still waits for the body");
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
+        server.stop().await.unwrap();
+    }
+
+    /// RFC 7235 §2.1: the auth scheme is case-insensitive; `BEARER x` used to
+    /// be answered as if no token had been sent.
+    #[tokio::test]
+    async fn userinfo_matches_the_bearer_scheme_case_insensitively() {
+        let (server, issuer) = start(RateLimits::default()).await;
+        let c = client();
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let resp = c
+                .get(format!("{issuer}/userinfo"))
+                .header("authorization", format!("{scheme} not-a-token"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+            let body = resp.text().await.unwrap();
+            assert!(!body.contains("send the access token"), "{scheme}: {body}");
+        }
+        server.stop().await.unwrap();
+    }
+}
+
+/// Issue 11, defect 3: idle sockets, HTTP/2 connections that only sent the
+/// preface, and connections beyond any cap stayed open indefinitely.
+mod connection_hygiene {
+    use super::*;
+    use tusk_server::ConnectionLimits;
+
+    async fn start(connections: ConnectionLimits, tls: Option<TlsPem>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let options = ServerOptions {
+            tls,
+            issuer: "http://127.0.0.1/dex".to_owned(),
+            config_summary: Value::Null,
+            provider: None,
+            theme: Default::default(),
+            rate_limits: Default::default(),
+            auth: None,
+            reload: None,
+            connections,
+            trusted_proxies: Default::default(),
+        };
+        let task = tokio::spawn(tusk_server::run(
+            options,
+            Store::memory(),
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Server { addr, stop, task }
+    }
+
+    /// Reads until the server closes the socket; `None` if it is still
+    /// open after the guard (far longer than the configured timeouts).
+    async fn read_until_closed(socket: &mut TcpStream) -> Option<Vec<u8>> {
+        let mut got = Vec::new();
+        let read_to_end = async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(IO_GUARD, read_to_end).await.ok()?;
+        Some(got)
+    }
+
+    async fn closed_by_server(socket: &mut TcpStream) -> bool {
+        read_until_closed(socket).await.is_some()
+    }
+
+    /// The HTTP/2 frame types the server sent, in order.
+    fn h2_frame_types(mut bytes: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        while bytes.len() >= 9 {
+            let len =
+                usize::from(bytes[0]) << 16 | usize::from(bytes[1]) << 8 | usize::from(bytes[2]);
+            types.push(bytes[3]);
+            bytes = &bytes[(9 + len).min(bytes.len())..];
+        }
+        types
+    }
+
+    #[tokio::test]
+    async fn idle_and_preface_only_connections_are_closed() {
+        let server = start(
+            ConnectionLimits {
+                idle_timeout: Duration::from_secs(1),
+                header_read_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
+            None,
+        )
+        .await;
+        let mut idle = TcpStream::connect(server.addr).await.unwrap();
+        let mut preface = TcpStream::connect(server.addr).await.unwrap();
+        preface
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .await
+            .unwrap();
+        // A keep-alive connection that served one request, then went quiet.
+        let mut kept = TcpStream::connect(server.addr).await.unwrap();
+        kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        // Headers that never finish (slowloris).
+        let mut partial = TcpStream::connect(server.addr).await.unwrap();
+        partial
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        assert!(closed_by_server(&mut idle).await, "idle socket still open");
+        assert!(
+            closed_by_server(&mut partial).await,
+            "half-sent headers still open"
+        );
+        let frames = read_until_closed(&mut preface)
+            .await
+            .expect("h2 preface-only socket still open");
+        // The close is graceful: SETTINGS (4), then GOAWAY (7).
+        assert!(
+            h2_frame_types(&frames).contains(&7),
+            "{:?}",
+            h2_frame_types(&frames)
+        );
+        assert!(
+            closed_by_server(&mut kept).await,
+            "idle keep-alive socket still open"
+        );
+        server.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_cap_are_closed_at_once() {
+        let server = start(
+            ConnectionLimits {
+                max_connections: 2,
+                ..Default::default()
+            },
+            None,
+        )
+        .await;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut s = TcpStream::connect(server.addr).await.unwrap();
+            // A served request proves the server accepted it.
+            s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 512];
+            let n = tokio::time::timeout(IO_GUARD, s.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+            held.push(s);
+        }
+        let mut third = TcpStream::connect(server.addr).await.unwrap();
+        let _ = third
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await;
+        assert!(
+            closed_by_server(&mut third).await,
+            "a third connection was kept"
+        );
+        drop(held);
+        // Slots come back once connections close.
+        let mut ok = false;
+        for _ in 0..50 {
+            if let Ok(r) = client(Client::Http1)
+                .get(server.url("http", "/healthz"))
+                .send()
+                .await
+            {
+                ok = r.status() == StatusCode::OK;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            ok,
+            "a slot is free again after closing the held connections"
+        );
+        server.stop().await.unwrap();
+    }
+
+    /// Issue 11, defect 8: no HSTS when tusk terminates TLS. Plain HTTP
+    /// must not send it (RFC 6797 §7.2).
+    #[tokio::test]
+    async fn hsts_is_sent_over_tls_only() {
+        let (pem, cert) = self_signed();
+        let tls = start(Default::default(), Some(pem)).await;
+        let resp = tls_client(&cert, true)
+            .get(tls.url("https", "/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()["strict-transport-security"],
+            "max-age=31536000"
+        );
+        tls.stop().await.unwrap();
+        let plain = start(Default::default(), None).await;
+        let resp = client(Client::Http1)
+            .get(plain.url("http", "/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.headers().get("strict-transport-security").is_none());
+        plain.stop().await.unwrap();
+    }
 }
 
 /// Hot reload: a valid edit applies connector changes to the live provider;
@@ -862,6 +1371,8 @@ mod hot_reload {
                 trigger: rx,
                 load: loader,
             }),
+            connections: Default::default(),
+            trusted_proxies: Default::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
@@ -935,5 +1446,248 @@ mod hot_reload {
         assert_eq!(ids(), ["one", "two"], "a rejected edit must change nothing");
         let _ = stop.send(());
         task.await.unwrap().unwrap();
+    }
+}
+
+/// Issue 11, defect 8: during a database outage requests waited 10 s for a
+/// pooled connection before a 503, and the 503 said nothing about when to
+/// retry. PostgreSQL is reached through a proxy the test can cut: existing
+/// connections drop and new ones are accepted but never answered, as when a
+/// database host vanishes.
+mod database_outage {
+    use super::*;
+    use sqlx::{Connection, Executor, PgConnection};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tusk_server::ratelimit::RateLimits;
+
+    struct Proxy {
+        addr: SocketAddr,
+        cut: Arc<AtomicBool>,
+        links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    }
+
+    impl Proxy {
+        async fn start(upstream: SocketAddr) -> Proxy {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let cut = Arc::new(AtomicBool::new(false));
+            let links = Arc::new(Mutex::new(Vec::new()));
+            let (c, l) = (cut.clone(), links.clone());
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    let c = c.clone();
+                    let task = tokio::spawn(async move {
+                        if c.load(Ordering::SeqCst) {
+                            // Accepted, never answered.
+                            std::future::pending::<()>().await;
+                        }
+                        let mut server = TcpStream::connect(upstream).await.unwrap();
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    });
+                    l.lock().unwrap().push(task.abort_handle());
+                }
+            });
+            Proxy { addr, cut, links }
+        }
+
+        fn set_cut(&self, cut: bool) {
+            self.cut.store(cut, Ordering::SeqCst);
+            for link in self.links.lock().unwrap().drain(..) {
+                link.abort();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_gets_a_prompt_503_with_retry_after() {
+        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+        let name = format!("tusk_hb_outage_{}", std::process::id());
+        let mut conn = PgConnection::connect(admin).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .await
+        .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+        let url = format!("postgres://postgres@{}/{name}", proxy.addr);
+        let backend = tusk_store_sql::open_postgres_with(&url, Duration::from_millis(300))
+            .await
+            .unwrap();
+        let (server, issuer, _) = provider_http::start_on(
+            Store::new(backend),
+            RateLimits::default(),
+            Default::default(),
+            Default::default(),
+        )
+        .await;
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let authorize = format!(
+            "{issuer}/auth?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid"
+        );
+        assert_eq!(
+            c.get(&authorize).send().await.unwrap().status(),
+            StatusCode::SEE_OTHER
+        );
+        proxy.set_cut(true);
+        // Well under the old 10 s wait; a hang guard, not a speed claim.
+        let guard = Duration::from_secs(8);
+        let resp = tokio::time::timeout(guard, c.get(&authorize).send())
+            .await
+            .expect("the request waited for the database past the guard")
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().get("retry-after").is_some());
+        let resp = tokio::time::timeout(
+            guard,
+            c.post(format!("{issuer}/token"))
+                .basic_auth("app", Some("app-secret"))
+                .body("grant_type=authorization_code&code=x&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb")
+                .send(),
+        )
+        .await
+        .expect("the token request waited for the database past the guard")
+        .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().get("retry-after").is_some());
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("temporarily_unavailable")
+        );
+        // Back again once the database is.
+        proxy.set_cut(false);
+        let mut recovered = false;
+        for _ in 0..20 {
+            if c.get(&authorize).send().await.unwrap().status() == StatusCode::SEE_OTHER {
+                recovered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert!(recovered, "requests succeed again after the outage");
+        server.stop().await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
+    }
+}
+
+/// Issue 11, defect 4: the per-account throttle must hold across replicas.
+/// Its counters live in the shared store and are reserved by
+/// compare-and-swap, so two servers on one PostgreSQL database, sent
+/// guesses in parallel, let through no more than one server would:
+/// `throttle::PAIR_FREE` guesses per (account, address).
+mod two_replicas {
+    use super::*;
+    use sqlx::{Connection, Executor, PgConnection};
+    use tusk_server::ratelimit::RateLimits;
+
+    #[tokio::test]
+    async fn parallel_guesses_spread_over_two_replicas_get_the_single_replica_bound() {
+        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+        let name = format!("tusk_hb_replicas_{}", std::process::id());
+        let mut conn = PgConnection::connect(admin).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .await
+        .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let mut replicas = Vec::new();
+        for _ in 0..2 {
+            let store = Store::new(tusk_store_sql::open_postgres(&url).await.unwrap());
+            let trusted = tusk_server::client::TrustedProxies(vec![
+                tusk_core::config::Cidr::parse("127.0.0.1").unwrap(),
+            ]);
+            let (server, issuer, _) =
+                provider_http::start_on(store, RateLimits::default(), trusted, Default::default())
+                    .await;
+            replicas.push((server, issuer));
+        }
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let start = c
+            .get(format!(
+                "{}/auth?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid",
+                replicas[0].1
+            ))
+            .send()
+            .await
+            .unwrap();
+        let location = start.headers()["location"].to_str().unwrap().to_owned();
+        let state = url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "req")
+            .unwrap()
+            .1
+            .into_owned();
+        let guesses = (0..40).map(|i| {
+            let issuer = replicas[i % 2].1.clone();
+            let (c, state) = (c.clone(), state.clone());
+            async move {
+                let resp = c
+                    .post(format!("{issuer}/auth/test/login?state={state}"))
+                    .header("x-forwarded-for", format!("203.0.113.{}", i % 8))
+                    .body("login=admin&password=guess")
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                (status, resp.text().await.unwrap())
+            }
+        });
+        let outcomes = futures::future::join_all(guesses).await;
+        let checked = outcomes
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+            .count();
+        let throttled = outcomes
+            .iter()
+            .filter(|(s, body)| {
+                *s == StatusCode::TOO_MANY_REQUESTS && body.contains("for this account")
+            })
+            .count();
+        let bound = 8 * tusk_oidc::throttle::PAIR_FREE as usize;
+        eprintln!(
+            "two replicas: {checked} of 40 parallel guesses checked, {throttled} throttled (bound {bound})"
+        );
+        assert!(
+            checked <= bound,
+            "{checked} passwords checked, bound {bound}"
+        );
+        assert_eq!(checked + throttled, 40, "{outcomes:?}");
+        // The owner, from their own address, on the other replica.
+        let resp = c
+            .post(format!("{}/auth/test/login?state={state}", replicas[1].1))
+            .header("x-forwarded-for", "198.51.100.7")
+            .body("login=admin&password=password")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        for (server, _) in replicas {
+            server.stop().await.unwrap();
+        }
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
     }
 }

@@ -292,10 +292,22 @@ fn owner_only_files(db: &Path, create: bool) -> Result<(), Error> {
     let _ = (db, create);
     Ok(())
 }
+/// How long a request waits for a pooled connection by default. During a
+/// database outage every request waits this long before its 503, so it is
+/// short (issue 11: it was 10 s); `tusk.database.acquireTimeout` sets it.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Connects to `url` (`postgres://user[:password]@host[:port]/database`)
 /// and migrates. Errors name the host, never the password.
 pub async fn open_postgres(url: &str) -> Result<PostgresBackend, Error> {
+    open_postgres_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// [`open_postgres`], with the longest wait for a pooled connection.
+pub async fn open_postgres_with(
+    url: &str,
+    acquire_timeout: Duration,
+) -> Result<PostgresBackend, Error> {
     let options = PgConnectOptions::from_str(url).map_err(|e| Error::PostgresUrl(e.to_string()))?;
     let host = match options.get_socket() {
         Some(socket) => socket.display().to_string(),
@@ -321,7 +333,7 @@ pub async fn open_postgres(url: &str) -> Result<PostgresBackend, Error> {
     conn.close().await?;
     let pool = PgPoolOptions::new()
         .max_connections(10)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
         .connect_with(options)
         .await
         .map_err(unreachable)?;

@@ -608,6 +608,11 @@ async fn records_round_trip(s: Store) -> Result<(), String> {
         .await?;
     round_trip::<PendingLogin>(&s, r#"{"id":"s","nonce":"n","token":"tok","expires_at":9}"#)
         .await?;
+    round_trip::<LoginFailures>(
+        &s,
+        r#"{"id":"f","failures":3,"last_failure":7,"expires_at":9}"#,
+    )
+    .await?;
     Ok(())
 }
 

@@ -288,6 +288,18 @@ pub const SEALED_KINDS: &[&str] = &[
     EnterpriseState::KIND,
     PendingLogin::KIND,
 ];
+/// Failed password logins counted for throttling, per account or per
+/// (account, client address) pair. Kept in the store so every replica
+/// sees the same counts. `id` is [`crate::hash_token`] of the key, so a
+/// login name of any length costs the same and is not stored in clear.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoginFailures {
+    pub id: String,
+    pub failures: u32,
+    pub last_failure: i64,
+    pub expires_at: i64,
+}
 
 macro_rules! record {
     ($ty:ty, $kind:literal $(, sealed = $sealed:literal)? $(, owner = |$o:ident| $owner:expr)? $(, expires = |$e:ident| $exp:expr)?) => {
@@ -350,6 +362,11 @@ record!(GroupMembership, "group_membership");
 record!(IdentityConfig, "identity_config");
 record!(AuthConfig, "auth_config", sealed = true);
 record!(EnterpriseState, "enterprise_state", sealed = true);
+record!(
+    LoginFailures,
+    "login_failures",
+    expires = |r| Some(r.expires_at)
+);
 record!(
     PendingLogin,
     "pending_login",

@@ -15,6 +15,7 @@
 //! and any error refuses the whole config, so a half-valid file is never
 //! half-applied.
 
+pub mod cidr;
 pub mod connector;
 pub mod diag;
 pub mod duration;
@@ -22,6 +23,7 @@ pub mod schema;
 
 use crate::Secret;
 use crate::yaml::{self, Node, Pos, Value};
+pub use cidr::Cidr;
 pub use connector::{ConnectorSpec, Dialect};
 pub use diag::{Diagnostic, Severity};
 use schema::{Ctx, Kind, Schema, Strictness, check_map, check_value, f, join};
@@ -97,6 +99,17 @@ pub struct ProviderSettings {
     /// Per client address; 0 turns the limit off.
     pub password_per_minute: u32,
     pub token_per_minute: u32,
+    /// `/auth` requests per minute per client address (each one that
+    /// validates is stored until it expires); 0 turns the limit off.
+    pub authorize_per_minute: u32,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` is believed; from anyone
+    /// else those headers are ignored.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Open connections above this are closed as soon as they are accepted.
+    pub max_connections: u32,
+    /// The longest a request waits for a database connection before it is
+    /// answered 503.
+    pub database_acquire_timeout: Duration,
     pub theme_title: String,
     pub theme_logo_url: Option<String>,
     /// PEM RSA public key that verifies license activation codes.
@@ -265,6 +278,7 @@ static TUSK_RATE_LIMIT: Schema = Schema {
     fields: &[
         f("passwordPerMinute", Kind::Int),
         f("tokenPerMinute", Kind::Int),
+        f("authorizePerMinute", Kind::Int),
     ],
     strictness: Strictness::Strict,
     misplaced: &[],
@@ -288,6 +302,20 @@ static TUSK_LICENSE: Schema = Schema {
     obsolete: &[],
 };
 
+static TUSK_SERVER: Schema = Schema {
+    fields: &[f("maxConnections", Kind::Int)],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
+static TUSK_DATABASE: Schema = Schema {
+    fields: &[f("acquireTimeout", Kind::Duration)],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
 /// tusk's own settings, which Pachyderm's chart does not have.
 static TUSK_SECTION: Schema = Schema {
     fields: &[
@@ -296,6 +324,9 @@ static TUSK_SECTION: Schema = Schema {
         f("signing", Kind::Map(&TUSK_SIGNING)),
         f("rateLimit", Kind::Map(&TUSK_RATE_LIMIT)),
         f("theme", Kind::Map(&TUSK_THEME)),
+        f("trustedProxies", Kind::StrList),
+        f("server", Kind::Map(&TUSK_SERVER)),
+        f("database", Kind::Map(&TUSK_DATABASE)),
     ],
     strictness: Strictness::Strict,
     misplaced: &[],
@@ -993,6 +1024,56 @@ impl Loader<'_> {
         };
         let password_per_minute = per_minute(self, "passwordPerMinute", 30);
         let token_per_minute = per_minute(self, "tokenPerMinute", 1200);
+        let authorize_per_minute = per_minute(self, "authorizePerMinute", 120);
+        let mut trusted_proxies = Vec::new();
+        if let Some(Value::Seq(items)) = get(&["tusk", "trustedProxies"]).map(|n| &n.value) {
+            for (i, item) in items.iter().enumerate() {
+                let Value::Str(text) = &item.value else {
+                    continue;
+                };
+                match Cidr::parse(text) {
+                    Ok(c) => trusted_proxies.push(c),
+                    Err(why) => self.ctx.error(
+                        item.pos,
+                        &format!("tusk.trustedProxies[{i}]"),
+                        format!("`{text}` is not an address or address range: {why}"),
+                        Some("list the proxies' addresses or CIDR ranges, such as 10.0.0.0/8 or 192.0.2.7".into()),
+                    ),
+                }
+            }
+        }
+        let max_connections =
+            match get(&["tusk", "server", "maxConnections"]).map(|n| (&n.value, n.pos)) {
+                Some((Value::Int(i), pos)) => {
+                    u32::try_from(*i)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .unwrap_or_else(|| {
+                            self.ctx.error(
+                    pos,
+                    "tusk.server.maxConnections",
+                    format!("{i} is out of range"),
+                    Some("use a positive number of connections, such as 1024 (the default)".into()),
+                );
+                            1024
+                        })
+                }
+                _ => 1024,
+            };
+        let acquire_path = ["tusk", "database", "acquireTimeout"];
+        let database_acquire_timeout = match dur_at(&acquire_path) {
+            Some(d) if d.is_zero() || d > Duration::from_secs(300) => {
+                self.ctx.error(
+                    get(&acquire_path).map_or(Pos::default(), |n| n.pos),
+                    "tusk.database.acquireTimeout",
+                    format!("{} s is out of range", d.as_secs_f64()),
+                    Some("use a duration from 1ms to 5m, such as 2s (the default)".into()),
+                );
+                Duration::from_secs(2)
+            }
+            Some(d) => d,
+            None => Duration::from_secs(2),
+        };
         let provider = ProviderSettings {
             signing_algorithm: algorithm,
             key_rotation_period: dur_at(&["tusk", "signing", "rotationPeriod"])
@@ -1002,6 +1083,10 @@ impl Loader<'_> {
             refresh_valid_if_not_used_for: dur_at(&["tusk", "refreshTokens", "validIfNotUsedFor"]),
             password_per_minute,
             token_per_minute,
+            authorize_per_minute,
+            trusted_proxies,
+            max_connections,
+            database_acquire_timeout,
             theme_title: str_at(&["tusk", "theme", "title"]).unwrap_or_else(|| "Pachyderm".into()),
             theme_logo_url: str_at(&["tusk", "theme", "logoURL"]),
             license_public_key: str_at(&["tusk", "license", "publicKey"]),

@@ -495,3 +495,49 @@ fn mutated_inputs_never_panic() {
         }
     }
 }
+
+/// Issue 11: abuse limits are configurable and validated with the fix.
+#[test]
+fn abuse_limits_trusted_proxies_and_database_wait() {
+    let good = "tusk:\n  trustedProxies: [10.0.0.0/8, 192.0.2.7]\n  rateLimit:\n    authorizePerMinute: 30\n  server:\n    maxConnections: 50\n  database:\n    acquireTimeout: 500ms\n";
+    let input = Input {
+        files: vec![SourceText {
+            name: "values0.yaml".into(),
+            bytes: good.as_bytes().to_vec(),
+        }],
+        env: BTreeMap::new(),
+        secrets: None,
+        listen: "127.0.0.1:30650".into(),
+    };
+    let p = config::load(&input).unwrap().config.provider;
+    assert_eq!(p.authorize_per_minute, 30);
+    assert_eq!(p.max_connections, 50);
+    assert_eq!(
+        p.database_acquire_timeout,
+        std::time::Duration::from_millis(500)
+    );
+    let proxies: Vec<String> = p.trusted_proxies.iter().map(|c| c.to_string()).collect();
+    assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.7/32"]);
+    check(
+        &["tusk:\n  trustedProxies: [10.0.0.0/33]\n"],
+        &[],
+        Err(&[
+            "values0.yaml:2: tusk.trustedProxies[0]: `10.0.0.0/33` is not an address or address range",
+        ]),
+    );
+    check(
+        &["tusk:\n  server:\n    maxConnections: 0\n"],
+        &[],
+        Err(&["tusk.server.maxConnections: 0 is out of range"]),
+    );
+    check(
+        &["tusk:\n  database:\n    acquireTimeout: 0s\n"],
+        &[],
+        Err(&["tusk.database.acquireTimeout"]),
+    );
+    check(
+        &["tusk:\n  trustedProxy: [10.0.0.1]\n"],
+        &[],
+        Err(&["did you mean `trustedProxies`"]),
+    );
+}
