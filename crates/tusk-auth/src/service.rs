@@ -425,19 +425,33 @@ impl AuthService {
         Ok(())
     }
 
+    /// Deletes a resource's binding. A project takes its repos' bindings
+    /// with it in the same store step, so a project re-created under the
+    /// old name cannot inherit grants on repos of the same names.
     pub async fn delete_resource_binding(&self, resource: &Resource) -> Result<(), AuthError> {
         let key = resource.binding_key();
-        match self.store.delete::<RoleBinding>(&key).await {
-            Ok(()) => {}
-            Err(tusk_store::Error::NotFound { .. }) => {
-                return Err(AuthError::NoRoleBinding {
-                    kind: resource.kind.name().to_owned(),
-                    name: resource.name.clone(),
-                });
+        let deleted = if resource.kind == ResourceType::Project {
+            let repos = Resource {
+                kind: ResourceType::Repo,
+                name: format!("{}/", resource.name),
+            };
+            self.store
+                .delete_with_prefix::<RoleBinding>(&key, &repos.binding_key())
+                .await?
+        } else {
+            match self.store.delete::<RoleBinding>(&key).await {
+                Ok(()) => 1,
+                Err(tusk_store::Error::NotFound { .. }) => 0,
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+        };
+        if deleted == 0 {
+            return Err(AuthError::NoRoleBinding {
+                kind: resource.kind.name().to_owned(),
+                name: resource.name.clone(),
+            });
         }
-        self.changed(<RoleBinding as tusk_store::Record>::KIND, Some(&key));
+        self.changed(<RoleBinding as tusk_store::Record>::KIND, None);
         Ok(())
     }
 

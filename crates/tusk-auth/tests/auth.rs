@@ -525,3 +525,58 @@ async fn enterprise_gate_with_a_configured_license() {
     clock.0.store(1_900_000_000, Ordering::SeqCst);
     assert!(svc.authenticate(Some(&robot)).await.is_err());
 }
+
+/// Issue 11, defect 5: deleting a project left its repos' bindings, so
+/// whoever re-created the names inherited them.
+#[tokio::test]
+async fn deleting_a_project_deletes_its_repos_bindings() {
+    let (svc, _, _) = service().await;
+    let root = svc
+        .authenticate(Some(&svc.activate(None).await.unwrap()))
+        .await
+        .unwrap();
+    let project = res(ResourceType::Project, "p");
+    let repo = res(ResourceType::Repo, "p/r");
+    // A project named like a prefix of `p` keeps its repo's binding.
+    let sibling = res(ResourceType::Repo, "pq/r");
+    for r in [&project, &repo, &res(ResourceType::Project, "pq"), &sibling] {
+        svc.create_resource_binding(r, Some("user:owner@x"))
+            .await
+            .unwrap();
+    }
+    svc.modify_role_binding(&root, &repo, "user:alice@x", &["repoWriter".into()])
+        .await
+        .unwrap();
+    let can_write = |svc: Arc<AuthService>, r: Resource| async move {
+        svc.evaluate("user:alice@x", &r, &[perm("REPO_WRITE")])
+            .await
+            .map(|e| e.authorized())
+    };
+    assert_eq!(can_write(svc.clone(), repo.clone()).await, Ok(true));
+
+    svc.delete_resource_binding(&project).await.unwrap();
+    assert_eq!(svc.get_role_binding(&repo).await.unwrap().len(), 0);
+    // Re-created by someone else, the names start empty.
+    svc.create_resource_binding(&project, Some("user:mallory@x"))
+        .await
+        .unwrap();
+    svc.create_resource_binding(&repo, Some("user:mallory@x"))
+        .await
+        .unwrap();
+    assert_eq!(can_write(svc.clone(), repo.clone()).await, Ok(false));
+    assert_eq!(
+        svc.get_role_binding(&repo)
+            .await
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["user:mallory@x"]
+    );
+    assert_eq!(svc.get_role_binding(&sibling).await.unwrap().len(), 1);
+    // A repo on its own still goes alone, and twice is an error.
+    svc.delete_resource_binding(&repo).await.unwrap();
+    assert_eq!(
+        svc.delete_resource_binding(&repo).await.map_err(|e| e.to_string()),
+        Err("no role binding exists for REPO p/r".into())
+    );
+}
