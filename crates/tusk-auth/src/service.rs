@@ -325,6 +325,7 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         self.require_active().await?;
         auth::check_subject(principal).map_err(AuthError::Other)?;
+        resource.check_name().map_err(AuthError::Other)?;
         if principal.starts_with("pach:") && resource.kind == ResourceType::Cluster {
             return Err(AuthError::other(
                 "cannot modify cluster role bindings for pach: users",
@@ -352,9 +353,10 @@ impl AuthService {
         }
         let mut wanted = BTreeSet::new();
         for r in roles {
-            if auth::role(r).is_none() {
+            let Some(role) = auth::role(r) else {
                 return Err(AuthError::Other(format!("unknown role {r:?}")));
-            }
+            };
+            auth::check_role_applies(role, resource).map_err(AuthError::Other)?;
             wanted.insert(r.clone());
         }
         let key = resource.binding_key();
@@ -464,6 +466,13 @@ impl AuthService {
             return Err(AuthError::other(
                 "robot name is empty; pass a name such as `ci`",
             ));
+        }
+        if name.len() > auth::MAX_NAME_BYTES {
+            return Err(AuthError::Other(auth::too_long(
+                "robot name",
+                name.len(),
+                auth::MAX_NAME_BYTES,
+            )));
         }
         let token = new_token();
         let expires = (ttl > 0).then(|| self.now().saturating_add(ttl));

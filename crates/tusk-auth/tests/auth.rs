@@ -82,6 +82,12 @@ async fn activation_tokens_and_whoami() {
         Err(AuthError::other("robot names cannot contain colons (':')"))
     );
     assert!(svc.get_robot_token("", 0).await.is_err());
+    assert_eq!(
+        svc.get_robot_token(&"r".repeat(256), 0).await,
+        Err(AuthError::other(
+            "robot name is 256 bytes long, over the limit of 255 bytes; use a shorter name"
+        ))
+    );
     clock.0.fetch_add(61, Ordering::SeqCst);
     assert_eq!(
         svc.authenticate(Some(&robot)).await,
@@ -134,6 +140,10 @@ async fn role_bindings_follow_the_reference_rules() {
         expires_at: None,
     };
     let cluster = Resource::cluster();
+    svc.create_resource_binding(&res(ResourceType::Repo, "default/r"), None)
+        .await
+        .unwrap();
+    let long_principal = format!("user:{}", "a".repeat(1020));
     type Row<'a> = (
         &'a str,
         &'a Caller,
@@ -199,6 +209,74 @@ async fn role_bindings_follow_the_reference_rules() {
             vec!["clusterAdmin"],
             Err(
                 "user:alice@x is not authorized to perform this operation - needs permissions [CLUSTER_MODIFY_BINDINGS] on CLUSTER . Run `pachctl auth roles-for-permission` to find roles that grant a given permission.",
+            ),
+        ),
+        // Issue 11, defect 8: roles are refused where they cannot apply
+        // (auth-model.md §4, can_be_bound_to), and sizes are bounded.
+        (
+            "cluster role on a repo",
+            &root,
+            res(ResourceType::Repo, "default/r"),
+            "user:alice@x",
+            vec!["repoReader", "clusterAdmin"],
+            Err(
+                "role clusterAdmin cannot be bound to REPO default/r: it applies only to CLUSTER; pick a role that applies to a REPO (such as repoOwner) or bind clusterAdmin where it applies",
+            ),
+        ),
+        (
+            "project role on a repo",
+            &root,
+            res(ResourceType::Repo, "default/r"),
+            "user:alice@x",
+            vec!["projectWriter"],
+            Err(
+                "role projectWriter cannot be bound to REPO default/r: it applies only to CLUSTER, PROJECT; pick a role that applies to a REPO (such as repoOwner) or bind projectWriter where it applies",
+            ),
+        ),
+        (
+            "cluster-only role on a project",
+            &root,
+            res(ResourceType::Project, "default"),
+            "user:alice@x",
+            vec!["projectCreator"],
+            Err(
+                "role projectCreator cannot be bound to PROJECT default: it applies only to CLUSTER; pick a role that applies to a PROJECT (such as projectOwner) or bind projectCreator where it applies",
+            ),
+        ),
+        (
+            "repo role on a repo",
+            &root,
+            res(ResourceType::Repo, "default/r"),
+            "user:alice@x",
+            vec!["repoWriter"],
+            Ok(()),
+        ),
+        (
+            "project role on a project",
+            &root,
+            res(ResourceType::Project, "default"),
+            "user:alice@x",
+            vec!["projectOwner", "repoReader"],
+            Ok(()),
+        ),
+        (
+            "principal of 1 KiB + 1",
+            &root,
+            cluster.clone(),
+            long_principal.as_str(),
+            vec!["repoReader"],
+            Err(
+                "subject is 1025 bytes long, over the limit of 1024 bytes; use a shorter name",
+            ),
+        ),
+        (
+            "resource name over 255 bytes",
+            &root,
+            res(ResourceType::Project, &"p".repeat(256)),
+            "user:alice@x",
+            vec!["projectOwner"],
+            Err(
+                "PROJECT name has a part of 256 bytes, over the limit of 255 bytes; use a shorter name",
             ),
         ),
         (
