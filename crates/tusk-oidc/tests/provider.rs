@@ -1427,3 +1427,25 @@ async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
     .unwrap();
     assert!(e.p.verify_id_token(&t.id_token, "app").await.is_err());
 }
+
+/// Issue 11, defect 6: introspection answered for other clients' tokens.
+/// A token issued to `app` is, to `pachd`, exactly `{"active": false}`,
+/// both the access token and the refresh token.
+#[tokio::test]
+async fn introspection_of_another_clients_token_is_inactive() {
+    let e = env().await;
+    let code = e.code("openid email offline_access").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    let refresh = t.refresh_token.clone().unwrap();
+    for token in [&t.access_token, &refresh] {
+        assert_eq!(e.introspect(token).await["active"], true);
+        let by_other =
+            e.p.introspect(
+                Some(&basic("pachd", "pachd-secret")),
+                &params(&[("token", token)]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_other, json!({"active": false}));
+    }
+}
