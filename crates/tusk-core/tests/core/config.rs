@@ -333,7 +333,7 @@ fn sources_layer_in_documented_order() {
         ]),
     );
     check(
-        &["pachd:\n  rootToken: abc\n  enterpriseLicenseKey: lic\n  oauthClientSecret: shh\n"],
+        &["pachd:\n  rootToken: abc\n  enterpriseLicenseKey: lic\n  oauthClientSecret: pachd-secret-16-bytes\n"],
         &[],
         Ok(&[
             r#""rootToken":"***""#,
@@ -494,4 +494,50 @@ fn mutated_inputs_never_panic() {
             let _ = config::parse_connector(&bytes, "m.yaml", Dialect::IdpFile);
         }
     }
+}
+
+/// Issue 11, defect 8: a one-character client secret passed `config
+/// check`. Every confidential client's secret must be at least 16 bytes,
+/// and the error names where it came from.
+#[test]
+fn short_client_secrets_are_refused() {
+    const FIX: &str = "use a random secret of at least 16 bytes";
+    let extra = "oidc:\n  additionalClients:\n  - id: app\n    secret: x\n    redirectURIs: [https://a.example.com/cb]\n";
+    check(
+        &[extra],
+        &[],
+        Err(&[
+            "values0.yaml:4: oidc.additionalClients[0].secret: client `app` has a secret of 1 bytes",
+            FIX,
+        ]),
+    );
+    check(
+        &["pachd:\n  oauthClientSecret: short\n"],
+        &[],
+        Err(&["pachd.oauthClientSecret: client `pachd` has a secret of 5 bytes", FIX]),
+    );
+    check(
+        &["console:\n  config:\n    oauthClientSecret: 123456789012345\n"],
+        &[],
+        Err(&["console.config.oauthClientSecret: client `console` has a secret of 15 bytes"]),
+    );
+    check(
+        &[],
+        &[("AUTH_CLIENT_SECRET", "abc")],
+        Err(&["AUTH_CLIENT_SECRET: client `pachd` has a secret of 3 bytes", FIX]),
+    );
+    check(
+        &[],
+        &[(
+            "IDP_ADDITIONAL_CLIENTS",
+            r#"[{"id":"grafana","secret":"g","redirect_uris":["https://g.example.com/cb"]}]"#,
+        )],
+        Err(&["client `grafana` has a secret of 1 bytes", FIX]),
+    );
+    // Exactly 16 bytes passes; a public client needs no secret.
+    check(
+        &["pachd:\n  oauthClientSecret: 0123456789abcdef\noidc:\n  additionalClients:\n  - id: cli\n    public: true\n    redirectURIs: [http://127.0.0.1/cb]\n"],
+        &[],
+        Ok(&[r#""secret":"***""#]),
+    );
 }
