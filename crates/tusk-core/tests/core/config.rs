@@ -541,3 +541,23 @@ fn short_client_secrets_are_refused() {
         Ok(&[r#""secret":"***""#]),
     );
 }
+
+/// Issue 11, defect 7: checking 100k keys took 13 s (a duplicate-key scan
+/// and a merge that were quadratic). The document must still parse, merge
+/// and report a duplicate at the far end with both lines.
+#[test]
+fn a_hundred_thousand_keys_parse() {
+    let mut big = String::from("pachd:\n  podLabels:\n");
+    for i in 0..100_000 {
+        big.push_str(&format!("    k{i}: v{i}\n"));
+    }
+    let big: &'static str = Box::leak(big.into_boxed_str());
+    let over = "pachd:\n  podLabels:\n    k99999: changed\n    extra: 1\n";
+    check(&[big, over], &[], Ok(&[r#""activateAuth":true"#]));
+    let dup: &'static str = Box::leak(format!("{big}    k0: again\n").into_boxed_str());
+    check(
+        &[dup],
+        &[],
+        Err(&["values0.yaml:100003", "duplicate key `k0` (first defined on line 3)"]),
+    );
+}
