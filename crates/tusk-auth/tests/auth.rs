@@ -265,9 +265,7 @@ async fn role_bindings_follow_the_reference_rules() {
             cluster.clone(),
             long_principal.as_str(),
             vec!["repoReader"],
-            Err(
-                "subject is 1025 bytes long, over the limit of 1024 bytes; use a shorter name",
-            ),
+            Err("subject is 1025 bytes long, over the limit of 1024 bytes; use a shorter name"),
         ),
         (
             "resource name over 255 bytes",
@@ -654,7 +652,9 @@ async fn deleting_a_project_deletes_its_repos_bindings() {
     // A repo on its own still goes alone, and twice is an error.
     svc.delete_resource_binding(&repo).await.unwrap();
     assert_eq!(
-        svc.delete_resource_binding(&repo).await.map_err(|e| e.to_string()),
+        svc.delete_resource_binding(&repo)
+            .await
+            .map_err(|e| e.to_string()),
         Err("no role binding exists for REPO p/r".into())
     );
 }

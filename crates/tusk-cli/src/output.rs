@@ -44,7 +44,9 @@ pub fn write_stdout(bytes: &[u8]) -> Outcome {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(Failure::run(format!("cannot write to standard output: {e}"))),
+        Err(e) => Err(Failure::run(format!(
+            "cannot write to standard output: {e}"
+        ))),
     }
 }
 

@@ -1413,7 +1413,9 @@ async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
             ("code_challenge_method", "plain"),
         ]))
         .await;
-    assert!(matches!(r, Err(AuthorizeError::Redirect(u)) if u.contains("PKCE+method+plain+is+not+accepted")));
+    assert!(
+        matches!(r, Err(AuthorizeError::Redirect(u)) if u.contains("PKCE+method+plain+is+not+accepted"))
+    );
     // The auth plane's ID-token check refuses access tokens and revoked sessions.
     let code = e.code("openid offline_access").await;
     let t = e.exchange(&code, VERIFIER).await.unwrap();

@@ -1171,7 +1171,10 @@ impl Loader<'_> {
             .collect();
         for (i, item) in items.iter().enumerate() {
             let id = item.get("id").map(|n| &n.value);
-            if let Some(c) = clients.iter().find(|c| id == Some(&Value::Str(c.id.clone()))) {
+            if let Some(c) = clients
+                .iter()
+                .find(|c| id == Some(&Value::Str(c.id.clone())))
+            {
                 let pos = item.get("secret").map_or(item.pos, |n| n.pos);
                 self.check_client_secret(pos, &format!("{path}[{i}].secret"), c);
             }

@@ -333,7 +333,9 @@ fn sources_layer_in_documented_order() {
         ]),
     );
     check(
-        &["pachd:\n  rootToken: abc\n  enterpriseLicenseKey: lic\n  oauthClientSecret: pachd-secret-16-bytes\n"],
+        &[
+            "pachd:\n  rootToken: abc\n  enterpriseLicenseKey: lic\n  oauthClientSecret: pachd-secret-16-bytes\n",
+        ],
         &[],
         Ok(&[
             r#""rootToken":"***""#,
@@ -514,7 +516,10 @@ fn short_client_secrets_are_refused() {
     check(
         &["pachd:\n  oauthClientSecret: short\n"],
         &[],
-        Err(&["pachd.oauthClientSecret: client `pachd` has a secret of 5 bytes", FIX]),
+        Err(&[
+            "pachd.oauthClientSecret: client `pachd` has a secret of 5 bytes",
+            FIX,
+        ]),
     );
     check(
         &["console:\n  config:\n    oauthClientSecret: 123456789012345\n"],
@@ -524,7 +529,10 @@ fn short_client_secrets_are_refused() {
     check(
         &[],
         &[("AUTH_CLIENT_SECRET", "abc")],
-        Err(&["AUTH_CLIENT_SECRET: client `pachd` has a secret of 3 bytes", FIX]),
+        Err(&[
+            "AUTH_CLIENT_SECRET: client `pachd` has a secret of 3 bytes",
+            FIX,
+        ]),
     );
     check(
         &[],
@@ -536,7 +544,9 @@ fn short_client_secrets_are_refused() {
     );
     // Exactly 16 bytes passes; a public client needs no secret.
     check(
-        &["pachd:\n  oauthClientSecret: 0123456789abcdef\noidc:\n  additionalClients:\n  - id: cli\n    public: true\n    redirectURIs: [http://127.0.0.1/cb]\n"],
+        &[
+            "pachd:\n  oauthClientSecret: 0123456789abcdef\noidc:\n  additionalClients:\n  - id: cli\n    public: true\n    redirectURIs: [http://127.0.0.1/cb]\n",
+        ],
         &[],
         Ok(&[r#""secret":"***""#]),
     );
@@ -558,6 +568,9 @@ fn a_hundred_thousand_keys_parse() {
     check(
         &[dup],
         &[],
-        Err(&["values0.yaml:100003", "duplicate key `k0` (first defined on line 3)"]),
+        Err(&[
+            "values0.yaml:100003",
+            "duplicate key `k0` (first defined on line 3)",
+        ]),
     );
 }
