@@ -163,7 +163,10 @@ impl AuthService {
         }
         let hash = hash_token(token);
         let seen = self.cache.generation();
-        let cached = match self.cache.token(&hash) {
+        let now = self.now();
+        // A stale entry is read again even without a change from the feed:
+        // that bounds how long another replica's revocation can go unseen.
+        let cached = match self.cache.token(&hash).filter(|c| c.fresh(now)) {
             Some(c) => c,
             None => {
                 let record = match self.store.get::<AuthToken>(&hash).await {
@@ -174,12 +177,13 @@ impl AuthService {
                 let c = CachedToken {
                     subject: record.subject,
                     expires_at: record.expires_at,
+                    checked_at: now,
                 };
                 self.cache.put_token(seen, hash, c.clone());
                 c
             }
         };
-        if cached.expires_at.is_some_and(|e| e <= self.now()) {
+        if cached.expires_at.is_some_and(|e| e <= now) {
             return Err(AuthError::ExpiredToken);
         }
         self.check_gate(&cached.subject).await?;
