@@ -92,6 +92,19 @@ pub fn new_token() -> String {
     hex::encode(bytes)
 }
 
+/// Group names are not validated by the reference, but are bounded like
+/// principals, since they are stored in every member's record.
+fn check_group(group: &str) -> Result<(), AuthError> {
+    if group.len() > auth::MAX_SUBJECT_BYTES {
+        return Err(AuthError::Other(auth::too_long(
+            "group",
+            group.len(),
+            auth::MAX_SUBJECT_BYTES,
+        )));
+    }
+    Ok(())
+}
+
 fn binding_of(entries: &[(&str, &str)]) -> Binding {
     entries
         .iter()
@@ -406,6 +419,9 @@ impl AuthService {
                 )));
             }
         };
+        if resource.kind == ResourceType::Project {
+            self.clear_orphaned_repos(resource).await?;
+        }
         let mut entries = Binding::new();
         if let Some(owner) =
             owner.filter(|o| !o.starts_with("pach:") && !o.starts_with("internal:"))
@@ -428,6 +444,32 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         }
         self.changed(<RoleBinding as tusk_store::Record>::KIND, Some(&record.id));
+        Ok(())
+    }
+
+    /// Repo bindings under a project that has no binding are orphans (a
+    /// project deleted before deletes took its repos along): no repo can
+    /// be registered under a missing project, so they are cleared before
+    /// the project is created again, and the new project starts empty.
+    async fn clear_orphaned_repos(&self, project: &Resource) -> Result<(), AuthError> {
+        let key = project.binding_key();
+        match self.store.get::<RoleBinding>(&key).await {
+            Ok(_) => return Ok(()),
+            Err(tusk_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let repos = Resource {
+            kind: ResourceType::Repo,
+            name: format!("{}/", project.name),
+        };
+        let n = self
+            .store
+            .delete_with_prefix::<RoleBinding>(&key, &repos.binding_key())
+            .await?;
+        if n > 0 {
+            tracing::warn!(project = %project.name, bindings = n, "removed orphaned repo role bindings before creating the project");
+            self.changed(<RoleBinding as tusk_store::Record>::KIND, None);
+        }
         Ok(())
     }
 
@@ -519,6 +561,9 @@ impl AuthService {
         groups: &[String],
     ) -> Result<(), AuthError> {
         auth::check_subject(username).map_err(AuthError::Other)?;
+        for g in groups {
+            check_group(g)?;
+        }
         let record = GroupMembership {
             id: username.to_owned(),
             groups: groups.iter().cloned().collect(),
@@ -541,6 +586,7 @@ impl AuthService {
         add: &[String],
         remove: &[String],
     ) -> Result<(), AuthError> {
+        check_group(group)?;
         for s in add.iter().chain(remove) {
             auth::check_subject(s).map_err(AuthError::Other)?;
         }

@@ -324,6 +324,20 @@ async fn role_bindings_follow_the_reference_rules() {
             .await
             .is_err()
     );
+    // Group names are bounded like principals.
+    let long_group = format!("group:{}", "g".repeat(1020));
+    assert_eq!(
+        svc.modify_members(&long_group, &["user:x@y".into()], &[])
+            .await
+            .map_err(|e| e.to_string()),
+        Err("group is 1026 bytes long, over the limit of 1024 bytes; use a shorter name".into())
+    );
+    assert_eq!(
+        svc.set_groups_for_user("user:x@y", &[long_group])
+            .await
+            .map_err(|e| e.to_string()),
+        Err("group is 1026 bytes long, over the limit of 1024 bytes; use a shorter name".into())
+    );
     let many: Vec<String> = vec!["repoReader".to_owned(); 100_000];
     svc.modify_role_binding(&root, &cluster, "user:x@y", &many)
         .await
@@ -606,7 +620,7 @@ async fn enterprise_gate_with_a_configured_license() {
 /// whoever re-created the names inherited them.
 #[tokio::test]
 async fn deleting_a_project_deletes_its_repos_bindings() {
-    let (svc, _, _) = service().await;
+    let (svc, _, store) = service().await;
     let root = svc
         .authenticate(Some(&svc.activate(None).await.unwrap()))
         .await
@@ -649,6 +663,29 @@ async fn deleting_a_project_deletes_its_repos_bindings() {
         ["user:mallory@x"]
     );
     assert_eq!(svc.get_role_binding(&sibling).await.unwrap().len(), 1);
+    // Orphans left by a delete before this fix are cleared when the
+    // project is created again.
+    svc.delete_resource_binding(&project).await.unwrap();
+    let orphan = tusk_store::RoleBinding {
+        id: repo.binding_key(),
+        entries: [(
+            "user:alice@x".to_owned(),
+            std::collections::BTreeSet::from(["repoOwner".to_owned()]),
+        )]
+        .into(),
+    };
+    store.put(&orphan).await.unwrap();
+    svc.create_resource_binding(&project, Some("user:mallory@x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        svc.get_role_binding(&repo).await.unwrap().len(),
+        0,
+        "an orphaned repo binding survived the project's re-creation"
+    );
+    svc.create_resource_binding(&repo, Some("user:mallory@x"))
+        .await
+        .unwrap();
     // A repo on its own still goes alone, and twice is an error.
     svc.delete_resource_binding(&repo).await.unwrap();
     assert_eq!(
