@@ -2,7 +2,7 @@
 //! domain types. The gRPC layer maps messages to these calls and errors to
 //! statuses; access levels are checked here so no transport can skip them.
 
-use crate::cache::{Cache, CachedToken};
+use crate::cache::{Cache, CachedToken, TOKEN_RECHECK_SECONDS};
 use crate::error::AuthError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -314,6 +314,7 @@ impl AuthService {
         }
         self.delete_quietly::<AuthConfig>(AuthConfig::ID).await?;
         self.changed("*", None);
+        self.outwait_other_replicas().await;
         tracing::info!("auth deactivated");
         Ok(())
     }
@@ -543,7 +544,25 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         };
         self.changed(<AuthToken as tusk_store::Record>::KIND, Some(&hash));
+        if n > 0 {
+            self.outwait_other_replicas().await;
+        }
         Ok(n)
+    }
+
+    /// Returns once no replica can still accept a token deleted before
+    /// the call. Another replica may hold it in its cache, trusted for less
+    /// than [`TOKEN_RECHECK_SECONDS`] after its last store read, which came
+    /// before the delete; so waiting that long makes the revocation
+    /// effective everywhere before the revoking call returns, whether or
+    /// not the change feed has arrived. Only PostgreSQL has replicas
+    /// sharing the store; the memory and SQLite stores serve one process,
+    /// whose cache was invalidated at once.
+    async fn outwait_other_replicas(&self) {
+        if self.store.backend_name() == "postgres" {
+            let secs = u64::try_from(TOKEN_RECHECK_SECONDS).unwrap_or(1);
+            tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+        }
     }
 
     pub async fn revoke_tokens_for_user(&self, username: &str) -> Result<i64, AuthError> {
@@ -552,6 +571,9 @@ impl AuthService {
         }
         let n = self.store.delete_by_owner::<AuthToken>(username).await?;
         self.changed(<AuthToken as tusk_store::Record>::KIND, None);
+        if n > 0 {
+            self.outwait_other_replicas().await;
+        }
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 
@@ -681,7 +703,9 @@ impl AuthService {
                 "RotateRootToken() is disabled when the root token is configured in the environment; change AUTH_ROOT_TOKEN (Helm pachd.rootToken) and restart instead".into(),
             ));
         }
-        self.set_root_token(new).await
+        let token = self.set_root_token(new).await?;
+        self.outwait_other_replicas().await;
+        Ok(token)
     }
 
     /// Replaces every root token; used by rotation and by the bootstrap
