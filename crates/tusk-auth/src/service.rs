@@ -463,9 +463,13 @@ impl AuthService {
             kind: ResourceType::Repo,
             name: format!("{}/", project.name),
         };
+        // Only the repos go: the prefix doubles as the exact id, which no
+        // record has (a repo name is never empty), so a project binding a
+        // concurrent creator just wrote is never touched.
+        let prefix = repos.binding_key();
         let n = self
             .store
-            .delete_with_prefix::<RoleBinding>(&key, &repos.binding_key())
+            .delete_with_prefix::<RoleBinding>(&prefix, &prefix)
             .await?;
         if n > 0 {
             tracing::warn!(project = %project.name, bindings = n, "removed orphaned repo role bindings before creating the project");
