@@ -212,7 +212,7 @@ async fn role_bindings_follow_the_reference_rules() {
             ),
         ),
         // Issue 11, defect 8: roles are refused where they cannot apply
-        // (auth-model.md §4, can_be_bound_to), and sizes are bounded.
+        // (each role's can_be_bound_to), and sizes are bounded.
         (
             "cluster role on a repo",
             &root,

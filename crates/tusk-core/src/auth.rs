@@ -568,8 +568,8 @@ pub fn role(name: &str) -> Option<&'static Role> {
     roles().iter().find(|r| r.name == name)
 }
 
-/// Refuses a role on a resource type outside its `can_be_bound_to`
-/// (auth-model.md §4). The reference accepts any role anywhere, so
+/// Refuses a role on a resource type outside its `can_be_bound_to` (the
+/// roles table above). The reference accepts any role anywhere, so
 /// `clusterAdmin` on a repo silently acts as `repoOwner` there; tusk
 /// refuses it, naming the role, the resource and the types it applies to.
 pub fn check_role_applies(role: &Role, resource: &Resource) -> Result<(), String> {

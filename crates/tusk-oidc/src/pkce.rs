@@ -8,8 +8,7 @@ use sha2::{Digest, Sha256};
 /// Validates the `code_challenge_method` at the authorization endpoint.
 /// Only S256 is accepted. An absent method means `plain` (RFC 7636 §4.3),
 /// and `plain` sends the verifier itself through the browser, where it
-/// leaks with the code, so it is refused for every client (RFC 9700
-/// §2.1.1).
+/// leaks with the code, so it is refused for every client.
 pub fn check_method(challenge: &str, method: Option<&str>) -> Result<&'static str, OAuthError> {
     if challenge.is_empty() {
         return Ok("");

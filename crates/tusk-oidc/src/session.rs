@@ -88,8 +88,9 @@ impl Provider {
         let token = params.require("token")?;
         let inactive = json!({"active": false});
         if let Ok(claims) = self.active_access_token(token).await {
-            // RFC 7662 §4: a client learns nothing of a token meant for
-            // someone else, not even that it is active.
+            // A client learns nothing of a token meant for someone else,
+            // not even that it is active: introspection must not become
+            // a way to probe or read other clients' tokens.
             let issued_to = claims.get("client_id").and_then(Value::as_str);
             let audience = match claims.get("aud") {
                 Some(Value::String(a)) => a == &client.id,

@@ -369,10 +369,10 @@ static AUTH_CONFIG_ENV: Schema = Schema {
     obsolete: &[],
 };
 
-/// The environment variables tusk reads, as in Pachyderm (identity-and-config.md §6).
 /// Shortest client secret `config check` accepts.
 pub const MIN_CLIENT_SECRET_BYTES: usize = 16;
 
+/// The environment variables tusk reads, as in Pachyderm (identity-and-config.md §6).
 pub const ENV_VARS: &[&str] = &[
     "IDP_CONNECTORS",
     "IDP_CONFIG",
