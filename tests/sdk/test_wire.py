@@ -772,6 +772,9 @@ MODIFY_ERRORS = [
      "no role binding exists for PROJECT nope"),
     ("missing-repo", res(RT.REPO, "default/nope"), "robot:x", ["repoReader"], Code.NOT_FOUND,
      "no role binding exists for REPO default/nope"),
+    # Stricter than the reference (issue 11): a role only where it applies.
+    ("role-on-wrong-type", res(RT.PROJECT, "default"), "robot:x", ["clusterAdmin"],
+     Code.UNKNOWN, "role clusterAdmin cannot be bound to PROJECT default"),
 ]
 
 
@@ -802,9 +805,6 @@ def test_modify_role_binding(server):
     assert set(entries["robot:many"].roles) == {"projectViewer", "repoWriter"}
     root.modify_role_binding(resource=default, principal="robot:many", roles=[])
     assert "robot:many" not in root.get_role_binding(resource=default).binding.entries
-    # Lenient like the reference: any known role binds anywhere.
-    root.modify_role_binding(resource=default, principal="group:lenient", roles=["clusterAdmin"])
-    root.modify_role_binding(resource=default, principal="group:lenient", roles=[])
 
 
 def test_cluster_binding_takes_effect_at_once(server):

@@ -12,10 +12,28 @@ use tusk_store::{AuthToken, Change, EnterpriseState, GroupMembership, RoleBindin
 /// cheap, and entries come back on the next use.
 const MAX_TOKENS: usize = 100_000;
 
+/// How long a replica trusts a cached token before reading the store
+/// again. The change feed usually invalidates within milliseconds, but it
+/// is asynchronous (and lost while a listener reconnects), so this is the
+/// bound on revocation across replicas: a token revoked anywhere is
+/// refused everywhere less than this many seconds after the revoking call
+/// returns. Cost: one store read per active token, replica and interval.
+pub const TOKEN_RECHECK_SECONDS: i64 = 1;
+
 #[derive(Debug, Clone)]
 pub struct CachedToken {
     pub subject: String,
     pub expires_at: Option<i64>,
+    /// Clock time just before the store read this entry came from.
+    pub checked_at: i64,
+}
+
+impl CachedToken {
+    /// Whether the entry may still answer without the store (see
+    /// [`TOKEN_RECHECK_SECONDS`]).
+    pub fn fresh(&self, now: i64) -> bool {
+        now.saturating_sub(self.checked_at) < TOKEN_RECHECK_SECONDS
+    }
 }
 
 #[derive(Default)]

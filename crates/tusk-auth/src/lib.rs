@@ -16,6 +16,7 @@ pub mod identity;
 pub mod login;
 pub mod service;
 
+pub use cache::TOKEN_RECHECK_SECONDS;
 pub use error::AuthError;
 pub use identity::{ConnectorInput, Managed};
 pub use service::{AuthService, AuthSettings, Caller, OidcConfig, ROOT, TokenInfo, new_token};

@@ -2,7 +2,7 @@
 //! domain types. The gRPC layer maps messages to these calls and errors to
 //! statuses; access levels are checked here so no transport can skip them.
 
-use crate::cache::{Cache, CachedToken};
+use crate::cache::{Cache, CachedToken, TOKEN_RECHECK_SECONDS};
 use crate::error::AuthError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -92,6 +92,19 @@ pub fn new_token() -> String {
     hex::encode(bytes)
 }
 
+/// Group names are not validated by the reference, but are bounded like
+/// principals, since they are stored in every member's record.
+fn check_group(group: &str) -> Result<(), AuthError> {
+    if group.len() > auth::MAX_SUBJECT_BYTES {
+        return Err(AuthError::Other(auth::too_long(
+            "group",
+            group.len(),
+            auth::MAX_SUBJECT_BYTES,
+        )));
+    }
+    Ok(())
+}
+
 fn binding_of(entries: &[(&str, &str)]) -> Binding {
     entries
         .iter()
@@ -163,7 +176,10 @@ impl AuthService {
         }
         let hash = hash_token(token);
         let seen = self.cache.generation();
-        let cached = match self.cache.token(&hash) {
+        let now = self.now();
+        // A stale entry is read again even without a change from the feed:
+        // that bounds how long another replica's revocation can go unseen.
+        let cached = match self.cache.token(&hash).filter(|c| c.fresh(now)) {
             Some(c) => c,
             None => {
                 let record = match self.store.get::<AuthToken>(&hash).await {
@@ -174,12 +190,13 @@ impl AuthService {
                 let c = CachedToken {
                     subject: record.subject,
                     expires_at: record.expires_at,
+                    checked_at: now,
                 };
                 self.cache.put_token(seen, hash, c.clone());
                 c
             }
         };
-        if cached.expires_at.is_some_and(|e| e <= self.now()) {
+        if cached.expires_at.is_some_and(|e| e <= now) {
             return Err(AuthError::ExpiredToken);
         }
         self.check_gate(&cached.subject).await?;
@@ -297,6 +314,7 @@ impl AuthService {
         }
         self.delete_quietly::<AuthConfig>(AuthConfig::ID).await?;
         self.changed("*", None);
+        self.outwait_other_replicas().await;
         tracing::info!("auth deactivated");
         Ok(())
     }
@@ -325,6 +343,7 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         self.require_active().await?;
         auth::check_subject(principal).map_err(AuthError::Other)?;
+        resource.check_name().map_err(AuthError::Other)?;
         if principal.starts_with("pach:") && resource.kind == ResourceType::Cluster {
             return Err(AuthError::other(
                 "cannot modify cluster role bindings for pach: users",
@@ -352,9 +371,10 @@ impl AuthService {
         }
         let mut wanted = BTreeSet::new();
         for r in roles {
-            if auth::role(r).is_none() {
+            let Some(role) = auth::role(r) else {
                 return Err(AuthError::Other(format!("unknown role {r:?}")));
-            }
+            };
+            auth::check_role_applies(role, resource).map_err(AuthError::Other)?;
             wanted.insert(r.clone());
         }
         let key = resource.binding_key();
@@ -400,6 +420,9 @@ impl AuthService {
                 )));
             }
         };
+        if resource.kind == ResourceType::Project {
+            self.clear_orphaned_repos(resource).await?;
+        }
         let mut entries = Binding::new();
         if let Some(owner) =
             owner.filter(|o| !o.starts_with("pach:") && !o.starts_with("internal:"))
@@ -425,19 +448,63 @@ impl AuthService {
         Ok(())
     }
 
-    pub async fn delete_resource_binding(&self, resource: &Resource) -> Result<(), AuthError> {
-        let key = resource.binding_key();
-        match self.store.delete::<RoleBinding>(&key).await {
-            Ok(()) => {}
-            Err(tusk_store::Error::NotFound { .. }) => {
-                return Err(AuthError::NoRoleBinding {
-                    kind: resource.kind.name().to_owned(),
-                    name: resource.name.clone(),
-                });
-            }
+    /// Repo bindings under a project that has no binding are orphans (a
+    /// project deleted before deletes took its repos along): no repo can
+    /// be registered under a missing project, so they are cleared before
+    /// the project is created again, and the new project starts empty.
+    async fn clear_orphaned_repos(&self, project: &Resource) -> Result<(), AuthError> {
+        let key = project.binding_key();
+        match self.store.get::<RoleBinding>(&key).await {
+            Ok(_) => return Ok(()),
+            Err(tusk_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        self.changed(<RoleBinding as tusk_store::Record>::KIND, Some(&key));
+        let repos = Resource {
+            kind: ResourceType::Repo,
+            name: format!("{}/", project.name),
+        };
+        // Only the repos go: the prefix doubles as the exact id, which no
+        // record has (a repo name is never empty), so a project binding a
+        // concurrent creator just wrote is never touched.
+        let prefix = repos.binding_key();
+        let n = self
+            .store
+            .delete_with_prefix::<RoleBinding>(&prefix, &prefix)
+            .await?;
+        if n > 0 {
+            tracing::warn!(project = %project.name, bindings = n, "removed orphaned repo role bindings before creating the project");
+            self.changed(<RoleBinding as tusk_store::Record>::KIND, None);
+        }
+        Ok(())
+    }
+
+    /// Deletes a resource's binding. A project takes its repos' bindings
+    /// with it in the same store step, so a project re-created under the
+    /// old name cannot inherit grants on repos of the same names.
+    pub async fn delete_resource_binding(&self, resource: &Resource) -> Result<(), AuthError> {
+        let key = resource.binding_key();
+        let deleted = if resource.kind == ResourceType::Project {
+            let repos = Resource {
+                kind: ResourceType::Repo,
+                name: format!("{}/", resource.name),
+            };
+            self.store
+                .delete_with_prefix::<RoleBinding>(&key, &repos.binding_key())
+                .await?
+        } else {
+            match self.store.delete::<RoleBinding>(&key).await {
+                Ok(()) => 1,
+                Err(tusk_store::Error::NotFound { .. }) => 0,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if deleted == 0 {
+            return Err(AuthError::NoRoleBinding {
+                kind: resource.kind.name().to_owned(),
+                name: resource.name.clone(),
+            });
+        }
+        self.changed(<RoleBinding as tusk_store::Record>::KIND, None);
         Ok(())
     }
 
@@ -450,6 +517,13 @@ impl AuthService {
             return Err(AuthError::other(
                 "robot name is empty; pass a name such as `ci`",
             ));
+        }
+        if name.len() > auth::MAX_NAME_BYTES {
+            return Err(AuthError::Other(auth::too_long(
+                "robot name",
+                name.len(),
+                auth::MAX_NAME_BYTES,
+            )));
         }
         let token = new_token();
         let expires = (ttl > 0).then(|| self.now().saturating_add(ttl));
@@ -474,7 +548,25 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         };
         self.changed(<AuthToken as tusk_store::Record>::KIND, Some(&hash));
+        if n > 0 {
+            self.outwait_other_replicas().await;
+        }
         Ok(n)
+    }
+
+    /// Returns once no replica can still accept a token deleted before
+    /// the call. Another replica may hold it in its cache, trusted for less
+    /// than [`TOKEN_RECHECK_SECONDS`] after its last store read, which came
+    /// before the delete; so waiting that long makes the revocation
+    /// effective everywhere before the revoking call returns, whether or
+    /// not the change feed has arrived. Only PostgreSQL has replicas
+    /// sharing the store; the memory and SQLite stores serve one process,
+    /// whose cache was invalidated at once.
+    async fn outwait_other_replicas(&self) {
+        if self.store.backend_name() == "postgres" {
+            let secs = u64::try_from(TOKEN_RECHECK_SECONDS).unwrap_or(1);
+            tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+        }
     }
 
     pub async fn revoke_tokens_for_user(&self, username: &str) -> Result<i64, AuthError> {
@@ -483,6 +575,9 @@ impl AuthService {
         }
         let n = self.store.delete_by_owner::<AuthToken>(username).await?;
         self.changed(<AuthToken as tusk_store::Record>::KIND, None);
+        if n > 0 {
+            self.outwait_other_replicas().await;
+        }
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 
@@ -492,6 +587,9 @@ impl AuthService {
         groups: &[String],
     ) -> Result<(), AuthError> {
         auth::check_subject(username).map_err(AuthError::Other)?;
+        for g in groups {
+            check_group(g)?;
+        }
         let record = GroupMembership {
             id: username.to_owned(),
             groups: groups.iter().cloned().collect(),
@@ -514,6 +612,7 @@ impl AuthService {
         add: &[String],
         remove: &[String],
     ) -> Result<(), AuthError> {
+        check_group(group)?;
         for s in add.iter().chain(remove) {
             auth::check_subject(s).map_err(AuthError::Other)?;
         }
@@ -608,7 +707,9 @@ impl AuthService {
                 "RotateRootToken() is disabled when the root token is configured in the environment; change AUTH_ROOT_TOKEN (Helm pachd.rootToken) and restart instead".into(),
             ));
         }
-        self.set_root_token(new).await
+        let token = self.set_root_token(new).await?;
+        self.outwait_other_replicas().await;
+        Ok(token)
     }
 
     /// Replaces every root token; used by rotation and by the bootstrap

@@ -208,7 +208,12 @@ fn config_command(cmd: ConfigCommand) -> ExitCode {
     match loaded {
         Loaded::Ok(config) if show => {
             match serde_json::to_string_pretty(&config.show()) {
-                Ok(text) => println!("{text}"),
+                Ok(text) => {
+                    if let Err(f) = output::write_stdout(format!("{text}\n").as_bytes()) {
+                        f.print();
+                        return ExitCode::from(f.code);
+                    }
+                }
                 Err(e) => {
                     eprintln!("tusk: error: cannot render the config: {e}");
                     return ExitCode::FAILURE;
@@ -235,6 +240,7 @@ fn config_command(cmd: ConfigCommand) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    output::exit_quietly_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -255,8 +261,10 @@ fn main() -> ExitCode {
         Command::Store(cmd) => store_cmd::run(cmd),
         Command::Completion { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "tusk", &mut std::io::stdout());
-            ExitCode::SUCCESS
+            // Generated into memory: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tusk", &mut script);
+            finish(output::write_stdout(&script))
         }
     }
 }

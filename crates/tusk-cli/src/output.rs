@@ -29,9 +29,46 @@ pub fn emit<T: Serialize + ?Sized>(
     };
     let rendered = rendered.trim_end_matches('\n');
     if !rendered.is_empty() {
-        println!("{rendered}");
+        write_stdout(format!("{rendered}\n").as_bytes())?;
     }
     Ok(())
+}
+
+/// Writes to stdout. A reader that has gone away (`tusk ... | head -1`)
+/// wants no more output: that is not a failure, so the process ends at
+/// once with status 0 and no message, as ripgrep does. (Rust ignores
+/// SIGPIPE, and this workspace forbids the `unsafe` that would restore it.)
+pub fn write_stdout(bytes: &[u8]) -> Outcome {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(Failure::run(format!(
+            "cannot write to standard output: {e}"
+        ))),
+    }
+}
+
+/// The same rule for every `println!` not routed through
+/// [`write_stdout`]: std panics when printing fails, and this hook turns
+/// only the broken-pipe case into a quiet exit; every other panic goes to
+/// the default hook unchanged.
+pub fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        // std's message for a failed `print!`: "failed printing to stdout: <io error>".
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// Seconds since the Unix epoch as RFC 3339 UTC (`2025-01-31T12:00:00Z`).

@@ -2144,3 +2144,43 @@ fn serve_refuses_to_replace_a_lost_encryption_key() {
         "a new key was generated"
     );
 }
+
+/// Issue 11, defect 8: `tusk completion bash | head -1` panicked with a
+/// backtrace. A reader that closes early ends the command quietly, with
+/// status 0. Every output here is over 64 KiB, more than a pipe buffers,
+/// so the write after the reader is gone is certain to fail.
+#[test]
+fn a_reader_that_closes_early_ends_output_quietly() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut values = String::from("oidc:\n  additionalClients:\n");
+    for i in 0..2000 {
+        values.push_str(&format!(
+            "  - {{id: client-{i}, secret: secret-of-client-{i}, redirectURIs: [https://c{i}.example.com/cb]}}\n"
+        ));
+    }
+    let values = write(dir.path(), "many.yaml", values.as_bytes());
+    let runs: [&[&str]; 4] = [
+        &["completion", "bash"],
+        &["completion", "zsh"],
+        &["completion", "fish"],
+        &["config", "show", "--values", &values],
+    ];
+    for args in runs {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tusk"))
+            .args(args)
+            .env_remove("RUST_BACKTRACE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn tusk {args:?}: {e}"));
+        let mut first = String::new();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+        assert!(!first.is_empty(), "tusk {args:?} printed nothing");
+        drop(out);
+        let done = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(0), "tusk {args:?}: {stderr}");
+        assert_eq!(stderr, "", "tusk {args:?} wrote to stderr");
+    }
+}

@@ -13,9 +13,27 @@ pub const ALL_CLUSTER_USERS: &str = "allClusterUsers";
 
 const PREFIXES: &[&str] = &["pipeline", "internal", "robot", "pach", "user", "group"];
 
+/// Longest principal (subject or group) tusk stores: far above any real
+/// email or group name, far below what would bloat every binding.
+pub const MAX_SUBJECT_BYTES: usize = 1024;
+
+/// Longest project, repo or robot name (each part of `project/repo`),
+/// the bound of the names PFS accepts.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// The error for a value over a size limit. It never quotes the value,
+/// which may be megabytes long.
+pub fn too_long(what: &str, len: usize, limit: usize) -> String {
+    format!("{what} is {len} bytes long, over the limit of {limit} bytes; use a shorter name")
+}
+
 /// Checks a subject the way the reference does, with its byte-exact error
-/// texts (clients match on them), plus tusk's refusal of an empty name.
+/// texts (clients match on them), plus tusk's refusal of an empty name and
+/// of an oversized one (checked first, so no message quotes megabytes).
 pub fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.len() > MAX_SUBJECT_BYTES {
+        return Err(too_long("subject", subject.len(), MAX_SUBJECT_BYTES));
+    }
     if subject == ALL_CLUSTER_USERS {
         return Ok(());
     }
@@ -223,6 +241,17 @@ impl Resource {
             ResourceType::Cluster => "CLUSTER:".to_owned(),
             ResourceType::SpecRepo => format!("REPO:{}", self.name),
             other => format!("{}:{}", other.name(), self.name),
+        }
+    }
+
+    /// Refuses a name with a `/`-separated part over [`MAX_NAME_BYTES`].
+    pub fn check_name(&self) -> Result<(), String> {
+        match self.name.split('/').map(str::len).max() {
+            Some(len) if len > MAX_NAME_BYTES => Err(format!(
+                "{} name has a part of {len} bytes, over the limit of {MAX_NAME_BYTES} bytes; use a shorter name",
+                self.kind.name()
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -537,6 +566,37 @@ pub fn roles() -> &'static [Role] {
 
 pub fn role(name: &str) -> Option<&'static Role> {
     roles().iter().find(|r| r.name == name)
+}
+
+/// Refuses a role on a resource type outside its `can_be_bound_to` (the
+/// roles table above). The reference accepts any role anywhere, so
+/// `clusterAdmin` on a repo silently acts as `repoOwner` there; tusk
+/// refuses it, naming the role, the resource and the types it applies to.
+pub fn check_role_applies(role: &Role, resource: &Resource) -> Result<(), String> {
+    let kind = if resource.kind == ResourceType::SpecRepo {
+        ResourceType::Repo
+    } else {
+        resource.kind
+    };
+    if role.can_be_bound_to.contains(&kind) {
+        return Ok(());
+    }
+    let applies: Vec<&str> = role.can_be_bound_to.iter().map(|k| k.name()).collect();
+    let suggestion = match kind {
+        ResourceType::Repo => "repoOwner",
+        ResourceType::Project => "projectOwner",
+        ResourceType::Job => "jobAdmin",
+        _ => "clusterAdmin",
+    };
+    Err(format!(
+        "role {} cannot be bound to {} {}: it applies only to {}; pick a role that applies to a {} (such as {suggestion}) or bind {} where it applies",
+        role.name,
+        kind.name(),
+        resource.name,
+        applies.join(", "),
+        kind.name(),
+        role.name,
+    ))
 }
 
 /// Roles whose permissions include `p` (GetRolesForPermission).

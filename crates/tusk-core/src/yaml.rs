@@ -140,13 +140,24 @@ impl Node {
     pub fn merge(&mut self, over: Node) {
         match (&mut self.value, over.value) {
             (Value::Map(base), Value::Map(top)) => {
+                // An index of the base's keys keeps a merge of big maps
+                // linear; keys are unique within a map (the parser checks).
+                let mut index: HashMap<String, usize> = base
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.name.clone(), i))
+                    .collect();
                 for (key, value) in top {
-                    match base.iter_mut().find(|(k, _)| k.name == key.name) {
-                        Some((k, existing)) => {
+                    match index.get(&key.name) {
+                        Some(&i) => {
+                            let (k, existing) = &mut base[i];
                             *k = key;
                             existing.merge(value);
                         }
-                        None => base.push((key, value)),
+                        None => {
+                            index.insert(key.name.clone(), base.len());
+                            base.push((key, value));
+                        }
                     }
                 }
             }
@@ -210,6 +221,9 @@ enum Frame {
         pos: Pos,
         entries: Vec<(Key, Node)>,
         pending_key: Option<Key>,
+        /// Key name → its line, so the duplicate check is one lookup,
+        /// not a scan (a scan made 100k keys quadratic).
+        seen: HashMap<String, usize>,
     },
 }
 
@@ -248,6 +262,7 @@ impl Builder {
                     pos,
                     entries: Vec::new(),
                     pending_key: None,
+                    seen: HashMap::new(),
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -316,6 +331,7 @@ impl Builder {
             Some(Frame::Map {
                 entries,
                 pending_key,
+                seen,
                 ..
             }) => match pending_key.take() {
                 None => {
@@ -333,15 +349,15 @@ impl Builder {
                             });
                         }
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+                    if let Some(first) = seen.get(&name) {
                         return Err(ParseError {
                             line: node.pos.line,
                             message: format!(
-                                "duplicate key `{name}` (first defined on line {}); keep one of them",
-                                first.pos.line
+                                "duplicate key `{name}` (first defined on line {first}); keep one of them"
                             ),
                         });
                     }
+                    seen.insert(name.clone(), node.pos.line);
                     *pending_key = Some(Key {
                         name,
                         pos: node.pos,

@@ -6,7 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 /// Validates the `code_challenge_method` at the authorization endpoint.
-/// An absent method means `plain` (RFC 7636 §4.3).
+/// Only S256 is accepted. An absent method means `plain` (RFC 7636 §4.3),
+/// and `plain` sends the verifier itself through the browser, where it
+/// leaks with the code, so it is refused for every client.
 pub fn check_method(challenge: &str, method: Option<&str>) -> Result<&'static str, OAuthError> {
     if challenge.is_empty() {
         return Ok("");
@@ -18,7 +20,10 @@ pub fn check_method(challenge: &str, method: Option<&str>) -> Result<&'static st
         ));
     }
     match method {
-        None | Some("plain") => Ok("plain"),
+        None | Some("plain") => Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "PKCE method plain is not accepted: send code_challenge=BASE64URL(SHA256(code_verifier)) with code_challenge_method=S256",
+        )),
         Some("S256") => Ok("S256"),
         Some(m) => Err(OAuthError::new(
             ErrorCode::InvalidRequest,
@@ -42,10 +47,15 @@ pub fn verify(challenge: &str, method: &str, verifier: Option<&str>) -> Result<(
             "Expecting parameter code_verifier in PKCE flow.",
         )),
         (false, Some(v)) => {
-            let computed = match method {
-                "S256" => URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())),
-                _ => v.to_owned(),
-            };
+            // A code stored with any other method (before `plain` was
+            // refused) cannot be redeemed.
+            if method != "S256" {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidGrant,
+                    "Invalid code_verifier.",
+                ));
+            }
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()));
             let well_formed = (43..=128).contains(&v.len()) && v.bytes().all(unreserved);
             if well_formed && tusk_core::ct_eq(computed.as_bytes(), challenge.as_bytes()) {
                 Ok(())
@@ -84,9 +94,13 @@ mod tests {
             verify("", "", Some(verifier)).map_err(|e| e.code),
             Err(ErrorCode::InvalidRequest)
         );
-        assert_eq!(verify(verifier, "plain", Some(verifier)), Ok(()));
+        assert_eq!(
+            verify(verifier, "plain", Some(verifier)).map_err(|e| e.code),
+            Err(ErrorCode::InvalidGrant)
+        );
         assert!(check_method(challenge, Some("S512")).is_err());
         assert!(check_method("short", Some("S256")).is_err());
-        assert_eq!(check_method(challenge, None), Ok("plain"));
+        assert!(check_method(challenge, None).is_err());
+        assert!(check_method(challenge, Some("plain")).is_err());
     }
 }

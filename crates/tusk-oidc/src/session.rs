@@ -88,6 +88,18 @@ impl Provider {
         let token = params.require("token")?;
         let inactive = json!({"active": false});
         if let Ok(claims) = self.active_access_token(token).await {
+            // A client learns nothing of a token meant for someone else,
+            // not even that it is active: introspection must not become
+            // a way to probe or read other clients' tokens.
+            let issued_to = claims.get("client_id").and_then(Value::as_str);
+            let audience = match claims.get("aud") {
+                Some(Value::String(a)) => a == &client.id,
+                Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(&client.id)),
+                _ => false,
+            };
+            if issued_to != Some(client.id.as_str()) && !audience {
+                return Ok(inactive);
+            }
             let mut out = json!({"active": true, "token_type": "Bearer"});
             for key in [
                 "scope",
@@ -110,7 +122,11 @@ impl Provider {
             return Ok(out);
         }
         match self.store.get::<RefreshToken>(&hash_token(token)).await {
-            Ok(t) if t.obsoleted_by.is_none() && t.expires_at.is_none_or(|e| e > self.now()) => {
+            Ok(t)
+                if t.client_id == client.id
+                    && t.obsoleted_by.is_none()
+                    && t.expires_at.is_none_or(|e| e > self.now()) =>
+            {
                 Ok(json!({
                     "active": true,
                     "token_type": "refresh_token",

@@ -1432,7 +1432,9 @@ async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
             ("code_challenge_method", "plain"),
         ]))
         .await;
-    assert!(matches!(r, Err(AuthorizeError::Redirect(u)) if u.contains("PKCE+is+required")));
+    assert!(
+        matches!(r, Err(AuthorizeError::Redirect(u)) if u.contains("PKCE+method+plain+is+not+accepted"))
+    );
     // The auth plane's ID-token check refuses access tokens and revoked sessions.
     let code = e.code("openid offline_access").await;
     let t = e.exchange(&code, VERIFIER).await.unwrap();
@@ -1647,4 +1649,68 @@ async fn parallel_logins_with_the_right_password_all_succeed() {
             "{outcome:?}"
         );
     }
+}
+
+/// Issue 11, defect 6: introspection answered for other clients' tokens.
+/// A token issued to `app` is, to `pachd`, exactly `{"active": false}`,
+/// both the access token and the refresh token.
+#[tokio::test]
+async fn introspection_of_another_clients_token_is_inactive() {
+    let e = env().await;
+    let code = e.code("openid email offline_access").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    let refresh = t.refresh_token.clone().unwrap();
+    for token in [&t.access_token, &refresh] {
+        assert_eq!(e.introspect(token).await["active"], true);
+        let by_other =
+            e.p.introspect(
+                Some(&basic("pachd", "pachd-secret")),
+                &params(&[("token", token)]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_other, json!({"active": false}));
+    }
+}
+
+/// Issue 11, defect 8: PKCE `plain` (explicit, or implied by a challenge
+/// without a method) was accepted for confidential clients. Only S256 is,
+/// for every client, and discovery says so.
+#[tokio::test]
+async fn pkce_plain_is_refused_for_every_client() {
+    let e = env().await;
+    for (client, redirect) in [
+        ("app", CONFIDENTIAL_REDIRECT),
+        ("cli", "http://127.0.0.1:5555/cb"),
+    ] {
+        for method in [Some("plain"), None] {
+            let mut p = vec![
+                ("client_id", client),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", VERIFIER),
+            ];
+            if let Some(m) = method {
+                p.push(("code_challenge_method", m));
+            }
+            let r = e.p.authorize(&params(&p)).await;
+            let Err(AuthorizeError::Redirect(u)) = r else {
+                panic!("{client} {method:?}: expected an error redirect, got {r:?}")
+            };
+            let q: std::collections::HashMap<_, _> = url::Url::parse(&u)
+                .unwrap()
+                .query_pairs()
+                .into_owned()
+                .collect();
+            assert_eq!(q["error"], "invalid_request", "{client} {method:?}");
+            assert!(
+                q["error_description"].contains("code_challenge_method=S256"),
+                "{client} {method:?}: {}",
+                q["error_description"]
+            );
+        }
+    }
+    let doc: Value = serde_json::from_str(&e.p.discovery_json()).unwrap();
+    assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
 }

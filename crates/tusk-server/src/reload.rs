@@ -29,7 +29,18 @@ impl std::fmt::Debug for Reload {
 /// Runs until the trigger's sender is dropped.
 pub(crate) async fn watch(mut reload: Reload, state: AppState) {
     while reload.trigger.changed().await.is_ok() {
-        let outcome = (reload.load)();
+        // Reading and validating a big file is CPU work that would hold
+        // this runtime thread (and the requests queued on it, /healthz
+        // among them), so it runs on the blocking pool.
+        let load = reload.load.clone();
+        let outcome = match tokio::task::spawn_blocking(move || load()).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(error = %e, "the configuration loader failed; the last good configuration keeps serving");
+                state.set_reload_status(json!({"ok": false, "errors": [format!("the configuration loader failed: {e}")]}));
+                continue;
+            }
+        };
         let status = match outcome {
             Ok(config) => match state.auth_plane() {
                 Some(plane) => match apply(&config, plane).await {

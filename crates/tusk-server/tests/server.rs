@@ -1447,6 +1447,81 @@ mod hot_reload {
         let _ = stop.send(());
         task.await.unwrap().unwrap();
     }
+
+    /// Issue 11, defect 7: a reload of a slow-to-parse file held
+    /// `/healthz`. The loader here blocks until `/healthz` has answered, so
+    /// the probe succeeds only if loading runs off the async runtime. The
+    /// server runs on this test's single runtime thread; the probe runs on
+    /// its own OS thread with a plain socket.
+    #[tokio::test]
+    async fn a_slow_reload_does_not_hold_healthz() {
+        use std::io::{Read, Write};
+        use std::sync::mpsc;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listen = addr.to_string();
+        let (entered_tx, entered) = mpsc::channel::<()>();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+        let loader = Arc::new(move || {
+            let _ = entered_tx.lock().unwrap().send(());
+            // Bounded so a regression fails the probe instead of hanging.
+            let _ = release_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+            load("", &listen)
+        }) as tusk_server::reload::Loader;
+        let (trigger, rx) = tokio::sync::watch::channel(0u64);
+        let options = ServerOptions {
+            tls: None,
+            issuer: format!("http://{addr}/dex"),
+            config_summary: Value::Null,
+            provider: None,
+            theme: Default::default(),
+            rate_limits: Default::default(),
+            connections: Default::default(),
+            trusted_proxies: Default::default(),
+            auth: None,
+            reload: Some(tusk_server::reload::Reload {
+                trigger: rx,
+                load: loader,
+            }),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(tusk_server::run(
+            options,
+            Store::memory(),
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let healthz = reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .unwrap();
+        assert_eq!(healthz.status(), StatusCode::OK);
+        trigger.send_replace(1);
+        let probe = tokio::task::spawn_blocking(move || {
+            entered.recv().unwrap();
+            let answer = (|| -> std::io::Result<String> {
+                let mut s = std::net::TcpStream::connect(addr)?;
+                s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")?;
+                let mut out = String::new();
+                s.read_to_string(&mut out)?;
+                Ok(out)
+            })();
+            release.send(()).unwrap();
+            answer
+        });
+        let answer = probe.await.unwrap();
+        let answer =
+            answer.unwrap_or_else(|e| panic!("/healthz did not answer during a reload: {e}"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let _ = stop.send(());
+        task.await.unwrap().unwrap();
+    }
 }
 
 /// Issue 11, defect 8: during a database outage requests waited 10 s for a

@@ -95,6 +95,10 @@ const CAS: &str = "UPDATE records SET owner = $4, data = $5, expires_at = $6, \
     version = version + 1 WHERE kind = $1 AND id = $2 AND version = $3";
 const DELETE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2";
 const DELETE_BY_OWNER: &str = "DELETE FROM records WHERE kind = $1 AND owner = $2";
+/// `substr`, not `LIKE`: ids may contain `%` and `_`, which LIKE would
+/// treat as wildcards. Both dialects count characters from 1.
+const DELETE_WITH_PREFIX: &str = "DELETE FROM records WHERE kind = $1 \
+    AND (id = $2 OR substr(id, 1, length($3)) = $3)";
 const TAKE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2 \
     RETURNING id, owner, data, expires_at, version";
 const GC: &str = "DELETE FROM records WHERE expires_at <= $1";
@@ -495,6 +499,22 @@ macro_rules! sql_backend {
                 let done = sqlx::query(DELETE_BY_OWNER)
                     .bind(kind)
                     .bind(owner)
+                    .execute(&self.write)
+                    .await
+                    .map_err(backend_error($name))?;
+                Ok(done.rows_affected())
+            }
+
+            async fn delete_with_prefix(
+                &self,
+                kind: &'static str,
+                id: &str,
+                prefix: &str,
+            ) -> StoreResult<u64> {
+                let done = sqlx::query(DELETE_WITH_PREFIX)
+                    .bind(kind)
+                    .bind(id)
+                    .bind(prefix)
                     .execute(&self.write)
                     .await
                     .map_err(backend_error($name))?;

@@ -43,6 +43,7 @@ pub fn cases() -> Vec<Case> {
         gc,
         take_single_use,
         owners,
+        prefix_delete,
         corrupt,
         odd_keys,
         records_round_trip,
@@ -448,6 +449,40 @@ async fn owners(s: Store) -> Result<(), String> {
         s.list::<AuthToken>().await.at("list")?,
         [tok("t2", "user:b")],
         "tokens left",
+    )
+}
+
+/// A parent and its children go in one step; ids that only look alike
+/// (`%`, `_` are literal, a sibling with a longer name) stay.
+async fn prefix_delete(s: Store) -> Result<(), String> {
+    for id in ["P:a", "R:a/x", "R:a/y", "R:ab/x", "R:a_/x", "R:%/x", "P:ab"] {
+        s.create(&probe(id)).await.at("create")?;
+    }
+    eq(
+        s.delete_with_prefix::<Probe>("P:a", "R:a/")
+            .await
+            .at("delete_with_prefix")?,
+        3,
+        "delete_with_prefix count",
+    )?;
+    eq(
+        listed(&s).await?,
+        ["P:ab", "R:%/x", "R:a_/x", "R:ab/x"],
+        "records left after delete_with_prefix",
+    )?;
+    eq(
+        s.delete_with_prefix::<Probe>("P:zz", "R:%")
+            .await
+            .at("delete_with_prefix")?,
+        1,
+        "a wildcard character in the prefix is literal",
+    )?;
+    eq(
+        s.delete_with_prefix::<Probe>("none", "none/")
+            .await
+            .at("delete_with_prefix")?,
+        0,
+        "delete_with_prefix, no match",
     )
 }
 

@@ -107,6 +107,25 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete(&self, kind: &'static str, id: &str) -> Result<()>;
     /// Number of records deleted.
     async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> Result<u64>;
+    /// Deletes the record `id` and every record of `kind` whose id starts
+    /// with `prefix`, as one atomic step, so no record under the prefix can
+    /// be created in between and outlive its parent. Number deleted.
+    ///
+    /// The default is a fallback for wrappers that do not override it: it
+    /// is not atomic. Every backend in this workspace overrides it.
+    async fn delete_with_prefix(&self, kind: &'static str, id: &str, prefix: &str) -> Result<u64> {
+        let mut n = 0;
+        for rec in self.list(kind).await? {
+            if rec.id == id || rec.id.starts_with(prefix) {
+                match self.delete(kind, &rec.id).await {
+                    Ok(()) => n += 1,
+                    Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(n)
+    }
     /// Atomic get-and-delete: of concurrent callers exactly one gets the
     /// record, the others `NotFound`.
     async fn take(&self, kind: &'static str, id: &str) -> Result<RawRecord>;
@@ -318,6 +337,16 @@ impl Store {
 
     pub async fn delete_by_owner<T: Record>(&self, owner: &str) -> Result<u64> {
         let n = self.backend.delete_by_owner(T::KIND, owner).await?;
+        if n > 0 {
+            self.changed(T::KIND, None).await;
+        }
+        Ok(n)
+    }
+
+    /// Deletes `id` and every record of the kind whose id starts with
+    /// `prefix`, atomically (a project's binding and its repos' bindings).
+    pub async fn delete_with_prefix<T: Record>(&self, id: &str, prefix: &str) -> Result<u64> {
+        let n = self.backend.delete_with_prefix(T::KIND, id, prefix).await?;
         if n > 0 {
             self.changed(T::KIND, None).await;
         }

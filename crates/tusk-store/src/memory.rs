@@ -108,6 +108,16 @@ impl Backend for MemoryBackend {
         Ok((before - table.len()) as u64)
     }
 
+    async fn delete_with_prefix(&self, kind: &'static str, id: &str, prefix: &str) -> Result<u64> {
+        let mut tables = self.lock();
+        let Some(table) = tables.get_mut(kind) else {
+            return Ok(0);
+        };
+        let before = table.len();
+        table.retain(|k, _| k != id && !k.starts_with(prefix));
+        Ok((before - table.len()) as u64)
+    }
+
     async fn take(&self, kind: &'static str, id: &str) -> Result<RawRecord> {
         let mut tables = self.lock();
         tables

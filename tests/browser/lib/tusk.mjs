@@ -154,7 +154,7 @@ export async function waitForConnector(tusk, id, pred, { timeoutMs = 30_000, int
 
 /** The downstream relying party: a client registered in tusk. */
 export function relyingParty(port) {
-  return { id: 'rp', secret: 'rp-secret', name: 'Test RP', redirectUri: `http://127.0.0.1:${port}/cb` };
+  return { id: 'rp', secret: 'rp-secret-0123456789', name: 'Test RP', redirectUri: `http://127.0.0.1:${port}/cb` };
 }
 
 export function rpClientYaml(rp) {

@@ -400,6 +400,9 @@ static AUTH_CONFIG_ENV: Schema = Schema {
     obsolete: &[],
 };
 
+/// Shortest client secret `config check` accepts.
+pub const MIN_CLIENT_SECRET_BYTES: usize = 16;
+
 /// The environment variables tusk reads, as in Pachyderm (identity-and-config.md §6).
 pub const ENV_VARS: &[&str] = &[
     "IDP_CONNECTORS",
@@ -791,6 +794,33 @@ impl Loader<'_> {
             })
             .or_else(|| str_at(&["pachd", "oauthClientSecret"]))
             .map(Secret::new);
+        // Where each built-in client's secret came from, for the length check.
+        let env_pos = |var: &str| Pos {
+            source: env_start + ENV_VARS.iter().position(|v| *v == var).unwrap_or(0),
+            line: 0,
+        };
+        let node_pos = |path: &[&str]| get(path).map_or(Pos::default(), |n| n.pos);
+        let pachd_origin = if input.env.contains_key("AUTH_CLIENT_SECRET") {
+            (env_pos("AUTH_CLIENT_SECRET"), "")
+        } else if get(&["pachd", "oauthClientSecretSecretName"]).is_some() {
+            (
+                node_pos(&["pachd", "oauthClientSecretSecretName"]),
+                "pachd.oauthClientSecretSecretName",
+            )
+        } else {
+            (
+                node_pos(&["pachd", "oauthClientSecret"]),
+                "pachd.oauthClientSecret",
+            )
+        };
+        let console_origin = if input.env.contains_key("CONSOLE_OAUTH_SECRET") {
+            (env_pos("CONSOLE_OAUTH_SECRET"), "")
+        } else {
+            (
+                node_pos(&["console", "config", "oauthClientSecret"]),
+                "console.config.oauthClientSecret",
+            )
+        };
         let mut clients = vec![ClientSpec {
             id: pachd_id,
             secret: pachd_secret,
@@ -817,6 +847,9 @@ impl Loader<'_> {
                 logo_url: String::new(),
                 id_token_signing_alg: String::new(),
             });
+        }
+        for (client, (pos, path)) in clients.iter().zip([pachd_origin, console_origin]) {
+            self.check_client_secret(pos, path, client);
         }
         if let Some(mut node) = self.env_node(input, env_start, "IDP_CLIENTS") {
             clients = self.clients(&mut node, "");
@@ -1221,6 +1254,16 @@ impl Loader<'_> {
                 })
             })
             .collect();
+        for (i, item) in items.iter().enumerate() {
+            let id = item.get("id").map(|n| &n.value);
+            if let Some(c) = clients
+                .iter()
+                .find(|c| id == Some(&Value::Str(c.id.clone())))
+            {
+                let pos = item.get("secret").map_or(item.pos, |n| n.pos);
+                self.check_client_secret(pos, &format!("{path}[{i}].secret"), c);
+            }
+        }
         for c in &clients {
             if !c.id_token_signing_alg.is_empty()
                 && !["ES256", "RS256", "EdDSA"].contains(&c.id_token_signing_alg.as_str())
@@ -1237,6 +1280,26 @@ impl Loader<'_> {
             }
         }
         clients
+    }
+
+    /// A client secret is the client's only credential at the token
+    /// endpoint; a short one falls to guessing, so it is refused rather
+    /// than warned about. The message gives the length, never the secret.
+    fn check_client_secret(&mut self, pos: Pos, path: &str, client: &ClientSpec) {
+        let Some(secret) = client.secret.as_ref().filter(|_| !client.public) else {
+            return;
+        };
+        let len = secret.expose().len();
+        if len < MIN_CLIENT_SECRET_BYTES {
+            self.ctx.error(
+                pos,
+                path,
+                format!("client `{}` has a secret of {len} bytes", client.id),
+                Some(format!(
+                    "use a random secret of at least {MIN_CLIENT_SECRET_BYTES} bytes, for example the output of `openssl rand -hex 32`"
+                )),
+            );
+        }
     }
 
     fn role_bindings(&mut self, node: &mut Node, path: &str) -> BTreeMap<String, Vec<String>> {

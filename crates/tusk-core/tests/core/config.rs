@@ -333,7 +333,9 @@ fn sources_layer_in_documented_order() {
         ]),
     );
     check(
-        &["pachd:\n  rootToken: abc\n  enterpriseLicenseKey: lic\n  oauthClientSecret: shh\n"],
+        &[
+            "pachd:\n  rootToken: abc\n  enterpriseLicenseKey: lic\n  oauthClientSecret: pachd-secret-16-bytes\n",
+        ],
         &[],
         Ok(&[
             r#""rootToken":"***""#,
@@ -539,5 +541,82 @@ fn abuse_limits_trusted_proxies_and_database_wait() {
         &["tusk:\n  trustedProxy: [10.0.0.1]\n"],
         &[],
         Err(&["did you mean `trustedProxies`"]),
+    );
+}
+
+/// Issue 11, defect 8: a one-character client secret passed `config
+/// check`. Every confidential client's secret must be at least 16 bytes,
+/// and the error names where it came from.
+#[test]
+fn short_client_secrets_are_refused() {
+    const FIX: &str = "use a random secret of at least 16 bytes";
+    let extra = "oidc:\n  additionalClients:\n  - id: app\n    secret: x\n    redirectURIs: [https://a.example.com/cb]\n";
+    check(
+        &[extra],
+        &[],
+        Err(&[
+            "values0.yaml:4: oidc.additionalClients[0].secret: client `app` has a secret of 1 bytes",
+            FIX,
+        ]),
+    );
+    check(
+        &["pachd:\n  oauthClientSecret: short\n"],
+        &[],
+        Err(&[
+            "pachd.oauthClientSecret: client `pachd` has a secret of 5 bytes",
+            FIX,
+        ]),
+    );
+    check(
+        &["console:\n  config:\n    oauthClientSecret: 123456789012345\n"],
+        &[],
+        Err(&["console.config.oauthClientSecret: client `console` has a secret of 15 bytes"]),
+    );
+    check(
+        &[],
+        &[("AUTH_CLIENT_SECRET", "abc")],
+        Err(&[
+            "AUTH_CLIENT_SECRET: client `pachd` has a secret of 3 bytes",
+            FIX,
+        ]),
+    );
+    check(
+        &[],
+        &[(
+            "IDP_ADDITIONAL_CLIENTS",
+            r#"[{"id":"grafana","secret":"g","redirect_uris":["https://g.example.com/cb"]}]"#,
+        )],
+        Err(&["client `grafana` has a secret of 1 bytes", FIX]),
+    );
+    // Exactly 16 bytes passes; a public client needs no secret.
+    check(
+        &[
+            "pachd:\n  oauthClientSecret: 0123456789abcdef\noidc:\n  additionalClients:\n  - id: cli\n    public: true\n    redirectURIs: [http://127.0.0.1/cb]\n",
+        ],
+        &[],
+        Ok(&[r#""secret":"***""#]),
+    );
+}
+
+/// Issue 11, defect 7: checking 100k keys took 13 s (a duplicate-key scan
+/// and a merge that were quadratic). The document must still parse, merge
+/// and report a duplicate at the far end with both lines.
+#[test]
+fn a_hundred_thousand_keys_parse() {
+    let mut big = String::from("pachd:\n  podLabels:\n");
+    for i in 0..100_000 {
+        big.push_str(&format!("    k{i}: v{i}\n"));
+    }
+    let big: &'static str = Box::leak(big.into_boxed_str());
+    let over = "pachd:\n  podLabels:\n    k99999: changed\n    extra: 1\n";
+    check(&[big, over], &[], Ok(&[r#""activateAuth":true"#]));
+    let dup: &'static str = Box::leak(format!("{big}    k0: again\n").into_boxed_str());
+    check(
+        &[dup],
+        &[],
+        Err(&[
+            "values0.yaml:100003",
+            "duplicate key `k0` (first defined on line 3)",
+        ]),
     );
 }
