@@ -12,6 +12,8 @@ mod memory;
 pub mod records;
 
 pub use memory::MemoryBackend;
+/// The audit vocabulary, re-exported for backends and callers of [`Store::audit`].
+pub use tusk_core::audit;
 pub use records::*;
 
 use async_trait::async_trait;
@@ -21,6 +23,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use tusk_core::audit::{AuditEvent, AuditQuery, AuditRecord};
 
 /// Storage errors. Messages carry kinds and ids only, never record data,
 /// because records may hold secrets.
@@ -74,6 +77,18 @@ impl fmt::Debug for RawRecord {
     }
 }
 
+/// One stored audit event: the filter columns beside the event's JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAudit {
+    pub id: i64,
+    pub at: i64,
+    pub event: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub resource: Option<String>,
+    pub data: String,
+}
+
 /// A generic record store. Implementations must pass [`conformance::run_all`].
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -106,6 +121,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn gc(&self, now: i64) -> Result<u64>;
     async fn ping(&self) -> Result<()>;
     fn backend_name(&self) -> &'static str;
+
+    /// Appends one audit event; the backend assigns `id`, increasing.
+    async fn append_audit(&self, row: RawAudit) -> Result<()>;
+    /// Events that pass `query`'s filters, newest first, at most
+    /// `query.effective_limit()` of them.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<RawAudit>>;
+    /// Deletes every audit event with `at < before`; the number deleted.
+    async fn purge_audit(&self, before: i64) -> Result<u64>;
 
     /// Tells other replicas sharing this backend that records changed
     /// (PostgreSQL: `NOTIFY`). Single-process backends need nothing.
@@ -344,6 +367,70 @@ impl Store {
             kind: T::KIND,
             id: id.to_owned(),
         })
+    }
+}
+
+/// The audit sink: the one place an [`AuditEvent`] becomes a log line and
+/// a stored record.
+impl Store {
+    /// Logs `event` as one record of target `tusk::audit` with a stable
+    /// `event` field, and stores it. A failed write is logged, not
+    /// returned: the operation being audited has already happened, and
+    /// undoing a login or a revocation because the trail is down would be
+    /// worse than a gap the log still covers.
+    pub async fn audit(&self, now: i64, event: AuditEvent) {
+        let name = event.name();
+        let data = match serde_json::to_string(&event) {
+            Ok(data) => data,
+            // Events hold only strings and numbers, so this cannot happen;
+            // the name alone is still worth keeping.
+            Err(_) => format!("{{\"event\":\"{name}\"}}"),
+        };
+        tracing::info!(
+            target: "tusk::audit",
+            event = name,
+            actor = event.actor(),
+            subject = event.subject(),
+            resource = event.resource(),
+            details = %data,
+            "audit"
+        );
+        let row = RawAudit {
+            id: 0,
+            at: now,
+            event: name.to_owned(),
+            actor: event.actor().map(str::to_owned),
+            subject: event.subject().map(str::to_owned),
+            resource: event.resource().map(str::to_owned),
+            data,
+        };
+        if let Err(e) = self.backend.append_audit(row).await {
+            tracing::error!(target: "tusk::audit", event = name, error = %e, "could not store an audit event; it is only in this log");
+        }
+    }
+
+    /// Stored events that pass `query`, newest first.
+    pub async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let rows = self.backend.list_audit(query).await?;
+        rows.into_iter()
+            .map(|row| {
+                let event = serde_json::from_str(&row.data).map_err(|e| Error::Corrupt {
+                    kind: "audit event",
+                    id: row.id.to_string(),
+                    reason: format!("{:?} error at column {}", e.classify(), e.column()),
+                })?;
+                Ok(AuditRecord {
+                    id: row.id,
+                    at: row.at,
+                    event,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes audit events older than `before` (Unix seconds).
+    pub async fn purge_audit(&self, before: i64) -> Result<u64> {
+        self.backend.purge_audit(before).await
     }
 }
 
