@@ -215,5 +215,4 @@ impl AuditQuery {
             n => n.min(MAX_LIMIT),
         }
     }
-
 }

@@ -937,3 +937,125 @@ mod hot_reload {
         task.await.unwrap().unwrap();
     }
 }
+
+/// `/readyz`'s detail and the audit trail: what only operators may see.
+mod operators {
+    use super::*;
+    use std::sync::Arc;
+    use tusk_auth::{AuthService, AuthSettings, Managed};
+    use tusk_server::AuthPlane;
+
+    /// An auth plane over `store`, activated; returns it and the root token.
+    async fn plane(store: &Store) -> (AuthPlane, String) {
+        let service = AuthService::new(
+            store.clone(),
+            Arc::new(tusk_oidc::SystemClock),
+            AuthSettings::default(),
+            None,
+        );
+        let root = service.activate(None).await.unwrap();
+        let plane = AuthPlane {
+            service,
+            managed: Managed::default(),
+        };
+        (plane, root)
+    }
+
+    async fn readyz_via_router(
+        app: &axum::Router,
+        peer: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = http::Request::get("/readyz");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(axum::body::Body::empty()).unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(
+            peer.parse::<SocketAddr>().unwrap(),
+        ));
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// Issue 11, defect 8: the unauthenticated `/readyz` showed clients,
+    /// redirect URIs and cluster bindings to anyone.
+    #[tokio::test]
+    async fn readyz_detail_only_for_loopback_or_an_admin_token() {
+        let store = Store::memory();
+        let (plane, root) = plane(&store).await;
+        let alice = plane.service.mint("user:alice", None).await.unwrap();
+        let summary = json!({"source": "test", "clients": [{"id": "app", "redirectURIs": ["https://app/cb"]}]});
+        let state = AppState::with_services(
+            store,
+            "http://127.0.0.1/dex".to_owned(),
+            summary,
+            None,
+            Some(plane),
+        );
+        let app = tusk_server::router(state);
+        let public = json!({"ready": true, "reason": "ok"});
+        let root_bearer = format!("Bearer {root}");
+        let root_lower = format!("bearer {root}");
+        let alice_bearer = format!("Bearer {alice}");
+        let cases: Vec<(&str, &str, Vec<(&str, &str)>, bool)> = vec![
+            ("remote, no token", "203.0.113.7:4000", vec![], false),
+            (
+                "remote, user token",
+                "203.0.113.7:4000",
+                vec![("authorization", &alice_bearer)],
+                false,
+            ),
+            (
+                "remote, garbage token",
+                "203.0.113.7:4000",
+                vec![("authorization", "Bearer nope")],
+                false,
+            ),
+            (
+                "remote, root token",
+                "203.0.113.7:4000",
+                vec![("authorization", &root_bearer)],
+                true,
+            ),
+            (
+                "remote, root token, lowercase scheme",
+                "[2001:db8::1]:4000",
+                vec![("authorization", &root_lower)],
+                true,
+            ),
+            ("loopback", "127.0.0.1:4000", vec![], true),
+            ("loopback v6", "[::1]:4000", vec![], true),
+            (
+                "loopback through a proxy",
+                "127.0.0.1:4000",
+                vec![("x-forwarded-for", "203.0.113.7")],
+                false,
+            ),
+            (
+                "loopback through a proxy (Forwarded)",
+                "127.0.0.1:4000",
+                vec![("forwarded", "for=203.0.113.7")],
+                false,
+            ),
+        ];
+        for (name, peer, headers, detail) in cases {
+            let (status, body) = readyz_via_router(&app, peer, &headers).await;
+            assert_eq!(status, StatusCode::OK, "{name}");
+            if detail {
+                assert_eq!(body["reason"], "ok", "{name}: {body}");
+                assert_eq!(
+                    body["checks"]["config"]["clients"][0]["id"], "app",
+                    "{name}: {body}"
+                );
+            } else {
+                assert_eq!(body, public, "{name}");
+                assert!(!body.to_string().contains("app/cb"), "{name}: {body}");
+            }
+        }
+    }
+}

@@ -637,33 +637,57 @@ async fn audit_trail(s: Store) -> Result<(), String> {
             Ok::<Vec<i64>, String>(records.iter().map(|r| r.at).collect())
         }
     };
-    eq(ids(AuditQuery::default()).await?, vec![400, 300, 200, 100], "all, newest first")?;
-    eq(ids(AuditQuery {
+    eq(
+        ids(AuditQuery::default()).await?,
+        vec![400, 300, 200, 100],
+        "all, newest first",
+    )?;
+    eq(
+        ids(AuditQuery {
             actor: Some("user:alice".into()),
             ..AuditQuery::default()
         })
-        .await?, vec![300, 100], "by actor")?;
-    eq(ids(AuditQuery {
+        .await?,
+        vec![300, 100],
+        "by actor",
+    )?;
+    eq(
+        ids(AuditQuery {
             subject: Some("user:bob".into()),
             ..AuditQuery::default()
         })
-        .await?, vec![200, 100], "by subject")?;
-    eq(ids(AuditQuery {
+        .await?,
+        vec![200, 100],
+        "by subject",
+    )?;
+    eq(
+        ids(AuditQuery {
             resource: Some("PROJECT:p".into()),
             ..AuditQuery::default()
         })
-        .await?, vec![300], "by resource")?;
-    eq(ids(AuditQuery {
+        .await?,
+        vec![300],
+        "by resource",
+    )?;
+    eq(
+        ids(AuditQuery {
             since: Some(200),
             until: Some(300),
             ..AuditQuery::default()
         })
-        .await?, vec![300, 200], "inclusive time range")?;
-    eq(ids(AuditQuery {
+        .await?,
+        vec![300, 200],
+        "inclusive time range",
+    )?;
+    eq(
+        ids(AuditQuery {
             limit: 2,
             ..AuditQuery::default()
         })
-        .await?, vec![400, 300], "limit keeps the newest")?;
+        .await?,
+        vec![400, 300],
+        "limit keeps the newest",
+    )?;
     let all = s
         .list_audit(&AuditQuery::default())
         .await
@@ -671,9 +695,17 @@ async fn audit_trail(s: Store) -> Result<(), String> {
     if !all.windows(2).all(|w| w[0].id > w[1].id) {
         return Err(format!("ids do not increase with writes: {all:?}"));
     }
-    eq(all.last().map(|r| r.event.clone()), Some(changed("user:alice", "REPO:default/a", "user:bob")), "event round-trips")?;
+    eq(
+        all.last().map(|r| r.event.clone()),
+        Some(changed("user:alice", "REPO:default/a", "user:bob")),
+        "event round-trips",
+    )?;
     let purged = s.purge_audit(300).await.map_err(|e| e.to_string())?;
     eq(purged, 2, "purged count")?;
-    eq(ids(AuditQuery::default()).await?, vec![400, 300], "after purge")?;
+    eq(
+        ids(AuditQuery::default()).await?,
+        vec![400, 300],
+        "after purge",
+    )?;
     Ok(())
 }

@@ -12,9 +12,9 @@ mod memory;
 pub mod records;
 
 pub use memory::MemoryBackend;
+pub use records::*;
 /// The audit vocabulary, re-exported for backends and callers of [`Store::audit`].
 pub use tusk_core::audit;
-pub use records::*;
 
 use async_trait::async_trait;
 use serde::Serialize;
