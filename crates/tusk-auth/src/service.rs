@@ -7,6 +7,7 @@ use crate::error::AuthError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tusk_core::Secret;
+use tusk_core::audit::AuditEvent;
 use tusk_core::auth::{self, Binding, Evaluation, Permission, Resource, ResourceType};
 use tusk_oidc::{Clock, Provider};
 use tusk_store::{AuthConfig, AuthToken, Change, GroupMembership, RoleBinding, Store, hash_token};
@@ -126,6 +127,12 @@ impl AuthService {
 
     pub(crate) fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Writes an audit event through the store's one sink; for the
+    /// transports, which know the caller of the RPCs that have none here.
+    pub async fn audit(&self, event: AuditEvent) {
+        self.store.audit(self.now(), event).await;
     }
 
     /// Invalidates this replica's cache at once, so a check right after a
@@ -261,6 +268,9 @@ impl AuthService {
         self.insert_token(&token, ROOT, None).await?;
         self.changed("*", None);
         tracing::info!("auth activated");
+        // Activation has no caller: whoever reaches an inactive cluster may
+        // activate it, as in the reference.
+        self.audit(AuditEvent::Activated { actor: None }).await;
         Ok(token)
     }
 
@@ -358,9 +368,12 @@ impl AuthService {
             wanted.insert(r.clone());
         }
         let key = resource.binding_key();
+        let mut before = BTreeSet::new();
         let result = self
             .store
             .update::<RoleBinding, _>(&key, |b| {
+                // Runs again on a lost race; the last run saw what was replaced.
+                before = b.entries.get(principal).cloned().unwrap_or_default();
                 if wanted.is_empty() {
                     b.entries.remove(principal);
                 } else {
@@ -380,6 +393,14 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         }
         self.changed(<RoleBinding as tusk_store::Record>::KIND, Some(&key));
+        self.audit(AuditEvent::RoleBindingChanged {
+            actor: caller.subject.clone(),
+            resource: key,
+            principal: principal.to_owned(),
+            before: before.into_iter().collect(),
+            after: wanted.into_iter().collect(),
+        })
+        .await;
         Ok(())
     }
 
@@ -453,8 +474,15 @@ impl AuthService {
         }
         let token = new_token();
         let expires = (ttl > 0).then(|| self.now().saturating_add(ttl));
-        self.insert_token(&token, &format!("robot:{name}"), expires)
-            .await?;
+        let subject = format!("robot:{name}");
+        self.insert_token(&token, &subject, expires).await?;
+        self.audit(AuditEvent::TokenMinted {
+            actor: None,
+            subject,
+            kind: "robot".into(),
+            client: None,
+        })
+        .await;
         Ok(token)
     }
 
@@ -463,17 +491,39 @@ impl AuthService {
         let token = new_token();
         let expires = ttl.map(|t| self.now().saturating_add(t));
         self.insert_token(&token, subject, expires).await?;
+        self.audit(AuditEvent::TokenMinted {
+            actor: None,
+            subject: subject.to_owned(),
+            kind: "session".into(),
+            client: None,
+        })
+        .await;
         Ok(token)
     }
 
     pub async fn revoke_token(&self, token: &str) -> Result<i64, AuthError> {
         let hash = hash_token(token);
+        // Read first only to name whose token it was in the audit record.
+        let subject = self
+            .store
+            .get::<AuthToken>(&hash)
+            .await
+            .ok()
+            .map(|t| t.subject);
         let n = match self.store.delete::<AuthToken>(&hash).await {
             Ok(()) => 1,
             Err(tusk_store::Error::NotFound { .. }) => 0,
             Err(e) => return Err(e.into()),
         };
         self.changed(<AuthToken as tusk_store::Record>::KIND, Some(&hash));
+        if n > 0 {
+            self.audit(AuditEvent::TokenRevoked {
+                actor: None,
+                subject,
+                count: n,
+            })
+            .await;
+        }
         Ok(n)
     }
 
@@ -483,7 +533,14 @@ impl AuthService {
         }
         let n = self.store.delete_by_owner::<AuthToken>(username).await?;
         self.changed(<AuthToken as tusk_store::Record>::KIND, None);
-        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+        let count = i64::try_from(n).unwrap_or(i64::MAX);
+        self.audit(AuditEvent::TokenRevoked {
+            actor: None,
+            subject: Some(username.to_owned()),
+            count,
+        })
+        .await;
+        Ok(count)
     }
 
     pub async fn set_groups_for_user(

@@ -43,8 +43,9 @@ pub enum AuditEvent {
         address: Option<String>,
         reason: String,
     },
-    /// `kind` says what was minted: `session`, `robot`, `oidc` (tokens from
-    /// the provider's token endpoint) or `root`.
+    /// `kind` says how it was minted: `code`, `refresh` or `device` (the
+    /// provider's token endpoint, by grant), `session` (a Pachyderm
+    /// login or a minted token), `robot` or `root`.
     TokenMinted {
         actor: Option<String>,
         subject: String,
@@ -87,8 +88,9 @@ pub enum AuditEvent {
     RootTokenRotated {
         actor: String,
     },
+    /// `actor` is `None` when auth is off and anyone may set a license.
     LicenseChanged {
-        actor: String,
+        actor: Option<String>,
     },
     /// `problems` counts the validation errors of a rejected reload.
     ConfigReloaded {
@@ -139,13 +141,13 @@ impl AuditEvent {
         match self {
             AuditEvent::TokenMinted { actor, .. }
             | AuditEvent::TokenRevoked { actor, .. }
-            | AuditEvent::Activated { actor } => actor.as_deref(),
+            | AuditEvent::Activated { actor }
+            | AuditEvent::LicenseChanged { actor } => actor.as_deref(),
             AuditEvent::RoleBindingChanged { actor, .. }
             | AuditEvent::ConnectorChanged { actor, .. }
             | AuditEvent::ClientChanged { actor, .. }
             | AuditEvent::Deactivated { actor }
-            | AuditEvent::RootTokenRotated { actor }
-            | AuditEvent::LicenseChanged { actor } => Some(actor),
+            | AuditEvent::RootTokenRotated { actor } => Some(actor),
             // A user logging in acts for themselves.
             AuditEvent::LoginSucceeded { user, .. } | AuditEvent::LoginFailed { user, .. } => {
                 Some(user)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use tusk_auth::{AuthError, AuthService, OidcConfig, TokenInfo};
 use tusk_core::Secret;
+use tusk_core::audit::AuditEvent;
 use tusk_core::auth::{Permission, Resource, ResourceType};
 use tusk_proto::auth_v2 as pb;
 use tusk_proto::auth_v2::api_server::Api;
@@ -85,8 +86,11 @@ impl Api for AuthApi {
     }
 
     async fn deactivate(&self, req: Request<pb::DeactivateRequest>) -> R<pb::DeactivateResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_DEACTIVATE").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_DEACTIVATE").await?;
         self.svc.deactivate().await.map_err(status)?;
+        self.svc
+            .audit(AuditEvent::Deactivated { actor: who.subject })
+            .await;
         Ok(Response::new(pb::DeactivateResponse {}))
     }
 
@@ -421,13 +425,16 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::RotateRootTokenRequest>,
     ) -> R<pb::RotateRootTokenResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_ROTATE_ROOT_TOKEN").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_ROTATE_ROOT_TOKEN").await?;
         let wanted = req.into_inner().root_token;
         let root_token = self
             .svc
             .rotate_root_token(Some(&wanted))
             .await
             .map_err(status)?;
+        self.svc
+            .audit(AuditEvent::RootTokenRotated { actor: who.subject })
+            .await;
         Ok(Response::new(pb::RotateRootTokenResponse { root_token }))
     }
 }
