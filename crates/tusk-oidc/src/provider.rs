@@ -211,6 +211,9 @@ struct KeyRing {
     signers: Vec<SigningKey>,
     verifier: VerifyingKeys,
     jwks: Arc<String>,
+    /// When the default algorithm's active key was made, for the key-age
+    /// gauge operators alert on when rotation stalls.
+    created_at: i64,
 }
 
 pub struct Provider {
@@ -429,6 +432,15 @@ impl Provider {
             .unwrap_or_else(|_| Arc::new("{\"keys\":[]}".into()))
     }
 
+    /// When the key now signing (default algorithm) was created; `None`
+    /// before keys are loaded.
+    pub fn signing_key_created_at(&self) -> Option<i64> {
+        self.keys
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().map(|r| r.created_at))
+    }
+
     pub fn jwks_max_age(&self) -> i64 {
         self.settings.rotation.jwks_max_age_secs()
     }
@@ -540,10 +552,16 @@ impl Provider {
             .collect::<Result<Vec<_>, _>>()?;
         let verifier =
             VerifyingKeys::from_jwks(&serde_json::from_str(&jwks).unwrap_or(Value::Null))?;
+        let created_at = states
+            .first()
+            .map(|s| tusk_jose::active_key(s, now).map(|k| k.created_at))
+            .transpose()?
+            .unwrap_or(now);
         let ring = KeyRing {
             signers,
             verifier,
             jwks: Arc::new(jwks),
+            created_at,
         };
         if let Ok(mut guard) = self.keys.write() {
             *guard = Some(Arc::new(ring));

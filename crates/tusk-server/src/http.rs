@@ -273,9 +273,12 @@ pub fn grpc_routes(state: &AppState) -> Routes {
             ))
             .add_service(
                 tusk_proto::tusk::resources::v1::resources_server::ResourcesServer::new(
-                    crate::grpc::resources::ResourcesApi::new(svc),
+                    crate::grpc::resources::ResourcesApi::new(svc.clone()),
                 ),
-            );
+            )
+            .add_service(tusk_proto::tusk::audit::v1::audit_server::AuditServer::new(
+                crate::grpc::audit::AuditApi::new(svc),
+            ));
     }
     routes.prepare()
 }
@@ -411,7 +414,8 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-async fn metrics_text() -> Response {
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    metrics::refresh_gauges(state.oidc().map(|o| o.provider().as_ref()));
     (
         [(
             header::CONTENT_TYPE,
@@ -457,7 +461,9 @@ impl Service<Request> for ByContentType {
         if is_grpc(&request) {
             let grpc = self.grpc.clone();
             Box::pin(async move {
+                let path = request.uri().path().to_owned();
                 let response = grpc.oneshot(request).await?;
+                metrics::track_grpc(&path, response.headers());
                 Ok(response.map(Body::new))
             })
         } else {

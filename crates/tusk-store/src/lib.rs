@@ -370,6 +370,45 @@ impl Store {
     }
 }
 
+/// The counters operators alert on that follow audit events one to one.
+/// They are counted here, at the one sink, so a new emission site cannot
+/// be audited and forgotten by the metrics (or the reverse). The `metrics`
+/// facade records nothing until the server installs its recorder.
+fn count(event: &AuditEvent) {
+    match event {
+        AuditEvent::LoginSucceeded { connector, .. } => {
+            metrics::counter!("tusk_logins_total", "connector" => connector.clone(), "outcome" => "success").increment(1);
+        }
+        AuditEvent::LoginFailed {
+            connector, reason, ..
+        } => {
+            // `reason` is one of a few fixed codes, never free text.
+            metrics::counter!("tusk_logins_total", "connector" => connector.clone(), "outcome" => reason.clone()).increment(1);
+        }
+        AuditEvent::TokenMinted { kind, .. } => {
+            if kind == "refresh" {
+                metrics::counter!("tusk_refreshes_total").increment(1);
+            }
+            metrics::counter!("tusk_token_mints_total", "kind" => kind.clone()).increment(1);
+        }
+        AuditEvent::TokenRevoked { count, .. } => {
+            metrics::counter!("tusk_token_revocations_total")
+                .increment(u64::try_from(*count).unwrap_or(0));
+        }
+        AuditEvent::RefreshReuseDetected { .. } => {
+            metrics::counter!("tusk_refresh_reuse_detected_total").increment(1);
+        }
+        AuditEvent::ConfigReloaded { outcome, .. } => {
+            let outcome = match outcome {
+                tusk_core::audit::ReloadOutcome::Accepted => "accepted",
+                tusk_core::audit::ReloadOutcome::Rejected => "rejected",
+            };
+            metrics::counter!("tusk_config_reloads_total", "outcome" => outcome).increment(1);
+        }
+        _ => {}
+    }
+}
+
 /// The audit sink: the one place an [`AuditEvent`] becomes a log line and
 /// a stored record.
 impl Store {
@@ -395,6 +434,7 @@ impl Store {
             details = %data,
             "audit"
         );
+        count(&event);
         let row = RawAudit {
             id: 0,
             at: now,

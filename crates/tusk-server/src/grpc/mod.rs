@@ -3,6 +3,7 @@
 //! tusk-auth, and maps the result; `status` is the one place an auth error
 //! becomes a gRPC status.
 
+pub mod audit;
 pub mod auth;
 pub mod enterprise;
 pub mod identity;
