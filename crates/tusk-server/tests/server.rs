@@ -1059,3 +1059,302 @@ mod operators {
         }
     }
 }
+
+/// The audit trail and the operator metrics, through a real server with
+/// the provider and the auth plane: a login, a token exchange and a
+/// ModifyRoleBinding, then the trail read over `tusk.audit.v1` and the
+/// series scraped from `/metrics`.
+mod audit_trail {
+    use super::*;
+    use std::sync::Arc;
+    use tonic::metadata::MetadataValue;
+    use tusk_auth::{AuthService, AuthSettings, Managed};
+    use tusk_oidc::{ConnectorConfig, Settings, SystemClock};
+    use tusk_proto::auth_v2;
+    use tusk_proto::tusk::audit::v1 as audit;
+    use tusk_server::AuthPlane;
+    use tusk_store::OidcClient;
+
+    const PASSWORD: &str = "correct-Horse-7";
+    const CLIENT_SECRET: &str = "app-Secret-9f2";
+
+    struct Running {
+        server: Server,
+        issuer: String,
+        root: String,
+        alice: String,
+    }
+
+    async fn start() -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let issuer = format!("http://{addr}/dex");
+        let store = Store::memory();
+        let connectors = [ConnectorConfig {
+            id: "test".into(),
+            name: "Test".into(),
+            kind: "mockPassword".into(),
+            config: json!({"username": "admin", "password": PASSWORD}),
+        }];
+        let provider = tusk_oidc::Provider::new(
+            Settings::new(&issuer),
+            store.clone(),
+            Arc::new(SystemClock),
+            &connectors,
+        )
+        .await
+        .unwrap();
+        provider
+            .seed_clients(&[OidcClient {
+                id: "app".into(),
+                secret: Secret::new(CLIENT_SECRET.into()),
+                name: "App".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+                ..Default::default()
+            }])
+            .await
+            .unwrap();
+        let service = AuthService::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            AuthSettings::default(),
+            Some(provider.clone()),
+        );
+        let root = service.activate(None).await.unwrap();
+        let alice = service.mint("user:alice", None).await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let options = ServerOptions {
+            tls: None,
+            issuer: issuer.clone(),
+            config_summary: Value::Null,
+            provider: Some(provider),
+            theme: Default::default(),
+            rate_limits: Default::default(),
+            auth: Some(AuthPlane {
+                service,
+                managed: Managed::default(),
+            }),
+            reload: None,
+        };
+        let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
+            let _ = stopped.await;
+        }));
+        Running {
+            server: Server { addr, stop, task },
+            issuer,
+            root,
+            alice,
+        }
+    }
+
+    fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authn-token", MetadataValue::try_from(token).unwrap());
+        request
+    }
+
+    async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// A wrong then a right password, then the code exchanged for tokens;
+    /// returns every credential the flow used or produced.
+    async fn log_in(issuer: &str) -> Vec<String> {
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = c.get(format!("{issuer}/auth?client_id=app&redirect_uri=http://127.0.0.1:9/cb&response_type=code&scope=openid+offline_access&state=st")).send().await.unwrap();
+        let to_connector = resp.headers()["location"].to_str().unwrap().to_owned();
+        let resp = c.get(&to_connector).send().await.unwrap();
+        let form = resp.headers()["location"].to_str().unwrap().to_owned();
+        let wrong = c
+            .post(&form)
+            .body("login=admin&password=wrong-Guess-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let ok = c
+            .post(&form)
+            .body(format!("login=admin&password={PASSWORD}"))
+            .send()
+            .await
+            .unwrap();
+        let back = url::Url::parse(ok.headers()["location"].to_str().unwrap()).unwrap();
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let tokens: Value = c
+            .post(format!("{issuer}/token"))
+            .basic_auth("app", Some(CLIENT_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut secrets = vec![
+            PASSWORD.to_owned(),
+            "wrong-Guess-1".to_owned(),
+            CLIENT_SECRET.to_owned(),
+            code,
+        ];
+        for field in ["access_token", "id_token", "refresh_token"] {
+            let token = tokens[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} in {tokens}"));
+            secrets.push(token.to_owned());
+        }
+        secrets
+    }
+
+    #[tokio::test]
+    async fn role_binding_changes_and_logins_are_readable_by_admins_only_and_hold_no_secret() {
+        let r = start().await;
+        let mut secrets = log_in(&r.issuer).await;
+        secrets.extend([r.root.clone(), r.alice.clone()]);
+        let ch = channel(r.server.addr).await;
+        let mut auth = auth_v2::api_client::ApiClient::new(ch.clone());
+        auth.modify_role_binding(with_token(
+            auth_v2::ModifyRoleBindingRequest {
+                resource: Some(auth_v2::Resource {
+                    r#type: auth_v2::ResourceType::Project as i32,
+                    name: "default".into(),
+                }),
+                principal: "user:bob".into(),
+                roles: vec!["projectViewer".into()],
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+
+        let mut trail = audit::audit_client::AuditClient::new(ch);
+        let listed = trail
+            .list(with_token(
+                audit::ListRequest {
+                    resource: "PROJECT:default".into(),
+                    ..Default::default()
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        let e = &listed[0];
+        assert_eq!(
+            (e.event.as_str(), e.actor.as_str(), e.subject.as_str()),
+            ("role_binding_changed", "pach:root", "user:bob")
+        );
+        let details: Value = serde_json::from_str(&e.details).unwrap();
+        assert_eq!(details["before"], json!([]), "{details}");
+        assert_eq!(details["after"], json!(["projectViewer"]), "{details}");
+
+        for (who, token, code) in [
+            (
+                "a user",
+                Some(r.alice.as_str()),
+                tonic::Code::PermissionDenied,
+            ),
+            ("nobody", None, tonic::Code::Unauthenticated),
+        ] {
+            let request = match token {
+                Some(t) => with_token(audit::ListRequest::default(), t),
+                None => tonic::Request::new(audit::ListRequest::default()),
+            };
+            let refused = trail.list(request).await.unwrap_err();
+            assert_eq!(refused.code(), code, "{who}: {refused:?}");
+        }
+
+        let all = trail
+            .list(with_token(audit::ListRequest::default(), &r.root))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        let find = |name: &str| {
+            all.iter()
+                .find(|e| e.event == name)
+                .map(|e| serde_json::from_str::<Value>(&e.details).unwrap())
+                .unwrap_or_else(|| panic!("no {name} in {all:?}"))
+        };
+        let failed = find("login_failed");
+        assert_eq!(failed["user"], "admin");
+        assert_eq!(failed["client"], "app");
+        assert_eq!(failed["address"], "127.0.0.1");
+        assert_eq!(failed["reason"], "invalid_credentials");
+        let succeeded = find("login_succeeded");
+        assert_eq!(succeeded["connector"], "test");
+        assert_eq!(succeeded["address"], "127.0.0.1");
+        assert_eq!(find("token_minted")["kind"], "code");
+        find("activated");
+        let everything = format!("{all:?}");
+        for secret in &secrets {
+            assert!(
+                !everything.contains(secret.as_str()),
+                "a credential reached the audit trail: {everything}"
+            );
+        }
+
+        let text = reqwest::get(format!("http://{}/metrics", r.server.addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let series = [
+            (
+                "tusk_grpc_requests_total",
+                vec!["method=\"/auth_v2.API/ModifyRoleBinding\"", "code=\"0\""],
+            ),
+            (
+                "tusk_grpc_requests_total",
+                vec!["method=\"/tusk.audit.v1.Audit/List\"", "code=\"7\""],
+            ),
+            (
+                "tusk_logins_total",
+                vec!["connector=\"test\"", "outcome=\"success\""],
+            ),
+            (
+                "tusk_logins_total",
+                vec!["connector=\"test\"", "outcome=\"invalid_credentials\""],
+            ),
+            ("tusk_token_mints_total", vec!["kind=\"code\""]),
+            ("tusk_connector_up", vec!["connector=\"test\""]),
+            ("tusk_build_info", vec!["version=\""]),
+            ("tusk_signing_key_age_seconds", vec![]),
+            ("process_resident_memory_bytes", vec![]),
+            ("process_open_fds", vec![]),
+            ("process_start_time_seconds", vec![]),
+        ];
+        for (name, labels) in series {
+            let found = text.lines().any(|l| {
+                l.starts_with(name)
+                    && l[name.len()..].starts_with(['{', ' '])
+                    && labels.iter().all(|label| l.contains(label))
+            });
+            assert!(found, "{name} {labels:?} missing from\n{text}");
+        }
+        assert!(
+            text.lines()
+                .any(|l| l == "tusk_connector_up{connector=\"test\"} 1"),
+            "{text}"
+        );
+        r.server.stop().await.unwrap();
+    }
+}
