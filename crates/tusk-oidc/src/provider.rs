@@ -61,6 +61,8 @@ pub struct Settings {
     /// How a connector that cannot open (an unreachable upstream) is
     /// retried in the background.
     pub connector_retry: ConnectorRetry,
+    /// Seconds audit events are kept; [`Provider::tick`] purges older ones.
+    pub audit_retention: i64,
 }
 
 /// Exponential backoff for opening connectors: `initial`, doubling up to
@@ -98,6 +100,7 @@ impl Settings {
             alg: Alg::ES256,
             rotation: RotationPolicy::default(),
             connector_retry: ConnectorRetry::default(),
+            audit_retention: 30 * 24 * 3600,
         }
     }
 
@@ -645,6 +648,12 @@ impl Provider {
             Ok(0) => {}
             Ok(n) => tracing::debug!(removed = n, "collected expired records"),
             Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
+        }
+        let horizon = self.now().saturating_sub(self.settings.audit_retention);
+        match self.store.purge_audit(horizon).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "purged audit events past their retention"),
+            Err(e) => tracing::warn!(error = %e, "purging old audit events failed"),
         }
     }
 

@@ -1427,3 +1427,71 @@ async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
     .unwrap();
     assert!(e.p.verify_id_token(&t.id_token, "app").await.is_err());
 }
+
+/// The provider's audit events: a failed and a good password login, a code
+/// and a refresh mint, a detected reuse; then `tick` purges what is past
+/// `audit_retention` and keeps the rest.
+#[tokio::test]
+async fn logins_mints_and_reuse_are_audited_and_purged_after_retention() {
+    use tusk_core::audit::AuditQuery;
+    let e = env_with(
+        |s| s.audit_retention = 3600,
+        &[(
+            "test",
+            "mockPassword",
+            json!({"username": "admin", "password": "password"}),
+        )],
+    )
+    .await;
+    let code = e.code("openid offline_access").await;
+    let first = e
+        .exchange(&code, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    e.refresh(&first).await.unwrap();
+    assert_eq!(code_of(e.refresh(&first).await), ErrorCode::InvalidGrant);
+    let store = e.p.store();
+    let names = |records: Vec<tusk_core::audit::AuditRecord>| {
+        records
+            .iter()
+            .rev()
+            .map(|r| r.event.name())
+            .collect::<Vec<_>>()
+    };
+    let all = store.list_audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!(
+        names(all.clone()),
+        [
+            "login_failed",
+            "login_succeeded",
+            "token_minted",
+            "token_minted",
+            "refresh_reuse_detected"
+        ]
+    );
+    let details = serde_json::to_string(&all.iter().map(|r| &r.event).collect::<Vec<_>>()).unwrap();
+    for secret in ["nope", "app-secret", code.as_str(), first.as_str()] {
+        assert!(!details.contains(secret), "{secret} in {details}");
+    }
+    assert!(details.contains(r#""kind":"refresh""#), "{details}");
+    assert!(
+        details.contains(r#""reason":"invalid_credentials""#),
+        "{details}"
+    );
+
+    e.advance(1800);
+    e.p.store()
+        .audit(
+            e.p.now(),
+            tusk_core::audit::AuditEvent::Deactivated {
+                actor: "pach:root".into(),
+            },
+        )
+        .await;
+    e.advance(1801);
+    e.p.tick().await;
+    let kept = store.list_audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!(names(kept), ["deactivated"]);
+}
