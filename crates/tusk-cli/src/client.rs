@@ -26,6 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 use tusk_proto::auth_v2::api_client::ApiClient as AuthClient;
 use tusk_proto::identity_v2::api_client::ApiClient as IdentityClient;
+use tusk_proto::tusk::audit::v1::audit_client::AuditClient;
 use tusk_proto::tusk::resources::v1::resources_client::ResourcesClient;
 
 /// How long one connection attempt may take.
@@ -549,6 +550,10 @@ impl Conn {
 
     pub fn resources(&self) -> ResourcesClient<Channel> {
         ResourcesClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    pub fn audit(&self) -> AuditClient<Channel> {
+        AuditClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }
 
     /// A request carrying the session token (if any) and a timeout.
