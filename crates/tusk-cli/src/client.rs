@@ -393,6 +393,17 @@ pub fn http_client(ca_pem: Option<&[u8]>) -> Outcome<reqwest::Client> {
         .map_err(|e| Failure::run(format!("cannot build the HTTP client: {}", chain(&e))))
 }
 
+/// `GET /readyz` on the target's server, with the session token as a
+/// bearer token when there is one: a server that is not on this host shows
+/// its detail (issuer, connectors) only to an administrator's token.
+pub fn readyz(http: &reqwest::Client, target: &Target) -> reqwest::RequestBuilder {
+    let request = http.get(format!("{}/readyz", target.addr.http_base()));
+    match &target.token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
 /// What went wrong below HTTP/2, as seen by the connector.
 #[derive(Debug, Clone)]
 enum ConnectProblem {
