@@ -99,6 +99,19 @@ pub enum AuditEvent {
     },
 }
 
+/// The most characters an audit field keeps of a value an outsider chose
+/// (a login name typed into the form).
+pub const MAX_FIELD_CHARS: usize = 256;
+
+/// `text`, cut to [`MAX_FIELD_CHARS`] characters (with `…` when cut), so
+/// failed attempts with huge names cannot fill the store through the trail.
+pub fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_FIELD_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// Every event name, in declaration order, for documentation and tests.
 pub const EVENT_NAMES: &[&str] = &[
     "login_succeeded",

@@ -368,7 +368,7 @@ impl Provider {
             ));
         };
         let failed = |reason: &str| AuditEvent::LoginFailed {
-            user: login.to_owned(),
+            user: tusk_core::audit::bounded(login),
             connector: connector_id.to_owned(),
             client: request.client_id.clone(),
             address: client_address(),
@@ -490,7 +490,7 @@ impl Provider {
         let now = self.now();
         let claims = to_claims(&identity);
         self.audit(AuditEvent::LoginSucceeded {
-            user: audit_user(&claims),
+            user: tusk_core::audit::bounded(&audit_user(&claims)),
             connector: connector_id.to_owned(),
             client: request.client_id.clone(),
             address: client_address(),

@@ -1495,3 +1495,49 @@ async fn logins_mints_and_reuse_are_audited_and_purged_after_retention() {
     let kept = store.list_audit(&AuditQuery::default()).await.unwrap();
     assert_eq!(names(kept), ["deactivated"]);
 }
+
+/// A login name is whatever the form sent (up to the 1 MB body limit): the
+/// audit record of a failed attempt keeps a bounded prefix, so guessing
+/// with huge names cannot fill the store through the audit trail.
+#[tokio::test]
+async fn a_huge_login_name_is_bounded_in_the_audit_trail() {
+    let e = env().await;
+    let c = challenge(VERIFIER);
+    let next =
+        e.p.authorize(&params(&[
+            ("client_id", "app"),
+            ("redirect_uri", CONFIDENTIAL_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", &c),
+            ("code_challenge_method", "S256"),
+        ]))
+        .await
+        .unwrap();
+    let Next::Redirect(to_connector) = next else {
+        panic!("expected a redirect to the only connector")
+    };
+    let req = url::Url::parse(&to_connector)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "req")
+        .unwrap()
+        .1
+        .into_owned();
+    let huge = "é".repeat(100_000);
+    let outcome =
+        e.p.password_login("test", &req, &huge, &Secret::new("nope".into()))
+            .await
+            .unwrap();
+    assert!(matches!(outcome, PasswordOutcome::Invalid(_)));
+    let records =
+        e.p.store()
+            .list_audit(&tusk_core::audit::AuditQuery::default())
+            .await
+            .unwrap();
+    let tusk_core::audit::AuditEvent::LoginFailed { user, .. } = &records[0].event else {
+        panic!("{records:?}")
+    };
+    assert!(user.len() <= 1024, "{} bytes kept", user.len());
+    assert!(user.starts_with("éé"), "{user}");
+}

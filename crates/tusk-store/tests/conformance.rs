@@ -84,10 +84,20 @@ fn an_audit_event_is_one_json_log_record_with_a_stable_event_field() {
     assert_eq!(lines.len(), 1, "{text}");
     let record = &lines[0];
     assert_eq!(record["target"], "tusk::audit", "{record}");
-    assert_eq!(record["fields"]["event"], "role_binding_changed", "{record}");
+    assert_eq!(
+        record["fields"]["event"], "role_binding_changed",
+        "{record}"
+    );
     assert_eq!(record["fields"]["actor"], "pach:root", "{record}");
-    assert_eq!(record["fields"]["resource"], "REPO:default/images", "{record}");
+    assert_eq!(
+        record["fields"]["resource"], "REPO:default/images",
+        "{record}"
+    );
     let details: serde_json::Value =
         serde_json::from_str(record["fields"]["details"].as_str().unwrap()).unwrap();
-    assert_eq!(details["after"], serde_json::json!(["repoReader"]), "{details}");
+    assert_eq!(
+        details["after"],
+        serde_json::json!(["repoReader"]),
+        "{details}"
+    );
 }
