@@ -1242,6 +1242,31 @@ mod audit_trail {
         .await
         .unwrap();
 
+        let mut identity = tusk_proto::identity_v2::api_client::ApiClient::new(ch.clone());
+        identity
+            .create_oidc_client(with_token(
+                tusk_proto::identity_v2::CreateOidcClientRequest {
+                    client: Some(tusk_proto::identity_v2::OidcClient {
+                        id: "grafana".into(),
+                        name: "Grafana".into(),
+                        redirect_uris: vec!["https://grafana.example.com/cb".into()],
+                        ..Default::default()
+                    }),
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap();
+        identity
+            .delete_oidc_client(with_token(
+                tusk_proto::identity_v2::DeleteOidcClientRequest {
+                    id: "grafana".into(),
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap();
+
         let mut trail = audit::audit_client::AuditClient::new(ch);
         let listed = trail
             .list(with_token(
@@ -1303,6 +1328,12 @@ mod audit_trail {
         assert_eq!(succeeded["address"], "127.0.0.1");
         assert_eq!(find("token_minted")["kind"], "code");
         find("activated");
+        let grafana: Vec<Value> = all
+            .iter()
+            .filter(|e| e.event == "client_changed" && e.resource == "grafana")
+            .map(|e| serde_json::from_str::<Value>(&e.details).unwrap()["change"].clone())
+            .collect();
+        assert_eq!(grafana, [json!("deleted"), json!("created")], "{all:?}");
         let everything = format!("{all:?}");
         for secret in &secrets {
             assert!(
@@ -1354,6 +1385,37 @@ mod audit_trail {
             text.lines()
                 .any(|l| l == "tusk_connector_up{connector=\"test\"} 1"),
             "{text}"
+        );
+
+        // DeleteAll names each stored client and connector it removed.
+        identity
+            .delete_all(with_token(
+                tusk_proto::identity_v2::DeleteAllRequest {},
+                &r.root,
+            ))
+            .await
+            .unwrap();
+        let removed: Vec<(String, String, String)> = trail
+            .list(with_token(
+                audit::ListRequest {
+                    resource: "app".into(),
+                    ..Default::default()
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events
+            .into_iter()
+            .map(|e| (e.event, e.actor, e.details))
+            .collect();
+        assert_eq!(removed.len(), 1, "{removed:?}");
+        assert_eq!(removed[0].0, "client_changed");
+        assert_eq!(removed[0].1, "pach:root");
+        assert!(
+            removed[0].2.contains(r#""change":"deleted""#),
+            "{removed:?}"
         );
         r.server.stop().await.unwrap();
     }

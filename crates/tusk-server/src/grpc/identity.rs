@@ -275,8 +275,19 @@ impl Api for IdentityApi {
     }
 
     async fn delete_all(&self, req: Request<pb::DeleteAllRequest>) -> R<pb::DeleteAllResponse> {
-        permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
+        // Listed first, so the trail names each client and connector removed.
+        let clients = self.svc.list_clients().await.map_err(status)?;
+        let connectors = self.svc.list_connectors().await.map_err(status)?;
         self.svc.delete_all_identity().await.map_err(status)?;
+        for c in clients {
+            self.client_changed(who.clone(), c.id, Change::Deleted)
+                .await;
+        }
+        for c in connectors {
+            self.connector_changed(who.clone(), c.id, Change::Deleted)
+                .await;
+        }
         Ok(Response::new(pb::DeleteAllResponse {}))
     }
 }
