@@ -1285,6 +1285,36 @@ fn audit_lists_a_role_binding_change_for_admins_only() {
             "the root token in the trail: {text}"
         );
     }
+    // Registering and forgetting a resource grants and removes its owner's roles.
+    d.ok(&[
+        "resource",
+        "create",
+        "project",
+        "analytics",
+        "--owner",
+        "user:alice@example.com",
+    ]);
+    d.ok(&["resource", "delete", "project", "analytics"]);
+    let events = json(&d.ok(&["audit", "--resource", "PROJECT:analytics", "-o", "json"]));
+    let changes: Vec<(serde_json::Value, serde_json::Value)> = events
+        .as_array()
+        .unwrap_or_else(|| panic!("{events}"))
+        .iter()
+        .map(|e| {
+            (
+                e["details"]["before"].clone(),
+                e["details"]["after"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (serde_json::json!(["projectOwner"]), serde_json::json!([])),
+            (serde_json::json!([]), serde_json::json!(["projectOwner"])),
+        ],
+        "{events}"
+    );
     let none = d.ok(&["audit", "--actor", "user:nobody"]);
     assert!(none.contains("No audit events match."), "{none}");
     d.fails(
