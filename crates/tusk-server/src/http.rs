@@ -415,13 +415,19 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    metrics::refresh_gauges(state.oidc().map(|o| o.provider().as_ref()));
+    let mut text = metrics::handle().render();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&metrics::scrape_time_text(
+        state.oidc().map(|o| o.provider().as_ref()),
+    ));
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics::handle().render(),
+        text,
     )
         .into_response()
 }

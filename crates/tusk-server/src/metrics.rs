@@ -50,12 +50,6 @@ pub(crate) fn handle() -> &'static PrometheusHandle {
         metrics::describe_counter!("tusk_refresh_reuse_detected_total", "Refresh tokens reused after rotation (the session is revoked)");
         metrics::describe_counter!("tusk_token_revocations_total", "Tokens revoked");
         metrics::describe_counter!("tusk_config_reloads_total", "Configuration reloads, by outcome (accepted or rejected)");
-        metrics::describe_gauge!("tusk_connector_up", "1 if the connector opened and serves logins, else 0");
-        metrics::describe_gauge!("tusk_signing_key_age_seconds", metrics::Unit::Seconds, "Age of the key now signing tokens");
-        metrics::describe_gauge!("tusk_build_info", "Always 1; the labels name the running build");
-        metrics::describe_gauge!("process_resident_memory_bytes", metrics::Unit::Bytes, "Resident memory of the tusk process");
-        metrics::describe_gauge!("process_open_fds", "Open file descriptors of the tusk process");
-        metrics::describe_gauge!("process_start_time_seconds", metrics::Unit::Seconds, "Start time of the process since the Unix epoch");
         metrics::describe_histogram!(
             DURATION,
             metrics::Unit::Seconds,
@@ -129,30 +123,82 @@ pub(crate) fn track_grpc(path: &str, headers: &http::HeaderMap) {
     metrics::counter!(GRPC_REQUESTS, "method" => method, "code" => code).increment(1);
 }
 
-/// Gauges that are read at scrape time rather than kept up to date:
-/// connector health, key age, build and process facts.
-pub(crate) fn refresh_gauges(provider: Option<&tusk_oidc::Provider>) {
-    metrics::gauge!("tusk_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-    if let Some(provider) = provider {
-        for c in provider.connectors().iter() {
-            let up = if c.status.is_ok() { 1.0 } else { 0.0 };
-            metrics::gauge!("tusk_connector_up", "connector" => c.id.clone()).set(up);
+/// Gauges read at scrape time and rendered here rather than through the
+/// recorder: the recorder keeps every series it has seen, so a connector
+/// taken out of the configuration would report its last state forever.
+pub(crate) fn scrape_time_text(provider: Option<&tusk_oidc::Provider>) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
+        if samples.is_empty() {
+            return;
         }
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (labels, value) in samples {
+            out.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    gauge(
+        "tusk_build_info",
+        "Always 1; the labels name the running build",
+        &[(
+            format!("{{version=\"{}\"}}", label(env!("CARGO_PKG_VERSION"))),
+            1.0,
+        )],
+    );
+    if let Some(provider) = provider {
+        let up: Vec<(String, f64)> = provider
+            .connectors()
+            .iter()
+            .map(|c| {
+                let value = if c.status.is_ok() { 1.0 } else { 0.0 };
+                (format!("{{connector=\"{}\"}}", label(&c.id)), value)
+            })
+            .collect();
+        gauge(
+            "tusk_connector_up",
+            "1 if the connector opened and serves logins, else 0",
+            &up,
+        );
         if let Some(created) = provider.signing_key_created_at() {
             let age = provider.now().saturating_sub(created).max(0);
-            metrics::gauge!("tusk_signing_key_age_seconds").set(age as f64);
+            gauge(
+                "tusk_signing_key_age_seconds",
+                "Age of the key now signing tokens",
+                &[(String::new(), age as f64)],
+            );
         }
     }
     let process = process_facts();
     if let Some(rss) = process.resident_bytes {
-        metrics::gauge!("process_resident_memory_bytes").set(rss as f64);
+        gauge(
+            "process_resident_memory_bytes",
+            "Resident memory of the tusk process",
+            &[(String::new(), rss as f64)],
+        );
     }
     if let Some(fds) = process.open_fds {
-        metrics::gauge!("process_open_fds").set(fds as f64);
+        gauge(
+            "process_open_fds",
+            "Open file descriptors of the tusk process",
+            &[(String::new(), fds as f64)],
+        );
     }
     if let Some(start) = process.start_time {
-        metrics::gauge!("process_start_time_seconds").set(start);
+        gauge(
+            "process_start_time_seconds",
+            "Start time of the process since the Unix epoch",
+            &[(String::new(), start)],
+        );
     }
+    out
+}
+
+/// A label value in the text format: backslash, quote and newline escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[derive(Default)]

@@ -1083,6 +1083,7 @@ mod audit_trail {
         issuer: String,
         root: String,
         alice: String,
+        provider: Arc<tusk_oidc::Provider>,
     }
 
     async fn start() -> Running {
@@ -1127,7 +1128,7 @@ mod audit_trail {
             tls: None,
             issuer: issuer.clone(),
             config_summary: Value::Null,
-            provider: Some(provider),
+            provider: Some(provider.clone()),
             theme: Default::default(),
             rate_limits: Default::default(),
             auth: Some(AuthPlane {
@@ -1144,6 +1145,7 @@ mod audit_trail {
             issuer,
             root,
             alice,
+            provider,
         }
     }
 
@@ -1417,6 +1419,47 @@ mod audit_trail {
             removed[0].2.contains(r#""change":"deleted""#),
             "{removed:?}"
         );
+        r.server.stop().await.unwrap();
+    }
+
+    /// A connector taken out of the configuration leaves `/metrics` with
+    /// it, instead of reporting its last state forever.
+    #[tokio::test]
+    async fn connector_gauges_follow_the_live_connectors() {
+        let r = start().await;
+        let scrape = || async {
+            reqwest::get(format!("http://{}/metrics", r.server.addr))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        };
+        let text = scrape().await;
+        assert!(
+            text.contains("tusk_connector_up{connector=\"test\"} 1"),
+            "{text}"
+        );
+        r.provider.set_connectors(&[ConnectorConfig {
+            id: "other".into(),
+            name: "Other".into(),
+            kind: "mockCallback".into(),
+            config: json!({}),
+        }]);
+        let mut text = String::new();
+        // Connectors open in the background; wait for the new one.
+        for _ in 0..200 {
+            text = scrape().await;
+            if text.contains("tusk_connector_up{connector=\"other\"} 1") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(
+            text.contains("tusk_connector_up{connector=\"other\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("connector=\"test\"} "), "{text}");
         r.server.stop().await.unwrap();
     }
 }
