@@ -864,6 +864,7 @@ mod hot_reload {
             }),
         };
         let (stop, stopped) = oneshot::channel::<()>();
+        let trail = store.clone();
         let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
             let _ = stopped.await;
         }));
@@ -933,6 +934,31 @@ mod hot_reload {
             "{status}"
         );
         assert_eq!(ids(), ["one", "two"], "a rejected edit must change nothing");
+        // Both reloads are in the audit trail and the rejected one is counted.
+        let reloads: Vec<Value> = trail
+            .list_audit(&Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.event.name() == "config_reloaded")
+            .map(|r| serde_json::to_value(&r.event).unwrap())
+            .collect();
+        assert_eq!(reloads.len(), 2, "{reloads:?}");
+        assert_eq!(reloads[0]["outcome"], "rejected", "{reloads:?}");
+        assert_eq!(reloads[0]["problems"], 1, "{reloads:?}");
+        assert_eq!(reloads[1]["outcome"], "accepted", "{reloads:?}");
+        let metrics = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("tusk_config_reloads_total{outcome=\"rejected\"}")),
+            "{metrics}"
+        );
         let _ = stop.send(());
         task.await.unwrap().unwrap();
     }
