@@ -1110,6 +1110,7 @@ mod audit_trail {
         root: String,
         alice: String,
         provider: Arc<tusk_oidc::Provider>,
+        store: Store,
     }
 
     async fn start() -> Running {
@@ -1163,15 +1164,21 @@ mod audit_trail {
             }),
             reload: None,
         };
-        let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(tusk_server::run(
+            options,
+            store.clone(),
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Running {
             server: Server { addr, stop, task },
             issuer,
             root,
             alice,
             provider,
+            store,
         }
     }
 
@@ -1486,6 +1493,70 @@ mod audit_trail {
             "{text}"
         );
         assert!(!text.contains("connector=\"test\"} "), "{text}");
+        r.server.stop().await.unwrap();
+    }
+
+    /// Robot tokens, revocation, root-token rotation and deactivation are
+    /// recorded with the admin who did them.
+    #[tokio::test]
+    async fn admin_acts_on_tokens_and_activation_are_audited() {
+        let r = start().await;
+        let mut auth = auth_v2::api_client::ApiClient::new(channel(r.server.addr).await);
+        let robot = auth
+            .get_robot_token(with_token(
+                auth_v2::GetRobotTokenRequest {
+                    robot: "ci".into(),
+                    ttl: 0,
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .token;
+        auth.revoke_auth_token(with_token(
+            auth_v2::RevokeAuthTokenRequest {
+                token: robot.clone(),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+        let new_root = auth
+            .rotate_root_token(with_token(
+                auth_v2::RotateRootTokenRequest::default(),
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .root_token;
+        auth.deactivate(with_token(auth_v2::DeactivateRequest {}, &new_root))
+            .await
+            .unwrap();
+        let events: Vec<Value> = r
+            .store
+            .list_audit(&Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|e| serde_json::to_value(&e.event).unwrap())
+            .collect();
+        let text = serde_json::to_string(&events).unwrap();
+        for secret in [&robot, &r.root, &new_root] {
+            assert!(!text.contains(secret.as_str()), "{text}");
+        }
+        let tail: Vec<Value> = events[events.len() - 4..].to_vec();
+        assert_eq!(
+            tail,
+            [
+                json!({"event": "token_minted", "actor": null, "subject": "robot:ci", "kind": "robot", "client": null}),
+                json!({"event": "token_revoked", "actor": null, "subject": "robot:ci", "count": 1}),
+                json!({"event": "root_token_rotated", "actor": "pach:root"}),
+                json!({"event": "deactivated", "actor": "pach:root"}),
+            ]
+        );
         r.server.stop().await.unwrap();
     }
 }
