@@ -445,7 +445,13 @@ impl Store {
             data,
         };
         if let Err(e) = self.backend.append_audit(row).await {
-            tracing::error!(target: "tusk::audit", event = name, error = %e, "could not store an audit event; it is only in this log");
+            // Not under `tusk::audit`: collectors counting that target's
+            // records must not count this one as a second event.
+            tracing::error!(
+                audit_event = name,
+                error = %e,
+                "could not store audit event `{name}`; it is kept only in the log line above; check that the database accepts writes"
+            );
         }
     }
 
