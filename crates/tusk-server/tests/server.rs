@@ -1531,6 +1531,13 @@ mod audit_trail {
             .unwrap()
             .into_inner()
             .root_token;
+        tusk_proto::license_v2::api_client::ApiClient::new(channel(r.server.addr).await)
+            .delete_all(with_token(
+                tusk_proto::license_v2::DeleteAllRequest {},
+                &new_root,
+            ))
+            .await
+            .unwrap();
         auth.deactivate(with_token(auth_v2::DeactivateRequest {}, &new_root))
             .await
             .unwrap();
@@ -1547,13 +1554,14 @@ mod audit_trail {
         for secret in [&robot, &r.root, &new_root] {
             assert!(!text.contains(secret.as_str()), "{text}");
         }
-        let tail: Vec<Value> = events[events.len() - 4..].to_vec();
+        let tail: Vec<Value> = events[events.len() - 5..].to_vec();
         assert_eq!(
             tail,
             [
                 json!({"event": "token_minted", "actor": null, "subject": "robot:ci", "kind": "robot", "client": null}),
                 json!({"event": "token_revoked", "actor": null, "subject": "robot:ci", "count": 1}),
                 json!({"event": "root_token_rotated", "actor": "pach:root"}),
+                json!({"event": "license_changed", "actor": "pach:root"}),
                 json!({"event": "deactivated", "actor": "pach:root"}),
             ]
         );
