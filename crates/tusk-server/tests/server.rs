@@ -1522,6 +1522,26 @@ mod audit_trail {
         ))
         .await
         .unwrap();
+        let second = auth
+            .get_robot_token(with_token(
+                auth_v2::GetRobotTokenRequest {
+                    robot: "robot:ci".into(),
+                    ttl: 0,
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .token;
+        auth.revoke_auth_tokens_for_user(with_token(
+            auth_v2::RevokeAuthTokensForUserRequest {
+                username: "robot:ci".into(),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
         let new_root = auth
             .rotate_root_token(with_token(
                 auth_v2::RotateRootTokenRequest::default(),
@@ -1551,15 +1571,17 @@ mod audit_trail {
             .map(|e| serde_json::to_value(&e.event).unwrap())
             .collect();
         let text = serde_json::to_string(&events).unwrap();
-        for secret in [&robot, &r.root, &new_root] {
+        for secret in [&robot, &second, &r.root, &new_root] {
             assert!(!text.contains(secret.as_str()), "{text}");
         }
-        let tail: Vec<Value> = events[events.len() - 5..].to_vec();
+        let tail: Vec<Value> = events[events.len() - 7..].to_vec();
         assert_eq!(
             tail,
             [
-                json!({"event": "token_minted", "actor": null, "subject": "robot:ci", "kind": "robot", "client": null}),
+                json!({"event": "token_minted", "actor": "pach:root", "subject": "robot:ci", "kind": "robot", "client": null}),
                 json!({"event": "token_revoked", "actor": null, "subject": "robot:ci", "count": 1}),
+                json!({"event": "token_minted", "actor": "pach:root", "subject": "robot:ci", "kind": "robot", "client": null}),
+                json!({"event": "token_revoked", "actor": "pach:root", "subject": "robot:ci", "count": 1}),
                 json!({"event": "root_token_rotated", "actor": "pach:root"}),
                 json!({"event": "license_changed", "actor": "pach:root"}),
                 json!({"event": "deactivated", "actor": "pach:root"}),

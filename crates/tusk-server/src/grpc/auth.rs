@@ -284,13 +284,22 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::GetRobotTokenRequest>,
     ) -> R<pb::GetRobotTokenResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_GET_ROBOT_TOKEN").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_GET_ROBOT_TOKEN").await?;
         let r = req.into_inner();
         let token = self
             .svc
             .get_robot_token(&r.robot, r.ttl)
             .await
             .map_err(status)?;
+        let robot = r.robot.strip_prefix("robot:").unwrap_or(&r.robot);
+        self.svc
+            .audit(AuditEvent::TokenMinted {
+                actor: Some(who.subject),
+                subject: format!("robot:{robot}"),
+                kind: "robot".into(),
+                client: None,
+            })
+            .await;
         Ok(Response::new(pb::GetRobotTokenResponse { token }))
     }
 
@@ -311,12 +320,20 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::RevokeAuthTokensForUserRequest>,
     ) -> R<pb::RevokeAuthTokensForUserResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_REVOKE_USER_TOKENS").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_REVOKE_USER_TOKENS").await?;
+        let username = req.into_inner().username;
         let number = self
             .svc
-            .revoke_tokens_for_user(&req.into_inner().username)
+            .revoke_tokens_for_user(&username)
             .await
             .map_err(status)?;
+        self.svc
+            .audit(AuditEvent::TokenRevoked {
+                actor: Some(who.subject),
+                subject: Some(username),
+                count: number,
+            })
+            .await;
         Ok(Response::new(pb::RevokeAuthTokensForUserResponse {
             number,
         }))
