@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "license/license.proto",
     "version/versionpb.proto",
     "tusk/resources.proto",
+    "tusk/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

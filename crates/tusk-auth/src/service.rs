@@ -7,6 +7,7 @@ use crate::error::AuthError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tusk_core::Secret;
+use tusk_core::audit::AuditEvent;
 use tusk_core::auth::{self, Binding, Evaluation, Permission, Resource, ResourceType};
 use tusk_oidc::{Clock, Provider};
 use tusk_store::{AuthConfig, AuthToken, Change, GroupMembership, RoleBinding, Store, hash_token};
@@ -139,6 +140,12 @@ impl AuthService {
 
     pub(crate) fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Writes an audit event through the store's one sink; for the
+    /// transports, which know the caller of the RPCs that have none here.
+    pub async fn audit(&self, event: AuditEvent) {
+        self.store.audit(self.now(), event).await;
     }
 
     /// Invalidates this replica's cache at once, so a check right after a
@@ -278,6 +285,9 @@ impl AuthService {
         self.insert_token(&token, ROOT, None).await?;
         self.changed("*", None);
         tracing::info!("auth activated");
+        // Activation has no caller: whoever reaches an inactive cluster may
+        // activate it, as in the reference.
+        self.audit(AuditEvent::Activated { actor: None }).await;
         Ok(token)
     }
 
@@ -378,9 +388,12 @@ impl AuthService {
             wanted.insert(r.clone());
         }
         let key = resource.binding_key();
+        let mut before = BTreeSet::new();
         let result = self
             .store
             .update::<RoleBinding, _>(&key, |b| {
+                // Runs again on a lost race; the last run saw what was replaced.
+                before = b.entries.get(principal).cloned().unwrap_or_default();
                 if wanted.is_empty() {
                     b.entries.remove(principal);
                 } else {
@@ -400,6 +413,14 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         }
         self.changed(<RoleBinding as tusk_store::Record>::KIND, Some(&key));
+        self.audit(AuditEvent::RoleBindingChanged {
+            actor: caller.subject.clone(),
+            resource: key,
+            principal: principal.to_owned(),
+            before: before.into_iter().collect(),
+            after: wanted.into_iter().collect(),
+        })
+        .await;
         Ok(())
     }
 
@@ -527,6 +548,7 @@ impl AuthService {
         }
         let token = new_token();
         let expires = (ttl > 0).then(|| self.now().saturating_add(ttl));
+        // Audited by the transport, which knows the admin asking.
         self.insert_token(&token, &format!("robot:{name}"), expires)
             .await?;
         Ok(token)
@@ -537,11 +559,25 @@ impl AuthService {
         let token = new_token();
         let expires = ttl.map(|t| self.now().saturating_add(t));
         self.insert_token(&token, subject, expires).await?;
+        self.audit(AuditEvent::TokenMinted {
+            actor: None,
+            subject: subject.to_owned(),
+            kind: "session".into(),
+            client: None,
+        })
+        .await;
         Ok(token)
     }
 
     pub async fn revoke_token(&self, token: &str) -> Result<i64, AuthError> {
         let hash = hash_token(token);
+        // Read first only to name whose token it was in the audit record.
+        let subject = self
+            .store
+            .get::<AuthToken>(&hash)
+            .await
+            .ok()
+            .map(|t| t.subject);
         let n = match self.store.delete::<AuthToken>(&hash).await {
             Ok(()) => 1,
             Err(tusk_store::Error::NotFound { .. }) => 0,
@@ -549,6 +585,12 @@ impl AuthService {
         };
         self.changed(<AuthToken as tusk_store::Record>::KIND, Some(&hash));
         if n > 0 {
+            self.audit(AuditEvent::TokenRevoked {
+                actor: None,
+                subject,
+                count: n,
+            })
+            .await;
             self.outwait_other_replicas().await;
         }
         Ok(n)
@@ -575,6 +617,7 @@ impl AuthService {
         }
         let n = self.store.delete_by_owner::<AuthToken>(username).await?;
         self.changed(<AuthToken as tusk_store::Record>::KIND, None);
+        // Audited by the transport, which knows the admin asking.
         if n > 0 {
             self.outwait_other_replicas().await;
         }

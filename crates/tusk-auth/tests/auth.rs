@@ -798,6 +798,26 @@ impl tusk_store::Backend for Deaf {
     async fn ping(&self) -> tusk_store::Result<()> {
         self.0.ping().await
     }
+    async fn delete_with_prefix(
+        &self,
+        kind: &'static str,
+        id: &str,
+        prefix: &str,
+    ) -> tusk_store::Result<u64> {
+        self.0.delete_with_prefix(kind, id, prefix).await
+    }
+    async fn append_audit(&self, row: tusk_store::RawAudit) -> tusk_store::Result<()> {
+        self.0.append_audit(row).await
+    }
+    async fn list_audit(
+        &self,
+        query: &tusk_store::audit::AuditQuery,
+    ) -> tusk_store::Result<Vec<tusk_store::RawAudit>> {
+        self.0.list_audit(query).await
+    }
+    async fn purge_audit(&self, before: i64) -> tusk_store::Result<u64> {
+        self.0.purge_audit(before).await
+    }
     fn backend_name(&self) -> &'static str {
         self.0.backend_name()
     }

@@ -475,8 +475,7 @@ fn config_out(c: &pb::OidcConfig, show_secrets: bool) -> OidcConfigOut {
 /// The issuer the server reports in `/readyz` (`checks.config.issuer`).
 pub async fn reported_issuer(target: &Target) -> Option<String> {
     let http = crate::client::http_client(target.ca_pem.as_deref()).ok()?;
-    let body: Value = http
-        .get(format!("{}/readyz", target.addr.http_base()))
+    let body: Value = crate::client::readyz(&http, target)
         .send()
         .await
         .ok()?

@@ -26,6 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 use tusk_proto::auth_v2::api_client::ApiClient as AuthClient;
 use tusk_proto::identity_v2::api_client::ApiClient as IdentityClient;
+use tusk_proto::tusk::audit::v1::audit_client::AuditClient;
 use tusk_proto::tusk::resources::v1::resources_client::ResourcesClient;
 
 /// How long one connection attempt may take.
@@ -392,6 +393,17 @@ pub fn http_client(ca_pem: Option<&[u8]>) -> Outcome<reqwest::Client> {
         .map_err(|e| Failure::run(format!("cannot build the HTTP client: {}", chain(&e))))
 }
 
+/// `GET /readyz` on the target's server, with the session token as a
+/// bearer token when there is one: a server that is not on this host shows
+/// its detail (issuer, connectors) only to an administrator's token.
+pub fn readyz(http: &reqwest::Client, target: &Target) -> reqwest::RequestBuilder {
+    let request = http.get(format!("{}/readyz", target.addr.http_base()));
+    match &target.token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
 /// What went wrong below HTTP/2, as seen by the connector.
 #[derive(Debug, Clone)]
 enum ConnectProblem {
@@ -549,6 +561,10 @@ impl Conn {
 
     pub fn resources(&self) -> ResourcesClient<Channel> {
         ResourcesClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    pub fn audit(&self) -> AuditClient<Channel> {
+        AuditClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }
 
     /// A request carrying the session token (if any) and a timeout.

@@ -211,7 +211,7 @@ async fn check_server(target: &Target, report: &mut Report) -> (Option<String>, 
     let readyz_url = format!("{}/readyz", addr.http_base());
     let mut issuer = None;
     let mut from_readyz: Vec<Upstream> = Vec::new();
-    match http.get(&readyz_url).send().await {
+    match client::readyz(&http, target).send().await {
         Ok(resp) => {
             let code = resp.status();
             let body: Value = resp.json().await.unwrap_or(Value::Null);

@@ -301,8 +301,7 @@ fn connector_out(c: &pb::IdpConnector, show_secrets: bool) -> ConnectorOut {
 /// `checks.connectors[]` of `/readyz`: id → (ok, error).
 async fn health(target: &Target) -> Option<Map<String, Value>> {
     let http = crate::client::http_client(target.ca_pem.as_deref()).ok()?;
-    let body: Value = http
-        .get(format!("{}/readyz", target.addr.http_base()))
+    let body: Value = crate::client::readyz(&http, target)
         .send()
         .await
         .ok()?

@@ -8,6 +8,7 @@
 //! - 2: the configuration, a file or the command line was refused before
 //!   starting or before anything was sent.
 
+mod audit_cmd;
 mod auth_cmd;
 mod client;
 mod context;
@@ -56,6 +57,8 @@ enum Command {
     Idp(IdpArgs),
     /// Register or forget projects and repos, so their owners get role bindings.
     Resource(ResourceArgs),
+    /// Read the audit trail: logins, tokens, role bindings and other security events (admins only).
+    Audit(audit_cmd::AuditArgs),
     /// Choose, list and create contexts in the Pachyderm config file.
     #[command(subcommand)]
     Context(context::ContextCommand),
@@ -256,6 +259,7 @@ fn main() -> ExitCode {
         Command::Auth(a) => client_command(auth_cmd::run(a.client, a.command)),
         Command::Idp(a) => client_command(idp_cmd::run(a.client, a.command)),
         Command::Resource(a) => client_command(resource_cmd::run(a.client, a.command)),
+        Command::Audit(a) => client_command(audit_cmd::run(a)),
         Command::Context(cmd) => finish(context::run(cmd)),
         Command::Doctor(a) => client_command(doctor::run(a)),
         Command::Store(cmd) => store_cmd::run(cmd),

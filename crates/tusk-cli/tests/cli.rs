@@ -1260,6 +1260,96 @@ fn resource_create_and_delete() {
     d.ok(&["resource", "delete", "project", "analytics"]);
 }
 
+/// `tusk audit`: a role binding change is read back with each filter, in
+/// JSON and text; bad times are refused before sending; a non-admin is
+/// refused by the server.
+#[test]
+fn audit_lists_a_role_binding_change_for_admins_only() {
+    let d = Deployment::start("pachd:\n  activateAuth: true\n");
+    d.use_context();
+    let root = d.login_as_root();
+    d.ok(&[
+        "auth",
+        "set",
+        "project",
+        "default",
+        "projectViewer",
+        "robot:ci",
+    ]);
+    let events = json(&d.ok(&["audit", "--resource", "PROJECT:default", "-o", "json"]));
+    let events = events.as_array().unwrap_or_else(|| panic!("{events}"));
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e["event"], "role_binding_changed", "{e}");
+    assert_eq!(e["actor"], "pach:root", "{e}");
+    assert_eq!(e["subject"], "robot:ci", "{e}");
+    assert_eq!(
+        e["details"]["after"],
+        serde_json::json!(["projectViewer"]),
+        "{e}"
+    );
+    for filter in [
+        ["--actor", "pach:root"],
+        ["--subject", "robot:ci"],
+        ["--since", "1h"],
+    ] {
+        let text = d.ok(&["audit", filter[0], filter[1]]);
+        assert!(
+            text.contains("role_binding_changed") && text.contains("subject=robot:ci"),
+            "{filter:?}: {text}"
+        );
+        assert!(
+            !text.contains(root.trim()),
+            "the root token in the trail: {text}"
+        );
+    }
+    // Registering and forgetting a resource grants and removes its owner's roles.
+    d.ok(&[
+        "resource",
+        "create",
+        "project",
+        "analytics",
+        "--owner",
+        "user:alice@example.com",
+    ]);
+    d.ok(&["resource", "delete", "project", "analytics"]);
+    let events = json(&d.ok(&["audit", "--resource", "PROJECT:analytics", "-o", "json"]));
+    let changes: Vec<(serde_json::Value, serde_json::Value)> = events
+        .as_array()
+        .unwrap_or_else(|| panic!("{events}"))
+        .iter()
+        .map(|e| {
+            (
+                e["details"]["before"].clone(),
+                e["details"]["after"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (serde_json::json!(["projectOwner"]), serde_json::json!([])),
+            (serde_json::json!([]), serde_json::json!(["projectOwner"])),
+        ],
+        "{events}"
+    );
+    let none = d.ok(&["audit", "--actor", "user:nobody"]);
+    assert!(none.contains("No audit events match."), "{none}");
+    d.fails(
+        &["audit", "--since", "yesterday"],
+        2,
+        &["--since", "not a time", "RFC 3339"],
+    );
+    d.fails(
+        &["audit", "--since", "1h", "--until", "2h"],
+        2,
+        &["--since", "is after --until"],
+    );
+    let robot = d.ok(&["auth", "get-robot-token", "ci"]).trim().to_owned();
+    d.ok_with(&["auth", "use-auth-token"], Some(&robot));
+    d.fails(&["audit"], 1, &["Audit/List", "robot:ci is not authorized"]);
+}
+
 #[test]
 fn idp_commands_and_connector_files() {
     // No mock IdP: connectors are the API's to manage.

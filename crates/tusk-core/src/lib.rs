@@ -1,6 +1,7 @@
 //! tusk's domain and protocol rules, with no I/O.
 //!
 //! Layout, one concern per module:
+//! - `audit`: the audit trail's typed events and queries.
 //! - `secret`: the `Secret<T>` wrapper that never prints its contents.
 //! - `yaml`: a YAML/JSON reader that keeps line numbers for every node.
 //! - `config`: the configuration model, its sources, dialects and validation.
@@ -8,6 +9,7 @@
 //! Invariant: nothing here reads the environment, the filesystem or the
 //! clock. Callers hand in bytes, variables and `now`.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod secret;

@@ -6,11 +6,14 @@
 
 use crate::error::{ErrorCode, OAuthError, PageError};
 use crate::params::Params;
-use crate::provider::{ConnectorSlot, Provider, random_token, redirect_matches, with_query};
+use crate::provider::{
+    ConnectorSlot, Provider, audit_user, client_address, random_token, redirect_matches, with_query,
+};
 use crate::scopes;
 use crate::throttle;
 use tusk_connector::{Identity, Scopes, UpstreamParams};
 use tusk_core::Secret;
+use tusk_core::audit::AuditEvent;
 use tusk_store::{AuthCode, AuthRequest, Claims, DeviceRequest, hash_token};
 
 /// What the browser sees next after a successful step.
@@ -451,6 +454,13 @@ impl Provider {
                 "connector lost its password capability",
             ));
         };
+        let failed = |reason: &str| AuditEvent::LoginFailed {
+            user: tusk_core::audit::bounded(login),
+            connector: connector_id.to_owned(),
+            client: request.client_id.clone(),
+            address: client_address(),
+            reason: reason.to_owned(),
+        };
         // A pair already backing off is refused before its password is
         // checked; one that reaches its back-off while the password is
         // checked gets the same answer, right password or not.
@@ -460,18 +470,29 @@ impl Provider {
             retry_after: wait.unsigned_abs(),
         };
         if let Some(wait) = throttle::waiting(&self.store, &keys, self.now()).await? {
+            self.audit(failed("throttled")).await;
             return Ok(throttled(wait, form));
         }
-        let identity = pw
+        let identity = match pw
             .login(&connector_scopes(&request.scopes), login, password)
             .await
-            .map_err(|e| PageError::internal(format!("the login method failed: {e}")))?;
+        {
+            Ok(identity) => identity,
+            Err(e) => {
+                self.audit(failed("connector_error")).await;
+                return Err(PageError::internal(format!("the login method failed: {e}")));
+            }
+        };
         let right = identity.is_some();
         if let Some(wait) = throttle::settle(&self.store, &keys, self.now(), right).await? {
+            self.audit(failed("throttled")).await;
             return Ok(throttled(wait, form));
         }
         match identity {
-            None => Ok(PasswordOutcome::Invalid(form)),
+            None => {
+                self.audit(failed("invalid_credentials")).await;
+                Ok(PasswordOutcome::Invalid(form))
+            }
             Some(identity) => Ok(PasswordOutcome::Next(
                 self.finish_login(state, connector_id, identity).await?,
             )),
@@ -525,13 +546,29 @@ impl Provider {
                 params.pairs(),
                 &upstream(&request),
             )
-            .await
-            .map_err(|e| PageError {
-                status: 400,
-                title: "Login error".into(),
-                detail: format!("the login with {connector_id} failed: {e}"),
-                admin_hint: format!("check connector `{connector_id}` and the upstream provider"),
-            })?;
+            .await;
+        let identity = match identity {
+            Ok(identity) => identity,
+            Err(e) => {
+                // The user is not known until the upstream vouches for them.
+                self.audit(AuditEvent::LoginFailed {
+                    user: String::new(),
+                    connector: connector_id.clone(),
+                    client: request.client_id.clone(),
+                    address: client_address(),
+                    reason: "upstream_error".into(),
+                })
+                .await;
+                return Err(PageError {
+                    status: 400,
+                    title: "Login error".into(),
+                    detail: format!("the login with {connector_id} failed: {e}"),
+                    admin_hint: format!(
+                        "check connector `{connector_id}` and the upstream provider"
+                    ),
+                });
+            }
+        };
         self.finish_login(state, &connector_id, identity).await
     }
 
@@ -556,6 +593,13 @@ impl Provider {
         };
         let now = self.now();
         let claims = to_claims(&identity);
+        self.audit(AuditEvent::LoginSucceeded {
+            user: tusk_core::audit::bounded(&audit_user(&claims)),
+            connector: connector_id.to_owned(),
+            client: request.client_id.clone(),
+            address: client_address(),
+        })
+        .await;
         let connector_data = identity.connector_data.clone().unwrap_or_default();
         if !request.device.is_empty() {
             let client_id = request.client_id.clone();

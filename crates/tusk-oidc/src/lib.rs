@@ -28,6 +28,7 @@ pub use error::{ErrorCode, OAuthError, PageError};
 pub use params::Params;
 pub use provider::{
     Clock, ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, SystemClock,
+    with_client_address,
 };
 pub use session::LogoutOutcome;
 pub use token::TokenResponse;

@@ -61,6 +61,8 @@ pub struct Settings {
     /// How a connector that cannot open (an unreachable upstream) is
     /// retried in the background.
     pub connector_retry: ConnectorRetry,
+    /// Seconds audit events are kept; [`Provider::tick`] purges older ones.
+    pub audit_retention: i64,
 }
 
 /// Exponential backoff for opening connectors: `initial`, doubling up to
@@ -98,6 +100,7 @@ impl Settings {
             alg: Alg::ES256,
             rotation: RotationPolicy::default(),
             connector_retry: ConnectorRetry::default(),
+            audit_retention: 30 * 24 * 3600,
         }
     }
 
@@ -211,6 +214,9 @@ struct KeyRing {
     signers: Vec<SigningKey>,
     verifier: VerifyingKeys,
     jwks: Arc<String>,
+    /// When the default algorithm's active key was made, for the key-age
+    /// gauge operators alert on when rotation stalls.
+    created_at: i64,
 }
 
 pub struct Provider {
@@ -268,6 +274,11 @@ impl Provider {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Writes an audit event through the store's one sink.
+    pub(crate) async fn audit(&self, event: tusk_core::audit::AuditEvent) {
+        self.store.audit(self.now(), event).await;
     }
 
     /// Opens each connector on its own: one that fails is kept with its
@@ -424,6 +435,15 @@ impl Provider {
             .unwrap_or_else(|_| Arc::new("{\"keys\":[]}".into()))
     }
 
+    /// When the key now signing (default algorithm) was created; `None`
+    /// before keys are loaded.
+    pub fn signing_key_created_at(&self) -> Option<i64> {
+        self.keys
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().map(|r| r.created_at))
+    }
+
     pub fn jwks_max_age(&self) -> i64 {
         self.settings.rotation.jwks_max_age_secs()
     }
@@ -535,10 +555,16 @@ impl Provider {
             .collect::<Result<Vec<_>, _>>()?;
         let verifier =
             VerifyingKeys::from_jwks(&serde_json::from_str(&jwks).unwrap_or(Value::Null))?;
+        let created_at = states
+            .first()
+            .map(|s| tusk_jose::active_key(s, now).map(|k| k.created_at))
+            .transpose()?
+            .unwrap_or(now);
         let ring = KeyRing {
             signers,
             verifier,
             jwks: Arc::new(jwks),
+            created_at,
         };
         if let Ok(mut guard) = self.keys.write() {
             *guard = Some(Arc::new(ring));
@@ -622,6 +648,12 @@ impl Provider {
             Ok(0) => {}
             Ok(n) => tracing::debug!(removed = n, "collected expired records"),
             Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
+        }
+        let horizon = self.now().saturating_sub(self.settings.audit_retention);
+        match self.store.purge_audit(horizon).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "purged audit events past their retention"),
+            Err(e) => tracing::warn!(error = %e, "purging old audit events failed"),
         }
     }
 
@@ -882,4 +914,32 @@ impl std::fmt::Debug for Provider {
             )
             .finish_non_exhaustive()
     }
+}
+
+tokio::task_local! {
+    /// The client's address for the audit records of the request being
+    /// served. The HTTP layer knows it (and which proxies to believe); a
+    /// task-local carries it to the login code without threading it
+    /// through every call.
+    static CLIENT_ADDRESS: String;
+}
+
+/// Runs `f` with `address` as the client address audit records name.
+pub async fn with_client_address<F: std::future::Future>(address: String, f: F) -> F::Output {
+    CLIENT_ADDRESS.scope(address, f).await
+}
+
+/// How audit records name a user: the email the upstream vouched for,
+/// else the name it gave, else its stable id.
+pub(crate) fn audit_user(claims: &tusk_store::Claims) -> String {
+    [&claims.email, &claims.username, &claims.user_id]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The address set by [`with_client_address`], if any.
+pub(crate) fn client_address() -> Option<String> {
+    CLIENT_ADDRESS.try_with(Clone::clone).ok()
 }

@@ -164,7 +164,16 @@ impl Provider {
         }
         let now = self.now();
         match self.store.get::<RefreshToken>(&hash_token(token)).await {
-            Ok(t) if t.client_id == client.id => return self.revoke_family(&t.family, now).await,
+            Ok(t) if t.client_id == client.id => {
+                self.revoke_family(&t.family, now).await?;
+                self.audit(tusk_core::audit::AuditEvent::TokenRevoked {
+                    actor: Some(format!("client:{}", client.id)),
+                    subject: Some(crate::provider::audit_user(&t.claims)),
+                    count: 1,
+                })
+                .await;
+                return Ok(());
+            }
             Ok(_) | Err(tusk_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -181,6 +190,16 @@ impl Provider {
                         expires_at: exp,
                     })
                     .await?;
+                let subject = ["email", "name", "sub"]
+                    .iter()
+                    .find_map(|k| claims.get(*k).and_then(Value::as_str))
+                    .map(str::to_owned);
+                self.audit(tusk_core::audit::AuditEvent::TokenRevoked {
+                    actor: Some(format!("client:{}", client.id)),
+                    subject,
+                    count: 1,
+                })
+                .await;
             }
         }
         Ok(())

@@ -4,7 +4,7 @@
 use crate::authorize::{connector_scopes, to_claims, to_identity};
 use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
-use crate::provider::{Provider, identity_claims, random_token};
+use crate::provider::{Provider, audit_user, identity_claims, random_token};
 use crate::scopes;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tusk_core::Secret;
+use tusk_core::audit::AuditEvent;
 use tusk_store::{
     AuthCode, Claims, DeviceRequest, OidcClient, RefreshToken, Revocation, hash_token,
 };
@@ -201,7 +202,7 @@ impl Provider {
             .await?;
         // A replay may have revoked this session while it was being set up.
         self.ensure_live(&family, now).await?;
-        self.issue(&grant, refresh)
+        self.issue_audited(&grant, refresh, "code").await
     }
 
     /// A code presented twice: revoke what the first exchange issued
@@ -377,6 +378,11 @@ impl Provider {
                     });
                 if !within {
                     self.revoke_family(&token.family, now).await?;
+                    self.audit(AuditEvent::RefreshReuseDetected {
+                        user: audit_user(&token.claims),
+                        client: client.id.clone(),
+                    })
+                    .await;
                     tracing::warn!(client = %client.id, "refresh token reused after rotation; the session is revoked (RFC 9700 §4.14.2)");
                     return Err(invalid());
                 }
@@ -414,7 +420,7 @@ impl Provider {
         // session after this one claimed its token: the successor must not
         // outlive that.
         self.ensure_live(&token.family, now).await?;
-        self.issue(&grant, Some(next))
+        self.issue_audited(&grant, Some(next), "refresh").await
     }
 
     async fn device_grant(
@@ -505,7 +511,7 @@ impl Provider {
         let refresh = self
             .new_refresh(&grant, &request.connector_data, now, now)
             .await?;
-        self.issue(&grant, refresh)
+        self.issue_audited(&grant, refresh, "device").await
     }
 
     /// Creates the first refresh token of a session when `offline_access`
@@ -568,6 +574,25 @@ impl Provider {
     }
 
     /// Signs the ID token and the access token (a JWT, as in Dex).
+    /// [`Self::issue`], then the audit record of the mint; `kind` is the
+    /// grant.
+    async fn issue_audited(
+        &self,
+        g: &Grant<'_>,
+        refresh_token: Option<String>,
+        kind: &str,
+    ) -> Result<TokenResponse, OAuthError> {
+        let response = self.issue(g, refresh_token)?;
+        self.audit(AuditEvent::TokenMinted {
+            actor: None,
+            subject: audit_user(g.claims),
+            kind: kind.to_owned(),
+            client: Some(g.client.id.clone()),
+        })
+        .await;
+        Ok(response)
+    }
+
     pub(crate) fn issue(
         &self,
         g: &Grant<'_>,

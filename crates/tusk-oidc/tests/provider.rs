@@ -1714,3 +1714,117 @@ async fn pkce_plain_is_refused_for_every_client() {
     let doc: Value = serde_json::from_str(&e.p.discovery_json()).unwrap();
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
 }
+
+/// The provider's audit events: a failed and a good password login, a code
+/// and a refresh mint, a detected reuse; then `tick` purges what is past
+/// `audit_retention` and keeps the rest.
+#[tokio::test]
+async fn logins_mints_and_reuse_are_audited_and_purged_after_retention() {
+    use tusk_core::audit::AuditQuery;
+    let e = env_with(
+        |s| s.audit_retention = 3600,
+        &[(
+            "test",
+            "mockPassword",
+            json!({"username": "admin", "password": "password"}),
+        )],
+    )
+    .await;
+    let code = e.code("openid offline_access").await;
+    let first = e
+        .exchange(&code, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    e.refresh(&first).await.unwrap();
+    assert_eq!(code_of(e.refresh(&first).await), ErrorCode::InvalidGrant);
+    let store = e.p.store();
+    let names = |records: Vec<tusk_core::audit::AuditRecord>| {
+        records
+            .iter()
+            .rev()
+            .map(|r| r.event.name())
+            .collect::<Vec<_>>()
+    };
+    let all = store.list_audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!(
+        names(all.clone()),
+        [
+            "login_failed",
+            "login_succeeded",
+            "token_minted",
+            "token_minted",
+            "refresh_reuse_detected"
+        ]
+    );
+    let details = serde_json::to_string(&all.iter().map(|r| &r.event).collect::<Vec<_>>()).unwrap();
+    for secret in ["nope", "app-secret", code.as_str(), first.as_str()] {
+        assert!(!details.contains(secret), "{secret} in {details}");
+    }
+    assert!(details.contains(r#""kind":"refresh""#), "{details}");
+    assert!(
+        details.contains(r#""reason":"invalid_credentials""#),
+        "{details}"
+    );
+
+    e.advance(1800);
+    e.p.store()
+        .audit(
+            e.p.now(),
+            tusk_core::audit::AuditEvent::Deactivated {
+                actor: "pach:root".into(),
+            },
+        )
+        .await;
+    e.advance(1801);
+    e.p.tick().await;
+    let kept = store.list_audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!(names(kept), ["deactivated"]);
+}
+
+/// A login name is whatever the form sent (up to the 1 MB body limit): the
+/// audit record of a failed attempt keeps a bounded prefix, so guessing
+/// with huge names cannot fill the store through the audit trail.
+#[tokio::test]
+async fn a_huge_login_name_is_bounded_in_the_audit_trail() {
+    let e = env().await;
+    let c = challenge(VERIFIER);
+    let next =
+        e.p.authorize(&params(&[
+            ("client_id", "app"),
+            ("redirect_uri", CONFIDENTIAL_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", &c),
+            ("code_challenge_method", "S256"),
+        ]))
+        .await
+        .unwrap();
+    let Next::Redirect(to_connector) = next else {
+        panic!("expected a redirect to the only connector")
+    };
+    let req = url::Url::parse(&to_connector)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "req")
+        .unwrap()
+        .1
+        .into_owned();
+    let huge = "é".repeat(100_000);
+    let outcome =
+        e.p.password_login("test", &req, &huge, &Secret::new("nope".into()), LOCAL)
+            .await
+            .unwrap();
+    assert!(matches!(outcome, PasswordOutcome::Invalid(_)));
+    let records =
+        e.p.store()
+            .list_audit(&tusk_core::audit::AuditQuery::default())
+            .await
+            .unwrap();
+    let tusk_core::audit::AuditEvent::LoginFailed { user, .. } = &records[0].event else {
+        panic!("{records:?}")
+    };
+    assert!(user.len() <= 1024, "{} bytes kept", user.len());
+    assert!(user.starts_with("éé"), "{user}");
+}

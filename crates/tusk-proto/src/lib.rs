@@ -77,8 +77,26 @@ generated!(
 
 pub mod structs;
 
-/// `tusk.resources.v1`: tusk's own service for registering projects and repos (2 RPCs).
+/// tusk's own services: `tusk.resources.v1` registers projects and repos (2 RPCs);
+/// `tusk.audit.v1` reads the audit trail (1 RPC).
 pub mod tusk {
+    pub mod audit {
+        #[allow(
+            clippy::all,
+            clippy::pedantic,
+            clippy::nursery,
+            clippy::unwrap_used,
+            clippy::expect_used,
+            clippy::panic,
+            missing_docs,
+            rustdoc::all,
+            unreachable_pub
+        )]
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/tusk.audit.v1.rs"));
+        }
+    }
+
     pub mod resources {
         #[allow(
             clippy::all,
@@ -110,4 +128,5 @@ pub const SERVICE_NAMES: &[&str] = &[
     "license_v2.API",
     "versionpb_v2.API",
     "tusk.resources.v1.Resources",
+    "tusk.audit.v1.Audit",
 ];

@@ -614,8 +614,13 @@ fn service_names() {
             "enterprise_v2.API",
             "license_v2.API",
             "versionpb_v2.API",
-            "tusk.resources.v1.Resources"
+            "tusk.resources.v1.Resources",
+            "tusk.audit.v1.Audit"
         ]
+    );
+    assert_eq!(
+        tusk_proto::tusk::audit::v1::audit_server::SERVICE_NAME,
+        "tusk.audit.v1.Audit"
     );
     assert_eq!(
         tusk_proto::tusk::resources::v1::resources_server::SERVICE_NAME,

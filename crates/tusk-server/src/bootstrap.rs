@@ -25,6 +25,7 @@ pub async fn provider_from_config(
         .signing_algorithm
         .parse()
         .unwrap_or(tusk_jose::Alg::ES256);
+    settings.audit_retention = secs(config.provider.audit_retention);
     let period = secs(config.provider.key_rotation_period).max(120);
     settings.rotation = tusk_jose::RotationPolicy {
         period_secs: period,

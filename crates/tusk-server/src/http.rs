@@ -281,9 +281,12 @@ pub fn grpc_routes(state: &AppState) -> Routes {
             ))
             .add_service(
                 tusk_proto::tusk::resources::v1::resources_server::ResourcesServer::new(
-                    crate::grpc::resources::ResourcesApi::new(svc),
+                    crate::grpc::resources::ResourcesApi::new(svc.clone()),
                 ),
-            );
+            )
+            .add_service(tusk_proto::tusk::audit::v1::audit_server::AuditServer::new(
+                crate::grpc::audit::AuditApi::new(svc),
+            ));
     }
     routes.prepare()
 }
@@ -360,23 +363,96 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+/// The full readiness report (connectors, configuration, bindings) goes
+/// only to a loopback peer that no proxy forwarded, or to a request with an
+/// administrator's bearer token; everyone else learns ready or not and a
+/// reason code, since the detail maps out clients, redirect URIs and who
+/// administers the cluster.
+async fn readyz(State(state): State<AppState>, request: Request) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
     let readiness = state.check_readiness().await;
     let status = if readiness.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, axum::Json(readiness.body)).into_response()
+    let reason = readiness_reason(&readiness);
+    let body = if may_see_detail(&state, peer, request.headers()).await {
+        let mut body = readiness.body;
+        body["reason"] = json!(reason);
+        body
+    } else {
+        json!({"ready": readiness.ready, "reason": reason})
+    };
+    (status, axum::Json(body)).into_response()
 }
 
-async fn metrics_text() -> Response {
+/// A stable code for why the server is (not) ready, safe to show anyone.
+fn readiness_reason(readiness: &Readiness) -> &'static str {
+    if readiness.body["draining"] == Value::Bool(true) {
+        "draining"
+    } else if readiness.body["checks"]["store"]["ok"] != Value::Bool(true) {
+        "store_unavailable"
+    } else if readiness.ready {
+        "ok"
+    } else {
+        "not_ready"
+    }
+}
+
+async fn may_see_detail(
+    state: &AppState,
+    peer: Option<std::net::SocketAddr>,
+    headers: &http::HeaderMap,
+) -> bool {
+    // A proxy on the same host makes every client look local; a forwarded
+    // request is judged by its token alone.
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    let loopback = peer.is_some_and(|p| match p.ip() {
+        std::net::IpAddr::V4(ip) => ip.is_loopback(),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    });
+    if loopback && !forwarded {
+        return true;
+    }
+    let (Some(plane), Some(token)) = (&state.inner.auth, bearer(headers)) else {
+        return false;
+    };
+    crate::grpc::admin(&plane.service, Some(token))
+        .await
+        .is_ok()
+}
+
+/// The token of an `Authorization: Bearer` header; the scheme is
+/// case-insensitive (RFC 9110 §11.1).
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let mut text = metrics::handle().render();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&metrics::scrape_time_text(
+        state.oidc().map(|o| o.provider().as_ref()),
+    ));
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics::handle().render(),
+        text,
     )
         .into_response()
 }
@@ -416,7 +492,9 @@ impl Service<Request> for ByContentType {
         if is_grpc(&request) {
             let grpc = self.grpc.clone();
             Box::pin(async move {
+                let path = request.uri().path().to_owned();
                 let response = grpc.oneshot(request).await?;
+                metrics::track_grpc(&path, response.headers());
                 Ok(response.map(Body::new))
             })
         } else {

@@ -407,11 +407,13 @@ async fn password_login(
                 .unwrap_or_default()
                 .to_owned(),
         );
-        let outcome = s
-            .inner
-            .provider
-            .password_login(&connector, &state, &login, &password, ip)
-            .await?;
+        let outcome = tusk_oidc::with_client_address(
+            ip.to_string(),
+            s.inner
+                .provider
+                .password_login(&connector, &state, &login, &password, ip),
+        )
+        .await?;
         Ok::<_, tusk_oidc::PageError>((outcome, login))
     }
     .await;
@@ -436,27 +438,29 @@ async fn password_login(
     }
 }
 
-async fn callback_inner(s: &Oidc, connector: Option<&str>, uri: &Uri) -> Response {
+async fn callback_inner(s: &Oidc, ip: IpAddr, connector: Option<&str>, uri: &Uri) -> Response {
     let params = match query(uri) {
         Ok(p) => p,
         Err(e) => return s.page_error(&bad_page(e)),
     };
-    match s.inner.provider.callback(connector, &params).await {
+    let login = s.inner.provider.callback(connector, &params);
+    match tusk_oidc::with_client_address(ip.to_string(), login).await {
         Ok(next) => s.next(next),
         Err(e) => s.page_error(&e),
     }
 }
 
-async fn callback(State(s): State<Oidc>, uri: Uri) -> Response {
-    callback_inner(&s, None, &uri).await
+async fn callback(State(s): State<Oidc>, ClientIp(ip): ClientIp, uri: Uri) -> Response {
+    callback_inner(&s, ip, None, &uri).await
 }
 
 async fn callback_connector(
     State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
     Path(connector): Path<String>,
     uri: Uri,
 ) -> Response {
-    callback_inner(&s, Some(&connector), &uri).await
+    callback_inner(&s, ip, Some(&connector), &uri).await
 }
 
 /// Token endpoint responses must not be cached (RFC 6749 §5.1).

@@ -7,6 +7,7 @@
 use crate::http::{AppState, AuthPlane};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use tusk_core::audit::{AuditEvent, ReloadOutcome};
 use tusk_core::config::{Config, Diagnostic, Severity};
 
 /// Loads and validates the configuration; supplied by the binary, which
@@ -49,14 +50,19 @@ pub(crate) async fn watch(mut reload: Reload, state: AppState) {
                             connectors = config.connectors.len(),
                             "configuration reloaded"
                         );
+                        audit(&state, ReloadOutcome::Accepted, 0).await;
                         json!({"ok": true, "connectors": config.connectors.iter().map(|c| c.id.clone()).collect::<Vec<_>>()})
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "the new configuration is valid but could not be applied; the previous one keeps serving");
+                        audit(&state, ReloadOutcome::Rejected, 1).await;
                         json!({"ok": false, "errors": [e.to_string()]})
                     }
                 },
-                None => json!({"ok": true}),
+                None => {
+                    audit(&state, ReloadOutcome::Accepted, 0).await;
+                    json!({"ok": true})
+                }
             },
             Err(diags) => {
                 let errors: Vec<String> = diags
@@ -71,11 +77,20 @@ pub(crate) async fn watch(mut reload: Reload, state: AppState) {
                     errors = errors.len(),
                     "configuration reload rejected; the last good configuration keeps serving"
                 );
+                audit(&state, ReloadOutcome::Rejected, errors.len()).await;
                 json!({"ok": false, "errors": errors})
             }
         };
         state.set_reload_status(status);
     }
+}
+
+async fn audit(state: &AppState, outcome: ReloadOutcome, problems: usize) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let event = AuditEvent::ConfigReloaded { outcome, problems };
+    state.store().audit(now, event).await;
 }
 
 async fn apply(config: &Config, plane: &AuthPlane) -> Result<(), tusk_auth::AuthError> {

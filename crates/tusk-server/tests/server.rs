@@ -1375,6 +1375,7 @@ mod hot_reload {
             trusted_proxies: Default::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
+        let trail = store.clone();
         let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
             let _ = stopped.await;
         }));
@@ -1444,6 +1445,31 @@ mod hot_reload {
             "{status}"
         );
         assert_eq!(ids(), ["one", "two"], "a rejected edit must change nothing");
+        // Both reloads are in the audit trail and the rejected one is counted.
+        let reloads: Vec<Value> = trail
+            .list_audit(&Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.event.name() == "config_reloaded")
+            .map(|r| serde_json::to_value(&r.event).unwrap())
+            .collect();
+        assert_eq!(reloads.len(), 2, "{reloads:?}");
+        assert_eq!(reloads[0]["outcome"], "rejected", "{reloads:?}");
+        assert_eq!(reloads[0]["problems"], 1, "{reloads:?}");
+        assert_eq!(reloads[1]["outcome"], "accepted", "{reloads:?}");
+        let metrics = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("tusk_config_reloads_total{outcome=\"rejected\"}")),
+            "{metrics}"
+        );
         let _ = stop.send(());
         task.await.unwrap().unwrap();
     }
@@ -1764,5 +1790,634 @@ mod two_replicas {
         )))
         .await
         .unwrap();
+    }
+}
+
+/// `/readyz`'s detail and the audit trail: what only operators may see.
+mod operators {
+    use super::*;
+    use std::sync::Arc;
+    use tusk_auth::{AuthService, AuthSettings, Managed};
+    use tusk_server::AuthPlane;
+
+    /// An auth plane over `store`, activated; returns it and the root token.
+    async fn plane(store: &Store) -> (AuthPlane, String) {
+        let service = AuthService::new(
+            store.clone(),
+            Arc::new(tusk_oidc::SystemClock),
+            AuthSettings::default(),
+            None,
+        );
+        let root = service.activate(None).await.unwrap();
+        let plane = AuthPlane {
+            service,
+            managed: Managed::default(),
+        };
+        (plane, root)
+    }
+
+    async fn readyz_via_router(
+        app: &axum::Router,
+        peer: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = http::Request::get("/readyz");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(axum::body::Body::empty()).unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(
+            peer.parse::<SocketAddr>().unwrap(),
+        ));
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// Issue 11, defect 8: the unauthenticated `/readyz` showed clients,
+    /// redirect URIs and cluster bindings to anyone.
+    #[tokio::test]
+    async fn readyz_detail_only_for_loopback_or_an_admin_token() {
+        let store = Store::memory();
+        let (plane, root) = plane(&store).await;
+        let alice = plane.service.mint("user:alice", None).await.unwrap();
+        let summary = json!({"source": "test", "clients": [{"id": "app", "redirectURIs": ["https://app/cb"]}]});
+        let state = AppState::with_services(
+            store,
+            "http://127.0.0.1/dex".to_owned(),
+            summary,
+            None,
+            Some(plane),
+        );
+        let app = tusk_server::router(state);
+        let public = json!({"ready": true, "reason": "ok"});
+        let root_bearer = format!("Bearer {root}");
+        let root_lower = format!("bearer {root}");
+        let alice_bearer = format!("Bearer {alice}");
+        let cases: Vec<(&str, &str, Vec<(&str, &str)>, bool)> = vec![
+            ("remote, no token", "203.0.113.7:4000", vec![], false),
+            (
+                "remote, user token",
+                "203.0.113.7:4000",
+                vec![("authorization", &alice_bearer)],
+                false,
+            ),
+            (
+                "remote, garbage token",
+                "203.0.113.7:4000",
+                vec![("authorization", "Bearer nope")],
+                false,
+            ),
+            (
+                "remote, root token",
+                "203.0.113.7:4000",
+                vec![("authorization", &root_bearer)],
+                true,
+            ),
+            (
+                "remote, root token, lowercase scheme",
+                "[2001:db8::1]:4000",
+                vec![("authorization", &root_lower)],
+                true,
+            ),
+            ("loopback", "127.0.0.1:4000", vec![], true),
+            ("loopback v6", "[::1]:4000", vec![], true),
+            (
+                "loopback through a proxy",
+                "127.0.0.1:4000",
+                vec![("x-forwarded-for", "203.0.113.7")],
+                false,
+            ),
+            (
+                "loopback through a proxy (Forwarded)",
+                "127.0.0.1:4000",
+                vec![("forwarded", "for=203.0.113.7")],
+                false,
+            ),
+        ];
+        for (name, peer, headers, detail) in cases {
+            let (status, body) = readyz_via_router(&app, peer, &headers).await;
+            assert_eq!(status, StatusCode::OK, "{name}");
+            if detail {
+                assert_eq!(body["reason"], "ok", "{name}: {body}");
+                assert_eq!(
+                    body["checks"]["config"]["clients"][0]["id"], "app",
+                    "{name}: {body}"
+                );
+            } else {
+                assert_eq!(body, public, "{name}");
+                assert!(!body.to_string().contains("app/cb"), "{name}: {body}");
+            }
+        }
+    }
+}
+
+/// The audit trail and the operator metrics, through a real server with
+/// the provider and the auth plane: a login, a token exchange and a
+/// ModifyRoleBinding, then the trail read over `tusk.audit.v1` and the
+/// series scraped from `/metrics`.
+mod audit_trail {
+    use super::*;
+    use std::sync::Arc;
+    use tonic::metadata::MetadataValue;
+    use tusk_auth::{AuthService, AuthSettings, Managed};
+    use tusk_oidc::{ConnectorConfig, Settings, SystemClock};
+    use tusk_proto::auth_v2;
+    use tusk_proto::tusk::audit::v1 as audit;
+    use tusk_server::AuthPlane;
+    use tusk_store::OidcClient;
+
+    const PASSWORD: &str = "correct-Horse-7";
+    const CLIENT_SECRET: &str = "app-Secret-9f2";
+
+    struct Running {
+        server: Server,
+        issuer: String,
+        root: String,
+        alice: String,
+        provider: Arc<tusk_oidc::Provider>,
+        store: Store,
+    }
+
+    async fn start() -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let issuer = format!("http://{addr}/dex");
+        let store = Store::memory();
+        let connectors = [ConnectorConfig {
+            id: "test".into(),
+            name: "Test".into(),
+            kind: "mockPassword".into(),
+            config: json!({"username": "admin", "password": PASSWORD}),
+        }];
+        let provider = tusk_oidc::Provider::new(
+            Settings::new(&issuer),
+            store.clone(),
+            Arc::new(SystemClock),
+            &connectors,
+        )
+        .await
+        .unwrap();
+        provider
+            .seed_clients(&[OidcClient {
+                id: "app".into(),
+                secret: Secret::new(CLIENT_SECRET.into()),
+                name: "App".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+                ..Default::default()
+            }])
+            .await
+            .unwrap();
+        let service = AuthService::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            AuthSettings::default(),
+            Some(provider.clone()),
+        );
+        let root = service.activate(None).await.unwrap();
+        let alice = service.mint("user:alice", None).await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let options = ServerOptions {
+            tls: None,
+            issuer: issuer.clone(),
+            config_summary: Value::Null,
+            provider: Some(provider.clone()),
+            theme: Default::default(),
+            rate_limits: Default::default(),
+            connections: Default::default(),
+            trusted_proxies: Default::default(),
+            auth: Some(AuthPlane {
+                service,
+                managed: Managed::default(),
+            }),
+            reload: None,
+        };
+        let task = tokio::spawn(tusk_server::run(
+            options,
+            store.clone(),
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Running {
+            server: Server { addr, stop, task },
+            issuer,
+            root,
+            alice,
+            provider,
+            store,
+        }
+    }
+
+    fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authn-token", MetadataValue::try_from(token).unwrap());
+        request
+    }
+
+    async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// A wrong then a right password, then the code exchanged for tokens;
+    /// returns every credential the flow used or produced.
+    async fn log_in(issuer: &str) -> Vec<String> {
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = c.get(format!("{issuer}/auth?client_id=app&redirect_uri=http://127.0.0.1:9/cb&response_type=code&scope=openid+offline_access&state=st")).send().await.unwrap();
+        let to_connector = resp.headers()["location"].to_str().unwrap().to_owned();
+        let resp = c.get(&to_connector).send().await.unwrap();
+        let form = resp.headers()["location"].to_str().unwrap().to_owned();
+        let wrong = c
+            .post(&form)
+            .body("login=admin&password=wrong-Guess-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let ok = c
+            .post(&form)
+            .body(format!("login=admin&password={PASSWORD}"))
+            .send()
+            .await
+            .unwrap();
+        let back = url::Url::parse(ok.headers()["location"].to_str().unwrap()).unwrap();
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let tokens: Value = c
+            .post(format!("{issuer}/token"))
+            .basic_auth("app", Some(CLIENT_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut secrets = vec![
+            PASSWORD.to_owned(),
+            "wrong-Guess-1".to_owned(),
+            CLIENT_SECRET.to_owned(),
+            code,
+        ];
+        for field in ["access_token", "id_token", "refresh_token"] {
+            let token = tokens[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} in {tokens}"));
+            secrets.push(token.to_owned());
+        }
+        secrets
+    }
+
+    #[tokio::test]
+    async fn role_binding_changes_and_logins_are_readable_by_admins_only_and_hold_no_secret() {
+        let r = start().await;
+        let mut secrets = log_in(&r.issuer).await;
+        secrets.extend([r.root.clone(), r.alice.clone()]);
+        let ch = channel(r.server.addr).await;
+        let mut auth = auth_v2::api_client::ApiClient::new(ch.clone());
+        auth.modify_role_binding(with_token(
+            auth_v2::ModifyRoleBindingRequest {
+                resource: Some(auth_v2::Resource {
+                    r#type: auth_v2::ResourceType::Project as i32,
+                    name: "default".into(),
+                }),
+                principal: "user:bob".into(),
+                roles: vec!["projectViewer".into()],
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+
+        let mut identity = tusk_proto::identity_v2::api_client::ApiClient::new(ch.clone());
+        identity
+            .create_oidc_client(with_token(
+                tusk_proto::identity_v2::CreateOidcClientRequest {
+                    client: Some(tusk_proto::identity_v2::OidcClient {
+                        id: "grafana".into(),
+                        name: "Grafana".into(),
+                        redirect_uris: vec!["https://grafana.example.com/cb".into()],
+                        ..Default::default()
+                    }),
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap();
+        identity
+            .delete_oidc_client(with_token(
+                tusk_proto::identity_v2::DeleteOidcClientRequest {
+                    id: "grafana".into(),
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap();
+
+        let mut trail = audit::audit_client::AuditClient::new(ch);
+        let listed = trail
+            .list(with_token(
+                audit::ListRequest {
+                    resource: "PROJECT:default".into(),
+                    ..Default::default()
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        let e = &listed[0];
+        assert_eq!(
+            (e.event.as_str(), e.actor.as_str(), e.subject.as_str()),
+            ("role_binding_changed", "pach:root", "user:bob")
+        );
+        let details: Value = serde_json::from_str(&e.details).unwrap();
+        assert_eq!(details["before"], json!([]), "{details}");
+        assert_eq!(details["after"], json!(["projectViewer"]), "{details}");
+
+        for (who, token, code) in [
+            (
+                "a user",
+                Some(r.alice.as_str()),
+                tonic::Code::PermissionDenied,
+            ),
+            ("nobody", None, tonic::Code::Unauthenticated),
+        ] {
+            let request = match token {
+                Some(t) => with_token(audit::ListRequest::default(), t),
+                None => tonic::Request::new(audit::ListRequest::default()),
+            };
+            let refused = trail.list(request).await.unwrap_err();
+            assert_eq!(refused.code(), code, "{who}: {refused:?}");
+        }
+
+        let all = trail
+            .list(with_token(audit::ListRequest::default(), &r.root))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        let find = |name: &str| {
+            all.iter()
+                .find(|e| e.event == name)
+                .map(|e| serde_json::from_str::<Value>(&e.details).unwrap())
+                .unwrap_or_else(|| panic!("no {name} in {all:?}"))
+        };
+        let failed = find("login_failed");
+        assert_eq!(failed["user"], "admin");
+        assert_eq!(failed["client"], "app");
+        assert_eq!(failed["address"], "127.0.0.1");
+        assert_eq!(failed["reason"], "invalid_credentials");
+        let succeeded = find("login_succeeded");
+        assert_eq!(succeeded["connector"], "test");
+        assert_eq!(succeeded["address"], "127.0.0.1");
+        assert_eq!(find("token_minted")["kind"], "code");
+        find("activated");
+        let grafana: Vec<Value> = all
+            .iter()
+            .filter(|e| e.event == "client_changed" && e.resource == "grafana")
+            .map(|e| serde_json::from_str::<Value>(&e.details).unwrap()["change"].clone())
+            .collect();
+        assert_eq!(grafana, [json!("deleted"), json!("created")], "{all:?}");
+        let everything = format!("{all:?}");
+        for secret in &secrets {
+            assert!(
+                !everything.contains(secret.as_str()),
+                "a credential reached the audit trail: {everything}"
+            );
+        }
+
+        let text = reqwest::get(format!("http://{}/metrics", r.server.addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let series = [
+            (
+                "tusk_grpc_requests_total",
+                vec!["method=\"/auth_v2.API/ModifyRoleBinding\"", "code=\"0\""],
+            ),
+            (
+                "tusk_grpc_requests_total",
+                vec!["method=\"/tusk.audit.v1.Audit/List\"", "code=\"7\""],
+            ),
+            (
+                "tusk_logins_total",
+                vec!["connector=\"test\"", "outcome=\"success\""],
+            ),
+            (
+                "tusk_logins_total",
+                vec!["connector=\"test\"", "outcome=\"invalid_credentials\""],
+            ),
+            ("tusk_token_mints_total", vec!["kind=\"code\""]),
+            ("tusk_connector_up", vec!["connector=\"test\""]),
+            ("tusk_build_info", vec!["version=\""]),
+            ("tusk_signing_key_age_seconds", vec![]),
+            ("process_resident_memory_bytes", vec![]),
+            ("process_open_fds", vec![]),
+            ("process_start_time_seconds", vec![]),
+        ];
+        for (name, labels) in series {
+            let found = text.lines().any(|l| {
+                l.starts_with(name)
+                    && l[name.len()..].starts_with(['{', ' '])
+                    && labels.iter().all(|label| l.contains(label))
+            });
+            assert!(found, "{name} {labels:?} missing from\n{text}");
+        }
+        assert!(
+            text.lines()
+                .any(|l| l == "tusk_connector_up{connector=\"test\"} 1"),
+            "{text}"
+        );
+
+        // DeleteAll names each stored client and connector it removed.
+        identity
+            .delete_all(with_token(
+                tusk_proto::identity_v2::DeleteAllRequest {},
+                &r.root,
+            ))
+            .await
+            .unwrap();
+        let removed: Vec<(String, String, String)> = trail
+            .list(with_token(
+                audit::ListRequest {
+                    resource: "app".into(),
+                    ..Default::default()
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events
+            .into_iter()
+            .map(|e| (e.event, e.actor, e.details))
+            .collect();
+        assert_eq!(removed.len(), 1, "{removed:?}");
+        assert_eq!(removed[0].0, "client_changed");
+        assert_eq!(removed[0].1, "pach:root");
+        assert!(
+            removed[0].2.contains(r#""change":"deleted""#),
+            "{removed:?}"
+        );
+        r.server.stop().await.unwrap();
+    }
+
+    /// A connector taken out of the configuration leaves `/metrics` with
+    /// it, instead of reporting its last state forever.
+    #[tokio::test]
+    async fn connector_gauges_follow_the_live_connectors() {
+        let r = start().await;
+        let scrape = || async {
+            reqwest::get(format!("http://{}/metrics", r.server.addr))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        };
+        let text = scrape().await;
+        assert!(
+            text.contains("tusk_connector_up{connector=\"test\"} 1"),
+            "{text}"
+        );
+        r.provider.set_connectors(&[ConnectorConfig {
+            id: "other".into(),
+            name: "Other".into(),
+            kind: "mockCallback".into(),
+            config: json!({}),
+        }]);
+        let mut text = String::new();
+        // Connectors open in the background; wait for the new one.
+        for _ in 0..200 {
+            text = scrape().await;
+            if text.contains("tusk_connector_up{connector=\"other\"} 1") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(
+            text.contains("tusk_connector_up{connector=\"other\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("connector=\"test\"} "), "{text}");
+        r.server.stop().await.unwrap();
+    }
+
+    /// Robot tokens, revocation, root-token rotation and deactivation are
+    /// recorded with the admin who did them.
+    #[tokio::test]
+    async fn admin_acts_on_tokens_and_activation_are_audited() {
+        let r = start().await;
+        let mut auth = auth_v2::api_client::ApiClient::new(channel(r.server.addr).await);
+        let robot = auth
+            .get_robot_token(with_token(
+                auth_v2::GetRobotTokenRequest {
+                    robot: "ci".into(),
+                    ttl: 0,
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .token;
+        auth.revoke_auth_token(with_token(
+            auth_v2::RevokeAuthTokenRequest {
+                token: robot.clone(),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+        let second = auth
+            .get_robot_token(with_token(
+                auth_v2::GetRobotTokenRequest {
+                    robot: "robot:ci".into(),
+                    ttl: 0,
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .token;
+        auth.revoke_auth_tokens_for_user(with_token(
+            auth_v2::RevokeAuthTokensForUserRequest {
+                username: "robot:ci".into(),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+        let new_root = auth
+            .rotate_root_token(with_token(
+                auth_v2::RotateRootTokenRequest::default(),
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .root_token;
+        tusk_proto::license_v2::api_client::ApiClient::new(channel(r.server.addr).await)
+            .delete_all(with_token(
+                tusk_proto::license_v2::DeleteAllRequest {},
+                &new_root,
+            ))
+            .await
+            .unwrap();
+        auth.deactivate(with_token(auth_v2::DeactivateRequest {}, &new_root))
+            .await
+            .unwrap();
+        let events: Vec<Value> = r
+            .store
+            .list_audit(&Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|e| serde_json::to_value(&e.event).unwrap())
+            .collect();
+        let text = serde_json::to_string(&events).unwrap();
+        for secret in [&robot, &second, &r.root, &new_root] {
+            assert!(!text.contains(secret.as_str()), "{text}");
+        }
+        let tail: Vec<Value> = events[events.len() - 7..].to_vec();
+        assert_eq!(
+            tail,
+            [
+                json!({"event": "token_minted", "actor": "pach:root", "subject": "robot:ci", "kind": "robot", "client": null}),
+                json!({"event": "token_revoked", "actor": null, "subject": "robot:ci", "count": 1}),
+                json!({"event": "token_minted", "actor": "pach:root", "subject": "robot:ci", "kind": "robot", "client": null}),
+                json!({"event": "token_revoked", "actor": "pach:root", "subject": "robot:ci", "count": 1}),
+                json!({"event": "root_token_rotated", "actor": "pach:root"}),
+                json!({"event": "license_changed", "actor": "pach:root"}),
+                json!({"event": "deactivated", "actor": "pach:root"}),
+            ]
+        );
+        r.server.stop().await.unwrap();
     }
 }

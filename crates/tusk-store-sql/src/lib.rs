@@ -16,7 +16,7 @@ use sqlx::{Connection, PgConnection, Row, raw_sql};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tusk_store::{Backend, RawRecord, Store};
+use tusk_store::{Backend, RawAudit, RawRecord, Store};
 
 type StoreResult<T> = Result<T, tusk_store::Error>;
 
@@ -70,9 +70,14 @@ impl From<Error> for tusk_store::Error {
 
 type Migrations = &'static [(i64, &'static str)];
 
-const SQLITE_MIGRATIONS: Migrations = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES_MIGRATIONS: Migrations =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE_MIGRATIONS: Migrations = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_audit.sql")),
+];
+const POSTGRES_MIGRATIONS: Migrations = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_audit.sql")),
+];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS tusk_schema_migrations \
     (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
@@ -102,6 +107,14 @@ const DELETE_WITH_PREFIX: &str = "DELETE FROM records WHERE kind = $1 \
 const TAKE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2 \
     RETURNING id, owner, data, expires_at, version";
 const GC: &str = "DELETE FROM records WHERE expires_at <= $1";
+const AUDIT_APPEND: &str = "INSERT INTO audit_events (at, event, actor, subject, resource, data) \
+    VALUES ($1, $2, $3, $4, $5, $6)";
+// An unset filter is bound as NULL and matches every row.
+const AUDIT_LIST: &str = "SELECT id, at, event, actor, subject, resource, data FROM audit_events \
+    WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR subject = $2) \
+    AND ($3 IS NULL OR resource = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at <= $5) \
+    ORDER BY id DESC LIMIT $6";
+const AUDIT_PURGE: &str = "DELETE FROM audit_events WHERE at < $1";
 
 /// Applies the missing migrations inside the open transaction `$tx`, which
 /// already holds the dialect's exclusive lock, then commits.
@@ -547,6 +560,56 @@ macro_rules! sql_backend {
 
             fn backend_name(&self) -> &'static str {
                 $name
+            }
+
+            async fn append_audit(&self, row: RawAudit) -> StoreResult<()> {
+                sqlx::query(AUDIT_APPEND)
+                    .bind(row.at)
+                    .bind(&row.event)
+                    .bind(&row.actor)
+                    .bind(&row.subject)
+                    .bind(&row.resource)
+                    .bind(&row.data)
+                    .execute(&self.write)
+                    .await
+                    .map_err(backend_error($name))?;
+                Ok(())
+            }
+
+            async fn list_audit(
+                &self,
+                query: &tusk_store::audit::AuditQuery,
+            ) -> StoreResult<Vec<RawAudit>> {
+                let limit = i64::try_from(query.effective_limit()).unwrap_or(i64::MAX);
+                let rows = sqlx::query(AUDIT_LIST)
+                    .bind(&query.actor)
+                    .bind(&query.subject)
+                    .bind(&query.resource)
+                    .bind(query.since)
+                    .bind(query.until)
+                    .bind(limit)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(backend_error($name))?;
+                let decode = |row: &$row| -> Result<RawAudit, sqlx::Error> {
+                    Ok(RawAudit {
+                        id: row.try_get(0)?,
+                        at: row.try_get(1)?,
+                        event: row.try_get(2)?,
+                        actor: row.try_get(3)?,
+                        subject: row.try_get(4)?,
+                        resource: row.try_get(5)?,
+                        data: row.try_get(6)?,
+                    })
+                };
+                rows.iter()
+                    .map(|r| decode(r).map_err(backend_error($name)))
+                    .collect()
+            }
+
+            async fn purge_audit(&self, before: i64) -> StoreResult<u64> {
+                let done = sqlx::query(AUDIT_PURGE).bind(before).execute(&self.write).await;
+                Ok(done.map_err(backend_error($name))?.rows_affected())
             }
 
             $($extra)*

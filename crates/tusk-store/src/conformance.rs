@@ -52,6 +52,7 @@ pub fn cases() -> Vec<Case> {
         sealed_rotation_and_reencrypt,
         sealed_bound_to_its_row,
         sealed_legacy_plain_rows,
+        audit_trail,
     ]
 }
 
@@ -886,4 +887,107 @@ async fn sealed_legacy_plain_rows(s: Store) -> Result<(), String> {
         client("old"),
         "after reencrypt",
     )
+}
+/// Audit events: appended with increasing ids, filtered by actor, subject,
+/// resource and an inclusive time range, newest first, limited, purged by age.
+async fn audit_trail(s: Store) -> Result<(), String> {
+    use tusk_core::audit::{AuditEvent, AuditQuery};
+    let changed = |actor: &str, resource: &str, principal: &str| AuditEvent::RoleBindingChanged {
+        actor: actor.into(),
+        resource: resource.into(),
+        principal: principal.into(),
+        before: vec![],
+        after: vec!["repoReader".into()],
+    };
+    s.audit(100, changed("user:alice", "REPO:default/a", "user:bob"))
+        .await;
+    s.audit(200, changed("user:carol", "REPO:default/b", "user:bob"))
+        .await;
+    s.audit(300, changed("user:alice", "PROJECT:p", "user:dan"))
+        .await;
+    s.audit(
+        400,
+        AuditEvent::Deactivated {
+            actor: "pach:root".into(),
+        },
+    )
+    .await;
+    let ids = |q: AuditQuery| {
+        let s = s.clone();
+        async move {
+            let records = s.list_audit(&q).await.map_err(|e| e.to_string())?;
+            Ok::<Vec<i64>, String>(records.iter().map(|r| r.at).collect())
+        }
+    };
+    eq(
+        ids(AuditQuery::default()).await?,
+        vec![400, 300, 200, 100],
+        "all, newest first",
+    )?;
+    eq(
+        ids(AuditQuery {
+            actor: Some("user:alice".into()),
+            ..AuditQuery::default()
+        })
+        .await?,
+        vec![300, 100],
+        "by actor",
+    )?;
+    eq(
+        ids(AuditQuery {
+            subject: Some("user:bob".into()),
+            ..AuditQuery::default()
+        })
+        .await?,
+        vec![200, 100],
+        "by subject",
+    )?;
+    eq(
+        ids(AuditQuery {
+            resource: Some("PROJECT:p".into()),
+            ..AuditQuery::default()
+        })
+        .await?,
+        vec![300],
+        "by resource",
+    )?;
+    eq(
+        ids(AuditQuery {
+            since: Some(200),
+            until: Some(300),
+            ..AuditQuery::default()
+        })
+        .await?,
+        vec![300, 200],
+        "inclusive time range",
+    )?;
+    eq(
+        ids(AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .await?,
+        vec![400, 300],
+        "limit keeps the newest",
+    )?;
+    let all = s
+        .list_audit(&AuditQuery::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    if !all.windows(2).all(|w| w[0].id > w[1].id) {
+        return Err(format!("ids do not increase with writes: {all:?}"));
+    }
+    eq(
+        all.last().map(|r| r.event.clone()),
+        Some(changed("user:alice", "REPO:default/a", "user:bob")),
+        "event round-trips",
+    )?;
+    let purged = s.purge_audit(300).await.map_err(|e| e.to_string())?;
+    eq(purged, 2, "purged count")?;
+    eq(
+        ids(AuditQuery::default()).await?,
+        vec![400, 300],
+        "after purge",
+    )?;
+    Ok(())
 }

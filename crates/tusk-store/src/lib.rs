@@ -15,6 +15,8 @@ pub mod seal;
 pub use memory::MemoryBackend;
 pub use records::*;
 pub use seal::{Keyring, SealError};
+/// The audit vocabulary, re-exported for backends and callers of [`Store::audit`].
+pub use tusk_core::audit;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -23,6 +25,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use tusk_core::audit::{AuditEvent, AuditQuery, AuditRecord};
 
 /// Storage errors. Messages carry kinds and ids only, never record data,
 /// because records may hold secrets.
@@ -82,6 +85,18 @@ impl fmt::Debug for RawRecord {
     }
 }
 
+/// One stored audit event: the filter columns beside the event's JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAudit {
+    pub id: i64,
+    pub at: i64,
+    pub event: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub resource: Option<String>,
+    pub data: String,
+}
+
 /// A generic record store. Implementations must pass [`conformance::run_all`].
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -133,6 +148,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn gc(&self, now: i64) -> Result<u64>;
     async fn ping(&self) -> Result<()>;
     fn backend_name(&self) -> &'static str;
+
+    /// Appends one audit event; the backend assigns `id`, increasing.
+    async fn append_audit(&self, row: RawAudit) -> Result<()>;
+    /// Events that pass `query`'s filters, newest first, at most
+    /// `query.effective_limit()` of them.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<RawAudit>>;
+    /// Deletes every audit event with `at < before`; the number deleted.
+    async fn purge_audit(&self, before: i64) -> Result<u64>;
 
     /// Tells other replicas sharing this backend that records changed
     /// (PostgreSQL: `NOTIFY`). Single-process backends need nothing.
@@ -526,6 +549,116 @@ fn sealed_error(kind: &'static str, id: &str, reason: SealError) -> Error {
         kind,
         id: id.to_owned(),
         reason,
+    }
+}
+
+/// The counters operators alert on that follow audit events one to one.
+/// They are counted here, at the one sink, so a new emission site cannot
+/// be audited and forgotten by the metrics (or the reverse). The `metrics`
+/// facade records nothing until the server installs its recorder.
+fn count(event: &AuditEvent) {
+    match event {
+        AuditEvent::LoginSucceeded { connector, .. } => {
+            metrics::counter!("tusk_logins_total", "connector" => connector.clone(), "outcome" => "success").increment(1);
+        }
+        AuditEvent::LoginFailed {
+            connector, reason, ..
+        } => {
+            // `reason` is one of a few fixed codes, never free text.
+            metrics::counter!("tusk_logins_total", "connector" => connector.clone(), "outcome" => reason.clone()).increment(1);
+        }
+        AuditEvent::TokenMinted { kind, .. } => {
+            if kind == "refresh" {
+                metrics::counter!("tusk_refreshes_total").increment(1);
+            }
+            metrics::counter!("tusk_token_mints_total", "kind" => kind.clone()).increment(1);
+        }
+        AuditEvent::TokenRevoked { count, .. } => {
+            metrics::counter!("tusk_token_revocations_total")
+                .increment(u64::try_from(*count).unwrap_or(0));
+        }
+        AuditEvent::RefreshReuseDetected { .. } => {
+            metrics::counter!("tusk_refresh_reuse_detected_total").increment(1);
+        }
+        AuditEvent::ConfigReloaded { outcome, .. } => {
+            let outcome = match outcome {
+                tusk_core::audit::ReloadOutcome::Accepted => "accepted",
+                tusk_core::audit::ReloadOutcome::Rejected => "rejected",
+            };
+            metrics::counter!("tusk_config_reloads_total", "outcome" => outcome).increment(1);
+        }
+        _ => {}
+    }
+}
+
+/// The audit sink: the one place an [`AuditEvent`] becomes a log line and
+/// a stored record.
+impl Store {
+    /// Logs `event` as one record of target `tusk::audit` with a stable
+    /// `event` field, and stores it. A failed write is logged, not
+    /// returned: the operation being audited has already happened, and
+    /// undoing a login or a revocation because the trail is down would be
+    /// worse than a gap the log still covers.
+    pub async fn audit(&self, now: i64, event: AuditEvent) {
+        let name = event.name();
+        let data = match serde_json::to_string(&event) {
+            Ok(data) => data,
+            // Events hold only strings and numbers, so this cannot happen;
+            // the name alone is still worth keeping.
+            Err(_) => format!("{{\"event\":\"{name}\"}}"),
+        };
+        tracing::info!(
+            target: "tusk::audit",
+            event = name,
+            actor = event.actor(),
+            subject = event.subject(),
+            resource = event.resource(),
+            details = %data,
+            "audit"
+        );
+        count(&event);
+        let row = RawAudit {
+            id: 0,
+            at: now,
+            event: name.to_owned(),
+            actor: event.actor().map(str::to_owned),
+            subject: event.subject().map(str::to_owned),
+            resource: event.resource().map(str::to_owned),
+            data,
+        };
+        if let Err(e) = self.backend.append_audit(row).await {
+            // Not under `tusk::audit`: collectors counting that target's
+            // records must not count this one as a second event.
+            tracing::error!(
+                audit_event = name,
+                error = %e,
+                "could not store audit event `{name}`; it is kept only in the log line above; check that the database accepts writes"
+            );
+        }
+    }
+
+    /// Stored events that pass `query`, newest first.
+    pub async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let rows = self.backend.list_audit(query).await?;
+        rows.into_iter()
+            .map(|row| {
+                let event = serde_json::from_str(&row.data).map_err(|e| Error::Corrupt {
+                    kind: "audit event",
+                    id: row.id.to_string(),
+                    reason: format!("{:?} error at column {}", e.classify(), e.column()),
+                })?;
+                Ok(AuditRecord {
+                    id: row.id,
+                    at: row.at,
+                    event,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes audit events older than `before` (Unix seconds).
+    pub async fn purge_audit(&self, before: i64) -> Result<u64> {
+        self.backend.purge_audit(before).await
     }
 }
 

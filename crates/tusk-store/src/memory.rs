@@ -1,9 +1,10 @@
 //! In-process backend for tests and single-replica development.
 
-use crate::{Backend, Error, RawRecord, Result};
+use crate::{Backend, Error, RawAudit, RawRecord, Result};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use tusk_core::audit::AuditQuery;
 
 type Tables = BTreeMap<&'static str, BTreeMap<String, RawRecord>>;
 
@@ -12,6 +13,7 @@ type Tables = BTreeMap<&'static str, BTreeMap<String, RawRecord>>;
 #[derive(Default)]
 pub struct MemoryBackend {
     tables: Mutex<Tables>,
+    audit: Mutex<Vec<RawAudit>>,
 }
 
 impl MemoryBackend {
@@ -143,5 +145,38 @@ impl Backend for MemoryBackend {
 
     fn backend_name(&self) -> &'static str {
         "memory"
+    }
+
+    async fn append_audit(&self, mut row: RawAudit) -> Result<()> {
+        let mut audit = self.audit.lock().unwrap_or_else(PoisonError::into_inner);
+        row.id = audit.last().map_or(1, |last| last.id + 1);
+        audit.push(row);
+        Ok(())
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<RawAudit>> {
+        let audit = self.audit.lock().unwrap_or_else(PoisonError::into_inner);
+        let eq = |want: &Option<String>, got: &Option<String>| want.is_none() || want == got;
+        let passes = |row: &RawAudit| {
+            eq(&query.actor, &row.actor)
+                && eq(&query.subject, &row.subject)
+                && eq(&query.resource, &row.resource)
+                && query.since.is_none_or(|s| row.at >= s)
+                && query.until.is_none_or(|u| row.at <= u)
+        };
+        Ok(audit
+            .iter()
+            .rev()
+            .filter(|row| passes(row))
+            .take(query.effective_limit())
+            .cloned()
+            .collect())
+    }
+
+    async fn purge_audit(&self, before: i64) -> Result<u64> {
+        let mut audit = self.audit.lock().unwrap_or_else(PoisonError::into_inner);
+        let len = audit.len();
+        audit.retain(|row| row.at >= before);
+        Ok((len - audit.len()) as u64)
     }
 }

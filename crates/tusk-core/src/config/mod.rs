@@ -114,6 +114,8 @@ pub struct ProviderSettings {
     pub theme_logo_url: Option<String>,
     /// PEM RSA public key that verifies license activation codes.
     pub license_public_key: Option<String>,
+    /// How long audit events are kept (`tusk.audit.retention`, 30 days).
+    pub audit_retention: Duration,
 }
 
 #[derive(Clone)]
@@ -285,6 +287,13 @@ static TUSK_RATE_LIMIT: Schema = Schema {
     obsolete: &[],
 };
 
+static TUSK_AUDIT: Schema = Schema {
+    fields: &[f("retention", Kind::Duration)],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
 static TUSK_THEME: Schema = Schema {
     fields: &[f("title", Kind::Str), f("logoURL", Kind::Url)],
     strictness: Strictness::Strict,
@@ -319,6 +328,7 @@ static TUSK_DATABASE: Schema = Schema {
 /// tusk's own settings, which Pachyderm's chart does not have.
 static TUSK_SECTION: Schema = Schema {
     fields: &[
+        f("audit", Kind::Map(&TUSK_AUDIT)),
         f("license", Kind::Map(&TUSK_LICENSE)),
         f("refreshTokens", Kind::Map(&TUSK_REFRESH)),
         f("signing", Kind::Map(&TUSK_SIGNING)),
@@ -1055,6 +1065,19 @@ impl Loader<'_> {
                 _ => default,
             }
         };
+        let audit_retention =
+            dur_at(&["tusk", "audit", "retention"]).unwrap_or(Duration::from_secs(30 * 24 * 3600));
+        if audit_retention < Duration::from_secs(3600) {
+            self.ctx.error(
+                get(&["tusk", "audit", "retention"]).map_or(Pos::default(), |n| n.pos),
+                "tusk.audit.retention",
+                "the audit trail would be purged within the hour",
+                Some(
+                    "keep audit events at least an hour, for example `720h` (30 days, the default)"
+                        .into(),
+                ),
+            );
+        }
         let password_per_minute = per_minute(self, "passwordPerMinute", 30);
         let token_per_minute = per_minute(self, "tokenPerMinute", 1200);
         let authorize_per_minute = per_minute(self, "authorizePerMinute", 120);
@@ -1123,6 +1146,7 @@ impl Loader<'_> {
             theme_title: str_at(&["tusk", "theme", "title"]).unwrap_or_else(|| "Pachyderm".into()),
             theme_logo_url: str_at(&["tusk", "theme", "logoURL"]),
             license_public_key: str_at(&["tusk", "license", "publicKey"]),
+            audit_retention,
         };
         if self.ctx.has_errors() {
             return None;
@@ -1403,6 +1427,7 @@ impl Config {
             "enterpriseLicenseKey": mask(&self.license_key),
             "tls": self.tls.as_ref().map(|t| serde_json::json!({"origin": t.origin, "privateKey": "***"})),
             "pachdRedirectURI": self.pachd_redirect_uri,
+            "auditRetentionSeconds": self.provider.audit_retention.as_secs(),
         })
     }
 }

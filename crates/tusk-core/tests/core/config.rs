@@ -620,3 +620,29 @@ fn a_hundred_thousand_keys_parse() {
         ]),
     );
 }
+
+/// `tusk.audit.retention`: a Go duration, 30 days by default, never so
+/// short that the trail is gone before anyone reads it.
+#[test]
+fn audit_retention() {
+    check(
+        &[SEED_YAML],
+        &[],
+        Ok(&[r#""auditRetentionSeconds":2592000"#]),
+    );
+    check(
+        &[SEED_YAML, "tusk:\n  audit:\n    retention: 48h\n"],
+        &[],
+        Ok(&[r#""auditRetentionSeconds":172800"#]),
+    );
+    check(
+        &[SEED_YAML, "tusk:\n  audit:\n    retention: 10m\n"],
+        &[],
+        Err(&["tusk.audit.retention", "within the hour", "720h"]),
+    );
+    check(
+        &[SEED_YAML, "tusk:\n  audit:\n    retension: 48h\n"],
+        &[],
+        Err(&["retension", "retention"]),
+    );
+}

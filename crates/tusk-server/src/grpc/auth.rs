@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use tusk_auth::{AuthError, AuthService, OidcConfig, TokenInfo};
 use tusk_core::Secret;
+use tusk_core::audit::AuditEvent;
 use tusk_core::auth::{Permission, Resource, ResourceType};
 use tusk_proto::auth_v2 as pb;
 use tusk_proto::auth_v2::api_server::Api;
@@ -85,8 +86,11 @@ impl Api for AuthApi {
     }
 
     async fn deactivate(&self, req: Request<pb::DeactivateRequest>) -> R<pb::DeactivateResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_DEACTIVATE").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_DEACTIVATE").await?;
         self.svc.deactivate().await.map_err(status)?;
+        self.svc
+            .audit(AuditEvent::Deactivated { actor: who.subject })
+            .await;
         Ok(Response::new(pb::DeactivateResponse {}))
     }
 
@@ -280,13 +284,22 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::GetRobotTokenRequest>,
     ) -> R<pb::GetRobotTokenResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_GET_ROBOT_TOKEN").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_GET_ROBOT_TOKEN").await?;
         let r = req.into_inner();
         let token = self
             .svc
             .get_robot_token(&r.robot, r.ttl)
             .await
             .map_err(status)?;
+        let robot = r.robot.strip_prefix("robot:").unwrap_or(&r.robot);
+        self.svc
+            .audit(AuditEvent::TokenMinted {
+                actor: Some(who.subject),
+                subject: format!("robot:{robot}"),
+                kind: "robot".into(),
+                client: None,
+            })
+            .await;
         Ok(Response::new(pb::GetRobotTokenResponse { token }))
     }
 
@@ -307,12 +320,20 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::RevokeAuthTokensForUserRequest>,
     ) -> R<pb::RevokeAuthTokensForUserResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_REVOKE_USER_TOKENS").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_REVOKE_USER_TOKENS").await?;
+        let username = req.into_inner().username;
         let number = self
             .svc
-            .revoke_tokens_for_user(&req.into_inner().username)
+            .revoke_tokens_for_user(&username)
             .await
             .map_err(status)?;
+        self.svc
+            .audit(AuditEvent::TokenRevoked {
+                actor: Some(who.subject),
+                subject: Some(username),
+                count: number,
+            })
+            .await;
         Ok(Response::new(pb::RevokeAuthTokensForUserResponse {
             number,
         }))
@@ -421,13 +442,16 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::RotateRootTokenRequest>,
     ) -> R<pb::RotateRootTokenResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_ROTATE_ROOT_TOKEN").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_ROTATE_ROOT_TOKEN").await?;
         let wanted = req.into_inner().root_token;
         let root_token = self
             .svc
             .rotate_root_token(Some(&wanted))
             .await
             .map_err(status)?;
+        self.svc
+            .audit(AuditEvent::RootTokenRotated { actor: who.subject })
+            .await;
         Ok(Response::new(pb::RotateRootTokenResponse { root_token }))
     }
 }

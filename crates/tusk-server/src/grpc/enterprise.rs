@@ -125,13 +125,18 @@ impl tusk_proto::enterprise_v2::api_server::Api for EnterpriseApi {
 #[tonic::async_trait]
 impl tusk_proto::license_v2::api_server::Api for LicenseApi {
     async fn activate(&self, req: Request<lpb::ActivateRequest>) -> R<lpb::ActivateResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_LICENSE_ACTIVATE").await?;
+        let who = off_or_permitted(&self.svc, &req, "CLUSTER_LICENSE_ACTIVATE").await?;
         let r = req.into_inner();
         let s = self
             .svc
             .license_activate(&r.activation_code, r.expires.map(|e| e.seconds), false)
             .await
             .map_err(status)?;
+        self.svc
+            .audit(tusk_core::audit::AuditEvent::LicenseChanged {
+                actor: who.map(|c| c.subject),
+            })
+            .await;
         Ok(Response::new(lpb::ActivateResponse { info: info(&s) }))
     }
 
@@ -149,8 +154,13 @@ impl tusk_proto::license_v2::api_server::Api for LicenseApi {
     }
 
     async fn delete_all(&self, req: Request<lpb::DeleteAllRequest>) -> R<lpb::DeleteAllResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
+        let who = off_or_permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
         self.svc.license_delete().await.map_err(status)?;
+        self.svc
+            .audit(tusk_core::audit::AuditEvent::LicenseChanged {
+                actor: who.map(|c| c.subject),
+            })
+            .await;
         Ok(Response::new(lpb::DeleteAllResponse {}))
     }
 

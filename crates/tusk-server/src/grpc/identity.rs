@@ -5,8 +5,9 @@ use super::{permitted, status};
 use serde_json::Value;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
-use tusk_auth::{AuthService, ConnectorInput, Managed};
+use tusk_auth::{AuthService, Caller, ConnectorInput, Managed};
 use tusk_core::Secret;
+use tusk_core::audit::{AuditEvent, Change};
 use tusk_proto::identity_v2 as pb;
 use tusk_proto::identity_v2::api_server::Api;
 use tusk_proto::structs::{json_to_struct, struct_to_json};
@@ -74,6 +75,26 @@ fn record(c: pb::OidcClient) -> tusk_store::OidcClient {
     }
 }
 
+impl IdentityApi {
+    async fn connector_changed(&self, who: Caller, connector: String, change: Change) {
+        let event = AuditEvent::ConnectorChanged {
+            actor: who.subject,
+            connector,
+            change,
+        };
+        self.svc.audit(event).await;
+    }
+
+    async fn client_changed(&self, who: Caller, client: String, change: Change) {
+        let event = AuditEvent::ClientChanged {
+            actor: who.subject,
+            client,
+            change,
+        };
+        self.svc.audit(event).await;
+    }
+}
+
 #[tonic::async_trait]
 impl Api for IdentityApi {
     async fn set_identity_server_config(
@@ -114,12 +135,14 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::CreateIdpConnectorRequest>,
     ) -> R<pb::CreateIdpConnectorResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_CREATE_IDP").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_CREATE_IDP").await?;
         let c = req.into_inner().connector.unwrap_or_default();
+        let id = c.id.clone();
         self.svc
             .create_connector(&self.managed, &input(c))
             .await
             .map_err(status)?;
+        self.connector_changed(who, id, Change::Created).await;
         Ok(Response::new(pb::CreateIdpConnectorResponse {}))
     }
 
@@ -127,12 +150,14 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::UpdateIdpConnectorRequest>,
     ) -> R<pb::UpdateIdpConnectorResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_UPDATE_IDP").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_UPDATE_IDP").await?;
         let c = req.into_inner().connector.unwrap_or_default();
+        let id = c.id.clone();
         self.svc
             .update_connector(&self.managed, &input(c))
             .await
             .map_err(status)?;
+        self.connector_changed(who, id, Change::Updated).await;
         Ok(Response::new(pb::UpdateIdpConnectorResponse {}))
     }
 
@@ -171,11 +196,13 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::DeleteIdpConnectorRequest>,
     ) -> R<pb::DeleteIdpConnectorResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_DELETE_IDP").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_DELETE_IDP").await?;
+        let id = req.into_inner().id;
         self.svc
-            .delete_connector(&self.managed, &req.into_inner().id)
+            .delete_connector(&self.managed, &id)
             .await
             .map_err(status)?;
+        self.connector_changed(who, id, Change::Deleted).await;
         Ok(Response::new(pb::DeleteIdpConnectorResponse {}))
     }
 
@@ -183,9 +210,11 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::CreateOidcClientRequest>,
     ) -> R<pb::CreateOidcClientResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_CREATE_OIDC_CLIENT").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_CREATE_OIDC_CLIENT").await?;
         let c = req.into_inner().client.unwrap_or_default();
         let created = self.svc.create_client(&record(c)).await.map_err(status)?;
+        self.client_changed(who, created.id.clone(), Change::Created)
+            .await;
         Ok(Response::new(pb::CreateOidcClientResponse {
             client: Some(client(created)),
         }))
@@ -195,9 +224,11 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::UpdateOidcClientRequest>,
     ) -> R<pb::UpdateOidcClientResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_UPDATE_OIDC_CLIENT").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_UPDATE_OIDC_CLIENT").await?;
         let c = req.into_inner().client.unwrap_or_default();
+        let id = c.id.clone();
         self.svc.update_client(&record(c)).await.map_err(status)?;
+        self.client_changed(who, id, Change::Updated).await;
         Ok(Response::new(pb::UpdateOidcClientResponse {}))
     }
 
@@ -236,17 +267,27 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::DeleteOidcClientRequest>,
     ) -> R<pb::DeleteOidcClientResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_DELETE_OIDC_CLIENT").await?;
-        self.svc
-            .delete_client(&req.into_inner().id)
-            .await
-            .map_err(status)?;
+        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_DELETE_OIDC_CLIENT").await?;
+        let id = req.into_inner().id;
+        self.svc.delete_client(&id).await.map_err(status)?;
+        self.client_changed(who, id, Change::Deleted).await;
         Ok(Response::new(pb::DeleteOidcClientResponse {}))
     }
 
     async fn delete_all(&self, req: Request<pb::DeleteAllRequest>) -> R<pb::DeleteAllResponse> {
-        permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
+        // Listed first, so the trail names each client and connector removed.
+        let clients = self.svc.list_clients().await.map_err(status)?;
+        let connectors = self.svc.list_connectors().await.map_err(status)?;
         self.svc.delete_all_identity().await.map_err(status)?;
+        for c in clients {
+            self.client_changed(who.clone(), c.id, Change::Deleted)
+                .await;
+        }
+        for c in connectors {
+            self.connector_changed(who.clone(), c.id, Change::Deleted)
+                .await;
+        }
         Ok(Response::new(pb::DeleteAllResponse {}))
     }
 }

@@ -3,6 +3,7 @@
 //! tusk-auth, and maps the result; `status` is the one place an auth error
 //! becomes a gRPC status.
 
+pub mod audit;
 pub mod auth;
 pub mod enterprise;
 pub mod identity;
@@ -71,6 +72,19 @@ pub async fn off_or_permitted<T>(
         return Ok(None);
     }
     permitted(svc, req, permission).await.map(Some)
+}
+
+/// An administrator: a valid token whose subject holds
+/// `CLUSTER_MODIFY_BINDINGS`, which only `clusterAdmin` (and so the root
+/// token) has; anyone with it could grant themselves every other right.
+/// Used for what only operators may see: the audit trail and `/readyz`'s
+/// detail.
+pub async fn admin(svc: &AuthService, token: Option<&str>) -> Result<Caller, AuthError> {
+    let caller = svc.authenticate(token).await?;
+    let p = tusk_core::auth::Permission::from_name("CLUSTER_MODIFY_BINDINGS")
+        .unwrap_or(tusk_core::auth::Permission(0));
+    svc.require(&caller, p).await?;
+    Ok(caller)
 }
 
 pub fn timestamp(secs: i64) -> prost_types::Timestamp {

@@ -31,6 +31,35 @@ impl ResourcesApi {
     }
 }
 
+impl ResourcesApi {
+    /// One `role_binding_changed` per principal of a binding that was
+    /// created (roles granted) or deleted with its resource (roles lost).
+    async fn binding_changed(
+        &self,
+        actor: &str,
+        on: &Resource,
+        binding: tusk_core::auth::Binding,
+        created: bool,
+    ) {
+        for (principal, roles) in binding {
+            let roles: Vec<String> = roles.into_iter().collect();
+            let (before, after) = if created {
+                (Vec::new(), roles)
+            } else {
+                (roles, Vec::new())
+            };
+            let event = tusk_core::audit::AuditEvent::RoleBindingChanged {
+                actor: actor.to_owned(),
+                resource: on.binding_key(),
+                principal,
+                before,
+                after,
+            };
+            self.svc.audit(event).await;
+        }
+    }
+}
+
 fn resource(r: Option<tusk_proto::auth_v2::Resource>) -> Result<Resource, Status> {
     let r = r.unwrap_or_default();
     let kind = ResourceType::from_i32(r.r#type).unwrap_or(ResourceType::Unknown);
@@ -96,6 +125,9 @@ impl pb::resources_server::Resources for ResourcesApi {
             .create_resource_binding(&res, Some(&owner))
             .await
             .map_err(status)?;
+        // Read back: the binding holds what was actually granted.
+        let granted = self.svc.get_role_binding(&res).await.map_err(status)?;
+        self.binding_changed(&c.subject, &res, granted, true).await;
         Ok(Response::new(pb::CreateResourceResponse {}))
     }
 
@@ -111,10 +143,12 @@ impl pb::resources_server::Resources for ResourcesApi {
             "REPO_DELETE"
         };
         self.require(&c.subject, &res, needed).await?;
+        let held = self.svc.get_role_binding(&res).await.map_err(status)?;
         self.svc
             .delete_resource_binding(&res)
             .await
             .map_err(status)?;
+        self.binding_changed(&c.subject, &res, held, false).await;
         Ok(Response::new(pb::DeleteResourceResponse {}))
     }
 }
