@@ -72,19 +72,51 @@ pub struct Code {
 
 /// From `GET /auth` to the code in the redirect back to the client.
 pub async fn code(http: &reqwest::Client, issuer: &str, c: &Client) -> Result<Code, Failure> {
+    code_via(http, issuer, c, None).await
+}
+
+/// As `code`, through the named connector (`connector_id`, as in Dex) when
+/// there are several.
+pub async fn code_via(
+    http: &reqwest::Client,
+    issuer: &str,
+    c: &Client,
+    connector: Option<&str>,
+) -> Result<Code, Failure> {
     let (verifier, challenge) = pkce();
     let state = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
     let query = Serializer::new(String::new())
         .append_pair("client_id", &c.client_id)
         .append_pair("redirect_uri", &c.redirect_uri)
         .append_pair("response_type", "code")
-        .append_pair("scope", "openid email profile")
+        .append_pair("scope", &c.scope)
         .append_pair("state", &state)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
+        .extend_pairs(connector.map(|c| ("connector_id", c)))
         .finish();
-    let mut url = Url::parse(&format!("{}/auth?{query}", issuer.trim_end_matches('/')))
+    let url = Url::parse(&format!("{}/auth?{query}", issuer.trim_end_matches('/')))
         .map_err(|_| Failure::io("authorize URL"))?;
+    let back = follow(http, url, c, &c.redirect_uri).await?;
+    let pairs: Vec<(String, String)> = back.query_pairs().into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if get("state").as_deref() != Some(state.as_str()) {
+        return Err(Failure::io("state mismatch in redirect"));
+    }
+    match get("code") {
+        Some(code) => Ok(Code { code, verifier }),
+        None => Err(Failure::io("redirect without code")),
+    }
+}
+
+/// Follows a login from an authorization URL through the connector and the
+/// password form, and returns the redirect to `back` (not visited).
+pub async fn follow(
+    http: &reqwest::Client,
+    mut url: Url,
+    c: &Client,
+    back: &str,
+) -> Result<Url, Failure> {
     let mut posted = false;
     // /auth → /auth/<connector> → the form → (post) → the client: a few
     // hops; more means the server loops.
@@ -118,16 +150,8 @@ pub async fn code(http: &reqwest::Client, issuer: &str, c: &Client) -> Result<Co
         } else {
             return Err(Failure::http("authorize", status));
         }
-        if url.as_str().starts_with(&c.redirect_uri) {
-            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-            let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            if get("state").as_deref() != Some(state.as_str()) {
-                return Err(Failure::io("state mismatch in redirect"));
-            }
-            return match get("code") {
-                Some(code) => Ok(Code { code, verifier }),
-                None => Err(Failure::io("redirect without code")),
-            };
+        if url.as_str().starts_with(back) {
+            return Ok(url);
         }
     }
     Err(Failure::io("too many redirects"))
@@ -173,4 +197,28 @@ pub async fn exchange(
         }
     }
     Ok(status)
+}
+
+/// `POST <issuer>/<path>` with a form body and the client's Basic
+/// credentials; the status and the body, whatever they are.
+pub async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    basic: Option<(&str, &str)>,
+    pairs: &[(&str, &str)],
+) -> Result<(u16, String), Failure> {
+    let mut body = Serializer::new(String::new());
+    for (k, v) in pairs {
+        body.append_pair(k, v);
+    }
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.finish());
+    if let Some((id, secret)) = basic {
+        req = req.header("authorization", format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))));
+    }
+    let resp = req.send().await.map_err(|_| Failure::io("form post"))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await.unwrap_or_default()))
 }

@@ -12,6 +12,7 @@
 mod load;
 mod login;
 mod race;
+mod secrets;
 mod stats;
 mod writes;
 
@@ -44,6 +45,9 @@ pub struct Client {
     /// Password on the mock password form.
     #[arg(long, env = "TUSK_PROOF_PASSWORD", default_value = "password", hide_env_values = true)]
     pub password: String,
+    /// Scopes asked for at `/auth`.
+    #[arg(long, default_value = "openid email profile")]
+    pub scope: String,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +99,26 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         tolerate: usize,
     },
+    /// One login through every path that handles a secret (code, refresh,
+    /// userinfo, introspection, revocation, replays, Pachyderm's OIDC login
+    /// and a robot token); writes every secret and token used to
+    /// DIR/secrets and every error answer to DIR/bodies, for a scan.
+    Secrets {
+        #[arg(long)]
+        issuer: String,
+        /// gRPC address of the same server, e.g. http://127.0.0.1:30650.
+        #[arg(long)]
+        address: String,
+        #[arg(long, env = "TUSK_PROOF_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Connector ids to log in through (each a password connector).
+        #[arg(long, value_delimiter = ',', default_value = "mock")]
+        connectors: Vec<String>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        client: Client,
+    },
     /// Re-reads the cluster role binding and checks every acknowledged write
     /// in FILE is there.
     Verify {
@@ -130,6 +154,14 @@ async fn main() -> ExitCode {
             acks,
             tolerate,
         } => writes::write(&address, &token, count, &acks, tolerate).await,
+        Command::Secrets {
+            issuer,
+            address,
+            token,
+            connectors,
+            out,
+            client,
+        } => secrets::run(&issuer, &address, &token, &connectors, &out, client).await,
         Command::Verify {
             address,
             token,

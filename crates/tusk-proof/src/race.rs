@@ -3,8 +3,9 @@
 
 use crate::Client;
 use crate::login;
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 struct Tally {
@@ -13,6 +14,9 @@ struct Tally {
     both: AtomicUsize,
     login_failed: AtomicUsize,
     transport: AtomicUsize,
+    /// The two answers' statuses (sorted) of every iteration that did not
+    /// end with exactly one success, so a failure shows what went wrong.
+    odd: Mutex<BTreeMap<(u16, u16), usize>>,
 }
 
 pub async fn run(
@@ -59,6 +63,12 @@ pub async fn run(
                     .iter()
                     .filter(|s| **s == reqwest::StatusCode::OK)
                     .count();
+                if wins != 1 {
+                    let (x, y) = (a.as_u16().min(b.as_u16()), a.as_u16().max(b.as_u16()));
+                    if let Ok(mut odd) = tally.odd.lock() {
+                        *odd.entry((x, y)).or_default() += 1;
+                    }
+                }
                 let slot = match wins {
                     1 => &tally.exactly_one,
                     0 => &tally.none,
@@ -78,5 +88,10 @@ pub async fn run(
     println!("none_succeeded: {}", get(&tally.none));
     println!("login_failed: {}", get(&tally.login_failed));
     println!("transport_errors: {}", get(&tally.transport));
+    if let Ok(odd) = tally.odd.lock() {
+        for ((a, b), n) in odd.iter() {
+            println!("  statuses {a}+{b}: {n}");
+        }
+    }
     Ok(get(&tally.exactly_one) == iterations)
 }
