@@ -72,7 +72,7 @@ pub struct Code {
 
 /// From `GET /auth` to the code in the redirect back to the client.
 pub async fn code(http: &reqwest::Client, issuer: &str, c: &Client) -> Result<Code, Failure> {
-    code_via(http, issuer, c, None).await
+    code_via(http, issuer, c, c.connector.as_deref()).await
 }
 
 /// As `code`, through the named connector (`connector_id`, as in Dex) when

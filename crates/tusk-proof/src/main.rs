@@ -45,6 +45,9 @@ pub struct Client {
     /// Password on the mock password form.
     #[arg(long, env = "TUSK_PROOF_PASSWORD", default_value = "password", hide_env_values = true)]
     pub password: String,
+    /// Log in through this connector (`connector_id`) when there are several.
+    #[arg(long)]
+    pub connector: Option<String>,
     /// Scopes asked for at `/auth`.
     #[arg(long, default_value = "openid email profile")]
     pub scope: String,
@@ -80,7 +83,8 @@ enum Command {
         #[command(flatten)]
         client: Client,
     },
-    /// Role-binding writes (cluster bindings for `user:proof-<run>-<i>`);
+    /// Role-binding writes (`projectViewer` on project `default` for
+    /// `user:proof-<run>-<i>`);
     /// each acknowledged write is appended to FILE and flushed before the
     /// next one starts.
     Writes {
@@ -119,7 +123,7 @@ enum Command {
         #[command(flatten)]
         client: Client,
     },
-    /// Re-reads the cluster role binding and checks every acknowledged write
+    /// Re-reads the `default` project's role binding and checks every acknowledged write
     /// in FILE is there.
     Verify {
         #[arg(long)]

@@ -16,12 +16,15 @@ use tusk_proto::auth_v2::{
     GetRoleBindingRequest, ModifyRoleBindingRequest, Resource, ResourceType,
 };
 
-const ROLE: &str = "repoReader";
+const ROLE: &str = "projectViewer";
 
-fn cluster() -> Option<Resource> {
+/// The `default` project's binding, which activation creates. Not the
+/// cluster binding: that one is reconciled with `AUTH_CLUSTER_RBAC` at each
+/// start (auth-model.md §6), which removes API-written principals by design.
+fn target() -> Option<Resource> {
     Some(Resource {
-        r#type: ResourceType::Cluster as i32,
-        name: String::new(),
+        r#type: ResourceType::Project as i32,
+        name: "default".into(),
     })
 }
 
@@ -55,14 +58,14 @@ pub async fn write(
         .append(true)
         .open(acks)
         .with_context(|| format!("{}: cannot open the acks file", acks.display()))?;
-    // A run id keeps principals of separate runs apart in one cluster binding.
+    // A run id keeps principals of separate runs apart in one binding.
     let run = format!("{:08x}", rand::random::<u32>());
     let (mut acked, mut failed, mut streak) = (0usize, 0usize, 0usize);
     for i in 0..count {
         let principal = format!("user:proof-{run}-{i}@example.com");
         let req = authed(
             ModifyRoleBindingRequest {
-                resource: cluster(),
+                resource: target(),
                 principal: principal.clone(),
                 roles: vec![ROLE.into()],
             },
@@ -98,7 +101,7 @@ pub async fn verify(address: &str, token: &str, acks: &Path) -> anyhow::Result<b
     let expected: BTreeSet<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let mut api = ApiClient::new(channel(address)?);
     let binding = api
-        .get_role_binding(authed(GetRoleBindingRequest { resource: cluster() }, token)?)
+        .get_role_binding(authed(GetRoleBindingRequest { resource: target() }, token)?)
         .await
         .map_err(|s| anyhow::anyhow!("GetRoleBinding on {address} failed: {} ({:?})", s.message(), s.code()))?
         .into_inner()
