@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = prost_types::Struct::decode(data) {
         let once = struct_to_json(&s);
         let twice = struct_to_json(&json_to_struct(&once));
-        assert_eq!(once, twice, "Struct -> JSON is not stable over a round trip");
+        assert_eq!(
+            once, twice,
+            "Struct -> JSON is not stable over a round trip"
+        );
     }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = struct_to_json(&json_to_struct(&v));

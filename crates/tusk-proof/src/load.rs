@@ -1,8 +1,8 @@
 //! Many logins at once over one or more replicas.
 
+use crate::Client;
 use crate::login::{self, Failure};
 use crate::stats::{ms, percentile};
-use crate::Client;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +14,10 @@ pub async fn run(
     issuers: Vec<String>,
     client: Client,
 ) -> anyhow::Result<bool> {
-    anyhow::ensure!(!issuers.is_empty(), "--issuer: give at least one issuer URL");
+    anyhow::ensure!(
+        !issuers.is_empty(),
+        "--issuer: give at least one issuer URL"
+    );
     let http = login::http();
     let next = Arc::new(AtomicUsize::new(0));
     let issuers = Arc::new(issuers);

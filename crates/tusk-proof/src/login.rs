@@ -41,7 +41,11 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.status {
             Some(s) => write!(f, "{}: HTTP {s}", self.step),
-            None => write!(f, "{}: no HTTP answer (connection refused, reset or timed out)", self.step),
+            None => write!(
+                f,
+                "{}: no HTTP answer (connection refused, reset or timed out)",
+                self.step
+            ),
         }
     }
 }
@@ -216,7 +220,10 @@ pub async fn post_form(
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body.finish());
     if let Some((id, secret)) = basic {
-        req = req.header("authorization", format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))));
+        req = req.header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        );
     }
     let resp = req.send().await.map_err(|_| Failure::io("form post"))?;
     let status = resp.status().as_u16();

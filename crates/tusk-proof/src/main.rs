@@ -20,7 +20,10 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "tusk-proof", about = "Measure tusk's load, race and fault claims against running servers")]
+#[command(
+    name = "tusk-proof",
+    about = "Measure tusk's load, race and fault claims against running servers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,7 +46,12 @@ pub struct Client {
     #[arg(long, default_value = "admin")]
     pub username: String,
     /// Password on the mock password form.
-    #[arg(long, env = "TUSK_PROOF_PASSWORD", default_value = "password", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TUSK_PROOF_PASSWORD",
+        default_value = "password",
+        hide_env_values = true
+    )]
     pub password: String,
     /// Log in through this connector (`connector_id`) when there are several.
     #[arg(long)]

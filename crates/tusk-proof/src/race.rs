@@ -84,6 +84,10 @@ pub async fn run(
     let get = |a: &AtomicUsize| a.load(Ordering::Relaxed);
     println!("iterations: {iterations}");
     println!("exactly_one_success: {}", get(&tally.exactly_one));
+    // Never two successes is the safety half of the claim; a race where
+    // both are refused is the replay rule (RFC 6749 §4.1.2: a replayed code
+    // revokes what it issued) reaching the winner before it answered.
+    println!("never_two_successes: {}", get(&tally.both) == 0);
     println!("both_succeeded: {}", get(&tally.both));
     println!("none_succeeded: {}", get(&tally.none));
     println!("login_failed: {}", get(&tally.login_failed));

@@ -91,11 +91,20 @@ pub async fn run(
         let (status, body) = login::post_form(&http, &token_url, basic, &grant)
             .await
             .map_err(fail("code exchange"))?;
-        anyhow::ensure!(status == 200, "code exchange through {connector}: HTTP {status}: {body}");
+        anyhow::ensure!(
+            status == 200,
+            "code exchange through {connector}: HTTP {status}: {body}"
+        );
         let tokens: serde_json::Value = serde_json::from_str(&body).context("token answer")?;
         r.json_secrets(&p("first"), &tokens);
-        let access = tokens["access_token"].as_str().unwrap_or_default().to_owned();
-        let refresh = tokens["refresh_token"].as_str().unwrap_or_default().to_owned();
+        let access = tokens["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let refresh = tokens["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
 
         // A replayed code, a wrong verifier, a wrong client secret.
         let (s, b) = login::post_form(&http, &token_url, basic, &grant)
@@ -117,7 +126,10 @@ pub async fn run(
                 &http,
                 &token_url,
                 basic,
-                &[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())],
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                ],
             )
             .await
             .map_err(fail("refresh"))?;
@@ -132,7 +144,10 @@ pub async fn run(
                 &http,
                 &token_url,
                 basic,
-                &[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())],
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                ],
             )
             .await
             .map_err(fail("refresh reuse"))?;
@@ -184,7 +199,11 @@ pub async fn run(
             .await
             .context("userinfo")?;
         let s = resp.status().as_u16();
-        r.body("userinfo with a tampered token", s, &resp.text().await.unwrap_or_default());
+        r.body(
+            "userinfo with a tampered token",
+            s,
+            &resp.text().await.unwrap_or_default(),
+        );
     }
 
     // Pachyderm's login: GetOIDCLogin, the browser part, Authenticate.
@@ -206,7 +225,10 @@ pub async fn run(
     if let Some(first) = connectors.first() {
         url.query_pairs_mut().append_pair("connector_id", first);
     }
-    let back = format!("{}/authorization-code/callback", address.trim_end_matches('/'));
+    let back = format!(
+        "{}/authorization-code/callback",
+        address.trim_end_matches('/')
+    );
     let mut pachd = c.clone();
     pachd.redirect_uri.clone_from(&back);
     let callback = login::follow(&http, url, &pachd, &back)
@@ -245,17 +267,31 @@ pub async fn run(
         .into_inner()
         .token;
     r.secret("robot_token", &robot);
-    if let Err(s) = api.who_am_i(with_token(WhoAmIRequest {}, &format!("{pach}x"))?).await {
+    if let Err(s) = api
+        .who_am_i(with_token(WhoAmIRequest {}, &format!("{pach}x"))?)
+        .await
+    {
         r.body("WhoAmI with a tampered token", s.code() as u16, s.message());
     }
     if let Err(s) = api
         .authenticate(Request::new(AuthenticateRequest {
             oidc_state: String::new(),
-            id_token: format!("{}.x", r.secrets.lines().find(|l| l.contains("id_token")).and_then(|l| l.split('\t').nth(1)).unwrap_or_default()),
+            id_token: format!(
+                "{}.x",
+                r.secrets
+                    .lines()
+                    .find(|l| l.contains("id_token"))
+                    .and_then(|l| l.split('\t').nth(1))
+                    .unwrap_or_default()
+            ),
         }))
         .await
     {
-        r.body("Authenticate with a tampered ID token", s.code() as u16, s.message());
+        r.body(
+            "Authenticate with a tampered ID token",
+            s.code() as u16,
+            s.message(),
+        );
     }
 
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
@@ -264,6 +300,9 @@ pub async fn run(
     std::fs::write(out.join("bodies"), &r.bodies)
         .with_context(|| format!("{}: cannot write", out.join("bodies").display()))?;
     println!("secrets_recorded: {}", r.secrets.lines().count());
-    println!("error_answers_recorded: {}", r.bodies.lines().filter(|l| l.starts_with("--- ")).count());
+    println!(
+        "error_answers_recorded: {}",
+        r.bodies.lines().filter(|l| l.starts_with("--- ")).count()
+    );
     Ok(true)
 }

@@ -38,9 +38,9 @@ fn channel(address: &str) -> anyhow::Result<Channel> {
 
 fn authed<T>(msg: T, token: &str) -> anyhow::Result<Request<T>> {
     let mut req = Request::new(msg);
-    let value: MetadataValue<_> = token
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--token: not a valid gRPC metadata value (it must be printable ASCII)"))?;
+    let value: MetadataValue<_> = token.parse().map_err(|_| {
+        anyhow::anyhow!("--token: not a valid gRPC metadata value (it must be printable ASCII)")
+    })?;
     req.metadata_mut().insert("authn-token", value);
     Ok(req)
 }
@@ -75,7 +75,9 @@ pub async fn write(
             Ok(_) => {
                 writeln!(file, "{principal}")
                     .and_then(|()| file.sync_data())
-                    .with_context(|| format!("{}: cannot record an acknowledged write", acks.display()))?;
+                    .with_context(|| {
+                        format!("{}: cannot record an acknowledged write", acks.display())
+                    })?;
                 acked += 1;
                 streak = 0;
             }
@@ -83,7 +85,11 @@ pub async fn write(
                 failed += 1;
                 streak += 1;
                 if streak > tolerate {
-                    eprintln!("write {i} failed: {} ({:?}); stopping", status.message(), status.code());
+                    eprintln!(
+                        "write {i} failed: {} ({:?}); stopping",
+                        status.message(),
+                        status.code()
+                    );
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -103,7 +109,13 @@ pub async fn verify(address: &str, token: &str, acks: &Path) -> anyhow::Result<b
     let binding = api
         .get_role_binding(authed(GetRoleBindingRequest { resource: target() }, token)?)
         .await
-        .map_err(|s| anyhow::anyhow!("GetRoleBinding on {address} failed: {} ({:?})", s.message(), s.code()))?
+        .map_err(|s| {
+            anyhow::anyhow!(
+                "GetRoleBinding on {address} failed: {} ({:?})",
+                s.message(),
+                s.code()
+            )
+        })?
         .into_inner()
         .binding
         .unwrap_or_default();
