@@ -8,10 +8,7 @@ use tusk_core::config::{self, Dialect, Input, SourceText};
 
 fuzz_target!(|data: &[u8]| {
     let input = Input {
-        files: vec![SourceText {
-            name: "fuzz.yaml".into(),
-            bytes: data.to_vec(),
-        }],
+        files: vec![SourceText { name: "fuzz.yaml".into(), bytes: data.to_vec() }],
         env: BTreeMap::from([(
             "IDP_CONNECTORS".to_owned(),
             String::from_utf8_lossy(data).into_owned(),
