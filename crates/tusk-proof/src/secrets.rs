@@ -106,21 +106,33 @@ pub async fn run(
             .unwrap_or_default()
             .to_owned();
 
-        // A replayed code, a wrong verifier, a wrong client secret.
-        let (s, b) = login::post_form(&http, &token_url, basic, &grant)
+        let resp = http
+            .get(format!("{issuer}/userinfo"))
+            .bearer_auth(&access)
+            .send()
             .await
-            .map_err(fail("code replay"))?;
-        r.body("code replay", s, &b);
+            .context("userinfo")?;
+        let s = resp.status().as_u16();
+        let b = resp.text().await.unwrap_or_default();
+        if s != 200 {
+            r.body("userinfo", s, &b);
+        }
         let (s, b) = login::post_form(
             &http,
-            &token_url,
+            &format!("{issuer}/token/introspect"),
             Some((c.client_id.as_str(), "wrong-secret")),
-            &grant,
+            &[("token", access.as_str())],
         )
         .await
-        .map_err(fail("wrong secret"))?;
-        r.body("wrong client secret", s, &b);
-
+        .map_err(fail("introspection"))?;
+        r.body("introspection with a wrong secret", s, &b);
+        let _ = login::post_form(
+            &http,
+            &format!("{issuer}/token/introspect"),
+            basic,
+            &[("token", access.as_str())],
+        )
+        .await;
         if !refresh.is_empty() {
             let (s, b) = login::post_form(
                 &http,
@@ -154,33 +166,21 @@ pub async fn run(
             r.body("refresh reuse", s, &b);
         }
 
-        let resp = http
-            .get(format!("{issuer}/userinfo"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .context("userinfo")?;
-        let s = resp.status().as_u16();
-        let b = resp.text().await.unwrap_or_default();
-        if s != 200 {
-            r.body("userinfo", s, &b);
-        }
+        // A wrong client secret, then a replayed code (last: a replay revokes
+        // the session, RFC 6749 §4.1.2).
         let (s, b) = login::post_form(
             &http,
-            &format!("{issuer}/token/introspect"),
+            &token_url,
             Some((c.client_id.as_str(), "wrong-secret")),
-            &[("token", access.as_str())],
+            &grant,
         )
         .await
-        .map_err(fail("introspection"))?;
-        r.body("introspection with a wrong secret", s, &b);
-        let _ = login::post_form(
-            &http,
-            &format!("{issuer}/token/introspect"),
-            basic,
-            &[("token", access.as_str())],
-        )
-        .await;
+        .map_err(fail("wrong secret"))?;
+        r.body("wrong client secret", s, &b);
+        let (s, b) = login::post_form(&http, &token_url, basic, &grant)
+            .await
+            .map_err(fail("code replay"))?;
+        r.body("code replay", s, &b);
         let (s, b) = login::post_form(
             &http,
             &format!("{issuer}/token/revoke"),
