@@ -61,6 +61,7 @@ pub async fn write(
     // A run id keeps principals of separate runs apart in one binding.
     let run = format!("{:08x}", rand::random::<u32>());
     let (mut acked, mut failed, mut streak) = (0usize, 0usize, 0usize);
+    let started = std::time::Instant::now();
     for i in 0..count {
         let principal = format!("user:proof-{run}-{i}@example.com");
         let req = authed(
@@ -98,6 +99,8 @@ pub async fn write(
     }
     println!("writes_acknowledged: {acked}");
     println!("writes_failed: {failed}");
+    // So a fault script can tell whether its fault fell inside the writes.
+    println!("writes_seconds: {:.2}", started.elapsed().as_secs_f64());
     Ok(true)
 }
 
