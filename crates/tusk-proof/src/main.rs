@@ -1,0 +1,191 @@
+//! `tusk-proof`: drives running tusk servers to measure the claims the
+//! README's "Proofs" section makes. Layout:
+//! - `login`: one browser-less login (mock password form, code + PKCE).
+//! - `load`: many logins at once, spread over replicas.
+//! - `race`: one code redeemed on two replicas at the same time.
+//! - `writes`: acknowledged role-binding writes, and their check after a fault.
+//! - `stats`: percentiles.
+//!
+//! Every subcommand prints `key: value` lines that the scripts in
+//! `scripts/proof-*` show as the figures, and exits 1 when the claim fails.
+
+mod load;
+mod login;
+mod race;
+mod secrets;
+mod stats;
+mod writes;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "tusk-proof",
+    about = "Measure tusk's load, race and fault claims against running servers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The relying party the driver plays: a confidential client whose redirect
+/// URI is never visited (the code is read from the `Location` header).
+#[derive(clap::Args, Clone)]
+pub struct Client {
+    /// OIDC client id registered in `oidc.additionalClients`.
+    #[arg(long, default_value = "proof")]
+    pub client_id: String,
+    /// Its secret (sent with HTTP Basic to `/token`).
+    #[arg(long, env = "TUSK_PROOF_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: String,
+    /// Its registered redirect URI.
+    #[arg(long, default_value = "http://127.0.0.1:9/cb")]
+    pub redirect_uri: String,
+    /// Login name on the mock password form.
+    #[arg(long, default_value = "admin")]
+    pub username: String,
+    /// Password on the mock password form.
+    #[arg(
+        long,
+        env = "TUSK_PROOF_PASSWORD",
+        default_value = "password",
+        hide_env_values = true
+    )]
+    pub password: String,
+    /// Log in through this connector (`connector_id`) when there are several.
+    #[arg(long)]
+    pub connector: Option<String>,
+    /// Scopes asked for at `/auth`.
+    #[arg(long, default_value = "openid email profile")]
+    pub scope: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Concurrent logins (form + code exchange with PKCE); prints successes,
+    /// errors, p50/p99 and throughput.
+    Load {
+        #[arg(long, default_value_t = 1000)]
+        logins: usize,
+        #[arg(long, default_value_t = 100)]
+        concurrency: usize,
+        /// Issuer URLs (repeat or comma-separate); login i starts on issuer i
+        /// and redeems its code on issuer i+1, so replicas share the work.
+        #[arg(long = "issuer", value_delimiter = ',', required = true)]
+        issuers: Vec<String>,
+        #[command(flatten)]
+        client: Client,
+    },
+    /// One authorization code redeemed concurrently on two replicas, many
+    /// times; counts iterations with exactly one success.
+    Race {
+        #[arg(long, default_value_t = 10_000)]
+        iterations: usize,
+        /// Iterations in flight at once (each is itself a race of two).
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// The two replicas' issuer URLs.
+        #[arg(long, value_delimiter = ',', num_args = 1.., required = true)]
+        issuers: Vec<String>,
+        #[command(flatten)]
+        client: Client,
+    },
+    /// Role-binding writes (`projectViewer` on project `default` for
+    /// `user:proof-<run>-<i>`);
+    /// each acknowledged write is appended to FILE and flushed before the
+    /// next one starts.
+    Writes {
+        /// gRPC address, e.g. http://127.0.0.1:30650.
+        #[arg(long)]
+        address: String,
+        #[arg(long, env = "TUSK_PROOF_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Where acknowledged writes are recorded, one principal a line.
+        #[arg(long)]
+        acks: std::path::PathBuf,
+        /// Keep writing after a failed write (a fault is expected); stop
+        /// after this many consecutive failures.
+        #[arg(long, default_value_t = 0)]
+        tolerate: usize,
+    },
+    /// One login through every path that handles a secret (code, refresh,
+    /// userinfo, introspection, revocation, replays, Pachyderm's OIDC login
+    /// and a robot token); writes every secret and token used to
+    /// DIR/secrets and every error answer to DIR/bodies, for a scan.
+    Secrets {
+        #[arg(long)]
+        issuer: String,
+        /// gRPC address of the same server, e.g. http://127.0.0.1:30650.
+        #[arg(long)]
+        address: String,
+        #[arg(long, env = "TUSK_PROOF_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Connector ids to log in through (each a password connector).
+        #[arg(long, value_delimiter = ',', default_value = "mock")]
+        connectors: Vec<String>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        client: Client,
+    },
+    /// Re-reads the `default` project's role binding and checks every acknowledged write
+    /// in FILE is there.
+    Verify {
+        #[arg(long)]
+        address: String,
+        #[arg(long, env = "TUSK_PROOF_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long)]
+        acks: std::path::PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Load {
+            logins,
+            concurrency,
+            issuers,
+            client,
+        } => load::run(logins, concurrency, issuers, client).await,
+        Command::Race {
+            iterations,
+            concurrency,
+            issuers,
+            client,
+        } => race::run(iterations, concurrency, issuers, client).await,
+        Command::Writes {
+            address,
+            token,
+            count,
+            acks,
+            tolerate,
+        } => writes::write(&address, &token, count, &acks, tolerate).await,
+        Command::Secrets {
+            issuer,
+            address,
+            token,
+            connectors,
+            out,
+            client,
+        } => secrets::run(&issuer, &address, &token, &connectors, &out, client).await,
+        Command::Verify {
+            address,
+            token,
+            acks,
+        } => writes::verify(&address, &token, &acks).await,
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
