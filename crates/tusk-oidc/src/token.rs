@@ -200,8 +200,14 @@ impl Provider {
         let refresh = self
             .new_refresh(&grant, &record.connector_data, now, now)
             .await?;
-        // A replay may have revoked this session while it was being set up.
-        self.ensure_live(&family, now).await?;
+        // This request won the single-use step, so it answers even when a
+        // concurrent replay has already revoked the session: a race has
+        // exactly one winner, never none. What it issues is dead anyway:
+        // the revocation stands, and a refresh token created after it is
+        // removed here (the access and ID tokens fail the revocation check).
+        if self.session_revoked(&family).await? {
+            self.revoke_family(&family, now).await?;
+        }
         self.issue_audited(&grant, refresh, "code").await
     }
 

@@ -1828,3 +1828,47 @@ async fn a_huge_login_name_is_bounded_in_the_audit_trail() {
     assert!(user.len() <= 1024, "{} bytes kept", user.len());
     assert!(user.starts_with("éé"), "{user}");
 }
+
+/// Issue 11's race proof: one code redeemed by two concurrent requests.
+/// The loser's replay revokes the session (RFC 6749 §4.1.2), and it used
+/// to do so while the winner was still answering, so both got
+/// `invalid_grant` in some races. The request that won the single-use
+/// step answers; what it issued is revoked all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_raced_by_two_requests_has_exactly_one_winner_and_is_revoked() {
+    let e = env().await;
+    let mut not_one = Vec::new();
+    for i in 0..1000 {
+        let code = e.code("openid offline_access").await;
+        let race = |code: String| {
+            let e2 = Env {
+                p: e.p.clone(),
+                clock: e.clock.clone(),
+            };
+            tokio::spawn(async move { e2.exchange(&code, VERIFIER).await })
+        };
+        let (a, b) = (race(code.clone()), race(code));
+        let results = [a.await.unwrap(), b.await.unwrap()];
+        let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        if wins.len() != 1 {
+            not_one.push((i, wins.len()));
+            continue;
+        }
+        // The replay revoked the winner's session.
+        let t = wins[0];
+        assert_eq!(
+            code_of(e.refresh(t.refresh_token.as_deref().unwrap()).await),
+            ErrorCode::InvalidGrant,
+            "race {i}"
+        );
+        assert_eq!(
+            e.p.userinfo(&t.access_token).await.map_err(|e| e.code),
+            Err(ErrorCode::InvalidToken),
+            "race {i}"
+        );
+    }
+    assert!(
+        not_one.is_empty(),
+        "races without exactly one winner: {not_one:?}"
+    );
+}
