@@ -33,6 +33,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 ROOT_TOKEN="root-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 CLIENT_SECRET="proof-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export TUSK_PROOF_CLIENT_SECRET="$CLIENT_SECRET" TUSK_PROOF_TOKEN="$ROOT_TOKEN"
+# The key that seals the store's secrets: PostgreSQL replicas require one
+# (and must share it); SQLite would generate its own.
+TUSK_ENCRYPTION_KEYS="$(head -c 32 /dev/urandom | base64)"
+export TUSK_ENCRYPTION_KEYS
 
 # Logins come from one address, so the per-address limits are off here:
 # they are proven by their own tests, not by this load.
@@ -50,12 +54,14 @@ tusk:
   rateLimit:
     passwordPerMinute: 0
     tokenPerMinute: 0
+    authorizePerMinute: 0
 YAML
 
 # start_server NAME PORT [serve flags...]: logs to $WORK/NAME.log, pid in SERVER_PID.
 start_server() {
   local name=$1 port=$2; shift 2
-  mkdir -p "$WORK/$name-data"
+  # tusk refuses a data directory others can read.
+  mkdir -p -m 700 "$WORK/$name-data"
   "$TUSK" serve --values "$VALUES" --listen "127.0.0.1:$port" --data-dir "$WORK/$name-data" "$@" \
     >>"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
