@@ -1599,7 +1599,9 @@ def test_login_callback_on_another_replica(fresh):
         values = (f"oidc:\n  issuerURI: http://127.0.0.1:{port}/dex\n"
                   f"  userAccessibleOauthIssuerHost: http://127.0.0.1:{port}\n"
                   f"pachd:\n  oauthRedirectURI: http://127.0.0.1:{port}/authorization-code/callback\n")
-        env = {"AUTH_ROOT_TOKEN": "0123456789abcdef0123456789abcdef"}
+        # Replicas on PostgreSQL must share the key that seals the store.
+        env = {"AUTH_ROOT_TOKEN": "0123456789abcdef0123456789abcdef",
+               "TUSK_ENCRYPTION_KEYS": base64.b64encode(secrets.token_bytes(32)).decode()}
         url = f"{base}/{db}"
         a = servers(values=values, env=env, listen=f"127.0.0.1:{port}", extra_args=["--database-url", url])
         b = servers(values=values, env=env, extra_args=["--database-url", url])
