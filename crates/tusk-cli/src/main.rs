@@ -276,17 +276,25 @@ fn main() -> ExitCode {
 /// Runs a client command on a small runtime and turns its outcome into
 /// the exit code.
 fn client_command(f: impl std::future::Future<Output = error::Outcome>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    match block_on(f) {
+        Ok(outcome) => finish(outcome),
+        Err(code) => code,
+    }
+}
+
+/// Runs `f` on a small current-thread runtime; the failure exit code when
+/// no runtime can be made.
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => Ok(rt.block_on(f)),
         Err(e) => {
             eprintln!("tusk: error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            Err(ExitCode::FAILURE)
         }
-    };
-    finish(runtime.block_on(f))
+    }
 }
 
 fn finish(outcome: error::Outcome) -> ExitCode {

@@ -14,22 +14,8 @@ use tusk_store::Store;
 pub struct ServeArgs {
     #[command(flatten)]
     source: SourceArgs,
-    /// Directory for the embedded SQLite database.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "./tusk-data",
-        env = "TUSK_DATA_DIR"
-    )]
-    data_dir: PathBuf,
-    /// Use PostgreSQL instead of SQLite, e.g. postgres://tusk@db:5432/tusk. Replicas sharing one database work together.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "TUSK_DATABASE_URL",
-        hide_env_values = true
-    )]
-    database_url: Option<String>,
+    #[command(flatten)]
+    store: crate::store_cmd::StoreLocation,
     /// PEM certificate chain for TLS on the listener (overrides proxy.tls in values).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -172,18 +158,19 @@ async fn open_store(
     acquire_timeout: std::time::Duration,
 ) -> anyhow::Result<Store> {
     let secrets_dir = args.source.secrets_dir.as_deref();
-    Ok(match &args.database_url {
+    Ok(match &args.store.database_url {
         Some(url) => {
             let keyring = crate::store_cmd::keyring(secrets_dir, None)?;
             Store::new(tusk_store_sql::open_postgres_with(url, acquire_timeout).await?)
                 .with_keyring(keyring)
         }
         None => {
-            let store = Store::new(tusk_store_sql::open_sqlite(&args.data_dir).await?);
+            let store = Store::new(tusk_store_sql::open_sqlite(&args.store.data_dir).await?);
             // A new key is generated only for a store with nothing sealed:
             // one replacing a lost key could open none of it.
             let generate = !store.holds_sealed_rows().await?;
-            let keyring = crate::store_cmd::keyring(secrets_dir, Some((&args.data_dir, generate)))?;
+            let keyring =
+                crate::store_cmd::keyring(secrets_dir, Some((&args.store.data_dir, generate)))?;
             store.with_keyring(keyring)
         }
     })
@@ -244,8 +231,8 @@ async fn shutdown_signal() {
 /// so it must reach the operator, but never the log: it goes to a file only
 /// its owner can read.
 fn hand_over_root_token(args: &ServeArgs, token: &Secret<String>) {
-    let path = args.data_dir.join("root-token");
-    let written = std::fs::create_dir_all(&args.data_dir).and_then(|()| {
+    let path = args.store.data_dir.join("root-token");
+    let written = std::fs::create_dir_all(&args.store.data_dir).and_then(|()| {
         use std::io::Write;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);

@@ -18,29 +18,36 @@ pub const KEYS_FILE: &str = "encryption-keys";
 pub enum StoreCommand {
     /// Reseal every sealed value under the first encryption key, so older keys can be removed.
     #[command(
-        after_help = "Examples:\n  tusk store reencrypt --data-dir ./tusk-data\n  tusk store reencrypt --database-url postgres://tusk@db:5432/tusk --secrets-dir /etc/tusk/secrets\n\nRotation: put a new key on the first line of encryption-keys (keep the old ones below it),\nrestart or reload every replica, run this, then remove the old keys."
+        after_help = "Examples:\n  tusk store reencrypt --data-dir ./tusk-data\n  tusk store reencrypt --database-url postgres://tusk@db:5432/tusk --secrets-dir /etc/tusk/secrets\n\nRotation: put a new key on the first line of encryption-keys (keep the old ones below it),\nrestart every replica, run this, then remove the old keys."
     )]
     Reencrypt(StoreArgs),
 }
 
+/// Where the store lives; `serve` and `store` take the same flags.
 #[derive(Args)]
-pub struct StoreArgs {
-    /// Directory of the embedded SQLite database.
+pub struct StoreLocation {
+    /// Directory for the embedded SQLite database.
     #[arg(
         long,
         value_name = "DIR",
         default_value = "./tusk-data",
         env = "TUSK_DATA_DIR"
     )]
-    data_dir: PathBuf,
-    /// PostgreSQL URL, as for `tusk serve`.
+    pub data_dir: PathBuf,
+    /// Use PostgreSQL instead of SQLite, e.g. postgres://tusk@db:5432/tusk. Replicas sharing one database work together.
     #[arg(
         long,
         value_name = "URL",
         env = "TUSK_DATABASE_URL",
         hide_env_values = true
     )]
-    database_url: Option<String>,
+    pub database_url: Option<String>,
+}
+
+#[derive(Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    location: StoreLocation,
     /// Directory of secrets; the keys are read from its `encryption-keys` file.
     #[arg(long, value_name = "DIR", env = "TUSK_SECRETS_DIR")]
     secrets_dir: Option<PathBuf>,
@@ -48,36 +55,31 @@ pub struct StoreArgs {
 
 pub fn run(cmd: StoreCommand) -> ExitCode {
     let StoreCommand::Reencrypt(args) = cmd;
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tusk: error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(reencrypt(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    match crate::block_on(reencrypt(args)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("tusk: error: {e:#}");
             ExitCode::FAILURE
         }
+        Err(code) => code,
     }
 }
 
 async fn reencrypt(args: StoreArgs) -> anyhow::Result<()> {
+    let StoreArgs {
+        location: args,
+        secrets_dir,
+    } = args;
     let (store, sqlite) = match &args.database_url {
         Some(url) => {
-            let keyring = keyring(args.secrets_dir.as_deref(), None)?;
+            let keyring = keyring(secrets_dir.as_deref(), None)?;
             let store = Store::new(tusk_store_sql::open_postgres(url).await?);
             (store.with_keyring(keyring), None)
         }
         None => {
             let backend = Arc::new(tusk_store_sql::open_sqlite(&args.data_dir).await?);
             // Never generate here: a new key could open nothing already sealed.
-            let keyring = keyring(args.secrets_dir.as_deref(), Some((&args.data_dir, false)))?;
+            let keyring = keyring(secrets_dir.as_deref(), Some((&args.data_dir, false)))?;
             let store = Store::from_arc(backend.clone()).with_keyring(keyring.clone());
             (store, Some(backend))
         }
