@@ -1298,8 +1298,13 @@ def test_oidc_client_lifecycle(unmanaged):
     assert i.get_oidc_client(id=cid).client == created  # includes the secret
     # A given secret is kept.
     other = i.create_oidc_client(client=identity.OidcClient(
-        id=cid + "-2", name="Two", secret="s3cret-given")).client
-    assert other.secret == "s3cret-given"
+        id=cid + "-2", name="Two", secret="s3cret-given-0123")).client
+    assert other.secret == "s3cret-given-0123"
+    # A given secret shorter than 16 bytes is refused, and not echoed.
+    details = expect(lambda: i.create_oidc_client(client=identity.OidcClient(
+        id=cid + "-3", name="Weak", secret="s3cret")), Code.INVALID_ARGUMENT,
+        contains="at least 16 bytes")
+    assert "s3cret" not in details
     expect(lambda: i.create_oidc_client(client=identity.OidcClient(id=cid, name="dup")),
            Code.INTERNAL, exact=ALREADY_EXISTS)
     listed = {c.id: c for c in i.list_oidc_clients().clients}

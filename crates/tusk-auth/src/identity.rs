@@ -285,6 +285,17 @@ impl AuthService {
         if record.secret.is_empty() && !record.public {
             record.secret = Secret::new(crate::service::new_token());
         }
+        // The same floor `config check` keeps for configured clients: a
+        // short secret is guessable at the token endpoint.
+        let len = record.secret.expose().len();
+        if !record.public && len < tusk_core::config::MIN_CLIENT_SECRET_BYTES {
+            return Err(AuthError::InvalidArgument(format!(
+                "client {:?}: its secret is {len} bytes, but a client secret needs at least {} bytes; \
+                 leave it empty to have one generated, or use a random one such as the output of `openssl rand -hex 32`",
+                record.id,
+                tusk_core::config::MIN_CLIENT_SECRET_BYTES
+            )));
+        }
         match self.store.create(&record).await {
             Ok(()) => Ok(record),
             Err(tusk_store::Error::AlreadyExists { .. }) => {

@@ -1511,10 +1511,27 @@ fn idp_commands_and_connector_files() {
     let client_file = write(
         dir,
         "client.yaml",
-        b"id: app\nname: App\nredirectURIs: [https://app.example.com/cb]\nsecret: app-secret\n",
+        b"id: app\nname: App\nredirectURIs: [https://app.example.com/cb]\nsecret: app-secret-5f0e2a9c\n",
     );
     let out = d.ok(&["idp", "create-client", "--config", &client_file]);
     assert!(!out.contains("app-secret"), "{out}");
+    // Issue 11: a short secret, refused by `config check`, was accepted
+    // through the identity API; the refusal never echoes it.
+    let weak_client = write(
+        dir,
+        "weak-client.yaml",
+        b"id: weak\nname: Weak\nredirectURIs: [https://weak.example.com/cb]\nsecret: x\n",
+    );
+    let out = d.fails(
+        &["idp", "create-client", "--config", &weak_client],
+        1,
+        &[
+            "client \"weak\"",
+            "at least 16 bytes",
+            "openssl rand -hex 32",
+        ],
+    );
+    assert!(!out.stderr.contains("secret: x"), "{}", out.stderr);
     let clients = json(&d.ok(&["idp", "list-client", "-o", "json"]));
     let ids: Vec<&str> = clients
         .as_array()
