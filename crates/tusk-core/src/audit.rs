@@ -92,6 +92,13 @@ pub enum AuditEvent {
     LicenseChanged {
         actor: Option<String>,
     },
+    /// Settings changed over the API: `auth` (the auth plane's OIDC client
+    /// settings, `SetConfiguration`) or `identity` (the identity server's,
+    /// `SetIdentityServerConfig`). The values are not kept: one is a secret.
+    SettingsChanged {
+        actor: String,
+        settings: String,
+    },
     /// `problems` counts the validation errors of a rejected reload.
     ConfigReloaded {
         outcome: ReloadOutcome,
@@ -126,6 +133,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "deactivated",
     "root_token_rotated",
     "license_changed",
+    "settings_changed",
     "config_reloaded",
 ];
 
@@ -145,6 +153,7 @@ impl AuditEvent {
             AuditEvent::Deactivated { .. } => "deactivated",
             AuditEvent::RootTokenRotated { .. } => "root_token_rotated",
             AuditEvent::LicenseChanged { .. } => "license_changed",
+            AuditEvent::SettingsChanged { .. } => "settings_changed",
             AuditEvent::ConfigReloaded { .. } => "config_reloaded",
         }
     }
@@ -160,7 +169,8 @@ impl AuditEvent {
             | AuditEvent::ConnectorChanged { actor, .. }
             | AuditEvent::ClientChanged { actor, .. }
             | AuditEvent::Deactivated { actor }
-            | AuditEvent::RootTokenRotated { actor } => Some(actor),
+            | AuditEvent::RootTokenRotated { actor }
+            | AuditEvent::SettingsChanged { actor, .. } => Some(actor),
             // A user logging in acts for themselves.
             AuditEvent::LoginSucceeded { user, .. } | AuditEvent::LoginFailed { user, .. } => {
                 Some(user)

@@ -2329,6 +2329,64 @@ mod audit_trail {
 
     /// Robot tokens, revocation, root-token rotation and deactivation are
     /// recorded with the admin who did them.
+    /// Issue 11: the auth plane's OIDC settings (`SetConfiguration`) and the
+    /// identity server's (`SetIdentityServerConfig`) are security settings:
+    /// each change is audited with its actor, and never with its secret.
+    #[tokio::test]
+    async fn settings_changes_are_audited_without_their_secrets() {
+        let r = start().await;
+        let secret = "settings-secret-7c1e9a0b";
+        auth_v2::api_client::ApiClient::new(channel(r.server.addr).await)
+            .set_configuration(with_token(
+                auth_v2::SetConfigurationRequest {
+                    configuration: Some(auth_v2::OidcConfig {
+                        client_secret: secret.into(),
+                        ..Default::default()
+                    }),
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap();
+        let mut identity =
+            tusk_proto::identity_v2::api_client::ApiClient::new(channel(r.server.addr).await);
+        let current = identity
+            .get_identity_server_config(with_token(
+                tusk_proto::identity_v2::GetIdentityServerConfigRequest {},
+                &r.root,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .config;
+        identity
+            .set_identity_server_config(with_token(
+                tusk_proto::identity_v2::SetIdentityServerConfigRequest { config: current },
+                &r.root,
+            ))
+            .await
+            .unwrap();
+        let events: Vec<Value> = r
+            .store
+            .list_audit(&Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|e| serde_json::to_value(&e.event).unwrap())
+            .collect();
+        let text = serde_json::to_string(&events).unwrap();
+        assert!(!text.contains(secret), "{text}");
+        assert_eq!(
+            events[events.len() - 2..],
+            [
+                json!({"event": "settings_changed", "actor": "pach:root", "settings": "auth"}),
+                json!({"event": "settings_changed", "actor": "pach:root", "settings": "identity"}),
+            ]
+        );
+        r.server.stop().await.unwrap();
+    }
+
     #[tokio::test]
     async fn admin_acts_on_tokens_and_activation_are_audited() {
         let r = start().await;

@@ -118,7 +118,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::SetConfigurationRequest>,
     ) -> R<pb::SetConfigurationResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_SET_CONFIG").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_SET_CONFIG").await?;
         let c = req.into_inner().configuration.unwrap_or_default();
         let config = OidcConfig {
             issuer: c.issuer,
@@ -131,6 +131,12 @@ impl Api for AuthApi {
             user_accessible_issuer_host: c.user_accessible_issuer_host,
         };
         self.svc.set_config(&config).await.map_err(status)?;
+        self.svc
+            .audit(AuditEvent::SettingsChanged {
+                actor: who.subject,
+                settings: "auth".into(),
+            })
+            .await;
         Ok(Response::new(pb::SetConfigurationResponse {}))
     }
 

@@ -101,7 +101,7 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::SetIdentityServerConfigRequest>,
     ) -> R<pb::SetIdentityServerConfigResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_SET_CONFIG").await?;
+        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_SET_CONFIG").await?;
         let c = req.into_inner().config.unwrap_or_default();
         let config = tusk_store::IdentityConfig {
             id: String::new(),
@@ -113,6 +113,12 @@ impl Api for IdentityApi {
             .set_identity_config(&self.managed, &config)
             .await
             .map_err(status)?;
+        self.svc
+            .audit(AuditEvent::SettingsChanged {
+                actor: who.subject,
+                settings: "identity".into(),
+            })
+            .await;
         Ok(Response::new(pb::SetIdentityServerConfigResponse {}))
     }
 
