@@ -1,6 +1,6 @@
 """Wire compatibility with Pachyderm 2.x clients, judged by the official
 Python client `pachyderm-sdk==2.12.2`: every RPC of auth_v2, identity_v2,
-enterprise_v2, license_v2 and versionpb_v2 (wire-api.md), and tusk's own
+enterprise_v2, license_v2 and versionpb_v2 (docs/wire-api.md), and tusk's own
 tusk.resources.v1, called through the SDK's own client objects against a
 real `tusk serve`.
 
@@ -42,7 +42,7 @@ P = auth.Permission
 RT = auth.ResourceType
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
-# Texts clients match on (wire-api.md §2), byte for byte.
+# Texts clients match on (docs/wire-api.md §2), byte for byte.
 NOT_ACTIVATED = "the auth service is not activated"
 ALREADY_ACTIVATED = "the auth service is already activated"
 NOT_SIGNED_IN = "no authentication token (try logging in)"

@@ -1,4 +1,4 @@
-//! The enterprise/license gate (auth-model.md §10), with tusk as the
+//! The enterprise/license gate (docs/auth-model.md §10), with tusk as the
 //! license server of its own cluster.
 //!
 //! An activation code is base64 of JSON `{"token": "<json>", "signature":

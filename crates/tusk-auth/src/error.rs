@@ -1,5 +1,5 @@
 //! Auth-plane errors. The texts are the reference's, byte for byte, because
-//! clients match on them (wire-api.md §2); the gRPC codes are assigned in
+//! clients match on them (docs/wire-api.md §2); the gRPC codes are assigned in
 //! tusk-server, the one place errors become statuses.
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

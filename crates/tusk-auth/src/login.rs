@@ -1,5 +1,5 @@
 //! Logging into the auth plane through the embedded provider
-//! (auth-model.md §9): the CLI's `oidc_state` flow and the ID-token flow.
+//! (docs/auth-model.md §9): the CLI's `oidc_state` flow and the ID-token flow.
 
 use crate::error::AuthError;
 use crate::service::AuthService;

@@ -22,7 +22,7 @@ pub struct Caller {
     pub expires_at: Option<i64>,
 }
 
-/// Pachyderm's OIDCConfig (wire-api.md §3).
+/// Pachyderm's OIDCConfig (docs/wire-api.md §3).
 #[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct OidcConfig {
@@ -272,7 +272,7 @@ impl AuthService {
             }
             Err(e) => return Err(e.into()),
         }
-        // What PFS does when the data plane activates (auth-model.md §6).
+        // What PFS does when the data plane activates (docs/auth-model.md §6).
         let default_project = RoleBinding {
             id: "PROJECT:default".into(),
             entries: binding_of(&[(auth::ALL_CLUSTER_USERS, "projectWriter")]),

@@ -364,7 +364,7 @@ fn permission(text: &str) -> Outcome<core::Permission> {
                 Failure::usage(format!("unknown permission `{text}`")).help(
                     match did_you_mean(&norm, names) {
                         Some(s) => format!("did you mean `{s}`?"),
-                        None => "permission names look like REPO_READ or CLUSTER_AUTH_GET_CONFIG (see wire-api.md)".into(),
+                        None => "permission names look like REPO_READ or CLUSTER_AUTH_GET_CONFIG (see docs/wire-api.md)".into(),
                     },
                 ),
             )

@@ -494,7 +494,7 @@ fn is_okta(host: &str) -> bool {
         .any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 
-/// The trailing-slash hint of oidc-connector.md §2, when that is the only
+/// The trailing-slash hint of docs/oidc-connector.md §2, when that is the only
 /// difference.
 pub fn issuer_hint(configured: &str, discovered: &str) -> Option<String> {
     if configured.trim_end_matches('/') != discovered.trim_end_matches('/')

@@ -1,5 +1,5 @@
 //! Dex's mock connectors, which Pachyderm's mock IdP uses
-//! (identity-and-config.md §4).
+//! (docs/identity-and-config.md §4).
 
 use crate::{
     CallbackConnector, Connector, Error, Identity, PasswordConnector, RefreshConnector, Scopes,

@@ -1,5 +1,5 @@
 //! `oidc`: log in through an upstream OpenID Provider (Okta first), as
-//! oidc-connector.md describes, with the "tusk should" items in.
+//! docs/oidc-connector.md describes, with the "tusk should" items in.
 //!
 //! - [`Connector::open`] fetches `<issuer>/.well-known/openid-configuration`,
 //!   checks its `issuer` byte for byte (with a hint when only a trailing `/`

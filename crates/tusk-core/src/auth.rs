@@ -1,5 +1,5 @@
 //! Pachyderm's auth vocabulary and rules: subjects, permissions, resources,
-//! the 18 roles, and permission evaluation (auth-model.md §2–§5).
+//! the 18 roles, and permission evaluation (docs/auth-model.md §2–§5).
 //!
 //! Evaluation is the hot path of every authorized RPC, so roles are
 //! compiled once into permission bitsets and a check is a few set unions
@@ -51,7 +51,7 @@ pub fn check_subject(subject: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Permission numbers and names, exactly as on the wire (wire-api.md §3.2).
+/// Permission numbers and names, exactly as on the wire (docs/wire-api.md §3.2).
 pub const PERMISSIONS: &[(i32, &str)] = &[
     (0, "PERMISSION_UNKNOWN"),
     (100, "CLUSTER_MODIFY_BINDINGS"),
@@ -235,7 +235,7 @@ impl Resource {
         }
     }
 
-    /// The storage key of the resource's binding (auth-model.md §3).
+    /// The storage key of the resource's binding (docs/auth-model.md §3).
     pub fn binding_key(&self) -> String {
         match self.kind {
             ResourceType::Cluster => "CLUSTER:".to_owned(),
@@ -277,7 +277,7 @@ pub struct Role {
 use ResourceType::{Cluster, Job, Project, Repo};
 
 /// (name, included roles, own permissions, can_be_bound_to, returned_for),
-/// in the reference's order (auth-model.md §4).
+/// in the reference's order (docs/auth-model.md §4).
 type RoleDef = (
     &'static str,
     &'static [&'static str],
@@ -673,7 +673,7 @@ impl Evaluation {
     }
 }
 
-/// Evaluates `wanted` for `principal` on `resource` (auth-model.md §5).
+/// Evaluates `wanted` for `principal` on `resource` (docs/auth-model.md §5).
 /// `binding` looks up a binding by key; `groups` are the principal's
 /// groups. An empty `wanted` means "all permissions" (GetPermissions).
 pub fn evaluate<'b>(
@@ -784,7 +784,7 @@ pub fn evaluate<'b>(
     Ok(eval)
 }
 
-/// The reference's ErrNotAuthorized text, byte for byte (wire-api.md §2).
+/// The reference's ErrNotAuthorized text, byte for byte (docs/wire-api.md §2).
 pub fn not_authorized(subject: &str, missing: &[Permission], resource: &Resource) -> String {
     let names: Vec<&str> = missing.iter().map(|p| p.name()).collect();
     format!(

@@ -31,7 +31,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// Refresh-token policy (provider.md §6).
+/// Refresh-token policy (docs/provider.md §6).
 #[derive(Debug, Clone, Copy)]
 pub struct RefreshPolicy {
     /// From the first token of a session; Helm `oidc.RotationTokenExpiry`.

@@ -20,7 +20,7 @@ const ROLE: &str = "projectViewer";
 
 /// The `default` project's binding, which activation creates. Not the
 /// cluster binding: that one is reconciled with `AUTH_CLUSTER_RBAC` at each
-/// start (auth-model.md §6), which removes API-written principals by design.
+/// start (docs/auth-model.md §6), which removes API-written principals by design.
 fn target() -> Option<Resource> {
     Some(Resource {
         r#type: ResourceType::Project as i32,

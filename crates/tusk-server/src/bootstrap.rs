@@ -60,7 +60,7 @@ pub struct AuthBootstrap {
 }
 
 /// Bootstrap of the auth plane from configuration, as pachd does at every
-/// start (identity-and-config.md §6), idempotent across restarts and safe
+/// start (docs/identity-and-config.md §6), idempotent across restarts and safe
 /// when replicas start together: license, activation or root rotation, the
 /// pachd client's OIDC config, cluster role bindings, and connectors.
 pub async fn auth_from_config(

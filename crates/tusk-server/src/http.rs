@@ -344,7 +344,7 @@ async fn retry_after_when_unavailable(mut response: Response) -> Response {
     response
 }
 
-/// Where the embedded provider sends a CLI login (auth-model.md §9), with
+/// Where the embedded provider sends a CLI login (docs/auth-model.md §9), with
 /// the reference's texts.
 async fn login_callback(State(state): State<AppState>, uri: http::Uri) -> Response {
     let Some(plane) = &state.inner.auth else {

@@ -1,4 +1,4 @@
-//! Verified claims to an [`Identity`] (oidc-connector.md §5), with tusk's
+//! Verified claims to an [`Identity`] (docs/oidc-connector.md §5), with tusk's
 //! relaxations: the user name falls back to `preferred_username` and then
 //! `email`, and `email_verified` may be the strings `"true"`/`"false"`
 //! (AWS Cognito). Every failure names the missing claim and the option

@@ -1,4 +1,4 @@
-//! The `oidc` connector's config (oidc-connector.md §1), parsed once at
+//! The `oidc` connector's config (docs/oidc-connector.md §1), parsed once at
 //! [`crate::open`]. Values arrive validated by `tusk_core`, but this parser
 //! stands on its own: a wrong type is a `Config` error that names the key
 //! and never echoes the value (it may be the client secret).

@@ -47,7 +47,7 @@ pub enum Dialect {
     Grpc,
 }
 
-/// Every connector type the reference accepts (identity-and-config.md §3).
+/// Every connector type the reference accepts (docs/identity-and-config.md §3).
 pub const KNOWN_TYPES: &[&str] = &[
     "keystone",
     "mockCallback",

@@ -77,7 +77,7 @@ pub struct Config {
     pub user_accessible_issuer_host: String,
     pub activate_auth: bool,
     pub root_token: Option<Secret<String>>,
-    /// principal → roles, reconciled at start (auth-model.md §6).
+    /// principal → roles, reconciled at start (docs/auth-model.md §6).
     pub cluster_role_bindings: BTreeMap<String, Vec<String>>,
     /// `AUTH_CONFIG` as given (OIDCConfig without the secret).
     pub auth_config: Option<serde_json::Value>,
@@ -413,7 +413,7 @@ static AUTH_CONFIG_ENV: Schema = Schema {
 /// Shortest client secret `config check` accepts.
 pub const MIN_CLIENT_SECRET_BYTES: usize = 16;
 
-/// The environment variables tusk reads, as in Pachyderm (identity-and-config.md §6).
+/// The environment variables tusk reads, as in Pachyderm (docs/identity-and-config.md §6).
 pub const ENV_VARS: &[&str] = &[
     "IDP_CONNECTORS",
     "IDP_CONFIG",

@@ -1,4 +1,4 @@
-//! Permission evaluation, one row per rule of auth-model.md §5–§6.
+//! Permission evaluation, one row per rule of docs/auth-model.md §5–§6.
 
 use std::collections::{BTreeMap, BTreeSet};
 use tusk_core::auth::{

@@ -1,5 +1,5 @@
 //! `auth_v2.API`: all 25 RPCs, with the reference's access levels
-//! (wire-api.md §3).
+//! (docs/wire-api.md §3).
 
 use super::{caller, permitted, status, timestamp, token};
 use std::collections::HashMap;
