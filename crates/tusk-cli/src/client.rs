@@ -8,8 +8,8 @@
 //! listening, TLS spoken to a plain-text port, plain text to a TLS port,
 //! or a certificate that is not trusted.
 
-use crate::context::{self, ConfigFile};
 use crate::error::{Failure, Outcome, chain};
+use crate::pach_config::{self, ConfigFile};
 use base64::Engine;
 use clap::Args;
 use hyper_util::rt::TokioIo;
@@ -186,7 +186,7 @@ impl ClientArgs {
             Some(a) if !a.trim().is_empty() => Address::parse(a)?,
             _ => match &ctx_addr {
                 Some(a) => a.clone(),
-                None => Address::parse(context::DEFAULT_ADDRESS)?,
+                None => Address::parse(pach_config::DEFAULT_ADDRESS)?,
             },
         };
         let same_server = ctx_addr.as_ref().is_none_or(|a| *a == addr);
@@ -403,6 +403,25 @@ pub fn readyz(http: &reqwest::Client, target: &Target) -> reqwest::RequestBuilde
         None => request,
     }
 }
+
+/// The body of the target's `/readyz`, or `None` when it cannot be read:
+/// callers use it for optional detail (the issuer, connector health).
+pub async fn readyz_json(target: &Target) -> Option<serde_json::Value> {
+    let http = http_client(target.ca_pem.as_deref()).ok()?;
+    readyz(&http, target).send().await.ok()?.json().await.ok()
+}
+
+/// One unary call: the response message, or the failure `Conn::fail`
+/// explains, returned from the enclosing function.
+macro_rules! call {
+    ($conn:expr, $svc:ident, $method:ident, $rpc:literal, $msg:expr) => {
+        match $conn.$svc().$method($conn.request($msg)?).await {
+            Ok(r) => r.into_inner(),
+            Err(s) => return Err($conn.fail($rpc, s).await),
+        }
+    };
+}
+pub(crate) use call;
 
 /// What went wrong below HTTP/2, as seen by the connector.
 #[derive(Debug, Clone)]

@@ -13,9 +13,9 @@
 //! discovery and TLS.
 
 use crate::SourceArgs;
-use crate::auth_cmd::Out;
 use crate::client::{self, Address, ClientArgs, Conn, Target};
 use crate::error::{Failure, Outcome, chain};
+use crate::output::Out;
 use crate::output::{self, Format};
 use clap::Args;
 use serde_json::{Value, json};
@@ -385,7 +385,7 @@ async fn check_server(target: &Target, report: &mut Report) -> (Option<String>, 
                 id: c.id.clone(),
                 config: c.config.as_ref().map_or_else(
                     || serde_json::from_str(&c.json_config).unwrap_or(Value::Null),
-                    crate::idp_cmd::struct_to_json,
+                    tusk_proto::structs::struct_to_json,
                 ),
             })
             .collect();

@@ -8,17 +8,16 @@
 //! - 2: the configuration, a file or the command line was refused before
 //!   starting or before anything was sent.
 
-mod audit_cmd;
-mod auth_cmd;
 mod client;
-mod context;
+mod cmd;
 mod doctor;
 mod error;
-mod idp_cmd;
+mod input;
 mod logging;
 mod login;
+mod names;
 mod output;
-mod resource_cmd;
+mod pach_config;
 mod serve;
 mod sources;
 mod store_cmd;
@@ -58,10 +57,10 @@ enum Command {
     /// Register or forget projects and repos, so their owners get role bindings.
     Resource(ResourceArgs),
     /// Read the audit trail: logins, tokens, role bindings and other security events (admins only).
-    Audit(audit_cmd::AuditArgs),
+    Audit(cmd::audit::AuditArgs),
     /// Choose, list and create contexts in the Pachyderm config file.
     #[command(subcommand)]
-    Context(context::ContextCommand),
+    Context(cmd::context::ContextCommand),
     /// Maintain the store: reseal its secrets under a new encryption key.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
@@ -88,7 +87,7 @@ struct AuthArgs {
     #[command(flatten)]
     client: client::ClientArgs,
     #[command(subcommand)]
-    command: auth_cmd::AuthCommand,
+    command: cmd::auth::AuthCommand,
 }
 
 #[derive(Args)]
@@ -99,7 +98,7 @@ struct IdpArgs {
     #[command(flatten)]
     client: client::ClientArgs,
     #[command(subcommand)]
-    command: idp_cmd::IdpCommand,
+    command: cmd::idp::IdpCommand,
 }
 
 #[derive(Args)]
@@ -110,7 +109,7 @@ struct ResourceArgs {
     #[command(flatten)]
     client: client::ClientArgs,
     #[command(subcommand)]
-    command: resource_cmd::ResourceCommand,
+    command: cmd::resource::ResourceCommand,
 }
 
 #[derive(Subcommand)]
@@ -256,11 +255,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Config(cmd) => config_command(cmd),
         Command::Serve(args) => serve::main(args),
-        Command::Auth(a) => client_command(auth_cmd::run(a.client, a.command)),
-        Command::Idp(a) => client_command(idp_cmd::run(a.client, a.command)),
-        Command::Resource(a) => client_command(resource_cmd::run(a.client, a.command)),
-        Command::Audit(a) => client_command(audit_cmd::run(a)),
-        Command::Context(cmd) => finish(context::run(cmd)),
+        Command::Auth(a) => client_command(cmd::auth::run(a.client, a.command)),
+        Command::Idp(a) => client_command(cmd::idp::run(a.client, a.command)),
+        Command::Resource(a) => client_command(cmd::resource::run(a.client, a.command)),
+        Command::Audit(a) => client_command(cmd::audit::run(a)),
+        Command::Context(cmd) => finish(cmd::context::run(cmd)),
         Command::Doctor(a) => client_command(doctor::run(a)),
         Command::Store(cmd) => store_cmd::run(cmd),
         Command::Completion { shell } => {

@@ -14,6 +14,26 @@ pub enum Format {
     Yaml,
 }
 
+/// The `-o` flag of every read command.
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct Out {
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+impl Format {
+    /// YAML in place of text, for commands whose output is a file that
+    /// `set-config`/`create-…` reads back.
+    pub fn text_as_yaml(self) -> Format {
+        if self == Format::Text {
+            Format::Yaml
+        } else {
+            self
+        }
+    }
+}
+
 /// Prints `value` in the chosen format; `text` renders the human form.
 pub fn emit<T: Serialize + ?Sized>(
     format: Format,

@@ -2,9 +2,9 @@
 //! newest first, filtered by actor, subject, resource and time. Cluster
 //! administrators only.
 
-use crate::auth_cmd::{Out, call};
-use crate::client::{ClientArgs, Conn};
+use crate::client::{ClientArgs, Conn, call};
 use crate::error::{Failure, Outcome};
+use crate::output::Out;
 use crate::output::{self, rfc3339};
 use clap::Args;
 use serde_json::{Value, json};

@@ -2,9 +2,9 @@
 //! project or repo (`tusk.resources.v1.Resources`), as PFS would when it
 //! creates one, so its owner binding exists.
 
-use crate::auth_cmd::{Kind, call, check_principal, resource};
-use crate::client::{ClientArgs, Conn};
+use crate::client::{ClientArgs, Conn, call};
 use crate::error::Outcome;
+use crate::names::{Kind, check_principal, resource};
 use clap::{Subcommand, ValueEnum};
 use tusk_proto::tusk::resources::v1 as pb;
 
