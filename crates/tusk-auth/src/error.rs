@@ -38,6 +38,10 @@ pub enum AuthError {
     /// A plain error in the reference (gRPC UNKNOWN), with its text.
     #[error("{0}")]
     Other(String),
+    /// A call the reference answers UNIMPLEMENTED, with its text (the
+    /// license server's calls for other clusters, which tusk does not serve).
+    #[error("{0}")]
+    Unsupported(String),
     /// Storage is unreachable; retrying later may work.
     #[error("storage is unavailable: {0}")]
     Unavailable(String),

@@ -360,9 +360,9 @@ impl AuthService {
             ));
         }
         let needed = match resource.kind {
-            ResourceType::Cluster => "CLUSTER_MODIFY_BINDINGS",
-            ResourceType::Project => "PROJECT_MODIFY_BINDINGS",
-            ResourceType::Repo => "REPO_MODIFY_BINDINGS",
+            ResourceType::Cluster => Permission::CLUSTER_MODIFY_BINDINGS,
+            ResourceType::Project => Permission::PROJECT_MODIFY_BINDINGS,
+            ResourceType::Repo => Permission::REPO_MODIFY_BINDINGS,
             other => {
                 return Err(AuthError::Other(format!(
                     "unknown resource type {}",
@@ -370,7 +370,6 @@ impl AuthService {
                 )));
             }
         };
-        let needed = Permission::from_name(needed).unwrap_or(Permission(0));
         let e = self.evaluate(&caller.subject, resource, &[needed]).await?;
         if !e.authorized() {
             return Err(AuthError::NotAuthorized(auth::not_authorized(

@@ -70,6 +70,8 @@ fn binding(entries: tusk_core::auth::Binding) -> pb::RoleBinding {
 fn prefixed(prefix: &'static str) -> impl Fn(AuthError) -> Status {
     move |e| match e {
         AuthError::Other(m) => status(AuthError::Other(format!("{prefix}{m}"))),
+        // NOT_FOUND as `status` maps it, but with the reference's prefix
+        // inside the text, which clients match on.
         AuthError::NoRoleBinding { kind, name } => {
             Status::not_found(format!("{prefix}no role binding exists for {kind} {name}"))
         }
@@ -86,7 +88,7 @@ impl Api for AuthApi {
     }
 
     async fn deactivate(&self, req: Request<pb::DeactivateRequest>) -> R<pb::DeactivateResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_DEACTIVATE").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_AUTH_DEACTIVATE).await?;
         self.svc.deactivate().await.map_err(status)?;
         self.svc
             .audit(AuditEvent::Deactivated { actor: who.subject })
@@ -98,7 +100,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::GetConfigurationRequest>,
     ) -> R<pb::GetConfigurationResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_GET_CONFIG").await?;
+        permitted(&self.svc, &req, Permission::CLUSTER_AUTH_GET_CONFIG).await?;
         let c = self.svc.get_config().await.map_err(status)?;
         Ok(Response::new(pb::GetConfigurationResponse {
             configuration: Some(pb::OidcConfig {
@@ -118,7 +120,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::SetConfigurationRequest>,
     ) -> R<pb::SetConfigurationResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_SET_CONFIG").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_AUTH_SET_CONFIG).await?;
         let c = req.into_inner().configuration.unwrap_or_default();
         let config = OidcConfig {
             issuer: c.issuer,
@@ -160,10 +162,10 @@ impl Api for AuthApi {
         // There are fewer than 100 permissions; a longer list is a mistake
         // or an attempt to make evaluation expensive.
         if r.permissions.len() > 1024 {
-            return Err(Status::invalid_argument(format!(
+            return Err(status(AuthError::InvalidArgument(format!(
                 "{} permissions requested; ask for at most 1024 (Pachyderm has fewer than 100)",
                 r.permissions.len()
-            )));
+            ))));
         }
         let wanted: Vec<Permission> = r.permissions.iter().map(|p| Permission(*p)).collect();
         // Nothing asked, nothing to check: the reference stops before
@@ -214,7 +216,7 @@ impl Api for AuthApi {
         permitted(
             &self.svc,
             &req,
-            "CLUSTER_AUTH_GET_PERMISSIONS_FOR_PRINCIPAL",
+            Permission::CLUSTER_AUTH_GET_PERMISSIONS_FOR_PRINCIPAL,
         )
         .await?;
         let r = req.into_inner();
@@ -290,7 +292,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::GetRobotTokenRequest>,
     ) -> R<pb::GetRobotTokenResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_GET_ROBOT_TOKEN").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_AUTH_GET_ROBOT_TOKEN).await?;
         let r = req.into_inner();
         let token = self
             .svc
@@ -326,7 +328,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::RevokeAuthTokensForUserRequest>,
     ) -> R<pb::RevokeAuthTokensForUserResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_REVOKE_USER_TOKENS").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_AUTH_REVOKE_USER_TOKENS).await?;
         let username = req.into_inner().username;
         let number = self
             .svc
@@ -349,7 +351,12 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::SetGroupsForUserRequest>,
     ) -> R<pb::SetGroupsForUserResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_MODIFY_GROUP_MEMBERS").await?;
+        permitted(
+            &self.svc,
+            &req,
+            Permission::CLUSTER_AUTH_MODIFY_GROUP_MEMBERS,
+        )
+        .await?;
         let r = req.into_inner();
         self.svc
             .set_groups_for_user(&r.username, &r.groups)
@@ -362,7 +369,12 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::ModifyMembersRequest>,
     ) -> R<pb::ModifyMembersResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_MODIFY_GROUP_MEMBERS").await?;
+        permitted(
+            &self.svc,
+            &req,
+            Permission::CLUSTER_AUTH_MODIFY_GROUP_MEMBERS,
+        )
+        .await?;
         let r = req.into_inner();
         self.svc
             .modify_members(&r.group, &r.add, &r.remove)
@@ -381,7 +393,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::GetGroupsForPrincipalRequest>,
     ) -> R<pb::GetGroupsResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_GET_GROUPS").await?;
+        permitted(&self.svc, &req, Permission::CLUSTER_AUTH_GET_GROUPS).await?;
         let groups = self
             .svc
             .groups_of(&req.into_inner().principal)
@@ -391,7 +403,7 @@ impl Api for AuthApi {
     }
 
     async fn get_users(&self, req: Request<pb::GetUsersRequest>) -> R<pb::GetUsersResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_GET_GROUP_USERS").await?;
+        permitted(&self.svc, &req, Permission::CLUSTER_AUTH_GET_GROUP_USERS).await?;
         let usernames = self
             .svc
             .users_in(&req.into_inner().group)
@@ -404,7 +416,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::ExtractAuthTokensRequest>,
     ) -> R<pb::ExtractAuthTokensResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_EXTRACT_TOKENS").await?;
+        permitted(&self.svc, &req, Permission::CLUSTER_AUTH_EXTRACT_TOKENS).await?;
         let tokens = self
             .svc
             .extract_tokens()
@@ -424,7 +436,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::RestoreAuthTokenRequest>,
     ) -> R<pb::RestoreAuthTokenResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_RESTORE_TOKEN").await?;
+        permitted(&self.svc, &req, Permission::CLUSTER_AUTH_RESTORE_TOKEN).await?;
         let t = req.into_inner().token.unwrap_or_default();
         let info = TokenInfo {
             subject: t.subject,
@@ -439,7 +451,12 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::DeleteExpiredAuthTokensRequest>,
     ) -> R<pb::DeleteExpiredAuthTokensResponse> {
-        permitted(&self.svc, &req, "CLUSTER_AUTH_DELETE_EXPIRED_TOKENS").await?;
+        permitted(
+            &self.svc,
+            &req,
+            Permission::CLUSTER_AUTH_DELETE_EXPIRED_TOKENS,
+        )
+        .await?;
         self.svc.delete_expired_tokens().await.map_err(status)?;
         Ok(Response::new(pb::DeleteExpiredAuthTokensResponse {}))
     }
@@ -448,7 +465,7 @@ impl Api for AuthApi {
         &self,
         req: Request<pb::RotateRootTokenRequest>,
     ) -> R<pb::RotateRootTokenResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_AUTH_ROTATE_ROOT_TOKEN").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_AUTH_ROTATE_ROOT_TOKEN).await?;
         let wanted = req.into_inner().root_token;
         let root_token = self
             .svc

@@ -5,8 +5,9 @@
 use super::{caller, off_or_permitted, status, timestamp};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
-use tusk_auth::AuthService;
 use tusk_auth::enterprise::{EnterpriseStatus, LicenseState};
+use tusk_auth::{AuthError, AuthService};
+use tusk_core::auth::Permission;
 use tusk_proto::enterprise_v2 as epb;
 use tusk_proto::license_v2 as lpb;
 
@@ -48,15 +49,15 @@ fn info(s: &EnterpriseStatus) -> Option<epb::TokenInfo> {
 }
 
 fn single_cluster() -> Status {
-    Status::unimplemented(
-        "tusk is the license server of its own cluster only; registering other clusters is not supported (activate each tusk with its own code)",
-    )
+    status(AuthError::Unsupported(
+        "tusk is the license server of its own cluster only; registering other clusters is not supported (activate each tusk with its own code)".into(),
+    ))
 }
 
 #[tonic::async_trait]
 impl tusk_proto::enterprise_v2::api_server::Api for EnterpriseApi {
     async fn activate(&self, req: Request<epb::ActivateRequest>) -> R<epb::ActivateResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_ENTERPRISE_ACTIVATE").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_ENTERPRISE_ACTIVATE).await?;
         self.svc.enterprise_activate().await.map_err(status)?;
         Ok(Response::new(epb::ActivateResponse {}))
     }
@@ -74,7 +75,7 @@ impl tusk_proto::enterprise_v2::api_server::Api for EnterpriseApi {
         &self,
         req: Request<epb::GetActivationCodeRequest>,
     ) -> R<epb::GetActivationCodeResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_ENTERPRISE_GET_CODE").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_ENTERPRISE_GET_CODE).await?;
         let s = self.svc.enterprise_status().await.map_err(status)?;
         Ok(Response::new(epb::GetActivationCodeResponse {
             state: state_number(s.enterprise_state()),
@@ -84,29 +85,29 @@ impl tusk_proto::enterprise_v2::api_server::Api for EnterpriseApi {
     }
 
     async fn heartbeat(&self, req: Request<epb::HeartbeatRequest>) -> R<epb::HeartbeatResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_ENTERPRISE_HEARTBEAT").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_ENTERPRISE_HEARTBEAT).await?;
         self.svc.enterprise_heartbeat().await.map_err(status)?;
         Ok(Response::new(epb::HeartbeatResponse {}))
     }
 
     async fn deactivate(&self, req: Request<epb::DeactivateRequest>) -> R<epb::DeactivateResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_ENTERPRISE_DEACTIVATE").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_ENTERPRISE_DEACTIVATE).await?;
         self.svc.enterprise_deactivate().await.map_err(status)?;
         Ok(Response::new(epb::DeactivateResponse {}))
     }
 
     async fn pause(&self, req: Request<epb::PauseRequest>) -> R<epb::PauseResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_ENTERPRISE_PAUSE").await?;
-        Err(Status::unknown(
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_ENTERPRISE_PAUSE).await?;
+        Err(status(AuthError::other(
             "this pachd instance is not in a pausable mode",
-        ))
+        )))
     }
 
     async fn unpause(&self, req: Request<epb::UnpauseRequest>) -> R<epb::UnpauseResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_ENTERPRISE_PAUSE").await?;
-        Err(Status::unknown(
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_ENTERPRISE_PAUSE).await?;
+        Err(status(AuthError::other(
             "this pachd instance is not in an unpausable mode",
-        ))
+        )))
     }
 
     async fn pause_status(
@@ -125,7 +126,7 @@ impl tusk_proto::enterprise_v2::api_server::Api for EnterpriseApi {
 #[tonic::async_trait]
 impl tusk_proto::license_v2::api_server::Api for LicenseApi {
     async fn activate(&self, req: Request<lpb::ActivateRequest>) -> R<lpb::ActivateResponse> {
-        let who = off_or_permitted(&self.svc, &req, "CLUSTER_LICENSE_ACTIVATE").await?;
+        let who = off_or_permitted(&self.svc, &req, Permission::CLUSTER_LICENSE_ACTIVATE).await?;
         let r = req.into_inner();
         let s = self
             .svc
@@ -144,7 +145,7 @@ impl tusk_proto::license_v2::api_server::Api for LicenseApi {
         &self,
         req: Request<lpb::GetActivationCodeRequest>,
     ) -> R<lpb::GetActivationCodeResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_LICENSE_GET_CODE").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_LICENSE_GET_CODE).await?;
         let s = self.svc.enterprise_status().await.map_err(status)?;
         Ok(Response::new(lpb::GetActivationCodeResponse {
             state: state_number(s.license),
@@ -154,7 +155,7 @@ impl tusk_proto::license_v2::api_server::Api for LicenseApi {
     }
 
     async fn delete_all(&self, req: Request<lpb::DeleteAllRequest>) -> R<lpb::DeleteAllResponse> {
-        let who = off_or_permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
+        let who = off_or_permitted(&self.svc, &req, Permission::CLUSTER_DELETE_ALL).await?;
         self.svc.license_delete().await.map_err(status)?;
         self.svc
             .audit(tusk_core::audit::AuditEvent::LicenseChanged {
@@ -168,7 +169,7 @@ impl tusk_proto::license_v2::api_server::Api for LicenseApi {
         &self,
         req: Request<lpb::AddClusterRequest>,
     ) -> R<lpb::AddClusterResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_LICENSE_ADD_CLUSTER").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_LICENSE_ADD_CLUSTER).await?;
         Err(single_cluster())
     }
 
@@ -176,7 +177,7 @@ impl tusk_proto::license_v2::api_server::Api for LicenseApi {
         &self,
         req: Request<lpb::DeleteClusterRequest>,
     ) -> R<lpb::DeleteClusterResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_LICENSE_DELETE_CLUSTER").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_LICENSE_DELETE_CLUSTER).await?;
         Err(single_cluster())
     }
 
@@ -184,7 +185,7 @@ impl tusk_proto::license_v2::api_server::Api for LicenseApi {
         &self,
         req: Request<lpb::ListClustersRequest>,
     ) -> R<lpb::ListClustersResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_LICENSE_LIST_CLUSTERS").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_LICENSE_LIST_CLUSTERS).await?;
         Ok(Response::new(lpb::ListClustersResponse {
             clusters: Vec::new(),
         }))
@@ -194,12 +195,14 @@ impl tusk_proto::license_v2::api_server::Api for LicenseApi {
         &self,
         req: Request<lpb::UpdateClusterRequest>,
     ) -> R<lpb::UpdateClusterResponse> {
-        off_or_permitted(&self.svc, &req, "CLUSTER_LICENSE_UPDATE_CLUSTER").await?;
+        off_or_permitted(&self.svc, &req, Permission::CLUSTER_LICENSE_UPDATE_CLUSTER).await?;
         Err(single_cluster())
     }
 
     async fn heartbeat(&self, _req: Request<lpb::HeartbeatRequest>) -> R<lpb::HeartbeatResponse> {
-        Err(Status::unimplemented("cluster ID or secret is not valid"))
+        Err(status(AuthError::Unsupported(
+            "cluster ID or secret is not valid".into(),
+        )))
     }
 
     async fn list_user_clusters(

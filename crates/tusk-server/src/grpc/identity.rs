@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use tusk_auth::{AuthService, Caller, ConnectorInput, Managed};
 use tusk_core::Secret;
 use tusk_core::audit::{AuditEvent, Change};
+use tusk_core::auth::Permission;
 use tusk_proto::identity_v2 as pb;
 use tusk_proto::identity_v2::api_server::Api;
 use tusk_proto::structs::{json_to_struct, struct_to_json};
@@ -101,7 +102,7 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::SetIdentityServerConfigRequest>,
     ) -> R<pb::SetIdentityServerConfigResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_SET_CONFIG").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_IDENTITY_SET_CONFIG).await?;
         let c = req.into_inner().config.unwrap_or_default();
         let config = tusk_store::IdentityConfig {
             id: String::new(),
@@ -126,7 +127,7 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::GetIdentityServerConfigRequest>,
     ) -> R<pb::GetIdentityServerConfigResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_GET_CONFIG").await?;
+        permitted(&self.svc, &req, Permission::CLUSTER_IDENTITY_GET_CONFIG).await?;
         let c = self.svc.get_identity_config().await.map_err(status)?;
         Ok(Response::new(pb::GetIdentityServerConfigResponse {
             config: Some(pb::IdentityServerConfig {
@@ -141,7 +142,7 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::CreateIdpConnectorRequest>,
     ) -> R<pb::CreateIdpConnectorResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_CREATE_IDP").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_IDENTITY_CREATE_IDP).await?;
         let c = req.into_inner().connector.unwrap_or_default();
         let id = c.id.clone();
         self.svc
@@ -156,7 +157,7 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::UpdateIdpConnectorRequest>,
     ) -> R<pb::UpdateIdpConnectorResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_UPDATE_IDP").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_IDENTITY_UPDATE_IDP).await?;
         let c = req.into_inner().connector.unwrap_or_default();
         let id = c.id.clone();
         self.svc
@@ -171,7 +172,7 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::ListIdpConnectorsRequest>,
     ) -> R<pb::ListIdpConnectorsResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_LIST_IDPS").await?;
+        permitted(&self.svc, &req, Permission::CLUSTER_IDENTITY_LIST_IDPS).await?;
         let connectors = self
             .svc
             .list_connectors()
@@ -187,7 +188,7 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::GetIdpConnectorRequest>,
     ) -> R<pb::GetIdpConnectorResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_GET_IDP").await?;
+        permitted(&self.svc, &req, Permission::CLUSTER_IDENTITY_GET_IDP).await?;
         let c = self
             .svc
             .get_connector(&req.into_inner().id)
@@ -202,7 +203,7 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::DeleteIdpConnectorRequest>,
     ) -> R<pb::DeleteIdpConnectorResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_DELETE_IDP").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_IDENTITY_DELETE_IDP).await?;
         let id = req.into_inner().id;
         self.svc
             .delete_connector(&self.managed, &id)
@@ -216,7 +217,12 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::CreateOidcClientRequest>,
     ) -> R<pb::CreateOidcClientResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_CREATE_OIDC_CLIENT").await?;
+        let who = permitted(
+            &self.svc,
+            &req,
+            Permission::CLUSTER_IDENTITY_CREATE_OIDC_CLIENT,
+        )
+        .await?;
         let c = req.into_inner().client.unwrap_or_default();
         let created = self.svc.create_client(&record(c)).await.map_err(status)?;
         self.client_changed(who, created.id.clone(), Change::Created)
@@ -230,7 +236,12 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::UpdateOidcClientRequest>,
     ) -> R<pb::UpdateOidcClientResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_UPDATE_OIDC_CLIENT").await?;
+        let who = permitted(
+            &self.svc,
+            &req,
+            Permission::CLUSTER_IDENTITY_UPDATE_OIDC_CLIENT,
+        )
+        .await?;
         let c = req.into_inner().client.unwrap_or_default();
         let id = c.id.clone();
         self.svc.update_client(&record(c)).await.map_err(status)?;
@@ -242,7 +253,12 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::GetOidcClientRequest>,
     ) -> R<pb::GetOidcClientResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_GET_OIDC_CLIENT").await?;
+        permitted(
+            &self.svc,
+            &req,
+            Permission::CLUSTER_IDENTITY_GET_OIDC_CLIENT,
+        )
+        .await?;
         let c = self
             .svc
             .get_client(&req.into_inner().id)
@@ -257,7 +273,12 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::ListOidcClientsRequest>,
     ) -> R<pb::ListOidcClientsResponse> {
-        permitted(&self.svc, &req, "CLUSTER_IDENTITY_LIST_OIDC_CLIENTS").await?;
+        permitted(
+            &self.svc,
+            &req,
+            Permission::CLUSTER_IDENTITY_LIST_OIDC_CLIENTS,
+        )
+        .await?;
         let clients = self
             .svc
             .list_clients()
@@ -273,7 +294,12 @@ impl Api for IdentityApi {
         &self,
         req: Request<pb::DeleteOidcClientRequest>,
     ) -> R<pb::DeleteOidcClientResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_IDENTITY_DELETE_OIDC_CLIENT").await?;
+        let who = permitted(
+            &self.svc,
+            &req,
+            Permission::CLUSTER_IDENTITY_DELETE_OIDC_CLIENT,
+        )
+        .await?;
         let id = req.into_inner().id;
         self.svc.delete_client(&id).await.map_err(status)?;
         self.client_changed(who, id, Change::Deleted).await;
@@ -281,7 +307,7 @@ impl Api for IdentityApi {
     }
 
     async fn delete_all(&self, req: Request<pb::DeleteAllRequest>) -> R<pb::DeleteAllResponse> {
-        let who = permitted(&self.svc, &req, "CLUSTER_DELETE_ALL").await?;
+        let who = permitted(&self.svc, &req, Permission::CLUSTER_DELETE_ALL).await?;
         // Listed first, so the trail names each client and connector removed.
         let clients = self.svc.list_clients().await.map_err(status)?;
         let connectors = self.svc.list_connectors().await.map_err(status)?;

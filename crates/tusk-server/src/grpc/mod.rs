@@ -12,15 +12,17 @@ pub mod version;
 
 use tonic::{Code, Request, Status};
 use tusk_auth::{AuthError, AuthService, Caller};
+use tusk_core::auth::Permission;
 
 /// AuthError → gRPC status: the reference's codes (the Python SDK keys on
 /// UNIMPLEMENTED for "not activated"), except that tusk sends a refusal as
 /// PERMISSION_DENIED and a missing binding as NOT_FOUND, as the spec asks.
 pub fn status(e: AuthError) -> Status {
     let code = match &e {
-        AuthError::NotActivated | AuthError::AlreadyActivated | AuthError::NotEnterprise => {
-            Code::Unimplemented
-        }
+        AuthError::NotActivated
+        | AuthError::AlreadyActivated
+        | AuthError::NotEnterprise
+        | AuthError::Unsupported(_) => Code::Unimplemented,
         AuthError::NotSignedIn | AuthError::BadToken => Code::Unauthenticated,
         AuthError::ExpiredToken | AuthError::Internal(_) => Code::Internal,
         AuthError::MultipleTokens | AuthError::Other(_) => Code::Unknown,
@@ -53,12 +55,10 @@ pub async fn caller<T>(svc: &AuthService, req: &Request<T>) -> Result<Caller, St
 pub async fn permitted<T>(
     svc: &AuthService,
     req: &Request<T>,
-    permission: &str,
+    permission: Permission,
 ) -> Result<Caller, Status> {
     let c = caller(svc, req).await?;
-    let p = tusk_core::auth::Permission::from_name(permission)
-        .unwrap_or(tusk_core::auth::Permission(0));
-    svc.require(&c, p).await.map_err(status)?;
+    svc.require(&c, permission).await.map_err(status)?;
     Ok(c)
 }
 
@@ -66,7 +66,7 @@ pub async fn permitted<T>(
 pub async fn off_or_permitted<T>(
     svc: &AuthService,
     req: &Request<T>,
-    permission: &str,
+    permission: Permission,
 ) -> Result<Option<Caller>, Status> {
     if !svc.is_active().await.map_err(status)? {
         return Ok(None);
@@ -81,9 +81,8 @@ pub async fn off_or_permitted<T>(
 /// detail.
 pub async fn admin(svc: &AuthService, token: Option<&str>) -> Result<Caller, AuthError> {
     let caller = svc.authenticate(token).await?;
-    let p = tusk_core::auth::Permission::from_name("CLUSTER_MODIFY_BINDINGS")
-        .unwrap_or(tusk_core::auth::Permission(0));
-    svc.require(&caller, p).await?;
+    svc.require(&caller, Permission::CLUSTER_MODIFY_BINDINGS)
+        .await?;
     Ok(caller)
 }
 
@@ -91,5 +90,30 @@ pub fn timestamp(secs: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: secs,
         nanos: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tusk_core::auth::{PERMISSIONS, Permission};
+    use tusk_proto::auth_v2 as pb;
+
+    /// Every `Permission::NAME` the handlers check is the proto enum's
+    /// value of that name, both ways: a renumbered or misspelt constant
+    /// would deny (or grant) the wrong thing on the wire.
+    #[test]
+    fn every_permission_constant_round_trips_to_the_proto_enum() {
+        for &(num, name) in PERMISSIONS {
+            let wire = pb::Permission::from_str_name(name).map(|p| p as i32);
+            assert_eq!(wire, Some(num), "{name} is not {num} in auth_v2.proto");
+            let back = pb::Permission::try_from(num).map(|p| p.as_str_name());
+            assert_eq!(back, Ok(name), "{num} is not {name} in auth_v2.proto");
+            assert_eq!(Permission(num).name(), name);
+            assert_eq!(Permission::from_name(name), Some(Permission(num)));
+        }
+        assert_eq!(
+            Permission::CLUSTER_AUTH_DEACTIVATE.name(),
+            "CLUSTER_AUTH_DEACTIVATE"
+        );
     }
 }

@@ -18,9 +18,17 @@ impl ResourcesApi {
         ResourcesApi { svc }
     }
 
-    async fn require(&self, subject: &str, on: &Resource, permission: &str) -> Result<(), Status> {
-        let p = Permission::from_name(permission).unwrap_or(Permission(0));
-        let e = self.svc.evaluate(subject, on, &[p]).await.map_err(status)?;
+    async fn require(
+        &self,
+        subject: &str,
+        on: &Resource,
+        permission: Permission,
+    ) -> Result<(), Status> {
+        let e = self
+            .svc
+            .evaluate(subject, on, &[permission])
+            .await
+            .map_err(status)?;
         if e.authorized() {
             Ok(())
         } else {
@@ -71,16 +79,16 @@ fn resource(r: Option<tusk_proto::auth_v2::Resource>) -> Result<Resource, Status
                 .split_once('/')
                 .is_some_and(|(p, n)| valid_name(p) && valid_name(n) && !n.contains('/')) => {}
         ResourceType::Project | ResourceType::Repo => {
-            return Err(Status::invalid_argument(format!(
+            return Err(status(AuthError::InvalidArgument(format!(
                 "resource name {:?} is not valid: a project is `name`, a repo is `project/name`, without spaces",
                 r.name
-            )));
+            ))));
         }
         other => {
-            return Err(Status::invalid_argument(format!(
+            return Err(status(AuthError::InvalidArgument(format!(
                 "unknown resource type {}: only PROJECT and REPO can be registered",
                 other.name()
-            )));
+            ))));
         }
     }
     Ok(Resource { kind, name: r.name })
@@ -104,20 +112,28 @@ impl pb::resources_server::Resources for ResourcesApi {
         let res = resource(r.resource)?;
         match res.kind {
             ResourceType::Project => {
-                self.require(&c.subject, &Resource::cluster(), "PROJECT_CREATE")
+                self.require(&c.subject, &Resource::cluster(), Permission::PROJECT_CREATE)
                     .await?
             }
             _ => {
-                self.require(&c.subject, &project_of(&res), "PROJECT_CREATE_REPO")
-                    .await?
+                self.require(
+                    &c.subject,
+                    &project_of(&res),
+                    Permission::PROJECT_CREATE_REPO,
+                )
+                .await?
             }
         }
         let owner = if r.owner.is_empty() {
             c.subject.clone()
         } else {
             // Naming another owner is an admin act.
-            self.require(&c.subject, &Resource::cluster(), "CLUSTER_MODIFY_BINDINGS")
-                .await?;
+            self.require(
+                &c.subject,
+                &Resource::cluster(),
+                Permission::CLUSTER_MODIFY_BINDINGS,
+            )
+            .await?;
             tusk_core::auth::check_subject(&r.owner).map_err(|m| status(AuthError::Other(m)))?;
             r.owner
         };
@@ -138,9 +154,9 @@ impl pb::resources_server::Resources for ResourcesApi {
         let c = caller(&self.svc, &req).await?;
         let res = resource(req.into_inner().resource)?;
         let needed = if res.kind == ResourceType::Project {
-            "PROJECT_DELETE"
+            Permission::PROJECT_DELETE
         } else {
-            "REPO_DELETE"
+            Permission::REPO_DELETE
         };
         self.require(&c.subject, &res, needed).await?;
         let held = self.svc.get_role_binding(&res).await.map_err(status)?;
