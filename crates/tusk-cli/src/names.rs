@@ -65,7 +65,6 @@ pub fn resource(kind: Kind, name: Option<&str>, project: Option<&str>) -> Outcom
             _ => "name the project, e.g. `default`",
         })
     };
-    let valid = |n: &str| !n.is_empty() && !n.contains(char::is_whitespace);
     let (t, name) = match kind {
         Kind::Cluster => {
             if let Some(n) = name.filter(|n| !n.is_empty()) {
@@ -78,9 +77,9 @@ pub fn resource(kind: Kind, name: Option<&str>, project: Option<&str>) -> Outcom
         }
         Kind::Project => {
             let n = name.ok_or_else(|| need("project"))?;
-            if !valid(n) || n.contains('/') {
+            if !core::Resource::is_valid_name(core::ResourceType::Project, n) {
                 return Err(Failure::usage(format!("`{n}` is not a project name"))
-                    .help("a project name has no spaces and no `/`"));
+                    .help("a project name has no spaces and no `/`, and at most 255 bytes"));
             }
             (pb::ResourceType::Project, n.to_owned())
         }
@@ -96,12 +95,10 @@ pub fn resource(kind: Kind, name: Option<&str>, project: Option<&str>) -> Outcom
                 (Some(_), None) => n.to_owned(),
                 (None, p) => format!("{}/{n}", p.unwrap_or("default")),
             };
-            let ok = full
-                .split_once('/')
-                .is_some_and(|(p, r)| valid(p) && valid(r) && !r.contains('/'));
-            if !ok {
-                return Err(Failure::usage(format!("`{full}` is not a repo name"))
-                    .help("write PROJECT/REPO without spaces, e.g. default/images"));
+            if !core::Resource::is_valid_name(core::ResourceType::Repo, &full) {
+                return Err(Failure::usage(format!("`{full}` is not a repo name")).help(
+                    "write PROJECT/REPO without spaces, each part at most 255 bytes, e.g. default/images",
+                ));
             }
             (pb::ResourceType::Repo, full)
         }
@@ -191,6 +188,9 @@ mod tests {
             ok(Kind::Repo, Some("r"), Some("x")).as_deref(),
             Some("REPO x/r")
         );
+        let long = "a".repeat(256);
+        let long_project_repo = format!("{long}/r");
+        assert!(resource(Kind::Project, Some(&"a".repeat(255)), None).is_ok());
         for (k, n, p) in [
             (Kind::Cluster, Some("c"), None),
             (Kind::Project, None, None),
@@ -198,6 +198,10 @@ mod tests {
             (Kind::Repo, Some("p/r"), Some("q")),
             (Kind::Repo, Some("a/b/c"), None),
             (Kind::Repo, Some("has space"), None),
+            // The server's cap on each part: refused here, before sending.
+            (Kind::Project, Some(&long), None),
+            (Kind::Repo, Some(&long), Some("p")),
+            (Kind::Repo, Some(&long_project_repo), None),
         ] {
             assert!(resource(k, n, p).is_err(), "{k:?} {n:?} {p:?}");
         }

@@ -258,6 +258,26 @@ impl Resource {
         }
     }
 
+    /// The shape of a project or repo name a client may register: a
+    /// project is `name`, a repo `project/name`, each part non-empty, at
+    /// most [`MAX_NAME_BYTES`], without whitespace or another `/`. The
+    /// server's resources API and the CLI both use this one rule.
+    pub fn is_valid_name(kind: ResourceType, name: &str) -> bool {
+        let part = |n: &str| {
+            !n.is_empty()
+                && n.len() <= MAX_NAME_BYTES
+                && !n.contains(char::is_whitespace)
+                && !n.contains('/')
+        };
+        match kind {
+            ResourceType::Project => part(name),
+            ResourceType::Repo => name
+                .split_once('/')
+                .is_some_and(|(p, r)| part(p) && part(r)),
+            _ => false,
+        }
+    }
+
     /// Refuses a name with a `/`-separated part over [`MAX_NAME_BYTES`].
     pub fn check_name(&self) -> Result<(), String> {
         match self.name.split('/').map(str::len).max() {

@@ -329,3 +329,34 @@ fn huge_permission_lists_are_deduplicated_in_linear_time() {
     .unwrap();
     assert_eq!(e.missing.len(), 7);
 }
+
+/// The one project/repo name rule the server and the CLI share, with the
+/// 255-byte cap on each part that the CLI's own copy used to lack.
+#[test]
+fn resource_names_follow_one_rule() {
+    let long = "a".repeat(256);
+    let at_cap = "a".repeat(255);
+    for (kind, name, want) in [
+        (ResourceType::Project, "default", true),
+        (ResourceType::Project, at_cap.as_str(), true),
+        (ResourceType::Project, long.as_str(), false),
+        (ResourceType::Project, "", false),
+        (ResourceType::Project, "a b", false),
+        (ResourceType::Project, "a/b", false),
+        (ResourceType::Repo, "default/images", true),
+        (ResourceType::Repo, "images", false),
+        (ResourceType::Repo, "/images", false),
+        (ResourceType::Repo, "default/", false),
+        (ResourceType::Repo, "a/b/c", false),
+        (ResourceType::Repo, "default/im ages", false),
+        (ResourceType::Repo, &format!("{long}/r"), false),
+        (ResourceType::Repo, &format!("p/{long}"), false),
+        (ResourceType::Cluster, "", false),
+    ] {
+        assert_eq!(
+            Resource::is_valid_name(kind, name),
+            want,
+            "{kind:?} {name:?}"
+        );
+    }
+}

@@ -71,13 +71,8 @@ impl ResourcesApi {
 fn resource(r: Option<tusk_proto::auth_v2::Resource>) -> Result<Resource, Status> {
     let r = r.unwrap_or_default();
     let kind = ResourceType::from_i32(r.r#type).unwrap_or(ResourceType::Unknown);
-    let valid_name = |n: &str| !n.is_empty() && n.len() <= 255 && !n.contains(char::is_whitespace);
     match kind {
-        ResourceType::Project if valid_name(&r.name) && !r.name.contains('/') => {}
-        ResourceType::Repo
-            if r.name
-                .split_once('/')
-                .is_some_and(|(p, n)| valid_name(p) && valid_name(n) && !n.contains('/')) => {}
+        ResourceType::Project | ResourceType::Repo if Resource::is_valid_name(kind, &r.name) => {}
         ResourceType::Project | ResourceType::Repo => {
             return Err(status(AuthError::InvalidArgument(format!(
                 "resource name {:?} is not valid: a project is `name`, a repo is `project/name`, without spaces",
