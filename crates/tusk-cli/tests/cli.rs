@@ -2291,3 +2291,35 @@ fn a_reader_that_closes_early_ends_output_quietly() {
         assert_eq!(stderr, "", "tusk {args:?} wrote to stderr");
     }
 }
+
+/// A server that cannot be reached has not forgotten the session: logout
+/// used to match "refused" in any message, so "Connection refused" read as
+/// a refused token and logout claimed the session was gone on the server.
+#[test]
+fn logout_from_an_unreachable_server_says_the_session_was_not_revoked() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.path().join("config.json");
+    let token = "0123456789abcdef0123456789abcdef";
+    let text = serde_json::json!({"v2": {"active_context": "c", "contexts": {
+        "c": {"pachd_address": "grpc://127.0.0.1:1", "session_token": token}}}});
+    std::fs::write(&config, text.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let out = tusk()
+        .env("PACH_CONFIG", &config)
+        .args(["auth", "logout"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    expect_run(
+        &r,
+        &["auth", "logout"],
+        1,
+        &["not revoked on the server", "cannot reach tusk"],
+    );
+    // Forgotten here in every case: the user asked to be logged out.
+    let after = std::fs::read_to_string(&config).unwrap_or_default();
+    assert!(!after.contains(token), "{after}");
+}
