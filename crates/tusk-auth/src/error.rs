@@ -2,20 +2,22 @@
 //! clients match on them (docs/wire-api.md §2); the gRPC codes are assigned in
 //! tusk-server, the one place errors become statuses.
 
+use tusk_core::wire_text;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    #[error("the auth service is not activated")]
+    #[error("{}", wire_text::NOT_ACTIVATED)]
     NotActivated,
-    #[error("the auth service is already activated")]
+    #[error("{}", wire_text::ALREADY_ACTIVATED)]
     AlreadyActivated,
-    #[error("no authentication token (try logging in)")]
+    #[error("{}", wire_text::NO_TOKEN)]
     NotSignedIn,
     #[error("multiple authentication token keys found in context")]
     MultipleTokens,
-    #[error("provided auth token is corrupted or has expired (try logging in again)")]
+    #[error("{}", wire_text::BAD_TOKEN)]
     BadToken,
     /// The reference's prefix, with tusk's hint as a suffix only.
-    #[error("token expiration is in the past; log in again")]
+    #[error("{}; log in again", wire_text::EXPIRED_TOKEN)]
     ExpiredToken,
     /// license_v2's ErrNotActivated.
     #[error("cluster does not have enterprise features enabled")]
@@ -23,7 +25,7 @@ pub enum AuthError {
     /// The full ErrNotAuthorized sentence.
     #[error("{0}")]
     NotAuthorized(String),
-    #[error("no role binding exists for {kind} {name}")]
+    #[error("{} {kind} {name}", wire_text::NO_ROLE_BINDING)]
     NoRoleBinding { kind: String, name: String },
     /// A malformed field (gRPC INVALID_ARGUMENT), naming the field.
     #[error("{0}")]

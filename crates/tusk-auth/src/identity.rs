@@ -7,6 +7,7 @@ use crate::service::AuthService;
 use serde_json::Value;
 use tusk_core::Secret;
 use tusk_core::config::{self, Dialect};
+use tusk_core::wire_text;
 use tusk_oidc::ConnectorConfig;
 use tusk_store::{Connector, IdentityConfig, OidcClient};
 
@@ -144,7 +145,8 @@ impl AuthService {
         };
         if input.config_version != existing.config_version.saturating_add(1) {
             return Err(AuthError::Other(format!(
-                "new config version is {}, expected {}",
+                "{} {}, expected {}",
+                wire_text::CONNECTOR_VERSION,
                 input.config_version,
                 existing.config_version.saturating_add(1)
             )));
@@ -176,7 +178,8 @@ impl AuthService {
             .update::<Connector, _>(&input.id, |c| {
                 if c.config_version != expected {
                     return Err(tusk_store::Error::Aborted(format!(
-                        "new config version is {}, expected {}",
+                        "{} {}, expected {}",
+                        wire_text::CONNECTOR_VERSION,
                         record.config_version,
                         c.config_version.saturating_add(1)
                     )));

@@ -6,6 +6,7 @@ use crate::service::AuthService;
 use serde_json::Value;
 use std::time::Duration;
 use tusk_core::Secret;
+use tusk_core::wire_text;
 use tusk_store::{PendingLogin, hash_token};
 
 /// How long a login state lives (the reference's 180 s).
@@ -188,7 +189,7 @@ impl AuthService {
         let claims = provider
             .verify_id_token(&tokens.id_token, &config.client_id)
             .await
-            .map_err(|e| (false, format!("could not verify token: {e}")))?;
+            .map_err(|e| (false, format!("{}: {e}", wire_text::CANNOT_VERIFY_TOKEN)))?;
         // tusk checks the nonce first: the reference synced groups before
         // noticing a mismatch.
         let nonce = claims
@@ -262,15 +263,21 @@ impl AuthService {
         }
         if !id_token.is_empty() {
             let config = self.get_config().await?;
-            let provider = self
-                .provider
-                .as_ref()
-                .ok_or_else(|| AuthError::other("could not verify token: no OIDC provider"))?;
+            let provider = self.provider.as_ref().ok_or_else(|| {
+                AuthError::Other(format!(
+                    "{}: no OIDC provider",
+                    wire_text::CANNOT_VERIFY_TOKEN
+                ))
+            })?;
             let claims = provider
                 .verify_id_token(id_token, &config.client_id)
                 .await
                 .map_err(|e| {
-                    AuthError::Other(format!("could not verify token: {}", e.description))
+                    AuthError::Other(format!(
+                        "{}: {}",
+                        wire_text::CANNOT_VERIFY_TOKEN,
+                        e.description
+                    ))
                 })?;
             let subject = self
                 .accept_claims(&claims, config.require_email_verified)

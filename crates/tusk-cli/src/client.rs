@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
+use tusk_core::wire_text;
 use tusk_proto::auth_v2::api_client::ApiClient as AuthClient;
 use tusk_proto::identity_v2::api_client::ApiClient as IdentityClient;
 use tusk_proto::tusk::audit::v1::audit_client::AuditClient;
@@ -625,10 +626,10 @@ impl Conn {
         let head = format!("{rpc} on {}: {msg}", self.addr);
         use tonic::Code;
         match status.code() {
-            _ if has("the auth service is not activated") => Failure::run(head).help(
+            _ if has(wire_text::NOT_ACTIVATED) => Failure::run(head).help(
                 "activate auth with `tusk auth activate` (or deploy with pachd.activateAuth: true)",
             ),
-            _ if has("no authentication token") || has("no authentication metadata") => {
+            _ if has(wire_text::NO_TOKEN) || has(wire_text::NO_METADATA) => {
                 let why = self
                     .token_withheld
                     .clone()
@@ -637,17 +638,17 @@ impl Conn {
                     "{why}log in with `tusk auth login`, or store a robot or root token with `tusk auth use-auth-token`"
                 ))
             }
-            _ if has("corrupted or has expired") || has("token expiration is in the past") => {
+            _ if has(wire_text::BAD_TOKEN) || has(wire_text::EXPIRED_TOKEN) => {
                 Failure::run(format!(
                     "{rpc} on {}: the session token was refused: {msg}",
                     self.addr
                 ))
                 .help("the session expired or was revoked: log in again with `tusk auth login`")
             }
-            _ if has("no role binding exists for") => Failure::run(head).help(
+            _ if has(wire_text::NO_ROLE_BINDING) => Failure::run(head).help(
                 "register the project or repo first with `tusk resource create project|repo NAME` (PFS does this in Pachyderm)",
             ),
-            _ if has("not authorized to perform this operation") => {
+            _ if has(wire_text::NOT_AUTHORIZED) => {
                 Failure::run(head).help(
                     "ask a cluster admin for a role that grants the missing permission; `tusk auth roles-for-permission PERMISSION` lists them",
                 )

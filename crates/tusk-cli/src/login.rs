@@ -20,6 +20,7 @@ use crate::error::{Failure, Outcome, chain};
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
+use tusk_core::wire_text;
 use tusk_proto::auth_v2 as pb;
 
 /// Longest wait for a browser login; the server's state lives 180 s.
@@ -131,7 +132,7 @@ pub async fn id_token(conn: &Conn, token: &str) -> Outcome<String> {
         Ok(r) => Ok(r.into_inner().pach_token),
         Err(s) => {
             let f = conn.fail("Authenticate", s).await;
-            if f.message.contains("could not verify token") && f.help.is_none() {
+            if f.message.contains(wire_text::CANNOT_VERIFY_TOKEN) && f.help.is_none() {
                 Err(f.help("the ID token must come from tusk's provider, be unexpired, and have pachd among its audiences (scope audience:server:client_id:pachd)"))
             } else {
                 Err(f)

@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::OnceLock;
 
+use crate::wire_text;
+
 pub const ALL_CLUSTER_USERS: &str = "allClusterUsers";
 
 const PREFIXES: &[&str] = &["pipeline", "internal", "robot", "pach", "user", "group"];
@@ -689,9 +691,9 @@ impl CompiledBinding {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EvalError {
     /// The cluster binding is missing or empty: auth is off.
-    #[error("the auth service is not activated")]
+    #[error("{}", wire_text::NOT_ACTIVATED)]
     NotActivated,
-    #[error("no role binding exists for {kind} {name}")]
+    #[error("{} {kind} {name}", wire_text::NO_ROLE_BINDING)]
     NoRoleBinding { kind: &'static str, name: String },
 }
 
@@ -825,7 +827,8 @@ pub fn evaluate<'b>(
 pub fn not_authorized(subject: &str, missing: &[Permission], resource: &Resource) -> String {
     let names: Vec<&str> = missing.iter().map(|p| p.name()).collect();
     format!(
-        "{subject} is not authorized to perform this operation - needs permissions [{}] on {} {}. Run `pachctl auth roles-for-permission` to find roles that grant a given permission.",
+        "{subject} {} - needs permissions [{}] on {} {}. Run `pachctl auth roles-for-permission` to find roles that grant a given permission.",
+        wire_text::NOT_AUTHORIZED,
         names.join(" "),
         resource.kind.name(),
         resource.name

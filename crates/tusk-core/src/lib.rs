@@ -5,6 +5,7 @@
 //! - `secret`: the `Secret<T>` wrapper that never prints its contents.
 //! - `yaml`: a YAML/JSON reader that keeps line numbers for every node.
 //! - `config`: the configuration model, its sources, dialects and validation.
+//! - `wire_text`: the error texts clients match on.
 //!
 //! Invariant: nothing here reads the environment, the filesystem or the
 //! clock. Callers hand in bytes, variables and `now`.
@@ -13,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod secret;
+pub mod wire_text;
 pub mod yaml;
 
 pub use secret::Secret;

@@ -72,9 +72,10 @@ fn prefixed(prefix: &'static str) -> impl Fn(AuthError) -> Status {
         AuthError::Other(m) => status(AuthError::Other(format!("{prefix}{m}"))),
         // NOT_FOUND as `status` maps it, but with the reference's prefix
         // inside the text, which clients match on.
-        AuthError::NoRoleBinding { kind, name } => {
-            Status::not_found(format!("{prefix}no role binding exists for {kind} {name}"))
-        }
+        AuthError::NoRoleBinding { kind, name } => Status::not_found(format!(
+            "{prefix}{} {kind} {name}",
+            tusk_core::wire_text::NO_ROLE_BINDING
+        )),
         other => status(other),
     }
 }

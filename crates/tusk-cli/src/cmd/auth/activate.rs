@@ -4,6 +4,7 @@ use crate::client::{CALL_TIMEOUT, Conn, Target, call, readyz_json};
 use crate::error::{Failure, Outcome};
 use crate::input::read_stdin_secret;
 use crate::pach_config::ConfigFile;
+use tusk_core::wire_text;
 use tusk_proto::auth_v2 as pb;
 
 /// Turn auth on; the root token is printed once and saved in the context.
@@ -52,7 +53,7 @@ pub async fn run(args: Args, target: &mut Target, conn: &Conn) -> Outcome {
         Ok(r) => r.into_inner().pach_token,
         Err(s) => {
             let f = conn.fail("Activate", s).await;
-            return Err(if f.message.contains("already activated") {
+            return Err(if f.message.contains(wire_text::ALREADY_ACTIVATED) {
                 f.help("auth is on already; log in with `tusk auth login`, or use the root token with `tusk auth use-auth-token`")
             } else {
                 f

@@ -2,6 +2,7 @@
 
 use crate::client::{Conn, Target};
 use crate::error::Outcome;
+use tusk_core::wire_text;
 use tusk_proto::auth_v2 as pb;
 
 /// Revoke the session token on the server and forget it here.
@@ -39,7 +40,14 @@ pub async fn run(args: Args, target: &mut Target, conn: &Conn) -> Outcome {
         }
         Err(s) => {
             let f = conn.fail("RevokeAuthToken", s).await;
-            if f.message.contains("refused") || f.message.contains("not activated") {
+            // The server answered that it no longer knows the token (or
+            // that auth is off): nothing is left to revoke there.
+            let gone = [
+                wire_text::BAD_TOKEN,
+                wire_text::EXPIRED_TOKEN,
+                wire_text::NOT_ACTIVATED,
+            ];
+            if gone.iter().any(|t| f.message.contains(t)) {
                 println!(
                     "Logged out: the server no longer knew the session; it was removed from context `{name}`."
                 );

@@ -4,6 +4,7 @@ use super::connector_file::{connector_out, contains_mask, load_connector, unmask
 use crate::client::{Conn, call};
 use crate::error::{Failure, Outcome};
 use std::path::PathBuf;
+use tusk_core::wire_text;
 use tusk_proto::identity_v2 as pb;
 
 /// Replace a connector; `version` is the stored one (as printed by get-connector) or that + 1, or left out.
@@ -64,7 +65,7 @@ pub async fn run(args: Args, conn: &Conn) -> Outcome {
         .await;
     if let Err(s) = resp {
         let f = conn.fail("UpdateIDPConnector", s).await;
-        return Err(if f.message.contains("new config version is") {
+        return Err(if f.message.contains(wire_text::CONNECTOR_VERSION) {
             f.help(format!(
                 "the connector changed since that version was read: `tusk idp get-connector {}` shows the stored one; set `version:` in {} to it (or leave `version` out)",
                 spec.id,
