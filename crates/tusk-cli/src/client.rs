@@ -575,6 +575,14 @@ impl Conn {
         IdentityClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }
 
+    pub fn enterprise(&self) -> tusk_proto::enterprise_v2::api_client::ApiClient<Channel> {
+        tusk_proto::enterprise_v2::api_client::ApiClient::new(self.channel.clone())
+    }
+
+    pub fn license(&self) -> tusk_proto::license_v2::api_client::ApiClient<Channel> {
+        tusk_proto::license_v2::api_client::ApiClient::new(self.channel.clone())
+    }
+
     pub fn version(&self) -> tusk_proto::versionpb_v2::api_client::ApiClient<Channel> {
         tusk_proto::versionpb_v2::api_client::ApiClient::new(self.channel.clone())
     }

@@ -58,6 +58,12 @@ enum Command {
     Resource(ResourceArgs),
     /// Read the audit trail: logins, tokens, role bindings and other security events (admins only).
     Audit(cmd::audit::AuditArgs),
+    /// Print this client's version and the server's (like `pachctl version`).
+    Version(cmd::version::VersionArgs),
+    /// Show the cluster's enterprise state (like `pachctl enterprise`).
+    Enterprise(cmd::enterprise::EnterpriseArgs),
+    /// Activate the license or show its state (like `pachctl license`).
+    License(cmd::license::LicenseArgs),
     /// Choose, list and create contexts in the Pachyderm config file.
     #[command(subcommand)]
     Context(cmd::context::ContextCommand),
@@ -259,6 +265,9 @@ fn main() -> ExitCode {
         Command::Idp(a) => client_command(cmd::idp::run(a.client, a.command)),
         Command::Resource(a) => client_command(cmd::resource::run(a.client, a.command)),
         Command::Audit(a) => client_command(cmd::audit::run(a)),
+        Command::Version(a) => client_command(cmd::version::run(a)),
+        Command::Enterprise(a) => client_command(cmd::enterprise::run(a)),
+        Command::License(a) => client_command(cmd::license::run(a)),
         Command::Context(cmd) => finish(cmd::context::run(cmd)),
         Command::Doctor(a) => client_command(doctor::run(a)),
         Command::Store(cmd) => store_cmd::run(cmd),

@@ -893,6 +893,53 @@ fn auth_commands_against_a_server() {
         "{who}"
     );
 
+    // version, enterprise and license, as pachctl has them.
+    let version = env!("CARGO_PKG_VERSION");
+    let v = d.ok(&["version"]);
+    assert!(
+        v.starts_with("COMPONENT")
+            && v.contains(&format!("tusk                {version}\n"))
+            && v.contains(&format!("(tusk-{version})")),
+        "{v}"
+    );
+    let v = json(&d.ok(&["version", "-o", "json"]));
+    assert_eq!(v["client"], version);
+    assert_eq!(v["server"]["additional"], format!("tusk-{version}"));
+    let v = d.ok(&[
+        "version",
+        "--client-only",
+        "--address",
+        "grpc://127.0.0.1:1",
+    ]);
+    assert!(v.contains(version) && !v.contains("server"), "{v}");
+    let r = d.fails(
+        &["version", "--address", "grpc://127.0.0.1:1"],
+        1,
+        &["cannot reach tusk"],
+    );
+    assert!(r.stdout.contains(version), "{}", r.stdout);
+    let state = d.ok(&["enterprise", "get-state"]);
+    assert!(
+        state.contains("No Pachyderm Enterprise token was found"),
+        "{state}"
+    );
+    let state = json(&d.ok(&["enterprise", "get-state", "-o", "json"]));
+    assert_eq!(state["state"], "NONE");
+    let state = json(&d.ok(&["license", "get-state", "-o", "json"]));
+    assert_eq!(state["state"], "NONE");
+    d.fails_with(
+        &["license", "activate"],
+        Some("not-a-code\n"),
+        1,
+        &["no license public key is configured"],
+    );
+    d.fails_with(
+        &["license", "activate"],
+        Some(""),
+        2,
+        &["no activation code on stdin"],
+    );
+
     // Role bindings on the cluster, a project and a repo.
     let cluster = json(&d.ok(&["auth", "get", "cluster", "-o", "json"]));
     assert_eq!(
@@ -968,6 +1015,10 @@ fn auth_commands_against_a_server() {
     assert_eq!(token.len(), 32, "{token}");
     let robot = json(&d.ok(&["auth", "get-robot-token", "robot:ci", "-o", "json"]));
     assert_eq!(robot["robot"], "robot:ci");
+    // pachctl's -q: only the token, whatever -o says, for `TOKEN=$(…)`.
+    let quiet = d.ok(&["auth", "get-robot-token", "quiet", "-q", "-o", "json"]);
+    assert_eq!(quiet, format!("{}\n", quiet.trim()), "{quiet}");
+    assert_eq!(quiet.trim().len(), 32, "{quiet}");
     let out = d.ok_with(&["auth", "revoke", "--token", "-"], Some(&token));
     assert!(out.contains("Revoked 1 token."), "{out}");
     let out = d.ok(&["auth", "revoke", "--user", "robot:ci"]);
@@ -1984,6 +2035,12 @@ fn every_command_has_help_with_examples_and_completions_generate() {
         &["auth"],
         &["idp"],
         &["resource"],
+        &["version"],
+        &["enterprise"],
+        &["enterprise", "get-state"],
+        &["license"],
+        &["license", "activate"],
+        &["license", "get-state"],
     ];
     for path in paths {
         let mut args: Vec<&str> = path.to_vec();

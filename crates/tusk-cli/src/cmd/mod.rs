@@ -7,5 +7,8 @@
 pub mod audit;
 pub mod auth;
 pub mod context;
+pub mod enterprise;
 pub mod idp;
+pub mod license;
 pub mod resource;
+pub mod version;
