@@ -15,8 +15,7 @@
 use crate::SourceArgs;
 use crate::client::{self, Address, ClientArgs, Conn, Target};
 use crate::error::{Failure, Outcome, chain};
-use crate::output::Out;
-use crate::output::{self, Format};
+use crate::output::{self, Format, Out};
 use clap::Args;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -921,17 +920,7 @@ pub fn not_after(der: &[u8]) -> Option<i64> {
     };
     let num = |r: std::ops::Range<usize>| rest.get(r).and_then(|x| x.parse::<i64>().ok());
     let (mo, d, h, mi, sec) = (num(0..2)?, num(2..4)?, num(4..6)?, num(6..8)?, num(8..10)?);
-    Some(days_from_civil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + sec)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some(output::days_from_civil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + sec)
 }
 
 #[cfg(test)]

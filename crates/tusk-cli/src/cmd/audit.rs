@@ -4,8 +4,7 @@
 
 use crate::client::{ClientArgs, Conn, call};
 use crate::error::{Failure, Outcome};
-use crate::output::Out;
-use crate::output::{self, rfc3339};
+use crate::output::{self, Out, rfc3339};
 use clap::Args;
 use serde_json::{Value, json};
 use tusk_proto::tusk::audit::v1 as pb;
@@ -166,15 +165,7 @@ fn parse_rfc3339_utc(text: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || min > 59 || s > 60 {
         return None;
     }
-    // Howard Hinnant's days-from-civil, the inverse of `output::rfc3339`.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + min * 60 + s)
+    Some(output::days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60 + s)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use crate::client::{Conn, call};
 use crate::error::Outcome;
 use crate::output::{self, Out};
+use serde::{Deserialize, Serialize};
 use tusk_proto::auth_v2 as pb;
 
 /// Show pachd's OIDC login configuration (client secret masked).
@@ -29,36 +30,49 @@ pub async fn run(args: Args, conn: &Conn) -> Outcome {
     )
     .configuration
     .unwrap_or_default();
-    let value = config_out(&c, show_secrets);
+    let value = OidcConfigFile::from_wire(&c, show_secrets);
     output::emit(out.output.text_as_yaml(), &value, String::new)
 }
 
-/// pachd's OIDC config in the file format `set-config` reads.
-#[derive(serde::Serialize)]
-struct OidcConfigOut {
-    issuer: String,
-    client_id: String,
-    client_secret: String,
-    redirect_uri: String,
-    scopes: Vec<String>,
-    require_email_verified: bool,
-    localhost_issuer: bool,
-    user_accessible_issuer_host: String,
+/// pachd's OIDC configuration as a file: what `get-config` prints and
+/// `set-config` reads back. snake_case as on the wire, camelCase accepted
+/// on input; unknown keys are refused by name.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfigFile {
+    #[serde(default)]
+    pub issuer: String,
+    #[serde(default, alias = "clientId", alias = "clientID")]
+    pub client_id: String,
+    #[serde(default, alias = "clientSecret")]
+    pub client_secret: Option<String>,
+    #[serde(default, alias = "redirectUri", alias = "redirectURI")]
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default, alias = "requireEmailVerified")]
+    pub require_email_verified: bool,
+    #[serde(default, alias = "localhostIssuer")]
+    pub localhost_issuer: bool,
+    #[serde(default, alias = "userAccessibleIssuerHost")]
+    pub user_accessible_issuer_host: String,
 }
 
-fn config_out(c: &pb::OidcConfig, show_secrets: bool) -> OidcConfigOut {
-    OidcConfigOut {
-        issuer: c.issuer.clone(),
-        client_id: c.client_id.clone(),
-        client_secret: if show_secrets || c.client_secret.is_empty() {
-            c.client_secret.clone()
-        } else {
-            "***".to_owned()
-        },
-        redirect_uri: c.redirect_uri.clone(),
-        scopes: c.scopes.clone(),
-        require_email_verified: c.require_email_verified,
-        localhost_issuer: c.localhost_issuer,
-        user_accessible_issuer_host: c.user_accessible_issuer_host.clone(),
+impl OidcConfigFile {
+    fn from_wire(c: &pb::OidcConfig, show_secrets: bool) -> OidcConfigFile {
+        OidcConfigFile {
+            issuer: c.issuer.clone(),
+            client_id: c.client_id.clone(),
+            client_secret: Some(if show_secrets || c.client_secret.is_empty() {
+                c.client_secret.clone()
+            } else {
+                "***".to_owned()
+            }),
+            redirect_uri: c.redirect_uri.clone(),
+            scopes: c.scopes.clone(),
+            require_email_verified: c.require_email_verified,
+            localhost_issuer: c.localhost_issuer,
+            user_accessible_issuer_host: c.user_accessible_issuer_host.clone(),
+        }
     }
 }

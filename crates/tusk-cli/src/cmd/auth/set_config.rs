@@ -1,9 +1,9 @@
 //! `tusk auth set-config`: replace pachd's OIDC login configuration from a JSON or YAML file.
 
+use super::get_config::OidcConfigFile;
 use crate::client::{Conn, call};
 use crate::error::{Failure, Outcome};
 use crate::input::{parse_file, read_input};
-use serde::Deserialize;
 use std::path::PathBuf;
 use tusk_proto::auth_v2 as pb;
 
@@ -71,27 +71,4 @@ pub async fn run(args: Args, conn: &Conn) -> Outcome {
     );
     println!("pachd's OIDC configuration was updated.");
     Ok(())
-}
-
-/// pachd's OIDC configuration as a file: snake_case as on the wire,
-/// camelCase accepted; unknown keys are refused by name.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct OidcConfigFile {
-    #[serde(default)]
-    issuer: String,
-    #[serde(default, alias = "clientId", alias = "clientID")]
-    client_id: String,
-    #[serde(default, alias = "clientSecret")]
-    client_secret: Option<String>,
-    #[serde(default, alias = "redirectUri", alias = "redirectURI")]
-    redirect_uri: String,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default, alias = "requireEmailVerified")]
-    require_email_verified: bool,
-    #[serde(default, alias = "localhostIssuer")]
-    localhost_issuer: bool,
-    #[serde(default, alias = "userAccessibleIssuerHost")]
-    user_accessible_issuer_host: String,
 }
