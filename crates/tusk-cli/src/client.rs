@@ -232,6 +232,23 @@ impl ClientArgs {
     }
 }
 
+impl Target {
+    /// Saves `token` as the session of this target's context, creating
+    /// the context for this address if needed (and making it the active
+    /// one when none is).
+    pub fn save_token(&mut self, token: &str) -> Outcome {
+        let name = self.context.clone();
+        self.file.create(&name);
+        self.file
+            .set_field(&name, "pachd_address", Some(&self.addr.to_string()));
+        self.file.set_field(&name, "session_token", Some(token));
+        if self.file.active_name().is_none() {
+            self.file.set_active(&name);
+        }
+        self.file.save()
+    }
+}
+
 /// Reads a PEM CA file and checks it holds at least one certificate.
 pub fn read_ca(path: &Path) -> Outcome<Vec<u8>> {
     let bytes =

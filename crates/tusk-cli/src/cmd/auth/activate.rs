@@ -60,16 +60,8 @@ pub async fn run(args: Args, target: &mut Target, conn: &Conn) -> Outcome {
             });
         }
     };
+    target.save_token(&root)?;
     let name = target.context.clone();
-    target.file.create(&name);
-    target
-        .file
-        .set_field(&name, "pachd_address", Some(&target.addr.to_string()));
-    target.file.set_field(&name, "session_token", Some(&root));
-    if target.file.active_name().is_none() {
-        target.file.set_active(&name);
-    }
-    target.file.save()?;
     if supplied.is_none() {
         println!("Auth is active. The root token (shown once; keep it safe) is:\n{root}");
     } else {

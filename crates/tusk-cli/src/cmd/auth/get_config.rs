@@ -21,7 +21,14 @@ pub struct Args {
 
 pub async fn run(args: Args, conn: &Conn) -> Outcome {
     let Args { show_secrets, out } = args;
-    let c = call!(
+    let c = stored(conn).await?;
+    let value = OidcConfigFile::from_wire(&c, show_secrets);
+    output::emit(out.output.text_as_yaml(), &value, String::new)
+}
+
+/// pachd's OIDC configuration as the server holds it.
+pub async fn stored(conn: &Conn) -> Outcome<pb::OidcConfig> {
+    Ok(call!(
         conn,
         auth,
         get_configuration,
@@ -29,9 +36,7 @@ pub async fn run(args: Args, conn: &Conn) -> Outcome {
         pb::GetConfigurationRequest {}
     )
     .configuration
-    .unwrap_or_default();
-    let value = OidcConfigFile::from_wire(&c, show_secrets);
-    output::emit(out.output.text_as_yaml(), &value, String::new)
+    .unwrap_or_default())
 }
 
 /// pachd's OIDC configuration as a file: what `get-config` prints and

@@ -1,6 +1,6 @@
 //! `tusk auth set-config`: replace pachd's OIDC login configuration from a JSON or YAML file.
 
-use super::get_config::OidcConfigFile;
+use super::get_config::{OidcConfigFile, stored};
 use crate::client::{Conn, call};
 use crate::error::{Failure, Outcome};
 use crate::input::{parse_file, read_input};
@@ -37,18 +37,7 @@ pub async fn run(args: Args, conn: &Conn) -> Outcome {
         );
     }
     let secret = match parsed.client_secret.as_deref() {
-        None | Some("***") => {
-            call!(
-                conn,
-                auth,
-                get_configuration,
-                "GetConfiguration",
-                pb::GetConfigurationRequest {}
-            )
-            .configuration
-            .unwrap_or_default()
-            .client_secret
-        }
+        None | Some("***") => stored(conn).await?.client_secret,
         Some(s) => s.to_owned(),
     };
     call!(

@@ -32,16 +32,8 @@ pub async fn run(args: Args, target: &mut Target, conn: &Conn) -> Outcome {
                 .context("the token was not saved"));
         }
     };
+    target.save_token(&token)?;
     let name = target.context.clone();
-    target.file.create(&name);
-    target
-        .file
-        .set_field(&name, "pachd_address", Some(&target.addr.to_string()));
-    target.file.set_field(&name, "session_token", Some(&token));
-    if target.file.active_name().is_none() {
-        target.file.set_active(&name);
-    }
-    target.file.save()?;
     println!(
         "Context `{name}` now acts as \"{}\" on {}.",
         who.username, conn.addr
