@@ -939,6 +939,10 @@ fn auth_commands_against_a_server() {
         2,
         &["no activation code on stdin"],
     );
+    let out = d.ok(&["license", "delete-all"]);
+    assert!(out.contains("The license was deleted."), "{out}");
+    let state = json(&d.ok(&["license", "get-state", "-o", "json"]));
+    assert_eq!(state["state"], "NONE");
 
     // Role bindings on the cluster, a project and a repo.
     let cluster = json(&d.ok(&["auth", "get", "cluster", "-o", "json"]));
@@ -2041,6 +2045,7 @@ fn every_command_has_help_with_examples_and_completions_generate() {
         &["license"],
         &["license", "activate"],
         &["license", "get-state"],
+        &["license", "delete-all"],
     ];
     for path in paths {
         let mut args: Vec<&str> = path.to_vec();

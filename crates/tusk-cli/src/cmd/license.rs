@@ -1,4 +1,4 @@
-//! `tusk license activate|get-state`: the license of tusk's own cluster
+//! `tusk license activate|get-state|delete-all`: the license of tusk's own cluster
 //! (`license_v2`), as `pachctl license` has them. tusk is the license
 //! server of its own cluster only, so pachctl's cluster registry commands
 //! (add-cluster, update-cluster, delete-cluster, list-clusters) have no
@@ -13,7 +13,7 @@ use tusk_proto::license_v2 as pb;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  echo \"$ACTIVATION_CODE\" | tusk license activate\n  tusk license get-state"
+    after_help = "Examples:\n  echo \"$ACTIVATION_CODE\" | tusk license activate\n  tusk license get-state\n  tusk license delete-all"
 )]
 pub struct LicenseArgs {
     #[command(flatten)]
@@ -38,6 +38,12 @@ pub enum LicenseCommand {
         after_help = "Examples:\n  tusk license get-state\n  tusk license get-state -o json"
     )]
     GetState(Out),
+    /// Delete the license (enterprise features turn off).
+    #[command(
+        name = "delete-all",
+        after_help = "Example:\n  tusk license delete-all"
+    )]
+    DeleteAll,
 }
 
 pub async fn run(args: LicenseArgs) -> Outcome {
@@ -80,6 +86,17 @@ pub async fn run(args: LicenseArgs) -> Outcome {
                 text.push_str(&format!("\nLicense: {}", r.activation_code));
             }
             output::emit(out.output, &value, || text)
+        }
+        LicenseCommand::DeleteAll => {
+            call!(
+                conn,
+                license,
+                delete_all,
+                "DeleteAll",
+                pb::DeleteAllRequest {}
+            );
+            println!("The license was deleted.");
+            Ok(())
         }
     }
 }
