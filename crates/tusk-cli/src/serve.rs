@@ -330,7 +330,11 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
             help: None,
         }]),
     });
-    tusk_server::reload::Reload { trigger: rx, load }
+    tusk_server::reload::Reload {
+        trigger: rx,
+        load,
+        tls: None,
+    }
 }
 
 /// The configuration sources with the address the issuer may derive from:
