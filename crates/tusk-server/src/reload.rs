@@ -26,9 +26,10 @@ use tusk_core::config::{Config, Diagnostic, Severity};
 pub type Loader = Arc<dyn Fn() -> Result<Config, Vec<Diagnostic>> + Send + Sync>;
 
 /// Reads the TLS certificate and key for a reload, given the configuration
-/// just loaded; supplied by the binary when they come from files of their
-/// own (`--tls-cert`/`--tls-key`). `Ok(None)`: no TLS configured.
-pub type TlsLoader = Arc<dyn Fn(&Config) -> Result<Option<TlsPem>, String> + Send + Sync>;
+/// just loaded, with words naming where they came from (for errors);
+/// supplied by the binary when they come from files of their own
+/// (`--tls-cert`/`--tls-key`). `Ok(None)`: no TLS configured.
+pub type TlsLoader = Arc<dyn Fn(&Config) -> Result<Option<(TlsPem, String)>, String> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Reload {
@@ -56,11 +57,15 @@ const RELOADED_KEYS: &[&str] = &[
     "clusterRoleBindings",
 ];
 
-/// The certificate in `config`, as the server takes it.
-pub(crate) fn tls_of(config: &Config) -> Option<TlsPem> {
-    config.tls.as_ref().map(|t| TlsPem {
-        cert_chain: t.cert_chain.as_bytes().to_vec(),
-        private_key: Secret::new(t.private_key.expose().as_bytes().to_vec()),
+/// The certificate in `config`, as the server takes it, and where it came
+/// from (`secret <name>`).
+pub fn tls_of(config: &Config) -> Option<(TlsPem, String)> {
+    config.tls.as_ref().map(|t| {
+        let pem = TlsPem {
+            cert_chain: t.cert_chain.as_bytes().to_vec(),
+            private_key: Secret::new(t.private_key.expose().as_bytes().to_vec()),
+        };
+        (pem, t.origin.clone())
     })
 }
 
@@ -140,12 +145,14 @@ async fn accept(
     state: &AppState,
     certificates: Option<&Certificates>,
     config: &Config,
-    tls: Result<Option<TlsPem>, String>,
+    tls: Result<Option<(TlsPem, String)>, String>,
 ) -> Result<Value, Vec<String>> {
     let tls = tls.map_err(|e| vec![e])?;
-    if let (Some(_), Some(pem)) = (certificates, &tls) {
+    let refused =
+        |origin: &str, e: crate::Error| vec![format!("TLS certificate from {origin}: {e}")];
+    if let (Some(_), Some((pem, origin))) = (certificates, &tls) {
         // A dry run: parse and match the pair without serving it yet.
-        crate::tls::check(pem).map_err(|e| vec![format!("TLS certificate: {e}")])?;
+        crate::tls::check(pem).map_err(|e| refused(origin, e))?;
     }
     if let Some(plane) = state.auth_plane() {
         apply(config, plane).await.map_err(|e| {
@@ -155,10 +162,8 @@ async fn accept(
         })?;
     }
     let mut rotated = false;
-    if let (Some(certificates), Some(pem)) = (certificates, &tls) {
-        certificates
-            .replace(pem)
-            .map_err(|e| vec![format!("TLS certificate: {e}")])?;
+    if let (Some(certificates), Some((pem, origin))) = (certificates, &tls) {
+        certificates.replace(pem).map_err(|e| refused(origin, e))?;
         rotated = true;
     }
     let pending = state.set_running_config(config.show(), RELOADED_KEYS);

@@ -1692,8 +1692,12 @@ mod hot_reload {
         let on_disk = Arc::new(Mutex::new(first.clone()));
         let loader = {
             let on_disk = on_disk.clone();
-            Arc::new(move |_: &config::Config| Ok(Some(on_disk.lock().unwrap().clone())))
-                as tusk_server::reload::TlsLoader
+            Arc::new(move |_: &config::Config| {
+                Ok(Some((
+                    on_disk.lock().unwrap().clone(),
+                    "the test".to_owned(),
+                )))
+            }) as tusk_server::reload::TlsLoader
         };
         let server = Reloading::start(MOCK, Some((first, loader))).await;
         let trusts_first = tls_client(&first_ca, false);
