@@ -690,32 +690,9 @@ fn serve_reloads_renewed_tls_files_and_keeps_serving_through_a_broken_one() {
     std::fs::create_dir(&renewed).unwrap_or_else(|e| panic!("{e}"));
     let (new_cert, new_key) = self_signed_pem(&renewed);
     let second = std::fs::read(&new_cert).unwrap_or_else(|e| panic!("{e}"));
-    // A client that trusts only `ca`, on a new connection each time.
-    let readyz = |ca: &[u8]| -> Result<serde_json::Value, String> {
-        block_on(async {
-            let client = reqwest::Client::builder()
-                .no_proxy()
-                .tls_certs_only([reqwest::Certificate::from_pem(ca).map_err(|e| e.to_string())?])
-                .build()
-                .map_err(|e| e.to_string())?;
-            let response = client
-                .get(format!("https://{}/readyz", server.addr))
-                .send()
-                .await
-                .map_err(|e| format!("{e:?}"))?;
-            response.json().await.map_err(|e| e.to_string())
-        })
-    };
+    let readyz = |ca: &[u8]| https_readyz(&server, ca);
     let until = |ca: &[u8], what: &str, done: &dyn Fn(&serde_json::Value) -> bool| {
-        let mut last = Err(String::new());
-        for _ in 0..300 {
-            last = readyz(ca);
-            if last.as_ref().is_ok_and(done) {
-                return last.unwrap_or_default();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("never saw {what}: {last:?}\nlog:\n{}", server.later_log());
+        https_readyz_until(&server, ca, what, done)
     };
     until(&first, "the first certificate", &|b| b["ready"] == true);
     assert!(
@@ -761,6 +738,126 @@ fn serve_reloads_renewed_tls_files_and_keeps_serving_through_a_broken_one() {
         .filter(|l| !l.starts_with("-----"))
         .collect();
     assert!(!log.contains(&key_body), "the private key is in the log");
+    assert_eq!(server.stop(), 0);
+}
+
+/// `/readyz` over TLS on a new connection from a client that trusts only
+/// the certificate `ca`.
+fn https_readyz(server: &Server, ca: &[u8]) -> Result<serde_json::Value, String> {
+    block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca).map_err(|e| e.to_string())?])
+            .build()
+            .map_err(|e| e.to_string())?;
+        let response = client
+            .get(format!("https://{}/readyz", server.addr))
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        response.json().await.map_err(|e| e.to_string())
+    })
+}
+
+/// [`https_readyz`] polled until `done` holds (a hang guard of 30 s).
+fn https_readyz_until(
+    server: &Server,
+    ca: &[u8],
+    what: &str,
+    done: &dyn Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = Err(String::new());
+    for _ in 0..300 {
+        last = https_readyz(server, ca);
+        if last.as_ref().is_ok_and(done) {
+            return last.unwrap_or_default();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("never saw {what}: {last:?}\nlog:\n{}", server.later_log());
+}
+
+/// Issue 12: the certificate in `proxy.tls.secretName`, renewed by
+/// cert-manager through the kubelet's `..data` swap, reaches new
+/// connections; a renewal whose key does not match is rejected and the
+/// served certificate stays.
+#[cfg(unix)]
+#[test]
+fn serve_reloads_a_renewed_tls_secret() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path();
+    let pair = |name: &str| {
+        let sub = d.join(name);
+        std::fs::create_dir(&sub).unwrap_or_else(|e| panic!("{e}"));
+        let (cert, key) = self_signed_pem(&sub);
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{e}"));
+        (read(&cert), read(&key))
+    };
+    let (cert_a, key_a) = pair("a");
+    let (cert_b, key_b) = pair("b");
+    let secrets = d.join("secrets");
+    let tls = secrets.join("tusk-tls");
+    kubelet_update(
+        &tls,
+        "2026_12_07_14_00_00.1",
+        &[("tls.crt", &cert_a), ("tls.key", &key_a)],
+    );
+    let values = write(
+        d,
+        "values.yaml",
+        b"proxy:\n  tls:\n    enabled: true\n    secretName: tusk-tls\n",
+    );
+    let server = Server::start(&[
+        "--data-dir",
+        &d.join("data").display().to_string(),
+        "--values",
+        &values,
+        "--secrets-dir",
+        &secrets.display().to_string(),
+    ]);
+    https_readyz_until(&server, cert_a.as_bytes(), "the first certificate", &|b| {
+        b["ready"] == true
+    });
+
+    kubelet_update(
+        &tls,
+        "2026_12_07_15_00_00.2",
+        &[("tls.crt", &cert_b), ("tls.key", &key_b)],
+    );
+    https_readyz_until(
+        &server,
+        cert_b.as_bytes(),
+        "the renewed certificate",
+        &|b| b["checks"]["config"]["reload"]["ok"] == true,
+    );
+    assert!(
+        https_readyz(&server, cert_a.as_bytes()).is_err(),
+        "a new connection got the old certificate"
+    );
+
+    kubelet_update(
+        &tls,
+        "2026_12_07_16_00_00.3",
+        &[("tls.crt", &cert_a), ("tls.key", &key_b)],
+    );
+    let body = https_readyz_until(&server, cert_b.as_bytes(), "the rejection", &|b| {
+        b["checks"]["config"]["reload"]["ok"] == false
+    });
+    let error = body["checks"]["config"]["reload"]["errors"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("TLS certificate from secret tusk-tls"),
+        "{error}"
+    );
+    assert!(
+        error.contains("cannot use the TLS certificate and private key together"),
+        "{error}"
+    );
+    assert!(
+        https_readyz(&server, cert_b.as_bytes()).is_ok(),
+        "the renewed certificate keeps serving"
+    );
     assert_eq!(server.stop(), 0);
 }
 
