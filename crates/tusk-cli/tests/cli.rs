@@ -975,23 +975,39 @@ fn the_image_environment_reaches_config_check_and_version_prints() {
         br#"[{"id": "one", "name": "One", "type": "mockCallback"}, {"id": "two", "name": "Two", "type": "mockCallback"}]"#,
     );
     let values = write(d, "values.yaml", b"oidc:\n  upstreamIDPsSecretName: idps\n");
-    let out = tusk()
-        .args(["config", "check", "--values", &values])
-        .env("TUSK_SECRETS_DIR", d.join("secrets"))
-        .env("TUSK_LISTEN", "0.0.0.0:31999")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let check = |values: String| {
+        let out = tusk()
+            .args(["config", "check"])
+            .env("TUSK_VALUES", values)
+            .env("TUSK_SECRETS_DIR", d.join("secrets"))
+            .env("TUSK_LISTEN", "0.0.0.0:31999")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("2 connector(s)"), "{stdout}");
+        stdout
+    };
+    let stdout = check(values.clone());
     assert!(
         stdout.contains("issuer http://localhost:31999/dex"),
         "{stdout}"
     );
-    assert!(stdout.contains("2 connector(s)"), "{stdout}");
+    // A comma-separated list, merged in order like `helm -f a.yaml,b.yaml`.
+    let base = write(
+        d,
+        "base.yaml",
+        b"oidc:\n  issuerURI: https://base.example.com/dex\n",
+    );
+    let stdout = check(format!("{base},{values}"));
+    assert!(
+        stdout.contains("issuer https://base.example.com/dex"),
+        "{stdout}"
+    );
 }
 
 // --- the client commands ------------------------------------------------------
