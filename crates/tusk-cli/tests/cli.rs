@@ -2475,6 +2475,27 @@ fn doctor_checks_a_running_server() {
         "{}",
         r.stdout
     );
+    // Issue 12: the only connector is an upstream nobody answers for, so
+    // the server is not ready, and doctor says why.
+    let down = Deployment::start(
+        "oidc:\n  upstreamIDPs:\n  - id: okta\n    name: Okta\n    type: oidc\n    config: {issuer: \"http://127.0.0.1:9\", clientID: cid, clientSecret: a-client-secret-of-some-length, redirectURI: \"http://127.0.0.1:1/dex/callback\"}\n",
+    );
+    let r = down.fails(&["doctor", "--address", &down.address], 1, &[]);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("tusk: readyz"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        line.starts_with("FAIL") && line.contains("no connector can log anyone in"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("FAIL  tusk: connector okta"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
