@@ -113,7 +113,7 @@ pub(crate) async fn watch(
             Ok(Ok((config, tls))) => accept(&state, certificates.as_deref(), &config, tls).await,
         };
         let now = unix_now();
-        let status = match verdict {
+        let mut status = match verdict {
             Ok(status) => {
                 audit(&state, ReloadOutcome::Accepted, 0).await;
                 status
@@ -130,7 +130,6 @@ pub(crate) async fn watch(
                 json!({"ok": false, "errors": errors})
             }
         };
-        let mut status = status;
         status["reloads"] = json!(attempts);
         status["at"] = json!(now);
         state.set_reload_status(status);
