@@ -264,6 +264,21 @@ mod tests {
         let third = watched.stamp();
         assert!(third.changed_from(&second).is_empty());
         assert_ne!(third.keys, second.keys);
+        // A values file mounted from a ConfigMap is a symlink into `..data`
+        // too.
+        let mounts = tempfile::tempdir().unwrap();
+        let config_map = mounts.path().join("values");
+        kubelet_write(&config_map, "2026_12_07_14_00_00.1", "values.yaml", "a: 1");
+        let values = Watched {
+            files: vec![config_map.join("values.yaml")],
+            secrets_dir: None,
+        };
+        let before = values.stamp();
+        kubelet_write(&config_map, "2026_12_07_14_00_00.2", "values.yaml", "a: 2");
+        assert_eq!(
+            values.stamp().changed_from(&before),
+            ["values or certificate files"]
+        );
         // A new secret appears.
         kubelet_write(
             &root.path().join("tls"),
