@@ -2496,6 +2496,26 @@ fn doctor_checks_a_running_server() {
         "{}",
         r.stdout
     );
+    // Probes of an unready server are not logged as errors: the outage is
+    // reported once, where it arises.
+    assert!(
+        down._server.log.contains("connector is unavailable"),
+        "{}",
+        down._server.log
+    );
+    // A line logged after doctor's requests: once it is read, any line
+    // those requests caused has been read too.
+    down._server.signal("HUP");
+    let mut log = String::new();
+    for _ in 0..300 {
+        log = down._server.later_log();
+        if log.contains("received SIGHUP") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(log.contains("received SIGHUP"), "{log}");
+    assert!(!log.contains("response failed"), "{log}");
 }
 
 #[test]

@@ -19,6 +19,7 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::{HealthReporter, HealthService};
 use tower::{Service, ServiceExt};
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tusk_store::Store;
@@ -291,7 +292,24 @@ pub fn router(state: AppState) -> Router {
                         version = ?req.version(),
                         client = %client,
                     )
-                }),
+                })
+                // A 503 is a state already reported where it arises (an
+                // unready server, an unreachable store), and readiness
+                // probes would repeat it at error level every few seconds
+                // for as long as an upstream IdP is down.
+                .on_failure(
+                    |class: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span| {
+                        let latency_ms = latency.as_millis();
+                        match class {
+                            ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+                                tracing::debug!(latency_ms, "answered 503 Service Unavailable")
+                            }
+                            other => {
+                                tracing::error!(classification = %other, latency_ms, "response failed")
+                            }
+                        }
+                    },
+                ),
         )
 }
 
