@@ -46,13 +46,13 @@ sqlite
 {{- define "tusk.pg" -}}
 {{- $p := .Values.database.postgresql -}}
 {{- $g := include "tusk.globalPg" . | fromJson -}}
-{{- $host := toString (default $g.postgresqlHost $p.host) -}}
+{{- $host := toString (default (default "" $g.postgresqlHost) $p.host) -}}
 {{- if not $host -}}
 {{- fail "database.type is postgresql, but no host is set: set database.postgresql.host (or Pachyderm's global.postgresql.postgresqlHost)" -}}
 {{- end -}}
-{{- $secretName := default $g.postgresqlExistingSecretName $p.existingSecretName -}}
+{{- $secretName := default (default "" $g.postgresqlExistingSecretName) $p.existingSecretName -}}
 {{- $secretKey := default (default "postgresql-password" $g.postgresqlExistingSecretKey) $p.existingSecretKey -}}
-{{- $password := toString (default $g.postgresqlPassword $p.password) -}}
+{{- $password := toString (default (default "" $g.postgresqlPassword) $p.password) -}}
 {{- toJson (dict
   "host" $host
   "port" (toString (default (default "5432" $g.postgresqlPort) $p.port))
