@@ -532,6 +532,39 @@ def wiring_document(renders):
     stop(p)
 
 
+def wiring_tls(renders):
+    say("==> wiring: proxy.tls (the Okta guide's TLS): tusk serves the mounted certificate")
+    import ssl
+    docs = renders["okta-proxy"]
+    c = find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    check(c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS", "probes use HTTPS")
+    pod = Pod(docs, "tls", user_secrets())
+    port = free_port()
+    log = open(os.path.join(TMP, "tls.log"), "w")
+    p = subprocess.Popen([TUSK] + pod.args(port), env=pod.env(), stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    PROCS.append(p)
+    ctx = ssl.create_default_context(cafile=os.path.join(TMP, "tls.crt"))
+    status, issuer = None, None
+    deadline = time.time() + 30
+    while time.time() < deadline and p.poll() is None:
+        try:
+            conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=ctx)
+            conn._tunnel_host = None
+            # Verify against the name on the certificate, as clients do.
+            conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
+                                        server_hostname="pachyderm.example.com")
+            conn.request("GET", "/dex/.well-known/openid-configuration")
+            r = conn.getresponse()
+            status, issuer = r.status, json.loads(r.read())["issuer"]
+            break
+        except (OSError, ValueError):
+            time.sleep(0.2)
+    check(status == 200 and issuer == "https://pachyderm.example.com/dex",
+          f"TLS with the certificate of Secret pachyderm-tls; issuer {issuer}")
+    stop(p)
+
+
 def standin(port_tusk, secret):
     port = free_port()
     log = open(os.path.join(TMP, "standin.log"), "w")
@@ -685,6 +718,7 @@ def main():
         test_upgrade_keeps_secrets()
         test_tusk_accepts(renders)
         wiring_document(renders)
+        wiring_tls(renders)
         wiring_proxy(renders)
         wiring_postgres(renders)
         live = wiring_live(renders)
