@@ -39,7 +39,6 @@ K8S_VERSION = "1.32.0"
 
 PROCS = []
 TMP = tempfile.mkdtemp(prefix="tusk-helm-")
-FAILED = []
 
 
 def say(msg):
@@ -93,8 +92,11 @@ def render(name, files, sets=()):
 def must_fail(name, files, pattern, sets=()):
     r = helm_template(name, files, sets, expect_ok=False)
     check(r.returncode != 0, f"render {name} is refused")
-    check(re.search(pattern, r.stderr) is not None,
-          f"render {name} names the problem ({pattern!r}): {r.stderr.strip().splitlines()[-1][:160]}")
+    m = re.search(pattern, r.stderr)
+    if m is None:
+        fail(f"render {name}: the error does not match {pattern!r}:\n{r.stderr}")
+    line = next(l for l in r.stderr.splitlines() if m.group(0) in l or pattern.split("/")[-1] in l)
+    check(True, f"render {name} says: {line.strip()[:200]}")
 
 
 def find(docs, kind, suffix=""):
@@ -236,7 +238,14 @@ def test_renders():
     must_fail("bad-unknown-oidc", [os.path.join(VALUES, "bad-unknown-oidc.yaml")],
               r"oidc.*upstreamIDP")
     must_fail("bad-unknown-tusk", [os.path.join(VALUES, "bad-unknown-tusk.yaml")], r"tusk.*rateLimits")
-    must_fail("bad-database", [os.path.join(VALUES, "bad-database.yaml")], r"database.postgresql.port")
+    must_fail("bad-database", [os.path.join(VALUES, "bad-database.yaml")], r"/database/postgresql/port")
+    must_fail("postgresql-without-host", [], r"database.type is postgresql, but no host is set: set database.postgresql.host",
+              ["database.type=postgresql"])
+    must_fail("ingress-without-host", [], r"ingress.enabled is true but neither ingress.host nor proxy.host is set",
+              ["ingress.enabled=true"])
+    must_fail("tls-without-host", [], r"proxy.tls.enabled is true but proxy.host is empty",
+              ["proxy.tls.enabled=true", "proxy.tls.secretName=pachyderm-tls"])
+    must_fail("bad-sslmode", [], r"/database/postgresql/sslMode", ["database.postgresql.sslMode=sometimes"])
     return renders
 
 
@@ -619,7 +628,9 @@ def wiring_swap(pod, p, port, issuer, secret):
     files = dict(pod.secrets["tusk-values"])
     files["upstream-idps"] = text
     kubelet_volume(path, files, 0o440)
-    deadline = time.time() + 20
+    # tusk polls its sources every 2 s; the kubelet itself takes up to a
+    # minute to propagate, which this test does not need to wait for.
+    deadline = time.time() + 30
     name = None
     while time.time() < deadline:
         _, body = readyz(port)
@@ -713,6 +724,7 @@ def wiring_postgres(renders):
 
 def main():
     started = time.time()
+    ok = False
     try:
         renders = test_renders()
         test_upgrade_keeps_secrets()
@@ -725,11 +737,12 @@ def main():
         # Last, so that everything above is proven even while the binary
         # cannot yet watch its secrets directory.
         wiring_swap(*live)
+        ok = True
     finally:
         for p in PROCS:
             stop(p)
-        if os.environ.get("TUSK_HELM_KEEP"):
-            say(f"test-helm: kept {TMP}")
+        if not ok or os.environ.get("TUSK_HELM_KEEP"):
+            say(f"test-helm: renders, laid-out volumes and server logs kept in {TMP}")
         else:
             shutil.rmtree(TMP, ignore_errors=True)
     say(f"test-helm: all passed in {time.time() - started:.0f} s")
