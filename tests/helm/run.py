@@ -196,6 +196,8 @@ def test_renders():
           "the database URL from global.postgresql, tusk's own database, its SSL mode")
     check(find(two, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1, "two replicas get a PodDisruptionBudget")
     check(not [d for d in two if d["kind"] == "PersistentVolumeClaim"], "PostgreSQL: no PersistentVolumeClaim")
+    check("podAntiAffinity" in find(two, "Deployment")["spec"]["template"]["spec"]["affinity"],
+          "two replicas prefer different nodes")
     check("strategy" not in find(two, "Deployment")["spec"], "PostgreSQL: rolling updates")
     one = renders["okta-yaml"]
     check(find(one, "PersistentVolumeClaim")["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep",
