@@ -626,23 +626,42 @@ def wiring_live(renders):
 def wiring_swap(pod, p, port, issuer, secret):
     say("==> live reload: swap the Secret's ..data to a changed upstream-idps")
     path = pod.host_path("/etc/tusk/secrets/tusk-values")
-    text = yaml.safe_dump(connector(issuer, port, secret, name="Okta (renamed)"))
-    files = dict(pod.secrets["tusk-values"])
-    files["upstream-idps"] = text
-    kubelet_volume(path, files, 0o440)
+
+    def swap(name):
+        files = dict(pod.secrets["tusk-values"])
+        files["upstream-idps"] = yaml.safe_dump(connector(issuer, port, secret, name=name))
+        kubelet_volume(path, files, 0o440)
+
+    token = pod.secrets["tusk-generated"]["root-token"]
+
+    def wait_for(name, seconds):
+        # The identity API shows the connectors tusk runs now.
+        deadline = time.time() + seconds
+        seen = None
+        while time.time() < deadline:
+            r = as_root(port, token, "idp", "get-connector", "okta", "-o", "json")
+            if r.returncode != 0:
+                fail(f"tusk idp get-connector okta: {r.stderr}")
+            seen = json.loads(r.stdout)["name"]
+            if seen == name:
+                break
+            time.sleep(0.3)
+        return seen
+
+    # First with SIGHUP, which re-reads every source: this proves the swapped
+    # layout is one tusk reads, whatever watching the binary does.
+    swap("Okta (after SIGHUP)")
+    p.send_signal(signal.SIGHUP)
+    seen = wait_for("Okta (after SIGHUP)", 15)
+    check(seen == "Okta (after SIGHUP)", f"after a ..data swap and SIGHUP the connector is renamed ({seen!r})")
+    # Then with no signal at all, as in a cluster.
+    swap("Okta (renamed)")
     # tusk polls its sources every 2 s; the kubelet itself takes up to a
     # minute to propagate, which this test does not need to wait for.
-    deadline = time.time() + 30
-    name = None
-    while time.time() < deadline:
-        _, body = readyz(port)
-        name = body["checks"]["config"]["connectors"][0]["name"]
-        if name == "Okta (renamed)":
-            break
-        time.sleep(0.3)
+    seen = wait_for("Okta (renamed)", 30)
     check(p.poll() is None, "tusk kept running")
-    check(name == "Okta (renamed)",
-          f"the changed upstream-idps applied without a restart (connector name now {name!r}; "
+    check(seen == "Okta (renamed)",
+          f"the changed upstream-idps applied without a restart or signal (connector name now {seen!r}; "
           "needs the secrets-dir watching of the hruntime branch)")
 
 
@@ -672,6 +691,16 @@ def wiring_proxy(renders):
     check(c1 != 429 and c2 == 429,
           f"from an untrusted peer, a spoofed X-Forwarded-For does not escape its limit ({c1}, {c2})")
     stop(p)
+
+
+def as_root(port, token, *args):
+    """A tusk client command with the root token, against 127.0.0.1:port."""
+    cfg = os.path.join(TMP, f"client-{port}.json")
+    with open(cfg, "w") as f:
+        json.dump({"v2": {"active_context": "t", "contexts": {"t": {
+            "pachd_address": f"grpc://127.0.0.1:{port}", "session_token": token}}}}, f)
+    env = {"PATH": os.environ["PATH"], "HOME": TMP, "PACH_CONFIG": cfg}
+    return run([TUSK, *args], env=env, timeout=30)
 
 
 def psql(sql):
@@ -705,12 +734,9 @@ def wiring_postgres(renders):
                   f"replica on {port}: ready on PostgreSQL")
         # The root token both replicas share comes from the chart's Secret.
         token = pod.secrets["tusk-generated"]["root-token"]
-        cfg = os.path.join(TMP, "pg-config.json")
+
         def tusk_cli(port, *args):
-            env = {"PATH": os.environ["PATH"], "HOME": TMP, "PACH_CONFIG": cfg}
-            json.dump({"v2": {"active_context": "t", "contexts": {"t": {
-                "pachd_address": f"grpc://127.0.0.1:{port}", "session_token": token}}}}, open(cfg, "w"))
-            return run([TUSK, *args], env=env, timeout=30)
+            return as_root(port, token, *args)
         r = tusk_cli(ports[0], "resource", "create", "project", "helmchart")
         check(r.returncode == 0, f"replica a: the chart's root token creates a project {r.stderr.strip()}")
         r = tusk_cli(ports[0], "auth", "set", "project", "helmchart", "projectViewer", "user:alice@example.com")
