@@ -61,7 +61,9 @@ free_port() {
 }
 
 # --- The image's settings, and Containerfile's -----------------------------
-bah inspect --type image --format '{{json .OCIv1.Config}}' "$image" >"$work/config.json"
+# (buildah 1.28's --format has no `json` function: take the whole document.)
+bah inspect --type image "$image" |
+  python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["OCIv1"]["config"]))' >"$work/config.json"
 python3 - "$work/config.json" "$repo/Containerfile" "$version" <<'EOF' || fail "image settings (above)"
 import json, sys
 config = json.load(open(sys.argv[1]))
@@ -135,7 +137,7 @@ cas="$(grep -c 'BEGIN CERTIFICATE' "$mnt/etc/ssl/certs/ca-certificates.crt")"
 pass "passwd/group name tusk (65532), no shell, CA bundle with $cas certificates"
 echo "      files in the image:"
 (cd "$mnt" && find . -type f -printf '        /%P  %s bytes\n' | sort)
-size="$(bah images --noheading --format '{{.Size}}' "$image")"
+size="$(bah images --noheading --format '{{.Size}}' "$image" | sed -n 1p)"
 echo "      image size: $size (binary $(du -h "$mnt/usr/local/bin/tusk" | cut -f1), root file system $(du -sh "$mnt" | cut -f1))"
 bah umount "$ctr" >/dev/null
 
@@ -155,11 +157,11 @@ sed 's/^    name: Okta$/    name: Okta\n    version: v2/' examples/okta-values.y
 chmod 0644 "$work/broken.yaml"
 grep -q '^    version: v2$' "$work/broken.yaml" || fail "could not derive broken.yaml from examples/okta-values.yaml"
 for f in okta-values.yaml okta-values.json; do
-  out="$(bah run --isolation chroot -v "$work/$f:/config/$f:ro" "$ctr" -- "$tusk" config check --values "/config/$f" 2>&1)" ||
+  out="$(bah run --isolation chroot -v "$work/$f:/config/$f:ro" "$ctr" -- "$tusk" config check --values "/config/$f" 2>"$work/check.err")" ||
     fail "tusk config check --values $f failed in the image:
-$out"
-  case "$out" in *"configuration ok"*) ;; *) fail "tusk config check --values $f did not say ok: $out" ;; esac
-  pass "tusk config check on the document's $f: ${out%%$'\n'*}"
+$out$(cat "$work/check.err")"
+  case "$out" in "configuration ok"*) ;; *) fail "tusk config check --values $f did not say ok: $out" ;; esac
+  pass "tusk config check on the document's $f: $out"
 done
 status=0
 out="$(bah run --isolation chroot -v "$work/broken.yaml:/config/values.yaml:ro" "$ctr" -- "$tusk" config check --values /config/values.yaml 2>&1)" || status=$?
@@ -198,29 +200,31 @@ oidc:
       issuer: $issuer
       clientID: tusk
       clientSecret: a-client-secret-for-the-image-test
-      redirectURI: http://127.0.0.1:30650/dex/callback
+      redirectURI: http://localhost:30650/dex/callback
 EOF
 chmod 0644 "$work/upstream.yaml"
-# Prints the discovery check's status and detail from doctor's JSON report.
+# Runs doctor in the image with extra buildah run arguments; prints the
+# discovery check's status and detail. doctor exits 1 here either way (the
+# empty key set fails a later check): the discovery check is the one that
+# shows whose certificates it trusts.
 discovery() {
+  bah run --isolation chroot -v "$work/upstream.yaml:/config/values.yaml:ro" "$@" "$ctr" -- \
+    "$tusk" doctor --values /config/values.yaml -o json >"$work/doctor.json" 2>"$work/doctor.err" || true
   python3 -c 'import json, sys
-checks = json.loads(sys.stdin.read())
+checks = json.load(open(sys.argv[1]))
 c = next(c for c in checks if c["check"] == "upstream: discovery")
-print(c["status"], c["detail"])'
+print(c["status"], c["detail"])' "$work/doctor.json" ||
+    fail "tusk doctor in the image gave no discovery check; its output:
+$(cat "$work/doctor.json" "$work/doctor.err")"
 }
-# doctor exits 1 here either way (the empty key set fails a later check);
-# the discovery check is the one that shows the trust store.
-out="$(bah run --isolation chroot -v "$work/upstream.yaml:/config/values.yaml:ro" "$ctr" -- \
-  "$tusk" doctor --values /config/values.yaml -o json 2>/dev/null | discovery)" || fail "tusk doctor gave no discovery check"
+out="$(discovery)"
 case "$out" in
   FAIL*"cannot load the system's trusted certificates"*) fail "tusk in the image found no CA certificates: $out" ;;
   FAIL*UnknownIssuer*) ;;
   *) fail "with the image's bundle, a private CA's certificate should be refused as UnknownIssuer: $out" ;;
 esac
 pass "upstream TLS with the image's bundle: a certificate from a private CA is refused (UnknownIssuer)"
-out="$(bah run --isolation chroot -v "$work/upstream.yaml:/config/values.yaml:ro" \
-  -v "$work/ca.pem:/etc/ssl/certs/ca-certificates.crt:ro" "$ctr" -- \
-  "$tusk" doctor --values /config/values.yaml -o json 2>/dev/null | discovery)" || fail "tusk doctor gave no discovery check"
+out="$(discovery -v "$work/ca.pem:/etc/ssl/certs/ca-certificates.crt:ro")"
 case "$out" in ok*) ;; *) fail "with the private CA at /etc/ssl/certs/ca-certificates.crt, discovery should succeed: $out" ;; esac
 pass "upstream TLS with the private CA at /etc/ssl/certs/ca-certificates.crt: $out"
 kill "$upstream_pid"
@@ -243,8 +247,10 @@ port="$(free_port)"
 # No --user: the image's own user runs it. buildah 1.28 panics while
 # tearing down a container on a read-only root, after tusk exits; that
 # noise is in serve.log, never in a check.
-bah run --isolation chroot -v "$data:/var/lib/tusk" -e "TUSK_LISTEN=127.0.0.1:$port" \
-  "$ctr" -- "${entry[@]}" >"$work/serve.log" 2>&1 &
+# buildah itself, not the bah function: $! must be buildah's pid, which
+# stops tusk when it gets SIGTERM (a subshell's would orphan it).
+buildah --storage-driver "$driver" run --isolation chroot -v "$data:/var/lib/tusk" \
+  -e "TUSK_LISTEN=127.0.0.1:$port" "$ctr" -- "${entry[@]}" >"$work/serve.log" 2>&1 &
 serve_pid=$!
 up=""
 for _ in $(seq 1 120); do
@@ -276,8 +282,12 @@ pass "root file system read-only: $(grep -m1 -o 'cannot create data directory /p
 kill "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
 serve_pid=""
-if curl -fsS -m 2 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-  fail "tusk serve still answers after its container was stopped"
+for _ in $(seq 1 20); do
+  curl -fsS -m 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || break
+  sleep 0.5
+done
+if curl -fsS -m 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+  fail "tusk serve still answers 10 s after its container was stopped"
 fi
 umount "$ro_mnt"
 ro_mnt=""
