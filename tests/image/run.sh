@@ -10,11 +10,14 @@
 #   - `tusk --version`, and `tusk config check` on the document's Okta values
 #     (examples/) and on a broken copy (exit 1, the key named);
 #   - upstream TLS: `tusk doctor` inside trusts the image's CA bundle at
-#     /etc/ssl/certs/ca-certificates.crt, and only what that path holds;
+#     /etc/ssl/certs/ca-certificates.crt, and only what that path holds
+#     (a private CA mounted there is trusted; an empty file, nothing);
 #   - `tusk serve` (the image's entrypoint and command) as the image's user,
 #     with the container's root file system mounted read-only and only
 #     /var/lib/tusk writable: it answers /healthz, logs JSON, writes its
-#     files there as 65532, and a data directory elsewhere fails with EROFS.
+#     files there as 65532, `tusk doctor --address` from a second container
+#     passes (the Helm test hook's command), and a data directory elsewhere
+#     fails with EROFS.
 # buildah run does not apply ENTRYPOINT/CMD and has no --read-only, so the
 # script runs the entrypoint and command read from the image, and remounts
 # the container's root read-only itself (needs root, as buildah does).
@@ -38,6 +41,7 @@ version="$(cargo metadata --no-deps --format-version 1 --locked |
   python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tusk-cli"))')"
 image="localhost/tusk:$version"
 ctr="tusk-image-test"
+client="tusk-image-test-client"
 work="$(mktemp -d)"
 chmod 0755 "$work"
 serve_pid=""
@@ -49,12 +53,12 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   [ -z "$ro_mnt" ] || umount "$ro_mnt" 2>/dev/null || true
-  bah rm "$ctr" >/dev/null 2>&1 || true
+  bah rm "$ctr" "$client" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-# A container left by an interrupted run holds the same name.
-bah rm "$ctr" >/dev/null 2>&1 || true
+# Containers left by an interrupted run hold the same names.
+bah rm "$ctr" "$client" >/dev/null 2>&1 || true
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -227,6 +231,15 @@ pass "upstream TLS with the image's bundle: a certificate from a private CA is r
 out="$(discovery -v "$work/ca.pem:/etc/ssl/certs/ca-certificates.crt:ro")"
 case "$out" in ok*) ;; *) fail "with the private CA at /etc/ssl/certs/ca-certificates.crt, discovery should succeed: $out" ;; esac
 pass "upstream TLS with the private CA at /etc/ssl/certs/ca-certificates.crt: $out"
+# And the roots come from that file alone: nothing compiled in.
+: >"$work/empty.pem"
+chmod 0644 "$work/empty.pem"
+out="$(discovery -v "$work/empty.pem:/etc/ssl/certs/ca-certificates.crt:ro")"
+case "$out" in
+  FAIL*"cannot load the system's trusted certificates"*) ;;
+  *) fail "with an empty /etc/ssl/certs/ca-certificates.crt, tusk should find no CA certificates: $out" ;;
+esac
+pass "upstream TLS with an empty bundle: $(grep -o "cannot load the system's trusted certificates[^;]*" <<<"$out")"
 kill "$upstream_pid"
 wait "$upstream_pid" 2>/dev/null || true
 upstream_pid=""
@@ -271,10 +284,17 @@ pass "logs are JSON: $(head -c 120 "$work/serve.log")..."
 [ "$(stat -c '%u:%g %a' "$data/root-token")" = "65532:65532 600" ] ||
   fail "root-token in /var/lib/tusk is $(stat -c '%u:%g %a' "$data/root-token"), expected 65532:65532 600 (the image's user)"
 pass "runs as 65532: it wrote $(cd "$data" && echo *) to /var/lib/tusk, owner-only"
-status=0
+# What the Helm chart's test hook runs: doctor from the same image, in a
+# second container (buildah's exit status on the read-only one is its
+# teardown panic's, not tusk's).
+bah from --name "$client" "$image" >/dev/null
+out="$(bah run --isolation chroot "$client" -- "$tusk" doctor --address "127.0.0.1:$port" 2>&1)" ||
+  fail "tusk doctor --address 127.0.0.1:$port in the image failed:
+$out"
+pass "tusk doctor in a second container against it: $(tail -n1 <<<"$out")"
+# Only the message counts here: buildah exits non-zero on this root anyway.
 out="$(bah run --isolation chroot -e TUSK_DATA_DIR=/probe -e "TUSK_LISTEN=127.0.0.1:$(free_port)" \
-  "$ctr" -- "${entry[@]}" 2>&1)" || status=$?
-[ "$status" != 0 ] || fail "tusk serve wrote a data directory to the read-only root"
+  "$ctr" -- "${entry[@]}" 2>&1)" || true
 grep -q 'cannot create data directory /probe: Read-only file system' <<<"$out" ||
   fail "a data directory on the root should fail with EROFS; got:
 $out"
