@@ -4,7 +4,9 @@
 # then runs it with `buildah run --isolation chroot`, which shares the host's
 # network, so the host reaches a server inside on 127.0.0.1. It checks:
 #   - the image's settings (user, entrypoint, command, env, port, volume,
-#     labels) and that Containerfile states the same ones;
+#     labels) and that Containerfile states the same ones; its runtime
+#     stage, built with `buildah bud` on stand-ins for the base images,
+#     gives the same settings, user files and /var/lib/tusk;
 #   - its files: all root-owned and not writable by others, except
 #     /var/lib/tusk (65532, 0700); no setuid; no shell; its size;
 #   - `tusk --version`, and `tusk config check` on the document's Okta values
@@ -54,11 +56,24 @@ cleanup() {
   done
   [ -z "$ro_mnt" ] || umount "$ro_mnt" 2>/dev/null || true
   bah rm "$ctr" "$client" >/dev/null 2>&1 || true
+  remove_standins
   rm -rf "$work"
 }
+# The images the Containerfile check builds, and any container on them.
+standins=(localhost/tusk-standin-build localhost/tusk-standin-runtime localhost/tusk-containerfile-test)
+remove_standins() {
+  local name image
+  while read -r name image; do
+    for s in "${standins[@]}"; do
+      [ "$image" != "$s:latest" ] || bah rm "$name" >/dev/null 2>&1 || true
+    done
+  done < <(bah containers --all --noheading --format '{{.ContainerName}} {{.ImageName}}' 2>/dev/null || true)
+  for s in "${standins[@]}"; do bah rmi "$s" >/dev/null 2>&1 || true; done
+}
 trap cleanup EXIT
-# Containers left by an interrupted run hold the same names.
+# Containers and images left by an interrupted run hold the same names.
 bah rm "$ctr" "$client" >/dev/null 2>&1 || true
+remove_standins
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -131,6 +146,9 @@ $offenders"
 [ -z "$(find "$mnt/var/lib/tusk" -mindepth 1)" ] || fail "/var/lib/tusk is not empty in the image"
 pass "files: root-owned, not writable by others, no setuid; /var/lib/tusk 65532:65532 0700"
 grep -qx 'tusk:x:65532:65532:tusk:/var/lib/tusk:/sbin/nologin' "$mnt/etc/passwd" || fail "/etc/passwd does not name uid 65532 tusk"
+mnt_passwd="$work/image-passwd" mnt_group="$work/image-group"
+cp "$mnt/etc/passwd" "$mnt_passwd"
+cp "$mnt/etc/group" "$mnt_group"
 grep -qx 'tusk:x:65532:' "$mnt/etc/group" || fail "/etc/group does not name gid 65532 tusk"
 for sh in bin/sh bin/bash usr/bin/sh; do
   [ ! -e "$mnt/$sh" ] || fail "the image has a shell at /$sh"
@@ -143,7 +161,85 @@ echo "      files in the image:"
 (cd "$mnt" && find . -type f -printf '        /%P  %s bytes\n' | sort)
 size="$(bah images --noheading --format '{{.Size}}' "$image" | sed -n 1p)"
 echo "      image size: $size (binary $(du -h "$mnt/usr/local/bin/tusk" | cut -f1), root file system $(du -sh "$mnt" | cut -f1))"
+# What a base image such as distroless cc-debian12 provides, taken from
+# this image: the C libraries, the loader and the CA bundle.
+standin_rt="$work/standin-runtime"
+mkdir -p "$standin_rt/etc" "$standin_rt/var/lib"
+(cd "$mnt" && cp -a --parents lib* etc/ssl "$standin_rt/")
 bah umount "$ctr" >/dev/null
+
+# --- Containerfile's runtime stage, built with buildah bud -----------------
+# The rust and distroless base images cannot be pulled here, so stand-ins
+# replace them: the build stage becomes an image holding what its RUN line
+# produces (run here on the release binary scripts/image built, minus the
+# cargo build), the runtime base an image with the C libraries and CA
+# bundle. Everything from the runtime stage's FROM on is built verbatim.
+python3 - "$repo/Containerfile" "$work" "${CARGO_TARGET_DIR:-$repo/target}/release/tusk" <<'PY' || fail "cannot derive the stand-in build from Containerfile (above)"
+import re, sys
+path, work, binary = sys.argv[1:4]
+text = open(path).read()
+lines = re.sub(r"\\\n", " ", text).splitlines()
+froms = [i for i, l in enumerate(lines) if l.startswith("FROM ")]
+if len(froms) != 2 or not lines[froms[0]].endswith(" AS build"):
+    sys.exit("Containerfile: expected two stages, the first `AS build`")
+runs = [l[4:] for l in lines[froms[0]:froms[1]] if l.startswith("RUN ")]
+cargo = r"^cargo build --release -p tusk-cli --locked\s*&&\s*"
+if len(runs) != 1 or not re.search(cargo, runs[0]):
+    sys.exit("Containerfile: expected one RUN in the build stage, starting with the cargo build")
+script = re.sub(cargo, "", runs[0]).replace("target/release/tusk", binary)
+script = re.sub(r"(?<![\w/])/out\b", f"{work}/standin-build/out", script)
+open(f"{work}/standin-build.sh", "w").write("set -euo pipefail\n" + script + "\n")
+runtime = [l for l in text.splitlines()[text.splitlines().index(lines[froms[1]]):]]
+runtime[0] = "FROM localhost/tusk-standin-runtime"
+open(f"{work}/Containerfile", "w").write("FROM localhost/tusk-standin-build AS build\n" + "\n".join(runtime) + "\n")
+PY
+mkdir -p "$work/standin-build" "$work/context"
+(cd "$work" && bash standin-build.sh) || fail "Containerfile's build-stage RUN failed when run here on the release binary"
+printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$standin_rt/etc/passwd"
+printf 'root:x:0:\nnonroot:x:65532:\n' >"$standin_rt/etc/group"
+for part in build runtime; do
+  bah from --name "tusk-standin-$part" scratch >/dev/null
+  smnt="$(bah mount "tusk-standin-$part")"
+  cp -a "$work/standin-$part/." "$smnt/"
+  bah commit --quiet --rm "tusk-standin-$part" "localhost/tusk-standin-$part" >/dev/null
+done
+bah bud --isolation chroot --pull-never --quiet -f "$work/Containerfile" \
+  -t localhost/tusk-containerfile-test "$work/context" >"$work/bud.log" 2>&1 ||
+  fail "buildah bud of Containerfile's runtime stage failed:
+$(cat "$work/bud.log")"
+bah inspect --type image localhost/tusk-containerfile-test |
+  python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["OCIv1"]["config"]))' >"$work/cf-config.json"
+python3 - "$work/config.json" "$work/cf-config.json" <<'PY' || fail "Containerfile builds an image unlike scripts/image's (above)"
+import json, sys
+ours, theirs = (json.load(open(p)) for p in sys.argv[1:3])
+bad = False
+for key in ("User", "Entrypoint", "Cmd", "WorkingDir", "ExposedPorts", "Volumes", "StopSignal", "Env"):
+    a, b = ours.get(key), theirs.get(key)
+    if key == "ExposedPorts":
+        # A Containerfile's EXPOSE 30650 is 30650/tcp.
+        a, b = sorted(p if "/" in p else p + "/tcp" for p in a), sorted(p if "/" in p else p + "/tcp" for p in b)
+    if a != b:
+        print(f"  {key}: scripts/image {a!r}, Containerfile {b!r}", file=sys.stderr)
+        bad = True
+v = "org.opencontainers.image.version"
+if ours["Labels"].get(v) != theirs.get("Labels", {}).get(v):
+    print(f"  label {v}: scripts/image {ours['Labels'].get(v)!r}, Containerfile {theirs.get('Labels', {}).get(v)!r}", file=sys.stderr)
+    bad = True
+sys.exit(1 if bad else 0)
+PY
+bah from --name tusk-containerfile-test localhost/tusk-containerfile-test >/dev/null
+cmnt="$(bah mount tusk-containerfile-test)"
+[ "$(stat -c '%u:%g %a' "$cmnt/var/lib/tusk")" = "65532:65532 700" ] ||
+  fail "Containerfile's /var/lib/tusk is $(stat -c '%u:%g %a' "$cmnt/var/lib/tusk"), expected 65532:65532 700"
+[ "$(stat -c '%u:%g %a' "$cmnt/usr/local/bin/tusk")" = "0:0 755" ] ||
+  fail "Containerfile's /usr/local/bin/tusk is $(stat -c '%u:%g %a' "$cmnt/usr/local/bin/tusk"), expected 0:0 755"
+cmp -s "$cmnt/etc/passwd" "$mnt_passwd" || fail "Containerfile's /etc/passwd differs from scripts/image's"
+cmp -s "$cmnt/etc/group" "$mnt_group" || fail "Containerfile's /etc/group differs from scripts/image's"
+out="$(bah run --isolation chroot tusk-containerfile-test -- /usr/local/bin/tusk --version)" ||
+  fail "tusk --version failed in the image built from Containerfile"
+[ "$out" = "tusk $version" ] || fail "the Containerfile image's tusk --version printed '$out'"
+remove_standins
+pass "Containerfile's runtime stage (buildah bud, stand-in bases): same settings, user files, /var/lib/tusk 65532 0700; $out"
 
 # The command the image runs by default: buildah run does not apply it.
 mapfile -t entry < <(python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); print("\n".join(c["Entrypoint"] + c["Cmd"]))' "$work/config.json")
