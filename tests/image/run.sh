@@ -55,7 +55,7 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   [ -z "$ro_mnt" ] || umount "$ro_mnt" 2>/dev/null || true
-  bah rm "$ctr" "$client" >/dev/null 2>&1 || true
+  for c in "$ctr" "$client"; do bah rm "$c" >/dev/null 2>&1 || true; done
   remove_standins
   rm -rf "$work"
 }
@@ -72,7 +72,7 @@ remove_standins() {
 }
 trap cleanup EXIT
 # Containers and images left by an interrupted run hold the same names.
-bah rm "$ctr" "$client" >/dev/null 2>&1 || true
+for c in "$ctr" "$client"; do bah rm "$c" >/dev/null 2>&1 || true; done
 remove_standins
 
 free_port() {
