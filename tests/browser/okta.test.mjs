@@ -235,8 +235,14 @@ test('c. upstream unreachable at start recovers without a restart', { timeout: 1
     const down = await waitForConnector(tusk, 'okta', (c) => c.ok === false && !/^connecting/.test(c.error ?? ''));
     t.diagnostic(`/readyz okta while down: ${down.error}`);
     assert.ok(down.error.includes(`127.0.0.1:${opPort}`), `the error names the provider: ${down.error}`);
+    // Its only connector cannot log anyone in: not ready (issue 12), so a
+    // load balancer sends logins elsewhere, but alive, so Kubernetes does
+    // not restart it for an upstream outage.
     const body = await readyz(tusk);
-    assert.equal(body.ready, true, 'an unreachable upstream does not make tusk unready');
+    assert.equal(body.ready, false, JSON.stringify(body));
+    assert.equal(body.reason, 'no_connector_available', JSON.stringify(body));
+    const healthz = await fetch(`${tusk.base}/healthz`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(healthz.status, 200);
 
     // Meanwhile a user gets a clear "temporarily unavailable" page.
     const during = await followLogin(authUrl(tusk, rp, { state: rand(), nonce: rand() }), rp.redirectUri);
@@ -250,6 +256,7 @@ test('c. upstream unreachable at start recovers without a restart', { timeout: 1
     const op = keep(await startStandin({ port: opPort, clientSecret: secret, redirectUris: [callbackOf(tuskPort)] }));
     assert.equal(op.port, opPort);
     await waitForConnector(tusk, 'okta', (c) => c.ok === true, { timeoutMs: 75_000, intervalMs: 500 });
+    assert.equal((await readyz(tusk)).ready, true, 'ready again once the upstream answers');
     await loginAndVerify({ tusk, rp, standin: op, login: 'barbara' });
     assert.deepEqual(tusk.panics(), []);
   });

@@ -248,10 +248,18 @@ async fn check_server(target: &Target, report: &mut Report) -> (Option<String>, 
                 if body["draining"] == true {
                     why.push("the server is shutting down".into());
                 }
+                let no_login = body["reason"] == "no_connector_available";
+                if no_login {
+                    why.push("no connector can log anyone in".into());
+                }
                 report.fail(
                     "tusk: readyz",
                     format!("{readyz_url} answered {code}, not ready: {}", why.join("; ")),
-                    "check the server's log; for the store, that the database is reachable (--database-url) and the data dir writable",
+                    if no_login {
+                        "every configured connector is unavailable: the connector checks below say why"
+                    } else {
+                        "check the server's log; for the store, that the database is reachable (--database-url) and the data dir writable"
+                    },
                 );
             }
             for c in body["checks"]["connectors"]

@@ -133,8 +133,14 @@ enum ConfigCommand {
 /// Where configuration comes from; shared by `serve` and `config`.
 #[derive(Args, Clone)]
 pub struct SourceArgs {
-    /// A Pachyderm Helm values file (YAML or JSON). Repeatable: later files override earlier ones, as with `helm -f`.
-    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    /// A Pachyderm Helm values file (YAML or JSON). Repeatable or comma-separated: later files override earlier ones, as with `helm -f`.
+    #[arg(
+        long = "values",
+        short = 'f',
+        value_name = "FILE",
+        env = "TUSK_VALUES",
+        value_delimiter = ','
+    )]
     pub values: Vec<PathBuf>,
     /// Directory of secrets: the secret named N is the directory DIR/N, one file per key.
     #[arg(long, value_name = "DIR", env = "TUSK_SECRETS_DIR")]

@@ -5,7 +5,7 @@ use crate::{Loaded, SourceArgs, print_diagnostics, sources, summary};
 use anyhow::{Context, anyhow};
 use clap::Args;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tusk_core::Secret;
 use tusk_store::Store;
@@ -90,16 +90,8 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
         config
     };
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tusk_server::TlsPem {
-            cert_chain: sources::read_capped(cert).map_err(|e| anyhow!("--tls-cert {e}"))?,
-            private_key: Secret::new(
-                sources::read_capped(key).map_err(|e| anyhow!("--tls-key {e}"))?,
-            ),
-        }),
-        _ => config.tls.as_ref().map(|t| tusk_server::TlsPem {
-            cert_chain: t.cert_chain.as_bytes().to_vec(),
-            private_key: Secret::new(t.private_key.expose().as_bytes().to_vec()),
-        }),
+        (Some(cert), Some(key)) => Some(read_tls_files(cert, key).map_err(|e| anyhow!(e))?),
+        _ => tusk_server::reload::tls_of(&config).map(|(pem, _)| pem),
     };
     let store = open_store(&args, config.provider.database_acquire_timeout).await?;
     let provider = tusk_server::provider_from_config(&config, store.clone())
@@ -260,9 +252,11 @@ fn hand_over_root_token(args: &ServeArgs, token: &Secret<String>) {
     }
 }
 
-/// Hot reload: SIGHUP, or a change to any `--values` file (checked every
-/// two seconds by modification time and size, which needs no inotify and
-/// works on the symlink swaps Kubernetes uses for mounted files).
+/// Hot reload: SIGHUP, or a change to a `--values` file, to the secrets
+/// directory or to the `--tls-cert`/`--tls-key` files. Changes are found by
+/// polling file metadata every two seconds (see [`sources::Watched`]),
+/// which needs no inotify and sees the symlink swaps Kubernetes makes when
+/// it updates a mounted Secret or ConfigMap.
 fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload {
     let (tx, rx) = tokio::sync::watch::channel(0u64);
     let tx = std::sync::Arc::new(tx);
@@ -273,7 +267,7 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
             let Ok(mut hup) =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             else {
-                tracing::warn!("cannot listen for SIGHUP; edits to values files still reload");
+                tracing::warn!("cannot listen for SIGHUP; changed files still reload");
                 return;
             };
             while hup.recv().await.is_some() {
@@ -282,35 +276,50 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
             }
         });
     }
-    let files = args.source.values.clone();
-    if !files.is_empty() {
+    let mut files: Vec<PathBuf> = args.source.values.clone();
+    files.extend(args.tls_cert.iter().cloned());
+    files.extend(args.tls_key.iter().cloned());
+    let watched = sources::Watched {
+        files,
+        secrets_dir: args.source.secrets_dir.clone(),
+    };
+    if !watched.is_empty() {
         let tx = tx.clone();
-        tokio::spawn(async move {
-            let stamp = |files: &[PathBuf]| -> Vec<Option<(std::time::SystemTime, u64)>> {
-                files
-                    .iter()
-                    .map(|f| {
-                        std::fs::metadata(f)
-                            .ok()
-                            .and_then(|m| Some((m.modified().ok()?, m.len())))
-                    })
-                    .collect()
-            };
-            let mut last = stamp(&files);
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
-            loop {
-                tick.tick().await;
-                let now = stamp(&files);
-                if now != last {
+        // A thread of its own: `stat` on a stalled network volume must not
+        // hold a runtime thread.
+        let spawned = std::thread::Builder::new()
+            .name("tusk-reload-watch".into())
+            .spawn(move || {
+                let mut last = watched.stamp();
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                    if tx.is_closed() {
+                        return;
+                    }
+                    let now = watched.stamp();
+                    if now.keys != last.keys {
+                        // Keys are read at start only: every replica must
+                        // hold the same ones, so a restart applies them
+                        // (README, "Rotation").
+                        tracing::warn!(
+                            file = crate::store_cmd::KEYS_FILE,
+                            "the encryption keys in --secrets-dir changed; tusk reads them at start only, so restart every replica to use them"
+                        );
+                    }
+                    let changed = now.changed_from(&last);
                     last = now;
-                    tracing::info!("a values file changed, reloading the configuration");
-                    tx.send_modify(|n| *n += 1);
+                    if !changed.is_empty() {
+                        tracing::info!(
+                            changed = %changed.join(", "),
+                            "configuration sources changed, reloading the configuration"
+                        );
+                        tx.send_modify(|n| *n += 1);
+                    }
                 }
-                if tx.is_closed() {
-                    return;
-                }
-            }
-        });
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot watch the configuration files; SIGHUP still reloads");
+        }
     }
     let source = config_source(args, &local.to_string());
     let load: tusk_server::reload::Loader = std::sync::Arc::new(move || match source.load() {
@@ -330,7 +339,36 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
             help: None,
         }]),
     });
-    tusk_server::reload::Reload { trigger: rx, load }
+    // Certificates from the flags are read again on every reload; without
+    // the flags the server takes them from the configuration
+    // (`proxy.tls.secretName` in the secrets directory).
+    let tls: Option<tusk_server::reload::TlsLoader> = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let (cert, key) = (cert.clone(), key.clone());
+            Some(std::sync::Arc::new(move |_: &tusk_core::config::Config| {
+                let origin = format!(
+                    "--tls-cert {} and --tls-key {}",
+                    cert.display(),
+                    key.display()
+                );
+                read_tls_files(&cert, &key).map(|pem| Some((pem, origin)))
+            }))
+        }
+        _ => None,
+    };
+    tusk_server::reload::Reload {
+        trigger: rx,
+        load,
+        tls,
+    }
+}
+
+/// The `--tls-cert`/`--tls-key` pair, each error naming its flag and file.
+fn read_tls_files(cert: &Path, key: &Path) -> Result<tusk_server::TlsPem, String> {
+    Ok(tusk_server::TlsPem {
+        cert_chain: sources::read_capped(cert).map_err(|e| format!("--tls-cert {e}"))?,
+        private_key: Secret::new(sources::read_capped(key).map_err(|e| format!("--tls-key {e}"))?),
+    })
 }
 
 /// The configuration sources with the address the issuer may derive from:

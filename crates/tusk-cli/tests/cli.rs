@@ -292,6 +292,8 @@ struct Server {
     addr: String,
     /// What it logged up to "tusk is serving".
     log: String,
+    /// What it logged since.
+    later: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -328,12 +330,22 @@ impl Server {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                // Keep draining stderr so the child never blocks on a full pipe.
-                std::thread::spawn(move || for _ in lines.by_ref() {});
+                // Keep draining stderr so the child never blocks on a full
+                // pipe, and keep it for tests that read the log.
+                let later = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+                let sink = later.clone();
+                std::thread::spawn(move || {
+                    for line in lines.by_ref().map_while(Result::ok) {
+                        let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                });
                 return Server {
                     child,
                     addr,
                     log: seen,
+                    later,
                 };
             }
         }
@@ -470,6 +482,531 @@ fn serve_refuses_a_taken_port() {
             "Address already in use",
             "pick another port with --listen",
         ],
+    );
+}
+
+impl Server {
+    /// Everything logged since "tusk is serving".
+    fn later_log(&self) -> String {
+        self.later.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// `/readyz` (with its detail: the test runs on loopback) once `done`
+    /// holds, polled for up to 30 s; a hang guard, not a timing assertion.
+    fn readyz_until(
+        &self,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let mut body = serde_json::Value::Null;
+        for _ in 0..300 {
+            let (_, text) = self.get("/readyz");
+            body = serde_json::from_str(&text).unwrap_or_default();
+            if done(&body) {
+                return body;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "/readyz never showed {what}:\n{body:#}\nlog:\n{}",
+            self.later_log()
+        );
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("kill -{name}: {e}"));
+        assert!(status.success());
+    }
+}
+
+/// Updates a mounted Secret the way the kubelet does: each key is written
+/// into a new `..<timestamp>` directory, a `..data_tmp` symlink to it is
+/// renamed over `..data` (one atomic swap), then the old directory is
+/// removed. Keys are symlinks `key -> ..data/key`, made for new keys and
+/// removed for keys that are gone.
+#[cfg(unix)]
+fn kubelet_update(secret: &Path, stamp: &str, files: &[(&str, &str)]) {
+    use std::os::unix::fs::symlink;
+    let fail =
+        |what: &str, e: std::io::Error| -> ! { panic!("{what} in {}: {e}", secret.display()) };
+    let dir = format!("..{stamp}");
+    std::fs::create_dir_all(secret.join(&dir)).unwrap_or_else(|e| fail("mkdir", e));
+    for (key, text) in files {
+        std::fs::write(secret.join(&dir).join(key), text).unwrap_or_else(|e| fail("write", e));
+    }
+    let old = std::fs::read_link(secret.join("..data")).ok();
+    symlink(&dir, secret.join("..data_tmp")).unwrap_or_else(|e| fail("symlink", e));
+    std::fs::rename(secret.join("..data_tmp"), secret.join("..data"))
+        .unwrap_or_else(|e| fail("rename", e));
+    for entry in std::fs::read_dir(secret).unwrap_or_else(|e| fail("read_dir", e)) {
+        let name = entry.unwrap_or_else(|e| fail("entry", e)).file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with("..") && !files.iter().any(|(k, _)| *k == name) {
+            std::fs::remove_file(secret.join(&*name)).unwrap_or_else(|e| fail("unlink", e));
+        }
+    }
+    for (key, _) in files {
+        if std::fs::symlink_metadata(secret.join(key)).is_err() {
+            symlink(format!("..data/{key}"), secret.join(key))
+                .unwrap_or_else(|e| fail("symlink", e));
+        }
+    }
+    if let Some(old) = old {
+        std::fs::remove_dir_all(secret.join(old)).unwrap_or_else(|e| fail("rm", e));
+    }
+}
+
+fn connector_ids(body: &serde_json::Value, at: &str) -> Vec<String> {
+    let list = match at {
+        "config" => &body["checks"]["config"]["connectors"],
+        _ => &body["checks"]["connectors"],
+    };
+    list.as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 12: an `upstream-idps` Secret updated by the kubelet (a `..data`
+/// symlink swap) applies without a restart; an invalid update is rejected
+/// whole, the running connectors stay, and the rejection shows in `/readyz`,
+/// `/metrics` and the log, again on each retry (SIGHUP).
+#[cfg(unix)]
+#[test]
+fn serve_applies_a_swapped_kubelet_secret_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path();
+    let secrets = d.join("secrets");
+    let idps = secrets.join("idps");
+    let one = r#"[{"id": "one", "name": "One", "type": "mockCallback"}]"#;
+    let two = r#"[{"id": "one", "name": "One", "type": "mockCallback"}, {"id": "two", "name": "Two", "type": "mockCallback"}]"#;
+    let bad = r#"[{"id": "one", "name": "One", "type": "mockCallback", "version": 2}]"#;
+    kubelet_update(
+        &idps,
+        "2026_12_07_14_00_00.000000001",
+        &[("upstream-idps", one)],
+    );
+    let values = write(d, "values.yaml", b"oidc:\n  upstreamIDPsSecretName: idps\n");
+    let server = Server::start(&[
+        "--data-dir",
+        &d.join("data").display().to_string(),
+        "--values",
+        &values,
+        "--secrets-dir",
+        &secrets.display().to_string(),
+    ]);
+    let body = server.readyz_until("the first connector", |b| b["ready"] == true);
+    assert_eq!(connector_ids(&body, "live"), ["one"], "{body}");
+    assert_eq!(body["checks"]["config"]["mockIDP"], false, "{body}");
+
+    kubelet_update(
+        &idps,
+        "2026_12_07_14_05_00.000000002",
+        &[("upstream-idps", two)],
+    );
+    let body = server.readyz_until("the second connector", |b| {
+        connector_ids(b, "live") == ["one", "two"]
+    });
+    assert_eq!(connector_ids(&body, "config"), ["one", "two"], "{body}");
+    assert_eq!(body["checks"]["config"]["reload"]["ok"], true, "{body}");
+    assert_eq!(body["ready"], true, "{body}");
+
+    kubelet_update(
+        &idps,
+        "2026_12_07_14_10_00.000000003",
+        &[("upstream-idps", bad)],
+    );
+    let body = server.readyz_until("the rejection", |b| {
+        b["checks"]["config"]["reload"]["ok"] == false
+    });
+    let reload = &body["checks"]["config"]["reload"];
+    assert!(
+        reload["errors"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unknown key `version`"),
+        "{body}"
+    );
+    assert_eq!(
+        connector_ids(&body, "live"),
+        ["one", "two"],
+        "nothing applied: {body}"
+    );
+    assert_eq!(connector_ids(&body, "config"), ["one", "two"], "{body}");
+    assert_eq!(
+        body["ready"], true,
+        "the last good configuration serves: {body}"
+    );
+    let (_, metrics) = server.get("/metrics");
+    assert!(
+        metrics.contains("tusk_config_last_reload_ok 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("tusk_config_reloads_total{outcome=\"rejected\"} 1")),
+        "{metrics}"
+    );
+    let rejections = |log: &str| log.matches("configuration reload rejected").count();
+    assert_eq!(rejections(&server.later_log()), 1, "{}", server.later_log());
+
+    // A retry of the same bad secret is logged again.
+    let before = reload["reloads"].as_u64().unwrap_or_default();
+    server.signal("HUP");
+    server.readyz_until("the retry", |b| {
+        b["checks"]["config"]["reload"]["reloads"].as_u64() > Some(before)
+    });
+    let log = server.later_log();
+    assert_eq!(rejections(&log), 2, "{log}");
+    assert!(log.contains("unknown key `version`"), "{log}");
+    assert_eq!(server.stop(), 0);
+}
+
+/// Issue 12: renewed `--tls-cert`/`--tls-key` files (cert-manager) reach
+/// new connections without a restart; a broken renewal keeps the served
+/// certificate and is reported.
+#[test]
+fn serve_reloads_renewed_tls_files_and_keeps_serving_through_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path();
+    let (cert, key) = self_signed_pem(d);
+    let first = std::fs::read(&cert).unwrap_or_else(|e| panic!("{e}"));
+    let server = Server::start(&[
+        "--data-dir",
+        &d.join("data").display().to_string(),
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ]);
+    let renewed = d.join("renewed");
+    std::fs::create_dir(&renewed).unwrap_or_else(|e| panic!("{e}"));
+    let (new_cert, new_key) = self_signed_pem(&renewed);
+    let second = std::fs::read(&new_cert).unwrap_or_else(|e| panic!("{e}"));
+    let readyz = |ca: &[u8]| https_readyz(&server, ca);
+    let until = |ca: &[u8], what: &str, done: &dyn Fn(&serde_json::Value) -> bool| {
+        https_readyz_until(&server, ca, what, done)
+    };
+    until(&first, "the first certificate", &|b| b["ready"] == true);
+    assert!(
+        readyz(&second).is_err(),
+        "the second certificate is not served yet"
+    );
+
+    std::fs::copy(&new_key, &key).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&new_cert, &cert).unwrap_or_else(|e| panic!("{e}"));
+    until(&second, "the renewed certificate", &|b| {
+        b["checks"]["config"]["reload"]["ok"] == true
+    });
+    assert!(
+        readyz(&first).is_err(),
+        "a new connection still got the old certificate"
+    );
+
+    std::fs::write(
+        &cert,
+        b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let body = until(&second, "the rejection", &|b| {
+        b["checks"]["config"]["reload"]["ok"] == false
+    });
+    let error = body["checks"]["config"]["reload"]["errors"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains(&format!("TLS certificate from --tls-cert {cert}")),
+        "{error}"
+    );
+    assert!(
+        readyz(&second).is_ok(),
+        "the renewed certificate keeps serving"
+    );
+    let log = server.later_log();
+    assert!(log.contains("configuration reload rejected"), "{log}");
+    let key_text = std::fs::read_to_string(&key).unwrap_or_default();
+    let key_body: String = key_text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(!log.contains(&key_body), "the private key is in the log");
+    assert_eq!(server.stop(), 0);
+}
+
+/// `/readyz` over TLS on a new connection from a client that trusts only
+/// the certificate `ca`.
+fn https_readyz(server: &Server, ca: &[u8]) -> Result<serde_json::Value, String> {
+    block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca).map_err(|e| e.to_string())?])
+            .build()
+            .map_err(|e| e.to_string())?;
+        let response = client
+            .get(format!("https://{}/readyz", server.addr))
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        response.json().await.map_err(|e| e.to_string())
+    })
+}
+
+/// [`https_readyz`] polled until `done` holds (a hang guard of 30 s).
+fn https_readyz_until(
+    server: &Server,
+    ca: &[u8],
+    what: &str,
+    done: &dyn Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = Err(String::new());
+    for _ in 0..300 {
+        last = https_readyz(server, ca);
+        if last.as_ref().is_ok_and(done) {
+            return last.unwrap_or_default();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("never saw {what}: {last:?}\nlog:\n{}", server.later_log());
+}
+
+/// Issue 12: the certificate in `proxy.tls.secretName`, renewed by
+/// cert-manager through the kubelet's `..data` swap, reaches new
+/// connections; a renewal whose key does not match is rejected and the
+/// served certificate stays.
+#[cfg(unix)]
+#[test]
+fn serve_reloads_a_renewed_tls_secret() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path();
+    let pair = |name: &str| {
+        let sub = d.join(name);
+        std::fs::create_dir(&sub).unwrap_or_else(|e| panic!("{e}"));
+        let (cert, key) = self_signed_pem(&sub);
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{e}"));
+        (read(&cert), read(&key))
+    };
+    let (cert_a, key_a) = pair("a");
+    let (cert_b, key_b) = pair("b");
+    let secrets = d.join("secrets");
+    let tls = secrets.join("tusk-tls");
+    kubelet_update(
+        &tls,
+        "2026_12_07_14_00_00.1",
+        &[("tls.crt", &cert_a), ("tls.key", &key_a)],
+    );
+    let values = write(
+        d,
+        "values.yaml",
+        b"proxy:\n  tls:\n    enabled: true\n    secretName: tusk-tls\n",
+    );
+    let server = Server::start(&[
+        "--data-dir",
+        &d.join("data").display().to_string(),
+        "--values",
+        &values,
+        "--secrets-dir",
+        &secrets.display().to_string(),
+    ]);
+    https_readyz_until(&server, cert_a.as_bytes(), "the first certificate", &|b| {
+        b["ready"] == true
+    });
+
+    kubelet_update(
+        &tls,
+        "2026_12_07_15_00_00.2",
+        &[("tls.crt", &cert_b), ("tls.key", &key_b)],
+    );
+    https_readyz_until(
+        &server,
+        cert_b.as_bytes(),
+        "the renewed certificate",
+        &|b| b["checks"]["config"]["reload"]["ok"] == true,
+    );
+    assert!(
+        https_readyz(&server, cert_a.as_bytes()).is_err(),
+        "a new connection got the old certificate"
+    );
+
+    kubelet_update(
+        &tls,
+        "2026_12_07_16_00_00.3",
+        &[("tls.crt", &cert_a), ("tls.key", &key_b)],
+    );
+    let body = https_readyz_until(&server, cert_b.as_bytes(), "the rejection", &|b| {
+        b["checks"]["config"]["reload"]["ok"] == false
+    });
+    let error = body["checks"]["config"]["reload"]["errors"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("TLS certificate from secret tusk-tls"),
+        "{error}"
+    );
+    assert!(
+        error.contains("cannot use the TLS certificate and private key together"),
+        "{error}"
+    );
+    assert!(
+        https_readyz(&server, cert_b.as_bytes()).is_ok(),
+        "the renewed certificate keeps serving"
+    );
+    assert_eq!(server.stop(), 0);
+}
+
+/// A PostgreSQL stand-in that asks for a clear-text password and refuses
+/// whatever comes: the machine's PostgreSQL trusts local connections and
+/// would never ask, so a test against it could not fail. Sends each
+/// password it receives.
+fn password_catcher() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let read_message = |s: &mut std::net::TcpStream| -> std::io::Result<Vec<u8>> {
+                    let mut len = [0u8; 4];
+                    s.read_exact(&mut len)?;
+                    let mut body = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+                    s.read_exact(&mut body)?;
+                    Ok(body)
+                };
+                let mut first = read_message(&mut s)?;
+                // SSLRequest: refuse TLS, then the startup message follows.
+                if first == 80877103u32.to_be_bytes() {
+                    s.write_all(b"N")?;
+                    first = read_message(&mut s)?;
+                }
+                let _ = first;
+                // AuthenticationCleartextPassword.
+                s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3])?;
+                let mut tag = [0u8; 1];
+                s.read_exact(&mut tag)?;
+                let body = read_message(&mut s)?;
+                let password =
+                    String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).into_owned();
+                let _ = tx.send(password);
+                let fields =
+                    b"SFATAL\0C28P01\0Mpassword authentication failed for user \"tusk\"\0\0";
+                let mut error = vec![b'E'];
+                error.extend_from_slice(&((fields.len() + 4) as u32).to_be_bytes());
+                error.extend_from_slice(fields);
+                s.write_all(&error)
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// Issue 12: the chart passes `TUSK_DATABASE_URL` without a password and
+/// the password as `PGPASSWORD` (a secretKeyRef); a password in the URL
+/// wins. Neither reaches the output.
+#[test]
+fn serve_sends_pgpassword_when_the_url_has_none_and_never_prints_it() {
+    let (addr, passwords) = password_catcher();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().display().to_string();
+    let cases = [
+        (
+            format!("postgres://tusk@{addr}/tusk"),
+            "pg-env-password-4f1d",
+        ),
+        (
+            format!("postgres://tusk:url-password-9b2e@{addr}/tusk"),
+            "url-password-9b2e",
+        ),
+    ];
+    for (url, sent) in cases {
+        let out = tusk()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data])
+            .env("TUSK_DATABASE_URL", &url)
+            .env("PGPASSWORD", "pg-env-password-4f1d")
+            .env("TUSK_ENCRYPTION_KEYS", KEY_A)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("password authentication failed"),
+            "{stderr}"
+        );
+        let got = passwords
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("no password arrived ({e}):\n{stderr}"));
+        assert_eq!(got, sent, "{url}");
+        for secret in ["pg-env-password-4f1d", "url-password-9b2e"] {
+            assert!(!stderr.contains(secret), "{secret} printed:\n{stderr}");
+        }
+    }
+}
+
+/// Issue 12: the container image configures tusk through the environment
+/// (`TUSK_SECRETS_DIR`, `TUSK_LISTEN`, ...) and `tusk --version` names the
+/// build.
+#[test]
+fn the_image_environment_reaches_config_check_and_version_prints() {
+    let r = run(&["--version"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout.trim(),
+        format!("tusk {}", env!("CARGO_PKG_VERSION"))
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("secrets/idps")).unwrap_or_else(|e| panic!("{e}"));
+    write(
+        &d.join("secrets/idps"),
+        "upstream-idps",
+        br#"[{"id": "one", "name": "One", "type": "mockCallback"}, {"id": "two", "name": "Two", "type": "mockCallback"}]"#,
+    );
+    let values = write(d, "values.yaml", b"oidc:\n  upstreamIDPsSecretName: idps\n");
+    let check = |values: String| {
+        let out = tusk()
+            .args(["config", "check"])
+            .env("TUSK_VALUES", values)
+            .env("TUSK_SECRETS_DIR", d.join("secrets"))
+            .env("TUSK_LISTEN", "0.0.0.0:31999")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("2 connector(s)"), "{stdout}");
+        stdout
+    };
+    let stdout = check(values.clone());
+    assert!(
+        stdout.contains("issuer http://localhost:31999/dex"),
+        "{stdout}"
+    );
+    // A comma-separated list, merged in order like `helm -f a.yaml,b.yaml`.
+    let base = write(
+        d,
+        "base.yaml",
+        b"oidc:\n  issuerURI: https://base.example.com/dex\n",
+    );
+    let stdout = check(format!("{base},{values}"));
+    assert!(
+        stdout.contains("issuer https://base.example.com/dex"),
+        "{stdout}"
     );
 }
 
@@ -1993,6 +2530,47 @@ fn doctor_checks_a_running_server() {
         "{}",
         r.stdout
     );
+    // Issue 12: the only connector is an upstream nobody answers for, so
+    // the server is not ready, and doctor says why.
+    let down = Deployment::start(
+        "oidc:\n  upstreamIDPs:\n  - id: okta\n    name: Okta\n    type: oidc\n    config: {issuer: \"http://127.0.0.1:9\", clientID: cid, clientSecret: a-client-secret-of-some-length, redirectURI: \"http://127.0.0.1:1/dex/callback\"}\n",
+    );
+    let r = down.fails(&["doctor", "--address", &down.address], 1, &[]);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("tusk: readyz"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        line.starts_with("FAIL") && line.contains("no connector can log anyone in"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("FAIL  tusk: connector okta"),
+        "{}",
+        r.stdout
+    );
+    // Probes of an unready server are not logged as errors: the outage is
+    // reported once, where it arises.
+    assert!(
+        down._server.log.contains("connector is unavailable"),
+        "{}",
+        down._server.log
+    );
+    // A line logged after doctor's requests: once it is read, any line
+    // those requests caused has been read too.
+    down._server.signal("HUP");
+    let mut log = String::new();
+    for _ in 0..300 {
+        log = down._server.later_log();
+        if log.contains("received SIGHUP") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(log.contains("received SIGHUP"), "{log}");
+    assert!(!log.contains("response failed"), "{log}");
 }
 
 #[test]

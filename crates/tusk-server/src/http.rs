@@ -19,6 +19,7 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::{HealthReporter, HealthService};
 use tower::{Service, ServiceExt};
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tusk_store::Store;
@@ -41,7 +42,9 @@ pub struct AppState {
 struct Inner {
     store: Store,
     issuer: String,
-    config_summary: Value,
+    /// The running configuration (secrets masked) for `/readyz`: the one
+    /// from start, then each accepted reload's.
+    config_summary: std::sync::RwLock<Value>,
     health: HealthReporter,
     draining: AtomicBool,
     oidc: Option<Oidc>,
@@ -96,7 +99,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 issuer,
-                config_summary,
+                config_summary: std::sync::RwLock::new(config_summary),
                 health,
                 draining: AtomicBool::new(false),
                 oidc,
@@ -118,6 +121,38 @@ impl AppState {
         if let Ok(mut s) = self.inner.reload_status.write() {
             *s = status;
         }
+    }
+
+    /// Records an accepted reload's configuration summary as the running
+    /// one. Only `reloaded` keys take the new value: the others were read
+    /// at start and still hold; those that changed are returned, so
+    /// `/readyz` can say that they wait for a restart.
+    pub(crate) fn set_running_config(&self, new: Value, reloaded: &[&str]) -> Vec<String> {
+        let Ok(mut running) = self.inner.config_summary.write() else {
+            return Vec::new();
+        };
+        let (Value::Object(old), Value::Object(new)) = (&mut *running, &new) else {
+            *running = new;
+            return Vec::new();
+        };
+        let mut pending = Vec::new();
+        for (key, value) in new {
+            if reloaded.contains(&key.as_str()) {
+                old.insert(key.clone(), value.clone());
+            } else if old.get(key) != Some(value) {
+                pending.push(key.clone());
+            }
+        }
+        pending
+    }
+
+    /// Whether the last configuration reload was accepted (true before any).
+    pub(crate) fn last_reload_ok(&self) -> bool {
+        self.inner
+            .reload_status
+            .read()
+            .map(|s| s["ok"] != Value::Bool(false))
+            .unwrap_or(true)
     }
 
     pub fn store(&self) -> &Store {
@@ -144,11 +179,17 @@ impl AppState {
         };
         let mut config_check = serde_json::Map::new();
         config_check.insert("issuer".to_owned(), json!(self.inner.issuer));
-        match &self.inner.config_summary {
-            Value::Object(summary) => config_check.extend(summary.clone()),
+        let summary = self
+            .inner
+            .config_summary
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        match summary {
+            Value::Object(summary) => config_check.extend(summary),
             Value::Null => {}
             other => {
-                config_check.insert("summary".to_owned(), other.clone());
+                config_check.insert("summary".to_owned(), other);
             }
         }
         config_check.insert("ok".to_owned(), Value::Bool(true));
@@ -156,18 +197,24 @@ impl AppState {
             config_check.insert("reload".to_owned(), reload.clone());
         }
         let draining = self.inner.draining.load(Ordering::Relaxed);
-        let ready = store_check["ok"] == Value::Bool(true) && !draining;
+        // A broken connector is reported but does not make the server
+        // unready while another one logs people in. With connectors
+        // configured and none able to (an upstream IdP down or still being
+        // discovered), a load balancer should send logins elsewhere. With
+        // none configured there is nothing to wait for, and the identity
+        // API that adds one must stay reachable.
+        let connectors = self.inner.oidc.as_ref().map(|o| o.provider().connectors());
+        let can_log_in = connectors
+            .as_ref()
+            .is_none_or(|c| c.is_empty() || c.iter().any(|c| c.status.is_ok()));
+        let ready = store_check["ok"] == Value::Bool(true) && !draining && can_log_in;
         self.publish(ready).await;
         let mut body = json!({
             "ready": ready,
             "checks": {"store": store_check, "config": config_check},
         });
-        if let Some(oidc) = &self.inner.oidc {
-            // A broken connector is reported but does not make the server
-            // unready: the other connectors still log people in.
-            let connectors: Vec<Value> = oidc
-                .provider()
-                .connectors()
+        if let Some(connectors) = connectors {
+            let connectors: Vec<Value> = connectors
                 .iter()
                 .map(|c| match &c.status {
                     Ok(_) => json!({"id": c.id, "type": c.kind, "ok": true}),
@@ -177,6 +224,9 @@ impl AppState {
                 })
                 .collect();
             body["checks"]["connectors"] = Value::Array(connectors);
+        }
+        if !can_log_in {
+            body["loginUnavailable"] = Value::Bool(true);
         }
         if draining {
             // Tells an operator why a healthy store still reads as not ready.
@@ -242,7 +292,24 @@ pub fn router(state: AppState) -> Router {
                         version = ?req.version(),
                         client = %client,
                     )
-                }),
+                })
+                // A 503 is a state already reported where it arises (an
+                // unready server, an unreachable store), and readiness
+                // probes would repeat it at error level every few seconds
+                // for as long as an upstream IdP is down.
+                .on_failure(
+                    |class: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span| {
+                        let latency_ms = latency.as_millis();
+                        match class {
+                            ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+                                tracing::debug!(latency_ms, "answered 503 Service Unavailable")
+                            }
+                            other => {
+                                tracing::error!(classification = %other, latency_ms, "response failed")
+                            }
+                        }
+                    },
+                ),
         )
 }
 
@@ -396,6 +463,8 @@ fn readiness_reason(readiness: &Readiness) -> &'static str {
         "draining"
     } else if readiness.body["checks"]["store"]["ok"] != Value::Bool(true) {
         "store_unavailable"
+    } else if readiness.body["loginUnavailable"] == Value::Bool(true) {
+        "no_connector_available"
     } else if readiness.ready {
         "ok"
     } else {
@@ -446,6 +515,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     }
     text.push_str(&metrics::scrape_time_text(
         state.oidc().map(|o| o.provider().as_ref()),
+        state.last_reload_ok(),
     ));
     (
         [(

@@ -126,7 +126,10 @@ pub(crate) fn track_grpc(path: &str, headers: &http::HeaderMap) {
 /// Gauges read at scrape time and rendered here rather than through the
 /// recorder: the recorder keeps every series it has seen, so a connector
 /// taken out of the configuration would report its last state forever.
-pub(crate) fn scrape_time_text(provider: Option<&tusk_oidc::Provider>) -> String {
+pub(crate) fn scrape_time_text(
+    provider: Option<&tusk_oidc::Provider>,
+    last_reload_ok: bool,
+) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
         if samples.is_empty() {
@@ -144,6 +147,13 @@ pub(crate) fn scrape_time_text(provider: Option<&tusk_oidc::Provider>) -> String
             format!("{{version=\"{}\"}}", label(env!("CARGO_PKG_VERSION"))),
             1.0,
         )],
+    );
+    // Stays 0 from a rejected reload until one is accepted, so an alert
+    // fires before the next restart refuses the same file.
+    gauge(
+        "tusk_config_last_reload_ok",
+        "1 if the last configuration reload was accepted (or none was tried), 0 if it was rejected and the previous configuration still serves",
+        &[(String::new(), if last_reload_ok { 1.0 } else { 0.0 })],
     );
     if let Some(provider) = provider {
         let up: Vec<(String, f64)> = provider

@@ -86,7 +86,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let local = listener.local_addr().map_err(Error::Listener)?;
-    let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
+    let (tls, certificates) = match options.tls.as_ref().map(tls::acceptor).transpose()? {
+        Some((acceptor, certificates)) => (Some(acceptor), Some(certificates)),
+        None => (None, None),
+    };
     let oidc = options.provider.clone().map(|p| {
         crate::oidc::Oidc::new(
             p,
@@ -105,8 +108,9 @@ pub async fn run(
         options.auth.clone(),
     );
     let app = router(state.clone());
-    let _stop_reload =
-        AbortOnDrop(reload.map(|r| tokio::spawn(crate::reload::watch(r, state.clone()))));
+    let _stop_reload = AbortOnDrop(
+        reload.map(|r| tokio::spawn(crate::reload::watch(r, state.clone(), certificates))),
+    );
 
     // The first check happens before accepting, so gRPC health is right from
     // the first request.

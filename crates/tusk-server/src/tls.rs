@@ -1,19 +1,68 @@
-//! Turns PEM bytes into a rustls acceptor.
+//! Turns PEM bytes into a rustls acceptor whose certificate can be replaced
+//! while the server runs.
 //!
 //! The crypto provider is passed explicitly (aws-lc-rs) instead of relying on
 //! a process-wide default, which panics when both ring and aws-lc-rs are
 //! linked and would make tests order-dependent.
+//!
+//! The acceptor asks [`Certificates`] for the certificate on every
+//! handshake, so a reload that swaps it (cert-manager renewing a Secret)
+//! reaches new connections at once, while connections already open keep
+//! the session they negotiated.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
 use crate::{Error, TlsPem};
 
-pub(crate) fn acceptor(pem: &TlsPem) -> Result<TlsAcceptor, Error> {
+/// The certificate new handshakes get; replaced whole by [`Certificates::replace`].
+pub(crate) struct Certificates {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key is never printed; the chain is public but long.
+        f.write_str("Certificates")
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current.read().ok().map(|c| c.clone())
+    }
+}
+
+impl Certificates {
+    /// Checks `pem` completely (parses, key matches the first certificate)
+    /// before it replaces the current pair; on an error the current pair
+    /// keeps serving.
+    pub(crate) fn replace(&self, pem: &TlsPem) -> Result<(), Error> {
+        let key = certified_key(pem)?;
+        if let Ok(mut current) = self.current.write() {
+            *current = key;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `pem` would be accepted by [`Certificates::replace`].
+pub(crate) fn check(pem: &TlsPem) -> Result<(), Error> {
+    certified_key(pem).map(|_| ())
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The chain and key of `pem`, checked to belong together.
+fn certified_key(pem: &TlsPem) -> Result<Arc<CertifiedKey>, Error> {
     let certs = CertificateDer::pem_slice_iter(&pem.cert_chain)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::TlsCertificate {
@@ -29,17 +78,25 @@ pub(crate) fn acceptor(pem: &TlsPem) -> Result<TlsAcceptor, Error> {
             cause: describe(&e, "PRIVATE KEY"),
         }
     })?;
+    // `from_der` also compares the key with the first certificate's public
+    // key, which `with_single_cert` did before certificates became
+    // replaceable.
+    let key = CertifiedKey::from_der(certs, key, &provider()).map_err(Error::TlsConfig)?;
+    Ok(Arc::new(key))
+}
 
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+pub(crate) fn acceptor(pem: &TlsPem) -> Result<(TlsAcceptor, Arc<Certificates>), Error> {
+    let certificates = Arc::new(Certificates {
+        current: RwLock::new(certified_key(pem)?),
+    });
+    let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(Error::TlsConfig)?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(Error::TlsConfig)?;
+        .with_cert_resolver(certificates.clone());
     // h2 first: clients that can multiplex (gRPC) should.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok((TlsAcceptor::from(Arc::new(config)), certificates))
 }
 
 /// Our own wording of PEM errors: the library's `Display` quotes input lines
@@ -123,5 +180,29 @@ mod tests {
             "{:?}",
             result.err()
         );
+    }
+
+    #[test]
+    fn a_bad_replacement_keeps_the_current_certificate() {
+        let (cert, key) = generate();
+        let (_, certs) = acceptor(&pem(&cert, &key)).unwrap();
+        let before = certs.current.read().unwrap().clone();
+        let (other_cert, other_key) = generate();
+        let mismatched = certs.replace(&pem(&other_cert, &key));
+        assert!(
+            matches!(mismatched, Err(Error::TlsConfig(_))),
+            "{mismatched:?}"
+        );
+        let garbled = certs.replace(&pem(b"not a pem", &key));
+        assert!(
+            matches!(garbled, Err(Error::TlsCertificate { .. })),
+            "{garbled:?}"
+        );
+        assert!(Arc::ptr_eq(&before, &certs.current.read().unwrap()));
+
+        certs.replace(&pem(&other_cert, &other_key)).unwrap();
+        let served = certs.current.read().unwrap().cert[0].clone();
+        let wanted = CertificateDer::from_pem_slice(&other_cert).unwrap();
+        assert_eq!(served.as_ref(), wanted.as_ref());
     }
 }

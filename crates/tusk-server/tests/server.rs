@@ -1370,6 +1370,7 @@ mod hot_reload {
             reload: Some(tusk_server::reload::Reload {
                 trigger: rx,
                 load: loader,
+                tls: None,
             }),
             connections: Default::default(),
             trusted_proxies: Default::default(),
@@ -1474,6 +1475,288 @@ mod hot_reload {
         task.await.unwrap().unwrap();
     }
 
+    const MOCK: &str = "oidc:\n  mockIDP: true\n";
+
+    /// A server whose configuration is `current` (re-read on each trigger),
+    /// with TLS when `tls` holds the start certificate and the reload's
+    /// source of certificates.
+    struct Reloading {
+        addr: SocketAddr,
+        current: Arc<Mutex<String>>,
+        trigger: tokio::sync::watch::Sender<u64>,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<Result<(), Error>>,
+    }
+
+    impl Reloading {
+        async fn start(
+            first: &str,
+            tls: Option<(TlsPem, tusk_server::reload::TlsLoader)>,
+        ) -> Reloading {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let listen = addr.to_string();
+            let config = load(first, &listen).unwrap();
+            let store = Store::memory();
+            let provider = tusk_server::provider_from_config(&config, store.clone())
+                .await
+                .unwrap();
+            let auth = tusk_server::auth_from_config(&config, store.clone(), provider.clone())
+                .await
+                .unwrap();
+            let current = Arc::new(Mutex::new(first.to_owned()));
+            let (trigger, rx) = tokio::sync::watch::channel(0u64);
+            let loader = {
+                let current = current.clone();
+                Arc::new(move || load(&current.lock().unwrap(), &listen))
+                    as tusk_server::reload::Loader
+            };
+            let (start_tls, reload_tls) = match tls {
+                Some((pem, loader)) => (Some(pem), Some(loader)),
+                None => (None, None),
+            };
+            let options = ServerOptions {
+                tls: start_tls,
+                issuer: config.issuer.clone(),
+                // What `tusk serve` hands over: the start-up configuration.
+                config_summary: config.show(),
+                provider: Some(provider),
+                theme: Default::default(),
+                rate_limits: Default::default(),
+                auth: Some(auth.plane),
+                reload: Some(tusk_server::reload::Reload {
+                    trigger: rx,
+                    load: loader,
+                    tls: reload_tls,
+                }),
+                connections: Default::default(),
+                trusted_proxies: Default::default(),
+            };
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
+                let _ = stopped.await;
+            }));
+            Reloading {
+                addr,
+                current,
+                trigger,
+                stop,
+                task,
+            }
+        }
+
+        /// Replaces the configuration and waits until a reload has ended
+        /// (accepted or not); returns `/readyz` then.
+        async fn reload_to(
+            &self,
+            text: &str,
+            client: &reqwest::Client,
+            scheme: &str,
+        ) -> (u16, Value) {
+            *self.current.lock().unwrap() = text.to_owned();
+            self.trigger.send_modify(|n| *n += 1);
+            let wanted = *self.trigger.borrow();
+            for _ in 0..400 {
+                let (status, body) = self.readyz(client, scheme).await;
+                if body["checks"]["config"]["reload"]["reloads"] == json!(wanted) {
+                    return (status, body);
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("reload {wanted} never finished");
+        }
+
+        async fn readyz(&self, client: &reqwest::Client, scheme: &str) -> (u16, Value) {
+            let response = client
+                .get(format!("{scheme}://{}/readyz", self.addr))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json().await.unwrap())
+        }
+
+        async fn stop(self) {
+            let _ = self.stop.send(());
+            self.task.await.unwrap().unwrap();
+        }
+    }
+
+    /// Issue 12: `/readyz` is 503 while no connector can log anyone in
+    /// (the only one is an upstream IdP that cannot be discovered), with a
+    /// public reason; `/healthz` stays 200 so Kubernetes never restarts
+    /// tusk for an IdP outage. After a reload its detail is the running
+    /// configuration, not the start-up one, and names what waits for a
+    /// restart.
+    #[tokio::test]
+    async fn readyz_needs_a_connector_that_can_log_in_and_shows_the_running_config() {
+        // Port 9 (discard) on loopback: nothing listens, so discovery fails.
+        let down = "oidc:\n  upstreamIDPs:\n  - id: okta\n    name: Okta\n    type: oidc\n    config:\n      issuer: http://127.0.0.1:9/oauth2/default\n      clientID: cid\n      clientSecret: a-client-secret-of-some-length\n      redirectURI: REDIRECT\n";
+        // The redirect URI must be `<issuer>/callback`, and the issuer comes
+        // from the listen address, known once the server has bound: start
+        // on the mock, then reload to the upstream.
+        let server = Reloading::start("oidc:\n  mockIDP: true\n", None).await;
+        let redirect = format!("http://{}/dex/callback", server.addr);
+        let down = down.replace("REDIRECT", &redirect);
+        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+
+        // From the mock (ready) to the unreachable upstream only: not ready.
+        let (status, body) = server.reload_to(&down, &c, "http").await;
+        assert_eq!(body["checks"]["config"]["reload"]["ok"], true, "{body}");
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["ready"], false, "{body}");
+        assert_eq!(body["reason"], "no_connector_available", "{body}");
+        assert_eq!(body["checks"]["connectors"][0]["id"], "okta", "{body}");
+        assert_eq!(body["checks"]["connectors"][0]["ok"], false, "{body}");
+        // The detail is the running configuration.
+        assert_eq!(body["checks"]["config"]["mockIDP"], false, "{body}");
+        assert_eq!(
+            body["checks"]["config"]["connectors"][0]["id"], "okta",
+            "{body}"
+        );
+        // Anyone else learns only the reason code.
+        let public: Value = c
+            .get(format!("http://{}/readyz", server.addr))
+            .header("x-forwarded-for", "203.0.113.9")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            public,
+            json!({"ready": false, "reason": "no_connector_available"})
+        );
+        let healthz = c
+            .get(format!("http://{}/healthz", server.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(healthz.status(), StatusCode::OK);
+        let ok = |c: &reqwest::Client| {
+            let url = format!("http://{}/metrics", server.addr);
+            let c = c.clone();
+            async move { c.get(url).send().await.unwrap().text().await.unwrap() }
+        };
+        assert!(ok(&c).await.contains("tusk_config_last_reload_ok 1"));
+
+        // Back to the mock, with a token lifetime that only a restart applies.
+        let (status, body) = server
+            .reload_to("oidc:\n  mockIDP: true\n  IDTokenExpiry: 2h\n", &c, "http")
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["reason"], "ok", "{body}");
+        assert_eq!(body["checks"]["config"]["mockIDP"], true, "{body}");
+        assert_eq!(
+            body["checks"]["config"]["connectors"][0]["type"], "mockPassword",
+            "{body}"
+        );
+        assert_eq!(
+            body["checks"]["config"]["idTokenExpirySeconds"], 86400,
+            "the lifetime read at start still applies: {body}"
+        );
+        assert_eq!(
+            body["checks"]["config"]["reload"]["pendingRestart"],
+            json!(["idTokenExpirySeconds"]),
+            "{body}"
+        );
+
+        // A rejected reload keeps the running configuration, stays Ready
+        // (the last good configuration serves) and shows in the metrics.
+        let (status, body) = server
+            .reload_to("oidc:\n  mockIDP: maybe\n", &c, "http")
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["checks"]["config"]["reload"]["ok"], false, "{body}");
+        assert!(
+            body["checks"]["config"]["reload"]["errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("mockIDP"),
+            "{body}"
+        );
+        assert_eq!(body["checks"]["config"]["mockIDP"], true, "{body}");
+        assert!(ok(&c).await.contains("tusk_config_last_reload_ok 0"));
+        server.stop().await;
+    }
+
+    /// Issue 12: a renewed certificate reaches new connections without a
+    /// restart, and connections already open go on; a broken renewal is
+    /// rejected whole, the served certificate stays, and the rejection
+    /// shows in `/readyz`.
+    #[tokio::test]
+    async fn a_renewed_certificate_serves_new_connections_and_a_broken_one_is_rejected() {
+        let (first, first_ca) = self_signed();
+        let (second, second_ca) = self_signed();
+        let on_disk = Arc::new(Mutex::new(first.clone()));
+        let loader = {
+            let on_disk = on_disk.clone();
+            Arc::new(move |_: &config::Config| {
+                Ok(Some((
+                    on_disk.lock().unwrap().clone(),
+                    "the test".to_owned(),
+                )))
+            }) as tusk_server::reload::TlsLoader
+        };
+        let server = Reloading::start(MOCK, Some((first, loader))).await;
+        let trusts_first = tls_client(&first_ca, false);
+        let trusts_second = tls_client(&second_ca, false);
+        let (status, _) = server.readyz(&trusts_first, "https").await;
+        assert_eq!(status, 200);
+        assert!(
+            trusts_second
+                .get(format!("https://{}/healthz", server.addr))
+                .send()
+                .await
+                .is_err(),
+            "the second certificate is not served yet"
+        );
+
+        *on_disk.lock().unwrap() = second.clone();
+        let (status, body) = server.reload_to(MOCK, &trusts_first, "https").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["checks"]["config"]["reload"]["ok"], true, "{body}");
+        // The HTTP/2 connection opened under the first certificate is still
+        // usable: a reload cuts nothing.
+        let (status, _) = server.readyz(&trusts_first, "https").await;
+        assert_eq!(status, 200);
+        // A new connection gets the second certificate.
+        let (status, _) = server.readyz(&trusts_second, "https").await;
+        assert_eq!(status, 200);
+        let fresh_first = tls_client(&first_ca, false);
+        assert!(
+            fresh_first
+                .get(format!("https://{}/healthz", server.addr))
+                .send()
+                .await
+                .is_err(),
+            "a new connection still got the first certificate"
+        );
+
+        // A key that does not belong to the certificate: rejected whole.
+        let (third, _) = self_signed();
+        *on_disk.lock().unwrap() = TlsPem {
+            cert_chain: third.cert_chain,
+            private_key: second.private_key.clone(),
+        };
+        let (status, body) = server.reload_to(MOCK, &trusts_second, "https").await;
+        assert_eq!(status, 200, "{body}");
+        let reload = &body["checks"]["config"]["reload"];
+        assert_eq!(reload["ok"], false, "{body}");
+        assert!(
+            reload["errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("TLS certificate"),
+            "{body}"
+        );
+        let again = tls_client(&second_ca, false);
+        let (status, _) = server.readyz(&again, "https").await;
+        assert_eq!(status, 200, "the second certificate keeps serving");
+        server.stop().await;
+    }
+
     /// Issue 11, defect 7: a reload of a slow-to-parse file held
     /// `/healthz`. The loader here blocks until `/healthz` has answered, so
     /// the probe succeeds only if loading runs off the async runtime. The
@@ -1512,6 +1795,7 @@ mod hot_reload {
             reload: Some(tusk_server::reload::Reload {
                 trigger: rx,
                 load: loader,
+                tls: None,
             }),
         };
         let (stop, stopped) = oneshot::channel::<()>();
