@@ -112,28 +112,10 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
         "tusk is serving"
     );
     let options = tusk_server::ServerOptions {
+        // `--tls-cert`/`--tls-key` win over the configuration's certificate.
         tls,
-        issuer: config.issuer.clone(),
-        config_summary: config.show(),
-        provider: Some(provider),
-        theme: tusk_server::pages::Theme {
-            title: config.provider.theme_title.clone(),
-            logo_url: config.provider.theme_logo_url.clone(),
-        },
-        rate_limits: tusk_server::ratelimit::RateLimits {
-            password_per_minute: config.provider.password_per_minute,
-            token_per_minute: config.provider.token_per_minute,
-            authorize_per_minute: config.provider.authorize_per_minute,
-        },
-        auth: Some(auth.plane),
         reload: Some(reloader(&args, local)),
-        connections: tusk_server::ConnectionLimits {
-            max_connections: usize::try_from(config.provider.max_connections).unwrap_or(1024),
-            ..Default::default()
-        },
-        trusted_proxies: tusk_server::client::TrustedProxies(
-            config.provider.trusted_proxies.clone(),
-        ),
+        ..tusk_server::ServerOptions::from_config(&config, Some(provider), Some(auth.plane))
     };
     tusk_server::run(options, store, listener, shutdown_signal())
         .await

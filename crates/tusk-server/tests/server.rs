@@ -43,15 +43,8 @@ impl Server {
         let (stop, stopped) = oneshot::channel::<()>();
         let options = ServerOptions {
             tls,
-            issuer: "http://127.0.0.1/dex".to_owned(),
             config_summary: json!({"source": "test", "connectors": 0}),
-            provider: None,
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            auth: None,
-            reload: None,
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
+            ..ServerOptions::new("http://127.0.0.1/dex")
         };
         let shutdown = async move {
             let _ = stopped.await;
@@ -336,15 +329,7 @@ async fn bad_tls_material_is_a_startup_error_naming_the_part() {
                 cert_chain,
                 private_key,
             }),
-            issuer: "http://127.0.0.1/dex".to_owned(),
-            config_summary: Value::Null,
-            provider: None,
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            auth: None,
-            reload: None,
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
+            ..ServerOptions::new("http://127.0.0.1/dex")
         };
         let err = tusk_server::run(options, Store::memory(), listener, std::future::pending())
             .await
@@ -563,16 +548,11 @@ mod provider_http {
             .unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let options = ServerOptions {
-            tls: None,
-            issuer: issuer.clone(),
-            config_summary: Value::Null,
             provider: Some(provider),
-            theme: Default::default(),
             rate_limits: limits,
-            auth: None,
-            reload: None,
             connections,
             trusted_proxies,
+            ..ServerOptions::new(issuer.clone())
         };
         let task = tokio::spawn(tusk_server::run(
             options,
@@ -1134,15 +1114,8 @@ mod connection_hygiene {
         let (stop, stopped) = oneshot::channel::<()>();
         let options = ServerOptions {
             tls,
-            issuer: "http://127.0.0.1/dex".to_owned(),
-            config_summary: Value::Null,
-            provider: None,
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            auth: None,
-            reload: None,
             connections,
-            trusted_proxies: Default::default(),
+            ..ServerOptions::new("http://127.0.0.1/dex")
         };
         let task = tokio::spawn(tusk_server::run(
             options,
@@ -1360,20 +1333,12 @@ mod hot_reload {
             Arc::new(move || load(&current.lock().unwrap(), &listen)) as tusk_server::reload::Loader
         };
         let options = ServerOptions {
-            tls: None,
-            issuer: config.issuer.clone(),
-            config_summary: Value::Null,
-            provider: Some(provider.clone()),
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            auth: Some(auth.plane),
             reload: Some(tusk_server::reload::Reload {
                 trigger: rx,
                 load: loader,
                 tls: None,
             }),
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
+            ..ServerOptions::from_config(&config, Some(provider.clone()), Some(auth.plane))
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let trail = store.clone();
@@ -1517,20 +1482,13 @@ mod hot_reload {
             };
             let options = ServerOptions {
                 tls: start_tls,
-                issuer: config.issuer.clone(),
-                // What `tusk serve` hands over: the start-up configuration.
-                config_summary: config.show(),
-                provider: Some(provider),
-                theme: Default::default(),
-                rate_limits: Default::default(),
-                auth: Some(auth.plane),
                 reload: Some(tusk_server::reload::Reload {
                     trigger: rx,
                     load: loader,
                     tls: reload_tls,
                 }),
-                connections: Default::default(),
-                trusted_proxies: Default::default(),
+                // What `tusk serve` hands over: the start-up configuration.
+                ..ServerOptions::from_config(&config, Some(provider), Some(auth.plane))
             };
             let (stop, stopped) = oneshot::channel::<()>();
             let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
@@ -1783,20 +1741,12 @@ mod hot_reload {
         }) as tusk_server::reload::Loader;
         let (trigger, rx) = tokio::sync::watch::channel(0u64);
         let options = ServerOptions {
-            tls: None,
-            issuer: format!("http://{addr}/dex"),
-            config_summary: Value::Null,
-            provider: None,
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
-            auth: None,
             reload: Some(tusk_server::reload::Reload {
                 trigger: rx,
                 load: loader,
                 tls: None,
             }),
+            ..ServerOptions::new(format!("http://{addr}/dex"))
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(tusk_server::run(
@@ -2265,19 +2215,12 @@ mod audit_trail {
         let alice = service.mint("user:alice", None).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let options = ServerOptions {
-            tls: None,
-            issuer: issuer.clone(),
-            config_summary: Value::Null,
             provider: Some(provider.clone()),
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
             auth: Some(AuthPlane {
                 service,
                 managed: Managed::default(),
             }),
-            reload: None,
+            ..ServerOptions::new(issuer.clone())
         };
         let task = tokio::spawn(tusk_server::run(
             options,
