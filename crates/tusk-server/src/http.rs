@@ -152,11 +152,10 @@ async fn oversize_as_oauth_json(response: Response) -> Response {
     if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return response;
     }
-    let body = json!({
-        "error": "invalid_request",
-        "error_description": format!("the request body is larger than {} bytes", BODY_LIMIT),
-    });
-    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+    ApiError::payload_too_large(format!(
+        "the request body is larger than {BODY_LIMIT} bytes"
+    ))
+    .into_response()
 }
 
 /// Seconds a client is asked to wait after a 503 (storage unreachable,
@@ -179,15 +178,16 @@ async fn retry_after_when_unavailable(mut response: Response) -> Response {
 /// the reference's texts.
 async fn login_callback(State(state): State<AppState>, uri: http::Uri) -> Response {
     let Some(plane) = state.auth_plane() else {
-        return (StatusCode::NOT_FOUND, "the auth plane is not running").into_response();
+        return ApiError::not_found("the auth plane is not running").into_response();
     };
     let params =
         tusk_oidc::Params::parse(uri.query().unwrap_or_default().as_bytes()).unwrap_or_default();
     let code = params.get("code").ok().flatten();
     let login_state = params.get("state").ok().flatten();
     let page = plane.service.oidc_callback(code, login_state).await;
-    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, page.body).into_response()
+    // The page's text is the reference's (docs/auth-model.md §9); only its
+    // status goes through the one mapping.
+    (crate::errors::page_status(page.status), page.body).into_response()
 }
 
 async fn healthz() -> &'static str {

@@ -14,8 +14,9 @@
 //! - `bootstrap`: a running provider and auth plane from a `Config`.
 //! - `reload`: a reloaded configuration and certificate, applied whole.
 //! - `metrics`: the process-wide Prometheus recorder and the request counter.
-//! - `errors`: [`Error`] for start-up failures, [`errors::ApiError`], the one
-//!   place where failures become HTTP and gRPC statuses.
+//! - `errors`: [`Error`] for start-up failures, and the one place a failure
+//!   becomes an HTTP status ([`errors::ApiError`], the OAuth error JSON,
+//!   page statuses); `grpc::status` is the one place for gRPC.
 //!
 //! The modules form no cycle: `state` and `options` hold the shared types,
 //! so `http`, `reload` and `bootstrap` depend on them and not on each other;
