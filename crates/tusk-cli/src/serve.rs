@@ -89,9 +89,10 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     } else {
         config
     };
-    let tls = match (&args.tls_cert, &args.tls_key) {
+    // `--tls-cert`/`--tls-key` win over the configuration's certificate.
+    let tls_files = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(read_tls_files(cert, key).map_err(|e| anyhow!(e))?),
-        _ => tusk_server::reload::tls_of(&config).map(|(pem, _)| pem),
+        _ => None,
     };
     let store = open_store(&args, config.provider.database_acquire_timeout).await?;
     let provider = tusk_server::provider_from_config(&config, store.clone())
@@ -103,20 +104,20 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     if let Some(token) = &auth.generated_root_token {
         hand_over_root_token(&args, token);
     }
+    let mut options =
+        tusk_server::ServerOptions::from_config(&config, Some(provider), Some(auth.plane));
+    options.reload = Some(reloader(&args, local));
+    if tls_files.is_some() {
+        options.tls = tls_files;
+    }
     tracing::info!(
         listen = %local,
         issuer = %config.issuer,
         store = store.backend_name(),
-        tls = tls.is_some(),
+        tls = options.tls.is_some(),
         mock_idp = config.mock_idp,
         "tusk is serving"
     );
-    let options = tusk_server::ServerOptions {
-        // `--tls-cert`/`--tls-key` win over the configuration's certificate.
-        tls,
-        reload: Some(reloader(&args, local)),
-        ..tusk_server::ServerOptions::from_config(&config, Some(provider), Some(auth.plane))
-    };
     tusk_server::run(options, store, listener, shutdown_signal())
         .await
         .context("the server stopped")?;
