@@ -1040,6 +1040,29 @@ mod provider_http {
 
     /// RFC 7235 §2.1: the auth scheme is case-insensitive; `BEARER x` used to
     /// be answered as if no token had been sent.
+    /// The testkit's provider signs with its fixed key, not one of its
+    /// own: two servers on two stores publish the same JWK.
+    #[tokio::test]
+    async fn test_providers_sign_with_the_testkit_key() {
+        let (one, issuer_one) = start(RateLimits::default()).await;
+        let (two, issuer_two) = start(RateLimits::default()).await;
+        let jwks = |issuer: String| async move {
+            let body: Value = reqwest::get(format!("{issuer}/keys"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["keys"].clone()
+        };
+        let (a, b) = (jwks(issuer_one).await, jwks(issuer_two).await);
+        assert_eq!(a.as_array().map(Vec::len), Some(1), "{a}");
+        assert_eq!(a[0]["kid"], tusk_testkit::SIGNING_KEY_ID, "{a}");
+        assert_eq!(a, b);
+        one.stop().await.unwrap();
+        two.stop().await.unwrap();
+    }
+
     #[tokio::test]
     async fn userinfo_matches_the_bearer_scheme_case_insensitively() {
         let (server, issuer) = start(RateLimits::default()).await;

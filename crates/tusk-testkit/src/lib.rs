@@ -8,24 +8,29 @@
 //! `127.0.0.1:0`, a memory store unless the test brings its own, the issuer
 //! on the bound port, and a [`FakeClock`] the test can move.
 //!
-//! Signing keys: the provider generates its key ring in the store at start
-//! and `tusk_oidc::Provider` takes no key from outside, so the key is not
-//! fixed; tests read it from the JWKS as clients do.
+//! Signing keys: [`provider`] writes one ES256 key, kid [`SIGNING_KEY_ID`],
+//! into the store before the provider starts, so every test provider in a
+//! run signs with the same key instead of a fresh random one. The key is
+//! generated once per process rather than committed: a private key in the
+//! tree would be flagged by every secret scan.
 //!
 //! A dev-dependency only: nothing here is for production.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 // `Clock` moves to `tusk_core::clock`; this is the one import to change then.
+use tusk_core::Secret;
+use tusk_jose::{Alg, SigningKey};
 use tusk_oidc::provider::Clock;
 use tusk_oidc::{ConnectorConfig, Provider, Settings};
 use tusk_server::ServerOptions;
-use tusk_store::{OidcClient, Store};
+use tusk_store::{OidcClient, SigningKeys, Store};
 
 /// Why a test server could not start or stop.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,10 @@ pub enum Error {
     Join(#[from] tokio::task::JoinError),
     #[error("the server failed: {0}")]
     Server(#[from] tusk_server::Error),
+    #[error("cannot make the test signing key: {0}")]
+    Key(String),
+    #[error("cannot store the test signing key: {0}")]
+    Store(#[from] tusk_store::Error),
 }
 
 /// A bound port, before the server starts: the issuer (and so the
@@ -161,8 +170,48 @@ impl Clock for FakeClock {
     }
 }
 
+/// The kid of the signing key [`provider`] installs.
+pub const SIGNING_KEY_ID: &str = "tusk-testkit";
+
+/// The test signing key as PKCS#8 PEM, made on first use.
+fn signing_key_pem() -> Result<&'static str, Error> {
+    static PEM: OnceLock<Result<Secret<String>, String>> = OnceLock::new();
+    PEM.get_or_init(|| {
+        SigningKey::generate(Alg::ES256, SIGNING_KEY_ID.to_owned())
+            .map(|k| k.to_pkcs8_pem())
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map(|pem| pem.expose().as_str())
+    .map_err(|e| Error::Key(e.clone()))
+}
+
+/// Makes the test key the store's signing key set, active from `now`, as
+/// the provider's first start would have stored a generated one; the
+/// provider then loads it instead of generating its own.
+pub async fn install_signing_key(
+    store: &Store,
+    settings: &Settings,
+    now: i64,
+) -> Result<(), Error> {
+    let pem = signing_key_pem()?;
+    let mut fixed = |alg: Alg| SigningKey::from_pkcs8_pem(alg, SIGNING_KEY_ID.to_owned(), pem);
+    let state = tusk_jose::rotate_if_due(None, now, &settings.rotation, settings.alg, &mut fixed)
+        .map_err(|e| Error::Key(e.to_string()))?
+        .ok_or_else(|| Error::Key("the rotation policy made no first key".to_owned()))?;
+    let text = serde_json::to_string(&state).map_err(|e| Error::Key(e.to_string()))?;
+    store
+        .put(&SigningKeys {
+            id: SigningKeys::ID.to_owned(),
+            state: Secret::new(text),
+        })
+        .await?;
+    Ok(())
+}
+
 /// An OpenID provider for `issuer` on `store` with `connectors` opened and
-/// `clients` stored, reading time from `clock`.
+/// `clients` stored, reading time from `clock` and signing with the test
+/// key ([`SIGNING_KEY_ID`]).
 pub async fn provider(
     issuer: &str,
     store: &Store,
@@ -170,7 +219,9 @@ pub async fn provider(
     connectors: &[ConnectorConfig],
     clients: &[OidcClient],
 ) -> Result<Arc<Provider>, Error> {
-    let provider = Provider::new(Settings::new(issuer), store.clone(), clock, connectors).await?;
+    let settings = Settings::new(issuer);
+    install_signing_key(store, &settings, clock.now()).await?;
+    let provider = Provider::new(settings, store.clone(), clock, connectors).await?;
     provider.seed_clients(clients).await?;
     Ok(provider)
 }
