@@ -89,9 +89,10 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     } else {
         config
     };
-    let tls = match (&args.tls_cert, &args.tls_key) {
+    // `--tls-cert`/`--tls-key` win over the configuration's certificate.
+    let tls_files = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(read_tls_files(cert, key).map_err(|e| anyhow!(e))?),
-        _ => tusk_server::reload::tls_of(&config).map(|(pem, _)| pem),
+        _ => None,
     };
     let store = open_store(&args, config.provider.database_acquire_timeout).await?;
     let provider = tusk_server::provider_from_config(&config, store.clone())
@@ -103,38 +104,20 @@ async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Resu
     if let Some(token) = &auth.generated_root_token {
         hand_over_root_token(&args, token);
     }
+    let mut options =
+        tusk_server::ServerOptions::from_config(&config, Some(provider), Some(auth.plane));
+    options.reload = Some(reloader(&args, local));
+    if tls_files.is_some() {
+        options.tls = tls_files;
+    }
     tracing::info!(
         listen = %local,
         issuer = %config.issuer,
         store = store.backend_name(),
-        tls = tls.is_some(),
+        tls = options.tls.is_some(),
         mock_idp = config.mock_idp,
         "tusk is serving"
     );
-    let options = tusk_server::ServerOptions {
-        tls,
-        issuer: config.issuer.clone(),
-        config_summary: config.show(),
-        provider: Some(provider),
-        theme: tusk_server::pages::Theme {
-            title: config.provider.theme_title.clone(),
-            logo_url: config.provider.theme_logo_url.clone(),
-        },
-        rate_limits: tusk_server::ratelimit::RateLimits {
-            password_per_minute: config.provider.password_per_minute,
-            token_per_minute: config.provider.token_per_minute,
-            authorize_per_minute: config.provider.authorize_per_minute,
-        },
-        auth: Some(auth.plane),
-        reload: Some(reloader(&args, local)),
-        connections: tusk_server::ConnectionLimits {
-            max_connections: usize::try_from(config.provider.max_connections).unwrap_or(1024),
-            ..Default::default()
-        },
-        trusted_proxies: tusk_server::client::TrustedProxies(
-            config.provider.trusted_proxies.clone(),
-        ),
-    };
     tusk_server::run(options, store, listener, shutdown_signal())
         .await
         .context("the server stopped")?;

@@ -77,19 +77,11 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let options = ServerOptions {
-        tls: None,
-        issuer: format!("http://{addr}/dex"),
-        config_summary: serde_json::Value::Null,
-        provider: None,
-        theme: Default::default(),
-        rate_limits: Default::default(),
         auth: Some(AuthPlane {
             service: svc,
             managed: Default::default(),
         }),
-        reload: None,
-        connections: Default::default(),
-        trusted_proxies: Default::default(),
+        ..ServerOptions::new(format!("http://{addr}/dex"))
     };
     tokio::spawn(tusk_server::run(
         options,

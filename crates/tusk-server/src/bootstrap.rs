@@ -53,7 +53,7 @@ pub async fn provider_from_config(
 /// What the auth bootstrap did, for the caller to report.
 #[derive(Debug)]
 pub struct AuthBootstrap {
-    pub plane: crate::http::AuthPlane,
+    pub plane: crate::state::AuthPlane,
     /// A root token tusk generated because none was configured; the caller
     /// hands it to the operator once (a 0600 file), never to the log.
     pub generated_root_token: Option<tusk_core::Secret<String>>,
@@ -152,7 +152,7 @@ pub async fn auth_from_config(
         }
     }
     Ok(AuthBootstrap {
-        plane: crate::http::AuthPlane {
+        plane: crate::state::AuthPlane {
             service: svc,
             managed,
         },

@@ -2,8 +2,6 @@
 //! switch that sends each request to one or the other by content type.
 
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,252 +14,18 @@ use futures::future::BoxFuture;
 use http::{StatusCode, header};
 use serde_json::{Value, json};
 use tonic::service::Routes;
-use tonic_health::ServingStatus;
-use tonic_health::server::{HealthReporter, HealthService};
+use tonic_health::server::HealthService;
 use tower::{Service, ServiceExt};
 use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
-use tusk_store::Store;
 
 use crate::errors::ApiError;
 use crate::metrics;
-use crate::oidc::Oidc;
+use crate::state::{AppState, Readiness};
 
 /// Bodies we accept are forms and small JSON documents.
 const BODY_LIMIT: usize = 1024 * 1024;
-/// A readiness probe must answer before the orchestrator's own timeout.
-const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What every handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    store: Store,
-    issuer: String,
-    /// The running configuration (secrets masked) for `/readyz`: the one
-    /// from start, then each accepted reload's.
-    config_summary: std::sync::RwLock<Value>,
-    health: HealthReporter,
-    draining: AtomicBool,
-    oidc: Option<Oidc>,
-    auth: Option<AuthPlane>,
-    /// The outcome of the last configuration reload, for `/readyz`.
-    reload_status: std::sync::RwLock<Value>,
-}
-
-/// The auth plane's gRPC services and the login callback.
-#[derive(Clone)]
-pub struct AuthPlane {
-    pub service: Arc<tusk_auth::AuthService>,
-    /// What configuration owns, so the identity API refuses to edit it.
-    pub managed: tusk_auth::Managed,
-}
-
-impl std::fmt::Debug for AuthPlane {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthPlane")
-            .field("managed", &self.managed)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AppState {
-    /// gRPC health starts as SERVING (tonic-health's default); [`crate::run`]
-    /// replaces that with a real check before it accepts a connection.
-    pub fn new(store: Store, issuer: String, config_summary: Value) -> Self {
-        Self::with_oidc(store, issuer, config_summary, None)
-    }
-
-    /// With the OpenID provider mounted under the issuer's path.
-    pub fn with_oidc(
-        store: Store,
-        issuer: String,
-        config_summary: Value,
-        oidc: Option<Oidc>,
-    ) -> Self {
-        Self::with_services(store, issuer, config_summary, oidc, None)
-    }
-
-    /// With the provider and the auth plane.
-    pub fn with_services(
-        store: Store,
-        issuer: String,
-        config_summary: Value,
-        oidc: Option<Oidc>,
-        auth: Option<AuthPlane>,
-    ) -> Self {
-        let health = HealthReporter::new();
-        AppState {
-            inner: Arc::new(Inner {
-                store,
-                issuer,
-                config_summary: std::sync::RwLock::new(config_summary),
-                health,
-                draining: AtomicBool::new(false),
-                oidc,
-                auth,
-                reload_status: std::sync::RwLock::new(crate::reload::initial_status()),
-            }),
-        }
-    }
-
-    pub fn oidc(&self) -> Option<&Oidc> {
-        self.inner.oidc.as_ref()
-    }
-
-    pub fn auth_plane(&self) -> Option<&AuthPlane> {
-        self.inner.auth.as_ref()
-    }
-
-    pub(crate) fn set_reload_status(&self, status: Value) {
-        if let Ok(mut s) = self.inner.reload_status.write() {
-            *s = status;
-        }
-    }
-
-    /// Records an accepted reload's configuration summary as the running
-    /// one. Only `reloaded` keys take the new value: the others were read
-    /// at start and still hold; those that changed are returned, so
-    /// `/readyz` can say that they wait for a restart.
-    pub(crate) fn set_running_config(&self, new: Value, reloaded: &[&str]) -> Vec<String> {
-        let Ok(mut running) = self.inner.config_summary.write() else {
-            return Vec::new();
-        };
-        let (Value::Object(old), Value::Object(new)) = (&mut *running, &new) else {
-            *running = new;
-            return Vec::new();
-        };
-        let mut pending = Vec::new();
-        for (key, value) in new {
-            if reloaded.contains(&key.as_str()) {
-                old.insert(key.clone(), value.clone());
-            } else if old.get(key) != Some(value) {
-                pending.push(key.clone());
-            }
-        }
-        pending
-    }
-
-    /// Whether the last configuration reload was accepted (true before any).
-    pub(crate) fn last_reload_ok(&self) -> bool {
-        self.inner
-            .reload_status
-            .read()
-            .map(|s| s["ok"] != Value::Bool(false))
-            .unwrap_or(true)
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    pub fn issuer(&self) -> &str {
-        &self.inner.issuer
-    }
-
-    /// Runs the readiness checks and mirrors the verdict into the gRPC
-    /// health service, so `/readyz` and `grpc.health.v1` never disagree.
-    pub async fn check_readiness(&self) -> Readiness {
-        let store = &self.inner.store;
-        let backend = store.backend_name();
-        let store_check = match tokio::time::timeout(STORE_PING_TIMEOUT, store.ping()).await {
-            Ok(Ok(())) => json!({"ok": true, "backend": backend}),
-            Ok(Err(e)) => json!({"ok": false, "backend": backend, "error": e.to_string()}),
-            Err(_) => json!({
-                "ok": false,
-                "backend": backend,
-                "error": format!("the store did not answer a ping within {} s", STORE_PING_TIMEOUT.as_secs()),
-            }),
-        };
-        let mut config_check = serde_json::Map::new();
-        config_check.insert("issuer".to_owned(), json!(self.inner.issuer));
-        let summary = self
-            .inner
-            .config_summary
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_default();
-        match summary {
-            Value::Object(summary) => config_check.extend(summary),
-            Value::Null => {}
-            other => {
-                config_check.insert("summary".to_owned(), other);
-            }
-        }
-        config_check.insert("ok".to_owned(), Value::Bool(true));
-        if let Ok(reload) = self.inner.reload_status.read() {
-            config_check.insert("reload".to_owned(), reload.clone());
-        }
-        let draining = self.inner.draining.load(Ordering::Relaxed);
-        // A broken connector is reported but does not make the server
-        // unready while another one logs people in. With connectors
-        // configured and none able to (an upstream IdP down or still being
-        // discovered), a load balancer should send logins elsewhere. With
-        // none configured there is nothing to wait for, and the identity
-        // API that adds one must stay reachable.
-        let connectors = self.inner.oidc.as_ref().map(|o| o.provider().connectors());
-        let can_log_in = connectors
-            .as_ref()
-            .is_none_or(|c| c.is_empty() || c.iter().any(|c| c.status.is_ok()));
-        let ready = store_check["ok"] == Value::Bool(true) && !draining && can_log_in;
-        self.publish(ready).await;
-        let mut body = json!({
-            "ready": ready,
-            "checks": {"store": store_check, "config": config_check},
-        });
-        if let Some(connectors) = connectors {
-            let connectors: Vec<Value> = connectors
-                .iter()
-                .map(|c| match &c.status {
-                    Ok(_) => json!({"id": c.id, "type": c.kind, "ok": true}),
-                    Err(reason) => {
-                        json!({"id": c.id, "type": c.kind, "ok": false, "error": reason})
-                    }
-                })
-                .collect();
-            body["checks"]["connectors"] = Value::Array(connectors);
-        }
-        if !can_log_in {
-            body["loginUnavailable"] = Value::Bool(true);
-        }
-        if draining {
-            // Tells an operator why a healthy store still reads as not ready.
-            body["draining"] = Value::Bool(true);
-        }
-        Readiness { ready, body }
-    }
-
-    /// From now on readiness is false, so load balancers stop sending new
-    /// requests while in-flight ones finish.
-    pub(crate) async fn start_draining(&self) {
-        self.inner.draining.store(true, Ordering::Relaxed);
-        self.publish(false).await;
-    }
-
-    async fn publish(&self, serving: bool) {
-        // Re-read: a check that started before draining must not flip the
-        // status back to serving.
-        let serving = serving && !self.inner.draining.load(Ordering::Relaxed);
-        let status = if serving {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        self.inner.health.set_service_status("", status).await;
-    }
-}
-
-/// The outcome of [`AppState::check_readiness`]: the verdict and the JSON
-/// that `/readyz` answers.
-#[derive(Debug, Clone)]
-pub struct Readiness {
-    pub ready: bool,
-    pub body: Value,
-}
 
 /// The whole application as one service: gRPC by content type, everything
 /// else by path. Tests can drive it with `tower::ServiceExt::oneshot`.
@@ -317,7 +81,7 @@ pub fn router(state: AppState) -> Router {
 /// `.add_service(...)`.
 pub fn grpc_routes(state: &AppState) -> Routes {
     let health = tonic_health::pb::health_server::HealthServer::new(
-        HealthService::from_health_reporter(state.inner.health.clone()),
+        HealthService::from_health_reporter(state.health().clone()),
     );
     let mut routes = Routes::new(health);
     if let Ok(reflection) = tonic_reflection::server::Builder::configure()
@@ -330,7 +94,7 @@ pub fn grpc_routes(state: &AppState) -> Routes {
     routes = routes.add_service(tusk_proto::versionpb_v2::api_server::ApiServer::new(
         crate::grpc::version::VersionApi,
     ));
-    if let Some(plane) = &state.inner.auth {
+    if let Some(plane) = state.auth_plane() {
         use crate::grpc::{auth::AuthApi, enterprise, identity::IdentityApi};
         let svc = plane.service.clone();
         routes = routes
@@ -388,11 +152,10 @@ async fn oversize_as_oauth_json(response: Response) -> Response {
     if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return response;
     }
-    let body = json!({
-        "error": "invalid_request",
-        "error_description": format!("the request body is larger than {} bytes", BODY_LIMIT),
-    });
-    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+    ApiError::payload_too_large(format!(
+        "the request body is larger than {BODY_LIMIT} bytes"
+    ))
+    .into_response()
 }
 
 /// Seconds a client is asked to wait after a 503 (storage unreachable,
@@ -414,16 +177,17 @@ async fn retry_after_when_unavailable(mut response: Response) -> Response {
 /// Where the embedded provider sends a CLI login (docs/auth-model.md §9), with
 /// the reference's texts.
 async fn login_callback(State(state): State<AppState>, uri: http::Uri) -> Response {
-    let Some(plane) = &state.inner.auth else {
-        return (StatusCode::NOT_FOUND, "the auth plane is not running").into_response();
+    let Some(plane) = state.auth_plane() else {
+        return ApiError::not_found("the auth plane is not running").into_response();
     };
     let params =
         tusk_oidc::Params::parse(uri.query().unwrap_or_default().as_bytes()).unwrap_or_default();
     let code = params.get("code").ok().flatten();
     let login_state = params.get("state").ok().flatten();
     let page = plane.service.oidc_callback(code, login_state).await;
-    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, page.body).into_response()
+    // The page's text is the reference's (docs/auth-model.md §9); only its
+    // status goes through the one mapping.
+    (crate::errors::page_status(page.status), page.body).into_response()
 }
 
 async fn healthz() -> &'static str {
@@ -489,7 +253,7 @@ async fn may_see_detail(
     if loopback && !forwarded {
         return true;
     }
-    let (Some(plane), Some(token)) = (&state.inner.auth, bearer(headers)) else {
+    let (Some(plane), Some(token)) = (state.auth_plane(), bearer(headers)) else {
         return false;
     };
     crate::grpc::admin(&plane.service, Some(token))

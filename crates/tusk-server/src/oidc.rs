@@ -2,6 +2,7 @@
 //! handler parses the request, calls `tusk_oidc::Provider`, and renders the
 //! result; protocol rules live in tusk-oidc.
 
+use crate::errors::{BAD_USER_CODE, WRONG_PASSWORD, oauth_error, rate_limited};
 use crate::pages::Pages;
 use crate::ratelimit::{Limiter, RateLimits};
 use axum::Router;
@@ -145,42 +146,6 @@ async fn keys(State(s): State<Oidc>) -> Response {
         r.headers_mut().insert(header::CACHE_CONTROL, v);
     }
     cors(r)
-}
-
-/// OAuth error JSON (RFC 6749 §5.2). `invalid_client` is 401, with a
-/// `WWW-Authenticate` challenge when the client tried Basic.
-pub fn oauth_error(e: &OAuthError, basic: bool) -> Response {
-    let status = match e.code {
-        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
-        ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let body = json!({"error": e.code.as_str(), "error_description": e.description});
-    let mut r = json_body(status, body.to_string());
-    let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if e.code == ErrorCode::InvalidClient && basic {
-        h.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"tusk\""),
-        );
-    }
-    r
-}
-
-fn too_many(wait: u64) -> Response {
-    let e = OAuthError::new(
-        ErrorCode::TemporarilyUnavailable,
-        format!("too many requests from this address; retry in {wait} s"),
-    );
-    let mut r = oauth_error(&e, false);
-    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
 }
 
 fn query(uri: &Uri) -> Result<Params, OAuthError> {
@@ -344,7 +309,7 @@ fn password_page(s: &Oidc, form: &tusk_oidc::PasswordForm, invalid: bool, login:
         encode(&form.state)
     );
     let status = if invalid {
-        StatusCode::UNAUTHORIZED
+        WRONG_PASSWORD
     } else {
         StatusCode::OK
     };
@@ -478,7 +443,7 @@ async fn token(
     body: Bytes,
 ) -> Response {
     if let Err(wait) = s.inner.token_limit.check(ip) {
-        return too_many(wait);
+        return rate_limited(wait);
     }
     let basic = headers.contains_key(header::AUTHORIZATION);
     let result = async {
@@ -549,7 +514,7 @@ where
     Fut: std::future::Future<Output = Result<T, OAuthError>>,
 {
     if let Err(wait) = limit.check(ip) {
-        return too_many(wait);
+        return rate_limited(wait);
     }
     let basic = headers.contains_key(header::AUTHORIZATION);
     let prepared = Params::parse(&body)
@@ -614,7 +579,7 @@ async fn device_code(
 
 fn device_form(s: &Oidc, error: Option<&str>, user_code: &str) -> Response {
     let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
+        BAD_USER_CODE
     } else {
         StatusCode::OK
     };
@@ -644,7 +609,7 @@ async fn device_page(State(s): State<Oidc>, uri: Uri) -> Response {
 
 async fn device_submit(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
     if let Err(wait) = s.inner.password_limit.check(ip) {
-        return too_many(wait);
+        return rate_limited(wait);
     }
     match Params::parse(&body).and_then(|p| p.require("user_code").map(str::to_owned)) {
         Ok(code) => device_verify(&s, &code).await,

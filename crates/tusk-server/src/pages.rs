@@ -81,7 +81,7 @@ impl Pages {
     }
 
     pub fn error(&self, e: &tusk_oidc::PageError) -> Response {
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = crate::errors::page_status(e.status);
         self.render(
             status,
             "error.html",

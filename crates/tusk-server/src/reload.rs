@@ -12,9 +12,8 @@
 //! on or off) are not changed by a reload; a reload that changes them is
 //! accepted for the rest and names them under `pendingRestart`.
 
-use crate::TlsPem;
-use crate::http::{AppState, AuthPlane};
-use crate::tls::Certificates;
+use crate::state::{AppState, AuthPlane};
+use crate::tls::{Certificates, TlsPem};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tusk_core::Secret;
@@ -214,8 +213,4 @@ async fn apply(config: &Config, plane: &AuthPlane) -> Result<(), tusk_auth::Auth
             .await?;
     }
     Ok(())
-}
-
-pub(crate) fn initial_status() -> Value {
-    json!({"ok": true, "reloads": 0})
 }

@@ -25,49 +25,15 @@ use tower::ServiceExt;
 use tusk_store::Store;
 
 use crate::client::{ClientAddr, TrustedProxies};
-use crate::http::{AppState, router};
-use crate::{Error, ServerOptions, metrics, tls};
+use crate::http::router;
+use crate::options::{ConnectionLimits, ServerOptions};
+use crate::state::AppState;
+use crate::{Error, metrics, tls};
 
 /// How long in-flight connections get to finish once shutdown starts.
 const DRAIN_CAP: Duration = Duration::from_secs(10);
 /// A client that opens a socket and stalls must not hold a task forever.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Limits that keep a client from holding sockets and tasks (issue 11,
-/// defect 3: idle sockets, HTTP/2 preface-only connections and slow bodies
-/// stayed open indefinitely).
-#[derive(Debug, Clone)]
-pub struct ConnectionLimits {
-    /// Accepted connections above this are closed at once.
-    pub max_connections: usize,
-    /// An HTTP/1 request's headers must arrive within this.
-    pub header_read_timeout: Duration,
-    /// A connection with no request in flight for this long is closed; this
-    /// includes one that never completes a first request (an HTTP/2
-    /// preface and nothing else). Checked every `idle_timeout`, so such a
-    /// connection is closed after between one and two of them.
-    pub idle_timeout: Duration,
-    /// A request body must be read completely within this of the request's
-    /// start.
-    pub body_timeout: Duration,
-    /// HTTP/2 pings on a connection that has been quiet this long; a ping
-    /// not answered within `h2_keep_alive_timeout` closes it.
-    pub h2_keep_alive_interval: Duration,
-    pub h2_keep_alive_timeout: Duration,
-}
-
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        ConnectionLimits {
-            max_connections: 1024,
-            header_read_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
-            body_timeout: Duration::from_secs(60),
-            h2_keep_alive_interval: Duration::from_secs(30),
-            h2_keep_alive_timeout: Duration::from_secs(10),
-        }
-    }
-}
 
 /// How often readiness is re-checked for gRPC health watchers.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);

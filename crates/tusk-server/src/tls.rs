@@ -19,7 +19,14 @@ use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::{Error, TlsPem};
+use crate::Error;
+
+/// A certificate chain and its private key, both PEM-encoded.
+#[derive(Debug, Clone)]
+pub struct TlsPem {
+    pub cert_chain: Vec<u8>,
+    pub private_key: tusk_core::Secret<Vec<u8>>,
+}
 
 /// The certificate new handshakes get; replaced whole by [`Certificates::replace`].
 pub(crate) struct Certificates {

@@ -16,63 +16,29 @@ use http::{StatusCode, Version};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower::ServiceExt;
 use tusk_core::Secret;
-use tusk_server::{AppState, Error, ServerOptions, TlsPem};
+use tusk_server::{AppState, ServerOptions, TlsPem};
 use tusk_store::Store;
+use tusk_testkit::{FakeClock, Port, TestServer};
 
 /// Guards reads from sockets the server may legitimately keep open; it is a
 /// hang guard, not a timing assertion.
 const IO_GUARD: Duration = Duration::from_secs(20);
 
-struct Server {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), Error>>,
-}
+type Server = TestServer;
 
-impl Server {
-    async fn start(tls: Option<TlsPem>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let options = ServerOptions {
-            tls,
-            issuer: "http://127.0.0.1/dex".to_owned(),
-            config_summary: json!({"source": "test", "connectors": 0}),
-            provider: None,
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            auth: None,
-            reload: None,
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
-        };
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        let task = tokio::spawn(tusk_server::run(
-            options,
-            Store::memory(),
-            listener,
-            shutdown,
-        ));
-        Server { addr, stop, task }
-    }
-
-    fn url(&self, scheme: &str, path: &str) -> String {
-        format!("{scheme}://{}{path}", self.addr)
-    }
-
-    async fn stop(self) -> Result<(), Error> {
-        let _ = self.stop.send(());
-        self.task.await.unwrap()
-    }
+/// Health, readiness and metrics only, with `tls` or in plain text.
+async fn start_plain(tls: Option<TlsPem>) -> Server {
+    let options = ServerOptions {
+        tls,
+        config_summary: json!({"source": "test", "connectors": 0}),
+        ..ServerOptions::new("http://127.0.0.1/dex")
+    };
+    TestServer::start(options).await.unwrap()
 }
 
 fn self_signed() -> (TlsPem, reqwest::Certificate) {
@@ -135,7 +101,7 @@ async fn grpc_health(addr: SocketAddr, service: &str) -> Result<i32, tonic::Stat
 
 #[tokio::test]
 async fn one_plain_port_serves_http1_h2c_and_grpc() {
-    let server = Server::start(None).await;
+    let server = start_plain(None).await;
 
     let table = [
         (Client::Http1, "/healthz", StatusCode::OK, Version::HTTP_11),
@@ -192,7 +158,7 @@ async fn one_plain_port_serves_http1_h2c_and_grpc() {
 
 #[tokio::test]
 async fn readyz_reports_store_and_config() {
-    let server = Server::start(None).await;
+    let server = start_plain(None).await;
     let response = client(Client::Http1)
         .get(server.url("http", "/readyz"))
         .send()
@@ -230,7 +196,7 @@ async fn readyz_reports_store_and_config() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_matched_route() {
-    let server = Server::start(None).await;
+    let server = start_plain(None).await;
     let http = client(Client::Http1);
     for path in ["/healthz", "/random/0123", "/random/4567"] {
         http.get(server.url("http", path)).send().await.unwrap();
@@ -265,7 +231,7 @@ async fn metrics_count_requests_by_matched_route() {
 
 #[tokio::test]
 async fn oversize_body_gets_413_over_h1_and_h2() {
-    let server = Server::start(None).await;
+    let server = start_plain(None).await;
     let body = vec![b'x'; 2 * 1024 * 1024];
     for kind in [Client::Http1, Client::H2PriorKnowledge] {
         for path in ["/healthz", "/no/such/route"] {
@@ -288,7 +254,7 @@ async fn oversize_body_gets_413_over_h1_and_h2() {
 #[tokio::test]
 async fn tls_port_negotiates_h1_and_h2_and_survives_plain_http() {
     let (pem, cert) = self_signed();
-    let server = Server::start(Some(pem)).await;
+    let server = start_plain(Some(pem)).await;
 
     for (http1_only, version) in [(true, Version::HTTP_11), (false, Version::HTTP_2)] {
         let response = tls_client(&cert, http1_only)
@@ -336,15 +302,7 @@ async fn bad_tls_material_is_a_startup_error_naming_the_part() {
                 cert_chain,
                 private_key,
             }),
-            issuer: "http://127.0.0.1/dex".to_owned(),
-            config_summary: Value::Null,
-            provider: None,
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            auth: None,
-            reload: None,
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
+            ..ServerOptions::new("http://127.0.0.1/dex")
         };
         let err = tusk_server::run(options, Store::memory(), listener, std::future::pending())
             .await
@@ -368,8 +326,8 @@ async fn poke(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn hostile_bytes_do_not_take_the_server_down() {
     let (pem, cert) = self_signed();
-    let plain = Server::start(None).await;
-    let tls = Server::start(Some(pem)).await;
+    let plain = start_plain(None).await;
+    let tls = start_plain(Some(pem)).await;
 
     let huge_header = format!(
         "GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
@@ -433,7 +391,7 @@ async fn hostile_bytes_do_not_take_the_server_down() {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests_and_returns_ok() {
-    let server = Server::start(None).await;
+    let mut server = start_plain(None).await;
     let addr = server.addr;
     // An idle keep-alive connection must not hold shutdown up.
     let http = client(Client::Http1);
@@ -460,7 +418,7 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_returns_ok() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let _ = server.stop.send(());
+    server.begin_stop();
     // Finish the request only once the listener is gone, so shutdown is
     // already under way when the head completes.
     tokio::time::timeout(IO_GUARD, async {
@@ -483,7 +441,7 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_returns_ok() {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.ends_with("ok"), "{reply}");
 
-    server.task.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -510,7 +468,7 @@ async fn router_answers_http_and_grpc_without_a_socket() {
 /// that only the HTTP layer sees (bodies, bytes, headers, rate limits).
 mod provider_http {
     use super::*;
-    use tusk_oidc::{ConnectorConfig, Settings, SystemClock};
+    use tusk_oidc::ConnectorConfig;
     use tusk_server::ratelimit::RateLimits;
     use tusk_store::OidcClient;
 
@@ -534,55 +492,34 @@ mod provider_http {
         trusted_proxies: tusk_server::client::TrustedProxies,
         connections: tusk_server::ConnectionLimits,
     ) -> (Server, String, Store) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let issuer = format!("http://{addr}/dex");
+        let port = Port::bind().await.unwrap();
+        let issuer = port.issuer();
         let connectors = [ConnectorConfig {
             id: "test".into(),
             name: "Test".into(),
             kind: "mockPassword".into(),
             config: json!({"username": "admin", "password": "password"}),
         }];
-        let provider = tusk_oidc::Provider::new(
-            Settings::new(&issuer),
-            store.clone(),
-            std::sync::Arc::new(SystemClock),
-            &connectors,
-        )
-        .await
-        .unwrap();
-        provider
-            .seed_clients(&[OidcClient {
-                id: "app".into(),
-                secret: Secret::new("app-secret".into()),
-                name: "App".into(),
-                redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
-                ..Default::default()
-            }])
-            .await
-            .unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
+        let clients = [OidcClient {
+            id: "app".into(),
+            secret: Secret::new("app-secret".into()),
+            name: "App".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+            ..Default::default()
+        }];
+        let provider =
+            tusk_testkit::provider(&issuer, &store, FakeClock::now(), &connectors, &clients)
+                .await
+                .unwrap();
         let options = ServerOptions {
-            tls: None,
-            issuer: issuer.clone(),
-            config_summary: Value::Null,
             provider: Some(provider),
-            theme: Default::default(),
             rate_limits: limits,
-            auth: None,
-            reload: None,
             connections,
             trusted_proxies,
+            ..ServerOptions::new(issuer.clone())
         };
-        let task = tokio::spawn(tusk_server::run(
-            options,
-            store.clone(),
-            listener,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        (Server { addr, stop, task }, issuer, store)
+        let server = TestServer::start_on(port, store.clone(), options);
+        (server, issuer, store)
     }
 
     fn client() -> reqwest::Client {
@@ -1103,6 +1040,29 @@ mod provider_http {
 
     /// RFC 7235 §2.1: the auth scheme is case-insensitive; `BEARER x` used to
     /// be answered as if no token had been sent.
+    /// The testkit's provider signs with its fixed key, not one of its
+    /// own: two servers on two stores publish the same JWK.
+    #[tokio::test]
+    async fn test_providers_sign_with_the_testkit_key() {
+        let (one, issuer_one) = start(RateLimits::default()).await;
+        let (two, issuer_two) = start(RateLimits::default()).await;
+        let jwks = |issuer: String| async move {
+            let body: Value = reqwest::get(format!("{issuer}/keys"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["keys"].clone()
+        };
+        let (a, b) = (jwks(issuer_one).await, jwks(issuer_two).await);
+        assert_eq!(a.as_array().map(Vec::len), Some(1), "{a}");
+        assert_eq!(a[0]["kid"], tusk_testkit::SIGNING_KEY_ID, "{a}");
+        assert_eq!(a, b);
+        one.stop().await.unwrap();
+        two.stop().await.unwrap();
+    }
+
     #[tokio::test]
     async fn userinfo_matches_the_bearer_scheme_case_insensitively() {
         let (server, issuer) = start(RateLimits::default()).await;
@@ -1129,30 +1089,12 @@ mod connection_hygiene {
     use tusk_server::ConnectionLimits;
 
     async fn start(connections: ConnectionLimits, tls: Option<TlsPem>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
         let options = ServerOptions {
             tls,
-            issuer: "http://127.0.0.1/dex".to_owned(),
-            config_summary: Value::Null,
-            provider: None,
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            auth: None,
-            reload: None,
             connections,
-            trusted_proxies: Default::default(),
+            ..ServerOptions::new("http://127.0.0.1/dex")
         };
-        let task = tokio::spawn(tusk_server::run(
-            options,
-            Store::memory(),
-            listener,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Server { addr, stop, task }
+        TestServer::start(options).await.unwrap()
     }
 
     /// Reads until the server closes the socket; `None` if it is still
@@ -1341,8 +1283,8 @@ mod hot_reload {
 
     #[tokio::test]
     async fn edits_apply_and_bad_edits_are_rejected_whole() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let port = Port::bind().await.unwrap();
+        let addr = port.addr;
         let listen = addr.to_string();
         let first = "oidc:\n  upstreamIDPs:\n  - {id: one, name: One, type: mockCallback}\n";
         let config = load(first, &listen).unwrap();
@@ -1360,26 +1302,15 @@ mod hot_reload {
             Arc::new(move || load(&current.lock().unwrap(), &listen)) as tusk_server::reload::Loader
         };
         let options = ServerOptions {
-            tls: None,
-            issuer: config.issuer.clone(),
-            config_summary: Value::Null,
-            provider: Some(provider.clone()),
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            auth: Some(auth.plane),
             reload: Some(tusk_server::reload::Reload {
                 trigger: rx,
                 load: loader,
                 tls: None,
             }),
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
+            ..ServerOptions::from_config(&config, Some(provider.clone()), Some(auth.plane))
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let trail = store.clone();
-        let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
-            let _ = stopped.await;
-        }));
+        let server = TestServer::start_on(port, store, options);
+        let trail = server.store.clone();
         let ids = || {
             provider
                 .connectors()
@@ -1471,8 +1402,7 @@ mod hot_reload {
                 .any(|l| l.starts_with("tusk_config_reloads_total{outcome=\"rejected\"}")),
             "{metrics}"
         );
-        let _ = stop.send(());
-        task.await.unwrap().unwrap();
+        server.stop().await.unwrap();
     }
 
     const MOCK: &str = "oidc:\n  mockIDP: true\n";
@@ -1482,10 +1412,9 @@ mod hot_reload {
     /// source of certificates.
     struct Reloading {
         addr: SocketAddr,
+        server: TestServer,
         current: Arc<Mutex<String>>,
         trigger: tokio::sync::watch::Sender<u64>,
-        stop: oneshot::Sender<()>,
-        task: JoinHandle<Result<(), Error>>,
     }
 
     impl Reloading {
@@ -1493,9 +1422,8 @@ mod hot_reload {
             first: &str,
             tls: Option<(TlsPem, tusk_server::reload::TlsLoader)>,
         ) -> Reloading {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let listen = addr.to_string();
+            let port = Port::bind().await.unwrap();
+            let listen = port.addr.to_string();
             let config = load(first, &listen).unwrap();
             let store = Store::memory();
             let provider = tusk_server::provider_from_config(&config, store.clone())
@@ -1517,31 +1445,20 @@ mod hot_reload {
             };
             let options = ServerOptions {
                 tls: start_tls,
-                issuer: config.issuer.clone(),
-                // What `tusk serve` hands over: the start-up configuration.
-                config_summary: config.show(),
-                provider: Some(provider),
-                theme: Default::default(),
-                rate_limits: Default::default(),
-                auth: Some(auth.plane),
                 reload: Some(tusk_server::reload::Reload {
                     trigger: rx,
                     load: loader,
                     tls: reload_tls,
                 }),
-                connections: Default::default(),
-                trusted_proxies: Default::default(),
+                // What `tusk serve` hands over: the start-up configuration.
+                ..ServerOptions::from_config(&config, Some(provider), Some(auth.plane))
             };
-            let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(tusk_server::run(options, store, listener, async move {
-                let _ = stopped.await;
-            }));
+            let server = TestServer::start_on(port, store, options);
             Reloading {
-                addr,
+                addr: server.addr,
+                server,
                 current,
                 trigger,
-                stop,
-                task,
             }
         }
 
@@ -1577,8 +1494,7 @@ mod hot_reload {
         }
 
         async fn stop(self) {
-            let _ = self.stop.send(());
-            self.task.await.unwrap().unwrap();
+            self.server.stop().await.unwrap();
         }
     }
 
@@ -1766,8 +1682,8 @@ mod hot_reload {
     async fn a_slow_reload_does_not_hold_healthz() {
         use std::io::{Read, Write};
         use std::sync::mpsc;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let port = Port::bind().await.unwrap();
+        let addr = port.addr;
         let listen = addr.to_string();
         let (entered_tx, entered) = mpsc::channel::<()>();
         let (release, release_rx) = mpsc::channel::<()>();
@@ -1783,30 +1699,14 @@ mod hot_reload {
         }) as tusk_server::reload::Loader;
         let (trigger, rx) = tokio::sync::watch::channel(0u64);
         let options = ServerOptions {
-            tls: None,
-            issuer: format!("http://{addr}/dex"),
-            config_summary: Value::Null,
-            provider: None,
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
-            auth: None,
             reload: Some(tusk_server::reload::Reload {
                 trigger: rx,
                 load: loader,
                 tls: None,
             }),
+            ..ServerOptions::new(format!("http://{addr}/dex"))
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(tusk_server::run(
-            options,
-            Store::memory(),
-            listener,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let server = TestServer::start_on(port, Store::memory(), options);
         let healthz = reqwest::get(format!("http://{addr}/healthz"))
             .await
             .unwrap();
@@ -1829,8 +1729,7 @@ mod hot_reload {
         let answer =
             answer.unwrap_or_else(|e| panic!("/healthz did not answer during a reload: {e}"));
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        let _ = stop.send(());
-        task.await.unwrap().unwrap();
+        server.stop().await.unwrap();
     }
 }
 
@@ -2080,7 +1979,6 @@ mod two_replicas {
 /// `/readyz`'s detail and the audit trail: what only operators may see.
 mod operators {
     use super::*;
-    use std::sync::Arc;
     use tusk_auth::{AuthService, AuthSettings, Managed};
     use tusk_server::AuthPlane;
 
@@ -2088,7 +1986,7 @@ mod operators {
     async fn plane(store: &Store) -> (AuthPlane, String) {
         let service = AuthService::new(
             store.clone(),
-            Arc::new(tusk_oidc::SystemClock),
+            FakeClock::now(),
             AuthSettings::default(),
             None,
         );
@@ -2208,7 +2106,7 @@ mod audit_trail {
     use std::sync::Arc;
     use tonic::metadata::MetadataValue;
     use tusk_auth::{AuthService, AuthSettings, Managed};
-    use tusk_oidc::{ConnectorConfig, Settings, SystemClock};
+    use tusk_oidc::ConnectorConfig;
     use tusk_proto::auth_v2;
     use tusk_proto::tusk::audit::v1 as audit;
     use tusk_server::AuthPlane;
@@ -2227,68 +2125,46 @@ mod audit_trail {
     }
 
     async fn start() -> Running {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let issuer = format!("http://{addr}/dex");
+        let port = Port::bind().await.unwrap();
+        let issuer = port.issuer();
         let store = Store::memory();
+        let clock = FakeClock::now();
         let connectors = [ConnectorConfig {
             id: "test".into(),
             name: "Test".into(),
             kind: "mockPassword".into(),
             config: json!({"username": "admin", "password": PASSWORD}),
         }];
-        let provider = tusk_oidc::Provider::new(
-            Settings::new(&issuer),
-            store.clone(),
-            Arc::new(SystemClock),
-            &connectors,
-        )
-        .await
-        .unwrap();
-        provider
-            .seed_clients(&[OidcClient {
-                id: "app".into(),
-                secret: Secret::new(CLIENT_SECRET.into()),
-                name: "App".into(),
-                redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
-                ..Default::default()
-            }])
-            .await
-            .unwrap();
+        let clients = [OidcClient {
+            id: "app".into(),
+            secret: Secret::new(CLIENT_SECRET.into()),
+            name: "App".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+            ..Default::default()
+        }];
+        let provider =
+            tusk_testkit::provider(&issuer, &store, clock.clone(), &connectors, &clients)
+                .await
+                .unwrap();
         let service = AuthService::new(
             store.clone(),
-            Arc::new(SystemClock),
+            clock,
             AuthSettings::default(),
             Some(provider.clone()),
         );
         let root = service.activate(None).await.unwrap();
         let alice = service.mint("user:alice", None).await.unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
         let options = ServerOptions {
-            tls: None,
-            issuer: issuer.clone(),
-            config_summary: Value::Null,
             provider: Some(provider.clone()),
-            theme: Default::default(),
-            rate_limits: Default::default(),
-            connections: Default::default(),
-            trusted_proxies: Default::default(),
             auth: Some(AuthPlane {
                 service,
                 managed: Managed::default(),
             }),
-            reload: None,
+            ..ServerOptions::new(issuer.clone())
         };
-        let task = tokio::spawn(tusk_server::run(
-            options,
-            store.clone(),
-            listener,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let server = TestServer::start_on(port, store.clone(), options);
         Running {
-            server: Server { addr, stop, task },
+            server,
             issuer,
             root,
             alice,

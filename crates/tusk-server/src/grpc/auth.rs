@@ -1,7 +1,7 @@
 //! `auth_v2.API`: all 25 RPCs, with the reference's access levels
 //! (docs/wire-api.md §3).
 
-use super::{caller, permitted, status, timestamp, token};
+use super::{caller, code, permitted, status, timestamp, token};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -70,12 +70,15 @@ fn binding(entries: tusk_core::auth::Binding) -> pb::RoleBinding {
 fn prefixed(prefix: &'static str) -> impl Fn(AuthError) -> Status {
     move |e| match e {
         AuthError::Other(m) => status(AuthError::Other(format!("{prefix}{m}"))),
-        // NOT_FOUND as `status` maps it, but with the reference's prefix
-        // inside the text, which clients match on.
-        AuthError::NoRoleBinding { kind, name } => Status::not_found(format!(
-            "{prefix}{} {kind} {name}",
-            tusk_core::wire_text::NO_ROLE_BINDING
-        )),
+        // The code `status` maps it to, but the reference's text with the
+        // RPC's prefix inside, which clients match on.
+        AuthError::NoRoleBinding { kind, name } => {
+            let text = format!(
+                "{prefix}{} {kind} {name}",
+                tusk_core::wire_text::NO_ROLE_BINDING
+            );
+            Status::new(code(&AuthError::NoRoleBinding { kind, name }), text)
+        }
         other => status(other),
     }
 }

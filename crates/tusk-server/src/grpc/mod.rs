@@ -1,7 +1,8 @@
 //! Pachyderm's gRPC services on tusk's one port. Each handler extracts the
 //! caller from `authn-token`, checks the RPC's access level, calls
-//! tusk-auth, and maps the result; `status` is the one place an auth error
-//! becomes a gRPC status.
+//! tusk-auth, and maps the result. This module is the one place a failure
+//! becomes a gRPC status: [`code`]/[`status`] for an auth error, and
+//! `From<ApiError>` for a failure described for HTTP.
 
 pub mod audit;
 pub mod auth;
@@ -10,15 +11,18 @@ pub mod identity;
 pub mod resources;
 pub mod version;
 
+use http::StatusCode;
 use tonic::{Code, Request, Status};
+
+use crate::errors::ApiError;
 use tusk_auth::{AuthError, AuthService, Caller};
 use tusk_core::auth::Permission;
 
-/// AuthError → gRPC status: the reference's codes (the Python SDK keys on
+/// AuthError → gRPC code: the reference's codes (the Python SDK keys on
 /// UNIMPLEMENTED for "not activated"), except that tusk sends a refusal as
 /// PERMISSION_DENIED and a missing binding as NOT_FOUND, as the spec asks.
-pub fn status(e: AuthError) -> Status {
-    let code = match &e {
+pub fn code(e: &AuthError) -> Code {
+    match e {
         AuthError::NotActivated
         | AuthError::AlreadyActivated
         | AuthError::NotEnterprise
@@ -31,8 +35,37 @@ pub fn status(e: AuthError) -> Status {
         AuthError::FailedPrecondition(_) => Code::FailedPrecondition,
         AuthError::InvalidArgument(_) => Code::InvalidArgument,
         AuthError::Unavailable(_) => Code::Unavailable,
-    };
-    Status::new(code, e.to_string())
+    }
+}
+
+/// AuthError → gRPC status, with the error's own text.
+pub fn status(e: AuthError) -> Status {
+    Status::new(code(&e), e.to_string())
+}
+
+/// The gRPC code of a failure described for HTTP ([`ApiError`]), so a
+/// failure a handler shares with the HTTP side is answered alike on both.
+fn api_error_code(e: &ApiError) -> Code {
+    match e.status() {
+        StatusCode::BAD_REQUEST => Code::InvalidArgument,
+        StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+        StatusCode::FORBIDDEN => Code::PermissionDenied,
+        StatusCode::NOT_FOUND => Code::NotFound,
+        StatusCode::CONFLICT => Code::AlreadyExists,
+        StatusCode::PRECONDITION_FAILED => Code::FailedPrecondition,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::TOO_MANY_REQUESTS => Code::ResourceExhausted,
+        StatusCode::NOT_IMPLEMENTED | StatusCode::METHOD_NOT_ALLOWED => Code::Unimplemented,
+        StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+        StatusCode::GATEWAY_TIMEOUT => Code::DeadlineExceeded,
+        s if s.is_client_error() => Code::InvalidArgument,
+        _ => Code::Internal,
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Self {
+        Status::new(api_error_code(&e), e.to_string())
+    }
 }
 
 /// The token from `authn-token` metadata: exactly one value, or none.
@@ -115,5 +148,37 @@ mod tests {
             Permission::CLUSTER_AUTH_DEACTIVATE.name(),
             "CLUSTER_AUTH_DEACTIVATE"
         );
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn http_and_grpc_statuses_agree() {
+        let table = [
+            (ApiError::invalid_request("x"), 400, Code::InvalidArgument),
+            (ApiError::not_found("x"), 404, Code::NotFound),
+            (ApiError::method_not_allowed("x"), 405, Code::Unimplemented),
+            (ApiError::unavailable("x"), 503, Code::Unavailable),
+            (ApiError::internal("x"), 500, Code::Internal),
+            (
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "x"),
+                401,
+                Code::Unauthenticated,
+            ),
+            (
+                ApiError::new(StatusCode::IM_A_TEAPOT, "teapot", "x"),
+                418,
+                Code::InvalidArgument,
+            ),
+        ];
+        for (err, http, grpc) in table {
+            assert_eq!(err.status().as_u16(), http, "{err}");
+            let status = Status::from(err.clone());
+            assert_eq!(status.code(), grpc, "{err}");
+            assert!(status.message().contains(err.error()));
+        }
     }
 }
