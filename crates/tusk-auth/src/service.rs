@@ -9,7 +9,8 @@ use std::sync::Arc;
 use tusk_core::Secret;
 use tusk_core::audit::AuditEvent;
 use tusk_core::auth::{self, Binding, Evaluation, Permission, Resource, ResourceType};
-use tusk_oidc::{Clock, Provider};
+use tusk_core::clock::Clock;
+use tusk_oidc::Provider;
 use tusk_store::{AuthConfig, AuthToken, Change, GroupMembership, RoleBinding, Store, hash_token};
 
 pub const ROOT: &str = "pach:root";

@@ -27,8 +27,7 @@ pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use error::{ErrorCode, OAuthError, PageError};
 pub use params::Params;
 pub use provider::{
-    Clock, ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, SystemClock,
-    with_client_address,
+    ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, with_client_address,
 };
 pub use session::LogoutOutcome;
 pub use token::TokenResponse;

@@ -12,24 +12,9 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tusk_connector::Connector;
 use tusk_core::Secret;
+use tusk_core::clock::Clock;
 use tusk_jose::{Alg, KeySetState, RotationPolicy, SigningKey, VerifyingKeys};
 use tusk_store::{OidcClient, SigningKeys, Store};
-
-/// The current time in unix seconds. Injected so that expiry, rotation and
-/// GC are tested with a fake clock.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> i64;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    }
-}
 
 /// Refresh-token policy (docs/provider.md §6).
 #[derive(Debug, Clone, Copy)]

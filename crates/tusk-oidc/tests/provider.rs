@@ -12,22 +12,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use tusk_core::Secret;
+use tusk_core::clock::FakeClock;
 use tusk_jose::{Alg, VerifyingKeys};
 use tusk_oidc::{
     AuthorizeError, ConnectorConfig, ErrorCode, LogoutOutcome, Next, Params, PasswordOutcome,
     Provider, Settings,
 };
 use tusk_store::{OidcClient, Store};
-
-struct FakeClock(AtomicI64);
-
-impl tusk_oidc::Clock for FakeClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
@@ -60,7 +53,7 @@ fn basic(id: &str, secret: &str) -> String {
 }
 
 async fn env_with(settings: impl FnOnce(&mut Settings), connectors: &[(&str, &str, Value)]) -> Env {
-    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let clock = Arc::new(FakeClock::new(1_800_000_000));
     let mut s = Settings::new(ISSUER);
     settings(&mut s);
     let connectors: Vec<ConnectorConfig> = connectors
@@ -119,7 +112,7 @@ async fn env() -> Env {
 
 impl Env {
     fn advance(&self, secs: i64) {
-        self.clock.0.fetch_add(secs, Ordering::SeqCst);
+        self.clock.advance(secs);
     }
 
     /// Runs the browser leg through the password form; returns the

@@ -510,7 +510,8 @@ async fn router_answers_http_and_grpc_without_a_socket() {
 /// that only the HTTP layer sees (bodies, bytes, headers, rate limits).
 mod provider_http {
     use super::*;
-    use tusk_oidc::{ConnectorConfig, Settings, SystemClock};
+    use tusk_core::clock::SystemClock;
+    use tusk_oidc::{ConnectorConfig, Settings};
     use tusk_server::ratelimit::RateLimits;
     use tusk_store::OidcClient;
 
@@ -2088,7 +2089,7 @@ mod operators {
     async fn plane(store: &Store) -> (AuthPlane, String) {
         let service = AuthService::new(
             store.clone(),
-            Arc::new(tusk_oidc::SystemClock),
+            Arc::new(tusk_core::clock::SystemClock),
             AuthSettings::default(),
             None,
         );
@@ -2208,7 +2209,8 @@ mod audit_trail {
     use std::sync::Arc;
     use tonic::metadata::MetadataValue;
     use tusk_auth::{AuthService, AuthSettings, Managed};
-    use tusk_oidc::{ConnectorConfig, Settings, SystemClock};
+    use tusk_core::clock::SystemClock;
+    use tusk_oidc::{ConnectorConfig, Settings};
     use tusk_proto::auth_v2;
     use tusk_proto::tusk::audit::v1 as audit;
     use tusk_server::AuthPlane;
