@@ -1865,3 +1865,45 @@ async fn a_code_raced_by_two_requests_has_exactly_one_winner_and_is_revoked() {
         "races without exactly one winner: {not_one:?}"
     );
 }
+
+/// A token request's parameters hold the client secret, the password, the
+/// code and the refresh token; a `{:?}` of them (a log line, a test
+/// failure) must show which parameters came, never their secret values.
+#[test]
+fn debug_of_params_and_redirects_hides_secrets() {
+    let p = params(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", "app"),
+        ("client_secret", "client-secret-value"),
+        ("password", "hunter2-password"),
+        ("code", "code-value-123"),
+        ("refresh_token", "refresh-value-456"),
+        ("code_verifier", VERIFIER),
+    ]);
+    let shown = format!("{p:?}");
+    for secret in [
+        "client-secret-value",
+        "hunter2-password",
+        "code-value-123",
+        "refresh-value-456",
+        VERIFIER,
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    for key in [
+        "client_secret",
+        "password",
+        "grant_type",
+        "authorization_code",
+        "app",
+    ] {
+        assert!(shown.contains(key), "{key} missing from {shown}");
+    }
+
+    let next = Next::Redirect(format!(
+        "{CONFIDENTIAL_REDIRECT}?code=code-value-123&state=xyz"
+    ));
+    let shown = format!("{next:?}");
+    assert!(!shown.contains("code-value-123"), "{shown}");
+    assert!(shown.contains(CONFIDENTIAL_REDIRECT), "{shown}");
+}
