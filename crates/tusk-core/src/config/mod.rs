@@ -66,8 +66,9 @@ pub struct Input<'a> {
     pub listen: String,
 }
 
-/// The effective configuration.
-#[derive(Debug, Clone)]
+/// The effective configuration. `Debug` is written by hand: `auth_config`
+/// is JSON that may hold a client secret, so it is shown masked.
+#[derive(Clone)]
 pub struct Config {
     pub issuer: String,
     /// Which rule produced the issuer, for `config show` and readiness.
@@ -95,6 +96,57 @@ pub struct Config {
     pub tls: Option<TlsPem>,
     pub pachd_redirect_uri: String,
     pub provider: ProviderSettings,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be left out unnoticed.
+        let Config {
+            issuer,
+            issuer_origin,
+            mock_idp,
+            connectors,
+            connectors_origin,
+            clients,
+            id_token_expiry,
+            rotation_token_expiry,
+            require_verified_email,
+            user_accessible_issuer_host,
+            activate_auth,
+            root_token,
+            cluster_role_bindings,
+            auth_config,
+            session_duration,
+            license_key,
+            tls,
+            pachd_redirect_uri,
+            provider,
+        } = self;
+        f.debug_struct("Config")
+            .field("issuer", issuer)
+            .field("issuer_origin", issuer_origin)
+            .field("mock_idp", mock_idp)
+            .field("connectors", connectors)
+            .field("connectors_origin", connectors_origin)
+            .field("clients", clients)
+            .field("id_token_expiry", id_token_expiry)
+            .field("rotation_token_expiry", rotation_token_expiry)
+            .field("require_verified_email", require_verified_email)
+            .field("user_accessible_issuer_host", user_accessible_issuer_host)
+            .field("activate_auth", activate_auth)
+            .field("root_token", root_token)
+            .field("cluster_role_bindings", cluster_role_bindings)
+            .field(
+                "auth_config",
+                &auth_config.as_ref().map(|c| connector::mask_config("", c)),
+            )
+            .field("session_duration", session_duration)
+            .field("license_key", license_key)
+            .field("tls", tls)
+            .field("pachd_redirect_uri", pachd_redirect_uri)
+            .field("provider", provider)
+            .finish()
+    }
 }
 
 /// tusk's own provider settings (values section `tusk`).
