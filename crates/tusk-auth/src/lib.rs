@@ -10,8 +10,11 @@
 //! - `cache`: the in-memory caches that keep checks off the database.
 //! - `error`: the reference's error texts.
 //!
-//! Invariant: no transport types here; tusk-server maps gRPC and HTTP onto
-//! these calls and these errors onto statuses.
+//! Invariant: no server transport types here; tusk-server maps gRPC and
+//! HTTP onto these calls and these errors onto statuses. Two exceptions,
+//! both on purpose: `login::CallbackPage` carries the status of the page
+//! it describes, and `oidc_config` fetches an external issuer's discovery
+//! document itself (reqwest), because its answer decides SetConfiguration.
 
 mod activation;
 mod bindings;

@@ -1906,4 +1906,14 @@ fn debug_of_params_and_redirects_hides_secrets() {
     let shown = format!("{next:?}");
     assert!(!shown.contains("code-value-123"), "{shown}");
     assert!(shown.contains(CONFIDENTIAL_REDIRECT), "{shown}");
+
+    let connector = ConnectorConfig {
+        id: "okta".into(),
+        name: "Okta".into(),
+        kind: "oidc".into(),
+        config: json!({"issuer": "https://x.okta.com", "clientID": "app", "clientSecret": "upstream-secret-value"}),
+    };
+    let shown = format!("{connector:?}");
+    assert!(!shown.contains("upstream-secret-value"), "{shown}");
+    assert!(shown.contains("x.okta.com"), "{shown}");
 }
