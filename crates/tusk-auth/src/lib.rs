@@ -31,4 +31,6 @@ mod tokens;
 pub use cache::TOKEN_RECHECK_SECONDS;
 pub use error::AuthError;
 pub use identity::{ConnectorInput, Managed};
-pub use service::{AuthService, AuthSettings, Caller, OidcConfig, ROOT, TokenInfo, new_token};
+pub use oidc_config::OidcConfig;
+pub use service::{AuthService, AuthSettings, Caller, ROOT};
+pub use tokens::{TokenInfo, new_token};

@@ -15,9 +15,6 @@ use tusk_core::clock::Clock;
 use tusk_oidc::Provider;
 use tusk_store::{AuthToken, Change, Store, hash_token};
 
-pub use crate::oidc_config::OidcConfig;
-pub use crate::tokens::{TokenInfo, new_token};
-
 pub const ROOT: &str = "pach:root";
 
 /// Who is calling, once their token has been checked.
