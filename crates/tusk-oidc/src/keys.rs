@@ -2,24 +2,12 @@
 //! the JWKS, and rotation of the stored key sets.
 
 use crate::error::{ErrorCode, OAuthError};
-use crate::provider::{Error, Provider};
+use crate::provider::{Error, KeyRing, Provider};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tusk_core::Secret;
 use tusk_jose::{Alg, KeySetState, SigningKey, VerifyingKeys};
 use tusk_store::{OidcClient, SigningKeys};
-
-/// Signing material parsed once per key change, never per signature.
-/// One key set per algorithm in use: the configured default, plus any a
-/// client is pinned to. Verification and the JWKS cover them all.
-pub(crate) struct KeyRing {
-    signers: Vec<SigningKey>,
-    verifier: VerifyingKeys,
-    jwks: Arc<String>,
-    /// When the default algorithm's active key was made, for the key-age
-    /// gauge operators alert on when rotation stalls.
-    created_at: i64,
-}
 
 impl Provider {
     pub fn jwks_json(&self) -> Arc<String> {

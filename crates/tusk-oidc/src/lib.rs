@@ -5,8 +5,8 @@
 //! - `provider`: the provider's state and lifecycle (creation, periodic
 //!   work, static clients); it re-exports the parts below under its path.
 //! - `settings`: issuer, lifetimes, policies, and the discovery document.
-//! - `connectors`: connector slots, opened independently and retried in the
-//!   background.
+//! - `slots`: connector slots and their states; `connectors`: opening them,
+//!   each independently, retried in the background.
 //! - `keys`: the in-memory key ring, signing and verification, rotation.
 //! - `redirect`: redirect URI matching; `claims`: scope-gated identity
 //!   claims; `audit_context`: the client address and user audit records name.
@@ -31,6 +31,7 @@ pub mod relying;
 pub mod scopes;
 pub mod session;
 mod settings;
+mod slots;
 pub mod subject;
 pub mod throttle;
 pub mod token;

@@ -1,24 +1,38 @@
 //! The provider: its state (settings, store, clock, connectors, key ring)
-//! and its lifecycle (creation, periodic work, static clients). Each part
-//! has its own file: `settings`, `connectors`, `keys`, `redirect`,
-//! `claims`, `audit_context`; this module re-exports them under their old
+//! and its lifecycle (creation, periodic work, static clients). Its other
+//! parts have their own files, which depend on this one and never the
+//! reverse: `connectors` (opening them) and `keys` (the key ring) add
+//! methods to `Provider`; `settings`, `slots`, `redirect`, `claims` and
+//! `audit_context` are leaves this module re-exports under their old
 //! paths. The protocol steps live in `authorize`, `token` and `session`.
 
-use crate::connectors::ConnectorTable;
-use crate::keys::KeyRing;
+use crate::slots::ConnectorTable;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::{Arc, Mutex, RwLock};
 use tusk_core::Secret;
 use tusk_core::clock::Clock;
+use tusk_jose::{SigningKey, VerifyingKeys};
 use tusk_store::{OidcClient, Store};
 
 pub use crate::audit_context::with_client_address;
 pub(crate) use crate::audit_context::{audit_user, client_address};
 pub(crate) use crate::claims::identity_claims;
-pub use crate::connectors::{CONNECTING_REASON, ConnectorConfig, ConnectorSlot, ConnectorState};
 pub use crate::redirect::{redirect_matches, with_query};
 pub use crate::settings::{ConnectorRetry, RefreshPolicy, Settings};
+pub use crate::slots::{CONNECTING_REASON, ConnectorConfig, ConnectorSlot, ConnectorState};
+
+/// Signing material parsed once per key change, never per signature.
+/// One key set per algorithm in use: the configured default, plus any a
+/// client is pinned to. Verification and the JWKS cover them all.
+pub(crate) struct KeyRing {
+    pub(crate) signers: Vec<SigningKey>,
+    pub(crate) verifier: VerifyingKeys,
+    pub(crate) jwks: Arc<String>,
+    /// When the default algorithm's active key was made, for the key-age
+    /// gauge operators alert on when rotation stalls.
+    pub(crate) created_at: i64,
+}
 
 pub struct Provider {
     pub(crate) settings: Settings,
