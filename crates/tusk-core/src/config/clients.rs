@@ -3,11 +3,12 @@
 //! additional clients. One builder for all three because pachd trusts
 //! console as a peer and every id must be unique across them.
 
+use super::loader::Loader;
 use super::lookup::Values;
+use super::model::{ClientSpec, ENV_VARS, Input, MIN_CLIENT_SECRET_BYTES};
 use super::proxy::Endpoint;
 use super::schema::{Kind, check_value, join};
 use super::tables::CLIENT;
-use super::{ClientSpec, ENV_VARS, Input, Loader, MIN_CLIENT_SECRET_BYTES};
 use crate::Secret;
 use crate::yaml::{Node, Pos, Value};
 

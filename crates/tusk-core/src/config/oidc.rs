@@ -1,11 +1,14 @@
 //! The `oidc` section (with `IDP_CONFIG` and `IDP_CONNECTORS` over it):
 //! the issuer, token lifetimes, the upstream connectors and the mock IdP.
 
+use super::connector::{self, ConnectorSpec};
+use super::duration;
+use super::loader::Loader;
 use super::lookup::Values;
+use super::model::{DEFAULT_ID_TOKEN_EXPIRY, Input};
 use super::proxy::Endpoint;
 use super::schema::check_map;
 use super::tables::IDP_CONFIG_ENV;
-use super::{ConnectorSpec, DEFAULT_ID_TOKEN_EXPIRY, Input, Loader, connector, duration};
 use crate::yaml::{Node, Pos, Value};
 use std::time::Duration;
 

@@ -4,10 +4,11 @@
 //! license key, cluster role bindings and the session length.
 
 use super::diag;
+use super::loader::Loader;
 use super::lookup::Values;
+use super::model::{DEFAULT_SESSION_MINUTES, Input};
 use super::schema::{self, Kind, check_map, check_value, join};
 use super::tables::AUTH_CONFIG_ENV;
-use super::{DEFAULT_SESSION_MINUTES, Input, Loader};
 use crate::Secret;
 use crate::yaml::{Node, Pos, Value};
 use std::collections::BTreeMap;

@@ -1,8 +1,9 @@
 //! The `ingress` and `proxy` sections: the public host and scheme every
 //! derived URL uses, and the listener's TLS certificate.
 
+use super::loader::Loader;
 use super::lookup::Values;
-use super::{Input, Loader, TlsPem, local_base};
+use super::model::{Input, TlsPem};
 use crate::Secret;
 use crate::yaml::Pos;
 
@@ -93,4 +94,21 @@ impl Loader<'_> {
             None
         }
     }
+}
+
+/// `http://host:port` for a listen address; an unspecified host becomes
+/// `localhost`, since a browser cannot go to 0.0.0.0.
+/// `--listen` may carry `https://` when the listener itself serves TLS
+/// (`--tls-cert`), so a derived issuer names the scheme the port speaks.
+fn local_base(listen: &str) -> String {
+    let (scheme, listen) = match listen.strip_prefix("https://") {
+        Some(rest) => ("https", rest),
+        None => ("http", listen.strip_prefix("http://").unwrap_or(listen)),
+    };
+    let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "30650"));
+    let host = match host {
+        "" | "0.0.0.0" | "[::]" | "::" => "localhost",
+        h => h,
+    };
+    format!("{scheme}://{host}:{port}")
 }

@@ -2,8 +2,10 @@
 //! tokens, rate limits, trusted proxies, server and database limits,
 //! theme, license key, audit retention).
 
+use super::cidr::Cidr;
+use super::loader::Loader;
 use super::lookup::Values;
-use super::{Cidr, Loader, ProviderSettings};
+use super::model::ProviderSettings;
 use crate::yaml::{Pos, Value};
 use std::time::Duration;
 
