@@ -99,7 +99,7 @@ fn pure(c: &mut Criterion) {
         let store = Store::memory();
         let svc = AuthService::new(
             store.clone(),
-            Arc::new(tusk_oidc::SystemClock),
+            Arc::new(tusk_core::clock::SystemClock),
             AuthSettings::default(),
             None,
         );

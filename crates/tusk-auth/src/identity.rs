@@ -286,7 +286,7 @@ impl AuthService {
         }
         let mut record = client.clone();
         if record.secret.is_empty() && !record.public {
-            record.secret = Secret::new(crate::service::new_token());
+            record.secret = Secret::new(crate::tokens::new_token());
         }
         // The same floor `config check` keeps for configured clients: a
         // short secret is guessable at the token endpoint.

@@ -1,22 +1,36 @@
 //! Pachyderm's auth plane (`auth_v2`) as a service over the store, in
 //! domain types. Layout:
-//! - `service`: tokens, activation, role bindings, groups, configuration.
+//! - `service`: the `AuthService` itself: authentication of a token and
+//!   permission checks. Its operations are spread by concern:
+//!   `activation` (activate, deactivate, root token), `bindings` (role
+//!   bindings and permissions), `tokens`, `groups`, and `oidc_config`
+//!   (Get/SetConfiguration).
 //! - `login`: GetOIDCLogin, the `/authorization-code/callback` leg, and
 //!   Authenticate by OIDC state or ID token.
 //! - `cache`: the in-memory caches that keep checks off the database.
 //! - `error`: the reference's error texts.
 //!
-//! Invariant: no transport types here; tusk-server maps gRPC and HTTP onto
-//! these calls and these errors onto statuses.
+//! Invariant: no server transport types here; tusk-server maps gRPC and
+//! HTTP onto these calls and these errors onto statuses. Two exceptions,
+//! both on purpose: `login::CallbackPage` carries the status of the page
+//! it describes, and `oidc_config` fetches an external issuer's discovery
+//! document itself (reqwest), because its answer decides SetConfiguration.
 
+mod activation;
+mod bindings;
 pub mod cache;
 pub mod enterprise;
 pub mod error;
+mod groups;
 pub mod identity;
 pub mod login;
+mod oidc_config;
 pub mod service;
+mod tokens;
 
 pub use cache::TOKEN_RECHECK_SECONDS;
 pub use error::AuthError;
 pub use identity::{ConnectorInput, Managed};
-pub use service::{AuthService, AuthSettings, Caller, OidcConfig, ROOT, TokenInfo, new_token};
+pub use oidc_config::OidcConfig;
+pub use service::{AuthService, AuthSettings, Caller, ROOT};
+pub use tokens::{TokenInfo, new_token};

@@ -5,18 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use tusk_auth::{AuthError, AuthService, AuthSettings, Caller, TokenInfo};
 use tusk_core::auth::{Permission, Resource, ResourceType};
+use tusk_core::clock::FakeClock;
 use tusk_store::Store;
-
-struct FakeClock(AtomicI64);
-
-impl tusk_oidc::Clock for FakeClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 fn perm(name: &str) -> Permission {
     Permission::from_name(name).unwrap()
@@ -30,7 +22,7 @@ fn res(kind: ResourceType, name: &str) -> Resource {
 }
 
 async fn service() -> (Arc<AuthService>, Arc<FakeClock>, Store) {
-    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let clock = Arc::new(FakeClock::new(1_800_000_000));
     let store = Store::memory();
     let svc = AuthService::new(store.clone(), clock.clone(), AuthSettings::default(), None);
     (svc, clock, store)
@@ -88,7 +80,7 @@ async fn activation_tokens_and_whoami() {
             "robot name is 256 bytes long, over the limit of 255 bytes; use a shorter name"
         ))
     );
-    clock.0.fetch_add(61, Ordering::SeqCst);
+    clock.advance(61);
     assert_eq!(
         svc.authenticate(Some(&robot)).await,
         Err(AuthError::ExpiredToken)
@@ -513,7 +505,7 @@ async fn token_export_restore_and_expiry_cleanup() {
         ..tokens[0].clone()
     };
     assert!(other.restore_token(&bad).await.is_err());
-    clock.0.fetch_add(3601, Ordering::SeqCst);
+    clock.advance(3601);
     svc.delete_expired_tokens().await.unwrap();
     assert!(svc.extract_tokens().await.unwrap().is_empty());
 }
@@ -567,7 +559,7 @@ async fn enterprise_gate_with_a_configured_license() {
             serde_json::json!({"token": token, "signature": STANDARD.encode(&sig)}).to_string(),
         )
     };
-    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let clock = Arc::new(FakeClock::new(1_800_000_000));
     let settings = AuthSettings {
         license_from_config: true,
         license_public_key: Some(tusk_core::Secret::new(pem)),
@@ -612,7 +604,7 @@ async fn enterprise_gate_with_a_configured_license() {
         "robot:ci"
     );
     // Expiry closes it again.
-    clock.0.store(1_900_000_000, Ordering::SeqCst);
+    clock.set(1_900_000_000);
     assert!(svc.authenticate(Some(&robot)).await.is_err());
 }
 
@@ -704,7 +696,7 @@ async fn deleting_a_project_deletes_its_repos_bindings() {
 /// the worst case.
 #[tokio::test]
 async fn a_token_revoked_on_one_replica_is_refused_by_another_within_the_bound() {
-    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let clock = Arc::new(FakeClock::new(1_800_000_000));
     let backend: Arc<dyn tusk_store::Backend> = Arc::new(tusk_store::MemoryBackend::default());
     let replica = || {
         AuthService::new(
@@ -731,9 +723,7 @@ async fn a_token_revoked_on_one_replica_is_refused_by_another_within_the_bound()
     );
     // Within the bound the other replica may still answer from its cache;
     // once the bound has passed it must have asked the store.
-    clock
-        .0
-        .fetch_add(tusk_auth::TOKEN_RECHECK_SECONDS, Ordering::SeqCst);
+    clock.advance(tusk_auth::TOKEN_RECHECK_SECONDS);
     for t in [&token, &user] {
         assert_eq!(two.authenticate(Some(t)).await, Err(AuthError::BadToken));
     }
@@ -856,7 +846,7 @@ async fn revocation_across_two_postgres_replicas_is_effective_on_return() {
     let replica = |store: Store| {
         AuthService::new(
             store,
-            Arc::new(tusk_oidc::SystemClock),
+            Arc::new(tusk_core::clock::SystemClock),
             AuthSettings::default(),
             None,
         )

@@ -1,7 +1,8 @@
 //! `local`: a static password database in the connector's config, like
 //! Dex's `enablePasswordDB`, with argon2id or Dex-style bcrypt hashes.
 
-use crate::{Connector, Error, Identity, PasswordConnector, RefreshConnector, Scopes};
+use crate::connector::{Connector, Identity, PasswordConnector, RefreshConnector, Scopes};
+use crate::error::Error;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -116,11 +117,11 @@ impl fmt::Debug for Local {
 
 impl Local {
     pub(crate) fn open(id: &str, config: &serde_json::Value) -> Result<Self, Error> {
-        let obj = crate::as_object(id, config, "the `local` config")?;
+        let obj = crate::fields::as_object(id, config, "the `local` config")?;
         let list = match obj.get("users") {
             Some(serde_json::Value::Array(items)) => items,
             _ => {
-                return Err(crate::config_err(
+                return Err(crate::error::config_err(
                     id,
                     "`users` must be a list of {email, hash} entries".into(),
                 ));
@@ -130,12 +131,14 @@ impl Local {
         let mut ids: HashMap<String, String> = HashMap::new();
         for (i, item) in list.iter().enumerate() {
             let path = format!("users[{i}].");
-            let entry = crate::as_object(id, item, &format!("`users[{i}]`"))?;
-            let email = crate::req_str(id, entry, &path, "email")?.trim().to_owned();
-            let hash = match crate::opt_str(id, entry, &path, "hash")? {
+            let entry = crate::fields::as_object(id, item, &format!("`users[{i}]`"))?;
+            let email = crate::fields::req_str(id, entry, &path, "email")?
+                .trim()
+                .to_owned();
+            let hash = match crate::fields::opt_str(id, entry, &path, "hash")? {
                 Some(h) if !h.is_empty() => h,
                 _ => {
-                    return Err(crate::config_err(
+                    return Err(crate::error::config_err(
                         id,
                         format!(
                             "user `{email}` has no password hash: set `{path}hash` to an argon2id or bcrypt hash"
@@ -144,18 +147,18 @@ impl Local {
                 }
             };
             let hash = Hash::parse(hash).map_err(|why| {
-                crate::config_err(
+                crate::error::config_err(
                     id,
                     format!(
                         "the password hash of user `{email}` is malformed: {why}; generate a new one with an argon2id or bcrypt tool"
                     ),
                 )
             })?;
-            let username = match crate::opt_str(id, entry, &path, "username")? {
+            let username = match crate::fields::opt_str(id, entry, &path, "username")? {
                 Some(u) if !u.is_empty() => u.to_owned(),
                 _ => email.split('@').next().unwrap_or_default().to_owned(),
             };
-            let user_id = match crate::opt_str(id, entry, &path, "userID")? {
+            let user_id = match crate::fields::opt_str(id, entry, &path, "userID")? {
                 Some(u) if !u.is_empty() => u.to_owned(),
                 _ => email.clone(),
             };
@@ -166,17 +169,20 @@ impl Local {
                     .map(|g| g.as_str().map(str::to_owned))
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(|| {
-                        crate::config_err(id, format!("`{path}groups` must be a list of strings"))
+                        crate::error::config_err(
+                            id,
+                            format!("`{path}groups` must be a list of strings"),
+                        )
                     })?,
                 Some(_) => {
-                    return Err(crate::config_err(
+                    return Err(crate::error::config_err(
                         id,
                         format!("`{path}groups` must be a list of strings"),
                     ));
                 }
             };
             if let Some(other) = ids.insert(user_id.clone(), email.clone()) {
-                return Err(crate::config_err(
+                return Err(crate::error::config_err(
                     id,
                     format!(
                         "users `{other}` and `{email}` share the user id `{user_id}`; give each user its own `userID`"
@@ -192,7 +198,7 @@ impl Local {
                 groups,
             });
             if users.insert(key, user.clone()).is_some() {
-                return Err(crate::config_err(
+                return Err(crate::error::config_err(
                     id,
                     format!(
                         "the email `{}` is listed twice (emails match case-insensitively); remove one entry",

@@ -1,10 +1,11 @@
 //! Dex's mock connectors, which Pachyderm's mock IdP uses
 //! (docs/identity-and-config.md §4).
 
-use crate::{
-    CallbackConnector, Connector, Error, Identity, PasswordConnector, RefreshConnector, Scopes,
+use crate::connector::{
+    CallbackConnector, Connector, Identity, PasswordConnector, RefreshConnector, Scopes,
     UpstreamParams,
 };
+use crate::error::Error;
 use async_trait::async_trait;
 use tusk_core::Secret;
 
@@ -30,11 +31,11 @@ pub(crate) struct MockPassword {
 
 impl MockPassword {
     pub(crate) fn open(id: &str, config: &serde_json::Value) -> Result<Self, Error> {
-        let obj = crate::as_object(id, config, "the `mockPassword` config")?;
+        let obj = crate::fields::as_object(id, config, "the `mockPassword` config")?;
         Ok(MockPassword {
             id: id.to_owned(),
-            username: crate::req_str(id, obj, "", "username")?.to_owned(),
-            password: Secret::from(crate::req_str(id, obj, "", "password")?),
+            username: crate::fields::req_str(id, obj, "", "username")?.to_owned(),
+            password: Secret::from(crate::fields::req_str(id, obj, "", "password")?),
         })
     }
 }
@@ -150,7 +151,7 @@ impl CallbackConnector for MockCallback {
         query: &[(String, String)],
         _upstream: &UpstreamParams,
     ) -> Result<Identity, Error> {
-        if let Some(error) = crate::callback_error(query) {
+        if let Some(error) = crate::query::callback_error(query) {
             return Err(Error::Upstream {
                 connector: self.id.clone(),
                 reason: format!("it returned error `{error}`"),

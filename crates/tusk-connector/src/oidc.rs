@@ -28,10 +28,11 @@ mod claims;
 mod config;
 mod http;
 
-use crate::truncate;
-use crate::{
-    CallbackConnector, Connector, Error, Identity, RefreshConnector, Scopes, UpstreamParams,
+use crate::connector::{
+    CallbackConnector, Connector, Identity, RefreshConnector, Scopes, UpstreamParams,
 };
+use crate::error::Error;
+use crate::query::truncate;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -677,7 +678,7 @@ impl CallbackConnector for Oidc {
     ) -> Result<String, Error> {
         let cfg = &self.cfg;
         if cfg.redirect_uri != callback_url && !cfg.skip_callback_check {
-            return Err(crate::config_err(
+            return Err(crate::error::config_err(
                 &self.id,
                 format!(
                     "expected callback URL \"{callback_url}\" did not match the URL in the config \"{}\"; set `redirectURI` to \"{callback_url}\" and register that URL at the upstream provider",
@@ -734,8 +735,8 @@ impl CallbackConnector for Oidc {
         query: &[(String, String)],
         upstream: &UpstreamParams,
     ) -> Result<Identity, Error> {
-        let get = |key: &str| crate::query_param(query, key);
-        if let Some(error) = crate::callback_error(query) {
+        let get = |key: &str| crate::query::query_param(query, key);
+        if let Some(error) = crate::query::callback_error(query) {
             return Err(self.upstream_err(error));
         }
         let up = self.ready().await?;

@@ -17,7 +17,6 @@ use tusk_core::audit::AuditEvent;
 use tusk_store::{AuthCode, AuthRequest, Claims, DeviceRequest, hash_token};
 
 /// What the browser sees next after a successful step.
-#[derive(Debug)]
 pub enum Next {
     /// 302 to this URL.
     Redirect(String),
@@ -28,6 +27,33 @@ pub enum Next {
     },
     /// A device login is complete; show "you may close this window".
     DeviceApproved { client_name: String },
+}
+
+/// A redirect's query carries the authorization code (a credential until
+/// it is exchanged), so `Debug` shows the URL without its query.
+impl std::fmt::Debug for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Next::Redirect(url) => {
+                let base = url.split_once('?').map_or(url.as_str(), |(b, _)| b);
+                f.debug_tuple("Redirect")
+                    .field(&format!("{base}?…"))
+                    .finish()
+            }
+            Next::Choose {
+                request_id,
+                connectors,
+            } => f
+                .debug_struct("Choose")
+                .field("request_id", request_id)
+                .field("connectors", connectors)
+                .finish(),
+            Next::DeviceApproved { client_name } => f
+                .debug_struct("DeviceApproved")
+                .field("client_name", client_name)
+                .finish(),
+        }
+    }
 }
 
 impl std::fmt::Debug for ConnectorSlot {

@@ -1,5 +1,8 @@
 //! OAuth 2.0 / OIDC errors as types. Each code's wire form is the RFC
-//! string; the HTTP and gRPC status mapping lives in tusk-server, not here.
+//! string; an `OAuthError`'s HTTP status is chosen in tusk-server. A
+//! `PageError` carries its status as a number, because whether a page says
+//! "bad request" or "try again later" is part of the login logic (the
+//! token grant tells an unavailable connector from a missing one by it).
 
 use std::fmt;
 

@@ -2,8 +2,14 @@
 //!
 //! The server crate turns requests into calls here and results into
 //! responses; nothing here knows axum or HTML. Layout:
-//! - `provider`: settings, clock, clients, connectors, the in-memory key ring
-//!   and key rotation, discovery.
+//! - `provider`: the provider's state and lifecycle (creation, periodic
+//!   work, static clients); it re-exports the parts below under its path.
+//! - `settings`: issuer, lifetimes, policies, and the discovery document.
+//! - `slots`: connector slots and their states; `connectors`: opening them,
+//!   each independently, retried in the background.
+//! - `keys`: the in-memory key ring, signing and verification, rotation.
+//! - `redirect`: redirect URI matching; `claims`: scope-gated identity
+//!   claims; `audit_context`: the client address and user audit records name.
 //! - `authorize`: `/auth`, connector selection, password and callback
 //!   logins, codes.
 //! - `token`: client authentication and the code, refresh and device grants.
@@ -11,14 +17,21 @@
 //! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
 
+mod audit_context;
 pub mod authorize;
+mod claims;
+mod connectors;
 pub mod error;
+mod keys;
 pub mod params;
 pub mod pkce;
 pub mod provider;
+mod redirect;
 pub mod relying;
 pub mod scopes;
 pub mod session;
+mod settings;
+mod slots;
 pub mod subject;
 pub mod throttle;
 pub mod token;
@@ -27,8 +40,7 @@ pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use error::{ErrorCode, OAuthError, PageError};
 pub use params::Params;
 pub use provider::{
-    Clock, ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, SystemClock,
-    with_client_address,
+    ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, with_client_address,
 };
 pub use session::LogoutOutcome;
 pub use token::TokenResponse;

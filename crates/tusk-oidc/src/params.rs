@@ -12,9 +12,40 @@ use percent_encoding::percent_decode;
 /// pairs so a body of `&&&&` cannot build a huge vector.
 const MAX_PAIRS: usize = 64;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
+}
+
+/// Parameters whose values `Debug` shows; every other value (client
+/// secret, password, code, refresh token, verifier, and any parameter we
+/// do not know) prints as `***`, so a logged or failed request never
+/// carries a credential.
+const SHOWN: &[&str] = &[
+    "client_id",
+    "code_challenge_method",
+    "grant_type",
+    "prompt",
+    "redirect_uri",
+    "response_mode",
+    "response_type",
+    "scope",
+    "token_type_hint",
+];
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.pairs.iter().map(|(k, v)| {
+                let shown = if SHOWN.contains(&k.as_str()) {
+                    v.as_str()
+                } else {
+                    "***"
+                };
+                (k, shown)
+            }))
+            .finish()
+    }
 }
 
 impl Params {

@@ -12,22 +12,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use tusk_core::Secret;
+use tusk_core::clock::FakeClock;
 use tusk_jose::{Alg, VerifyingKeys};
 use tusk_oidc::{
     AuthorizeError, ConnectorConfig, ErrorCode, LogoutOutcome, Next, Params, PasswordOutcome,
     Provider, Settings,
 };
 use tusk_store::{OidcClient, Store};
-
-struct FakeClock(AtomicI64);
-
-impl tusk_oidc::Clock for FakeClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
@@ -60,7 +53,7 @@ fn basic(id: &str, secret: &str) -> String {
 }
 
 async fn env_with(settings: impl FnOnce(&mut Settings), connectors: &[(&str, &str, Value)]) -> Env {
-    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let clock = Arc::new(FakeClock::new(1_800_000_000));
     let mut s = Settings::new(ISSUER);
     settings(&mut s);
     let connectors: Vec<ConnectorConfig> = connectors
@@ -119,7 +112,7 @@ async fn env() -> Env {
 
 impl Env {
     fn advance(&self, secs: i64) {
-        self.clock.0.fetch_add(secs, Ordering::SeqCst);
+        self.clock.advance(secs);
     }
 
     /// Runs the browser leg through the password form; returns the
@@ -1871,4 +1864,56 @@ async fn a_code_raced_by_two_requests_has_exactly_one_winner_and_is_revoked() {
         not_one.is_empty(),
         "races without exactly one winner: {not_one:?}"
     );
+}
+
+/// A token request's parameters hold the client secret, the password, the
+/// code and the refresh token; a `{:?}` of them (a log line, a test
+/// failure) must show which parameters came, never their secret values.
+#[test]
+fn debug_of_params_and_redirects_hides_secrets() {
+    let p = params(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", "app"),
+        ("client_secret", "client-secret-value"),
+        ("password", "hunter2-password"),
+        ("code", "code-value-123"),
+        ("refresh_token", "refresh-value-456"),
+        ("code_verifier", VERIFIER),
+    ]);
+    let shown = format!("{p:?}");
+    for secret in [
+        "client-secret-value",
+        "hunter2-password",
+        "code-value-123",
+        "refresh-value-456",
+        VERIFIER,
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    for key in [
+        "client_secret",
+        "password",
+        "grant_type",
+        "authorization_code",
+        "app",
+    ] {
+        assert!(shown.contains(key), "{key} missing from {shown}");
+    }
+
+    let next = Next::Redirect(format!(
+        "{CONFIDENTIAL_REDIRECT}?code=code-value-123&state=xyz"
+    ));
+    let shown = format!("{next:?}");
+    assert!(!shown.contains("code-value-123"), "{shown}");
+    assert!(shown.contains(CONFIDENTIAL_REDIRECT), "{shown}");
+
+    let connector = ConnectorConfig {
+        id: "okta".into(),
+        name: "Okta".into(),
+        kind: "oidc".into(),
+        config: json!({"issuer": "https://x.okta.com", "clientID": "app", "clientSecret": "upstream-secret-value"}),
+    };
+    let shown = format!("{connector:?}");
+    assert!(!shown.contains("upstream-secret-value"), "{shown}");
+    assert!(shown.contains("x.okta.com"), "{shown}");
 }

@@ -29,7 +29,7 @@ async fn main() {
     let store = Store::memory();
     let svc = tusk_auth::AuthService::new(
         store.clone(),
-        Arc::new(tusk_oidc::SystemClock),
+        Arc::new(tusk_core::clock::SystemClock),
         Default::default(),
         None,
     );

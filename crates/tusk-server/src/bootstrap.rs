@@ -2,8 +2,9 @@
 //! connectors and the static clients.
 
 use std::sync::Arc;
+use tusk_core::clock::SystemClock;
 use tusk_core::config::Config;
-use tusk_oidc::{ConnectorConfig, Provider, RefreshPolicy, Settings, SystemClock};
+use tusk_oidc::{ConnectorConfig, Provider, RefreshPolicy, Settings};
 use tusk_store::{OidcClient, Store};
 
 /// Builds the provider, opens its connectors (each on its own; a failure

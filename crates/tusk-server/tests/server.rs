@@ -23,7 +23,7 @@ use tower::ServiceExt;
 use tusk_core::Secret;
 use tusk_server::{AppState, ServerOptions, TlsPem};
 use tusk_store::Store;
-use tusk_testkit::{FakeClock, Port, TestServer};
+use tusk_testkit::{Port, TestServer};
 
 /// Guards reads from sockets the server may legitimately keep open; it is a
 /// hang guard, not a timing assertion.
@@ -507,10 +507,15 @@ mod provider_http {
             redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
             ..Default::default()
         }];
-        let provider =
-            tusk_testkit::provider(&issuer, &store, FakeClock::now(), &connectors, &clients)
-                .await
-                .unwrap();
+        let provider = tusk_testkit::provider(
+            &issuer,
+            &store,
+            tusk_testkit::clock_now(),
+            &connectors,
+            &clients,
+        )
+        .await
+        .unwrap();
         let options = ServerOptions {
             provider: Some(provider),
             rate_limits: limits,
@@ -1986,7 +1991,7 @@ mod operators {
     async fn plane(store: &Store) -> (AuthPlane, String) {
         let service = AuthService::new(
             store.clone(),
-            FakeClock::now(),
+            tusk_testkit::clock_now(),
             AuthSettings::default(),
             None,
         );
@@ -2128,7 +2133,7 @@ mod audit_trail {
         let port = Port::bind().await.unwrap();
         let issuer = port.issuer();
         let store = Store::memory();
-        let clock = FakeClock::now();
+        let clock = tusk_testkit::clock_now();
         let connectors = [ConnectorConfig {
             id: "test".into(),
             name: "Test".into(),

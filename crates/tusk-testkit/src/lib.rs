@@ -19,15 +19,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-// `Clock` moves to `tusk_core::clock`; this is the one import to change then.
 use tusk_core::Secret;
+pub use tusk_core::clock::FakeClock;
+use tusk_core::clock::{Clock, SystemClock};
 use tusk_jose::{Alg, SigningKey};
-use tusk_oidc::provider::Clock;
 use tusk_oidc::{ConnectorConfig, Provider, Settings};
 use tusk_server::ServerOptions;
 use tusk_store::{OidcClient, SigningKeys, Store};
@@ -139,35 +138,10 @@ impl TestServer {
     }
 }
 
-/// A clock the test sets: it starts at the real time, so tokens the
-/// server issues look fresh to outside clients too, and moves only when
-/// the test moves it.
-#[derive(Debug)]
-pub struct FakeClock(AtomicI64);
-
-impl FakeClock {
-    /// Fixed at the current time.
-    pub fn now() -> Arc<FakeClock> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        Self::at(now)
-    }
-
-    /// Fixed at `unix_seconds`.
-    pub fn at(unix_seconds: i64) -> Arc<FakeClock> {
-        Arc::new(FakeClock(AtomicI64::new(unix_seconds)))
-    }
-
-    pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
+/// A fake clock fixed at the current time, so tokens the server issues
+/// look fresh to outside clients too; it moves only when the test moves it.
+pub fn clock_now() -> Arc<FakeClock> {
+    Arc::new(FakeClock::new(SystemClock.now()))
 }
 
 /// The kid of the signing key [`provider`] installs.

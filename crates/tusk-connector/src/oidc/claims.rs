@@ -5,7 +5,7 @@
 //! that fixes it.
 
 use super::config::Config;
-use crate::Identity;
+use crate::connector::Identity;
 use serde_json::{Map, Value};
 
 pub(crate) fn identity(cfg: &Config, claims: &Map<String, Value>) -> Result<Identity, String> {

@@ -3,7 +3,7 @@
 //! stands on its own: a wrong type is a `Config` error that names the key
 //! and never echoes the value (it may be the client secret).
 
-use crate::{Error, config_err};
+use crate::error::{Error, config_err};
 use serde_json::{Map, Value};
 use tusk_core::Secret;
 
@@ -109,10 +109,12 @@ impl Config {
     }
 
     pub fn parse(id: &str, config: &Value) -> Result<Config, Error> {
-        let obj = crate::as_object(id, config, "the `oidc` config")?;
+        let obj = crate::fields::as_object(id, config, "the `oidc` config")?;
         let p = Parser { id, obj, path: "" };
 
-        let issuer = crate::req_str(id, obj, "", "issuer")?.trim().to_owned();
+        let issuer = crate::fields::req_str(id, obj, "", "issuer")?
+            .trim()
+            .to_owned();
         if url::Url::parse(&issuer).is_err() {
             return Err(config_err(
                 id,
@@ -121,9 +123,9 @@ impl Config {
                 ),
             ));
         }
-        let client_id = crate::req_str(id, obj, "", "clientID")?.to_owned();
+        let client_id = crate::fields::req_str(id, obj, "", "clientID")?.to_owned();
         let client_secret = Secret::from(p.opt_str("clientSecret")?.unwrap_or_default());
-        let redirect_uri = crate::req_str(id, obj, "", "redirectURI")?
+        let redirect_uri = crate::fields::req_str(id, obj, "", "redirectURI")?
             .trim()
             .to_owned();
         if url::Url::parse(&redirect_uri).is_err() {
@@ -294,7 +296,7 @@ impl<'a> Parser<'a> {
     }
 
     fn opt_str(&self, key: &str) -> Result<Option<&'a str>, Error> {
-        crate::opt_str(self.id, self.obj, self.path, key)
+        crate::fields::opt_str(self.id, self.obj, self.path, key)
     }
 
     fn opt_nonempty(&self, key: &str) -> Result<Option<String>, Error> {

@@ -7,7 +7,7 @@
 //! response bodies capped at 1 MiB.
 
 use super::config::Config;
-use crate::truncate;
+use crate::query::truncate;
 use base64::Engine;
 use std::net::SocketAddr;
 use std::time::Duration;

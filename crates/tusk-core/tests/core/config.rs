@@ -428,6 +428,37 @@ fn secrets_never_reach_debug_output() {
     assert!(shown.contains("okta"));
 }
 
+/// `AUTH_CONFIG` is Pachyderm's OIDCConfig as JSON and may carry the
+/// client secret; the config keeps it as JSON, so its `Debug` must mask it
+/// as `config show` does.
+#[test]
+fn auth_config_client_secret_never_reaches_debug_output() {
+    let input = Input {
+        files: Vec::new(),
+        env: BTreeMap::from([(
+            "AUTH_CONFIG".to_owned(),
+            r#"{"client_id": "pachd", "client_secret": "auth-config-secret-value"}"#.to_owned(),
+        )]),
+        secrets: None,
+        listen: "127.0.0.1:1".into(),
+    };
+    let loaded = config::load(&input).map_err(|d| format!("{d:?}"));
+    let debug = format!("{:?}", loaded.as_ref().map(|l| &l.config));
+    let shown = loaded
+        .as_ref()
+        .map(|l| l.config.show().to_string())
+        .unwrap_or_default();
+    assert!(debug.contains("pachd"), "{debug}");
+    assert!(
+        !debug.contains("auth-config-secret-value"),
+        "Debug leaks it: {debug}"
+    );
+    assert!(
+        !shown.contains("auth-config-secret-value"),
+        "show leaks it: {shown}"
+    );
+}
+
 /// The fuzz target's property, run on every `scripts/test`: mutated seed
 /// files never panic the loader. (cargo-fuzz explores further; see fuzz/.)
 #[test]

@@ -1,0 +1,21 @@
+//! Building a connector from its type and validated config.
+
+use crate::connector::Connector;
+use crate::error::Error;
+use crate::{local, mock, oidc};
+use std::sync::Arc;
+
+/// Builds a connector from a stored, validated config.
+pub fn open(id: &str, kind: &str, config: &serde_json::Value) -> Result<Arc<dyn Connector>, Error> {
+    Ok(match kind {
+        "mockPassword" => Arc::new(mock::MockPassword::open(id, config)?),
+        "mockCallback" => Arc::new(mock::MockCallback::new(id)),
+        "local" => Arc::new(local::Local::open(id, config)?),
+        "oidc" => Arc::new(oidc::Oidc::open(id, config)?),
+        other => {
+            return Err(Error::Unsupported {
+                kind: other.to_owned(),
+            });
+        }
+    })
+}

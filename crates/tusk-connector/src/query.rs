@@ -1,0 +1,29 @@
+//! Callback query parameters, and cutting outside text before it goes
+//! into a message.
+
+/// Cuts text that comes from outside (a browser, an upstream) before it
+/// goes into an error message.
+pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// The value of one callback query parameter.
+pub(crate) fn query_param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// An OAuth error the upstream sent back to the callback (RFC 6749
+/// §4.1.2.1): `error` and, when present, `error_description`, both cut.
+pub(crate) fn callback_error(query: &[(String, String)]) -> Option<String> {
+    let error = query_param(query, "error")?;
+    let detail = query_param(query, "error_description")
+        .map(|d| format!(": {}", truncate(d, 200)))
+        .unwrap_or_default();
+    Some(format!("{}{detail}", truncate(error, 100)))
+}
