@@ -104,6 +104,22 @@ fn config_check_names_key_line_and_fix() {
             "1 error",
         ],
     );
+    // Issue 13: `version` inside `config` gets the same fix as above, not
+    // "one level up", where the values refuse it as well.
+    let nested = write(
+        dir.path(),
+        "n.yaml",
+        seed.replace("    config:\n", "    config:\n        version: 1\n")
+            .as_bytes(),
+    );
+    let r = run(&["config", "check", "--values", &nested]);
+    expect_run(
+        &r,
+        &["config", "check"],
+        1,
+        &[".config.version: unknown key `version`", "remove this line"],
+    );
+    assert!(!r.stderr.contains("one level up"), "{}", r.stderr);
     let typo = write(
         dir.path(),
         "t.yaml",
@@ -1975,6 +1991,21 @@ fn idp_commands_and_connector_files() {
             "id: a\ntype: oidcc\nconfig: {}\n",
             &["unknown connector type \"oidcc\"", "did you mean `oidc`?"],
         ),
+        // Issue 13: a type the reference knows but tusk cannot open.
+        (
+            "ldap.yaml",
+            "id: corp\ntype: ldap\nconfig: {host: ldap.example.com:636}\n",
+            &[
+                "connector type `ldap` is one tusk cannot open",
+                "mockPassword, mockCallback, local, oidc",
+            ],
+        ),
+        // In a `tusk idp` file `version` does belong one level up.
+        (
+            "nested.yaml",
+            "id: a\ntype: oidc\nconfig: {version: 1, issuer: https://x.okta.com, clientID: c, clientSecret: s, redirectURI: http://127.0.0.1/dex/callback}\n",
+            &["config.version: unknown key `version`", "one level up"],
+        ),
         (
             "noid.yaml",
             "type: mockPassword\nconfig: {username: u, password: p}\n",
@@ -2524,6 +2555,57 @@ fn doctor_checks_a_running_server() {
             .unwrap_or_else(|| panic!("{check}: {stdout}"));
         assert!(line.starts_with("ok"), "{line}");
     }
+    // Issue 12: the token from a file (a mounted Secret's key), by flag
+    // or TUSK_TOKEN_FILE, with no context holding a session.
+    let root_file = d.dir.path().join("data/root-token").display().to_string();
+    let out = d.ok(&[
+        "auth",
+        "whoami",
+        "--address",
+        &d.address,
+        "--token-file",
+        &root_file,
+    ]);
+    assert!(out.contains("pach:root"), "{out}");
+    let out = d
+        .cmd()
+        .args(["auth", "whoami", "--address", &d.address])
+        .env("TUSK_TOKEN_FILE", &root_file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("pach:root"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let empty = write(d.dir.path(), "empty-token", b"\n");
+    d.fails(
+        &[
+            "auth",
+            "whoami",
+            "--address",
+            &d.address,
+            "--token-file",
+            &empty,
+        ],
+        2,
+        &[
+            "--token-file",
+            "empty-token: the file holds no token",
+            "help:",
+        ],
+    );
+    d.fails(
+        &[
+            "doctor",
+            "--address",
+            &d.address,
+            "--token-file",
+            "/nonexistent/root-token",
+        ],
+        2,
+        &["--token-file /nonexistent/root-token: cannot open"],
+    );
     let r = d.fails(&["doctor", "--address", "grpc://127.0.0.1:1"], 1, &[]);
     assert!(
         r.stdout.contains("FAIL  tusk: readyz") && r.stdout.contains("tusk serve"),
@@ -2546,8 +2628,27 @@ fn doctor_checks_a_running_server() {
         "{}",
         r.stdout
     );
+    let okta = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("FAIL  tusk: connector okta"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    // Issue 13: the connectors come from the values file, where the
+    // identity API refuses changes, so the fix names the key and the file.
     assert!(
-        r.stdout.contains("FAIL  tusk: connector okta"),
+        !okta.contains("update-connector")
+            && okta.contains("`oidc.upstreamIDPs` in the server's --values file"),
+        "{okta}"
+    );
+    let values = down.dir.path().join("values.yaml").display().to_string();
+    let r = down.fails(
+        &["doctor", "--address", &down.address, "--values", &values],
+        1,
+        &[],
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("`oidc.upstreamIDPs` in {values}")),
         "{}",
         r.stdout
     );
