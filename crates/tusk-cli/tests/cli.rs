@@ -120,6 +120,35 @@ fn config_check_names_key_line_and_fix() {
         &[".config.version: unknown key `version`", "remove this line"],
     );
     assert!(!r.stderr.contains("one level up"), "{}", r.stderr);
+    // Issue 13: the redirect-URI hint keeps the scheme and port, of the
+    // redirect (for oidc.issuerURI) and of the listener (for redirectURI).
+    let port = write(
+        dir.path(),
+        "p.yaml",
+        seed.replace(
+            "https://pachyderm.example.com/dex/callback",
+            "http://localhost:8080/dex/callback",
+        )
+        .as_bytes(),
+    );
+    let r = run(&[
+        "config",
+        "check",
+        "--values",
+        &port,
+        "--listen",
+        "127.0.0.1:5556",
+    ]);
+    expect_run(
+        &r,
+        &["config", "check"],
+        0,
+        &[
+            "`oidc.issuerURI: http://localhost:8080/dex`",
+            "redirectURI to `http://127.0.0.1:5556/dex/callback`",
+        ],
+    );
+    assert!(!r.stderr.contains("proxy.host"), "{}", r.stderr);
     let typo = write(
         dir.path(),
         "t.yaml",
@@ -1643,10 +1672,38 @@ fn auth_commands_against_a_server() {
     d.ok(&["context", "use", "local"]);
 
     // Rotating the root token keeps the root's own context working.
-    let out = d.ok(&["auth", "rotate-root-token"]);
+    // Issue 13: the data dir's root-token file, which held the old token,
+    // holds the new one (owner-only); the README's tour reads it.
+    let data = d.dir.path().join("data");
+    let out = d.ok(&[
+        "auth",
+        "rotate-root-token",
+        "--data-dir",
+        &data.display().to_string(),
+    ]);
     let new_root = out.lines().nth(1).unwrap_or_default().trim().to_owned();
     assert!(new_root.len() >= 20 && new_root != root.trim(), "{out}");
     assert!(out.contains("Context `local` now uses it."), "{out}");
+    assert!(out.contains("root-token held the old root token"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("root-token")).unwrap_or_default(),
+        new_root
+    );
+    assert_eq!(mode(&data.join("root-token")), 0o600);
+    // A file holding another token (another server's) is left alone.
+    let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(other.path(), "root-token", b"someone-elses-token");
+    let out = d.ok(&[
+        "auth",
+        "rotate-root-token",
+        "--data-dir",
+        &other.path().display().to_string(),
+    ]);
+    assert!(!out.contains("held the old root token"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("root-token")).unwrap_or_default(),
+        "someone-elses-token"
+    );
     assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
     d.fails_with(
         &["auth", "use-auth-token"],
@@ -1958,6 +2015,54 @@ fn audit_lists_a_role_binding_change_for_admins_only() {
     d.fails(&["audit"], 1, &["Audit/List", "robot:ci is not authorized"]);
 }
 
+/// Issue 13: "disabled when the Identity Connectors are set via
+/// environment ... change them there and restart or reload tusk" must hold:
+/// turning the mock IdP off in the values file, while `tusk serve` runs,
+/// unlocks the identity API; and connectors then created through the API
+/// survive later reloads.
+#[test]
+fn turning_the_mock_idp_off_by_reload_unlocks_the_identity_api() {
+    let d = Deployment::start("pachd:\n  activateAuth: true\n");
+    d.use_context();
+    d.login_as_root();
+    let dir = d.dir.path();
+    let file = write(
+        dir,
+        "extra.yaml",
+        b"id: extra\nname: Extra\ntype: mockPassword\nversion: 0\nconfig:\n  username: bob\n  password: hunter2\n",
+    );
+    d.fails(
+        &["idp", "create-connector", "--config", &file],
+        1,
+        &["the built-in mock IdP", "reload"],
+    );
+    write(
+        dir,
+        "values.yaml",
+        b"oidc:\n  mockIDP: false\npachd:\n  activateAuth: true\n",
+    );
+    d._server
+        .readyz_until("the values file without the mock IdP is applied", |b| {
+            b["checks"]["config"]["reload"]["reloads"].as_u64() >= Some(1)
+                && b["checks"]["config"]["reload"]["ok"] == true
+        });
+    let list = d.ok(&["idp", "list-connector"]);
+    assert!(
+        list.contains("No connectors."),
+        "the mock connector stays: {list}"
+    );
+    let out = d.ok(&["idp", "create-connector", "--config", &file]);
+    assert!(out.contains("Created connector `extra`"), "{out}");
+    // A further reload (SIGHUP) keeps what the API created: the values no
+    // longer own the connectors.
+    d._server.signal("HUP");
+    d._server.readyz_until("the SIGHUP reload", |b| {
+        b["checks"]["config"]["reload"]["reloads"].as_u64() >= Some(2)
+    });
+    let list = d.ok(&["idp", "list-connector"]);
+    assert!(list.lines().any(|l| l.starts_with("extra")), "{list}");
+}
+
 #[test]
 fn idp_commands_and_connector_files() {
     // No mock IdP: connectors are the API's to manage.
@@ -2184,7 +2289,30 @@ fn idp_commands_and_connector_files() {
         &["unable to find OIDC client with id \"grafana\""],
     );
 
-    // The identity server's config.
+    // The identity server's config: before any set-config, the running
+    // issuer and lifetimes (issue 13: never an empty issuer).
+    let running = json(&d.ok(&["idp", "get-config", "-o", "json"]));
+    let issuer = d._server.readyz_until("readyz", |_| true)["checks"]["config"]["issuer"].clone();
+    assert!(
+        running["issuer"] == issuer && issuer.as_str().is_some_and(|i| i.ends_with("/dex")),
+        "{running} vs {issuer}"
+    );
+    assert_eq!(running["id_token_expiry"], "24h", "{running}");
+    assert_eq!(running["rotation_token_expiry"], "48h", "{running}");
+    let elsewhere = write(
+        dir,
+        "elsewhere.yaml",
+        b"issuer: https://elsewhere.example.com/dex\nid_token_expiry: 1h\n",
+    );
+    let r = d.run_with(&["idp", "set-config", "--config", &elsewhere], None);
+    assert!(
+        r.code == 0
+            && r.stderr
+                .contains("note: the server keeps running with issuer"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(json(&d.ok(&["idp", "get-config", "-o", "json"])), running);
     let idp_config = write(
         dir,
         "idp.yaml",
@@ -2204,7 +2332,10 @@ fn idp_commands_and_connector_files() {
     let got = d.ok(&["idp", "get-config"]);
     assert_eq!(
         got,
-        "issuer: http://127.0.0.1:30650/dex\nid_token_expiry: 24h\nrotation_token_expiry: 48h\n"
+        format!(
+            "issuer: {}\nid_token_expiry: 24h\nrotation_token_expiry: 48h\n",
+            issuer.as_str().unwrap_or("")
+        )
     );
 }
 

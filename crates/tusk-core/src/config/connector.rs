@@ -47,6 +47,17 @@ pub enum Dialect {
     Grpc,
 }
 
+/// The built-in mock IdP's connector (docs/identity-and-config.md §4).
+pub fn mock_idp() -> ConnectorSpec {
+    ConnectorSpec {
+        id: "test".into(),
+        name: "test".into(),
+        type_: "mockPassword".into(),
+        config_version: None,
+        config: serde_json::json!({"username": "admin", "password": "password"}),
+    }
+}
+
 /// Every connector type the reference accepts (docs/identity-and-config.md §3).
 pub const KNOWN_TYPES: &[&str] = &[
     "keystone",
