@@ -528,6 +528,56 @@ fn serve_refuses_a_taken_port() {
             "pick another port with --listen",
         ],
     );
+    // Issue 13, output hygiene. Text logs written to a pipe or a file carry
+    // no colour codes (the warning below is logged before the bind fails).
+    let warns = write(
+        dir.path(),
+        "warn.yaml",
+        b"oidc:\n  upstreamIDPs:\n  - {id: okta, name: Okta, type: oidc, config: {issuer: \"https://x.okta.com\", clientID: c, clientSecret: a-client-secret-of-some-length, redirectURI: \"http://localhost:8080/dex/callback\"}}\n",
+    );
+    let args = [
+        "serve",
+        "--values",
+        &warns,
+        "--listen",
+        &addr,
+        "--data-dir",
+        &dir.path().join("d").display().to_string(),
+    ];
+    let r = run(&args);
+    expect_run(&r, &args, 1, &["WARN", "is not this server's callback"]);
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    // A --listen that is no address is a command-line error: exit 2.
+    for bad in ["nonsense", "127.0.0.1:99999"] {
+        check(
+            &[
+                "serve",
+                "--listen",
+                bad,
+                "--data-dir",
+                &dir.path().join("d").display().to_string(),
+            ],
+            2,
+            &[&format!("--listen `{bad}` is not an address")],
+        );
+    }
+    // The OS's reason is printed once, not once per wrapping error.
+    let file = write(dir.path(), "a-file", b"");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        &format!("{file}/data"),
+    ];
+    let r = run(&args);
+    expect_run(
+        &r,
+        &args,
+        1,
+        &["cannot create data directory", "--data-dir"],
+    );
+    assert_eq!(r.stderr.matches("(os error").count(), 1, "{}", r.stderr);
 }
 
 impl Server {
