@@ -1400,7 +1400,7 @@ fn device_login_end_to_end_then_whoami_and_logout() {
     }
 
     // The browser flow, with the URL printed instead of a browser opened.
-    let (child, rx) = spawn_login(&d, &["auth", "login", "--no-browser"]);
+    let (child, rx) = spawn_login(&d, &["auth", "login", "-b"]);
     let mut seen = String::new();
     let login_url = loop {
         let line = rx
@@ -1670,6 +1670,20 @@ fn auth_commands_against_a_server() {
         "json",
     ]));
     assert_eq!(groups, serde_json::json!([]));
+    // pachctl's positional form (`pachctl auth get-groups USER`).
+    let groups = json(&d.ok(&[
+        "auth",
+        "get-groups",
+        "user:kilgore@kilgore.trout",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(groups, serde_json::json!([]));
+    d.fails(
+        &["auth", "get-groups", "alice"],
+        2,
+        &["principal `alice` is not valid"],
+    );
 
     // pachd's OIDC config: the secret is masked, and a masked secret sent
     // back keeps the stored one.
@@ -1764,7 +1778,14 @@ fn auth_commands_against_a_server() {
 
     // Deactivate, then activate again: a new root token, saved in the context.
     d.fails(&["auth", "deactivate"], 2, &["--yes"]);
-    d.ok(&["auth", "deactivate", "--yes"]);
+    d.fails_with(
+        &["auth", "deactivate"],
+        Some("n\n"),
+        2,
+        &["without confirmation"],
+    );
+    // pachctl's scripts confirm on stdin: `echo y | pachctl auth deactivate`.
+    d.ok_with(&["auth", "deactivate"], Some("y\n"));
     d.fails(
         &["auth", "whoami"],
         1,
