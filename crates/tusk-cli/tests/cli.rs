@@ -1797,6 +1797,49 @@ fn auth_commands_against_a_server() {
         "{out}"
     );
     assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
+    // pachctl's flags: --supply-root-token and --only-activate on
+    // activate, --issuer and --client-id for pachd's login, --supply-token
+    // on rotate-root-token, and deactivate --yes.
+    d.ok(&["auth", "deactivate", "--yes"]);
+    let chosen = "a-root-token-chosen-by-the-admin-0001";
+    let out = d.ok_with(
+        &["auth", "activate", "--supply-root-token", "--only-activate"],
+        Some(chosen),
+    );
+    assert!(
+        out.contains("Auth is active with the root token you supplied")
+            && !out.contains("pachd's login uses"),
+        "{out}"
+    );
+    assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
+    d.ok(&["auth", "deactivate", "--yes"]);
+    let issuer = d._server.readyz_until("readyz", |_| true)["checks"]["config"]["issuer"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let out = d.ok(&[
+        "auth",
+        "activate",
+        "--issuer",
+        &issuer,
+        "--client-id",
+        "pachd",
+    ]);
+    assert!(
+        out.contains(&format!(
+            "pachd's login uses the issuer {issuer} with client `pachd`"
+        )),
+        "{out}"
+    );
+    let supplied = "a-second-root-token-of-the-admin-0002";
+    let out = d.ok_with(
+        &["auth", "rotate-root-token", "--supply-token"],
+        Some(supplied),
+    );
+    assert!(out.contains("replaced with the one you supplied"), "{out}");
+    assert!(!out.contains(supplied), "{out}");
+    let out = d.ok_with(&["auth", "use-auth-token"], Some(supplied));
+    assert!(out.contains("\"pach:root\""), "{out}");
     d.fails(
         &["auth", "activate"],
         1,
