@@ -85,6 +85,40 @@ fn config_check_accepts_the_seed_examples() {
     }
 }
 
+/// Issue 13: the command in `examples/proxy-values.yaml`'s header runs as
+/// written, with a certificate in the secrets directory it names.
+#[test]
+fn the_proxy_example_checks_as_its_header_says() {
+    let header = std::fs::read_to_string(examples().join("proxy-values.yaml")).unwrap_or_default();
+    let command = header
+        .lines()
+        .find_map(|l| l.strip_prefix("#   tusk "))
+        .unwrap_or_else(|| panic!("no command in the header:\n{header}"));
+    assert!(command.contains("--secrets-dir secrets"), "{command}");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tls = dir.path().join("secrets/pachyderm-tls");
+    std::fs::create_dir_all(&tls).unwrap_or_else(|e| panic!("{e}"));
+    let (cert, key) = self_signed_pem(dir.path());
+    std::fs::rename(cert, tls.join("tls.crt")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(key, tls.join("tls.key")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.path().join("examples")).unwrap_or_else(|e| panic!("{e}"));
+    for f in ["proxy-values.yaml", "okta-values.yaml"] {
+        std::fs::copy(examples().join(f), dir.path().join("examples").join(f))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = tusk()
+        .current_dir(dir.path())
+        .args(command.split_whitespace())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("issuer https://pachyderm.example.com/dex"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn config_check_names_key_line_and_fix() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
