@@ -311,7 +311,8 @@ fn bad_input_gets_one_clear_message() {
             "--data-dir",
             &d.join("x").display().to_string(),
         ],
-        1,
+        // A command-line error (issue 13: it was 1, against the README).
+        2,
         &["--listen `not-an-address` is not an address"],
     );
     check(&["serve", "--bogus-flag"], 2, &["unexpected argument"]);
