@@ -2210,6 +2210,23 @@ fn turning_the_mock_idp_off_by_reload_unlocks_the_identity_api() {
     });
     let list = d.ok(&["idp", "list-connector"]);
     assert!(list.lines().any(|l| l.starts_with("extra")), "{list}");
+    // A broken connector the API owns: doctor's fix is the API's commands.
+    let down = write(
+        dir,
+        "down.yaml",
+        b"id: down\nname: Down\ntype: oidc\nversion: 0\nconfig: {issuer: \"http://127.0.0.1:9\", clientID: c, clientSecret: a-client-secret-of-some-length, redirectURI: \"http://127.0.0.1:1/dex/callback\"}\n",
+    );
+    d.ok(&["idp", "create-connector", "--config", &down]);
+    let r = d.fails(&["doctor", "--address", &d.address], 1, &[]);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("FAIL  tusk: connector down"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        line.contains("`tusk idp get-connector down -o yaml`") && line.contains("update-connector"),
+        "{line}"
+    );
 }
 
 #[test]
