@@ -292,19 +292,36 @@ def test_upgrade_keeps_secrets():
           and gen["pachd-oauth-client-secret"] == "the-client-secret-from-install",
           "the root token, encryption key and client secret of the install are kept")
     check(len(gen["console-oauth-client-secret"]) == 43, "a value missing from the old Secret is generated")
-    cfg = json.loads(secret_data(docs)["tusk-test"]["config.json"])
-    check(cfg["v2"]["contexts"]["tusk"]["session_token"] == "the-root-token-from-install",
-          "the helm test context holds the kept root token")
+    check(test_pod_token(docs) == ("tusk-generated", "root-token"),
+          "the helm test pod mounts the kept root token from the generated Secret")
     fresh = secret_data([d for d in yaml.safe_load_all(
         helm_template("fresh", [os.path.join(EXAMPLES, "okta-values.yaml")]).stdout) if d])
     check(fresh["tusk-generated"]["root-token"] != "the-root-token-from-install",
           "without an existing Secret a new root token is generated")
     docs = upgrade("pachd.rootTokenSecretName=pachyderm-root")
-    cfg = json.loads(secret_data(docs)["tusk-test"]["config.json"])
-    check(cfg["v2"]["contexts"]["tusk"]["session_token"] == "the-admins-own-root-token"
+    check(test_pod_token(docs) == ("pachyderm-root", "root-token")
           and "root-token" in secret_data(docs)["tusk-generated"],
-          "with rootTokenSecretName the test reads the admin's Secret, and the old generated token stays stored")
+          "with rootTokenSecretName the test pod mounts the admin's Secret, and the old generated token stays stored")
     stop(api)
+
+
+def test_pod_token(docs):
+    """(Secret, key) the `helm test` pod reads the root token from. Issue 12:
+    it mounts the key read-only and passes the file's path, so no copy of the
+    token is kept in another Secret and no env value of the pod holds it."""
+    pod = find(docs, "Pod")
+    check(not any(d["kind"] == "Secret" and d["metadata"]["name"].endswith("-test") for d in docs),
+          "no -test Secret copies the root token")
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e for e in container.get("env", [])}
+    check(env["TUSK_TOKEN_FILE"].get("value") == "/etc/tusk/root-token/root-token"
+          and all("value" in e for e in env.values()),
+          "the test pod names the token's file, and no env var takes a Secret's value")
+    mount = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/tusk/root-token"]
+    check(len(mount) == 1 and mount[0].get("readOnly") is True, "the root token is mounted read-only")
+    vol = {v["name"]: v for v in pod["spec"]["volumes"]}[mount[0]["name"]]["secret"]
+    check([i["path"] for i in vol["items"]] == ["root-token"], "only the key root-token is mounted")
+    return vol["secretName"], vol["items"][0]["key"]
 
 
 # ------------------------------------------------------------------ wiring
@@ -355,7 +372,7 @@ class Pod:
         spec = obj["spec"]["template"]["spec"] if pod_kind == "Deployment" else obj["spec"]
         self.spec = spec
         self.container = spec["containers"][0]
-        volumes = {v["name"]: v for v in spec["volumes"]}
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
         for m in self.container.get("volumeMounts", []):
             host = self.host_path(m["mountPath"])
             v = volumes[m["name"]]
@@ -461,23 +478,17 @@ def doctor(pod_docs, label, port, extra_secrets):
     """The rendered `helm test` Pod's command, with the release's Service
     address mapped to the local port (as its paths are mapped)."""
     test = Pod(pod_docs, f"{label}-doctor", extra_secrets, pod_kind="Pod")
-    cfg_path = os.path.join(test.host_path("/etc/tusk/doctor"), "config.json")
-    cfg = json.load(open(cfg_path))
-    ctx = cfg["v2"]["contexts"][cfg["v2"]["active_context"]]
-    check(ctx["pachd_address"].startswith("grpc://tusk.pachyderm.svc:"),
-          f"{label}: the test Pod's context names the release's Service ({ctx['pachd_address']})")
-    ctx["pachd_address"] = f"grpc://127.0.0.1:{port}"
-    # The kubelet's files are read-only; write the mapped copy beside them.
-    mapped = os.path.join(test.root, "doctor-config.json")
-    json.dump(cfg, open(mapped, "w"))
+    test_pod_token(pod_docs)
     env = test.env()
-    env["PACH_CONFIG"] = mapped
+    check(env["TUSK_ADDRESS"].startswith("grpc://tusk.pachyderm.svc:"),
+          f"{label}: the test Pod names the release's Service ({env['TUSK_ADDRESS']})")
+    env["TUSK_ADDRESS"] = f"grpc://127.0.0.1:{port}"
     r = run([TUSK] + test.args(), env=env, timeout=60)
     # From loopback /readyz shows its detail to anyone; in the cluster the
-    # doctor needs the root token, so check the token it was given is root's.
+    # doctor needs the root token, so check the file it was given holds root's.
     w = run([TUSK, "auth", "whoami"], env=env, timeout=30)
     check(w.returncode == 0 and "pach:root" in w.stdout,
-          f"{label}: the test Pod's context holds the root token: {w.stdout.strip()} {w.stderr.strip()}")
+          f"{label}: the test Pod's token file holds the root token: {w.stdout.strip()} {w.stderr.strip()}")
     return r
 
 

@@ -12,13 +12,39 @@ use tusk_oidc::ConnectorConfig;
 use tusk_store::{Connector, IdentityConfig, OidcClient};
 
 /// Which parts of the identity config are owned by configuration; the
-/// matching write RPCs are refused, as in the reference.
+/// matching write RPCs are refused, as in the reference. Clones share the
+/// connectors' owner, so a reload that changes it (the mock IdP turned
+/// off, an upstream list removed) unlocks or locks the identity API
+/// everywhere at once, as its refusal message promises.
 #[derive(Debug, Clone, Default)]
 pub struct Managed {
     /// Where connectors come from (`values oidc.upstreamIDPs`, ...).
-    pub connectors: Option<String>,
+    connectors: std::sync::Arc<std::sync::RwLock<Option<String>>>,
     /// Set when `IDP_CONFIG` provides the server config.
     pub server_config: Option<String>,
+}
+
+impl Managed {
+    pub fn new(connectors: Option<String>, server_config: Option<String>) -> Managed {
+        Managed {
+            connectors: std::sync::Arc::new(std::sync::RwLock::new(connectors)),
+            server_config,
+        }
+    }
+
+    /// Where the connectors come from, or `None` when the API owns them.
+    pub fn connectors(&self) -> Option<String> {
+        self.connectors
+            .read()
+            .map_or_else(|e| e.into_inner().clone(), |c| c.clone())
+    }
+
+    pub fn set_connectors(&self, origin: Option<String>) {
+        match self.connectors.write() {
+            Ok(mut c) => *c = origin,
+            Err(e) => *e.into_inner() = origin,
+        }
+    }
 }
 
 /// A connector as the API sends it: `config` is the JSON text.
@@ -42,13 +68,23 @@ impl std::fmt::Debug for ConnectorInput {
     }
 }
 
+/// Seconds as the shortest Go duration string that parses back to them
+/// (`24h`, `90m`, `45s`), as pachctl's config files write them.
+fn go_duration(secs: i64) -> String {
+    match secs {
+        s if s != 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s != 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 fn invalid_id() -> AuthError {
     AuthError::Internal("ID does not exist".into())
 }
 
 impl AuthService {
     fn refuse_managed(&self, managed: &Managed, rpc: &str) -> Result<(), AuthError> {
-        match &managed.connectors {
+        match managed.connectors() {
             Some(origin) => Err(AuthError::FailedPrecondition(format!(
                 "identity.{rpc}() is disabled when the Identity Connectors are set via environment. They come from {origin}; change them there and restart or reload tusk."
             ))),
@@ -217,6 +253,32 @@ impl AuthService {
         }
     }
 
+    /// Connectors owned by the API: the configuration has none, so the
+    /// stored ones stay, except the built-in mock IdP's connector left
+    /// from a configuration that had it on (it belongs to configuration,
+    /// and would keep logging anyone in as a cluster admin).
+    pub async fn retire_mock_connector(
+        &self,
+        mock: &config::ConnectorSpec,
+    ) -> Result<(), AuthError> {
+        match self.store.get::<Connector>(&mock.id).await {
+            Ok(c)
+                if c.type_ == mock.type_
+                    && serde_json::from_str::<Value>(&c.config).ok().as_ref()
+                        == Some(&mock.config) =>
+            {
+                tracing::info!(connector = %c.id, "removing the mock IdP's connector: the mock IdP is off");
+                match self.store.delete::<Connector>(&c.id).await {
+                    Ok(()) | Err(tusk_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.reload_connectors().await
+    }
+
     /// Bootstrap: makes the stored connectors equal the configured ones
     /// (create, update with version + 1, delete the rest), then applies
     /// them. Idempotent, and safe when replicas start together.
@@ -362,6 +424,25 @@ impl AuthService {
             Err(tusk_store::Error::NotFound { .. }) => Ok(IdentityConfig::default()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The identity server config as it runs: the provider's issuer and
+    /// lifetimes, the ones its discovery document and tokens carry (set at
+    /// start from the configuration, never empty), over the stored record,
+    /// which only a server without an embedded provider reports as is.
+    pub async fn effective_identity_config(&self) -> Result<IdentityConfig, AuthError> {
+        let mut c = self.get_identity_config().await?;
+        if let Some(provider) = &self.provider {
+            let s = provider.settings();
+            c.issuer = s.issuer.clone();
+            c.id_token_expiry = go_duration(s.id_token_ttl);
+            c.rotation_token_expiry = s
+                .refresh
+                .absolute_lifetime
+                .map(go_duration)
+                .unwrap_or_default();
+        }
+        Ok(c)
     }
 
     pub async fn set_identity_config(

@@ -49,6 +49,9 @@ pub struct ClientArgs {
     /// Use this context of the config file instead of the active one.
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
+    /// Send the token held in this file (its first line) instead of the context's session, e.g. a mounted Kubernetes Secret's `root-token`. A file, not a value, so the token never shows in `ps` or `kubectl describe`.
+    #[arg(long, global = true, value_name = "FILE", env = "TUSK_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// A server address: `grpc://host:port` or `grpcs://host:port`.
@@ -192,6 +195,13 @@ impl ClientArgs {
         };
         let same_server = ctx_addr.as_ref().is_none_or(|a| *a == addr);
         let (token, token_withheld) = match ctx.session_token {
+            _ if self.token_file.is_some() => (
+                self.token_file
+                    .as_deref()
+                    .map(read_token_file)
+                    .transpose()?,
+                None,
+            ),
             Some(t) if same_server => (Some(t), None),
             Some(_) => (
                 None,
@@ -262,6 +272,23 @@ pub fn read_ca(path: &Path) -> Outcome<Vec<u8>> {
         .help("give the CA certificate (-----BEGIN CERTIFICATE-----), not a key"));
     }
     Ok(bytes)
+}
+
+/// The token in a `--token-file`: its first line, trimmed (a Kubernetes
+/// Secret's file has no newline, a file written by `echo` has one).
+pub fn read_token_file(path: &Path) -> Outcome<String> {
+    let bytes = crate::sources::read_capped(path)
+        .map_err(|e| Failure::usage(format!("--token-file {e}")))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        return Err(Failure::usage(format!(
+            "--token-file {}: the file holds no token",
+            path.display()
+        ))
+        .help("write the token on the file's first line (tusk serve writes <data-dir>/root-token so), or leave out --token-file / TUSK_TOKEN_FILE to use the context's session"));
+    }
+    Ok(token.to_owned())
 }
 
 /// The base64 of a PEM CA file, as the SDK stores `server_cas`.

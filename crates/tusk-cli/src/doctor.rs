@@ -147,7 +147,8 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         args.client.address.is_some() || args.client.context.is_some() || !values_mode;
     if server_mode {
         let target = args.client.resolve()?;
-        let (issuer, server_upstreams) = check_server(&target, &mut report).await;
+        let (issuer, server_upstreams) =
+            check_server(&target, &args.source.values, &mut report).await;
         if tusk_issuer.is_none() {
             tusk_issuer = issuer;
         }
@@ -197,8 +198,46 @@ pub async fn run(args: DoctorArgs) -> Outcome {
     Ok(())
 }
 
+/// Where to fix a broken connector. Connectors that come from
+/// configuration (values, a Secret, `IDP_CONNECTORS`) cannot be changed
+/// through the identity API (the server refuses `idp update-connector`
+/// then), so the fix names the source instead; `origin` is the server's
+/// `connectorsOrigin`, absent when the connectors live in its store.
+fn connector_fix(id: &str, origin: Option<&str>, values: &[std::path::PathBuf]) -> String {
+    let why = format!("the upstream checks for `{id}` below say why");
+    match origin {
+        None => format!(
+            "{why}; fix its config with `tusk idp get-connector {id} -o yaml`, edit, then `tusk idp update-connector --config FILE`"
+        ),
+        Some(origin) => {
+            let files = values
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let place = match origin.strip_prefix("values ") {
+                Some(key) if !files.is_empty() => format!("`{key}` in {files}"),
+                Some(key) => format!("`{key}` in the server's --values file"),
+                None => origin.to_owned(),
+            };
+            let apply = if origin.starts_with("environment") {
+                "restart tusk to apply it"
+            } else {
+                "the server reloads it"
+            };
+            format!(
+                "{why}; the connectors come from {place} (the identity API refuses changes to them): edit `{id}` there and {apply}"
+            )
+        }
+    }
+}
+
 /// tusk's own checks; returns the issuer it reports and its connectors.
-async fn check_server(target: &Target, report: &mut Report) -> (Option<String>, Vec<Upstream>) {
+async fn check_server(
+    target: &Target,
+    values: &[std::path::PathBuf],
+    report: &mut Report,
+) -> (Option<String>, Vec<Upstream>) {
     let addr = &target.addr;
     let http = match client::http_client(target.ca_pem.as_deref()) {
         Ok(h) => h,
@@ -215,6 +254,9 @@ async fn check_server(target: &Target, report: &mut Report) -> (Option<String>, 
             let code = resp.status();
             let body: Value = resp.json().await.unwrap_or(Value::Null);
             issuer = body["checks"]["config"]["issuer"]
+                .as_str()
+                .map(str::to_owned);
+            let origin = body["checks"]["config"]["connectorsOrigin"]
                 .as_str()
                 .map(str::to_owned);
             if let Some(list) = body["checks"]["config"]["connectors"].as_array() {
@@ -273,8 +315,11 @@ async fn check_server(target: &Target, report: &mut Report) -> (Option<String>, 
                 } else {
                     report.fail(
                         format!("tusk: connector {id}"),
-                        format!("unavailable: {}", c["error"].as_str().unwrap_or("unknown error")),
-                        format!("the upstream checks for `{id}` below say why; fix its config with `tusk idp update-connector` or in the values"),
+                        format!(
+                            "unavailable: {}",
+                            c["error"].as_str().unwrap_or("unknown error")
+                        ),
+                        connector_fix(id, origin.as_deref(), values),
                     );
                 }
             }

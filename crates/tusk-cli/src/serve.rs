@@ -67,11 +67,29 @@ pub fn main(args: ServeArgs) -> ExitCode {
     match runtime.block_on(run(args, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tusk: error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("tusk: error: {}", crate::error::chain(e.as_ref()));
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// A command-line value found unusable only once the runtime runs (the
+/// `--listen` address needs a lookup): exit 2, as the README's table says
+/// of every command-line error, not 1 as for a run-time failure.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 async fn run(args: ServeArgs, config: tusk_core::config::Config) -> anyhow::Result<()> {
     let listener = bind(&args.source.listen).await?;
@@ -159,9 +177,9 @@ async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
             .ok()
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| {
-                anyhow!(
+                anyhow::Error::new(UsageError(format!(
                     "--listen `{listen}` is not an address: expected HOST:PORT such as 127.0.0.1:30650 or 0.0.0.0:30650"
-                )
+                )))
             })?,
     };
     tokio::net::TcpListener::bind(addr).await.map_err(|e| {

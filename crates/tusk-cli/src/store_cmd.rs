@@ -58,7 +58,7 @@ pub fn run(cmd: StoreCommand) -> ExitCode {
     match crate::block_on(reencrypt(args)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("tusk: error: {e:#}");
+            eprintln!("tusk: error: {}", crate::error::chain(e.as_ref()));
             ExitCode::FAILURE
         }
         Err(code) => code,

@@ -85,6 +85,40 @@ fn config_check_accepts_the_seed_examples() {
     }
 }
 
+/// Issue 13: the command in `examples/proxy-values.yaml`'s header runs as
+/// written, with a certificate in the secrets directory it names.
+#[test]
+fn the_proxy_example_checks_as_its_header_says() {
+    let header = std::fs::read_to_string(examples().join("proxy-values.yaml")).unwrap_or_default();
+    let command = header
+        .lines()
+        .find_map(|l| l.strip_prefix("#   tusk "))
+        .unwrap_or_else(|| panic!("no command in the header:\n{header}"));
+    assert!(command.contains("--secrets-dir secrets"), "{command}");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tls = dir.path().join("secrets/pachyderm-tls");
+    std::fs::create_dir_all(&tls).unwrap_or_else(|e| panic!("{e}"));
+    let (cert, key) = self_signed_pem(dir.path());
+    std::fs::rename(cert, tls.join("tls.crt")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(key, tls.join("tls.key")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.path().join("examples")).unwrap_or_else(|e| panic!("{e}"));
+    for f in ["proxy-values.yaml", "okta-values.yaml"] {
+        std::fs::copy(examples().join(f), dir.path().join("examples").join(f))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = tusk()
+        .current_dir(dir.path())
+        .args(command.split_whitespace())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("issuer https://pachyderm.example.com/dex"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn config_check_names_key_line_and_fix() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -104,6 +138,51 @@ fn config_check_names_key_line_and_fix() {
             "1 error",
         ],
     );
+    // Issue 13: `version` inside `config` gets the same fix as above, not
+    // "one level up", where the values refuse it as well.
+    let nested = write(
+        dir.path(),
+        "n.yaml",
+        seed.replace("    config:\n", "    config:\n        version: 1\n")
+            .as_bytes(),
+    );
+    let r = run(&["config", "check", "--values", &nested]);
+    expect_run(
+        &r,
+        &["config", "check"],
+        1,
+        &[".config.version: unknown key `version`", "remove this line"],
+    );
+    assert!(!r.stderr.contains("one level up"), "{}", r.stderr);
+    // Issue 13: the redirect-URI hint keeps the scheme and port, of the
+    // redirect (for oidc.issuerURI) and of the listener (for redirectURI).
+    let port = write(
+        dir.path(),
+        "p.yaml",
+        seed.replace(
+            "https://pachyderm.example.com/dex/callback",
+            "http://localhost:8080/dex/callback",
+        )
+        .as_bytes(),
+    );
+    let r = run(&[
+        "config",
+        "check",
+        "--values",
+        &port,
+        "--listen",
+        "127.0.0.1:5556",
+    ]);
+    expect_run(
+        &r,
+        &["config", "check"],
+        0,
+        &[
+            "`oidc.issuerURI: http://localhost:8080/dex`",
+            "redirectURI to `http://127.0.0.1:5556/dex/callback`",
+        ],
+    );
+    assert!(!r.stderr.contains("proxy.host"), "{}", r.stderr);
     let typo = write(
         dir.path(),
         "t.yaml",
@@ -232,7 +311,8 @@ fn bad_input_gets_one_clear_message() {
             "--data-dir",
             &d.join("x").display().to_string(),
         ],
-        1,
+        // A command-line error (issue 13: it was 1, against the README).
+        2,
         &["--listen `not-an-address` is not an address"],
     );
     check(&["serve", "--bogus-flag"], 2, &["unexpected argument"]);
@@ -483,6 +563,56 @@ fn serve_refuses_a_taken_port() {
             "pick another port with --listen",
         ],
     );
+    // Issue 13, output hygiene. Text logs written to a pipe or a file carry
+    // no colour codes (the warning below is logged before the bind fails).
+    let warns = write(
+        dir.path(),
+        "warn.yaml",
+        b"oidc:\n  upstreamIDPs:\n  - {id: okta, name: Okta, type: oidc, config: {issuer: \"https://x.okta.com\", clientID: c, clientSecret: a-client-secret-of-some-length, redirectURI: \"http://localhost:8080/dex/callback\"}}\n",
+    );
+    let args = [
+        "serve",
+        "--values",
+        &warns,
+        "--listen",
+        &addr,
+        "--data-dir",
+        &dir.path().join("d").display().to_string(),
+    ];
+    let r = run(&args);
+    expect_run(&r, &args, 1, &["WARN", "is not this server's callback"]);
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    // A --listen that is no address is a command-line error: exit 2.
+    for bad in ["nonsense", "127.0.0.1:99999"] {
+        check(
+            &[
+                "serve",
+                "--listen",
+                bad,
+                "--data-dir",
+                &dir.path().join("d").display().to_string(),
+            ],
+            2,
+            &[&format!("--listen `{bad}` is not an address")],
+        );
+    }
+    // The OS's reason is printed once, not once per wrapping error.
+    let file = write(dir.path(), "a-file", b"");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        &format!("{file}/data"),
+    ];
+    let r = run(&args);
+    expect_run(
+        &r,
+        &args,
+        1,
+        &["cannot create data directory", "--data-dir"],
+    );
+    assert_eq!(r.stderr.matches("(os error").count(), 1, "{}", r.stderr);
 }
 
 impl Server {
@@ -1305,7 +1435,7 @@ fn device_login_end_to_end_then_whoami_and_logout() {
     }
 
     // The browser flow, with the URL printed instead of a browser opened.
-    let (child, rx) = spawn_login(&d, &["auth", "login", "--no-browser"]);
+    let (child, rx) = spawn_login(&d, &["auth", "login", "-b"]);
     let mut seen = String::new();
     let login_url = loop {
         let line = rx
@@ -1575,6 +1705,20 @@ fn auth_commands_against_a_server() {
         "json",
     ]));
     assert_eq!(groups, serde_json::json!([]));
+    // pachctl's positional form (`pachctl auth get-groups USER`).
+    let groups = json(&d.ok(&[
+        "auth",
+        "get-groups",
+        "user:kilgore@kilgore.trout",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(groups, serde_json::json!([]));
+    d.fails(
+        &["auth", "get-groups", "alice"],
+        2,
+        &["principal `alice` is not valid"],
+    );
 
     // pachd's OIDC config: the secret is masked, and a masked secret sent
     // back keeps the stored one.
@@ -1627,10 +1771,38 @@ fn auth_commands_against_a_server() {
     d.ok(&["context", "use", "local"]);
 
     // Rotating the root token keeps the root's own context working.
-    let out = d.ok(&["auth", "rotate-root-token"]);
+    // Issue 13: the data dir's root-token file, which held the old token,
+    // holds the new one (owner-only); the README's tour reads it.
+    let data = d.dir.path().join("data");
+    let out = d.ok(&[
+        "auth",
+        "rotate-root-token",
+        "--data-dir",
+        &data.display().to_string(),
+    ]);
     let new_root = out.lines().nth(1).unwrap_or_default().trim().to_owned();
     assert!(new_root.len() >= 20 && new_root != root.trim(), "{out}");
     assert!(out.contains("Context `local` now uses it."), "{out}");
+    assert!(out.contains("root-token held the old root token"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("root-token")).unwrap_or_default(),
+        new_root
+    );
+    assert_eq!(mode(&data.join("root-token")), 0o600);
+    // A file holding another token (another server's) is left alone.
+    let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(other.path(), "root-token", b"someone-elses-token");
+    let out = d.ok(&[
+        "auth",
+        "rotate-root-token",
+        "--data-dir",
+        &other.path().display().to_string(),
+    ]);
+    assert!(!out.contains("held the old root token"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("root-token")).unwrap_or_default(),
+        "someone-elses-token"
+    );
     assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
     d.fails_with(
         &["auth", "use-auth-token"],
@@ -1641,7 +1813,14 @@ fn auth_commands_against_a_server() {
 
     // Deactivate, then activate again: a new root token, saved in the context.
     d.fails(&["auth", "deactivate"], 2, &["--yes"]);
-    d.ok(&["auth", "deactivate", "--yes"]);
+    d.fails_with(
+        &["auth", "deactivate"],
+        Some("n\n"),
+        2,
+        &["without confirmation"],
+    );
+    // pachctl's scripts confirm on stdin: `echo y | pachctl auth deactivate`.
+    d.ok_with(&["auth", "deactivate"], Some("y\n"));
     d.fails(
         &["auth", "whoami"],
         1,
@@ -1653,6 +1832,49 @@ fn auth_commands_against_a_server() {
         "{out}"
     );
     assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
+    // pachctl's flags: --supply-root-token and --only-activate on
+    // activate, --issuer and --client-id for pachd's login, --supply-token
+    // on rotate-root-token, and deactivate --yes.
+    d.ok(&["auth", "deactivate", "--yes"]);
+    let chosen = "a-root-token-chosen-by-the-admin-0001";
+    let out = d.ok_with(
+        &["auth", "activate", "--supply-root-token", "--only-activate"],
+        Some(chosen),
+    );
+    assert!(
+        out.contains("Auth is active with the root token you supplied")
+            && !out.contains("pachd's login uses"),
+        "{out}"
+    );
+    assert!(d.ok(&["auth", "whoami"]).contains("pach:root"));
+    d.ok(&["auth", "deactivate", "--yes"]);
+    let issuer = d._server.readyz_until("readyz", |_| true)["checks"]["config"]["issuer"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let out = d.ok(&[
+        "auth",
+        "activate",
+        "--issuer",
+        &issuer,
+        "--client-id",
+        "pachd",
+    ]);
+    assert!(
+        out.contains(&format!(
+            "pachd's login uses the issuer {issuer} with client `pachd`"
+        )),
+        "{out}"
+    );
+    let supplied = "a-second-root-token-of-the-admin-0002";
+    let out = d.ok_with(
+        &["auth", "rotate-root-token", "--supply-token"],
+        Some(supplied),
+    );
+    assert!(out.contains("replaced with the one you supplied"), "{out}");
+    assert!(!out.contains(supplied), "{out}");
+    let out = d.ok_with(&["auth", "use-auth-token"], Some(supplied));
+    assert!(out.contains("\"pach:root\""), "{out}");
     d.fails(
         &["auth", "activate"],
         1,
@@ -1942,6 +2164,71 @@ fn audit_lists_a_role_binding_change_for_admins_only() {
     d.fails(&["audit"], 1, &["Audit/List", "robot:ci is not authorized"]);
 }
 
+/// Issue 13: "disabled when the Identity Connectors are set via
+/// environment ... change them there and restart or reload tusk" must hold:
+/// turning the mock IdP off in the values file, while `tusk serve` runs,
+/// unlocks the identity API; and connectors then created through the API
+/// survive later reloads.
+#[test]
+fn turning_the_mock_idp_off_by_reload_unlocks_the_identity_api() {
+    let d = Deployment::start("pachd:\n  activateAuth: true\n");
+    d.use_context();
+    d.login_as_root();
+    let dir = d.dir.path();
+    let file = write(
+        dir,
+        "extra.yaml",
+        b"id: extra\nname: Extra\ntype: mockPassword\nversion: 0\nconfig:\n  username: bob\n  password: hunter2\n",
+    );
+    d.fails(
+        &["idp", "create-connector", "--config", &file],
+        1,
+        &["the built-in mock IdP", "reload"],
+    );
+    write(
+        dir,
+        "values.yaml",
+        b"oidc:\n  mockIDP: false\npachd:\n  activateAuth: true\n",
+    );
+    d._server
+        .readyz_until("the values file without the mock IdP is applied", |b| {
+            b["checks"]["config"]["reload"]["reloads"].as_u64() >= Some(1)
+                && b["checks"]["config"]["reload"]["ok"] == true
+        });
+    let list = d.ok(&["idp", "list-connector"]);
+    assert!(
+        list.contains("No connectors."),
+        "the mock connector stays: {list}"
+    );
+    let out = d.ok(&["idp", "create-connector", "--config", &file]);
+    assert!(out.contains("Created connector `extra`"), "{out}");
+    // A further reload (SIGHUP) keeps what the API created: the values no
+    // longer own the connectors.
+    d._server.signal("HUP");
+    d._server.readyz_until("the SIGHUP reload", |b| {
+        b["checks"]["config"]["reload"]["reloads"].as_u64() >= Some(2)
+    });
+    let list = d.ok(&["idp", "list-connector"]);
+    assert!(list.lines().any(|l| l.starts_with("extra")), "{list}");
+    // A broken connector the API owns: doctor's fix is the API's commands.
+    let down = write(
+        dir,
+        "down.yaml",
+        b"id: down\nname: Down\ntype: oidc\nversion: 0\nconfig: {issuer: \"http://127.0.0.1:9\", clientID: c, clientSecret: a-client-secret-of-some-length, redirectURI: \"http://127.0.0.1:1/dex/callback\"}\n",
+    );
+    d.ok(&["idp", "create-connector", "--config", &down]);
+    let r = d.fails(&["doctor", "--address", &d.address], 1, &[]);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("FAIL  tusk: connector down"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        line.contains("`tusk idp get-connector down -o yaml`") && line.contains("update-connector"),
+        "{line}"
+    );
+}
+
 #[test]
 fn idp_commands_and_connector_files() {
     // No mock IdP: connectors are the API's to manage.
@@ -1974,6 +2261,21 @@ fn idp_commands_and_connector_files() {
             "type.yaml",
             "id: a\ntype: oidcc\nconfig: {}\n",
             &["unknown connector type \"oidcc\"", "did you mean `oidc`?"],
+        ),
+        // Issue 13: a type the reference knows but tusk cannot open.
+        (
+            "ldap.yaml",
+            "id: corp\ntype: ldap\nconfig: {host: ldap.example.com:636}\n",
+            &[
+                "connector type `ldap` is one tusk cannot open",
+                "mockPassword, mockCallback, local, oidc",
+            ],
+        ),
+        // In a `tusk idp` file `version` does belong one level up.
+        (
+            "nested.yaml",
+            "id: a\ntype: oidc\nconfig: {version: 1, issuer: https://x.okta.com, clientID: c, clientSecret: s, redirectURI: http://127.0.0.1/dex/callback}\n",
+            &["config.version: unknown key `version`", "one level up"],
         ),
         (
             "noid.yaml",
@@ -2153,7 +2455,30 @@ fn idp_commands_and_connector_files() {
         &["unable to find OIDC client with id \"grafana\""],
     );
 
-    // The identity server's config.
+    // The identity server's config: before any set-config, the running
+    // issuer and lifetimes (issue 13: never an empty issuer).
+    let running = json(&d.ok(&["idp", "get-config", "-o", "json"]));
+    let issuer = d._server.readyz_until("readyz", |_| true)["checks"]["config"]["issuer"].clone();
+    assert!(
+        running["issuer"] == issuer && issuer.as_str().is_some_and(|i| i.ends_with("/dex")),
+        "{running} vs {issuer}"
+    );
+    assert_eq!(running["id_token_expiry"], "24h", "{running}");
+    assert_eq!(running["rotation_token_expiry"], "48h", "{running}");
+    let elsewhere = write(
+        dir,
+        "elsewhere.yaml",
+        b"issuer: https://elsewhere.example.com/dex\nid_token_expiry: 1h\n",
+    );
+    let r = d.run_with(&["idp", "set-config", "--config", &elsewhere], None);
+    assert!(
+        r.code == 0
+            && r.stderr
+                .contains("note: the server keeps running with issuer"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(json(&d.ok(&["idp", "get-config", "-o", "json"])), running);
     let idp_config = write(
         dir,
         "idp.yaml",
@@ -2173,7 +2498,10 @@ fn idp_commands_and_connector_files() {
     let got = d.ok(&["idp", "get-config"]);
     assert_eq!(
         got,
-        "issuer: http://127.0.0.1:30650/dex\nid_token_expiry: 24h\nrotation_token_expiry: 48h\n"
+        format!(
+            "issuer: {}\nid_token_expiry: 24h\nrotation_token_expiry: 48h\n",
+            issuer.as_str().unwrap_or("")
+        )
     );
 }
 
@@ -2524,6 +2852,57 @@ fn doctor_checks_a_running_server() {
             .unwrap_or_else(|| panic!("{check}: {stdout}"));
         assert!(line.starts_with("ok"), "{line}");
     }
+    // Issue 12: the token from a file (a mounted Secret's key), by flag
+    // or TUSK_TOKEN_FILE, with no context holding a session.
+    let root_file = d.dir.path().join("data/root-token").display().to_string();
+    let out = d.ok(&[
+        "auth",
+        "whoami",
+        "--address",
+        &d.address,
+        "--token-file",
+        &root_file,
+    ]);
+    assert!(out.contains("pach:root"), "{out}");
+    let out = d
+        .cmd()
+        .args(["auth", "whoami", "--address", &d.address])
+        .env("TUSK_TOKEN_FILE", &root_file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("pach:root"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let empty = write(d.dir.path(), "empty-token", b"\n");
+    d.fails(
+        &[
+            "auth",
+            "whoami",
+            "--address",
+            &d.address,
+            "--token-file",
+            &empty,
+        ],
+        2,
+        &[
+            "--token-file",
+            "empty-token: the file holds no token",
+            "help:",
+        ],
+    );
+    d.fails(
+        &[
+            "doctor",
+            "--address",
+            &d.address,
+            "--token-file",
+            "/nonexistent/root-token",
+        ],
+        2,
+        &["--token-file /nonexistent/root-token: cannot open"],
+    );
     let r = d.fails(&["doctor", "--address", "grpc://127.0.0.1:1"], 1, &[]);
     assert!(
         r.stdout.contains("FAIL  tusk: readyz") && r.stdout.contains("tusk serve"),
@@ -2546,8 +2925,27 @@ fn doctor_checks_a_running_server() {
         "{}",
         r.stdout
     );
+    let okta = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("FAIL  tusk: connector okta"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    // Issue 13: the connectors come from the values file, where the
+    // identity API refuses changes, so the fix names the key and the file.
     assert!(
-        r.stdout.contains("FAIL  tusk: connector okta"),
+        !okta.contains("update-connector")
+            && okta.contains("`oidc.upstreamIDPs` in the server's --values file"),
+        "{okta}"
+    );
+    let values = down.dir.path().join("values.yaml").display().to_string();
+    let r = down.fails(
+        &["doctor", "--address", &down.address, "--values", &values],
+        1,
+        &[],
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("`oidc.upstreamIDPs` in {values}")),
         "{}",
         r.stdout
     );

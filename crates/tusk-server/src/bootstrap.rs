@@ -86,15 +86,8 @@ pub async fn auth_from_config(
         settings,
         Some(provider.clone()),
     );
-    let managed = Managed {
-        connectors: config.connectors_origin.clone().or_else(|| {
-            config
-                .mock_idp
-                .then(|| "the built-in mock IdP (values oidc.mockIDP)".to_owned())
-        }),
-        server_config: None,
-    };
-    svc.reconcile_connectors(&config.connectors).await?;
+    let managed = Managed::new(None, None);
+    apply_connectors(config, &svc, &managed).await?;
     if let Some(key) = &config.license_key
         && let Err(e) = svc.license_activate(key.expose(), None, true).await
     {
@@ -159,6 +152,30 @@ pub async fn auth_from_config(
         },
         generated_root_token,
     })
+}
+
+/// Applies a configuration's connectors, at start and on every reload.
+/// When configuration owns them (values, a Secret, `IDP_CONNECTORS` or the
+/// mock IdP) the store is made equal to them and the identity API refuses
+/// changes; otherwise the API owns them, and what it created stays.
+pub async fn apply_connectors(
+    config: &Config,
+    svc: &tusk_auth::AuthService,
+    managed: &tusk_auth::Managed,
+) -> Result<(), tusk_auth::AuthError> {
+    let origin = config.connectors_origin.clone().or_else(|| {
+        config
+            .mock_idp
+            .then(|| "the built-in mock IdP (values oidc.mockIDP)".to_owned())
+    });
+    managed.set_connectors(origin.clone());
+    match origin {
+        Some(_) => svc.reconcile_connectors(&config.connectors).await,
+        None => {
+            svc.retire_mock_connector(&tusk_core::config::connector::mock_idp())
+                .await
+        }
+    }
 }
 
 /// The static OIDC clients a configuration declares, as stored records.

@@ -196,10 +196,7 @@ async fn audit(state: &AppState, outcome: ReloadOutcome, problems: usize) {
 }
 
 async fn apply(config: &Config, plane: &AuthPlane) -> Result<(), tusk_auth::AuthError> {
-    plane
-        .service
-        .reconcile_connectors(&config.connectors)
-        .await?;
+    crate::bootstrap::apply_connectors(config, &plane.service, &plane.managed).await?;
     if let Some(provider) = plane.service.provider() {
         provider
             .seed_clients(&crate::bootstrap::clients_of(config))

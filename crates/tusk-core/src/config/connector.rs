@@ -47,6 +47,17 @@ pub enum Dialect {
     Grpc,
 }
 
+/// The built-in mock IdP's connector (docs/identity-and-config.md §4).
+pub fn mock_idp() -> ConnectorSpec {
+    ConnectorSpec {
+        id: "test".into(),
+        name: "test".into(),
+        type_: "mockPassword".into(),
+        config_version: None,
+        config: serde_json::json!({"username": "admin", "password": "password"}),
+    }
+}
+
 /// Every connector type the reference accepts (docs/identity-and-config.md §3).
 pub const KNOWN_TYPES: &[&str] = &[
     "keystone",
@@ -80,10 +91,7 @@ static HELM_ENVELOPE: Schema = Schema {
         f("config", Kind::Any),
     ],
     strictness: Strictness::Strict,
-    misplaced: &[(
-        "version",
-        "`version` belongs in `tusk idp` connector files; in Helm values tusk manages the version (configVersion) itself, so remove this line",
-    )],
+    misplaced: &[("version", HELM_VERSION_HELP)],
     obsolete: &[],
 };
 
@@ -142,6 +150,9 @@ static DISCOVERY_OVERRIDES: Schema = Schema {
     misplaced: &[],
     obsolete: &[],
 };
+
+/// `version` anywhere in a Helm values connector entry.
+const HELM_VERSION_HELP: &str = "`version` belongs in `tusk idp` connector files; in Helm values tusk manages the version (configVersion) itself, so remove this line";
 
 const ENVELOPE_KEY_HELP: &str =
     "this key belongs to the connector entry, one level up, not inside `config`";
@@ -418,6 +429,20 @@ pub fn parse_one(
         );
     }
     let config = pick_config(ctx, node, path, &type_);
+    // `version` inside `config` is an envelope key one level up only in
+    // `tusk idp` files; in Helm values the envelope refuses it too (tusk
+    // numbers the versions itself), so moving it up would earn a second
+    // error: say what fixes it in this dialect.
+    if dialect == Dialect::Helm {
+        for key in ["config", "jsonConfig"] {
+            let misplaced = join(&join(path, key), "version");
+            for d in ctx.diags[before..].iter_mut() {
+                if d.path == misplaced {
+                    d.help = Some(HELM_VERSION_HELP.to_owned());
+                }
+            }
+        }
+    }
     if ctx.diags[before..]
         .iter()
         .any(|d| d.severity == super::diag::Severity::Error)

@@ -114,13 +114,7 @@ impl Loader<'_> {
             self.check_redirect(c, &issuer, issuer_origin);
         }
         if mock_idp {
-            connectors.push(ConnectorSpec {
-                id: "test".into(),
-                name: "test".into(),
-                type_: "mockPassword".into(),
-                config_version: None,
-                config: serde_json::json!({"username": "admin", "password": "password"}),
-            });
+            connectors.push(connector::mock_idp());
         }
         let user_accessible_issuer_host = v
             .str_at(&["oidc", "userAccessibleOauthIssuerHost"])
@@ -169,17 +163,35 @@ impl Loader<'_> {
             // The seed document's values carry only the oidc section; the
             // host usually arrives in another values file. Say how to
             // connect the two rather than refuse.
+            // The hint keeps the redirect's scheme and port: `proxy.host`
+            // only yields `https://<host>/dex`, so it fits only that URI;
+            // anything else (a port, plain http, another path) is matched
+            // by `oidc.issuerURI`, or by pointing the redirect at this
+            // listener's own callback.
+            let redirect = redirect.trim_end_matches('/');
+            let implied = redirect.strip_suffix("/callback");
             let host = url::Url::parse(redirect)
                 .ok()
                 .and_then(|u| u.host_str().map(String::from));
+            let hint = match (implied, host) {
+                (Some(implied), Some(h)) if implied == format!("https://{h}/dex") => format!(
+                    "set `proxy.host: {h}` and `proxy.tls.enabled: true` so the issuer becomes {implied}, or set redirectURI to `{expected}` (this listener's callback)"
+                ),
+                (Some(implied), Some(_)) => format!(
+                    "set `oidc.issuerURI: {implied}` if users reach tusk there, or set redirectURI to `{expected}` (this listener's callback) and register it at the IdP"
+                ),
+                _ => format!(
+                    "set redirectURI to `{expected}` (this listener's callback) and register it at the IdP, or set oidc.issuerURI to where users reach tusk"
+                ),
+            };
             self.ctx.warn(
-                Pos { source: usize::MAX, line: 0 },
+                Pos {
+                    source: usize::MAX,
+                    line: 0,
+                },
                 "oidc.upstreamIDPs",
                 message,
-                Some(match host {
-                    Some(h) => format!("set `proxy.host: {h}` (and proxy.tls) so the issuer becomes https://{h}/dex"),
-                    None => "set proxy.host or oidc.issuerURI so the issuer matches the redirect URI".into(),
-                }),
+                Some(hint),
             );
         } else {
             self.ctx.error(

@@ -128,7 +128,7 @@ impl Api for IdentityApi {
         req: Request<pb::GetIdentityServerConfigRequest>,
     ) -> R<pb::GetIdentityServerConfigResponse> {
         permitted(&self.svc, &req, Permission::CLUSTER_IDENTITY_GET_CONFIG).await?;
-        let c = self.svc.get_identity_config().await.map_err(status)?;
+        let c = self.svc.effective_identity_config().await.map_err(status)?;
         Ok(Response::new(pb::GetIdentityServerConfigResponse {
             config: Some(pb::IdentityServerConfig {
                 issuer: c.issuer,

@@ -17,20 +17,23 @@ pub struct Args {
 pub async fn run(args: Args, target: &mut Target, conn: &Conn) -> Outcome {
     let Args { yes } = args;
     if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(
-                Failure::usage("refusing to deactivate auth without confirmation")
-                    .help("pass --yes to delete every role binding, token and group membership"),
+        let piped = !std::io::stdin().is_terminal();
+        if !piped {
+            eprint!(
+                "Deactivating deletes every role binding, token and group membership on {}. Type `yes` to go on: ",
+                conn.addr
             );
         }
-        eprint!(
-            "Deactivating deletes every role binding, token and group membership on {}. Type `yes` to go on: ",
-            conn.addr
-        );
         let mut answer = String::new();
         let _ = std::io::stdin().read_line(&mut answer);
-        if answer.trim() != "yes" {
-            return Err(Failure::usage("not deactivated"));
+        // pachctl's scripts confirm with `echo y | pachctl auth deactivate`.
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(Failure::usage(if piped {
+                "refusing to deactivate auth without confirmation"
+            } else {
+                "not deactivated"
+            })
+            .help("pass --yes (or pipe `y`, as for pachctl) to delete every role binding, token and group membership"));
         }
     }
     call!(

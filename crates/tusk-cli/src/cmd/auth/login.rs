@@ -11,7 +11,7 @@ use crate::login;
 )]
 pub struct Args {
     /// Print the login URL instead of opening a browser.
-    #[arg(long)]
+    #[arg(long, short = 'b')]
     no_browser: bool,
     /// Log in with a short code shown here and entered in a browser on any device (OAuth device flow).
     #[arg(long, conflicts_with = "id_token")]

@@ -24,6 +24,20 @@ pub fn load_connector(path: &Path) -> Outcome<config::ConnectorSpec> {
         path.display().to_string()
     };
     match config::parse_connector(&bytes, &name, Dialect::IdpFile) {
+        // The reference's other types (ldap, github, saml, ...) pass the
+        // checks, for values files written for Pachyderm, but tusk cannot
+        // open them: created through the API, one would only ever show as
+        // unavailable.
+        Ok(spec) if !tusk_connector::SUPPORTED_KINDS.contains(&spec.type_.as_str()) => {
+            Err(Failure::usage(format!(
+                "{name}: connector type `{}` is one tusk cannot open yet (nothing was sent)",
+                spec.type_
+            ))
+            .help(format!(
+                "use one of the types tusk opens: {}; an upstream that speaks OpenID Connect (Okta, Google, Azure AD, Keycloak, GitLab) works as `oidc`",
+                tusk_connector::SUPPORTED_KINDS.join(", ")
+            )))
+        }
         Ok(spec) => Ok(spec),
         Err(diags) => {
             let errors = diags

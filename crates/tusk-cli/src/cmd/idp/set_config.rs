@@ -45,20 +45,50 @@ pub async fn run(args: Args, conn: &Conn) -> Outcome {
             })?;
         }
     }
+    let wanted = pb::IdentityServerConfig {
+        issuer: f.issuer,
+        id_token_expiry: f.id_token_expiry,
+        rotation_token_expiry: f.rotation_token_expiry,
+    };
     call!(
         conn,
         identity,
         set_identity_server_config,
         "SetIdentityServerConfig",
         pb::SetIdentityServerConfigRequest {
-            config: Some(pb::IdentityServerConfig {
-                issuer: f.issuer,
-                id_token_expiry: f.id_token_expiry,
-                rotation_token_expiry: f.rotation_token_expiry
-            })
+            config: Some(wanted.clone())
         }
     );
     println!("The identity server's config was updated.");
+    // tusk reports the running issuer and lifetimes, which it takes from
+    // its configuration at start: say so when they differ from what was
+    // just stored, rather than let `get-config` seem to ignore it.
+    let running = call!(
+        conn,
+        identity,
+        get_identity_server_config,
+        "GetIdentityServerConfig",
+        pb::GetIdentityServerConfigRequest {}
+    )
+    .config
+    .unwrap_or_default();
+    let same = |a: &str, b: &str| {
+        a.is_empty()
+            || a == b
+            || matches!((config::duration::parse(a), config::duration::parse(b)), (Ok(x), Ok(y)) if x == y)
+    };
+    if wanted.issuer.trim_end_matches('/') != running.issuer
+        || !same(&wanted.id_token_expiry, &running.id_token_expiry)
+        || !same(
+            &wanted.rotation_token_expiry,
+            &running.rotation_token_expiry,
+        )
+    {
+        eprintln!(
+            "note: the server keeps running with issuer {}, id_token_expiry {}, rotation_token_expiry {}: tusk reads them at start from its configuration (oidc.issuerURI or proxy.host, oidc.IDTokenExpiry, oidc.RotationTokenExpiry); change them there and restart tusk",
+            running.issuer, running.id_token_expiry, running.rotation_token_expiry
+        );
+    }
     Ok(())
 }
 
