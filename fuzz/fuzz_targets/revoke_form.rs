@@ -7,7 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 use tokio::runtime::Runtime;
 use tusk_core::Secret;
-use tusk_oidc::{Params, Provider, Settings, SystemClock};
+use tusk_core::clock::SystemClock;
+use tusk_oidc::{Params, Provider, Settings};
 use tusk_store::{OidcClient, Store};
 
 fn env() -> &'static (Runtime, Arc<Provider>) {
