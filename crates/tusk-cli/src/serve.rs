@@ -303,7 +303,7 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
                         // hold the same ones, so a restart applies them
                         // (README, "Rotation").
                         tracing::warn!(
-                            file = crate::store_cmd::KEYS_FILE,
+                            file = crate::sources::KEYS_FILE,
                             "the encryption keys in --secrets-dir changed; tusk reads them at start only, so restart every replica to use them"
                         );
                     }
