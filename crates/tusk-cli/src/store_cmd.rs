@@ -53,7 +53,7 @@ pub struct StoreArgs {
 
 pub fn run(cmd: StoreCommand) -> ExitCode {
     let StoreCommand::Reencrypt(args) = cmd;
-    match crate::block_on(reencrypt(args)) {
+    match crate::runtime::block_on(reencrypt(args)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("tusk: error: {}", crate::error::chain(e.as_ref()));
