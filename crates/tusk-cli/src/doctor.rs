@@ -12,8 +12,8 @@
 //! server (`--address`) it also checks tusk's own `/readyz`, gRPC, issuer
 //! discovery and TLS.
 
-use crate::SourceArgs;
 use crate::client::{self, Address, ClientArgs, Conn, Target};
+use crate::config_args::{self, SourceArgs};
 use crate::error::{Failure, Outcome, chain};
 use crate::output::{self, Format, Out};
 use clap::Args;
@@ -109,9 +109,9 @@ pub async fn run(args: DoctorArgs) -> Outcome {
     let mut upstreams: Vec<Upstream> = Vec::new();
     if values_mode {
         let (loaded, diags) = args.source.load().map_err(Failure::usage)?;
-        crate::print_diagnostics(&diags);
+        config_args::print_diagnostics(&diags);
         match loaded {
-            crate::Loaded::Ok(config) => {
+            config_args::Loaded::Ok(config) => {
                 tusk_issuer = Some(config.issuer.clone());
                 upstreams.extend(
                     config
@@ -133,10 +133,10 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                     ),
                 );
             }
-            crate::Loaded::Refused => {
+            config_args::Loaded::Refused => {
                 return Err(Failure::usage(format!(
                     "configuration refused: {}",
-                    crate::summary(&diags)
+                    config_args::summary(&diags)
                 ))
                 .help("fix the errors above (`tusk config check` shows the same), then run doctor again"));
             }

@@ -10,6 +10,7 @@
 
 mod client;
 mod cmd;
+mod config_args;
 mod doctor;
 mod error;
 mod input;
@@ -18,15 +19,13 @@ mod login;
 mod names;
 mod output;
 mod pach_config;
+mod runtime;
 mod serve;
 mod sources;
 mod store_cmd;
 
 use clap::{Args, Parser, Subcommand};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use tusk_core::config::{self, Diagnostic, Severity};
 
 #[derive(Parser)]
 #[command(
@@ -124,133 +123,10 @@ enum ConfigCommand {
     #[command(
         after_help = "Examples:\n  tusk config check --values values.yaml\n  tusk config check --values base.yaml --values okta.yaml --secrets-dir ./secrets"
     )]
-    Check(SourceArgs),
+    Check(config_args::SourceArgs),
     /// Print the effective configuration as JSON, with every secret masked.
     #[command(after_help = "Example:\n  tusk config show --values values.yaml")]
-    Show(SourceArgs),
-}
-
-/// Where configuration comes from; shared by `serve` and `config`.
-#[derive(Args, Clone)]
-pub struct SourceArgs {
-    /// A Pachyderm Helm values file (YAML or JSON). Repeatable or comma-separated: later files override earlier ones, as with `helm -f`.
-    #[arg(
-        long = "values",
-        short = 'f',
-        value_name = "FILE",
-        env = "TUSK_VALUES",
-        value_delimiter = ','
-    )]
-    pub values: Vec<PathBuf>,
-    /// Directory of secrets: the secret named N is the directory DIR/N, one file per key.
-    #[arg(long, value_name = "DIR", env = "TUSK_SECRETS_DIR")]
-    pub secrets_dir: Option<PathBuf>,
-    /// Address to listen on; the issuer falls back to it when no host is configured.
-    #[arg(
-        long,
-        value_name = "HOST:PORT",
-        default_value = "127.0.0.1:30650",
-        env = "TUSK_LISTEN"
-    )]
-    pub listen: String,
-}
-
-/// The outcome of loading configuration, with the messages already printed.
-pub enum Loaded {
-    Ok(Box<config::Config>),
-    Refused,
-}
-
-impl SourceArgs {
-    /// Loads and validates, printing every diagnostic to stderr.
-    pub fn load(&self) -> Result<(Loaded, Vec<Diagnostic>), String> {
-        let files = sources::values_files(&self.values)?;
-        let secrets = match &self.secrets_dir {
-            Some(dir) => Some(sources::SecretsDir::open(dir)?),
-            None => None,
-        };
-        let env: BTreeMap<String, String> = config::ENV_VARS
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
-            .collect();
-        let input = config::Input {
-            files,
-            env,
-            secrets: secrets.as_ref().map(|s| s as &dyn config::SecretSource),
-            listen: self.listen.clone(),
-        };
-        Ok(match config::load(&input) {
-            Ok(loaded) => (Loaded::Ok(Box::new(loaded.config)), loaded.warnings),
-            Err(diags) => (Loaded::Refused, diags),
-        })
-    }
-}
-
-fn print_diagnostics(diags: &[Diagnostic]) {
-    for d in diags {
-        eprintln!("{d}");
-    }
-}
-
-fn summary(diags: &[Diagnostic]) -> String {
-    let errors = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = diags.len() - errors;
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!(
-        "{}, {}",
-        plural(errors, "error"),
-        plural(warnings, "warning")
-    )
-}
-
-fn config_command(cmd: ConfigCommand) -> ExitCode {
-    let (args, show) = match cmd {
-        ConfigCommand::Check(a) => (a, false),
-        ConfigCommand::Show(a) => (a, true),
-    };
-    let (loaded, diags) = match args.load() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("tusk: error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    print_diagnostics(&diags);
-    match loaded {
-        Loaded::Ok(config) if show => {
-            match serde_json::to_string_pretty(&config.show()) {
-                Ok(text) => {
-                    if let Err(f) = output::write_stdout(format!("{text}\n").as_bytes()) {
-                        f.print();
-                        return ExitCode::from(f.code);
-                    }
-                }
-                Err(e) => {
-                    eprintln!("tusk: error: cannot render the config: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Loaded::Ok(config) => {
-            println!(
-                "configuration ok ({}); issuer {} ({}), {} connector(s){}",
-                summary(&diags),
-                config.issuer,
-                config.issuer_origin,
-                config.connectors.len(),
-                if config.mock_idp { ", mock IdP on" } else { "" }
-            );
-            ExitCode::SUCCESS
-        }
-        Loaded::Refused => {
-            eprintln!("tusk: configuration refused: {}", summary(&diags));
-            ExitCode::FAILURE
-        }
-    }
+    Show(config_args::SourceArgs),
 }
 
 fn main() -> ExitCode {
@@ -265,58 +141,27 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Config(cmd) => config_command(cmd),
+        Command::Config(cmd) => match cmd {
+            ConfigCommand::Check(a) => config_args::run(a, false),
+            ConfigCommand::Show(a) => config_args::run(a, true),
+        },
         Command::Serve(args) => serve::main(args),
-        Command::Auth(a) => client_command(cmd::auth::run(a.client, a.command)),
-        Command::Idp(a) => client_command(cmd::idp::run(a.client, a.command)),
-        Command::Resource(a) => client_command(cmd::resource::run(a.client, a.command)),
-        Command::Audit(a) => client_command(cmd::audit::run(a)),
-        Command::Version(a) => client_command(cmd::version::run(a)),
-        Command::Enterprise(a) => client_command(cmd::enterprise::run(a)),
-        Command::License(a) => client_command(cmd::license::run(a)),
-        Command::Context(cmd) => finish(cmd::context::run(cmd)),
-        Command::Doctor(a) => client_command(doctor::run(a)),
+        Command::Auth(a) => runtime::client_command(cmd::auth::run(a.client, a.command)),
+        Command::Idp(a) => runtime::client_command(cmd::idp::run(a.client, a.command)),
+        Command::Resource(a) => runtime::client_command(cmd::resource::run(a.client, a.command)),
+        Command::Audit(a) => runtime::client_command(cmd::audit::run(a)),
+        Command::Version(a) => runtime::client_command(cmd::version::run(a)),
+        Command::Enterprise(a) => runtime::client_command(cmd::enterprise::run(a)),
+        Command::License(a) => runtime::client_command(cmd::license::run(a)),
+        Command::Context(cmd) => runtime::finish(cmd::context::run(cmd)),
+        Command::Doctor(a) => runtime::client_command(doctor::run(a)),
         Command::Store(cmd) => store_cmd::run(cmd),
         Command::Completion { shell } => {
             use clap::CommandFactory;
             // Generated into memory: clap_complete panics on a failed write.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tusk", &mut script);
-            finish(output::write_stdout(&script))
-        }
-    }
-}
-
-/// Runs a client command on a small runtime and turns its outcome into
-/// the exit code.
-fn client_command(f: impl std::future::Future<Output = error::Outcome>) -> ExitCode {
-    match block_on(f) {
-        Ok(outcome) => finish(outcome),
-        Err(code) => code,
-    }
-}
-
-/// Runs `f` on a small current-thread runtime; the failure exit code when
-/// no runtime can be made.
-fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => Ok(rt.block_on(f)),
-        Err(e) => {
-            eprintln!("tusk: error: cannot start the async runtime: {e}");
-            Err(ExitCode::FAILURE)
-        }
-    }
-}
-
-fn finish(outcome: error::Outcome) -> ExitCode {
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            f.print();
-            ExitCode::from(f.code)
+            runtime::finish(output::write_stdout(&script))
         }
     }
 }

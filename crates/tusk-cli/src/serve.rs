@@ -1,7 +1,8 @@
 //! `tusk serve`: load the config, open the store, bind, run until a signal.
 
+use crate::config_args::{Loaded, SourceArgs, print_diagnostics, summary};
 use crate::logging::{self, LogFormat};
-use crate::{Loaded, SourceArgs, print_diagnostics, sources, summary};
+use crate::sources;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use std::net::SocketAddr;
@@ -303,7 +304,7 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
                         // hold the same ones, so a restart applies them
                         // (README, "Rotation").
                         tracing::warn!(
-                            file = crate::store_cmd::KEYS_FILE,
+                            file = crate::sources::KEYS_FILE,
                             "the encryption keys in --secrets-dir changed; tusk reads them at start only, so restart every replica to use them"
                         );
                     }
@@ -374,7 +375,7 @@ fn read_tls_files(cert: &Path, key: &Path) -> Result<tusk_server::TlsPem, String
 
 /// The configuration sources with the address the issuer may derive from:
 /// `https://` when this listener serves TLS itself.
-fn config_source(args: &ServeArgs, listen: &str) -> crate::SourceArgs {
+fn config_source(args: &ServeArgs, listen: &str) -> SourceArgs {
     let mut source = args.source.clone();
     source.listen = if args.tls_cert.is_some() {
         format!("https://{listen}")

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use tusk_core::config::{SecretSource, SourceText};
 use tusk_core::yaml::MAX_INPUT_BYTES;
 
+/// The file holding the store's encryption keys, in `--secrets-dir` or
+/// (generated) in `--data-dir`. Named here, not in `store_cmd`, because the
+/// secrets-dir reader must tell it apart from the secrets it loads.
+pub const KEYS_FILE: &str = "encryption-keys";
+
 /// Reads a values file with a size cap, so a mistaken `--values /dev/zero`
 /// or a 100 MB log file is refused before it is read into memory.
 pub fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
@@ -146,10 +151,7 @@ impl Watched {
                             .map(|key| (key.clone(), file_stamp(&key))),
                     );
                 }
-                if entry
-                    .file_name()
-                    .is_some_and(|n| n == crate::store_cmd::KEYS_FILE)
-                {
+                if entry.file_name().is_some_and(|n| n == KEYS_FILE) {
                     keys.extend(stamps);
                 } else {
                     secrets.extend(stamps);
@@ -235,14 +237,9 @@ mod tests {
     fn a_data_swap_is_seen_even_with_the_same_size_and_keys_apart() {
         let root = tempfile::tempdir().unwrap();
         let idps = root.path().join("idps");
-        let keys = root.path().join(crate::store_cmd::KEYS_FILE);
+        let keys = root.path().join(KEYS_FILE);
         kubelet_write(&idps, "2026_12_07_14_00_00.1", "upstream-idps", "[one]");
-        kubelet_write(
-            &keys,
-            "2026_12_07_14_00_00.1",
-            crate::store_cmd::KEYS_FILE,
-            "k1",
-        );
+        kubelet_write(&keys, "2026_12_07_14_00_00.1", KEYS_FILE, "k1");
         let watched = Watched {
             files: Vec::new(),
             secrets_dir: Some(root.path().to_path_buf()),
@@ -255,12 +252,7 @@ mod tests {
         assert_eq!(second.changed_from(&first), ["the secrets directory"]);
         assert_eq!(second.keys, first.keys);
         // The keyring changes apart from what reloads.
-        kubelet_write(
-            &keys,
-            "2026_12_07_14_00_00.2",
-            crate::store_cmd::KEYS_FILE,
-            "k2",
-        );
+        kubelet_write(&keys, "2026_12_07_14_00_00.2", KEYS_FILE, "k2");
         let third = watched.stamp();
         assert!(third.changed_from(&second).is_empty());
         assert_ne!(third.keys, second.keys);

@@ -1,7 +1,7 @@
 //! `tusk store reencrypt`, and where the key-encryption keys come from
 //! (shared with `serve`).
 
-use crate::sources;
+use crate::sources::{self, KEYS_FILE};
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -11,8 +11,6 @@ use tusk_store::{Keyring, Store};
 
 /// The environment variable holding the keys, one per line or comma-separated.
 pub const KEYS_ENV: &str = "TUSK_ENCRYPTION_KEYS";
-/// The file holding the keys, in `--secrets-dir` or (generated) in `--data-dir`.
-pub const KEYS_FILE: &str = "encryption-keys";
 
 #[derive(Subcommand)]
 pub enum StoreCommand {
@@ -55,7 +53,7 @@ pub struct StoreArgs {
 
 pub fn run(cmd: StoreCommand) -> ExitCode {
     let StoreCommand::Reencrypt(args) = cmd;
-    match crate::block_on(reencrypt(args)) {
+    match crate::runtime::block_on(reencrypt(args)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("tusk: error: {}", crate::error::chain(e.as_ref()));

@@ -2,7 +2,9 @@
 //! material or a token, and attacker-controlled strings (a token's `kid` or
 //! `alg`) are shortened and escaped by [`shown`] before they are kept.
 
+use crate::alg::Alg;
 use std::fmt;
+use std::str::FromStr;
 
 /// Failures handling keys, JWKS and key-set state.
 #[derive(Debug, thiserror::Error)]
@@ -15,14 +17,14 @@ pub enum Error {
     #[error(
         "generating a new {alg} signing key failed inside aws-lc-rs; this is a crypto library failure, not a configuration problem: retry, and report it if it persists"
     )]
-    KeyGeneration { alg: crate::Alg },
+    KeyGeneration { alg: Alg },
 
     #[error(
         "signing key {kid:?} ({alg}) was rejected: {cause}; the key must be an unencrypted PKCS#8 {alg} private key (RSA: 2048 to 8192 bits): replace it, or remove it from the key set so a new one is generated"
     )]
     KeyRejected {
         kid: String,
-        alg: crate::Alg,
+        alg: Alg,
         cause: String,
     },
 
@@ -39,7 +41,7 @@ pub enum Error {
     #[error(
         "signing with key {kid:?} ({alg}) failed inside aws-lc-rs; the token was not issued: retry, and report it if it persists"
     )]
-    Signing { kid: String, alg: crate::Alg },
+    Signing { kid: String, alg: Alg },
 
     #[error(
         "JWT claims must be a JSON object, not {found}; build the claims with serde_json::json!({{...}})"
@@ -139,7 +141,7 @@ pub enum VerifyError {
     #[error(
         "token algorithm {alg} is not allowed here (allowed: {allowed}); sign with an allowed algorithm"
     )]
-    AlgNotAllowed { alg: crate::Alg, allowed: String },
+    AlgNotAllowed { alg: Alg, allowed: String },
 
     #[error(
         "token header lists critical extensions (\"crit\") that tusk does not implement; it must be refused (RFC 7515 4.1.11)"
@@ -164,8 +166,8 @@ pub enum VerifyError {
     )]
     AlgKeyMismatch {
         kid: String,
-        token_alg: crate::Alg,
-        key_alg: crate::Alg,
+        token_alg: Alg,
+        key_alg: Alg,
     },
 
     #[error(
@@ -204,4 +206,13 @@ pub(crate) fn shown(s: &str) -> String {
     let cut: String = s.chars().take(MAX).collect();
     let ellipsis = if cut.len() < s.len() { "..." } else { "" };
     format!("{cut:?}{ellipsis}")
+}
+
+// Here rather than in `alg`, so that `alg` stays a leaf that `error` (whose
+// variants name an `Alg`) can import without a cycle.
+impl FromStr for Alg {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Alg, Error> {
+        Alg::parse(s).ok_or_else(|| Error::UnsupportedAlg { alg: shown(s) })
+    }
 }

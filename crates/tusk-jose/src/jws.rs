@@ -1,9 +1,11 @@
 //! Compact JWS: signing with a held key, strict verification, time claims and
 //! the OIDC half-hashes.
 
+use crate::alg::Alg;
 use crate::error::shown;
+use crate::error::{Error, Part, VerifyError};
+use crate::key::SigningKey;
 use crate::key::b64;
-use crate::{Alg, Error, Part, SigningKey, VerifyError};
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
@@ -83,7 +85,7 @@ impl VerifyingKeys {
     }
 
     pub fn from_signing_keys(keys: &[&SigningKey]) -> Result<VerifyingKeys, Error> {
-        VerifyingKeys::from_jwks(&crate::jwks(keys))
+        VerifyingKeys::from_jwks(&crate::key::jwks(keys))
     }
 
     pub fn len(&self) -> usize {

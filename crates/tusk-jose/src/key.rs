@@ -1,6 +1,7 @@
 //! Signing keys: generated or loaded from PKCS#8 once, then held parsed.
 
-use crate::{Alg, Error};
+use crate::alg::Alg;
+use crate::error::Error;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;

@@ -29,7 +29,10 @@
 //! which switches to a pending key at its `activate_at` even if no replica
 //! has promoted it yet: every replica changes key at the same moment.
 
-use crate::{Alg, Error, SigningKey, VerifyingKeys};
+use crate::alg::Alg;
+use crate::error::Error;
+use crate::jws::VerifyingKeys;
+use crate::key::SigningKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tusk_core::Secret;

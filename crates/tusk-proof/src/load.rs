@@ -1,6 +1,6 @@
 //! Many logins at once over one or more replicas.
 
-use crate::Client;
+use crate::client::Client;
 use crate::login::{self, Failure};
 use crate::stats::{ms, percentile};
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! form, post the form, read the code from the redirect to the client, and
 //! redeem it at `<issuer>/token`.
 
-use crate::Client;
+use crate::client::Client;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};

@@ -9,6 +9,7 @@
 //! Every subcommand prints `key: value` lines that the scripts in
 //! `scripts/proof-*` show as the figures, and exits 1 when the claim fails.
 
+mod client;
 mod load;
 mod login;
 mod race;
@@ -29,38 +30,6 @@ struct Cli {
     command: Command,
 }
 
-/// The relying party the driver plays: a confidential client whose redirect
-/// URI is never visited (the code is read from the `Location` header).
-#[derive(clap::Args, Clone)]
-pub struct Client {
-    /// OIDC client id registered in `oidc.additionalClients`.
-    #[arg(long, default_value = "proof")]
-    pub client_id: String,
-    /// Its secret (sent with HTTP Basic to `/token`).
-    #[arg(long, env = "TUSK_PROOF_CLIENT_SECRET", hide_env_values = true)]
-    pub client_secret: String,
-    /// Its registered redirect URI.
-    #[arg(long, default_value = "http://127.0.0.1:9/cb")]
-    pub redirect_uri: String,
-    /// Login name on the mock password form.
-    #[arg(long, default_value = "admin")]
-    pub username: String,
-    /// Password on the mock password form.
-    #[arg(
-        long,
-        env = "TUSK_PROOF_PASSWORD",
-        default_value = "password",
-        hide_env_values = true
-    )]
-    pub password: String,
-    /// Log in through this connector (`connector_id`) when there are several.
-    #[arg(long)]
-    pub connector: Option<String>,
-    /// Scopes asked for at `/auth`.
-    #[arg(long, default_value = "openid email profile")]
-    pub scope: String,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Concurrent logins (form + code exchange with PKCE); prints successes,
@@ -75,7 +44,7 @@ enum Command {
         #[arg(long = "issuer", value_delimiter = ',', required = true)]
         issuers: Vec<String>,
         #[command(flatten)]
-        client: Client,
+        client: client::Client,
     },
     /// One authorization code redeemed concurrently on two replicas, many
     /// times; counts iterations with exactly one success.
@@ -89,7 +58,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', num_args = 1.., required = true)]
         issuers: Vec<String>,
         #[command(flatten)]
-        client: Client,
+        client: client::Client,
     },
     /// Role-binding writes (`projectViewer` on project `default` for
     /// `user:proof-<run>-<i>`);
@@ -129,7 +98,7 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
         #[command(flatten)]
-        client: Client,
+        client: client::Client,
     },
     /// Re-reads the `default` project's role binding and checks every acknowledged write
     /// in FILE is there.

@@ -1,7 +1,7 @@
 //! One code, two replicas, two redemptions at the same instant: exactly one
 //! may succeed (RFC 6749 §4.1.2: a code is single-use).
 
-use crate::Client;
+use crate::client::Client;
 use crate::login;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //! answer (DIR/bodies), so `scripts/proof-secrets` can look for them in the
 //! logs, the error answers and the database.
 
-use crate::Client;
+use crate::client::Client;
 use crate::login::{self, Failure};
 use anyhow::Context;
 use std::fmt::Write as _;

@@ -147,7 +147,7 @@ async fn accept(
 ) -> Result<Value, Vec<String>> {
     let tls = tls.map_err(|e| vec![e])?;
     let refused =
-        |origin: &str, e: crate::Error| vec![format!("TLS certificate from {origin}: {e}")];
+        |origin: &str, e: crate::errors::Error| vec![format!("TLS certificate from {origin}: {e}")];
     if let (Some(_), Some((pem, origin))) = (certificates, &tls) {
         // A dry run: parse and match the pair without serving it yet.
         crate::tls::check(pem).map_err(|e| refused(origin, e))?;

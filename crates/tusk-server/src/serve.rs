@@ -25,10 +25,11 @@ use tower::ServiceExt;
 use tusk_store::Store;
 
 use crate::client::{ClientAddr, TrustedProxies};
+use crate::errors::Error;
 use crate::http::router;
 use crate::options::{ConnectionLimits, ServerOptions};
 use crate::state::AppState;
-use crate::{Error, metrics, tls};
+use crate::{metrics, tls};
 
 /// How long in-flight connections get to finish once shutdown starts.
 const DRAIN_CAP: Duration = Duration::from_secs(10);

@@ -19,7 +19,7 @@ use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::Error;
+use crate::errors::Error;
 
 /// A certificate chain and its private key, both PEM-encoded.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! In-process backend for tests and single-replica development.
 
-use crate::{Backend, Error, RawAudit, RawRecord, Result};
+use crate::backend::{Backend, Error, RawAudit, RawRecord, Result};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -4,7 +4,7 @@
 //! tusk still decode after fields are added. Records addressed by a bearer
 //! token or code never store it: their id is [`crate::hash_token`] of it.
 
-use crate::Record;
+use crate::backend::Record;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use tusk_core::Secret;

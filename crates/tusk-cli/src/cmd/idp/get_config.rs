@@ -16,15 +16,7 @@ pub struct Args {
 
 pub async fn run(args: Args, conn: &Conn) -> Outcome {
     let Args { out } = args;
-    let c = call!(
-        conn,
-        identity,
-        get_identity_server_config,
-        "GetIdentityServerConfig",
-        pb::GetIdentityServerConfigRequest {}
-    )
-    .config
-    .unwrap_or_default();
+    let c = running(conn).await?;
     #[derive(Serialize)]
     struct ServerConfigOut {
         issuer: String,
@@ -37,4 +29,18 @@ pub async fn run(args: Args, conn: &Conn) -> Outcome {
         rotation_token_expiry: c.rotation_token_expiry,
     };
     output::emit(out.output.text_as_yaml(), &value, String::new)
+}
+
+/// The config the identity server runs with; `set-config` reads it back to
+/// say when the running values differ from what it stored.
+pub(super) async fn running(conn: &Conn) -> Outcome<pb::IdentityServerConfig> {
+    Ok(call!(
+        conn,
+        identity,
+        get_identity_server_config,
+        "GetIdentityServerConfig",
+        pb::GetIdentityServerConfigRequest {}
+    )
+    .config
+    .unwrap_or_default())
 }

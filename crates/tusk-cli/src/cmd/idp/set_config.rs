@@ -63,15 +63,7 @@ pub async fn run(args: Args, conn: &Conn) -> Outcome {
     // tusk reports the running issuer and lifetimes, which it takes from
     // its configuration at start: say so when they differ from what was
     // just stored, rather than let `get-config` seem to ignore it.
-    let running = call!(
-        conn,
-        identity,
-        get_identity_server_config,
-        "GetIdentityServerConfig",
-        pb::GetIdentityServerConfigRequest {}
-    )
-    .config
-    .unwrap_or_default();
+    let running = super::get_config::running(conn).await?;
     let same = |a: &str, b: &str| {
         a.is_empty()
             || a == b
