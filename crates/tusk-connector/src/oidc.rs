@@ -91,6 +91,8 @@ struct Upstream {
     userinfo_url: Option<String>,
     algs: Vec<Alg>,
     pkce: Option<Pkce>,
+    /// Whether discovery lists `offline_access` in `scopes_supported`.
+    offline_access_supported: bool,
     /// [`AUTH_BASIC`], [`AUTH_POST`] or [`AUTH_UNKNOWN`] (try Basic, fall
     /// back to POST and remember).
     auth_style: AtomicU8,
@@ -153,6 +155,8 @@ struct Discovery {
     id_token_signing_alg_values_supported: Option<Vec<String>>,
     #[serde(default)]
     code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    scopes_supported: Option<Vec<String>>,
     #[serde(default)]
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
 }
@@ -650,6 +654,10 @@ impl Connector for Oidc {
             userinfo_url,
             algs,
             pkce,
+            offline_access_supported: doc
+                .scopes_supported
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|x| x == "offline_access")),
             auth_style: AtomicU8::new(auth_style),
             keys: RwLock::new(Arc::new(keys)),
             refetched: tokio::sync::Mutex::new(None),
@@ -665,6 +673,24 @@ impl Connector for Oidc {
             ))),
         }
     }
+}
+
+/// The scopes asked upstream. Okta (like most providers) issues a refresh
+/// token only for `offline_access`, so a client that asked for offline
+/// access would otherwise get a tusk refresh token that cannot refresh
+/// upstream. It is added only when discovery lists it (a provider that does
+/// not know the scope may refuse the whole request) and never when the admin
+/// wrote `scopes` (their list is sent as written).
+fn upstream_scopes<'a>(cfg: &'a Config, scopes: &Scopes, supported: bool) -> Vec<&'a str> {
+    let mut out: Vec<&str> = cfg.scopes.iter().map(String::as_str).collect();
+    if scopes.offline_access
+        && supported
+        && !cfg.scopes_explicit
+        && !cfg.has_scope("offline_access")
+    {
+        out.push("offline_access");
+    }
+    out
 }
 
 #[async_trait]
@@ -701,7 +727,10 @@ impl CallbackConnector for Oidc {
             q.append_pair("client_id", &cfg.client_id)
                 .append_pair("redirect_uri", &cfg.redirect_uri)
                 .append_pair("response_type", "code")
-                .append_pair("scope", &cfg.scopes.join(" "))
+                .append_pair(
+                    "scope",
+                    &upstream_scopes(cfg, scopes, up.offline_access_supported).join(" "),
+                )
                 .append_pair("state", state)
                 .append_pair("nonce", &secrets.nonce);
             match up.pkce {

@@ -70,6 +70,9 @@ pub(crate) struct Config {
     /// What is sent upstream: `openid` first, then the configured scopes or
     /// the defaults `profile`, `email`; no duplicates.
     pub scopes: Vec<String>,
+    /// Whether the admin wrote `scopes`: then exactly those are sent, and
+    /// `offline_access` is never added on a client's behalf.
+    pub scopes_explicit: bool,
     /// File paths or inline PEM (also base64-encoded PEM).
     pub root_cas: Vec<String>,
     pub insecure_skip_verify: bool,
@@ -138,6 +141,7 @@ impl Config {
         }
 
         let configured_scopes = p.str_list("scopes")?;
+        let scopes_explicit = !configured_scopes.is_empty();
         let mut scopes = vec!["openid".to_owned()];
         let wanted = if configured_scopes.is_empty() {
             vec!["profile".to_owned(), "email".to_owned()]
@@ -248,6 +252,7 @@ impl Config {
             skip_callback_check: p.bool("insecureSkipIssuerCallbackDomainCheck")?,
             basic_auth_unsupported: p.opt_bool("basicAuthUnsupported")?,
             scopes,
+            scopes_explicit,
             root_cas,
             insecure_skip_verify: p.bool("insecureSkipVerify")?,
             skip_email_verified: p.bool("insecureSkipEmailVerified")?,

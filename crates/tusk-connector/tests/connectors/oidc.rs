@@ -1395,3 +1395,80 @@ async fn oidc_debug_never_prints_the_client_secret() {
     let dbg = format!("{id:?}");
     assert!(!dbg.contains("rt-1"), "{dbg}");
 }
+
+/// Issue 14: with the document's config (no `scopes` key), a client asking
+/// for offline access must get an upstream refresh token, which Okta issues
+/// only for `offline_access`; an admin's explicit `scopes` is sent as written.
+#[tokio::test]
+async fn offline_access_is_asked_upstream_when_the_client_asks() {
+    struct Row {
+        name: &'static str,
+        scopes: Option<Value>,
+        supported: Value,
+        offline: bool,
+        want: &'static str,
+    }
+    async fn check(row: Row) {
+        let op = Op::start(Alg::ES256).await;
+        op.patch_discovery(json!({ "scopes_supported": row.supported }));
+        let mut config = op.config();
+        if let Some(s) = row.scopes {
+            config["scopes"] = s;
+        }
+        let c = opened(&config).await;
+        let url = c
+            .callback()
+            .unwrap()
+            .login_url(&scopes(row.offline), REDIRECT, "s", &params())
+            .unwrap();
+        assert_eq!(query(&url)["scope"], row.want, "row `{}`: {url}", row.name);
+    }
+    let listed = json!(["openid", "profile", "email", "offline_access", "groups"]);
+    let rows = vec![
+        Row {
+            name: "document config, client asks, upstream lists it",
+            scopes: None,
+            supported: listed.clone(),
+            offline: true,
+            want: "openid profile email offline_access",
+        },
+        Row {
+            name: "client does not ask",
+            scopes: None,
+            supported: listed.clone(),
+            offline: false,
+            want: "openid profile email",
+        },
+        Row {
+            name: "upstream does not list it",
+            scopes: None,
+            supported: json!(["openid", "profile", "email"]),
+            offline: true,
+            want: "openid profile email",
+        },
+        Row {
+            name: "no scopes_supported in discovery",
+            scopes: None,
+            supported: Value::Null,
+            offline: true,
+            want: "openid profile email",
+        },
+        Row {
+            name: "admin scopes without offline_access are kept as written",
+            scopes: Some(json!(["profile", "email", "groups"])),
+            supported: listed.clone(),
+            offline: true,
+            want: "openid profile email groups",
+        },
+        Row {
+            name: "admin scopes with offline_access are kept as written",
+            scopes: Some(json!(["profile", "offline_access"])),
+            supported: listed.clone(),
+            offline: false,
+            want: "openid profile offline_access",
+        },
+    ];
+    for row in rows {
+        check(row).await;
+    }
+}
