@@ -13,6 +13,9 @@
 //   Okta does for its app integrations. `groupsClaim: 'always'` sends
 //   `groups` without the `groups` scope, like an Okta app with a groups claim
 //   filter on the ID token.
+// - Like Okta, a refresh token only for `offline_access` (oidc-provider's
+//   default `issueRefreshToken`, which also needs `prompt=consent`), and
+//   `offline_access` listed in discovery's `scopes_supported`.
 // - Its development interactions are on: the login form accepts any login
 //   name and any password, then a consent form ("Continue").
 // - `trailingSlash: true` runs it with the issuer `http://127.0.0.1:<port>/`
@@ -88,6 +91,9 @@ export async function startStandin({
 } = {}) {
   if (!redirectUris?.length) throw new Error('startStandin: redirectUris is required');
   const P = await loadProvider();
+  // The upstream groups can change while it runs (`setGroups`), like an Okta
+  // admin moving a user; the next login or refresh reads the new ones.
+  let currentGroups = groups;
 
   // The issuer depends on the port, and a port of 0 is only known once
   // bound: bind first, then build the provider and attach it.
@@ -125,7 +131,7 @@ export async function startStandin({
     conformIdTokenClaims: false,
     findAccount: async (_ctx, sub) => ({
       accountId: sub,
-      claims: async () => claimsFor(sub, groups),
+      claims: async () => claimsFor(sub, currentGroups),
     }),
     features: {
       devInteractions: { enabled: true },
@@ -135,7 +141,7 @@ export async function startStandin({
     pkce: { required: () => false },
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(16).toString('hex')] },
-    ttl: { IdToken: 300, AccessToken: 300, AuthorizationCode: 60, Session: 600, Interaction: 600, Grant: 600 },
+    ttl: { IdToken: 300, AccessToken: 300, RefreshToken: 600, AuthorizationCode: 60, Session: 600, Interaction: 600, Grant: 600 },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       ctx.body = `<!DOCTYPE html><title>stand-in error</title><h1>${out.error}</h1><p>${out.error_description ?? ''}</p>`;
@@ -192,6 +198,8 @@ export async function startStandin({
     tokenAuth,
     /** The query of each authorization request, in order. */
     authRequests,
+    /** Changes the groups every user has from now on. */
+    setGroups(g) { currentGroups = g; },
     async stop() {
       server.closeAllConnections?.();
       await new Promise((res) => server.close(() => res()));

@@ -10,16 +10,20 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+
+import * as oidc from 'openid-client';
 
 import { startStandin, DEFAULT_GROUPS } from './okta-standin.mjs';
 import { browserLogin, openBrowser } from './lib/browser.mjs';
 import { followLogin, SCENARIOS, startFakeOp } from './lib/fake-op.mjs';
 import {
   HERE, authUrl, connectorCheck, decodeEntities, exchangeCode, freePort, htmlText, readyz, relyingParty,
-  rpClientYaml, sleep, startTusk, valuesYaml, verifyIdToken, waitForConnector,
+  rpClientYaml, sleep, startTusk, upstreamYaml, valuesYaml, verifyIdToken, waitForConnector,
 } from './lib/tusk.mjs';
 
 const ARTIFACTS = join(HERE, 'artifacts');
@@ -473,4 +477,89 @@ test('f. tusk doctor against the Okta stand-in: trailing-slash hint, then fixed'
   assert.doesNotMatch(fixed.out, /FAIL/, fixed.out);
   assert.equal(fixed.code, 0, fixed.out);
   assert.doesNotMatch(fixed.out, new RegExp(op.clientSecret), 'doctor must never print the client secret');
+});
+
+// Issue 14's two Okta-path gaps, with the document's connector fields (no
+// `scopes` key) against the stand-in, which like Okta issues an upstream
+// refresh token only for `offline_access`:
+// 1. the relying party asks for offline_access, tusk asks it upstream, and a
+//    certified relying party (openid-client) refreshes through tusk;
+// 2. the login's groups reach the auth plane (`tusk auth login --id-token`
+//    with an ID token issued to pachd through the trusted-peer scope), a
+//    `group:data-team` binding grants, and after the upstream groups change
+//    a refresh and a new login replace the groups and the grant is gone.
+test('g. document config: offline_access goes upstream, openid-client refreshes, IdP groups grant and stop granting', { timeout: 240_000 }, async (t) => {
+  const keep = cleanup(t);
+  const tuskPort = await freePort();
+  const rp = relyingParty(await freePort());
+  const op = keep(await startStandin({ redirectUris: [callbackOf(tuskPort)], groupsClaim: 'always', groups: ['data-team'] }));
+  const upstream = upstreamYaml({ id: 'okta', name: 'Okta', issuer: op.issuer, clientSecret: op.clientSecret, redirectURI: callbackOf(tuskPort), scopes: null });
+  // Values activate auth (as Pachyderm's chart does) with this root token.
+  const rootToken = rand();
+  assert.ok(!upstream.includes('scopes'), upstream);
+  const tusk = keep(await startTusk({
+    port: tuskPort,
+    values: [{ name: 'values.yaml', text: `${valuesYaml([], rp).replace('  upstreamIDPs:\n', `  upstreamIDPs:\n${upstream}\n`)}pachd:\n  rootToken: ${rootToken}\n  additionalTrustedPeers: [${rp.id}]\n` }],
+  }));
+  const dir = await mkdtemp(join(tmpdir(), 'tusk-okta-g-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const address = `grpc://127.0.0.1:${tuskPort}`;
+  const cli = async (config, args, input) => {
+    const env = { ...process.env, PACH_CONFIG: join(dir, `${config}.json`), TUSK_ADDRESS: address };
+    for (const k of Object.keys(env)) if (k.startsWith('TUSK_') && k !== 'TUSK_ADDRESS') delete env[k];
+    const r = spawnSync(tusk.bin, args, { env, input, encoding: 'utf8', timeout: 60_000 });
+    return { code: r.status, out: `${r.stdout}${r.stderr}` };
+  };
+  const ok = async (config, args, input) => {
+    const r = await cli(config, args, input);
+    assert.equal(r.code, 0, `tusk ${args.join(' ')}: ${r.out}`);
+    return r.out;
+  };
+
+  await withLog(tusk, async () => {
+    await waitForConnector(tusk, 'okta', (c) => c.ok === true);
+    const state = rand();
+    const nonce = rand();
+    const browser = await openBrowser();
+    let got;
+    try {
+      got = await browserLogin({
+        browser, rp, standin: op, login: 'dana',
+        url: authUrl(tusk, rp, { state, nonce, scope: 'openid email profile groups offline_access audience:server:client_id:pachd' }),
+      });
+    } finally {
+      await browser.close();
+    }
+    assert.equal(op.authRequests.at(-1).scope, 'openid profile email offline_access', 'tusk asks offline_access upstream');
+    const tokens = await exchangeCode(tusk, rp, got.code);
+    assert.ok(tokens.refresh_token, 'tusk issues a refresh token for offline_access');
+
+    // A certified relying party refreshes through tusk, which refreshes upstream.
+    const config = await oidc.discovery(new URL(tusk.issuer), rp.id, rp.secret, undefined, { execute: [oidc.allowInsecureRequests] });
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token);
+    assert.ok(refreshed.id_token && refreshed.refresh_token, JSON.stringify(Object.keys(refreshed)));
+    assert.deepEqual(refreshed.claims().groups, ['data-team']);
+    assert.ok([refreshed.claims().aud].flat().includes('pachd'), 'the ID token is issued to pachd too');
+
+    // The auth plane (activated by the values): bind group:data-team as
+    // root, then log the user in.
+    await ok('root', ['auth', 'use-auth-token'], `${rootToken}\n`);
+    await ok('root', ['auth', 'set', 'project', 'default', 'projectViewer', 'group:data-team']);
+    await ok('user', ['auth', 'login', '--id-token', refreshed.id_token]);
+    assert.match(await ok('user', ['auth', 'whoami']), /user:dana@example\.com/);
+    assert.match(await ok('user', ['auth', 'get-groups']), /group:data-team/);
+    assert.match(await ok('user', ['auth', 'check', 'project', 'default']), /projectViewer/);
+
+    // The upstream moves the user out of data-team: the next refresh brings
+    // the new groups, and the next login replaces them in the auth plane.
+    op.setGroups(['other-team']);
+    const again = await oidc.refreshTokenGrant(config, refreshed.refresh_token);
+    assert.deepEqual(again.claims().groups, ['other-team']);
+    await ok('user', ['auth', 'login', '--id-token', again.id_token]);
+    const groups = await ok('user', ['auth', 'get-groups']);
+    assert.match(groups, /group:other-team/);
+    assert.doesNotMatch(groups, /data-team/);
+    assert.doesNotMatch(await ok('user', ['auth', 'check', 'project', 'default']), /projectViewer/);
+    assert.deepEqual(tusk.panics(), []);
+  });
 });

@@ -100,6 +100,7 @@ export async function startTusk({ port, values, bin = process.env.TUSK_BIN || jo
   const base = `http://${fields.listen}`;
   return {
     base,
+    bin,
     issuer: `${base}/dex`,
     loggedIssuer: fields.issuer,
     log,
@@ -183,8 +184,9 @@ export function upstreamYaml({ id, name, issuer, clientID = 'tusk', clientSecret
     `      insecureEnableGroups: true`,
     `      insecureSkipEmailVerified: true`,
     `      insecureSkipIssuerCallbackDomainCheck: false`,
-    `      scopes: [${scopes.join(', ')}]`,
   ];
+  // `scopes: null` leaves the key out, as the document's config does.
+  if (scopes) lines.push(`      scopes: [${scopes.join(', ')}]`);
   for (const [k, v] of Object.entries(extra)) lines.push(`      ${k}: ${JSON.stringify(v)}`);
   return lines.join('\n');
 }
