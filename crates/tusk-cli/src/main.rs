@@ -19,6 +19,7 @@ mod login;
 mod names;
 mod output;
 mod pach_config;
+mod private_file;
 mod runtime;
 mod serve;
 mod sources;

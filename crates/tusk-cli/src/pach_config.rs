@@ -193,26 +193,12 @@ impl ConfigFile {
         let tmp = self
             .path
             .with_extension(format!("tmp{}", std::process::id()));
-        write_private(&tmp, text.as_bytes()).map_err(|e| fail("write", e))?;
+        crate::private_file::write(&tmp, text.as_bytes()).map_err(|e| fail("write", e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             fail("replace", e)
         })
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 fn ensure_object(v: &mut Value) -> &mut Map<String, Value> {

@@ -226,24 +226,8 @@ async fn shutdown_signal() {
 /// its owner can read.
 fn hand_over_root_token(args: &ServeArgs, token: &Secret<String>) {
     let path = args.store.data_dir.join("root-token");
-    let written = std::fs::create_dir_all(&args.store.data_dir).and_then(|()| {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&path)?;
-        // `mode` applies only to a new file; an existing one is narrowed.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        file.write_all(token.expose().as_bytes())
-    });
+    let written = std::fs::create_dir_all(&args.store.data_dir)
+        .and_then(|()| crate::private_file::write(&path, token.expose().as_bytes()));
     match written {
         Ok(()) => {
             tracing::info!(path = %path.display(), "auth activated; the root token is in this file (owner-only); set pachd.rootToken to choose it")

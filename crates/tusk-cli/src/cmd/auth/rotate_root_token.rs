@@ -88,18 +88,7 @@ fn update_root_token_file(path: &Path, old: &str, new: &str) {
     if held.trim() != old {
         return;
     }
-    let written = (|| {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).truncate(true);
-        let mut file = options.open(path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        file.write_all(new.as_bytes())
-    })();
+    let written = crate::private_file::write(path, new.as_bytes());
     match written {
         Ok(()) => println!(
             "{} held the old root token; it now holds the new one.",
