@@ -311,7 +311,7 @@ fn reloader(args: &ServeArgs, local: SocketAddr) -> tusk_server::reload::Reload 
     let load: tusk_server::reload::Loader = std::sync::Arc::new(move || match source.load() {
         Ok((Loaded::Ok(config), warnings)) => {
             for w in &warnings {
-                tracing::warn!("{w}");
+                tracing::warn!("{}", w.unlevelled());
             }
             Ok(*config)
         }

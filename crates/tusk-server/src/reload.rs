@@ -101,7 +101,7 @@ pub(crate) async fn watch(
             Err(e) => Err(vec![format!("the configuration loader failed: {e}")]),
             Ok(Err(diags)) => {
                 for d in &diags {
-                    tracing::error!("{d}");
+                    tracing::error!("{}", d.unlevelled());
                 }
                 Err(diags
                     .iter()

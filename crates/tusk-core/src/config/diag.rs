@@ -25,23 +25,40 @@ pub struct Diagnostic {
     pub help: Option<String>,
 }
 
+impl Diagnostic {
+    /// The diagnostic without its `error:`/`warning:` prefix, for log
+    /// records, whose own level already says it.
+    pub fn unlevelled(&self) -> Unlevelled<'_> {
+        Unlevelled(self)
+    }
+}
+
+/// See [`Diagnostic::unlevelled`].
+pub struct Unlevelled<'a>(&'a Diagnostic);
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{level}: ")?;
-        match (self.source.is_empty(), self.line) {
-            (false, 0) => write!(f, "{}: ", self.source)?,
-            (false, line) => write!(f, "{}:{}: ", self.source, line)?,
+        write!(f, "{level}: {}", self.unlevelled())
+    }
+}
+
+impl fmt::Display for Unlevelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        match (d.source.is_empty(), d.line) {
+            (false, 0) => write!(f, "{}: ", d.source)?,
+            (false, line) => write!(f, "{}:{}: ", d.source, line)?,
             (true, _) => {}
         }
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+        if !d.path.is_empty() {
+            write!(f, "{}: ", d.path)?;
         }
-        f.write_str(&self.message)?;
-        if let Some(help) = &self.help {
+        f.write_str(&d.message)?;
+        if let Some(help) = &d.help {
             write!(f, "\n  help: {help}")?;
         }
         Ok(())
@@ -69,6 +86,26 @@ pub fn suggest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_records_carry_no_second_level() {
+        let d = Diagnostic {
+            severity: Severity::Warning,
+            source: "values.yaml".into(),
+            line: 3,
+            path: "oidc.x".into(),
+            message: "unknown key".into(),
+            help: Some("remove it".into()),
+        };
+        assert_eq!(
+            d.to_string(),
+            "warning: values.yaml:3: oidc.x: unknown key\n  help: remove it"
+        );
+        assert_eq!(
+            d.unlevelled().to_string(),
+            "values.yaml:3: oidc.x: unknown key\n  help: remove it"
+        );
+    }
 
     #[test]
     fn suggestions() {
