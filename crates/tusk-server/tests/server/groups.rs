@@ -199,7 +199,11 @@ async fn refresh(issuer: &str, tokens: &Value) -> Value {
     let rt = tokens["refresh_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no refresh token in {tokens}"));
-    token(issuer, &format!("grant_type=refresh_token&refresh_token={rt}")).await
+    token(
+        issuer,
+        &format!("grant_type=refresh_token&refresh_token={rt}"),
+    )
+    .await
 }
 
 impl Running {
@@ -280,7 +284,11 @@ async fn a_refresh_replaces_the_auth_planes_groups_and_the_group_grant_goes() {
     r.provider.set_connectors(&connectors(&["ops"]));
     let refreshed = refresh(&r.issuer, &tokens).await;
     assert!(refreshed["id_token"].is_string(), "{refreshed}");
-    assert_eq!(r.groups(&alice).await, ["group:ops"], "replaced, not merged");
+    assert_eq!(
+        r.groups(&alice).await,
+        ["group:ops"],
+        "replaced, not merged"
+    );
     let roles = r.roles_on_project(&alice).await;
     assert!(
         !roles.contains(&"projectViewer".to_owned()),
@@ -331,7 +339,12 @@ async fn a_refresh_creates_no_auth_plane_user_and_without_the_groups_scope_chang
     )
     .await;
     let alice = r.pach_login(&with_groups).await;
-    let without = provider_login(&r.issuer, "alice@example.com", "openid email offline_access").await;
+    let without = provider_login(
+        &r.issuer,
+        "alice@example.com",
+        "openid email offline_access",
+    )
+    .await;
     r.provider.set_connectors(&connectors(&["ops"]));
     refresh(&r.issuer, &without).await;
     assert_eq!(r.groups(&alice).await, ["group:data"]);

@@ -1,0 +1,36 @@
+//! What the provider tells the rest of the process about the identities it
+//! re-reads upstream. A leaf: `provider` holds the observer, `token` calls
+//! it, and neither is imported here.
+//!
+//! The provider does no auth-plane work itself (it knows no auth plane);
+//! the server wires an observer to it, so that a refresh through an
+//! upstream connector replaces the user's groups in the auth plane
+//! (docs/oidc-connector.md §3).
+
+use async_trait::async_trait;
+
+/// An identity a connector has just re-read on a refresh grant, after the
+/// provider checked it is the same user. The provider reports it before
+/// the new tokens are stored or issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshedIdentity {
+    /// The connector that re-read the identity.
+    pub connector_id: String,
+    /// The upstream user id (stable across refreshes).
+    pub user_id: String,
+    pub email: String,
+    pub email_verified: bool,
+    /// The groups the connector now reports, as the refreshed ID token's
+    /// `groups` claim carries them; `None` when the session was not granted
+    /// the `groups` scope, so the refresh says nothing about groups.
+    pub groups: Option<Vec<String>>,
+}
+
+/// Told about every identity re-read on a refresh. An `Err` (a reason for
+/// the log, never shown to the client) fails the refresh as
+/// `temporarily_unavailable` and gives the presented refresh token back,
+/// so no tokens are issued for an identity the observer could not apply.
+#[async_trait]
+pub trait IdentityObserver: Send + Sync {
+    async fn refreshed(&self, identity: &RefreshedIdentity) -> Result<(), String>;
+}
