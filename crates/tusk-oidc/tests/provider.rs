@@ -1917,3 +1917,69 @@ fn debug_of_params_and_redirects_hides_secrets() {
     assert!(!shown.contains("upstream-secret-value"), "{shown}");
     assert!(shown.contains("x.okta.com"), "{shown}");
 }
+
+/// Records each refreshed identity; refuses them while `fail` is set.
+#[derive(Default)]
+struct Recorder {
+    seen: std::sync::Mutex<Vec<tusk_oidc::RefreshedIdentity>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl tusk_oidc::IdentityObserver for Recorder {
+    async fn refreshed(&self, identity: &tusk_oidc::RefreshedIdentity) -> Result<(), String> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err("the auth plane's store is down".into());
+        }
+        self.seen.lock().unwrap().push(identity.clone());
+        Ok(())
+    }
+}
+
+/// Issue 14: the observer hears of every identity a connector re-read on a
+/// refresh, with groups only when the session holds the `groups` scope;
+/// when it cannot apply one, no token is issued and the presented refresh
+/// token stays usable (a retry is not reuse).
+#[tokio::test]
+async fn a_refresh_reports_the_reread_identity_and_a_refused_report_gives_the_token_back() {
+    let e = env().await;
+    let recorder = Arc::new(Recorder::default());
+    e.p.observe_identities(recorder.clone());
+    let with_groups = e.code("openid email groups offline_access").await;
+    let rt = e
+        .exchange(&with_groups, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    assert!(
+        recorder.seen.lock().unwrap().is_empty(),
+        "a code exchange is a login, not a refresh: the auth plane syncs it itself"
+    );
+
+    recorder.fail.store(true, Ordering::SeqCst);
+    assert_eq!(
+        code_of(e.refresh(&rt).await),
+        ErrorCode::TemporarilyUnavailable
+    );
+    recorder.fail.store(false, Ordering::SeqCst);
+    let next = e.refresh(&rt).await.expect("the same token, retried");
+    assert!(next.refresh_token.is_some());
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].connector_id, "test");
+    assert_eq!(seen[0].email, "kilgore@kilgore.trout");
+    assert_eq!(seen[0].groups, Some(vec![]), "{seen:?}");
+
+    let without = e.code("openid email offline_access").await;
+    let rt = e
+        .exchange(&without, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    e.refresh(&rt).await.unwrap();
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].groups, None, "no groups scope, no word on groups");
+}
