@@ -9,7 +9,7 @@ use crate::groups::group_principals;
 use crate::service::AuthService;
 use async_trait::async_trait;
 use std::sync::{Arc, Weak};
-use tusk_oidc::{IdentityObserver, RefreshedIdentity};
+use tusk_oidc::{ErrorCode, IdentityObserver, OAuthError, RefreshedIdentity};
 use tusk_store::{AuthToken, GroupMembership};
 
 /// What a refresh did to the auth plane.
@@ -82,7 +82,7 @@ struct GroupSync(Weak<AuthService>);
 
 #[async_trait]
 impl IdentityObserver for GroupSync {
-    async fn refreshed(&self, identity: &RefreshedIdentity) -> Result<(), String> {
+    async fn refreshed(&self, identity: &RefreshedIdentity) -> Result<(), OAuthError> {
         let Some(service) = self.0.upgrade() else {
             // The auth plane is gone (shutting down): nothing to keep in step.
             return Ok(());
@@ -96,10 +96,21 @@ impl IdentityObserver for GroupSync {
                 tracing::debug!(connector = %identity.connector_id, user = %identity.email, reason = why, "a refresh left the auth-plane groups alone");
                 Ok(())
             }
-            Err(e) => Err(format!(
-                "cannot replace the auth-plane groups of user:{}: {e}",
-                identity.email
-            )),
+            // The client sees plain words; the log has the cause.
+            Err(e @ AuthError::Unavailable(_)) => {
+                tracing::warn!(connector = %identity.connector_id, user = %identity.email, error = %e, "a refresh could not replace the user's auth-plane groups; it answers temporarily_unavailable and the client may retry");
+                Err(OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the refreshed login could not be recorded; retry shortly",
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(connector = %identity.connector_id, user = %identity.email, error = %e, "a refresh's groups cannot be applied to the auth plane (a login would fail the same way); the refresh is refused");
+                Err(OAuthError::new(
+                    ErrorCode::InvalidGrant,
+                    "the groups the identity provider reports for this user cannot be used; ask an administrator (tusk's log names the cause)",
+                ))
+            }
         }
     }
 }

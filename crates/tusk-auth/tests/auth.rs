@@ -1045,4 +1045,21 @@ async fn a_refreshed_identity_replaces_a_known_users_groups() {
         &[],
     )
     .await;
+
+    // A group the auth plane cannot hold fails as a login would, and
+    // leaves the groups as they were.
+    let (svc, _, _) = service().await;
+    svc.activate(None).await.unwrap();
+    svc.set_groups_for_user("user:alice@example.com", &["group:old".into()])
+        .await
+        .unwrap();
+    let long = "g".repeat(tusk_core::auth::MAX_SUBJECT_BYTES + 1);
+    let got = svc
+        .sync_refreshed_groups(&id(a, true, Some(&["ops", &long])))
+        .await;
+    assert!(matches!(got, Err(AuthError::Other(_))), "{got:?}");
+    assert_eq!(
+        svc.groups_of("user:alice@example.com").await.unwrap(),
+        ["group:old"]
+    );
 }

@@ -1,12 +1,13 @@
 //! What the provider tells the rest of the process about the identities it
-//! re-reads upstream. A leaf: `provider` holds the observer, `token` calls
-//! it, and neither is imported here.
+//! re-reads upstream. `provider` holds the observer and `token` calls it;
+//! this module imports only `error`.
 //!
 //! The provider does no auth-plane work itself (it knows no auth plane);
 //! the server wires an observer to it, so that a refresh through an
 //! upstream connector replaces the user's groups in the auth plane
 //! (docs/oidc-connector.md §3).
 
+use crate::error::OAuthError;
 use async_trait::async_trait;
 
 /// An identity a connector has just re-read on a refresh grant, after the
@@ -26,11 +27,13 @@ pub struct RefreshedIdentity {
     pub groups: Option<Vec<String>>,
 }
 
-/// Told about every identity re-read on a refresh. An `Err` (a reason for
-/// the log, never shown to the client) fails the refresh as
-/// `temporarily_unavailable` and gives the presented refresh token back,
-/// so no tokens are issued for an identity the observer could not apply.
+/// Told about every identity re-read on a refresh. An error is the
+/// refresh's answer to the client, so its description must be fit for one
+/// (the observer logs the detail): `temporarily_unavailable` gives the
+/// presented refresh token back, so the client may retry it; any other code
+/// ends the refresh like a connector's refusal. Either way no tokens are
+/// issued for an identity the observer could not apply.
 #[async_trait]
 pub trait IdentityObserver: Send + Sync {
-    async fn refreshed(&self, identity: &RefreshedIdentity) -> Result<(), String>;
+    async fn refreshed(&self, identity: &RefreshedIdentity) -> Result<(), OAuthError>;
 }

@@ -377,13 +377,11 @@ impl Provider {
                                 .groups
                                 .then(|| claims.groups.clone()),
                         };
-                        if let Err(why) = observer.refreshed(&refreshed).await {
-                            tracing::warn!(connector = %token.connector_id, reason = %why, "the refreshed identity could not be applied; the refresh is refused and its token given back");
-                            self.give_back(&id, &next_id).await;
-                            return Err(OAuthError::new(
-                                ErrorCode::TemporarilyUnavailable,
-                                "the refreshed login could not be recorded; retry shortly",
-                            ));
+                        if let Err(e) = observer.refreshed(&refreshed).await {
+                            if e.code == ErrorCode::TemporarilyUnavailable {
+                                self.give_back(&id, &next_id).await;
+                            }
+                            return Err(e);
                         }
                     }
                 }

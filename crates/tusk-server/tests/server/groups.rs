@@ -181,6 +181,12 @@ async fn provider_login(issuer: &str, email: &str, scope: &str) -> Value {
 }
 
 async fn token(issuer: &str, form: &str) -> Value {
+    let (status, body) = token_answer(issuer, form).await;
+    assert_eq!(status, StatusCode::OK, "{form}: {body}");
+    body
+}
+
+async fn token_answer(issuer: &str, form: &str) -> (StatusCode, Value) {
     let resp = reqwest::Client::new()
         .post(format!("{issuer}/token"))
         .basic_auth("pachd", Some(SECRET))
@@ -190,9 +196,7 @@ async fn token(issuer: &str, form: &str) -> Value {
         .await
         .unwrap();
     let status = resp.status();
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{form}: {body}");
-    body
+    (status, resp.json().await.unwrap())
 }
 
 async fn refresh(issuer: &str, tokens: &Value) -> Value {
@@ -347,6 +351,27 @@ async fn a_refresh_creates_no_auth_plane_user_and_without_the_groups_scope_chang
     .await;
     r.provider.set_connectors(&connectors(&["ops"]));
     refresh(&r.issuer, &without).await;
+    assert_eq!(r.groups(&alice).await, ["group:data"]);
+
+    // A group the auth plane cannot hold (over its length bound): the
+    // refresh is refused in plain words, and the groups stay.
+    let long = "g".repeat(tusk_core::auth::MAX_SUBJECT_BYTES + 1);
+    r.provider.set_connectors(&connectors(&[&long]));
+    let rt = with_groups["refresh_token"].as_str().unwrap();
+    let (status, body) = token_answer(
+        &r.issuer,
+        &format!("grant_type=refresh_token&refresh_token={rt}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("ask an administrator"),
+        "{body}"
+    );
     assert_eq!(r.groups(&alice).await, ["group:data"]);
     r.server.stop().await.unwrap();
 }
