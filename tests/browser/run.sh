@@ -3,8 +3,8 @@
 # Debian Chromium (npm playwright-core) logs in through tusk's upstream
 # `oidc` connector against npm oidc-provider standing in for Okta.
 #
-# Installs what is missing (Debian's chromium, the pinned npm packages),
-# then runs `node --test tests/browser/`. Needs a built tusk:
+# Installs what is missing (Debian's chromium, the pinned npm packages,
+# tests/sdk's Python venv with pachyderm-sdk), then runs `node --test tests/browser/`. Needs a built tusk:
 #   cargo build -p tusk-cli        (or set TUSK_BIN to another binary)
 # Exits non-zero when anything fails.
 set -euo pipefail
@@ -31,6 +31,13 @@ if [ ! -f "$here/node_modules/.package-lock.json" ] \
   || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
+
+# Scenario h drives the official Python client (pachyderm-sdk) from
+# tests/sdk's venv, created or updated here when needed.
+if [ -z "${TUSK_SDK_PYTHON:-}" ]; then
+  TUSK_SDK_PYTHON="$("$repo/tests/sdk/venv.sh")"
+fi
+export TUSK_SDK_PYTHON
 
 tusk="${TUSK_BIN:-$repo/target/debug/tusk}"
 if [ ! -x "$tusk" ]; then

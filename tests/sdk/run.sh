@@ -16,23 +16,11 @@ fi
 export TUSK_BIN="$bin"
 export PYTHONDONTWRITEBYTECODE=1
 
-venv="$here/.venv"
-if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-fi
-# Install only when requirements.txt changed since the last install.
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -r "$here/requirements.txt"
-  echo "$want" >"$stamp"
-fi
+python="$("$here/venv.sh")"
 
 cd "$here"
 status=0
-"$venv/bin/python" -m pytest "$@" || status=$?
+"$python" -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then
   echo "tests/sdk: pytest collected no tests" >&2
   exit 1

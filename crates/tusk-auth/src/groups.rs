@@ -18,6 +18,12 @@ fn check_group(group: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// The auth-plane principals of an IdP's group names: `g` → `group:g`
+/// (docs/auth-model.md §7), for logins and refreshes alike.
+pub(crate) fn group_principals(groups: &[String]) -> Vec<String> {
+    groups.iter().map(|g| format!("group:{g}")).collect()
+}
+
 impl AuthService {
     pub async fn set_groups_for_user(
         &self,

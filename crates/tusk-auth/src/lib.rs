@@ -7,6 +7,8 @@
 //!   (Get/SetConfiguration).
 //! - `login`: GetOIDCLogin, the `/authorization-code/callback` leg, and
 //!   Authenticate by OIDC state or ID token.
+//! - `group_sync`: the provider's observer of refreshed identities, which
+//!   replaces a known user's groups on every refresh through a connector.
 //! - `cache`: the in-memory caches that keep checks off the database.
 //! - `error`: the reference's error texts.
 //!
@@ -21,6 +23,7 @@ mod bindings;
 pub mod cache;
 pub mod enterprise;
 pub mod error;
+mod group_sync;
 mod groups;
 pub mod identity;
 pub mod login;
@@ -30,6 +33,7 @@ mod tokens;
 
 pub use cache::TOKEN_RECHECK_SECONDS;
 pub use error::AuthError;
+pub use group_sync::RefreshSync;
 pub use identity::{ConnectorInput, Managed};
 pub use oidc_config::OidcConfig;
 pub use service::{AuthService, AuthSettings, Caller, ROOT};

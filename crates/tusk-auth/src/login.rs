@@ -2,6 +2,7 @@
 //! (docs/auth-model.md §9): the CLI's `oidc_state` flow and the ID-token flow.
 
 use crate::error::AuthError;
+use crate::groups::group_principals;
 use crate::service::AuthService;
 use serde_json::Value;
 use std::time::Duration;
@@ -241,9 +242,10 @@ impl AuthService {
             let groups: Vec<String> = groups
                 .iter()
                 .filter_map(Value::as_str)
-                .map(|g| format!("group:{g}"))
+                .map(str::to_owned)
                 .collect();
-            self.set_groups_for_user(&subject, &groups).await?;
+            self.set_groups_for_user(&subject, &group_principals(&groups))
+                .await?;
         }
         Ok(subject)
     }

@@ -880,3 +880,186 @@ async fn revocation_across_two_postgres_replicas_is_effective_on_return() {
     drop((one, two));
     psql(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
 }
+
+/// How the auth plane knows the refreshed user before the refresh.
+#[derive(Clone, Copy, Debug)]
+enum Known {
+    Nobody,
+    LiveToken,
+    ExpiredToken,
+    Membership,
+    /// Auth is not activated (and nobody is known).
+    NotActivated,
+}
+
+/// Issue 14: a refresh through a connector replaces a known user's
+/// groups; it never creates a user, never speaks without the `groups`
+/// scope, and follows the login's `require_email_verified` rule.
+#[tokio::test]
+async fn a_refreshed_identity_replaces_a_known_users_groups() {
+    use tusk_auth::{OidcConfig, RefreshSync};
+    use tusk_oidc::RefreshedIdentity;
+
+    async fn check(
+        name: &str,
+        known: Known,
+        require_verified: bool,
+        identity: RefreshedIdentity,
+        want: RefreshSync,
+        groups_after: &[&str],
+    ) {
+        let (svc, clock, _) = service().await;
+        if !matches!(known, Known::NotActivated) {
+            svc.activate(None).await.unwrap();
+        }
+        let subject = format!("user:{}", identity.email);
+        match known {
+            Known::Nobody | Known::NotActivated => {}
+            Known::LiveToken => {
+                svc.mint(&subject, Some(60)).await.unwrap();
+            }
+            Known::ExpiredToken => {
+                svc.mint(&subject, Some(60)).await.unwrap();
+                clock.advance(61);
+            }
+            Known::Membership => {
+                svc.set_groups_for_user(&subject, &["group:old".into()])
+                    .await
+                    .unwrap();
+            }
+        }
+        if require_verified {
+            svc.set_config(&OidcConfig {
+                require_email_verified: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+        let before = svc.groups_of(&subject).await.unwrap();
+        let got = svc.sync_refreshed_groups(&identity).await.unwrap();
+        assert_eq!(got, want, "{name}");
+        let after = svc.groups_of(&subject).await.unwrap();
+        match &got {
+            RefreshSync::Replaced(_) => assert_eq!(after, groups_after, "{name}"),
+            RefreshSync::Skipped(_) => assert_eq!(after, before, "{name}: a skip wrote"),
+        }
+    }
+
+    let id = |email: &str, verified: bool, groups: Option<&[&str]>| RefreshedIdentity {
+        connector_id: "okta".into(),
+        user_id: "00u1".into(),
+        email: email.into(),
+        email_verified: verified,
+        groups: groups.map(|g| g.iter().map(|s| (*s).to_owned()).collect()),
+    };
+    let replaced = |g: &[&str]| RefreshSync::Replaced(g.iter().map(|s| (*s).to_owned()).collect());
+    let a = "alice@example.com";
+    check(
+        "a user with a session token: replaced",
+        Known::LiveToken,
+        false,
+        id(a, true, Some(&["ops", "data"])),
+        replaced(&["group:ops", "group:data"]),
+        &["group:data", "group:ops"],
+    )
+    .await;
+    check(
+        "a member: replaced, not merged",
+        Known::Membership,
+        false,
+        id(a, true, Some(&["ops"])),
+        replaced(&["group:ops"]),
+        &["group:ops"],
+    )
+    .await;
+    check(
+        "a member whose groups are all gone upstream: none left",
+        Known::Membership,
+        false,
+        id(a, true, Some(&[])),
+        replaced(&[]),
+        &[],
+    )
+    .await;
+    check(
+        "never in the auth plane: no user created",
+        Known::Nobody,
+        false,
+        id(a, true, Some(&["ops"])),
+        RefreshSync::Skipped("the user never logged in to the auth plane"),
+        &[],
+    )
+    .await;
+    check(
+        "only an expired token: not known",
+        Known::ExpiredToken,
+        false,
+        id(a, true, Some(&["ops"])),
+        RefreshSync::Skipped("the user never logged in to the auth plane"),
+        &[],
+    )
+    .await;
+    check(
+        "no groups scope: nothing said about groups",
+        Known::Membership,
+        false,
+        id(a, true, None),
+        RefreshSync::Skipped("the session has no groups scope"),
+        &[],
+    )
+    .await;
+    check(
+        "no email: no subject",
+        Known::Nobody,
+        false,
+        id("", true, Some(&["ops"])),
+        RefreshSync::Skipped("the identity has no email"),
+        &[],
+    )
+    .await;
+    check(
+        "unverified email while verification is required",
+        Known::Membership,
+        true,
+        id(a, false, Some(&["ops"])),
+        RefreshSync::Skipped("the email is not verified and require_email_verified is set"),
+        &[],
+    )
+    .await;
+    check(
+        "verified email while verification is required",
+        Known::Membership,
+        true,
+        id(a, true, Some(&["ops"])),
+        replaced(&["group:ops"]),
+        &["group:ops"],
+    )
+    .await;
+    check(
+        "auth not activated",
+        Known::NotActivated,
+        false,
+        id(a, true, Some(&["ops"])),
+        RefreshSync::Skipped("auth is not activated"),
+        &[],
+    )
+    .await;
+
+    // A group the auth plane cannot hold fails as a login would, and
+    // leaves the groups as they were.
+    let (svc, _, _) = service().await;
+    svc.activate(None).await.unwrap();
+    svc.set_groups_for_user("user:alice@example.com", &["group:old".into()])
+        .await
+        .unwrap();
+    let long = "g".repeat(tusk_core::auth::MAX_SUBJECT_BYTES + 1);
+    let got = svc
+        .sync_refreshed_groups(&id(a, true, Some(&["ops", &long])))
+        .await;
+    assert!(matches!(got, Err(AuthError::Other(_))), "{got:?}");
+    assert_eq!(
+        svc.groups_of("user:alice@example.com").await.unwrap(),
+        ["group:old"]
+    );
+}

@@ -13,6 +13,8 @@
 //! - `authorize`: `/auth`, connector selection, password and callback
 //!   logins, codes.
 //! - `token`: client authentication and the code, refresh and device grants.
+//! - `observer`: the hook the provider tells of identities a refresh
+//!   re-read upstream (the server wires the auth plane to it).
 //! - `session`: userinfo, introspection, revocation, logout, device codes.
 //! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
@@ -23,6 +25,7 @@ mod claims;
 mod connectors;
 pub mod error;
 mod keys;
+pub mod observer;
 pub mod params;
 pub mod pkce;
 pub mod provider;
@@ -38,6 +41,7 @@ pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use error::{ErrorCode, OAuthError, PageError};
+pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;
 pub use provider::{
     ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, with_client_address,

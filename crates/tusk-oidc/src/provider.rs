@@ -6,6 +6,7 @@
 //! `audit_context` are leaves this module re-exports under their old
 //! paths. The protocol steps live in `authorize`, `token` and `session`.
 
+use crate::observer::IdentityObserver;
 use crate::slots::ConnectorTable;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,6 +42,9 @@ pub struct Provider {
     pub(crate) connectors: Arc<ConnectorTable>,
     pub(crate) keys: RwLock<Option<Arc<KeyRing>>>,
     discovery: Arc<String>,
+    /// Told about identities re-read on a refresh (`observer`); none until
+    /// the server wires one.
+    observer: RwLock<Option<Arc<dyn IdentityObserver>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +77,7 @@ impl Provider {
             }),
             keys: RwLock::new(None),
             discovery,
+            observer: RwLock::new(None),
         });
         provider.set_connectors(connectors);
         provider.refresh_keys().await?;
@@ -94,6 +99,19 @@ impl Provider {
     /// Writes an audit event through the store's one sink.
     pub(crate) async fn audit(&self, event: tusk_core::audit::AuditEvent) {
         self.store.audit(self.now(), event).await;
+    }
+
+    /// Sets the one observer of refreshed identities, replacing any
+    /// earlier one.
+    pub fn observe_identities(&self, observer: Arc<dyn IdentityObserver>) {
+        if let Ok(mut slot) = self.observer.write() {
+            *slot = Some(observer);
+        }
+    }
+
+    /// The observer of refreshed identities, if one is wired.
+    pub(crate) fn identity_observer(&self) -> Option<Arc<dyn IdentityObserver>> {
+        self.observer.read().ok().and_then(|o| o.clone())
     }
 
     pub fn discovery_json(&self) -> Arc<String> {

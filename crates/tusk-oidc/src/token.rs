@@ -3,6 +3,7 @@
 
 use crate::authorize::{connector_scopes, to_claims, to_identity};
 use crate::error::{ErrorCode, OAuthError};
+use crate::observer::RefreshedIdentity;
 use crate::params::Params;
 use crate::provider::{Provider, audit_user, identity_claims, random_token};
 use crate::scopes;
@@ -344,15 +345,7 @@ impl Provider {
                             let transient = matches!(e, tusk_connector::Error::Unavailable { .. });
                             if transient {
                                 // Give the token back: the client may retry it.
-                                let _ = self
-                                    .store
-                                    .update::<RefreshToken, _>(&id, |t| {
-                                        if t.obsoleted_by.as_deref() == Some(next_id.as_str()) {
-                                            t.obsoleted_by = None;
-                                        }
-                                        Ok(())
-                                    })
-                                    .await;
+                                self.give_back(&id, &next_id).await;
                                 return Err(OAuthError::new(
                                     ErrorCode::TemporarilyUnavailable,
                                     format!("the identity provider cannot be reached: {e}"),
@@ -372,6 +365,25 @@ impl Provider {
                     }
                     claims = to_claims(&identity);
                     data = identity.connector_data.unwrap_or(data);
+                    // The auth plane (or whoever the server wired) applies
+                    // the re-read identity before any token carries it.
+                    if let Some(observer) = self.identity_observer() {
+                        let refreshed = RefreshedIdentity {
+                            connector_id: token.connector_id.clone(),
+                            user_id: claims.user_id.clone(),
+                            email: claims.email.clone(),
+                            email_verified: claims.email_verified,
+                            groups: connector_scopes(&token.scopes)
+                                .groups
+                                .then(|| claims.groups.clone()),
+                        };
+                        if let Err(e) = observer.refreshed(&refreshed).await {
+                            if e.code == ErrorCode::TemporarilyUnavailable {
+                                self.give_back(&id, &next_id).await;
+                            }
+                            return Err(e);
+                        }
+                    }
                 }
             }
             Err(tusk_store::Error::Aborted(_)) => {
@@ -427,6 +439,20 @@ impl Provider {
         // outlive that.
         self.ensure_live(&token.family, now).await?;
         self.issue_audited(&grant, Some(next), "refresh").await
+    }
+
+    /// Undoes the claim of refresh token `id` by `next_id`, so the client
+    /// may present it again after a transient failure.
+    async fn give_back(&self, id: &str, next_id: &str) {
+        let _ = self
+            .store
+            .update::<RefreshToken, _>(id, |t| {
+                if t.obsoleted_by.as_deref() == Some(next_id) {
+                    t.obsoleted_by = None;
+                }
+                Ok(())
+            })
+            .await;
     }
 
     async fn device_grant(

@@ -1917,3 +1917,83 @@ fn debug_of_params_and_redirects_hides_secrets() {
     assert!(!shown.contains("upstream-secret-value"), "{shown}");
     assert!(shown.contains("x.okta.com"), "{shown}");
 }
+
+/// Records each refreshed identity; answers `answer` instead while set.
+#[derive(Default)]
+struct Recorder {
+    seen: std::sync::Mutex<Vec<tusk_oidc::RefreshedIdentity>>,
+    answer: std::sync::Mutex<Option<ErrorCode>>,
+}
+
+#[async_trait::async_trait]
+impl tusk_oidc::IdentityObserver for Recorder {
+    async fn refreshed(
+        &self,
+        identity: &tusk_oidc::RefreshedIdentity,
+    ) -> Result<(), tusk_oidc::OAuthError> {
+        if let Some(code) = *self.answer.lock().unwrap() {
+            return Err(tusk_oidc::OAuthError::new(code, "the observer says no"));
+        }
+        self.seen.lock().unwrap().push(identity.clone());
+        Ok(())
+    }
+}
+
+/// Issue 14: the observer hears of every identity a connector re-read on a
+/// refresh, with groups only when the session holds the `groups` scope.
+/// When it cannot apply one for now, no token is issued and the presented
+/// refresh token stays usable (a retry is not reuse); when it refuses one,
+/// the refresh is refused like a connector's refusal and the token is spent.
+#[tokio::test]
+async fn a_refresh_reports_the_reread_identity_and_the_observer_can_defer_or_refuse_it() {
+    let e = env().await;
+    let recorder = Arc::new(Recorder::default());
+    e.p.observe_identities(recorder.clone());
+    let answer = |code: Option<ErrorCode>| *recorder.answer.lock().unwrap() = code;
+    let with_groups = e.code("openid email groups offline_access").await;
+    let rt = e
+        .exchange(&with_groups, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    assert!(
+        recorder.seen.lock().unwrap().is_empty(),
+        "a code exchange is a login, not a refresh: the auth plane syncs it itself"
+    );
+
+    answer(Some(ErrorCode::TemporarilyUnavailable));
+    assert_eq!(
+        code_of(e.refresh(&rt).await),
+        ErrorCode::TemporarilyUnavailable
+    );
+    answer(None);
+    let next = e.refresh(&rt).await.expect("the same token, retried");
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].connector_id, "test");
+    assert_eq!(seen[0].email, "kilgore@kilgore.trout");
+    assert_eq!(seen[0].groups, Some(vec![]), "{seen:?}");
+
+    answer(Some(ErrorCode::InvalidGrant));
+    let spent = next.refresh_token.unwrap();
+    assert_eq!(code_of(e.refresh(&spent).await), ErrorCode::InvalidGrant);
+    answer(None);
+    assert_eq!(
+        code_of(e.refresh(&spent).await),
+        ErrorCode::InvalidGrant,
+        "a refused refresh spends its token"
+    );
+
+    let without = e.code("openid email offline_access").await;
+    let rt = e
+        .exchange(&without, VERIFIER)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    e.refresh(&rt).await.unwrap();
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].groups, None, "no groups scope, no word on groups");
+}

@@ -57,6 +57,11 @@ pub async fn run(
         Some((acceptor, certificates)) => (Some(acceptor), Some(certificates)),
         None => (None, None),
     };
+    // A refresh through a connector replaces the user's auth-plane groups,
+    // as a login does (docs/oidc-connector.md §3).
+    if let (Some(provider), Some(auth)) = (&options.provider, &options.auth) {
+        provider.observe_identities(auth.service.group_sync());
+    }
     let oidc = options.provider.clone().map(|p| {
         crate::oidc::Oidc::new(
             p,
