@@ -1,0 +1,153 @@
+//! `tusk doctor` for a `github` connector: the config opens; `redirectURI`
+//! is tusk's callback; the REST API answers (`GET /rate_limit`, which
+//! GitHub does not count against the rate limit) over TLS verified with
+//! `rootCA`; and the OAuth app accepts the client credentials: the token
+//! endpoint answers a made-up code with `bad_verification_code` when
+//! `clientID` and `clientSecret` are right, `incorrect_client_credentials`
+//! when they are not, and `redirect_uri_mismatch` when the app's callback
+//! URL is another. GitHub answers those errors with status 200.
+
+use super::{Report, build_http, snippet};
+use crate::error::chain;
+use serde_json::Value;
+
+pub(super) async fn check(id: &str, config: &Value, tusk_issuer: Option<&str>, report: &mut Report) {
+    let name = |what: &str| format!("{id}: {what}");
+    let endpoints = match tusk_connector::github::endpoints(id, config) {
+        Ok(e) => e,
+        Err(e) => {
+            return report.fail(
+                name("config"),
+                e.to_string(),
+                "fix the connector's config as the message says (`tusk config check` shows the line)",
+            );
+        }
+    };
+    let text = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let redirect = text("redirectURI");
+    if let Some(issuer) = tusk_issuer {
+        let want = format!("{}/callback", issuer.trim_end_matches('/'));
+        if redirect == want {
+            report.ok(name("redirectURI"), format!("{redirect} is tusk's callback"));
+        } else {
+            report.fail(
+                name("redirectURI"),
+                format!("redirectURI is {redirect}, but tusk's callback is {want}"),
+                format!("set config.redirectURI to {want}, and make it the OAuth app's Authorization callback URL at GitHub"),
+            );
+        }
+    }
+    let root_ca = text("rootCA");
+    let pem = if root_ca.trim().is_empty() {
+        None
+    } else {
+        match tusk_connector::github::root_ca_pem(&root_ca) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                return report.fail(
+                    name("API"),
+                    e,
+                    "give rootCA as a readable file path or the PEM text of the CA that signed the GitHub Enterprise server's certificate",
+                );
+            }
+        }
+    };
+    let http = match build_http(pem.as_deref(), false) {
+        Ok(h) => h,
+        Err(f) => return report.fail(name("API"), f.message, f.help.unwrap_or_default()),
+    };
+
+    // 1. The REST API, over TLS verified as the connector verifies it.
+    let api_url = format!("{}/rate_limit", endpoints.api);
+    let reachable = match http
+        .get(&api_url)
+        .header("accept", "application/vnd.github+json")
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => {
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let remaining = body["rate"]["remaining"]
+                .as_i64()
+                .map(|n| format!("; {n} unauthenticated requests left this hour"))
+                .unwrap_or_default();
+            report.ok(name("API"), format!("{api_url} answered{remaining}"));
+            true
+        }
+        Ok(r) => {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            report.fail(
+                name("API"),
+                format!("{api_url} answered {status}: {}", snippet(&body)),
+                "hostName must be the GitHub Enterprise server's host (its API is at https://<hostName>/api/v3); leave it unset for github.com",
+            );
+            false
+        }
+        Err(e) => {
+            let why = chain(&e);
+            let fix = if why.to_lowercase().contains("certificate") {
+                "the server's certificate is not trusted: set rootCA to the CA certificate that signed it (a file path or PEM text)"
+            } else {
+                "check hostName, DNS and that this machine (and tusk) can reach the server over HTTPS; a proxy must let it through"
+            };
+            report.fail(name("API"), format!("{api_url}: {why}"), fix);
+            false
+        }
+    };
+    if !reachable {
+        return report.skip(name("OAuth client"), "the API is not reachable; fix that first");
+    }
+
+    // 2. The OAuth app's credentials, with a code that cannot be valid.
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", text("clientID").as_str()),
+            ("client_secret", text("clientSecret").as_str()),
+            ("code", "tusk-doctor-not-a-real-code"),
+            ("redirect_uri", redirect.as_str()),
+        ])
+        .finish();
+    let token_url = &endpoints.token;
+    match http
+        .post(token_url)
+        .header("accept", "application/json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+    {
+        Ok(r) => {
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let code = body["error"].as_str().unwrap_or("");
+            let desc = body["error_description"].as_str().unwrap_or("");
+            match code {
+                "bad_verification_code" => report.ok(
+                    name("OAuth client"),
+                    format!("{token_url} accepted clientID and clientSecret; the made-up code was refused as expected"),
+                ),
+                "incorrect_client_credentials" => report.fail(
+                    name("OAuth client"),
+                    format!("{token_url} refused the client: {code}: {desc}"),
+                    "copy the Client ID and a current client secret from the OAuth app (GitHub: Settings → Developer settings → OAuth Apps) into clientID and clientSecret",
+                ),
+                "redirect_uri_mismatch" => report.fail(
+                    name("OAuth client"),
+                    format!("{token_url}: {code}: {desc}"),
+                    format!("set the OAuth app's Authorization callback URL to {redirect}"),
+                ),
+                _ => report.fail(
+                    name("OAuth client"),
+                    format!("{token_url} answered {status} with {code:?} {desc:?}, not bad_verification_code"),
+                    "the credentials could not be confirmed: check that clientID belongs to an OAuth app on this GitHub",
+                ),
+            }
+        }
+        Err(e) => report.fail(
+            name("OAuth client"),
+            format!("{token_url}: {}", chain(&e)),
+            "the token endpoint must be reachable from tusk",
+        ),
+    }
+}
