@@ -200,6 +200,13 @@ impl StandIn {
         }
     }
 
+    /// Removes a team membership by slug.
+    pub fn leave_team(&self, login: &str, org: &str, slug: &str) {
+        if let Some(list) = self.state.teams.lock().unwrap()[login].as_array_mut() {
+            list.retain(|t| !(t["organization"]["login"] == org && t["slug"] == slug));
+        }
+    }
+
     /// Revokes every access token (the user removed the OAuth app).
     pub fn revoke_all(&self) {
         self.state.tokens.lock().unwrap().clear();
