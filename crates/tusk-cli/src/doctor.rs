@@ -118,7 +118,16 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         match loaded {
             config_args::Loaded::Ok(config) => {
                 tusk_issuer = Some(config.issuer.clone());
-                githubs.extend(config.connectors.iter().filter(|c| c.type_ == "github").map(|c| Upstream { id: c.id.clone(), config: c.config.clone() }));
+                githubs.extend(
+                    config
+                        .connectors
+                        .iter()
+                        .filter(|c| c.type_ == "github")
+                        .map(|c| Upstream {
+                            id: c.id.clone(),
+                            config: c.config.clone(),
+                        }),
+                );
                 upstreams.extend(
                     config
                         .connectors
@@ -169,7 +178,16 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         report.skip("upstream", "no connector of type oidc to check");
     }
     for g in &githubs {
-        github::check(&g.id, &g.config, tusk_issuer.as_deref(), &mut report).await;
+        for f in github::check(&g.id, &g.config, tusk_issuer.as_deref())
+            .await
+            .0
+        {
+            match f {
+                github::Finding::Ok(name, detail) => report.ok(name, detail),
+                github::Finding::Fail(name, detail, fix) => report.fail(name, detail, fix),
+                github::Finding::Skip(name, detail) => report.skip(name, detail),
+            }
+        }
     }
     let failed = report.0.iter().filter(|c| c.state == State::Fail).count();
     let value = json!(

@@ -3404,34 +3404,79 @@ fn doctor_checks_a_github_enterprise_connector() {
     };
     let with_ca = format!("      rootCA: {ca}\n");
 
-    let (code, stdout) = doctor("good.yaml", values(github_standin::CLIENT_SECRET, &with_ca, callback));
+    let (code, stdout) = doctor(
+        "good.yaml",
+        values(github_standin::CLIENT_SECRET, &with_ca, callback),
+    );
     assert_eq!(code, 0, "{stdout}");
     for check in ["ghe: redirectURI", "ghe: API", "ghe: OAuth client"] {
         assert!(line(&stdout, check).starts_with("ok"), "{stdout}");
     }
-    assert!(line(&stdout, "ghe: API").contains(&format!("https://{}/api/v3/rate_limit", gh.host_name())));
+    assert!(
+        line(&stdout, "ghe: API")
+            .contains(&format!("https://{}/api/v3/rate_limit", gh.host_name()))
+    );
 
-    let (code, stdout) = doctor("secret.yaml", values("not-the-client-secret", &with_ca, callback));
+    let (code, stdout) = doctor(
+        "secret.yaml",
+        values("not-the-client-secret", &with_ca, callback),
+    );
     assert_eq!(code, 1, "{stdout}");
     let l = line(&stdout, "ghe: OAuth client");
-    assert!(l.starts_with("FAIL") && l.contains("incorrect_client_credentials") && l.contains("fix: copy the Client ID"), "{l}");
-    assert!(!stdout.contains("not-the-client-secret"), "doctor printed the secret: {stdout}");
+    assert!(
+        l.starts_with("FAIL")
+            && l.contains("incorrect_client_credentials")
+            && l.contains("fix: copy the Client ID"),
+        "{l}"
+    );
+    assert!(
+        !stdout.contains("not-the-client-secret"),
+        "doctor printed the secret: {stdout}"
+    );
 
-    let (code, stdout) = doctor("noca.yaml", values(github_standin::CLIENT_SECRET, "", callback));
+    let (code, stdout) = doctor(
+        "noca.yaml",
+        values(github_standin::CLIENT_SECRET, "", callback),
+    );
     assert_eq!(code, 1, "{stdout}");
     let l = line(&stdout, "ghe: API");
-    assert!(l.starts_with("FAIL") && l.contains("fix: the server's certificate is not trusted: set rootCA"), "{l}");
-    assert!(line(&stdout, "ghe: OAuth client").starts_with("skip"), "{stdout}");
+    assert!(
+        l.starts_with("FAIL")
+            && l.contains("fix: the server's certificate is not trusted: set rootCA"),
+        "{l}"
+    );
+    assert!(
+        line(&stdout, "ghe: OAuth client").starts_with("skip"),
+        "{stdout}"
+    );
 
-    let (code, stdout) = doctor("redirect.yaml", values(github_standin::CLIENT_SECRET, &with_ca, "https://elsewhere.example/callback"));
+    let (code, stdout) = doctor(
+        "redirect.yaml",
+        values(
+            github_standin::CLIENT_SECRET,
+            &with_ca,
+            "https://elsewhere.example/callback",
+        ),
+    );
     assert_eq!(code, 1, "{stdout}");
     let l = line(&stdout, "ghe: redirectURI");
-    assert!(l.starts_with("FAIL") && l.contains(&format!("set config.redirectURI to {callback}")), "{l}");
+    assert!(
+        l.starts_with("FAIL") && l.contains(&format!("set config.redirectURI to {callback}")),
+        "{l}"
+    );
 
-    gh.state.api_status.store(503, std::sync::atomic::Ordering::SeqCst);
-    let (code, stdout) = doctor("down.yaml", values(github_standin::CLIENT_SECRET, &with_ca, callback));
+    gh.state
+        .api_status
+        .store(503, std::sync::atomic::Ordering::SeqCst);
+    let (code, stdout) = doctor(
+        "down.yaml",
+        values(github_standin::CLIENT_SECRET, &with_ca, callback),
+    );
     assert_eq!(code, 1, "{stdout}");
     let l = line(&stdout, "ghe: API");
-    assert!(l.starts_with("FAIL") && l.contains("503") && l.contains("fix: hostName must be"), "{l}");
+    assert!(
+        l.starts_with("FAIL") && l.contains("503") && l.contains("fix: hostName must be"),
+        "{l}"
+    );
     drop(rt);
 }

@@ -66,7 +66,12 @@ pub fn open_at(
     endpoints: Endpoints,
     timeout: Duration,
 ) -> Result<Arc<dyn Connector>, Error> {
-    Ok(Arc::new(Github::build(id, config, Some(endpoints), timeout)?))
+    Ok(Arc::new(Github::build(
+        id,
+        config,
+        Some(endpoints),
+        timeout,
+    )?))
 }
 
 pub(crate) struct Github {
@@ -93,7 +98,11 @@ impl fmt::Debug for Github {
 struct Stored {
     #[serde(rename = "accessToken")]
     access_token: String,
-    #[serde(rename = "refreshToken", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "refreshToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     refresh_token: Option<String>,
     /// Unix seconds; only for expiring tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -485,7 +494,9 @@ impl RefreshConnector for Github {
             self.refresh_err("the stored GitHub session data does not parse".into())
         })?;
         if stored.access_token.is_empty() && stored.refresh_token.is_none() {
-            return Err(self.refresh_err("no GitHub access token is stored for this session".into()));
+            return Err(
+                self.refresh_err("no GitHub access token is stored for this session".into())
+            );
         }
         let stored = self.fresh_token(stored, unix_now()).await?;
         let mut fresh = match self.read_identity(&stored.access_token, scopes).await {

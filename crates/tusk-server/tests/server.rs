@@ -2795,7 +2795,10 @@ mod github_login {
             .post(format!("{issuer}/token"))
             .basic_auth("app", Some("app-secret"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]))
+            .body(form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+            ]))
             .send()
             .await
             .unwrap();
@@ -2811,7 +2814,10 @@ mod github_login {
             .post(format!("{issuer}/token"))
             .basic_auth("app", Some("app-secret"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]))
+            .body(form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+            ]))
             .send()
             .await
             .unwrap();

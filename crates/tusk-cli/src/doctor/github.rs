@@ -7,11 +7,53 @@
 //! when they are not, and `redirect_uri_mismatch` when the app's callback
 //! URL is another. GitHub answers those errors with status 200.
 
-use super::{Report, build_http, snippet};
 use crate::error::chain;
 use serde_json::Value;
 
-pub(super) async fn check(id: &str, config: &Value, tusk_issuer: Option<&str>, report: &mut Report) {
+/// One check's result; doctor.rs turns these into its report lines (this
+/// module never reaches back into its parent: no module cycle).
+pub(super) enum Finding {
+    Ok(String, String),
+    Fail(String, String, String),
+    Skip(String, String),
+}
+
+/// The findings of one connector, in order.
+#[derive(Default)]
+pub(super) struct Findings(pub Vec<Finding>);
+
+impl Findings {
+    fn ok(&mut self, name: String, detail: impl Into<String>) {
+        self.0.push(Finding::Ok(name, detail.into()));
+    }
+    fn fail(&mut self, name: String, detail: impl Into<String>, fix: impl Into<String>) {
+        self.0.push(Finding::Fail(name, detail.into(), fix.into()));
+    }
+    fn skip(&mut self, name: String, detail: impl Into<String>) {
+        self.0.push(Finding::Skip(name, detail.into()));
+    }
+}
+
+/// Upstream text fit for a line: one line, cut.
+fn snippet(body: &str) -> String {
+    let flat: String = body
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match flat.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &flat[..i]),
+        None => flat,
+    }
+}
+
+pub(super) async fn check(id: &str, config: &Value, tusk_issuer: Option<&str>) -> Findings {
+    let mut report = Findings::default();
+    run(id, config, tusk_issuer, &mut report).await;
+    report
+}
+
+async fn run(id: &str, config: &Value, tusk_issuer: Option<&str>, report: &mut Findings) {
     let name = |what: &str| format!("{id}: {what}");
     let endpoints = match tusk_connector::github::endpoints(id, config) {
         Ok(e) => e,
@@ -23,12 +65,21 @@ pub(super) async fn check(id: &str, config: &Value, tusk_issuer: Option<&str>, r
             );
         }
     };
-    let text = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let text = |k: &str| {
+        config
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let redirect = text("redirectURI");
     if let Some(issuer) = tusk_issuer {
         let want = format!("{}/callback", issuer.trim_end_matches('/'));
         if redirect == want {
-            report.ok(name("redirectURI"), format!("{redirect} is tusk's callback"));
+            report.ok(
+                name("redirectURI"),
+                format!("{redirect} is tusk's callback"),
+            );
         } else {
             report.fail(
                 name("redirectURI"),
@@ -52,7 +103,7 @@ pub(super) async fn check(id: &str, config: &Value, tusk_issuer: Option<&str>, r
             }
         }
     };
-    let http = match build_http(pem.as_deref(), false) {
+    let http = match crate::client::http_client(pem.as_deref()) {
         Ok(h) => h,
         Err(f) => return report.fail(name("API"), f.message, f.help.unwrap_or_default()),
     };
@@ -96,7 +147,10 @@ pub(super) async fn check(id: &str, config: &Value, tusk_issuer: Option<&str>, r
         }
     };
     if !reachable {
-        return report.skip(name("OAuth client"), "the API is not reachable; fix that first");
+        return report.skip(
+            name("OAuth client"),
+            "the API is not reachable; fix that first",
+        );
     }
 
     // 2. The OAuth app's credentials, with a code that cannot be valid.

@@ -102,7 +102,9 @@ pub(crate) fn client(root_ca: Option<&str>, timeout: Duration) -> Result<reqwest
     if let Some(ca) = root_ca {
         let pem = root_ca_pem(ca)?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            format!("`rootCA` is not a PEM certificate bundle ({e}); give the CA certificate in PEM")
+            format!(
+                "`rootCA` is not a PEM certificate bundle ({e}); give the CA certificate in PEM"
+            )
         })?;
         if certs.is_empty() {
             return Err("`rootCA` holds no certificate; give the CA certificate in PEM".into());

@@ -164,10 +164,7 @@ fn opt_bool(id: &str, obj: &Map<String, Value>, key: &str) -> Result<bool, Error
     match obj.get(key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(config_err(
-            id,
-            format!("`{key}` must be true or false"),
-        )),
+        Some(_) => Err(config_err(id, format!("`{key}` must be true or false"))),
     }
 }
 
@@ -211,7 +208,10 @@ fn parse_orgs(id: &str, obj: &Map<String, Value>) -> Result<Vec<OrgRule>, Error>
                 ));
             }
         };
-        if out.iter().any(|o: &OrgRule| o.name.eq_ignore_ascii_case(&name)) {
+        if out
+            .iter()
+            .any(|o: &OrgRule| o.name.eq_ignore_ascii_case(&name))
+        {
             return Err(config_err(
                 id,
                 format!("`orgs` lists `{name}` twice; merge the entries' teams into one"),
@@ -263,24 +263,57 @@ mod tests {
             (json!({}), Ok(())),
             (json!({"orgs": [{"name": "acme", "teams": ["a"]}]}), Ok(())),
             (json!({"org": "acme"}), Ok(())),
-            (json!({"org": "acme", "orgs": [{"name": "b"}]}), Err("`org` and `orgs` are both set")),
-            (json!({"hostName": "github.example.com", "rootCA": "/ca.pem"}), Ok(())),
-            (json!({"hostName": "https://github.example.com"}), Err("must be a host name")),
-            (json!({"hostName": "github.example.com/api"}), Err("must be a host name")),
+            (
+                json!({"org": "acme", "orgs": [{"name": "b"}]}),
+                Err("`org` and `orgs` are both set"),
+            ),
+            (
+                json!({"hostName": "github.example.com", "rootCA": "/ca.pem"}),
+                Ok(()),
+            ),
+            (
+                json!({"hostName": "https://github.example.com"}),
+                Err("must be a host name"),
+            ),
+            (
+                json!({"hostName": "github.example.com/api"}),
+                Err("must be a host name"),
+            ),
             (json!({"rootCA": "/ca.pem"}), Err("without `hostName`")),
             (json!({"teamNameField": "slug"}), Ok(())),
             (json!({"teamNameField": "both"}), Ok(())),
-            (json!({"teamNameField": "id"}), Err("must be `name` (the default), `slug` or `both`")),
+            (
+                json!({"teamNameField": "id"}),
+                Err("must be `name` (the default), `slug` or `both`"),
+            ),
             (json!({"preferredEmailDomain": "*.example.com"}), Ok(())),
-            (json!({"preferredEmailDomain": "example.*"}), Err("ends with `*`")),
+            (
+                json!({"preferredEmailDomain": "example.*"}),
+                Err("ends with `*`"),
+            ),
             (json!({"orgs": [{"teams": ["a"]}]}), Err("orgs[0].name")),
-            (json!({"orgs": [{"name": "a", "teams": "t"}]}), Err("`orgs[0].teams` must be a list")),
-            (json!({"orgs": [{"name": "a"}, {"name": "A"}]}), Err("lists `A` twice")),
+            (
+                json!({"orgs": [{"name": "a", "teams": "t"}]}),
+                Err("`orgs[0].teams` must be a list"),
+            ),
+            (
+                json!({"orgs": [{"name": "a"}, {"name": "A"}]}),
+                Err("lists `A` twice"),
+            ),
             (json!({"orgs": "acme"}), Err("`orgs` must be a list")),
-            (json!({"loadAllGroups": "yes"}), Err("`loadAllGroups` must be true or false")),
+            (
+                json!({"loadAllGroups": "yes"}),
+                Err("`loadAllGroups` must be true or false"),
+            ),
             (json!({"clientSecret": ""}), Err("no clientSecret supplied")),
-            (json!({"clientSecret": 5}), Err("`clientSecret` must be a string")),
-            (json!({"redirectURI": "dex/callback"}), Err("not an absolute URL")),
+            (
+                json!({"clientSecret": 5}),
+                Err("`clientSecret` must be a string"),
+            ),
+            (
+                json!({"redirectURI": "dex/callback"}),
+                Err("not an absolute URL"),
+            ),
         ]);
     }
 

@@ -192,8 +192,7 @@ pub(crate) fn domain_matches(pattern: &str, domain: &str) -> bool {
     let p: Vec<&str> = pattern.split('.').collect();
     let d: Vec<&str> = domain.split('.').collect();
     p.len() == d.len()
-        && p
-            .iter()
+        && p.iter()
             .zip(&d)
             .all(|(p, d)| *p == "*" || p.eq_ignore_ascii_case(d))
 }
@@ -253,25 +252,87 @@ mod tests {
     #[test]
     fn org_and_team_rules() {
         use TeamNameField::*;
-        type Row<'a> = (Vec<OrgRule>, Vec<bool>, TeamNameField, Result<Vec<&'a str>, Denied>);
+        type Row<'a> = (
+            Vec<OrgRule>,
+            Vec<bool>,
+            TeamNameField,
+            Result<Vec<&'a str>, Denied>,
+        );
         let rows: Vec<Row> = vec![
             // In the org, no teams listed: all its teams.
-            (vec![rule("acme", &[])], vec![true], Name, Ok(vec!["acme:Data Engineers", "acme:Admins"])),
-            (vec![rule("acme", &[])], vec![true], Slug, Ok(vec!["acme:data-engineers", "acme:admins"])),
-            (vec![rule("acme", &[])], vec![true], Both, Ok(vec!["acme:Data Engineers", "acme:data-engineers", "acme:Admins", "acme:admins"])),
+            (
+                vec![rule("acme", &[])],
+                vec![true],
+                Name,
+                Ok(vec!["acme:Data Engineers", "acme:Admins"]),
+            ),
+            (
+                vec![rule("acme", &[])],
+                vec![true],
+                Slug,
+                Ok(vec!["acme:data-engineers", "acme:admins"]),
+            ),
+            (
+                vec![rule("acme", &[])],
+                vec![true],
+                Both,
+                Ok(vec![
+                    "acme:Data Engineers",
+                    "acme:data-engineers",
+                    "acme:Admins",
+                    "acme:admins",
+                ]),
+            ),
             // Not a member.
-            (vec![rule("acme", &[])], vec![false], Name, Err(Denied::NotInOrgs)),
+            (
+                vec![rule("acme", &[])],
+                vec![false],
+                Name,
+                Err(Denied::NotInOrgs),
+            ),
             // Teams listed: only those, matched by the selected name.
-            (vec![rule("acme", &["Admins"])], vec![true], Name, Ok(vec!["acme:Admins"])),
-            (vec![rule("acme", &["admins"])], vec![true], Name, Err(Denied::NotInTeams { orgs: vec!["acme".into()] })),
-            (vec![rule("acme", &["admins"])], vec![true], Slug, Ok(vec!["acme:admins"])),
-            (vec![rule("acme", &["admins"])], vec![true], Both, Ok(vec!["acme:admins"])),
+            (
+                vec![rule("acme", &["Admins"])],
+                vec![true],
+                Name,
+                Ok(vec!["acme:Admins"]),
+            ),
+            (
+                vec![rule("acme", &["admins"])],
+                vec![true],
+                Name,
+                Err(Denied::NotInTeams {
+                    orgs: vec!["acme".into()],
+                }),
+            ),
+            (
+                vec![rule("acme", &["admins"])],
+                vec![true],
+                Slug,
+                Ok(vec!["acme:admins"]),
+            ),
+            (
+                vec![rule("acme", &["admins"])],
+                vec![true],
+                Both,
+                Ok(vec!["acme:admins"]),
+            ),
             // Two orgs: one with teams the user lacks, one without teams.
-            (vec![rule("acme", &["nope"]), rule("umbrella", &[])], vec![true, true], Name, Ok(vec!["umbrella:Research"])),
+            (
+                vec![rule("acme", &["nope"]), rule("umbrella", &[])],
+                vec![true, true],
+                Name,
+                Ok(vec!["umbrella:Research"]),
+            ),
             // Member of an org without teams in it: allowed, no groups.
             (vec![rule("initech", &[])], vec![true], Name, Ok(vec![])),
             // The org's login differs in case from the config: still its teams, named as configured.
-            (vec![rule("ACME", &["Admins"])], vec![true], Name, Ok(vec!["ACME:Admins"])),
+            (
+                vec![rule("ACME", &["Admins"])],
+                vec![true],
+                Name,
+                Ok(vec!["ACME:Admins"]),
+            ),
         ];
         for (rules, member, field, want) in rows {
             let got = groups_for_orgs(&rules, &member, &teams(), field);
@@ -282,7 +343,14 @@ mod tests {
 
     #[test]
     fn legacy_org_and_load_all_groups() {
-        let orgs = vec![Org { login: "acme".into() }, Org { login: "umbrella".into() }];
+        let orgs = vec![
+            Org {
+                login: "acme".into(),
+            },
+            Org {
+                login: "umbrella".into(),
+            },
+        ];
         let t = teams();
         let legacy = Access::LegacyOrg("acme".into());
         assert_eq!(
@@ -293,7 +361,9 @@ mod tests {
             groups(&legacy, false, &[false], &[], &t, TeamNameField::Name),
             Err(Denied::NotInOrgs)
         );
-        let all = Access::Anyone { load_all_groups: true };
+        let all = Access::Anyone {
+            load_all_groups: true,
+        };
         assert_eq!(
             groups(&all, true, &[], &orgs, &t, TeamNameField::Slug),
             Ok(Some(vec![
@@ -304,9 +374,17 @@ mod tests {
                 "umbrella:research".into()
             ]))
         );
-        assert_eq!(groups(&all, false, &[], &orgs, &t, TeamNameField::Slug), Ok(None));
-        let none = Access::Anyone { load_all_groups: false };
-        assert_eq!(groups(&none, true, &[], &orgs, &t, TeamNameField::Slug), Ok(None));
+        assert_eq!(
+            groups(&all, false, &[], &orgs, &t, TeamNameField::Slug),
+            Ok(None)
+        );
+        let none = Access::Anyone {
+            load_all_groups: false,
+        };
+        assert_eq!(
+            groups(&none, true, &[], &orgs, &t, TeamNameField::Slug),
+            Ok(None)
+        );
     }
 
     fn email(e: &str, verified: bool, primary: bool) -> Email {
@@ -332,7 +410,11 @@ mod tests {
             (Some("*.corp.example"), false, Ok("me@eu.corp.example")),
             // `*` stands for one label only.
             (Some("*.github.com"), false, Ok("me@home.example")),
-            (Some("users.noreply.github.com"), false, Ok("me@users.noreply.github.com")),
+            (
+                Some("users.noreply.github.com"),
+                false,
+                Ok("me@users.noreply.github.com"),
+            ),
             // Unverified preferred address: the primary wins.
             (Some("corp.example"), false, Ok("me@home.example")),
             // GitHub Enterprise: every address counts as verified.
@@ -343,10 +425,19 @@ mod tests {
             assert_eq!(got, want.map(String::from), "{preferred:?} {enterprise}");
         }
         let unverified = vec![email("a@b.example", false, true)];
-        assert_eq!(choose_email(&unverified, None, false), Err(NoEmail::NoVerified));
-        assert_eq!(choose_email(&unverified, None, true), Ok("a@b.example".into()));
+        assert_eq!(
+            choose_email(&unverified, None, false),
+            Err(NoEmail::NoVerified)
+        );
+        assert_eq!(
+            choose_email(&unverified, None, true),
+            Ok("a@b.example".into())
+        );
         let bad = vec![email("no-at-sign", true, true)];
-        assert_eq!(choose_email(&bad, Some("x.example"), false), Err(NoEmail::Malformed));
+        assert_eq!(
+            choose_email(&bad, Some("x.example"), false),
+            Err(NoEmail::Malformed)
+        );
         assert_eq!(choose_email(&[], None, false), Err(NoEmail::NoVerified));
     }
 
@@ -361,7 +452,10 @@ mod tests {
                 r#"<https://api.github.com/user/teams?page=1>; rel="prev", <https://api.github.com/user/teams?page=1>; rel="first""#,
                 None,
             ),
-            (r#"<https://x/a?page=4>; rel="last", <https://x/a?page=2>; rel=next"#, Some("https://x/a?page=2")),
+            (
+                r#"<https://x/a?page=4>; rel="last", <https://x/a?page=2>; rel=next"#,
+                Some("https://x/a?page=2"),
+            ),
             ("", None),
             ("garbage", None),
             ("<unterminated; rel=\"next\"", None),

@@ -62,14 +62,24 @@ async fn login(gh: &StandIn, c: &Arc<dyn Connector>, scopes: &Scopes) -> Result<
     let cb = c.callback().unwrap();
     let url = cb.login_url(scopes, CALLBACK, "req-7", &upstream())?;
     let query = gh.authorize(&url).await;
-    assert!(query.contains(&("state".into(), "req-7".into())), "{query:?}");
-    cb.handle_callback(scopes, CALLBACK, &query, &upstream()).await
+    assert!(
+        query.contains(&("state".into(), "req-7".into())),
+        "{query:?}"
+    );
+    cb.handle_callback(scopes, CALLBACK, &query, &upstream())
+        .await
 }
 
 /// Errors and Debug output never hold the client secret or a token.
 fn assert_clean(text: &str) {
-    assert!(!text.contains(CLIENT_SECRET), "leaks the client secret: {text}");
-    assert!(!text.contains("gho_standin"), "leaks an access token: {text}");
+    assert!(
+        !text.contains(CLIENT_SECRET),
+        "leaks the client secret: {text}"
+    );
+    assert!(
+        !text.contains("gho_standin"),
+        "leaks an access token: {text}"
+    );
 }
 
 #[tokio::test]
@@ -129,7 +139,10 @@ async fn check(rows: &[(&str, Value, &str, bool, Want<'_>)]) {
                 assert_eq!(id.email, *email, "{what}");
                 assert!(id.email_verified, "{what}");
                 assert_eq!(id.groups, *groups, "{what}");
-                assert!(id.connector_data.is_none(), "{what}: kept a token without offline_access");
+                assert!(
+                    id.connector_data.is_none(),
+                    "{what}: kept a token without offline_access"
+                );
             }
             (Err(e), Want::Err(frag)) => {
                 let text = e.to_string();
@@ -284,7 +297,9 @@ async fn login_url_asks_what_it_needs_and_checks_the_callback() {
     let gh = StandIn::start().await;
     let plain = dotcom(&gh, json!({}));
     let cb = plain.callback().unwrap();
-    let url = cb.login_url(&scopes(false, false), CALLBACK, "s1", &upstream()).unwrap();
+    let url = cb
+        .login_url(&scopes(false, false), CALLBACK, "s1", &upstream())
+        .unwrap();
     let u = url::Url::parse(&url).unwrap();
     let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
     assert_eq!(u.path(), "/login/oauth/authorize");
@@ -293,7 +308,9 @@ async fn login_url_asks_what_it_needs_and_checks_the_callback() {
     assert_eq!(q["redirect_uri"], CALLBACK);
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["code_challenge"].len(), 43);
-    let url = cb.login_url(&scopes(false, true), CALLBACK, "s1", &upstream()).unwrap();
+    let url = cb
+        .login_url(&scopes(false, true), CALLBACK, "s1", &upstream())
+        .unwrap();
     assert!(url.contains("scope=user%3Aemail+read%3Aorg"), "{url}");
     let orgs = dotcom(&gh, json!({"orgs": [{"name": "acme"}]}));
     let url = orgs
@@ -303,10 +320,19 @@ async fn login_url_asks_what_it_needs_and_checks_the_callback() {
         .unwrap();
     assert!(url.contains("read%3Aorg"), "{url}");
     let err = cb
-        .login_url(&scopes(false, false), "https://other.example/dex/callback", "s1", &upstream())
+        .login_url(
+            &scopes(false, false),
+            "https://other.example/dex/callback",
+            "s1",
+            &upstream(),
+        )
         .unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err:?}");
-    assert!(err.to_string().contains("set `redirectURI` to \"https://other.example/dex/callback\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("set `redirectURI` to \"https://other.example/dex/callback\""),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -323,12 +349,22 @@ async fn token_exchange_errors_are_clear() {
         nonce: "another-request".into(),
         pkce_verifier: None,
     };
-    let e = cb.handle_callback(&s, CALLBACK, &query, &other).await.unwrap_err();
+    let e = cb
+        .handle_callback(&s, CALLBACK, &query, &other)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("bad_verification_code"), "{e}");
     // The code was used (single use at GitHub): the right verifier is too late.
-    let e = cb.handle_callback(&s, CALLBACK, &query, &upstream()).await.unwrap_err();
+    let e = cb
+        .handle_callback(&s, CALLBACK, &query, &upstream())
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("github: failed to get token"), "{e}");
-    assert!(e.to_string().contains("The code passed is incorrect or expired"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("The code passed is incorrect or expired"),
+        "{e}"
+    );
 
     let wrong_secret = open_at(
         "github",
@@ -338,35 +374,65 @@ async fn token_exchange_errors_are_clear() {
     )
     .unwrap();
     let e = login(&gh, &wrong_secret, &s).await.unwrap_err();
-    assert!(e.to_string().contains("incorrect_client_credentials"), "{e}");
+    assert!(
+        e.to_string().contains("incorrect_client_credentials"),
+        "{e}"
+    );
     assert!(!e.to_string().contains("not-the-secret"), "{e}");
 
     let rows: &[(&[(&str, &str)], &str)] = &[
-        (&[("error", "access_denied"), ("error_description", "The user has denied your application access.")], "GitHub answered access_denied: The user has denied"),
+        (
+            &[
+                ("error", "access_denied"),
+                (
+                    "error_description",
+                    "The user has denied your application access.",
+                ),
+            ],
+            "GitHub answered access_denied: The user has denied",
+        ),
         (&[("state", "r")], "neither a code nor an error"),
         (&[("code", "")], "neither a code nor an error"),
         (&[("code", "made-up")], "bad_verification_code"),
     ];
     for (pairs, frag) in rows {
-        let q: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        let e = cb.handle_callback(&s, CALLBACK, &q, &upstream()).await.unwrap_err();
+        let q: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        let e = cb
+            .handle_callback(&s, CALLBACK, &q, &upstream())
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::Upstream { .. }), "{e:?}");
         assert!(e.to_string().contains(frag), "{pairs:?}: {e}");
         assert_clean(&e.to_string());
     }
     let forms = gh.state.token_forms.lock().unwrap();
-    assert!(forms.iter().all(|f| f.get("code_verifier").is_some()), "PKCE verifier sent");
+    assert!(
+        forms.iter().all(|f| f.get("code_verifier").is_some()),
+        "PKCE verifier sent"
+    );
 }
 
 #[tokio::test]
 async fn refresh_rereads_membership_and_ends_when_the_user_leaves() {
     let gh = StandIn::start().await;
-    let c = dotcom(&gh, json!({"orgs": [{"name": "acme", "teams": ["Admins", "Ops"]}]}));
+    let c = dotcom(
+        &gh,
+        json!({"orgs": [{"name": "acme", "teams": ["Admins", "Ops"]}]}),
+    );
     let s = scopes(true, true);
     let id = login(&gh, &c, &s).await.unwrap();
     assert_eq!(id.groups, vec!["acme:Admins"]);
-    let data = id.connector_data.as_ref().expect("offline_access keeps the token");
-    assert!(!format!("{id:?}").contains(data.expose()), "Debug shows the token");
+    let data = id
+        .connector_data
+        .as_ref()
+        .expect("offline_access keeps the token");
+    assert!(
+        !format!("{id:?}").contains(data.expose()),
+        "Debug shows the token"
+    );
     let r = c.refresh().unwrap();
 
     gh.join_team("octocat", "acme", "Ops", "ops");
@@ -381,7 +447,11 @@ async fn refresh_rereads_membership_and_ends_when_the_user_leaves() {
     gh.leave_org("octocat", "acme");
     let e = r.refresh(&s, renamed.clone()).await.unwrap_err();
     assert!(matches!(e, Error::Refresh { .. }), "{e:?}");
-    assert!(e.to_string().contains("is not a member of an organization allowed to log in here"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("is not a member of an organization allowed to log in here"),
+        "{e}"
+    );
     // And cannot log in again either.
     let e = login(&gh, &c, &s).await.unwrap_err();
     assert!(e.to_string().contains("not a member"), "{e}");
@@ -392,19 +462,30 @@ async fn refresh_rereads_membership_and_ends_when_the_user_leaves() {
     gh.revoke_all();
     let e = open_c.refresh().unwrap().refresh(&s, id).await.unwrap_err();
     assert!(matches!(e, Error::Refresh { .. }), "{e:?}");
-    assert!(e.to_string().contains("GitHub no longer accepts the session's access token"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("GitHub no longer accepts the session's access token"),
+        "{e}"
+    );
     assert_clean(&e.to_string());
 
     // No stored token (no offline_access at login): a clear refusal.
     let id = login(&gh, &open_c, &scopes(false, false)).await.unwrap();
     let e = open_c.refresh().unwrap().refresh(&s, id).await.unwrap_err();
-    assert!(e.to_string().contains("no GitHub access token is stored"), "{e}");
+    assert!(
+        e.to_string().contains("no GitHub access token is stored"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn api_failures_and_timeouts_are_clear() {
     let gh = StandIn::start().await;
-    let c = dotcom_with_timeout(&gh, json!({"orgs": [{"name": "acme"}]}), Duration::from_millis(700));
+    let c = dotcom_with_timeout(
+        &gh,
+        json!({"orgs": [{"name": "acme"}]}),
+        Duration::from_millis(700),
+    );
     let s = scopes(true, true);
     let id = login(&gh, &c, &s).await.unwrap();
     let r = c.refresh().unwrap();
@@ -426,8 +507,14 @@ async fn api_failures_and_timeouts_are_clear() {
     gh.state.api_delay_ms.store(3000, Ordering::SeqCst);
     let started = std::time::Instant::now();
     let e = r.refresh(&s, id.clone()).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(3), "the timeout held");
-    assert!(e.to_string().contains("no answer within the timeout"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the timeout held"
+    );
+    assert!(
+        e.to_string().contains("no answer within the timeout"),
+        "{e}"
+    );
     assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
     gh.state.api_delay_ms.store(0, Ordering::SeqCst);
 
@@ -446,13 +533,26 @@ async fn api_failures_and_timeouts_are_clear() {
     let dead = open_at(
         "github",
         &config(json!({})),
-        Endpoints::at(&format!("http://127.0.0.1:{port}"), &format!("http://127.0.0.1:{port}/api/v3")),
+        Endpoints::at(
+            &format!("http://127.0.0.1:{port}"),
+            &format!("http://127.0.0.1:{port}/api/v3"),
+        ),
         Duration::from_secs(2),
     )
     .unwrap();
     let q = vec![("code".to_owned(), "c".to_owned())];
-    let e = dead.callback().unwrap().handle_callback(&s, CALLBACK, &q, &upstream()).await.unwrap_err();
-    assert!(e.to_string().contains(&format!("POST http://127.0.0.1:{port}/login/oauth/access_token")), "{e}");
+    let e = dead
+        .callback()
+        .unwrap()
+        .handle_callback(&s, CALLBACK, &q, &upstream())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains(&format!(
+            "POST http://127.0.0.1:{port}/login/oauth/access_token"
+        )),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -468,7 +568,9 @@ async fn enterprise_through_host_name_and_root_ca() {
         let c = open(
             "ghe",
             "github",
-            &config(json!({"hostName": gh.host_name(), "rootCA": root, "orgs": [{"name": "acme"}]})),
+            &config(
+                json!({"hostName": gh.host_name(), "rootCA": root, "orgs": [{"name": "acme"}]}),
+            ),
         )
         .unwrap();
         let url = c
@@ -476,16 +578,34 @@ async fn enterprise_through_host_name_and_root_ca() {
             .unwrap()
             .login_url(&scopes(false, false), CALLBACK, "x", &upstream())
             .unwrap();
-        assert!(url.starts_with(&format!("https://{}/login/oauth/authorize?", gh.host_name())), "{url}");
+        assert!(
+            url.starts_with(&format!(
+                "https://{}/login/oauth/authorize?",
+                gh.host_name()
+            )),
+            "{url}"
+        );
         // Enterprise Server cannot verify addresses: hubot's counts.
         gh.set_browser_user("hubot");
         let id = login(&gh, &c, &scopes(false, false)).await.unwrap();
         assert_eq!(id.email, "hubot@unverified.example");
         assert_eq!(id.username, "hubot");
-        assert!(gh.state.api_calls.lock().unwrap().iter().any(|c| c == "/orgs/acme/members/hubot"));
+        assert!(
+            gh.state
+                .api_calls
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|c| c == "/orgs/acme/members/hubot")
+        );
     }
     // Without the CA the certificate is refused, clearly.
-    let c = open("ghe", "github", &config(json!({"hostName": gh.host_name()}))).unwrap();
+    let c = open(
+        "ghe",
+        "github",
+        &config(json!({"hostName": gh.host_name()})),
+    )
+    .unwrap();
     let q = vec![("code".to_owned(), "c".to_owned())];
     let e = c
         .callback()
@@ -495,18 +615,33 @@ async fn enterprise_through_host_name_and_root_ca() {
         .unwrap_err();
     assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
     // A rootCA that is not a certificate is a config error at open.
-    let e = open("ghe", "github", &config(json!({"hostName": "h", "rootCA": "/no/such/ca.pem"}))).unwrap_err();
+    let e = open(
+        "ghe",
+        "github",
+        &config(json!({"hostName": "h", "rootCA": "/no/such/ca.pem"})),
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::Config { .. }), "{e:?}");
-    assert!(e.to_string().contains("cannot read the file `/no/such/ca.pem`"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("cannot read the file `/no/such/ca.pem`"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn open_refuses_bad_configs_without_echoing_secrets() {
     let rows: &[(Value, &str)] = &[
-        (json!({"org": "a", "orgs": [{"name": "b"}]}), "`org` and `orgs` are both set"),
+        (
+            json!({"org": "a", "orgs": [{"name": "b"}]}),
+            "`org` and `orgs` are both set",
+        ),
         (json!({"rootCA": "x"}), "without `hostName`"),
         (json!({"teamNameField": "login"}), "`teamNameField`"),
-        (json!({"hostName": "https://ghe.example"}), "must be a host name"),
+        (
+            json!({"hostName": "https://ghe.example"}),
+            "must be a host name",
+        ),
     ];
     for (extra, frag) in rows {
         let e = open("gh", "github", &config(extra.clone())).unwrap_err();

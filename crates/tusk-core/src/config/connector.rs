@@ -643,7 +643,9 @@ fn check_github(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
             pos,
             &format!("{path}.rootCA"),
             "`rootCA` needs `hostName`",
-            Some("a private CA is for GitHub Enterprise: set `hostName`, or remove `rootCA`".into()),
+            Some(
+                "a private CA is for GitHub Enterprise: set `hostName`, or remove `rootCA`".into(),
+            ),
         );
     }
     if let Some((d, pos)) = text("preferredEmailDomain")

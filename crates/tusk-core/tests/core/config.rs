@@ -705,12 +705,17 @@ fn github_connector_config() {
         (
             "teamNameField: slug",
             "teamNameField: id",
-            &["values0.yaml:15: oidc.upstreamIDPs[0].config.teamNameField: unsupported team name field `id`", "use `name` (the default), `slug` or `both`"],
+            &[
+                "values0.yaml:15: oidc.upstreamIDPs[0].config.teamNameField: unsupported team name field `id`",
+                "use `name` (the default), `slug` or `both`",
+            ],
         ),
         (
             "teamNameField: slug",
             "org: acme",
-            &["values0.yaml:15: oidc.upstreamIDPs[0].config.org: `org` and `orgs` cannot both be set"],
+            &[
+                "values0.yaml:15: oidc.upstreamIDPs[0].config.org: `org` and `orgs` cannot both be set",
+            ],
         ),
         (
             "teamNameField: slug",

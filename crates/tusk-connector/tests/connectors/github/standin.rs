@@ -222,7 +222,10 @@ impl StandIn {
         let http = self.client();
         let resp = http.get(login_url).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::FOUND, "authorize: {resp:?}");
-        let location = resp.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        let location = resp.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
         url::Url::parse(&location)
             .unwrap()
             .query_pairs()
@@ -264,10 +267,7 @@ fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .unwrap();
-    (
-        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
-        ca.pem(),
-    )
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
 }
 
 fn router(state: Arc<GhState>) -> Router {
@@ -383,7 +383,10 @@ async fn authed(s: &GhState, headers: &HeaderMap, what: &str) -> Result<String, 
         403 => {
             return Err((
                 StatusCode::FORBIDDEN,
-                [("x-ratelimit-remaining", "0"), ("x-ratelimit-limit", "5000")],
+                [
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-limit", "5000"),
+                ],
                 axum::Json(s.oauth["rate_limited"].clone()),
             )
                 .into_response());
@@ -402,7 +405,10 @@ async fn authed(s: &GhState, headers: &HeaderMap, what: &str) -> Result<String, 
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("token "))
+        })
         .unwrap_or("");
     match s.tokens.lock().unwrap().get(token) {
         Some(login) => Ok(login.clone()),
@@ -446,8 +452,9 @@ fn page(s: &GhState, path: &str, all: &Value, q: &HashMap<String, String>) -> Re
         .unwrap()
         .clone()
         .unwrap_or_else(|| s.origin.clone());
-    let link_to =
-        |p: usize, rel: &str| format!("<{origin}/api/v3{path}?per_page={per_page}&page={p}>; rel=\"{rel}\"");
+    let link_to = |p: usize, rel: &str| {
+        format!("<{origin}/api/v3{path}?per_page={per_page}&page={p}>; rel=\"{rel}\"")
+    };
     let mut links = Vec::new();
     if n < last {
         links.push(link_to(n + 1, "next"));
@@ -519,8 +526,11 @@ async fn member(
             let orgs = s.orgs.lock().unwrap()[&who].clone();
             let member = login == who
                 && orgs.as_array().is_some_and(|l| {
-                    l.iter()
-                        .any(|o| o["login"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(&org)))
+                    l.iter().any(|o| {
+                        o["login"]
+                            .as_str()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(&org))
+                    })
                 });
             if member {
                 StatusCode::NO_CONTENT.into_response()
