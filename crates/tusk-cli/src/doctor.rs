@@ -10,9 +10,9 @@
 //! are not); the TLS chain verifies and is not about to expire; and this
 //! machine's clock agrees with the upstream's `Date`. Against a running
 //! server (`--address`) it also checks tusk's own `/readyz`, gRPC, issuer
-//! discovery and TLS. `github` connectors from `--values` get their own
-//! checks (`doctor/github.rs`): API reachability with `rootCA`, and the
-//! OAuth app's credentials.
+//! discovery and TLS. `github` connectors (from `--values`, or from the
+//! running server) get their own checks (`doctor/github.rs`): API
+//! reachability with `rootCA`, and the OAuth app's credentials.
 
 mod github;
 
@@ -169,6 +169,11 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         }
         if !values_mode {
             upstreams = server_upstreams;
+            githubs = github::from_server(&target)
+                .await
+                .into_iter()
+                .map(|(id, config)| Upstream { id, config })
+                .collect();
         }
     }
     for u in &upstreams {

@@ -3478,5 +3478,25 @@ fn doctor_checks_a_github_enterprise_connector() {
         l.starts_with("FAIL") && l.contains("503") && l.contains("fix: hostName must be"),
         "{l}"
     );
+    gh.state
+        .api_status
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+
+    // Against the running server: an admin session reads the full config
+    // through the identity API, so every check runs.
+    let d = Deployment::start(&format!(
+        "oidc:\n  issuerURI: http://127.0.0.1:30650/dex\n{}",
+        values(github_standin::CLIENT_SECRET, &with_ca, callback)
+            .strip_prefix("oidc:\n")
+            .unwrap()
+    ));
+    d.use_context();
+    d.login_as_root();
+    // (The fixed issuer is not served here, so only the github lines count.)
+    let stdout = d.run_with(&["doctor"], None).stdout;
+    for check in ["ghe: redirectURI", "ghe: API", "ghe: OAuth client"] {
+        assert!(line(&stdout, check).starts_with("ok"), "{stdout}");
+    }
+    assert!(!stdout.contains(github_standin::CLIENT_SECRET), "{stdout}");
     drop(rt);
 }

@@ -7,8 +7,53 @@
 //! when they are not, and `redirect_uri_mismatch` when the app's callback
 //! URL is another. GitHub answers those errors with status 200.
 
+use crate::client::{self, Conn, Target};
 use crate::error::chain;
 use serde_json::Value;
+
+/// The `github` connectors of a running server: full configs from the
+/// identity API when the session may read them, else the masked ones from
+/// `/readyz` (the OAuth client check is then skipped).
+pub(super) async fn from_server(target: &Target) -> Vec<(String, Value)> {
+    if let Ok(conn) = Conn::new(target)
+        && conn.has_token()
+        && let Ok(req) = conn.request(tusk_proto::identity_v2::ListIdpConnectorsRequest {})
+        && let Ok(resp) = conn.identity().list_idp_connectors(req).await
+    {
+        return resp
+            .into_inner()
+            .connectors
+            .iter()
+            .filter(|c| c.r#type == "github")
+            .map(|c| {
+                let config = c.config.as_ref().map_or_else(
+                    || serde_json::from_str(&c.json_config).unwrap_or(Value::Null),
+                    tusk_proto::structs::struct_to_json,
+                );
+                (c.id.clone(), config)
+            })
+            .collect();
+    }
+    let Ok(http) = client::http_client(target.ca_pem.as_deref()) else {
+        return Vec::new();
+    };
+    let Ok(resp) = client::readyz(&http, target).send().await else {
+        return Vec::new();
+    };
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    body["checks"]["config"]["connectors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["type"] == "github")
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or("").to_owned(),
+                c["config"].clone(),
+            )
+        })
+        .collect()
+}
 
 /// One check's result; doctor.rs turns these into its report lines (this
 /// module never reaches back into its parent: no module cycle).
@@ -154,6 +199,12 @@ async fn run(id: &str, config: &Value, tusk_issuer: Option<&str>, report: &mut F
     }
 
     // 2. The OAuth app's credentials, with a code that cannot be valid.
+    if text("clientSecret") == "***" {
+        return report.skip(
+            name("OAuth client"),
+            "the client secret is masked; log in as an admin (or use --values) to check it",
+        );
+    }
     let form = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("client_id", text("clientID").as_str()),
