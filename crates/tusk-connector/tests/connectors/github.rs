@@ -652,3 +652,46 @@ async fn open_refuses_bad_configs_without_echoing_secrets() {
     let e = open("gh", "github", &json!("not a map")).unwrap_err();
     assert!(e.to_string().contains("must be a map"), "{e}");
 }
+
+/// GitHub Apps' expiring user tokens: a token about to expire is renewed
+/// with its refresh token before the refresh reads the user, and the
+/// rotated refresh token is kept for the next time.
+#[tokio::test]
+async fn refresh_renews_an_expiring_token_first() {
+    let gh = StandIn::start().await;
+    gh.state.expires_in.store(10, Ordering::SeqCst);
+    let c = dotcom(&gh, json!({"orgs": [{"name": "acme"}]}));
+    let s = scopes(true, false);
+    let id = login(&gh, &c, &s).await.unwrap();
+    let first = id.connector_data.clone().unwrap();
+    assert!(
+        first.expose().contains("ghr_standin"),
+        "the refresh token is kept"
+    );
+    let r = c.refresh().unwrap();
+    let again = r.refresh(&s, id.clone()).await.unwrap();
+    let second = again.connector_data.clone().unwrap();
+    assert_ne!(first.expose(), second.expose(), "renewed and rotated");
+    let forms = gh.state.token_forms.lock().unwrap().clone();
+    let grant = forms.last().unwrap();
+    assert_eq!(grant["grant_type"], "refresh_token");
+    assert_eq!(grant["client_secret"], CLIENT_SECRET);
+    // The old refresh token was rotated away: reusing it is refused.
+    let e = r.refresh(&s, id).await.unwrap_err();
+    assert!(e.to_string().contains("bad_refresh_token"), "{e}");
+    assert_clean(&e.to_string());
+    // The rotated one still works.
+    r.refresh(&s, again).await.unwrap();
+
+    // A token far from expiry is used as it is.
+    gh.state.expires_in.store(3600, Ordering::SeqCst);
+    let id = login(&gh, &c, &s).await.unwrap();
+    let calls = gh.state.token_calls.load(Ordering::SeqCst);
+    let same = r.refresh(&s, id.clone()).await.unwrap();
+    assert_eq!(
+        gh.state.token_calls.load(Ordering::SeqCst),
+        calls,
+        "no renewal"
+    );
+    assert_eq!(same.connector_data, id.connector_data);
+}

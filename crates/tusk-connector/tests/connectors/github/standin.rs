@@ -75,6 +75,10 @@ pub struct GhState {
     pub link_origin: Mutex<Option<String>>,
     /// Scopes granted by the last authorize, as GitHub reports them.
     pub last_scope: Mutex<String>,
+    /// Non-zero: tokens expire after this many seconds and come with a
+    /// refresh token, as a GitHub App's expiring user tokens do.
+    pub expires_in: AtomicU64,
+    refresh_tokens: Mutex<HashMap<String, String>>,
 }
 
 pub struct StandIn {
@@ -123,6 +127,8 @@ impl StandIn {
             token_calls: AtomicUsize::new(0),
             link_origin: Mutex::new(None),
             last_scope: Mutex::new(String::new()),
+            expires_in: AtomicU64::new(0),
+            refresh_tokens: Mutex::new(HashMap::new()),
         });
         let app = router(state.clone());
         let mut ca_pem = None;
@@ -336,6 +342,15 @@ async fn access_token(
     {
         return error("incorrect_client_credentials");
     }
+    if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+        // Rotation: the old refresh token and its access tokens end.
+        let old = form.get("refresh_token").cloned().unwrap_or_default();
+        let Some(login) = s.refresh_tokens.lock().unwrap().remove(&old) else {
+            return error("bad_refresh_token");
+        };
+        s.tokens.lock().unwrap().retain(|_, l| *l != login);
+        return issue(&s, &login, "read:org,user:email");
+    }
     let Some(code) = form.get("code") else {
         return error("bad_verification_code");
     };
@@ -357,17 +372,33 @@ async fn access_token(
             return error("bad_verification_code");
         }
     }
+    let granted = pending.scope.replace(' ', ",");
+    *s.last_scope.lock().unwrap() = granted.clone();
+    issue(&s, &pending.login, &granted)
+}
+
+/// A new access token (and, for expiring tokens, a refresh token).
+fn issue(s: &GhState, login: &str, scope: &str) -> Response {
     let n = s.counter.fetch_add(1, Ordering::SeqCst);
     let token = format!("gho_standin{n:024x}");
     s.tokens
         .lock()
         .unwrap()
-        .insert(token.clone(), pending.login.clone());
-    let granted = pending.scope.replace(' ', ",");
-    *s.last_scope.lock().unwrap() = granted.clone();
+        .insert(token.clone(), login.to_owned());
     let mut body = s.oauth["token"].clone();
     body["access_token"] = json!(token);
-    body["scope"] = json!(granted);
+    body["scope"] = json!(scope);
+    let expires_in = s.expires_in.load(Ordering::SeqCst);
+    if expires_in > 0 {
+        let refresh = format!("ghr_standin{n:024x}");
+        s.refresh_tokens
+            .lock()
+            .unwrap()
+            .insert(refresh.clone(), login.to_owned());
+        body["expires_in"] = json!(expires_in);
+        body["refresh_token"] = json!(refresh);
+        body["refresh_token_expires_in"] = json!(15_897_600);
+    }
     axum::Json(body).into_response()
 }
 
