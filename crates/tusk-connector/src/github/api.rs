@@ -363,3 +363,77 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn github_com_and_enterprise_endpoints() {
+        let rows: &[(Option<&str>, [&str; 3])] = &[
+            (
+                None,
+                [
+                    "https://api.github.com",
+                    "https://github.com/login/oauth/authorize",
+                    "https://github.com/login/oauth/access_token",
+                ],
+            ),
+            (
+                Some("github.example.com"),
+                [
+                    "https://github.example.com/api/v3",
+                    "https://github.example.com/login/oauth/authorize",
+                    "https://github.example.com/login/oauth/access_token",
+                ],
+            ),
+            (
+                Some("ghe.example:8443"),
+                [
+                    "https://ghe.example:8443/api/v3",
+                    "https://ghe.example:8443/login/oauth/authorize",
+                    "https://ghe.example:8443/login/oauth/access_token",
+                ],
+            ),
+        ];
+        for (host, [api, authorize, token]) in rows {
+            let e = Endpoints::new(*host);
+            assert_eq!(
+                (e.api.as_str(), e.authorize.as_str(), e.token.as_str()),
+                (*api, *authorize, *token)
+            );
+        }
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        use reqwest::StatusCode;
+        let mut limited = reqwest::header::HeaderMap::new();
+        limited.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        let none = reqwest::header::HeaderMap::new();
+        let rows: &[(StatusCode, &reqwest::header::HeaderMap, &str)] = &[
+            (StatusCode::UNAUTHORIZED, &none, "unauthorized"),
+            (StatusCode::BAD_GATEWAY, &none, "transient"),
+            (StatusCode::TOO_MANY_REQUESTS, &none, "transient"),
+            (StatusCode::FORBIDDEN, &limited, "transient"),
+            (StatusCode::FORBIDDEN, &none, "other"),
+            (StatusCode::FOUND, &none, "other"),
+            (StatusCode::NOT_FOUND, &none, "other"),
+        ];
+        for (status, headers, want) in rows {
+            let got = match classify(
+                "GET",
+                "https://x/user",
+                *status,
+                headers,
+                b"{\"message\":\"m\"}",
+            ) {
+                ApiError::Unauthorized(_) => "unauthorized",
+                ApiError::Transient(_) => "transient",
+                ApiError::Other(_) => "other",
+            };
+            assert_eq!(got, *want, "{status}");
+        }
+    }
+}
