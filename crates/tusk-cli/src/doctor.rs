@@ -10,7 +10,11 @@
 //! are not); the TLS chain verifies and is not about to expire; and this
 //! machine's clock agrees with the upstream's `Date`. Against a running
 //! server (`--address`) it also checks tusk's own `/readyz`, gRPC, issuer
-//! discovery and TLS.
+//! discovery and TLS. `github` connectors (from `--values`, or from the
+//! running server) get their own checks (`doctor/github.rs`): API
+//! reachability with `rootCA`, and the OAuth app's credentials.
+
+mod github;
 
 use crate::client::{self, Address, ClientArgs, Conn, Target};
 use crate::config_args::{self, SourceArgs};
@@ -107,12 +111,23 @@ pub async fn run(args: DoctorArgs) -> Outcome {
     let values_mode = !args.source.values.is_empty();
     let mut tusk_issuer: Option<String> = None;
     let mut upstreams: Vec<Upstream> = Vec::new();
+    let mut githubs: Vec<Upstream> = Vec::new();
     if values_mode {
         let (loaded, diags) = args.source.load().map_err(Failure::usage)?;
         config_args::print_diagnostics(&diags);
         match loaded {
             config_args::Loaded::Ok(config) => {
                 tusk_issuer = Some(config.issuer.clone());
+                githubs.extend(
+                    config
+                        .connectors
+                        .iter()
+                        .filter(|c| c.type_ == "github")
+                        .map(|c| Upstream {
+                            id: c.id.clone(),
+                            config: c.config.clone(),
+                        }),
+                );
                 upstreams.extend(
                     config
                         .connectors
@@ -154,6 +169,11 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         }
         if !values_mode {
             upstreams = server_upstreams;
+            githubs = github::from_server(&target)
+                .await
+                .into_iter()
+                .map(|(id, config)| Upstream { id, config })
+                .collect();
         }
     }
     for u in &upstreams {
@@ -161,6 +181,18 @@ pub async fn run(args: DoctorArgs) -> Outcome {
     }
     if upstreams.is_empty() {
         report.skip("upstream", "no connector of type oidc to check");
+    }
+    for g in &githubs {
+        for f in github::check(&g.id, &g.config, tusk_issuer.as_deref())
+            .await
+            .0
+        {
+            match f {
+                github::Finding::Ok(name, detail) => report.ok(name, detail),
+                github::Finding::Fail(name, detail, fix) => report.fail(name, detail, fix),
+                github::Finding::Skip(name, detail) => report.skip(name, detail),
+            }
+        }
     }
     let failed = report.0.iter().filter(|c| c.state == State::Fail).count();
     let value = json!(

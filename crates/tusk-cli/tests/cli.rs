@@ -3361,3 +3361,142 @@ fn logout_from_an_unreachable_server_says_the_session_was_not_revoked() {
     let after = std::fs::read_to_string(&config).unwrap_or_default();
     assert!(!after.contains(token), "{after}");
 }
+
+#[path = "../../tusk-connector/tests/connectors/github/standin.rs"]
+mod github_standin;
+
+/// doctor on a `github` connector for GitHub Enterprise (the stand-in
+/// over TLS with a generated CA): the API over TLS with `rootCA`, the
+/// OAuth app's credentials, and a fix for each failure.
+#[test]
+fn doctor_checks_a_github_enterprise_connector() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gh = rt.block_on(github_standin::StandIn::start_tls());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(dir.path(), "ca.pem", gh.ca_pem.clone().unwrap().as_bytes());
+    let values = |secret: &str, root_ca: &str, redirect: &str| {
+        format!(
+            "oidc:\n  upstreamIDPs:\n  - id: ghe\n    name: GitHub\n    type: github\n    config:\n      clientID: {}\n      clientSecret: {secret}\n      redirectURI: {redirect}\n      hostName: '{}'\n{root_ca}      orgs:\n      - name: acme\n",
+            github_standin::CLIENT_ID,
+            gh.host_name()
+        )
+    };
+    let callback = "http://127.0.0.1:30650/dex/callback";
+    let doctor = |name: &str, text: String| {
+        let file = write(dir.path(), name, text.as_bytes());
+        let out = tusk()
+            .args(["doctor", "--values", &file])
+            .env("PACH_CONFIG", dir.path().join("none.json"))
+            .env_remove("TUSK_ADDRESS")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let line = |stdout: &str, check: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(check))
+            .unwrap_or_else(|| panic!("{check}: {stdout}"))
+            .to_owned()
+    };
+    let with_ca = format!("      rootCA: {ca}\n");
+
+    let (code, stdout) = doctor(
+        "good.yaml",
+        values(github_standin::CLIENT_SECRET, &with_ca, callback),
+    );
+    assert_eq!(code, 0, "{stdout}");
+    for check in ["ghe: redirectURI", "ghe: API", "ghe: OAuth client"] {
+        assert!(line(&stdout, check).starts_with("ok"), "{stdout}");
+    }
+    assert!(
+        line(&stdout, "ghe: API")
+            .contains(&format!("https://{}/api/v3/rate_limit", gh.host_name()))
+    );
+
+    let (code, stdout) = doctor(
+        "secret.yaml",
+        values("not-the-client-secret", &with_ca, callback),
+    );
+    assert_eq!(code, 1, "{stdout}");
+    let l = line(&stdout, "ghe: OAuth client");
+    assert!(
+        l.starts_with("FAIL")
+            && l.contains("incorrect_client_credentials")
+            && l.contains("fix: copy the Client ID"),
+        "{l}"
+    );
+    assert!(
+        !stdout.contains("not-the-client-secret"),
+        "doctor printed the secret: {stdout}"
+    );
+
+    let (code, stdout) = doctor(
+        "noca.yaml",
+        values(github_standin::CLIENT_SECRET, "", callback),
+    );
+    assert_eq!(code, 1, "{stdout}");
+    let l = line(&stdout, "ghe: API");
+    assert!(
+        l.starts_with("FAIL")
+            && l.contains("fix: the server's certificate is not trusted: set rootCA"),
+        "{l}"
+    );
+    assert!(
+        line(&stdout, "ghe: OAuth client").starts_with("skip"),
+        "{stdout}"
+    );
+
+    let (code, stdout) = doctor(
+        "redirect.yaml",
+        values(
+            github_standin::CLIENT_SECRET,
+            &with_ca,
+            "https://elsewhere.example/callback",
+        ),
+    );
+    assert_eq!(code, 1, "{stdout}");
+    let l = line(&stdout, "ghe: redirectURI");
+    assert!(
+        l.starts_with("FAIL") && l.contains(&format!("set config.redirectURI to {callback}")),
+        "{l}"
+    );
+
+    gh.state
+        .api_status
+        .store(503, std::sync::atomic::Ordering::SeqCst);
+    let (code, stdout) = doctor(
+        "down.yaml",
+        values(github_standin::CLIENT_SECRET, &with_ca, callback),
+    );
+    assert_eq!(code, 1, "{stdout}");
+    let l = line(&stdout, "ghe: API");
+    assert!(
+        l.starts_with("FAIL") && l.contains("503") && l.contains("fix: hostName must be"),
+        "{l}"
+    );
+    gh.state
+        .api_status
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+
+    // Against the running server: an admin session reads the full config
+    // through the identity API, so every check runs.
+    let d = Deployment::start(&format!(
+        "oidc:\n  issuerURI: http://127.0.0.1:30650/dex\n{}",
+        values(github_standin::CLIENT_SECRET, &with_ca, callback)
+            .strip_prefix("oidc:\n")
+            .unwrap()
+    ));
+    d.use_context();
+    d.login_as_root();
+    // (The fixed issuer is not served here, so only the github lines count.)
+    let stdout = d.run_with(&["doctor"], None).stdout;
+    for check in ["ghe: redirectURI", "ghe: API", "ghe: OAuth client"] {
+        assert!(line(&stdout, check).starts_with("ok"), "{stdout}");
+    }
+    assert!(!stdout.contains(github_standin::CLIENT_SECRET), "{stdout}");
+    drop(rt);
+}

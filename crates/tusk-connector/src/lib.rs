@@ -9,7 +9,8 @@
 //! Layout: `connector` holds the interfaces, `error` the one error type,
 //! `open` builds a connector by type; `mock` holds Dex's `mockPassword` and
 //! `mockCallback`; `local` the static password database; `oidc` the
-//! upstream OpenID Connect relying party (Okta and friends); `fields` and
+//! upstream OpenID Connect relying party (Okta and friends); `github` the
+//! GitHub OAuth app login; `fields` and
 //! `query` read config fields and callback parameters. This file only
 //! declares modules and re-exports, so no module depends on logic here. Configs arrive already validated by
 //! `tusk_core::config::connector`, as JSON.
@@ -24,6 +25,7 @@
 mod connector;
 mod error;
 mod fields;
+pub mod github;
 mod kinds;
 mod local;
 mod mock;

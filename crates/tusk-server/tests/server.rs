@@ -2647,3 +2647,194 @@ mod audit_trail {
         r.server.stop().await.unwrap();
     }
 }
+
+#[path = "../../tusk-connector/tests/connectors/github/standin.rs"]
+mod github_standin;
+
+/// A login through the `github` connector, end to end: the relying party
+/// → tusk → the GitHub stand-in (Enterprise form, TLS with a generated CA)
+/// → tusk's callback → a code → an ID token with `org:team` groups; then
+/// refresh after the user leaves the organization is refused.
+mod github_login {
+    use super::*;
+    use base64::Engine;
+    use tusk_oidc::ConnectorConfig;
+    use tusk_store::OidcClient;
+
+    use super::github_standin as standin;
+
+    const RP: &str = "http://127.0.0.1:9/cb";
+
+    fn form(pairs: &[(&str, &str)]) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    }
+
+    fn claims(jwt: &str) -> Value {
+        let payload = jwt.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn login_through_github_yields_org_team_groups_and_refresh_ends_with_membership() {
+        let gh = standin::StandIn::start_tls().await;
+        let port = Port::bind().await.unwrap();
+        let issuer = port.issuer();
+        gh.set_callback(&format!("{issuer}/callback"));
+        let store = Store::memory();
+        let connectors = [ConnectorConfig {
+            id: "github".into(),
+            name: "GitHub".into(),
+            kind: "github".into(),
+            config: json!({
+                "clientID": standin::CLIENT_ID,
+                "clientSecret": standin::CLIENT_SECRET,
+                "redirectURI": format!("{issuer}/callback"),
+                "hostName": gh.host_name(),
+                "rootCA": gh.ca_pem.clone().unwrap(),
+                "orgs": [{"name": "acme", "teams": ["Admins", "data-engineers"]}],
+                "teamNameField": "both",
+            }),
+        }];
+        let clients = [OidcClient {
+            id: "app".into(),
+            secret: Secret::new("app-secret".into()),
+            name: "App".into(),
+            redirect_uris: vec![RP.into()],
+            ..Default::default()
+        }];
+        let provider = tusk_testkit::provider(
+            &issuer,
+            &store,
+            tusk_testkit::clock_now(),
+            &connectors,
+            &clients,
+        )
+        .await
+        .unwrap();
+        let server = TestServer::start_on(
+            port,
+            store.clone(),
+            ServerOptions {
+                provider: Some(provider),
+                ..ServerOptions::new(issuer.clone())
+            },
+        );
+        let tusk = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let github = gh.client();
+
+        // The browser: follow redirects between tusk and GitHub until the
+        // relying party's redirect URI.
+        let mut next = format!(
+            "{issuer}/auth?client_id=app&redirect_uri={RP}&response_type=code&scope=openid+email+profile+groups+offline_access&state=rp-state"
+        );
+        let mut saw_github = false;
+        let code = loop {
+            if next.starts_with(RP) {
+                let u = url::Url::parse(&next).unwrap();
+                let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+                assert_eq!(q["state"], "rp-state");
+                break q["code"].clone();
+            }
+            let on_github = next.starts_with(&gh.origin());
+            saw_github |= on_github;
+            let resp = if on_github { &github } else { &tusk }
+                .get(&next)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            let Some(location) = resp.headers().get("location").cloned() else {
+                let body = resp.text().await.unwrap();
+                panic!("{next}: {status} without a redirect: {body}");
+            };
+            let location = location.to_str().unwrap();
+            next = if location.starts_with('/') {
+                server.url("http", location)
+            } else {
+                location.to_owned()
+            };
+        };
+        assert!(saw_github, "the login went through the stand-in");
+
+        let tokens: Value = tusk
+            .post(format!("{issuer}/token"))
+            .basic_auth("app", Some("app-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", RP),
+            ]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["email"], "octocat@github.example", "{id}");
+        assert_eq!(id["name"], "The Octocat", "{id}");
+        assert_eq!(id["preferred_username"], "octocat", "{id}");
+        assert_eq!(
+            id["groups"],
+            json!(["acme:data-engineers", "acme:Admins"]),
+            "{id}"
+        );
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+        // Still in the org: refresh works and re-reads the teams.
+        gh.leave_team("octocat", "acme", "admins");
+        let resp = tusk
+            .post(format!("{issuer}/token"))
+            .basic_auth("app", Some("app-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let tokens: Value = resp.json().await.unwrap();
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["groups"], json!(["acme:data-engineers"]), "{id}");
+
+        // Left the org: the next refresh is refused, naming why.
+        gh.leave_org("octocat", "acme");
+        let resp = tusk
+            .post(format!("{issuer}/token"))
+            .basic_auth("app", Some("app-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("is not a member of an organization allowed to log in here"),
+            "{body}"
+        );
+        assert!(!body.to_string().contains(standin::CLIENT_SECRET));
+        server.stop().await.unwrap();
+    }
+}

@@ -233,6 +233,42 @@ static LOCAL_CONFIG: Schema = Schema {
     obsolete: &[],
 };
 
+static GITHUB_ORG: Schema = Schema {
+    fields: &[req("name", Kind::Str), f("teams", Kind::StrList)],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
+/// Dex's `github` connector (docs/github-connector.md §1).
+pub static GITHUB_CONFIG: Schema = Schema {
+    fields: &[
+        req("clientID", Kind::Str),
+        req("clientSecret", Kind::Secret),
+        req("redirectURI", Kind::Url),
+        f("orgs", Kind::List(&GITHUB_ORG)),
+        f("org", Kind::Str),
+        f("loadAllGroups", Kind::Bool),
+        f("teamNameField", Kind::Str),
+        f("useLoginAsID", Kind::Bool),
+        f("preferredEmailDomain", Kind::Str),
+        f("hostName", Kind::Str),
+        f("rootCA", Kind::Str),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[
+        ("version", ENVELOPE_KEY_HELP),
+        ("id", ENVELOPE_KEY_HELP),
+        ("name", ENVELOPE_KEY_HELP),
+        ("type", ENVELOPE_KEY_HELP),
+        (
+            "teams",
+            "`teams` belongs inside an `orgs` entry: `orgs: [{name: <org>, teams: [...]}]`",
+        ),
+    ],
+    obsolete: &[],
+};
+
 /// The config schema of a connector type, where tusk knows it.
 pub fn config_schema(type_: &str) -> Option<&'static Schema> {
     match type_ {
@@ -240,6 +276,7 @@ pub fn config_schema(type_: &str) -> Option<&'static Schema> {
         "mockPassword" => Some(&MOCK_PASSWORD_CONFIG),
         "mockCallback" => Some(&MOCK_CALLBACK_CONFIG),
         "local" => Some(&LOCAL_CONFIG),
+        "github" => Some(&GITHUB_CONFIG),
         _ => None,
     }
 }
@@ -542,6 +579,9 @@ fn pick_config(
     match config_schema(type_) {
         Some(schema) => {
             check_map(ctx, &mut config, &config_path, schema);
+            if type_ == "github" {
+                check_github(ctx, &config, &config_path);
+            }
         }
         None if KNOWN_TYPES.contains(&type_) => ctx.warn(
             config.pos,
@@ -552,6 +592,72 @@ fn pick_config(
         None => {}
     }
     Some(config.to_json())
+}
+
+/// The `github` combinations Dex refuses at open, reported by
+/// `config check` with their lines (docs/github-connector.md §1).
+fn check_github(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
+    let text = |key: &str| match config.get(key) {
+        Some(Node {
+            value: Value::Str(s),
+            pos,
+        }) if !s.trim().is_empty() => Some((s.trim(), *pos)),
+        _ => None,
+    };
+    let orgs_set = matches!(config.get("orgs"), Some(Node { value: Value::Seq(items), .. }) if !items.is_empty());
+    if let Some((_, pos)) = text("org")
+        && orgs_set
+    {
+        ctx.error(
+            pos,
+            &format!("{path}.org"),
+            "`org` and `orgs` cannot both be set",
+            Some("move the `org` value into `orgs` as `- name: <org>` and remove `org`".into()),
+        );
+    }
+    if let Some((field, pos)) = text("teamNameField")
+        && !["name", "slug", "both"].contains(&field)
+    {
+        ctx.error(
+            pos,
+            &format!("{path}.teamNameField"),
+            format!("unsupported team name field `{field}`"),
+            Some("use `name` (the default), `slug` or `both`".into()),
+        );
+    }
+    let host = text("hostName");
+    if let Some((h, pos)) = host
+        && h.contains('/')
+    {
+        ctx.error(
+            pos,
+            &format!("{path}.hostName"),
+            format!("`{h}` is not a host name"),
+            Some("write only the host (and port), e.g. `github.example.com`, without https:// or a path".into()),
+        );
+    }
+    if let Some((_, pos)) = text("rootCA")
+        && host.is_none()
+    {
+        ctx.error(
+            pos,
+            &format!("{path}.rootCA"),
+            "`rootCA` needs `hostName`",
+            Some(
+                "a private CA is for GitHub Enterprise: set `hostName`, or remove `rootCA`".into(),
+            ),
+        );
+    }
+    if let Some((d, pos)) = text("preferredEmailDomain")
+        && d.ends_with('*')
+    {
+        ctx.error(
+            pos,
+            &format!("{path}.preferredEmailDomain"),
+            format!("`{d}` ends with `*`"),
+            Some("a `*` may stand only for a leading label, e.g. `*.example.com`".into()),
+        );
+    }
 }
 
 /// Moves every position of a tree parsed from an embedded string to the

@@ -677,3 +677,74 @@ fn audit_retention() {
         Err(&["retension", "retention"]),
     );
 }
+
+const GITHUB: &str = include_str!("../../../../examples/github-values.yaml");
+
+/// The `github` example passes with its secret masked; its typos and the
+/// combinations Dex refuses are reported with line, key and fix.
+#[test]
+fn github_connector_config() {
+    check(
+        &[GITHUB],
+        &[],
+        Ok(&[
+            r#""type":"github""#,
+            r#""clientSecret":"***""#,
+            r#""teamNameField":"slug""#,
+        ]),
+    );
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "teamNameField: slug",
+            "teamNameFeild: slug",
+            &[
+                "values0.yaml:15: oidc.upstreamIDPs[0].config.teamNameFeild: unknown key `teamNameFeild`",
+                "did you mean `teamNameField`?",
+            ],
+        ),
+        (
+            "teamNameField: slug",
+            "teamNameField: id",
+            &[
+                "values0.yaml:15: oidc.upstreamIDPs[0].config.teamNameField: unsupported team name field `id`",
+                "use `name` (the default), `slug` or `both`",
+            ],
+        ),
+        (
+            "teamNameField: slug",
+            "org: acme",
+            &[
+                "values0.yaml:15: oidc.upstreamIDPs[0].config.org: `org` and `orgs` cannot both be set",
+            ],
+        ),
+        (
+            "teamNameField: slug",
+            "rootCA: /etc/ca.pem",
+            &["oidc.upstreamIDPs[0].config.rootCA: `rootCA` needs `hostName`"],
+        ),
+        (
+            "teamNameField: slug",
+            "hostName: https://github.example.com",
+            &["config.hostName: `https://github.example.com` is not a host name"],
+        ),
+        (
+            "teamNameField: slug",
+            "preferredEmailDomain: example.*",
+            &["config.preferredEmailDomain: `example.*` ends with `*`"],
+        ),
+        (
+            "teamNameField: slug",
+            "teams: [admins]",
+            &["`teams` belongs inside an `orgs` entry"],
+        ),
+        (
+            "        clientSecret: 1f0c3b9b2a8d4e6f7a9c0b1d2e3f4a5b6c7d8e9f\n",
+            "",
+            &["required key `clientSecret` is missing"],
+        ),
+    ];
+    for (from, to, want) in cases {
+        let text: &'static str = Box::leak(GITHUB.replace(from, to).into_boxed_str());
+        check(&[text], &[], Err(want));
+    }
+}
