@@ -8,7 +8,8 @@
 //!
 //! Layout: `connector` holds the interfaces, `error` the one error type,
 //! `open` builds a connector by type; `mock` holds Dex's `mockPassword` and
-//! `mockCallback`; `local` the static password database; `oidc` the
+//! `mockCallback`; `local` the static password database; `ldap` the
+//! LDAP directory (service bind, user search, user bind, group search); `oidc` the
 //! upstream OpenID Connect relying party (Okta and friends); `fields` and
 //! `query` read config fields and callback parameters. This file only
 //! declares modules and re-exports, so no module depends on logic here. Configs arrive already validated by
@@ -25,6 +26,7 @@ mod connector;
 mod error;
 mod fields;
 mod kinds;
+pub mod ldap;
 mod local;
 mod mock;
 pub mod oidc;

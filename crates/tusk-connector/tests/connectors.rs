@@ -7,6 +7,8 @@ use std::sync::Arc;
 use tusk_connector::{Connector, Error, Identity, Scopes, UpstreamParams, hash_password, open};
 use tusk_core::Secret;
 
+#[path = "connectors/ldap.rs"]
+mod ldap;
 #[path = "connectors/oidc.rs"]
 mod oidc;
 
@@ -492,7 +494,7 @@ fn open_rejects_bad_configs() {
 
 #[test]
 fn open_refuses_unsupported_kinds() {
-    for kind in ["ldap", "github", "saml", "no-such-type", ""] {
+    for kind in ["github", "saml", "no-such-type", ""] {
         let err = open("up", kind, &json!({"issuer": "https://idp.example"})).unwrap_err();
         assert!(
             matches!(&err, Error::Unsupported { kind: k } if k == kind),
@@ -504,7 +506,7 @@ fn open_refuses_unsupported_kinds() {
             "{msg}"
         );
         assert!(
-            msg.contains("mockPassword, mockCallback, local, oidc"),
+            msg.contains("mockPassword, mockCallback, local, oidc, ldap"),
             "{msg}"
         );
     }
