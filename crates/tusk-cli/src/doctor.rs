@@ -8,9 +8,13 @@
 //! upstream's token endpoint accepts the client credentials (a dummy code
 //! earns `invalid_grant` when they are good and `invalid_client` when they
 //! are not); the TLS chain verifies and is not about to expire; and this
-//! machine's clock agrees with the upstream's `Date`. Against a running
+//! machine's clock agrees with the upstream's `Date`. For every `ldap`
+//! connector in `--values` (doctor/ldap.rs): connect (TLS mode), service
+//! bind, and the user and group search bases. Against a running
 //! server (`--address`) it also checks tusk's own `/readyz`, gRPC, issuer
 //! discovery and TLS.
+
+mod ldap;
 
 use crate::client::{self, Address, ClientArgs, Conn, Target};
 use crate::config_args::{self, SourceArgs};
@@ -132,6 +136,10 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                         upstreams.len()
                     ),
                 );
+                for p in ldap::check(&config.connectors).await {
+                    let state = if p.ok { State::Ok } else { State::Fail };
+                    report.push(p.check, state, p.detail, p.fix);
+                }
             }
             config_args::Loaded::Refused => {
                 return Err(Failure::usage(format!(

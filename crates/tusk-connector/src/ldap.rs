@@ -89,8 +89,34 @@ impl Ldap {
     }
 }
 
+/// A failure talking to the directory: what happened, and the fix.
+#[derive(Debug)]
+struct Fail {
+    detail: String,
+    fix: String,
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.fix.is_empty() {
+            f.write_str(&self.detail)
+        } else {
+            write!(f, "{}; {}", self.detail, self.fix)
+        }
+    }
+}
+
+impl From<String> for Fail {
+    fn from(detail: String) -> Self {
+        Fail {
+            detail,
+            fix: String::new(),
+        }
+    }
+}
+
 /// What went wrong talking to the directory, with the fix.
-fn describe(config: &Config, step: &str, e: &LdapError) -> String {
+fn describe(config: &Config, step: &str, e: &LdapError) -> Fail {
     let mut cause = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -129,7 +155,10 @@ fn describe(config: &Config, step: &str, e: &LdapError) -> String {
             _ => format!("check that `{}` is reachable and speaks LDAP", config.host),
         },
     };
-    format!("{step} at `{}` failed: {cause}; {fix}", config.url())
+    Fail {
+        detail: format!("{step} at `{}` failed: {cause}", config.url()),
+        fix,
+    }
 }
 
 fn scope(s: CfgScope) -> Scope {
@@ -159,12 +188,19 @@ impl Inner {
     }
 
     /// Connects (with TLS as configured) and binds as the service account.
-    async fn session(&self) -> Result<Session, String> {
+    async fn session(&self) -> Result<Session, Fail> {
+        let mut s = self.connect().await?;
+        s.bind_service(&self.config).await?;
+        Ok(s)
+    }
+
+    /// Connects (with TLS as configured), without binding.
+    async fn connect(&self) -> Result<Session, Fail> {
         let c = &self.config;
         let mut settings = LdapConnSettings::new().set_conn_timeout(TIMEOUT);
         if c.transport != Transport::Plain {
             settings = settings
-                .set_config(self.tls().await?)
+                .set_config(self.tls().await.map_err(Fail::from)?)
                 .set_starttls(c.transport == Transport::StartTls);
         }
         let url = c.url();
@@ -180,15 +216,13 @@ impl Inner {
                 tracing::debug!(error = %e, "ldap connection closed");
             }
         });
-        let mut s = Session { ldap };
-        s.bind_service(c).await?;
-        Ok(s)
+        Ok(Session { ldap })
     }
 }
 
 impl Session {
     /// Binds as `bindDN`, or anonymously when none is set (as Dex).
-    async fn bind_service(&mut self, c: &Config) -> Result<(), String> {
+    async fn bind_service(&mut self, c: &Config) -> Result<(), Fail> {
         let result = self
             .ldap
             .with_timeout(TIMEOUT)
@@ -213,7 +247,7 @@ impl Session {
         scope: Scope,
         filter: &str,
         attrs: Vec<String>,
-    ) -> Result<Option<Vec<Entry>>, String> {
+    ) -> Result<Option<Vec<Entry>>, Fail> {
         let res = self
             .ldap
             .with_timeout(TIMEOUT)
@@ -244,7 +278,7 @@ impl Session {
     }
 
     /// The group names of `user`, by every user matcher.
-    async fn groups(&mut self, c: &Config, user: &Entry) -> Result<Vec<String>, String> {
+    async fn groups(&mut self, c: &Config, user: &Entry) -> Result<Vec<String>, Fail> {
         let Some(g) = &c.group else {
             return Ok(Vec::new());
         };
@@ -264,7 +298,7 @@ impl Session {
                 }
             }
         }
-        filter::group_names(g, &found)
+        filter::group_names(g, &found).map_err(Fail::from)
     }
 
     async fn close(mut self) {
@@ -280,9 +314,9 @@ impl Inner {
         password: Secret<String>,
     ) -> Result<Option<Identity>, Error> {
         let c = &self.config;
-        let upstream = |reason: String| Error::Upstream {
+        let upstream = |reason: Fail| Error::Upstream {
             connector: self.id.clone(),
-            reason,
+            reason: reason.to_string(),
         };
         let mut s = self.session().await.map_err(upstream)?;
         let f = filter::user_filter(c, &username);
@@ -291,10 +325,13 @@ impl Inner {
             .await
             .map_err(upstream)?
             .ok_or_else(|| {
-                upstream(format!(
-                    "userSearch.baseDN `{}` does not exist in the directory; set it to the DN above your users",
-                    c.user.base_dn
-                ))
+                upstream(Fail {
+                    detail: format!(
+                        "userSearch.baseDN `{}` does not exist in the directory",
+                        c.user.base_dn
+                    ),
+                    fix: "set it to the DN above your users".into(),
+                })
             })?;
         let user = match entries.as_slice() {
             [one] => one.clone(),
@@ -333,7 +370,7 @@ impl Inner {
             }
             Err(e) => return Err(upstream(describe(c, &format!("binding as `{}`", user.dn), &e))),
         }
-        let mut identity = filter::identity(c, &user).map_err(upstream)?;
+        let mut identity = filter::identity(c, &user).map_err(|e| upstream(e.into()))?;
         if scopes.groups && c.group.is_some() {
             s.bind_service(c).await.map_err(upstream)?;
             identity.groups = s.groups(c, &user).await.map_err(upstream)?;
@@ -345,16 +382,19 @@ impl Inner {
 
     async fn refresh(self: Arc<Self>, scopes: Scopes, old: Identity) -> Result<Identity, Error> {
         let c = &self.config;
-        let refresh_err = |reason: String| Error::Refresh {
+        let refresh_err = |reason: Fail| Error::Refresh {
             connector: self.id.clone(),
-            reason,
+            reason: reason.to_string(),
         };
         let data: RefreshData = old
             .connector_data
             .as_ref()
             .and_then(|d| serde_json::from_str(d.expose()).ok())
             .ok_or_else(|| {
-                refresh_err("the session holds no directory entry to re-read (it predates this connector)".into())
+                refresh_err(Fail::from(
+                    "the session holds no directory entry to re-read (it predates this connector)"
+                        .to_owned(),
+                ))
             })?;
         let gone = || Error::UserGone {
             connector: self.id.clone(),
@@ -374,7 +414,7 @@ impl Inner {
                 return Err(gone());
             }
         };
-        let mut identity = filter::identity(c, &user).map_err(refresh_err)?;
+        let mut identity = filter::identity(c, &user).map_err(|e| refresh_err(e.into()))?;
         if identity.user_id != old.user_id {
             // The DN now names someone else.
             s.close().await;
@@ -401,10 +441,144 @@ impl Inner {
         }
         let s = self.session().await.map_err(|reason| Error::Unavailable {
             connector: self.id.clone(),
-            reason,
+            reason: reason.to_string(),
         })?;
         s.close().await;
         Ok(())
+    }
+}
+
+/// One `tusk doctor` finding about an `ldap` connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+/// What `tusk doctor` checks of an `ldap` connector against the live
+/// directory, in order, stopping at the first failure that blocks the
+/// rest: the config, the TLS files, the connection (with its TLS mode),
+/// the service bind, the user search base and whether its filter finds
+/// anyone, and the group search base.
+pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
+    let mut out = Vec::new();
+    let mut push = |check: &str, result: Result<String, (String, String)>| {
+        let ok = result.is_ok();
+        let (detail, fix) = match result {
+            Ok(d) => (d, None),
+            Err((d, f)) => (d, Some(f)),
+        };
+        out.push(Probe {
+            check: format!("ldap `{id}`: {check}"),
+            ok,
+            detail,
+            fix,
+        });
+        ok
+    };
+    let ldap = match Ldap::open(id, value) {
+        Ok(l) => l,
+        Err(e) => {
+            push("config", Err((e.to_string(), "fix the connector's config (`tusk config check` shows the same)".into())));
+            return out;
+        }
+    };
+    let inner = ldap.inner.clone();
+    let c = &inner.config;
+    let tls_mode = match (c.transport, c.insecure_skip_verify, &c.root_ca) {
+        (Transport::Plain, _, _) => "plain LDAP, no TLS (insecureNoSSL)".to_owned(),
+        (t, true, _) => format!("{}, certificate NOT verified (insecureSkipVerify)", transport_name(t)),
+        (t, false, config::RootCa::System) => format!("{}, verified against the system's CAs", transport_name(t)),
+        (t, false, _) => format!("{}, verified against rootCA", transport_name(t)),
+    };
+    let probed = tokio::spawn(async move {
+        let c = &inner.config;
+        let mut steps: Vec<(&'static str, Result<String, Fail>)> = Vec::new();
+        if c.transport != Transport::Plain
+            && let Err(e) = inner.tls().await
+        {
+            steps.push(("TLS files", Err(Fail::from(e))));
+            return steps;
+        }
+        let mut s = match inner.connect().await {
+            Ok(s) => {
+                steps.push(("connect", Ok(format!("{} ({tls_mode})", c.url()))));
+                s
+            }
+            Err(e) => {
+                steps.push(("connect", Err(e)));
+                return steps;
+            }
+        };
+        match s.bind_service(c).await {
+            Ok(()) if c.bind_dn.is_empty() => steps.push(("service bind", Ok("anonymous (no bindDN)".into()))),
+            Ok(()) => steps.push(("service bind", Ok(format!("bound as `{}`", c.bind_dn)))),
+            Err(e) => {
+                steps.push(("service bind", Err(e)));
+                return steps;
+            }
+        }
+        let base = |what: &str, dn: &str| Fail {
+            detail: format!("{what} `{dn}` does not exist, or the service account may not read it"),
+            fix: format!("set {what} to an existing DN (try `ldapsearch -H <url> -D <bindDN> -W -b '{dn}' -s base`), or grant the service account read access"),
+        };
+        match s.search(c, &c.user.base_dn, Scope::Base, "(objectClass=*)", vec!["1.1".to_owned()]).await {
+            Ok(Some(e)) if !e.is_empty() => {
+                let users = format!("(&{}({}=*))", c.user.filter.as_deref().unwrap_or("(objectClass=*)"), c.user.username);
+                let found = s.search(c, &c.user.base_dn, scope(c.user.scope), &users, vec!["1.1".to_owned()]).await;
+                steps.push(("userSearch.baseDN", match found {
+                    Ok(Some(e)) if !e.is_empty() => Ok(format!("`{}` exists; `{users}` finds {} entr{}", c.user.base_dn, e.len(), if e.len() == 1 { "y" } else { "ies" })),
+                    Ok(_) => Err(Fail {
+                        detail: format!("`{}` exists, but `{users}` finds no entry, so no one can log in", c.user.base_dn),
+                        fix: "check userSearch.filter, userSearch.username and userSearch.scope".into(),
+                    }),
+                    Err(e) => Err(e),
+                }));
+            }
+            Ok(_) => steps.push(("userSearch.baseDN", Err(base("userSearch.baseDN", &c.user.base_dn)))),
+            Err(e) => steps.push(("userSearch.baseDN", Err(e))),
+        }
+        if let Some(g) = &c.group {
+            match s.search(c, &g.base_dn, Scope::Base, "(objectClass=*)", vec!["1.1".to_owned()]).await {
+                Ok(Some(e)) if !e.is_empty() => steps.push(("groupSearch.baseDN", Ok(format!("`{}` exists", g.base_dn)))),
+                Ok(_) => steps.push(("groupSearch.baseDN", Err(base("groupSearch.baseDN", &g.base_dn)))),
+                Err(e) => steps.push(("groupSearch.baseDN", Err(e))),
+            }
+        }
+        s.close().await;
+        steps
+    })
+    .await;
+    match probed {
+        Ok(steps) => {
+            for (check, result) in steps {
+                push(
+                    check,
+                    result.map_err(|f| {
+                        let fix = if f.fix.is_empty() {
+                            "see the detail".to_owned()
+                        } else {
+                            f.fix
+                        };
+                        (f.detail, fix)
+                    }),
+                );
+            }
+        }
+        Err(e) => {
+            push("directory", Err((format!("the LDAP client failed: {e}"), "report this as a tusk bug, with the directory's product and version".into())));
+        }
+    }
+    out
+}
+
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Ldaps => "LDAPS",
+        Transport::StartTls => "StartTLS",
+        Transport::Plain => "plain LDAP",
     }
 }
 
