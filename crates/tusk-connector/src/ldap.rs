@@ -261,7 +261,11 @@ impl Session {
             return Ok(None);
         }
         if let Err(e) = result.success() {
-            return Err(describe(c, &format!("searching `{base}` with `{filter}`"), &e));
+            return Err(describe(
+                c,
+                &format!("searching `{base}` with `{filter}`"),
+                &e,
+            ));
         }
         Ok(Some(
             entries
@@ -321,7 +325,13 @@ impl Inner {
         let mut s = self.session().await.map_err(upstream)?;
         let f = filter::user_filter(c, &username);
         let entries = s
-            .search(c, &c.user.base_dn, scope(c.user.scope), &f, filter::user_attrs(c))
+            .search(
+                c,
+                &c.user.base_dn,
+                scope(c.user.scope),
+                &f,
+                filter::user_attrs(c),
+            )
             .await
             .map_err(upstream)?
             .ok_or_else(|| {
@@ -368,7 +378,13 @@ impl Inner {
                 s.close().await;
                 return Ok(None);
             }
-            Err(e) => return Err(upstream(describe(c, &format!("binding as `{}`", user.dn), &e))),
+            Err(e) => {
+                return Err(upstream(describe(
+                    c,
+                    &format!("binding as `{}`", user.dn),
+                    &e,
+                )));
+            }
         }
         let mut identity = filter::identity(c, &user).map_err(|e| upstream(e.into()))?;
         if scopes.groups && c.group.is_some() {
@@ -402,7 +418,13 @@ impl Inner {
         };
         let mut s = self.session().await.map_err(refresh_err)?;
         let entries = s
-            .search(c, &data.dn, Scope::Base, &filter::refresh_filter(c), filter::user_attrs(c))
+            .search(
+                c,
+                &data.dn,
+                Scope::Base,
+                &filter::refresh_filter(c),
+                filter::user_attrs(c),
+            )
             .await
             .map_err(refresh_err)?;
         // Deleted (no such object) or no longer selected by the filter
@@ -430,12 +452,13 @@ impl Inner {
 
     async fn ready(self: Arc<Self>) -> Result<(), Error> {
         // Re-read the files on every open, so a fixed CA takes effect.
-        let built = tls::client_config(&self.config)
-            .await
-            .map_err(|reason| Error::Unavailable {
-                connector: self.id.clone(),
-                reason,
-            })?;
+        let built =
+            tls::client_config(&self.config)
+                .await
+                .map_err(|reason| Error::Unavailable {
+                    connector: self.id.clone(),
+                    reason,
+                })?;
         if let Ok(mut guard) = self.tls.write() {
             *guard = Some(built);
         }
@@ -481,7 +504,13 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
     let ldap = match Ldap::open(id, value) {
         Ok(l) => l,
         Err(e) => {
-            push("config", Err((e.to_string(), "fix the connector's config (`tusk config check` shows the same)".into())));
+            push(
+                "config",
+                Err((
+                    e.to_string(),
+                    "fix the connector's config (`tusk config check` shows the same)".into(),
+                )),
+            );
             return out;
         }
     };
@@ -489,8 +518,13 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
     let c = &inner.config;
     let tls_mode = match (c.transport, c.insecure_skip_verify, &c.root_ca) {
         (Transport::Plain, _, _) => "plain LDAP, no TLS (insecureNoSSL)".to_owned(),
-        (t, true, _) => format!("{}, certificate NOT verified (insecureSkipVerify)", transport_name(t)),
-        (t, false, config::RootCa::System) => format!("{}, verified against the system's CAs", transport_name(t)),
+        (t, true, _) => format!(
+            "{}, certificate NOT verified (insecureSkipVerify)",
+            transport_name(t)
+        ),
+        (t, false, config::RootCa::System) => {
+            format!("{}, verified against the system's CAs", transport_name(t))
+        }
         (t, false, _) => format!("{}, verified against rootCA", transport_name(t)),
     };
     let probed = tokio::spawn(async move {
@@ -568,7 +602,13 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
             }
         }
         Err(e) => {
-            push("directory", Err((format!("the LDAP client failed: {e}"), "report this as a tusk bug, with the directory's product and version".into())));
+            push(
+                "directory",
+                Err((
+                    format!("the LDAP client failed: {e}"),
+                    "report this as a tusk bug, with the directory's product and version".into(),
+                )),
+            );
         }
     }
     out
@@ -640,6 +680,7 @@ impl PasswordConnector for Ldap {
 impl RefreshConnector for Ldap {
     async fn refresh(&self, scopes: &Scopes, identity: Identity) -> Result<Identity, Error> {
         let scopes = *scopes;
-        self.task(move |inner| inner.refresh(scopes, identity)).await
+        self.task(move |inner| inner.refresh(scopes, identity))
+            .await
     }
 }

@@ -235,9 +235,10 @@ fn leaf(
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
             .map_err(err)?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, names.first().copied().unwrap_or("client"));
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        names.first().copied().unwrap_or("client"),
+    );
     params.extended_key_usages = vec![usage];
     let cert = params.signed_by(&key, issuer).map_err(err)?;
     Ok((cert.pem(), key.serialize_pem()))
@@ -360,10 +361,7 @@ impl Slapd {
             if up {
                 return Ok(());
             }
-            let exited = match self.child.as_mut().map(|c| c.try_wait()) {
-                Some(Ok(Some(_))) => true,
-                _ => false,
-            };
+            let exited = matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(Some(_))));
             if exited || Instant::now() > deadline {
                 self.stop();
                 let log = std::fs::read_to_string(self.path("slapd.log")).unwrap_or_default();

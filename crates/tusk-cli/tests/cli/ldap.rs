@@ -38,10 +38,15 @@ fn line<'a>(out: &'a str, check: &str) -> &'a str {
 
 #[test]
 fn doctor_checks_ldap_connectors_against_the_directory() {
-    let mut s = Slapd::start().unwrap_or_else(|e| panic!("the LDAP tests need a real directory: {e}"));
+    let mut s =
+        Slapd::start().unwrap_or_else(|e| panic!("the LDAP tests need a real directory: {e}"));
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
 
-    let good = write(dir.path(), "good.yaml", values(&s, SERVICE_PW, PEOPLE_DN, "").as_bytes());
+    let good = write(
+        dir.path(),
+        "good.yaml",
+        values(&s, SERVICE_PW, PEOPLE_DN, "").as_bytes(),
+    );
     let (code, out) = doctor(&good);
     assert_eq!(code, 0, "{out}");
     for (check, words) in [
@@ -61,13 +66,28 @@ fn doctor_checks_ldap_connectors_against_the_directory() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(shown.contains("corp") && !shown.contains(SERVICE_PW), "{shown}");
+    assert!(
+        shown.contains("corp") && !shown.contains(SERVICE_PW),
+        "{shown}"
+    );
 
     // One row: values, the failing check, and words of its line.
     let rows = [
-        (values(&s, "not-the-pw", PEOPLE_DN, ""), "service bind", vec!["FAIL", "bindDN", "bindPW", "fix:"]),
-        (values(&s, SERVICE_PW, "ou=nobody,dc=example,dc=org", ""), "userSearch.baseDN", vec!["FAIL", "ou=nobody", "does not exist", "fix:"]),
-        (values(&s, SERVICE_PW, PEOPLE_DN, "      startTLS: true\n"), "connect", vec!["FAIL", "fix:"]),
+        (
+            values(&s, "not-the-pw", PEOPLE_DN, ""),
+            "service bind",
+            vec!["FAIL", "bindDN", "bindPW", "fix:"],
+        ),
+        (
+            values(&s, SERVICE_PW, "ou=nobody,dc=example,dc=org", ""),
+            "userSearch.baseDN",
+            vec!["FAIL", "ou=nobody", "does not exist", "fix:"],
+        ),
+        (
+            values(&s, SERVICE_PW, PEOPLE_DN, "      startTLS: true\n"),
+            "connect",
+            vec!["FAIL", "fix:"],
+        ),
     ];
     for (i, (text, check, words)) in rows.into_iter().enumerate() {
         let file = write(dir.path(), &format!("bad{i}.yaml"), text.as_bytes());
@@ -77,12 +97,22 @@ fn doctor_checks_ldap_connectors_against_the_directory() {
         for w in words {
             assert!(l.contains(w), "`{w}` not in {l}");
         }
-        assert!(!out.contains("not-the-pw") && !out.contains(SERVICE_PW), "{out}");
+        assert!(
+            !out.contains("not-the-pw") && !out.contains(SERVICE_PW),
+            "{out}"
+        );
     }
 
     // A wrong CA.
-    let other = write(dir.path(), "other-ca.pem", tusk_testkit::slapd::unrelated_ca_pem().unwrap_or_default().as_bytes());
-    let text = values(&s, SERVICE_PW, PEOPLE_DN, "").replace(&s.ca_path().display().to_string(), &other);
+    let other = write(
+        dir.path(),
+        "other-ca.pem",
+        tusk_testkit::slapd::unrelated_ca_pem()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    let text =
+        values(&s, SERVICE_PW, PEOPLE_DN, "").replace(&s.ca_path().display().to_string(), &other);
     let file = write(dir.path(), "wrong-ca.yaml", text.as_bytes());
     let (code, out) = doctor(&file);
     assert_eq!(code, 1, "{out}");

@@ -147,7 +147,9 @@ fn scope(connector: &str, obj: &Map<String, Value>, path: &str) -> Result<Scope,
         Some("one") => Ok(Scope::One),
         Some(other) => Err(config_err(
             connector,
-            format!("`{path}scope` is `{other}`; use `sub` (the whole subtree, the default) or `one` (one level below baseDN)"),
+            format!(
+                "`{path}scope` is `{other}`; use `sub` (the whole subtree, the default) or `one` (one level below baseDN)"
+            ),
         )),
     }
 }
@@ -161,7 +163,9 @@ fn filter(connector: &str, obj: &Map<String, Value>, path: &str) -> Result<Optio
     if !f.starts_with('(') || !f.ends_with(')') || ldap3::parse_filter(f).is_err() {
         return Err(config_err(
             connector,
-            format!("`{path}filter` `{f}` is not an LDAP search filter (RFC 4515); write one filter in parentheses, e.g. `(objectClass=person)`"),
+            format!(
+                "`{path}filter` `{f}` is not an LDAP search filter (RFC 4515); write one filter in parentheses, e.g. `(objectClass=person)`"
+            ),
         ));
     }
     Ok(Some(f.to_owned()))
@@ -178,7 +182,9 @@ fn attr(connector: &str, path: &str, key: &str, value: &str) -> Result<String, E
     } else {
         Err(config_err(
             connector,
-            format!("`{path}{key}` `{value}` is not an attribute name; use a name such as `uid`, `mail` or `member`"),
+            format!(
+                "`{path}{key}` `{value}` is not an attribute name; use a name such as `uid`, `mail` or `member`"
+            ),
         ))
     }
 }
@@ -190,14 +196,18 @@ fn host(connector: &str, raw: &str, no_ssl: bool) -> Result<(String, String), Er
     if raw.contains("://") || raw.contains('/') {
         return Err(config_err(
             connector,
-            format!("`host` `{raw}` is a URL; write only the host and optional port, e.g. `ldap.example.com:636`, and choose TLS with `startTLS` or `insecureNoSSL`"),
+            format!(
+                "`host` `{raw}` is a URL; write only the host and optional port, e.g. `ldap.example.com:636`, and choose TLS with `startTLS` or `insecureNoSSL`"
+            ),
         ));
     }
     let default_port = if no_ssl { "389" } else { "636" };
     let bad = || {
         config_err(
             connector,
-            format!("`host` `{raw}` is not a host name or `host:port`; e.g. `ldap.example.com:636` or `[2001:db8::1]:636`"),
+            format!(
+                "`host` `{raw}` is not a host name or `host:port`; e.g. `ldap.example.com:636` or `[2001:db8::1]:636`"
+            ),
         )
     };
     let (name, port) = if let Some(rest) = raw.strip_prefix('[') {
@@ -304,7 +314,8 @@ pub fn parse(connector: &str, value: &Value) -> Result<Config, Error> {
         (true, false) => {
             return Err(config_err(
                 connector,
-                "`bindPW` is set but `bindDN` is empty; set the service account's DN in `bindDN`".into(),
+                "`bindPW` is set but `bindDN` is empty; set the service account's DN in `bindDN`"
+                    .into(),
             ));
         }
         _ => {}
@@ -497,49 +508,143 @@ mod tests {
     #[test]
     fn hosts_and_transports() {
         let rows = [
-            (json!({}), Transport::Ldaps, "ldap.example.com:636", "ldap.example.com"),
-            (json!({"insecureNoSSL": true}), Transport::Plain, "ldap.example.com:389", "ldap.example.com"),
-            (json!({"startTLS": true}), Transport::StartTls, "ldap.example.com:636", "ldap.example.com"),
-            (json!({"host": "10.0.0.1:1389", "startTLS": true}), Transport::StartTls, "10.0.0.1:1389", "10.0.0.1"),
-            (json!({"host": "[::1]:10636"}), Transport::Ldaps, "[::1]:10636", "::1"),
-            (json!({"host": "[::1]"}), Transport::Ldaps, "[::1]:636", "::1"),
-            (json!({"host": "2001:db8::1", "insecureNoSSL": true}), Transport::Plain, "[2001:db8::1]:389", "2001:db8::1"),
+            (
+                json!({}),
+                Transport::Ldaps,
+                "ldap.example.com:636",
+                "ldap.example.com",
+            ),
+            (
+                json!({"insecureNoSSL": true}),
+                Transport::Plain,
+                "ldap.example.com:389",
+                "ldap.example.com",
+            ),
+            (
+                json!({"startTLS": true}),
+                Transport::StartTls,
+                "ldap.example.com:636",
+                "ldap.example.com",
+            ),
+            (
+                json!({"host": "10.0.0.1:1389", "startTLS": true}),
+                Transport::StartTls,
+                "10.0.0.1:1389",
+                "10.0.0.1",
+            ),
+            (
+                json!({"host": "[::1]:10636"}),
+                Transport::Ldaps,
+                "[::1]:10636",
+                "::1",
+            ),
+            (
+                json!({"host": "[::1]"}),
+                Transport::Ldaps,
+                "[::1]:636",
+                "::1",
+            ),
+            (
+                json!({"host": "2001:db8::1", "insecureNoSSL": true}),
+                Transport::Plain,
+                "[2001:db8::1]:389",
+                "2001:db8::1",
+            ),
         ];
         for (patch, transport, hostport, name) in rows {
             let c = parse("l", &with(patch.clone())).unwrap();
-            assert_eq!((c.transport, c.host.as_str(), c.server_name.as_str()), (transport, hostport, name), "{patch}");
+            assert_eq!(
+                (c.transport, c.host.as_str(), c.server_name.as_str()),
+                (transport, hostport, name),
+                "{patch}"
+            );
         }
     }
 
     /// One row: a config patch and words the refusal must contain.
     #[test]
     fn refusals_name_the_field_and_the_fix() {
-        let pem_b64 = base64::engine::general_purpose::STANDARD.encode("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n");
+        let pem_b64 = base64::engine::general_purpose::STANDARD
+            .encode("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n");
         let rows: Vec<(Value, &[&str])> = vec![
             (json!({"host": null}), &["no host supplied", "`host`"]),
-            (json!({"host": "ldaps://ldap.example.com"}), &["is a URL", "startTLS"]),
-            (json!({"host": "ldap.example.com:notaport"}), &["not a host name"]),
+            (
+                json!({"host": "ldaps://ldap.example.com"}),
+                &["is a URL", "startTLS"],
+            ),
+            (
+                json!({"host": "ldap.example.com:notaport"}),
+                &["not a host name"],
+            ),
             (json!({"host": "ldap.example.com:0"}), &["not a host name"]),
             (json!({"host": "[::1"}), &["not a host name"]),
-            (json!({"insecureNoSSL": true, "startTLS": true}), &["both `insecureNoSSL` and `startTLS`"]),
-            (json!({"startTLS": "yes"}), &["`startTLS` must be true or false"]),
-            (json!({"rootCA": "/ca.pem", "rootCAData": pem_b64}), &["both `rootCA` and `rootCAData`"]),
-            (json!({"rootCAData": "not base64!"}), &["rootCAData", "base64 -w0"]),
-            (json!({"clientCert": "/c.pem"}), &["clientCert", "clientKey", "both files"]),
+            (
+                json!({"insecureNoSSL": true, "startTLS": true}),
+                &["both `insecureNoSSL` and `startTLS`"],
+            ),
+            (
+                json!({"startTLS": "yes"}),
+                &["`startTLS` must be true or false"],
+            ),
+            (
+                json!({"rootCA": "/ca.pem", "rootCAData": pem_b64}),
+                &["both `rootCA` and `rootCAData`"],
+            ),
+            (
+                json!({"rootCAData": "not base64!"}),
+                &["rootCAData", "base64 -w0"],
+            ),
+            (
+                json!({"clientCert": "/c.pem"}),
+                &["clientCert", "clientKey", "both files"],
+            ),
             (json!({"bindPW": ""}), &["`bindPW` is empty"]),
             (json!({"bindDN": null}), &["`bindDN` is empty"]),
             (json!({"userSearch": null}), &["no userSearch supplied"]),
-            (json!({"userSearch": {"username": "uid"}}), &["userSearch.baseDN"]),
-            (json!({"userSearch": {"baseDN": "dc=x"}}), &["userSearch.username"]),
-            (json!({"userSearch": {"baseDN": "dc=x", "username": "uid", "scope": "base"}}), &["`userSearch.scope` is `base`", "`one`"]),
-            (json!({"userSearch": {"baseDN": "dc=x", "username": "uid", "filter": "objectClass=person"}}), &["userSearch.filter", "RFC 4515"]),
-            (json!({"userSearch": {"baseDN": "dc=x", "username": "uid", "filter": "(objectClass=person"}}), &["userSearch.filter"]),
-            (json!({"userSearch": {"baseDN": "dc=x", "username": "uid)(cn=*"}}), &["not an attribute name"]),
-            (json!({"userSearch": {"baseDN": "dc=x", "username": "uid", "emailSuffix": "example.com"}}), &["emailSuffix", "nameAttr"]),
-            (json!({"groupSearch": {"baseDN": "ou=groups", "nameAttr": "cn"}}), &["no user matcher", "userMatchers"]),
-            (json!({"groupSearch": {"baseDN": "ou=groups", "userMatchers": [{"userAttr": "DN", "groupAttr": "member"}]}}), &["groupSearch.nameAttr"]),
-            (json!({"groupSearch": {"baseDN": "ou=groups", "nameAttr": "cn", "userMatchers": [{"userAttr": "DN"}]}}), &["groupSearch.userMatchers[0].groupAttr"]),
-            (json!({"groupSearch": {"baseDN": "ou=groups", "nameAttr": "cn", "userMatchers": "DN"}}), &["must be a list"]),
+            (
+                json!({"userSearch": {"username": "uid"}}),
+                &["userSearch.baseDN"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x"}}),
+                &["userSearch.username"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x", "username": "uid", "scope": "base"}}),
+                &["`userSearch.scope` is `base`", "`one`"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x", "username": "uid", "filter": "objectClass=person"}}),
+                &["userSearch.filter", "RFC 4515"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x", "username": "uid", "filter": "(objectClass=person"}}),
+                &["userSearch.filter"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x", "username": "uid)(cn=*"}}),
+                &["not an attribute name"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x", "username": "uid", "emailSuffix": "example.com"}}),
+                &["emailSuffix", "nameAttr"],
+            ),
+            (
+                json!({"groupSearch": {"baseDN": "ou=groups", "nameAttr": "cn"}}),
+                &["no user matcher", "userMatchers"],
+            ),
+            (
+                json!({"groupSearch": {"baseDN": "ou=groups", "userMatchers": [{"userAttr": "DN", "groupAttr": "member"}]}}),
+                &["groupSearch.nameAttr"],
+            ),
+            (
+                json!({"groupSearch": {"baseDN": "ou=groups", "nameAttr": "cn", "userMatchers": [{"userAttr": "DN"}]}}),
+                &["groupSearch.userMatchers[0].groupAttr"],
+            ),
+            (
+                json!({"groupSearch": {"baseDN": "ou=groups", "nameAttr": "cn", "userMatchers": "DN"}}),
+                &["must be a list"],
+            ),
         ];
         for (patch, want) in rows {
             let err = parse("l", &with(patch.clone())).unwrap_err();
@@ -556,7 +661,13 @@ mod tests {
     fn group_search_matchers() {
         let legacy = parse("l", &with(json!({"groupSearch": {"baseDN": "ou=g", "userAttr": "uid", "groupAttr": "memberUid", "nameAttr": "cn", "scope": "one"}}))).unwrap();
         let g = legacy.group.unwrap();
-        assert_eq!(g.matchers, vec![UserMatcher { user_attr: "uid".into(), group_attr: "memberUid".into() }]);
+        assert_eq!(
+            g.matchers,
+            vec![UserMatcher {
+                user_attr: "uid".into(),
+                group_attr: "memberUid".into()
+            }]
+        );
         assert_eq!(g.scope, Scope::One);
         // userMatchers win over the legacy pair, as in Dex.
         let both = parse("l", &with(json!({"groupSearch": {"baseDN": "ou=g", "userAttr": "uid", "groupAttr": "memberUid", "nameAttr": "cn",

@@ -227,9 +227,17 @@ mod tests {
     fn user_filters() {
         let rows = [
             (None, "alice", "(uid=alice)"),
-            (Some("(objectClass=person)"), "alice", "(&(objectClass=person)(uid=alice))"),
+            (
+                Some("(objectClass=person)"),
+                "alice",
+                "(&(objectClass=person)(uid=alice))",
+            ),
             (None, "*", "(uid=\\2a)"),
-            (Some("(objectClass=person)"), "x)(uid=*))(|(uid=*", "(&(objectClass=person)(uid=x\\29\\28uid=\\2a\\29\\29\\28|\\28uid=\\2a))"),
+            (
+                Some("(objectClass=person)"),
+                "x)(uid=*))(|(uid=*",
+                "(&(objectClass=person)(uid=x\\29\\28uid=\\2a\\29\\29\\28|\\28uid=\\2a))",
+            ),
         ];
         for (admin, name, want) in rows {
             let mut us = json!({"baseDN": "dc=x", "username": "uid"});
@@ -249,7 +257,10 @@ mod tests {
         let c = config(json!({"baseDN": "dc=x", "username": "uid"}));
         let g = c.group.as_ref().unwrap();
         let got = group_filter(g, "member", "cn=O\\2CBrien (ops*),dc=x");
-        assert_eq!(got, "(&(objectClass=groupOfNames)(member=cn=O\\5c2CBrien \\28ops\\2a\\29,dc=x))");
+        assert_eq!(
+            got,
+            "(&(objectClass=groupOfNames)(member=cn=O\\5c2CBrien \\28ops\\2a\\29,dc=x))"
+        );
         assert!(ldap3::parse_filter(&got).is_ok());
         assert_eq!(refresh_filter(&c), "(objectClass=*)");
         assert_eq!(user_attrs(&c), ["mail", "uid"]);
@@ -269,15 +280,47 @@ mod tests {
     /// (id, name, preferred, email) or the words of the error.
     #[test]
     fn identity_rows() {
-        type Row<'a> = (serde_json::Value, &'a [(&'a str, &'a [&'a str])], Result<[&'a str; 4], &'a [&'a str]>);
+        type Row<'a> = (
+            serde_json::Value,
+            &'a [(&'a str, &'a [&'a str])],
+            Result<[&'a str; 4], &'a [&'a str]>,
+        );
         let rows: Vec<Row> = vec![
-            (json!({}), &[("uid", &["a"]), ("mail", &["a@x.io"])], Ok(["a", "", "", "a@x.io"])),
-            (json!({}), &[("UID", &["a"]), ("Mail", &["a@x.io", "b@x.io"])], Ok(["a", "", "", "a@x.io"])),
-            (json!({"nameAttr": "cn", "preferredUsernameAttr": "uid", "idAttr": "DN"}), &[("uid", &["a"]), ("cn", &["Alice A"]), ("mail", &["a@x.io"])], Ok(["uid=a,dc=x", "Alice A", "a", "a@x.io"])),
-            (json!({"nameAttr": "uid", "emailSuffix": "corp.example"}), &[("uid", &["a"])], Ok(["a", "a", "", "a@corp.example"])),
-            (json!({}), &[("uid", &["a"])], Err(&["`uid=a,dc=x`", "no `mail` attribute", "emailSuffix"])),
-            (json!({}), &[("mail", &["a@x.io"])], Err(&["no `uid` attribute"])),
-            (json!({"nameAttr": "cn"}), &[("uid", &["a"]), ("mail", &[""])], Err(&["`cn`, `mail`"])),
+            (
+                json!({}),
+                &[("uid", &["a"]), ("mail", &["a@x.io"])],
+                Ok(["a", "", "", "a@x.io"]),
+            ),
+            (
+                json!({}),
+                &[("UID", &["a"]), ("Mail", &["a@x.io", "b@x.io"])],
+                Ok(["a", "", "", "a@x.io"]),
+            ),
+            (
+                json!({"nameAttr": "cn", "preferredUsernameAttr": "uid", "idAttr": "DN"}),
+                &[("uid", &["a"]), ("cn", &["Alice A"]), ("mail", &["a@x.io"])],
+                Ok(["uid=a,dc=x", "Alice A", "a", "a@x.io"]),
+            ),
+            (
+                json!({"nameAttr": "uid", "emailSuffix": "corp.example"}),
+                &[("uid", &["a"])],
+                Ok(["a", "a", "", "a@corp.example"]),
+            ),
+            (
+                json!({}),
+                &[("uid", &["a"])],
+                Err(&["`uid=a,dc=x`", "no `mail` attribute", "emailSuffix"]),
+            ),
+            (
+                json!({}),
+                &[("mail", &["a@x.io"])],
+                Err(&["no `uid` attribute"]),
+            ),
+            (
+                json!({"nameAttr": "cn"}),
+                &[("uid", &["a"]), ("mail", &[""])],
+                Err(&["`cn`, `mail`"]),
+            ),
         ];
         for (extra, attrs, want) in rows {
             let mut us = json!({"baseDN": "dc=x", "username": "uid"});
@@ -287,7 +330,16 @@ mod tests {
             let c = config(us);
             match (identity(&c, &entry(attrs)), want) {
                 (Ok(id), Ok([uid, name, pref, mail])) => {
-                    assert_eq!([id.user_id.as_str(), &id.username, &id.preferred_username, &id.email], [uid, name, pref, mail], "{extra}");
+                    assert_eq!(
+                        [
+                            id.user_id.as_str(),
+                            &id.username,
+                            &id.preferred_username,
+                            &id.email
+                        ],
+                        [uid, name, pref, mail],
+                        "{extra}"
+                    );
                     assert!(id.email_verified);
                 }
                 (Err(msg), Err(words)) => {
@@ -304,7 +356,11 @@ mod tests {
     fn group_names_dedupe_and_require_the_name() {
         let c = config(json!({"baseDN": "dc=x", "username": "uid"}));
         let g = c.group.as_ref().unwrap();
-        let groups = [entry(&[("cn", &["eng"])]), entry(&[("CN", &["ops"])]), entry(&[("cn", &["eng"])])];
+        let groups = [
+            entry(&[("cn", &["eng"])]),
+            entry(&[("CN", &["ops"])]),
+            entry(&[("cn", &["eng"])]),
+        ];
         assert_eq!(group_names(g, &groups).unwrap(), ["eng", "ops"]);
         let err = group_names(g, &[entry(&[("description", &["x"])])]).unwrap_err();
         assert!(err.contains("no `cn` attribute"), "{err}");

@@ -17,9 +17,11 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 async fn read(what: &str, path: &str) -> Result<Vec<u8>, String> {
-    tokio::fs::read(path)
-        .await
-        .map_err(|e| format!("cannot read the {what} file `{path}` ({e}); check the path and that tusk may read it"))
+    tokio::fs::read(path).await.map_err(|e| {
+        format!(
+            "cannot read the {what} file `{path}` ({e}); check the path and that tusk may read it"
+        )
+    })
 }
 
 fn certs(what: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {

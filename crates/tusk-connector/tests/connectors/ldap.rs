@@ -118,26 +118,54 @@ async fn ldap_login_maps_the_entry_and_its_groups() {
     let c = connector(&config(&s, Mode::Plain));
     // One row: login name, password, then id, name, email and groups.
     let rows: [(&str, &str, [&str; 3], &[&str]); 3] = [
-        ("alice", "alice-pw", ["alice", "Alice Liddell", "alice@example.org"], &["admins", "developers"]),
-        ("bob", "bob-pw", ["bob", "Bob Builder", "bob@example.org"], &["developers", "ops"]),
-        (WEIRD_UID, "obrien-pw", [WEIRD_UID, "O'Brien, Jr. (ops*)\\+=", "obrien@example.org"], &["developers"]),
+        (
+            "alice",
+            "alice-pw",
+            ["alice", "Alice Liddell", "alice@example.org"],
+            &["admins", "developers"],
+        ),
+        (
+            "bob",
+            "bob-pw",
+            ["bob", "Bob Builder", "bob@example.org"],
+            &["developers", "ops"],
+        ),
+        (
+            WEIRD_UID,
+            "obrien-pw",
+            [WEIRD_UID, "O'Brien, Jr. (ops*)\\+=", "obrien@example.org"],
+            &["developers"],
+        ),
     ];
     for (user, pass, [uid, name, email], groups) in rows {
         let id = login(&c, user, pass).await;
         assert_eq!(
-            [id.user_id.as_str(), &id.username, &id.email, &id.preferred_username],
+            [
+                id.user_id.as_str(),
+                &id.username,
+                &id.email,
+                &id.preferred_username
+            ],
             [uid, name, email, uid],
             "{user}"
         );
         assert!(id.email_verified);
         assert_eq!(id.groups, groups, "{user}");
         // No groups scope: no group search.
-        let plain = try_login(&c, Scopes::default(), user, pass).await.unwrap().unwrap();
+        let plain = try_login(&c, Scopes::default(), user, pass)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(plain.groups.is_empty(), "{user}");
     }
     // The DN with special characters is the one refresh keeps.
     let weird = login(&c, WEIRD_UID, "obrien-pw").await;
-    let again = c.refresh().unwrap().refresh(&all_scopes(), weird).await.unwrap();
+    let again = c
+        .refresh()
+        .unwrap()
+        .refresh(&all_scopes(), weird)
+        .await
+        .unwrap();
     assert_eq!(again.groups, ["developers"]);
     let data = again.connector_data.unwrap();
     assert!(data.expose().contains("Brien"), "stores the DN");
@@ -187,18 +215,32 @@ async fn ldap_empty_password_is_refused_before_any_connection() {
     let mut cfg = config(&slapd(), Mode::Plain);
     cfg["host"] = json!("127.0.0.1:9");
     let c = connector(&cfg);
-    assert!(matches!(try_login(&c, all_scopes(), "alice", "").await, Ok(None)));
-    assert!(try_login(&c, all_scopes(), "alice", "alice-pw").await.is_err());
+    assert!(matches!(
+        try_login(&c, all_scopes(), "alice", "").await,
+        Ok(None)
+    ));
+    assert!(
+        try_login(&c, all_scopes(), "alice", "alice-pw")
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn ldap_missing_email_is_an_error_unless_email_suffix() {
     let s = slapd();
     let c = connector(&config(&s, Mode::Plain));
-    let err = try_login(&c, all_scopes(), "nomail", "nomail-pw").await.unwrap_err();
+    let err = try_login(&c, all_scopes(), "nomail", "nomail-pw")
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Upstream { .. }), "{err:?}");
-    assert!(msg.contains("uid=nomail") && msg.contains("no `mail` attribute") && msg.contains("emailSuffix"), "{msg}");
+    assert!(
+        msg.contains("uid=nomail")
+            && msg.contains("no `mail` attribute")
+            && msg.contains("emailSuffix"),
+        "{msg}"
+    );
 
     let mut cfg = config(&s, Mode::Plain);
     cfg["userSearch"]["nameAttr"] = json!("uid");
@@ -227,16 +269,26 @@ async fn ldap_refresh_follows_group_changes_and_deletion() {
     assert_eq!(fresh.username, "Robert Builder");
     assert_eq!(fresh.user_id, "bob");
 
-    s.modify("dn: uid=bob,ou=people,dc=example,dc=org\nchangetype: delete\n").unwrap();
+    s.modify("dn: uid=bob,ou=people,dc=example,dc=org\nchangetype: delete\n")
+        .unwrap();
     let err = r.refresh(&all_scopes(), fresh.clone()).await.unwrap_err();
-    assert!(matches!(&err, Error::UserGone { user, .. } if user == "bob"), "{err:?}");
-    assert!(matches!(try_login(&c, all_scopes(), "bob", "bob-pw").await, Ok(None)));
+    assert!(
+        matches!(&err, Error::UserGone { user, .. } if user == "bob"),
+        "{err:?}"
+    );
+    assert!(matches!(
+        try_login(&c, all_scopes(), "bob", "bob-pw").await,
+        Ok(None)
+    ));
 
     // Re-created under the same DN as someone else (new uid): still gone.
     s.modify("dn: uid=bob,ou=people,dc=example,dc=org\nchangetype: add\nobjectClass: inetOrgPerson\nuid: bob\nuid: bobby\ncn: B\nsn: B\nmail: b@x.org\n").unwrap();
     let mut moved = fresh.clone();
     moved.user_id = "someone-else".into();
-    assert!(matches!(r.refresh(&all_scopes(), moved).await, Err(Error::UserGone { .. })));
+    assert!(matches!(
+        r.refresh(&all_scopes(), moved).await,
+        Err(Error::UserGone { .. })
+    ));
 
     // A session without stored directory data cannot refresh.
     let mut bare = fresh;
@@ -253,7 +305,12 @@ async fn ldap_refresh_stops_when_the_filter_no_longer_selects_the_user() {
     let c = connector(&cfg);
     let alice = login(&c, "alice", "alice-pw").await;
     s.modify("dn: uid=alice,ou=people,dc=example,dc=org\nchangetype: modify\nadd: description\ndescription: disabled\n").unwrap();
-    let err = c.refresh().unwrap().refresh(&all_scopes(), alice).await.unwrap_err();
+    let err = c
+        .refresh()
+        .unwrap()
+        .refresh(&all_scopes(), alice)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::UserGone { .. }), "{err:?}");
 }
 
@@ -296,7 +353,10 @@ async fn ldap_tls_trust_is_checked() {
     rows.push((bad_pair, Err(&["clientKey"])));
     let mut missing_ca = config(&s, Mode::StartTls);
     missing_ca["rootCA"] = json!("/nonexistent/ca.pem");
-    rows.push((missing_ca, Err(&["cannot read the rootCA file `/nonexistent/ca.pem`"])));
+    rows.push((
+        missing_ca,
+        Err(&["cannot read the rootCA file `/nonexistent/ca.pem`"]),
+    ));
 
     for (cfg, want) in rows {
         let c = connector(&cfg);
@@ -315,7 +375,12 @@ async fn ldap_tls_trust_is_checked() {
                 }
                 assert!(!msg.contains(SERVICE_PW), "{msg}");
                 // Logins fail with an error, never a refusal or a login.
-                assert!(try_login(&c, all_scopes(), "alice", "alice-pw").await.is_err(), "{cfg}");
+                assert!(
+                    try_login(&c, all_scopes(), "alice", "alice-pw")
+                        .await
+                        .is_err(),
+                    "{cfg}"
+                );
             }
         }
     }
@@ -328,14 +393,23 @@ async fn ldap_open_reports_bind_and_base_problems() {
     wrong_pw["bindPW"] = json!("not-the-service-pw");
     let err = connector(&wrong_pw).open().await.unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("bindDN") && msg.contains("bindPW") && !msg.contains("not-the-service-pw"), "{msg}");
+    assert!(
+        msg.contains("bindDN") && msg.contains("bindPW") && !msg.contains("not-the-service-pw"),
+        "{msg}"
+    );
 
     let mut no_base = config(&s, Mode::Plain);
     no_base["userSearch"]["baseDN"] = json!("ou=nobody,dc=example,dc=org");
     let c = connector(&no_base);
     c.open().await.unwrap();
-    let msg = try_login(&c, all_scopes(), "alice", "alice-pw").await.unwrap_err().to_string();
-    assert!(msg.contains("userSearch.baseDN `ou=nobody,dc=example,dc=org` does not exist"), "{msg}");
+    let msg = try_login(&c, all_scopes(), "alice", "alice-pw")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("userSearch.baseDN `ou=nobody,dc=example,dc=org` does not exist"),
+        "{msg}"
+    );
 
     // A missing group base gives no groups, not a failed login.
     let mut no_groups = config(&s, Mode::Plain);
@@ -352,19 +426,43 @@ async fn ldap_directory_going_away_and_coming_back() {
         let alice = login(&c, "alice", "alice-pw").await;
         s.stop();
         let started = Instant::now();
-        let err = try_login(&c, all_scopes(), "alice", "alice-pw").await.unwrap_err();
+        let err = try_login(&c, all_scopes(), "alice", "alice-pw")
+            .await
+            .unwrap_err();
         let open_err = c.open().await.unwrap_err();
-        let refresh_err = c.refresh().unwrap().refresh(&all_scopes(), alice.clone()).await.unwrap_err();
-        assert!(started.elapsed() < tusk_connector::ldap::TIMEOUT * 2, "{:?}", started.elapsed());
+        let refresh_err = c
+            .refresh()
+            .unwrap()
+            .refresh(&all_scopes(), alice.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < tusk_connector::ldap::TIMEOUT * 2,
+            "{:?}",
+            started.elapsed()
+        );
         assert!(matches!(err, Error::Upstream { .. }), "{err:?}");
-        assert!(matches!(open_err, Error::Unavailable { .. }), "{open_err:?}");
-        assert!(matches!(refresh_err, Error::Refresh { .. }), "{refresh_err:?}");
+        assert!(
+            matches!(open_err, Error::Unavailable { .. }),
+            "{open_err:?}"
+        );
+        assert!(
+            matches!(refresh_err, Error::Refresh { .. }),
+            "{refresh_err:?}"
+        );
         let msg = err.to_string();
-        assert!(msg.contains("connecting") && msg.contains("127.0.0.1") && msg.contains("reachable"), "{msg}");
+        assert!(
+            msg.contains("connecting") && msg.contains("127.0.0.1") && msg.contains("reachable"),
+            "{msg}"
+        );
         s.restart().unwrap();
         c.open().await.unwrap();
         login(&c, "alice", "alice-pw").await;
-        c.refresh().unwrap().refresh(&all_scopes(), alice).await.unwrap();
+        c.refresh()
+            .unwrap()
+            .refresh(&all_scopes(), alice)
+            .await
+            .unwrap();
     }
 }
 
@@ -377,6 +475,9 @@ async fn ldap_unreachable_host_fails_within_the_timeout() {
     let started = Instant::now();
     let err = c.open().await.unwrap_err();
     let took = started.elapsed();
-    assert!(took < tusk_connector::ldap::TIMEOUT + Duration::from_secs(2), "{took:?}");
+    assert!(
+        took < tusk_connector::ldap::TIMEOUT + Duration::from_secs(2),
+        "{took:?}"
+    );
     assert!(err.to_string().contains("192.0.2.1:389"), "{err}");
 }

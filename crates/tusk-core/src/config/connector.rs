@@ -609,7 +609,8 @@ fn pick_config(
     };
     match config_schema(type_) {
         Some(schema) => {
-            if check_map(ctx, &mut config, &config_path, schema) && type_ == "ldap" {
+            let is_map = check_map(ctx, &mut config, &config_path, schema);
+            if is_map && type_ == "ldap" {
                 super::ldap::check(ctx, &config, &config_path);
             }
         }

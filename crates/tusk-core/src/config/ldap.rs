@@ -9,10 +9,12 @@ use crate::yaml::{Node, Value};
 
 fn text<'a>(node: &'a Node, key: &str) -> Option<(&'a str, &'a Node)> {
     match node.get(key) {
-        Some(n @ Node {
-            value: Value::Str(s),
-            ..
-        }) if !s.trim().is_empty() => Some((s.trim(), n)),
+        Some(
+            n @ Node {
+                value: Value::Str(s),
+                ..
+            },
+        ) if !s.trim().is_empty() => Some((s.trim(), n)),
         _ => None,
     }
 }
@@ -30,7 +32,10 @@ fn scope(ctx: &mut Ctx<'_>, section: &Node, path: &str) {
             n.pos,
             &join(path, "scope"),
             format!("scope `{s}` is not one Dex accepts"),
-            Some("use `sub` (the whole subtree, the default) or `one` (one level below baseDN)".into()),
+            Some(
+                "use `sub` (the whole subtree, the default) or `one` (one level below baseDN)"
+                    .into(),
+            ),
         );
     }
 }
@@ -46,7 +51,10 @@ fn filter(ctx: &mut Ctx<'_>, section: &Node, path: &str) {
                 n.pos,
                 &join(path, "filter"),
                 format!("`{f}` is not one LDAP filter in parentheses (RFC 4515)"),
-                Some("write e.g. `(objectClass=person)`; tusk adds the username clause itself".into()),
+                Some(
+                    "write e.g. `(objectClass=person)`; tusk adds the username clause itself"
+                        .into(),
+                ),
             );
         }
     }
@@ -69,8 +77,17 @@ pub fn check(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
             "users' passwords and `bindPW` cross the network in clear text",
             Some("use LDAPS (the default, port 636) or `startTLS: true`".into()),
         );
-        for key in ["rootCA", "rootCAData", "clientCert", "clientKey", "insecureSkipVerify"] {
-            if let Some(n) = config.get(key).filter(|n| n.value != Value::Null && n.value != Value::Bool(false)) {
+        for key in [
+            "rootCA",
+            "rootCAData",
+            "clientCert",
+            "clientKey",
+            "insecureSkipVerify",
+        ] {
+            if let Some(n) = config
+                .get(key)
+                .filter(|n| n.value != Value::Null && n.value != Value::Bool(false))
+            {
                 ctx.warn(
                     n.pos,
                     &join(path, key),
@@ -101,16 +118,37 @@ pub fn check(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
         );
     }
     let pairs = [
-        ("rootCA", "rootCAData", true, "keep one: a file path, or the base64 of the PEM"),
-        ("clientCert", "clientKey", false, "a client certificate needs both files"),
-        ("bindDN", "bindPW", false, "set both for a service account, or neither for an anonymous search"),
+        (
+            "rootCA",
+            "rootCAData",
+            true,
+            "keep one: a file path, or the base64 of the PEM",
+        ),
+        (
+            "clientCert",
+            "clientKey",
+            false,
+            "a client certificate needs both files",
+        ),
+        (
+            "bindDN",
+            "bindPW",
+            false,
+            "set both for a service account, or neither for an anonymous search",
+        ),
     ];
     for (a, b, exclusive, help) in pairs {
         let (x, y) = (text(config, a), text(config, b));
         let problem = match (x, y) {
-            (Some(_), Some((_, n))) if exclusive => Some((n, format!("both `{a}` and `{b}` are set"))),
-            (Some((_, n)), None) if !exclusive => Some((n, format!("`{a}` is set but `{b}` is not"))),
-            (None, Some((_, n))) if !exclusive => Some((n, format!("`{b}` is set but `{a}` is not"))),
+            (Some(_), Some((_, n))) if exclusive => {
+                Some((n, format!("both `{a}` and `{b}` are set")))
+            }
+            (Some((_, n)), None) if !exclusive => {
+                Some((n, format!("`{a}` is set but `{b}` is not")))
+            }
+            (None, Some((_, n))) if !exclusive => {
+                Some((n, format!("`{b}` is set but `{a}` is not")))
+            }
             _ => None,
         };
         if let Some((n, message)) = problem {
@@ -137,7 +175,8 @@ pub fn check(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
         let matchers = matches!(&gs.get("userMatchers").map(|n| &n.value), Some(Value::Seq(items)) if !items.is_empty());
         let legacy = text(gs, "userAttr").is_some() || text(gs, "groupAttr").is_some();
         if let Some((_, n)) = text(gs, "baseDN") {
-            if !matchers && !(text(gs, "userAttr").is_some() && text(gs, "groupAttr").is_some()) {
+            let pair = text(gs, "userAttr").is_some() && text(gs, "groupAttr").is_some();
+            if !matchers && !pair {
                 ctx.error(
                     n.pos,
                     &p,

@@ -711,14 +711,26 @@ fn ldap_connectors_are_checked_field_by_field() {
         ),
         (
             "host: h\nbindPw: x\nuserSearch: {baseDN: dc=x, username: uid}\n",
-            &["values0.yaml:7: oidc.upstreamIDPs[0].config.bindPw: unknown key `bindPw`", "did you mean `bindPW`?"],
+            &[
+                "values0.yaml:7: oidc.upstreamIDPs[0].config.bindPw: unknown key `bindPw`",
+                "did you mean `bindPW`?",
+            ],
         ),
-        ("userSearch: {baseDN: dc=x, username: uid}\n", &["required key `host` is missing"]),
+        (
+            "userSearch: {baseDN: dc=x, username: uid}\n",
+            &["required key `host` is missing"],
+        ),
         ("host: h\n", &["required key `userSearch` is missing"]),
-        ("host: h\nuserSearch: {baseDN: dc=x}\n", &["required key `username` is missing"]),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x}\n",
+            &["required key `username` is missing"],
+        ),
         (
             "host: h\ninsecureNoSSL: true\nstartTLS: true\nuserSearch: {baseDN: dc=x, username: uid}\n",
-            &["values0.yaml:8: oidc.upstreamIDPs[0].config.startTLS: both `insecureNoSSL` and `startTLS` are set", "remove `insecureNoSSL`"],
+            &[
+                "values0.yaml:8: oidc.upstreamIDPs[0].config.startTLS: both `insecureNoSSL` and `startTLS` are set",
+                "remove `insecureNoSSL`",
+            ],
         ),
         (
             "host: ldaps://h:636\nuserSearch: {baseDN: dc=x, username: uid}\n",
@@ -758,7 +770,10 @@ fn ldap_connectors_are_checked_field_by_field() {
         ),
         (
             "host: h\nuserSearch: {baseDN: dc=x, username: uid}\ngroupSearch: {baseDN: ou=g, nameAttr: cn, userMatchers: [{userAttr: DN, groupAtr: member}]}\n",
-            &["userMatchers[0].groupAtr: unknown key `groupAtr`", "did you mean `groupAttr`?"],
+            &[
+                "userMatchers[0].groupAtr: unknown key `groupAtr`",
+                "did you mean `groupAttr`?",
+            ],
         ),
         (
             "host: h\nkerberos: {enabled: true}\nuserSearch: {baseDN: dc=x, username: uid}\n",

@@ -89,14 +89,20 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let form = loop {
         let resp = c.get(format!("{issuer}/auth?client_id=app&redirect_uri=http://127.0.0.1:9/cb&response_type=code&scope=openid+groups+offline_access+profile+email&state=st")).send().await.unwrap();
-        let to_connector = resp.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        let to_connector = resp
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
         if let Some(to) = to_connector {
             let resp = c.get(&to).send().await.unwrap();
             if let Some(form) = resp.headers().get("location") {
                 break form.to_str().unwrap().to_owned();
             }
         }
-        assert!(std::time::Instant::now() < deadline, "the ldap connector never became ready");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ldap connector never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let page = c.get(&form).send().await.unwrap().text().await.unwrap();
@@ -109,7 +115,11 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{login}/{password}");
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED,
+            "{login}/{password}"
+        );
     }
     let ok = c
         .post(&form)
@@ -126,7 +136,9 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
     let tokens = token(
         &c,
         &issuer,
-        format!("grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb"),
+        format!(
+            "grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb"
+        ),
     )
     .await;
     let id = claims(tokens["id_token"].as_str().unwrap());
@@ -139,7 +151,12 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
         .modify("dn: cn=admins,ou=groups,dc=example,dc=org\nchangetype: delete\n")
         .unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    let renewed = token(&c, &issuer, format!("grant_type=refresh_token&refresh_token={refresh}")).await;
+    let renewed = token(
+        &c,
+        &issuer,
+        format!("grant_type=refresh_token&refresh_token={refresh}"),
+    )
+    .await;
     let id = claims(renewed["id_token"].as_str().unwrap());
     assert_eq!(id["groups"], json!(["developers"]), "{id}");
 
