@@ -107,6 +107,24 @@ pub fn check(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
             Some("set `rootCA` or `rootCAData` to the directory's CA instead".into()),
         );
     }
+    let has_port = |h: &str| {
+        h.rsplit_once(':').is_some_and(|(name, p)| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (name.ends_with(']') || !name.contains(':'))
+        })
+    };
+    if let (Some((h, n)), Some(_), None) = (text(config, "host"), on(config, "startTLS"), no_ssl)
+        && !h.contains("://")
+        && !has_port(h)
+    {
+        ctx.warn(
+            n.pos,
+            &join(path, "host"),
+            format!("`host` `{h}` has no port, so StartTLS goes to 636 (Dex's default), where directories usually expect LDAPS"),
+            Some(format!("write the StartTLS port, e.g. `host: {h}:389`")),
+        );
+    }
     if let Some((h, n)) = text(config, "host")
         && (h.contains("://") || h.contains('/'))
     {

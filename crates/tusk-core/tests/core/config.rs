@@ -811,3 +811,33 @@ fn ldap_insecure_settings_warn() {
         assert!(warnings.contains(want), "`{want}` not in\n{warnings}");
     }
 }
+
+#[test]
+fn ldap_starttls_without_a_port_warns() {
+    let secrets = secrets();
+    for (host, warned) in [
+        ("h", true),
+        ("h:389", false),
+        ("[::1]", true),
+        ("[::1]:389", false),
+    ] {
+        let text = ldap_values(&format!(
+            "host: '{host}'\nstartTLS: true\nuserSearch: {{baseDN: dc=x, username: uid}}\n"
+        ));
+        let input = Input {
+            files: vec![SourceText {
+                name: "values0.yaml".into(),
+                bytes: text.as_bytes().to_vec(),
+            }],
+            env: Default::default(),
+            secrets: Some(&secrets),
+            listen: "127.0.0.1:30650".into(),
+        };
+        let loaded = config::load(&input).unwrap_or_else(|d| panic!("{d:?}"));
+        let got = loaded
+            .warnings
+            .iter()
+            .any(|d| d.to_string().contains("StartTLS goes to 636"));
+        assert_eq!(got, warned, "{host}");
+    }
+}
