@@ -179,3 +179,62 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
     assert!(!body.contains(SERVICE_PW), "{body}");
     server.stop().await.unwrap();
 }
+
+/// Readiness: with the directory down the connector is unavailable with a
+/// reason that names the directory; once it is back, the background retry
+/// opens it and logins work, without a restart.
+#[tokio::test]
+async fn an_unreachable_directory_shows_as_unavailable_then_recovers() {
+    let mut directory =
+        Slapd::start().unwrap_or_else(|e| panic!("the LDAP tests need a real directory: {e}"));
+    directory.stop();
+    let store = Store::memory();
+    let issuer = "http://127.0.0.1:9/dex";
+    let connectors = [ConnectorConfig {
+        id: "corp".into(),
+        name: "Corporate directory".into(),
+        kind: "ldap".into(),
+        config: json!({
+            "host": directory.ldap_host(),
+            "insecureNoSSL": true,
+            "bindDN": SERVICE_DN,
+            "bindPW": SERVICE_PW,
+            "userSearch": {"baseDN": PEOPLE_DN, "username": "uid"},
+        }),
+    }];
+    let provider =
+        tusk_testkit::provider(issuer, &store, tusk_testkit::clock_now(), &connectors, &[])
+            .await
+            .unwrap();
+    let state = || {
+        let slots = provider.connectors();
+        let slot = slots.iter().find(|s| s.id == "corp").unwrap();
+        slot.status.as_ref().map(|_| ()).map_err(|e| e.clone())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let reason = loop {
+        match state() {
+            Err(reason) if reason.contains("ldap://") => break reason,
+            Ok(()) => panic!("opened with the directory down"),
+            Err(_) => {}
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", state());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        reason.contains(&directory.ldap_host()) && reason.contains("reachable"),
+        "{reason}"
+    );
+    assert!(!reason.contains(SERVICE_PW), "{reason}");
+
+    directory.restart().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while state().is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never recovered: {:?}",
+            state()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
