@@ -21,6 +21,7 @@ mod tls;
 use crate::connector::{Connector, Identity, PasswordConnector, RefreshConnector, Scopes};
 use crate::error::Error;
 use async_trait::async_trait;
+use base64::Engine;
 use config::{Config, Scope as CfgScope, Transport};
 use filter::{Entry, RefreshData};
 use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
@@ -272,10 +273,18 @@ impl Session {
                 .into_iter()
                 .map(|re| {
                     let e = SearchEntry::construct(re);
-                    Entry {
-                        dn: e.dn,
-                        attrs: e.attrs.into_iter().collect(),
+                    let mut attrs: std::collections::HashMap<String, Vec<String>> =
+                        e.attrs.into_iter().collect();
+                    // Values that are not UTF-8 (e.g. Active Directory's
+                    // objectGUID) are used as base64.
+                    for (name, values) in e.bin_attrs {
+                        attrs.entry(name).or_default().extend(
+                            values
+                                .iter()
+                                .map(|v| base64::engine::general_purpose::STANDARD.encode(v)),
+                        );
                     }
+                    Entry { dn: e.dn, attrs }
                 })
                 .collect(),
         ))

@@ -69,13 +69,10 @@ pub fn user_attrs(config: &Config) -> Vec<String> {
     attrs.extend(u.name_attr.iter().cloned());
     attrs.extend(u.preferred_username_attr.iter().cloned());
     if let Some(g) = &config.group {
-        attrs.extend(
-            g.matchers
-                .iter()
-                .filter(|m| !m.user_attr.eq_ignore_ascii_case("dn"))
-                .map(|m| m.user_attr.clone()),
-        );
+        attrs.extend(g.matchers.iter().map(|m| m.user_attr.clone()));
     }
+    // `DN` is the entry's name, not an attribute to ask for.
+    attrs.retain(|a| !a.eq_ignore_ascii_case("dn"));
     attrs.sort_by_key(|a| a.to_ascii_lowercase());
     attrs.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     attrs
@@ -264,6 +261,9 @@ mod tests {
         assert!(ldap3::parse_filter(&got).is_ok());
         assert_eq!(refresh_filter(&c), "(objectClass=*)");
         assert_eq!(user_attrs(&c), ["mail", "uid"]);
+        let by_dn =
+            config(json!({"baseDN": "dc=x", "username": "uid", "idAttr": "DN", "nameAttr": "cn"}));
+        assert_eq!(user_attrs(&by_dn), ["cn", "mail", "uid"]);
     }
 
     fn entry(pairs: &[(&str, &[&str])]) -> Entry {

@@ -481,3 +481,33 @@ async fn ldap_unreachable_host_fails_within_the_timeout() {
     );
     assert!(err.to_string().contains("192.0.2.1:389"), "{err}");
 }
+
+#[tokio::test]
+async fn ldap_dn_as_id_one_level_scope_and_legacy_matchers() {
+    let s = slapd();
+    let mut cfg = config(&s, Mode::StartTls);
+    cfg["userSearch"]["idAttr"] = json!("DN");
+    cfg["userSearch"]["scope"] = json!("one");
+    cfg["groupSearch"] = json!({
+        "baseDN": GROUPS_DN,
+        "scope": "one",
+        "userAttr": "uid",
+        "groupAttr": "memberUid",
+        "nameAttr": "cn",
+    });
+    let c = connector(&cfg);
+    let bob = login(&c, "bob", "bob-pw").await;
+    assert_eq!(bob.user_id, "uid=bob,ou=people,dc=example,dc=org");
+    assert_eq!(bob.groups, ["ops"]);
+    // One level: the twin under ou=contractors is out of scope, so the
+    // name is no longer ambiguous.
+    let twin = login(&c, "twin", "twin-pw").await;
+    assert_eq!(twin.email, "twin1@example.org");
+    let again = c
+        .refresh()
+        .unwrap()
+        .refresh(&all_scopes(), bob)
+        .await
+        .unwrap();
+    assert_eq!(again.user_id, "uid=bob,ou=people,dc=example,dc=org");
+}
