@@ -511,3 +511,75 @@ async fn ldap_dn_as_id_one_level_scope_and_legacy_matchers() {
         .unwrap();
     assert_eq!(again.user_id, "uid=bob,ou=people,dc=example,dc=org");
 }
+
+/// Everything the connector logs, at every level, through logins that
+/// succeed, fail, are ambiguous or error, holds no password or bindPW.
+#[test]
+fn ldap_logs_never_hold_a_password() {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let s = slapd();
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let c = connector(&config(&s, Mode::Plain));
+                login(&c, "alice", "alice-pw").await;
+                for (user, pass) in [
+                    ("alice", "Wr0ng-secret-pw"),
+                    ("twin", "twin-pw"),
+                    ("ghost", "ghost-pw"),
+                ] {
+                    assert!(matches!(
+                        try_login(&c, all_scopes(), user, pass).await,
+                        Ok(None)
+                    ));
+                }
+                assert!(
+                    try_login(&c, all_scopes(), "nomail", "nomail-pw")
+                        .await
+                        .is_err()
+                );
+                let mut wrong = config(&s, Mode::Plain);
+                wrong["bindPW"] = json!("wrong-bind-pw");
+                assert!(connector(&wrong).open().await.is_err());
+            });
+    });
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("more than one entry") && logs.contains("refused the password"),
+        "{logs}"
+    );
+    for secret in [
+        "alice-pw",
+        "Wr0ng-secret-pw",
+        "twin-pw",
+        "ghost-pw",
+        "nomail-pw",
+        SERVICE_PW,
+        "wrong-bind-pw",
+    ] {
+        assert!(!logs.contains(secret), "the log holds `{secret}`:\n{logs}");
+    }
+}
