@@ -37,6 +37,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 const RC_NO_SUCH_OBJECT: u32 = 32;
 const RC_INVALID_CREDENTIALS: u32 = 49;
 const RC_CONSTRAINT_VIOLATION: u32 = 19;
+const RC_SIZE_LIMIT_EXCEEDED: u32 = 4;
 
 /// Passwords longer than this are refused without a bind, like `local`.
 const MAX_PASSWORD_BYTES: usize = 4096;
@@ -288,6 +289,33 @@ impl Session {
                 })
                 .collect(),
         ))
+    }
+
+    /// Whether `filter` finds at least one entry; asks for one at most, so
+    /// a directory of millions (or a server size limit) costs nothing.
+    async fn any(
+        &mut self,
+        c: &Config,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+    ) -> Result<bool, Fail> {
+        let res = self
+            .ldap
+            .with_search_options(ldap3::SearchOptions::new().sizelimit(1))
+            .with_timeout(TIMEOUT)
+            .search(base, scope, filter, vec!["1.1"])
+            .await;
+        match res {
+            Ok(r) if r.1.rc == RC_SIZE_LIMIT_EXCEEDED || r.1.rc == 0 => Ok(!r.0.is_empty()),
+            Ok(r) if r.1.rc == RC_NO_SUCH_OBJECT => Ok(false),
+            Ok(r) => Err(describe(
+                c,
+                &format!("searching `{base}` with `{filter}`"),
+                &LdapError::LdapResult { result: r.1 },
+            )),
+            Err(e) => Err(describe(c, &format!("searching `{base}`"), &e)),
+        }
     }
 
     /// The group names of `user`, by every user matcher.
@@ -570,10 +598,10 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
         match s.search(c, &c.user.base_dn, Scope::Base, "(objectClass=*)", vec!["1.1".to_owned()]).await {
             Ok(Some(e)) if !e.is_empty() => {
                 let users = format!("(&{}({}=*))", c.user.filter.as_deref().unwrap_or("(objectClass=*)"), c.user.username);
-                let found = s.search(c, &c.user.base_dn, scope(c.user.scope), &users, vec!["1.1".to_owned()]).await;
+                let found = s.any(c, &c.user.base_dn, scope(c.user.scope), &users).await;
                 steps.push(("userSearch.baseDN", match found {
-                    Ok(Some(e)) if !e.is_empty() => Ok(format!("`{}` exists; `{users}` finds {} entr{}", c.user.base_dn, e.len(), if e.len() == 1 { "y" } else { "ies" })),
-                    Ok(_) => Err(Fail {
+                    Ok(true) => Ok(format!("`{}` exists, and `{users}` finds users", c.user.base_dn)),
+                    Ok(false) => Err(Fail {
                         detail: format!("`{}` exists, but `{users}` finds no entry, so no one can log in", c.user.base_dn),
                         fix: "check userSearch.filter, userSearch.username and userSearch.scope".into(),
                     }),

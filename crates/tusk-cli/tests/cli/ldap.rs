@@ -52,7 +52,7 @@ fn doctor_checks_ldap_connectors_against_the_directory() {
     for (check, words) in [
         ("ldap `corp`: connect", "LDAPS, verified against rootCA"),
         ("ldap `corp`: service bind", SERVICE_DN),
-        ("ldap `corp`: userSearch.baseDN", "finds"),
+        ("ldap `corp`: userSearch.baseDN", "finds users"),
         ("ldap `corp`: groupSearch.baseDN", "exists"),
     ] {
         let l = line(&out, check);
@@ -82,6 +82,11 @@ fn doctor_checks_ldap_connectors_against_the_directory() {
             values(&s, SERVICE_PW, "ou=nobody,dc=example,dc=org", ""),
             "userSearch.baseDN",
             vec!["FAIL", "ou=nobody", "does not exist", "fix:"],
+        ),
+        (
+            values(&s, SERVICE_PW, GROUPS_DN, ""),
+            "userSearch.baseDN",
+            vec!["FAIL", "finds no entry", "userSearch.filter"],
         ),
         (
             values(&s, SERVICE_PW, PEOPLE_DN, "      startTLS: true\n"),
