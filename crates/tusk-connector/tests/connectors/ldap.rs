@@ -583,3 +583,47 @@ fn ldap_logs_never_hold_a_password() {
         assert!(!logs.contains(secret), "the log holds `{secret}`:\n{logs}");
     }
 }
+
+/// A server that accepts the connection and then never answers (a hung
+/// directory, or a firewall that swallows replies): every transport gives
+/// up after the operation or handshake limit, with the reason.
+#[tokio::test]
+async fn ldap_silent_server_fails_within_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let s = slapd();
+    // The three run at once, so the test takes one timeout, not three.
+    let tasks: Vec<_> = [Mode::Plain, Mode::StartTls, Mode::Ldaps]
+        .into_iter()
+        .map(|mode| {
+            let mut cfg = config(&s, mode);
+            cfg["host"] = json!(addr.to_string());
+            let c = connector(&cfg);
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let err = try_login(&c, all_scopes(), "alice", "alice-pw")
+                    .await
+                    .unwrap_err();
+                (mode, started.elapsed(), err.to_string())
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (mode, took, msg) = task.await.unwrap();
+        assert!(
+            took >= tusk_connector::ldap::TIMEOUT - Duration::from_millis(100)
+                && took < tusk_connector::ldap::TIMEOUT + Duration::from_secs(2),
+            "{mode:?}: {took:?}"
+        );
+        assert!(
+            msg.contains("did not answer within 5s") && msg.contains(&addr.to_string()),
+            "{mode:?}: {msg}"
+        );
+    }
+}
