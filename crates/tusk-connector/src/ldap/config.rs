@@ -98,7 +98,7 @@ impl std::fmt::Debug for Config {
             .field("host", &self.host)
             .field("transport", &self.transport)
             .field("insecure_skip_verify", &self.insecure_skip_verify)
-            .field("root_ca", &matches!(self.root_ca, RootCa::System))
+            .field("system_roots", &matches!(self.root_ca, RootCa::System))
             .field("client_cert", &self.client_cert.as_ref().map(|(c, _)| c))
             .field("bind_dn", &self.bind_dn)
             .field("bind_pw", &self.bind_pw)
