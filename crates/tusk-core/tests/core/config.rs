@@ -695,6 +695,17 @@ const LDAP_OK: &str = "host: ldap.example.com\nbindDN: cn=svc,dc=example,dc=org\
 
 #[test]
 fn ldap_connectors_are_checked_field_by_field() {
+    // The README's example is valid as written.
+    assert!(
+        include_str!("../../../../README.md")
+            .contains(include_str!("../../../../examples/ldap-values.yaml")),
+        "README's ldap example and examples/ldap-values.yaml differ"
+    );
+    check(
+        &[include_str!("../../../../examples/ldap-values.yaml")],
+        &[],
+        Ok(&[r#""type":"ldap""#, r#""bindPW":"***""#]),
+    );
     // Valid, and `config show` masks bindPW.
     check(
         &[ldap_values(LDAP_OK)],
