@@ -597,7 +597,8 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
         };
         match s.search(c, &c.user.base_dn, Scope::Base, "(objectClass=*)", vec!["1.1".to_owned()]).await {
             Ok(Some(e)) if !e.is_empty() => {
-                let users = format!("(&{}({}=*))", c.user.filter.as_deref().unwrap_or("(objectClass=*)"), c.user.username);
+                let present: String = c.user.username.iter().map(|a| format!("({a}=*)")).collect();
+                let users = format!("(&{}(|{present}))", c.user.filter.as_deref().unwrap_or("(objectClass=*)"));
                 let found = s.any(c, &c.user.base_dn, scope(c.user.scope), &users).await;
                 steps.push(("userSearch.baseDN", match found {
                     Ok(true) => Ok(format!("`{}` exists, and `{users}` finds users", c.user.base_dn)),

@@ -46,8 +46,9 @@ pub struct UserSearch {
     pub base_dn: String,
     /// The admin's filter, e.g. `(objectClass=person)`, or `None`.
     pub filter: Option<String>,
-    /// The attribute the login name is matched against, e.g. `uid`.
-    pub username: String,
+    /// The attributes the login name is matched against, e.g. `uid` (Dex
+    /// takes one name or a list; any of them may match).
+    pub username: Vec<String>,
     pub scope: Scope,
     pub id_attr: String,
     pub email_attr: String,
@@ -347,12 +348,7 @@ pub fn parse(connector: &str, value: &Value) -> Result<Config, Error> {
     let user = UserSearch {
         base_dn: req_str(connector, us, p, "baseDN")?.trim().to_owned(),
         filter: filter(connector, us, p)?,
-        username: attr(
-            connector,
-            p,
-            "username",
-            req_str(connector, us, p, "username")?.trim(),
-        )?,
+        username: username(connector, us)?,
         scope: scope(connector, us, p)?,
         id_attr: attr(
             connector,
@@ -390,6 +386,34 @@ pub fn parse(connector: &str, value: &Value) -> Result<Config, Error> {
         user,
         group,
     })
+}
+
+/// `userSearch.username`: one attribute name, or a list of them (later Dex).
+fn username(connector: &str, us: &Map<String, Value>) -> Result<Vec<String>, Error> {
+    let p = "userSearch.";
+    let names: Vec<&str> = match us.get("username") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::trim))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                config_err(
+                    connector,
+                    "`userSearch.username` must be an attribute name or a list of them".into(),
+                )
+            })?,
+        _ => vec![req_str(connector, us, p, "username")?.trim()],
+    };
+    if names.is_empty() {
+        return Err(config_err(
+            connector,
+            "no username supplied: set `userSearch.username` (e.g. `uid`)".into(),
+        ));
+    }
+    names
+        .into_iter()
+        .map(|n| attr(connector, p, "username", n))
+        .collect()
 }
 
 fn group_search(connector: &str, gs: &Map<String, Value>) -> Result<Option<GroupSearch>, Error> {
@@ -623,6 +647,18 @@ mod tests {
             ),
             (
                 json!({"userSearch": {"baseDN": "dc=x", "username": "uid)(cn=*"}}),
+                &["not an attribute name"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x", "username": []}}),
+                &["no username supplied"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x", "username": ["uid", 7]}}),
+                &["attribute name or a list"],
+            ),
+            (
+                json!({"userSearch": {"baseDN": "dc=x", "username": ["uid", "cn=*"]}}),
                 &["not an attribute name"],
             ),
             (

@@ -29,23 +29,30 @@ pub fn escape(value: &str) -> String {
     out
 }
 
-/// `(&<admin filter>(<attr>=<escaped value>))`, or the bare equality when
-/// the admin set no filter.
-fn and(admin: Option<&str>, attr: &str, value: &str) -> String {
-    let eq = format!("({attr}={})", escape(value));
+/// `(&<admin filter><clause>)`, or the bare clause when the admin set no
+/// filter.
+fn and(admin: Option<&str>, eq: String) -> String {
     match admin {
         Some(f) => format!("(&{f}{eq})"),
         None => eq,
     }
 }
 
-/// The filter that finds the user who typed `username`.
+/// The filter that finds the user who typed `username`: one equality per
+/// username attribute, or-ed when there are several (as Dex).
 pub fn user_filter(config: &Config, username: &str) -> String {
-    and(
-        config.user.filter.as_deref(),
-        &config.user.username,
-        username,
-    )
+    let value = escape(username);
+    let eqs: Vec<String> = config
+        .user
+        .username
+        .iter()
+        .map(|a| format!("({a}={value})"))
+        .collect();
+    let clause = match eqs.as_slice() {
+        [one] => one.clone(),
+        many => format!("(|{})", many.concat()),
+    };
+    and(config.user.filter.as_deref(), clause)
 }
 
 /// The filter that re-reads a known entry by its DN (base scope).
@@ -59,13 +66,17 @@ pub fn refresh_filter(config: &Config) -> String {
 
 /// The filter that finds the groups whose `group_attr` holds `value`.
 pub fn group_filter(group: &GroupSearch, group_attr: &str, value: &str) -> String {
-    and(group.filter.as_deref(), group_attr, value)
+    and(
+        group.filter.as_deref(),
+        format!("({group_attr}={})", escape(value)),
+    )
 }
 
 /// The attributes to ask for in the user search.
 pub fn user_attrs(config: &Config) -> Vec<String> {
     let u = &config.user;
-    let mut attrs = vec![u.id_attr.clone(), u.email_attr.clone(), u.username.clone()];
+    let mut attrs = vec![u.id_attr.clone(), u.email_attr.clone()];
+    attrs.extend(u.username.iter().cloned());
     attrs.extend(u.name_attr.iter().cloned());
     attrs.extend(u.preferred_username_attr.iter().cloned());
     if let Some(g) = &config.group {
@@ -247,6 +258,17 @@ mod tests {
             // Every filter we build parses as exactly what we meant.
             assert!(ldap3::parse_filter(&got).is_ok(), "{got}");
         }
+        // Several username attributes (later Dex): any may match.
+        let c = config(
+            json!({"baseDN": "dc=x", "username": ["uid", "mail"], "filter": "(objectClass=person)"}),
+        );
+        let got = user_filter(&c, "a*)");
+        assert_eq!(
+            got,
+            "(&(objectClass=person)(|(uid=a\\2a\\29)(mail=a\\2a\\29)))"
+        );
+        assert!(ldap3::parse_filter(&got).is_ok(), "{got}");
+        assert_eq!(user_attrs(&c), ["mail", "uid"]);
     }
 
     #[test]

@@ -538,7 +538,12 @@ fn ldap_logs_never_hold_a_password() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    // The process-wide subscriber, not a scoped one: a scoped subscriber
+    // misses events whose callsites other test threads registered first.
+    // It also sees the other tests' logs, which must not hold these
+    // passwords either. This is the only test that sets it.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -565,7 +570,7 @@ fn ldap_logs_never_hold_a_password() {
                 wrong["bindPW"] = json!("wrong-bind-pw");
                 assert!(connector(&wrong).open().await.is_err());
             });
-    });
+    }
     let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("more than one entry") && logs.contains("refused the password"),
@@ -626,4 +631,19 @@ async fn ldap_silent_server_fails_within_the_timeout() {
             "{mode:?}: {msg}"
         );
     }
+}
+
+#[tokio::test]
+async fn ldap_username_may_be_a_list_of_attributes() {
+    let s = slapd();
+    let mut cfg = config(&s, Mode::Ldaps);
+    cfg["userSearch"]["username"] = json!(["uid", "mail"]);
+    let c = connector(&cfg);
+    for name in ["alice", "alice@example.org"] {
+        assert_eq!(login(&c, name, "alice-pw").await.user_id, "alice", "{name}");
+    }
+    assert!(matches!(
+        try_login(&c, all_scopes(), "*@example.org", "alice-pw").await,
+        Ok(None)
+    ));
 }

@@ -237,7 +237,8 @@ static LDAP_USER_SEARCH: Schema = Schema {
     fields: &[
         req("baseDN", Kind::Str),
         f("filter", Kind::Str),
-        req("username", Kind::Str),
+        // One attribute name, or a list of them (later Dex): `super::ldap`.
+        req("username", Kind::Any),
         f("scope", Kind::Str),
         f("idAttr", Kind::Str),
         f("emailAttr", Kind::Str),

@@ -175,6 +175,29 @@ pub fn check(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
     }
     if let Some(us) = config.get("userSearch") {
         let p = join(path, "userSearch");
+        if let Some(n) = us.get("username") {
+            let ok = match &n.value {
+                Value::Str(s) => !s.trim().is_empty(),
+                Value::Seq(items) => {
+                    !items.is_empty()
+                        && items
+                            .iter()
+                            .all(|i| matches!(&i.value, Value::Str(s) if !s.trim().is_empty()))
+                }
+                _ => false,
+            };
+            if !ok {
+                ctx.error(
+                    n.pos,
+                    &join(&p, "username"),
+                    "`username` must be an attribute name or a list of them",
+                    Some(
+                        "write e.g. `username: uid`, or `username: [uid, mail]` to accept either"
+                            .into(),
+                    ),
+                );
+            }
+        }
         scope(ctx, us, &p);
         filter(ctx, us, &p);
         if let (Some((_, n)), None) = (text(us, "emailSuffix"), text(us, "nameAttr")) {

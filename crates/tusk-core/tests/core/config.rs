@@ -737,6 +737,14 @@ fn ldap_connectors_are_checked_field_by_field() {
             &["required key `username` is missing"],
         ),
         (
+            "host: h\nuserSearch: {baseDN: dc=x, username: {a: b}}\n",
+            &["userSearch.username: `username` must be an attribute name or a list"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: []}\n",
+            &["`username` must be an attribute name or a list"],
+        ),
+        (
             "host: h\ninsecureNoSSL: true\nstartTLS: true\nuserSearch: {baseDN: dc=x, username: uid}\n",
             &[
                 "values0.yaml:8: oidc.upstreamIDPs[0].config.startTLS: both `insecureNoSSL` and `startTLS` are set",
