@@ -18,7 +18,8 @@
 //! Opening has two steps. [`open`] parses the config, synchronously and
 //! without I/O: its errors are configuration errors that no retry fixes.
 //! [`Connector::open`] then does whatever network work the connector needs
-//! before it can serve (discovery and key fetch for `oidc`); the provider
+//! before it can serve (discovery and key fetch for `oidc`, connecting and
+//! the service bind for `ldap`); the provider
 //! calls it in the background, retrying with backoff, and hands out only
 //! connectors whose last `open` succeeded.
 
