@@ -230,6 +230,42 @@ mod tests {
         }
     }
 
+    /// For many strings made of the characters filters care about: the
+    /// escaped form holds no `*`, `(`, `)` or NUL, every `\` starts a hex
+    /// pair, and the whole filter parses.
+    #[test]
+    fn escaping_leaves_no_operator() {
+        let alphabet: Vec<char> = "*()\\\0=|&!~<>a é🔑,+\"".chars().collect();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let c = config(json!({"baseDN": "dc=x", "username": "uid"}));
+        for _ in 0..5000 {
+            let len = (seed % 12) as usize;
+            let s: String = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    alphabet[(seed >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let e = escape(&s);
+            assert!(!e.contains(['*', '(', ')', '\0']), "{s:?} -> {e}");
+            let mut chars = e.chars();
+            while let Some(ch) = chars.next() {
+                if ch == '\\' {
+                    let pair: String = chars.by_ref().take(2).collect();
+                    assert!(
+                        pair.len() == 2 && pair.chars().all(|h| h.is_ascii_hexdigit()),
+                        "{s:?} -> {e}"
+                    );
+                }
+            }
+            let f = user_filter(&c, &s);
+            assert!(ldap3::parse_filter(&f).is_ok(), "{s:?} -> {f}");
+        }
+    }
+
     /// One row: the admin's filter (or none), the typed name, the filter sent.
     #[test]
     fn user_filters() {
