@@ -131,3 +131,54 @@ fn doctor_checks_ldap_connectors_against_the_directory() {
     let l = line(&out, "ldap `corp`: connect");
     assert!(l.starts_with("FAIL") && l.contains("reachable"), "{l}");
 }
+
+/// Through the identity API: an `ldap` connector file is checked and
+/// created, `list-connector` shows it healthy once it binds, and one whose
+/// directory is unreachable shows the reason; `get-connector` masks bindPW.
+#[test]
+fn idp_ldap_connectors_show_their_directory_health() {
+    let s = Slapd::start().unwrap_or_else(|e| panic!("the LDAP tests need a real directory: {e}"));
+    let d = super::Deployment::start("oidc:\n  mockIDP: false\npachd:\n  activateAuth: true\n");
+    d.use_context();
+    d.login_as_root();
+    let dir = d.dir.path();
+    let file = |id: &str, host: &str| {
+        format!(
+            "id: {id}\nname: {id}\ntype: ldap\nversion: 0\nconfig:\n  host: '{host}'\n  insecureNoSSL: true\n  bindDN: {SERVICE_DN}\n  bindPW: {SERVICE_PW}\n  userSearch:\n    baseDN: {PEOPLE_DN}\n    username: uid\n"
+        )
+    };
+    for (id, host) in [("corp", s.ldap_host()), ("down", "127.0.0.1:9".to_owned())] {
+        let path = write(dir, &format!("{id}.yaml"), file(id, &host).as_bytes());
+        let out = d.ok(&["idp", "create-connector", "--config", &path]);
+        assert!(out.contains(&format!("Created connector `{id}`")), "{out}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let list = loop {
+        let list = d.ok(&["idp", "list-connector"]);
+        let row = |id: &str| {
+            list.lines()
+                .find(|l| l.starts_with(id))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        if row("corp").ends_with("ok") && row("down").contains("127.0.0.1:9") {
+            break list;
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let down = list
+        .lines()
+        .find(|l| l.starts_with("down"))
+        .unwrap_or_default();
+    assert!(
+        down.contains("reachable") && !down.ends_with(" ok"),
+        "{list}"
+    );
+    assert!(!list.contains(SERVICE_PW), "{list}");
+    let got = d.ok(&["idp", "get-connector", "corp"]);
+    assert!(
+        got.contains("bindPW: '***'") && !got.contains(SERVICE_PW),
+        "{got}"
+    );
+}
