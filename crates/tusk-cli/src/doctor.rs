@@ -136,7 +136,12 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                         upstreams.len()
                     ),
                 );
-                for p in ldap::check(&config.connectors).await {
+                let expiry = ldap::Expiry {
+                    not_after,
+                    now: output::now(),
+                    renew_days: RENEW_DAYS,
+                };
+                for p in ldap::check(&config.connectors, &expiry).await {
                     let state = if p.ok { State::Ok } else { State::Fail };
                     report.push(p.check, state, p.detail, p.fix);
                 }

@@ -515,6 +515,9 @@ pub struct Probe {
     pub ok: bool,
     pub detail: String,
     pub fix: Option<String>,
+    /// On the `connect` check over TLS: the directory's certificate (DER),
+    /// so the caller can report its expiry against its own clock.
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// What `tusk doctor` checks of an `ldap` connector against the live
@@ -535,6 +538,7 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
             ok,
             detail,
             fix,
+            certificate: None,
         });
         ok
     };
@@ -567,20 +571,22 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
     let probed = tokio::spawn(async move {
         let c = &inner.config;
         let mut steps: Vec<(&'static str, Result<String, Fail>)> = Vec::new();
+        let mut certificate = None;
         if c.transport != Transport::Plain
             && let Err(e) = inner.tls().await
         {
             steps.push(("TLS files", Err(Fail::from(e))));
-            return steps;
+            return (steps, certificate);
         }
         let mut s = match inner.connect().await {
-            Ok(s) => {
+            Ok(mut s) => {
                 steps.push(("connect", Ok(format!("{} ({tls_mode})", c.url()))));
+                certificate = s.ldap.get_peer_certificate().await.ok().flatten();
                 s
             }
             Err(e) => {
                 steps.push(("connect", Err(e)));
-                return steps;
+                return (steps, certificate);
             }
         };
         match s.bind_service(c).await {
@@ -588,7 +594,7 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
             Ok(()) => steps.push(("service bind", Ok(format!("bound as `{}`", c.bind_dn)))),
             Err(e) => {
                 steps.push(("service bind", Err(e)));
-                return steps;
+                return (steps, certificate);
             }
         }
         let base = |what: &str, dn: &str| Fail {
@@ -620,11 +626,11 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
             }
         }
         s.close().await;
-        steps
+        (steps, certificate)
     })
     .await;
     match probed {
-        Ok(steps) => {
+        Ok((steps, certificate)) => {
             for (check, result) in steps {
                 push(
                     check,
@@ -637,6 +643,12 @@ pub async fn probe(id: &str, value: &serde_json::Value) -> Vec<Probe> {
                         (f.detail, fix)
                     }),
                 );
+            }
+            if let Some(p) = out
+                .iter_mut()
+                .find(|p| p.check.ends_with(": connect") && p.ok)
+            {
+                p.certificate = certificate;
             }
         }
         Err(e) => {

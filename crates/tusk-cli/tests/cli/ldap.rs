@@ -54,6 +54,10 @@ fn doctor_checks_ldap_connectors_against_the_directory() {
         ("ldap `corp`: service bind", SERVICE_DN),
         ("ldap `corp`: userSearch.baseDN", "finds users"),
         ("ldap `corp`: groupSearch.baseDN", "exists"),
+        (
+            "ldap `corp`: certificate",
+            "the directory's certificate expires",
+        ),
     ] {
         let l = line(&out, check);
         assert!(l.starts_with("ok") && l.contains(words), "{l}");
