@@ -9,7 +9,8 @@
 //! until it accepts connections. Dropping it stops the process and removes
 //! the directory. `stop` and `restart` let a test take the directory away
 //! and bring it back on the same ports; `modify` applies LDIF changes
-//! through `ldapmodify`, as an admin would.
+//! through `ldapmodify`, as an admin would. [`Slapd::start_with`] can make
+//! it demand a client certificate ([`Slapd::client_cert_paths`] has one).
 //!
 //! When slapd or ldap-utils is missing, `start` fails with the command that
 //! installs them: a test that needs the directory must fail, never skip.
@@ -247,6 +248,12 @@ fn leaf(
 impl Slapd {
     /// Starts a seeded directory on two free ports.
     pub fn start() -> Result<Slapd, SlapdError> {
+        Slapd::start_with(false)
+    }
+
+    /// Like [`Slapd::start`]; with `demand_client_cert`, TLS clients without
+    /// a certificate signed by the CA are refused (`TLSVerifyClient demand`).
+    pub fn start_with(demand_client_cert: bool) -> Result<Slapd, SlapdError> {
         let slapd = find("slapd")?;
         let slapadd = find("slapadd")?;
         find("ldapmodify")?;
@@ -270,7 +277,7 @@ impl Slapd {
         std::fs::write(d.join("client.pem"), client_pem)?;
         std::fs::write(d.join("client.key"), client_key)?;
         std::fs::create_dir(d.join("db"))?;
-        std::fs::write(d.join("slapd.conf"), config(d))?;
+        std::fs::write(d.join("slapd.conf"), config(d, demand_client_cert))?;
         std::fs::write(d.join("seed.ldif"), SEED)?;
         run(
             Command::new(&slapadd)
@@ -390,7 +397,7 @@ impl Drop for Slapd {
     }
 }
 
-fn config(d: &Path) -> String {
+fn config(d: &Path, demand_client_cert: bool) -> String {
     let p = |name: &str| d.join(name).display().to_string();
     format!(
         "\
@@ -405,7 +412,7 @@ moduleload back_mdb
 TLSCACertificateFile {ca}
 TLSCertificateFile {cert}
 TLSCertificateKeyFile {key}
-TLSVerifyClient allow
+TLSVerifyClient {verify}
 
 database mdb
 maxsize 10485760
@@ -431,5 +438,10 @@ access to *
         cert = p("server.pem"),
         key = p("server.key"),
         db = p("db"),
+        verify = if demand_client_cert {
+            "demand"
+        } else {
+            "allow"
+        },
     )
 }

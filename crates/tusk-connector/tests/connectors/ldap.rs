@@ -647,3 +647,28 @@ async fn ldap_username_may_be_a_list_of_attributes() {
         Ok(None)
     ));
 }
+
+/// A directory that demands a client certificate: without `clientCert` the
+/// handshake is refused; with it, over LDAPS and StartTLS, logins work.
+#[tokio::test]
+async fn ldap_client_certificates_are_presented() {
+    let s = Slapd::start_with(true)
+        .unwrap_or_else(|e| panic!("the LDAP tests need a real directory: {e}"));
+    let (cert, key) = s.client_cert_paths();
+    for mode in [Mode::Ldaps, Mode::StartTls] {
+        let without = connector(&config(&s, mode));
+        let err = without.open().await.unwrap_err();
+        assert!(
+            matches!(err, Error::Unavailable { .. }),
+            "{mode:?}: {err:?}"
+        );
+        let mut cfg = config(&s, mode);
+        cfg["clientCert"] = json!(cert);
+        cfg["clientKey"] = json!(key);
+        let with = connector(&cfg);
+        with.open()
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        login(&with, "alice", "alice-pw").await;
+    }
+}
