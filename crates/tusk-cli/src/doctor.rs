@@ -8,13 +8,17 @@
 //! upstream's token endpoint accepts the client credentials (a dummy code
 //! earns `invalid_grant` when they are good and `invalid_client` when they
 //! are not); the TLS chain verifies and is not about to expire; and this
-//! machine's clock agrees with the upstream's `Date`. Against a running
+//! machine's clock agrees with the upstream's `Date`. For every `ldap`
+//! connector in `--values` (doctor/ldap.rs): connect (TLS mode), service
+//! bind, and the user and group search bases. Against a running
 //! server (`--address`) it also checks tusk's own `/readyz`, gRPC, issuer
 //! discovery and TLS. `github` connectors (from `--values`, or from the
 //! running server) get their own checks (`doctor/github.rs`): API
 //! reachability with `rootCA`, and the OAuth app's credentials.
 
 mod github;
+
+mod ldap;
 
 use crate::client::{self, Address, ClientArgs, Conn, Target};
 use crate::config_args::{self, SourceArgs};
@@ -147,6 +151,15 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                         upstreams.len()
                     ),
                 );
+                let expiry = ldap::Expiry {
+                    not_after,
+                    now: output::now(),
+                    renew_days: RENEW_DAYS,
+                };
+                for p in ldap::check(&config.connectors, &expiry).await {
+                    let state = if p.ok { State::Ok } else { State::Fail };
+                    report.push(p.check, state, p.detail, p.fix);
+                }
             }
             config_args::Loaded::Refused => {
                 return Err(Failure::usage(format!(

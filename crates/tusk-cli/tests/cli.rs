@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "cli/ldap.rs"]
+mod ldap;
+
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
@@ -2264,10 +2267,10 @@ fn idp_commands_and_connector_files() {
         ),
         // Issue 13: a type the reference knows but tusk cannot open.
         (
-            "ldap.yaml",
-            "id: corp\ntype: ldap\nconfig: {host: ldap.example.com:636}\n",
+            "keystone.yaml",
+            "id: corp\ntype: keystone\nconfig: {host: keystone.example.com}\n",
             &[
-                "connector type `ldap` is one tusk cannot open",
+                "connector type `keystone` is one tusk cannot open",
                 "mockPassword, mockCallback, local, oidc",
             ],
         ),

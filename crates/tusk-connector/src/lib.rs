@@ -8,7 +8,8 @@
 //!
 //! Layout: `connector` holds the interfaces, `error` the one error type,
 //! `open` builds a connector by type; `mock` holds Dex's `mockPassword` and
-//! `mockCallback`; `local` the static password database; `oidc` the
+//! `mockCallback`; `local` the static password database; `ldap` the
+//! LDAP directory (service bind, user search, user bind, group search); `oidc` the
 //! upstream OpenID Connect relying party (Okta and friends); `github` the
 //! GitHub OAuth app login; `fields` and
 //! `query` read config fields and callback parameters. This file only
@@ -18,7 +19,8 @@
 //! Opening has two steps. [`open`] parses the config, synchronously and
 //! without I/O: its errors are configuration errors that no retry fixes.
 //! [`Connector::open`] then does whatever network work the connector needs
-//! before it can serve (discovery and key fetch for `oidc`); the provider
+//! before it can serve (discovery and key fetch for `oidc`, connecting and
+//! the service bind for `ldap`); the provider
 //! calls it in the background, retrying with backoff, and hands out only
 //! connectors whose last `open` succeeded.
 
@@ -27,6 +29,7 @@ mod error;
 mod fields;
 pub mod github;
 mod kinds;
+pub mod ldap;
 mod local;
 mod mock;
 pub mod oidc;

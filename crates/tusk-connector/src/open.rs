@@ -2,7 +2,7 @@
 
 use crate::connector::Connector;
 use crate::error::Error;
-use crate::{github, local, mock, oidc};
+use crate::{github, ldap, local, mock, oidc};
 use std::sync::Arc;
 
 /// Builds a connector from a stored, validated config.
@@ -13,6 +13,7 @@ pub fn open(id: &str, kind: &str, config: &serde_json::Value) -> Result<Arc<dyn 
         "local" => Arc::new(local::Local::open(id, config)?),
         "oidc" => Arc::new(oidc::Oidc::open(id, config)?),
         "github" => Arc::new(github::Github::open(id, config)?),
+        "ldap" => Arc::new(ldap::Ldap::open(id, config)?),
         other => {
             return Err(Error::Unsupported {
                 kind: other.to_owned(),

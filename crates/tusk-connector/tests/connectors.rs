@@ -9,6 +9,8 @@ use tusk_core::Secret;
 
 #[path = "connectors/github.rs"]
 mod github;
+#[path = "connectors/ldap.rs"]
+mod ldap;
 #[path = "connectors/oidc.rs"]
 mod oidc;
 
@@ -507,7 +509,7 @@ fn open_rejects_bad_configs() {
 
 #[test]
 fn open_refuses_unsupported_kinds() {
-    for kind in ["ldap", "saml", "no-such-type", ""] {
+    for kind in ["saml", "no-such-type", ""] {
         let err = open("up", kind, &json!({"issuer": "https://idp.example"})).unwrap_err();
         assert!(
             matches!(&err, Error::Unsupported { kind: k } if k == kind),
@@ -519,7 +521,7 @@ fn open_refuses_unsupported_kinds() {
             "{msg}"
         );
         assert!(
-            msg.contains("mockPassword, mockCallback, local, oidc"),
+            msg.contains("mockPassword, mockCallback, local, oidc, github, ldap"),
             "{msg}"
         );
     }

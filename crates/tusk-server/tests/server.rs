@@ -466,6 +466,9 @@ async fn router_answers_http_and_grpc_without_a_socket() {
 
 /// The OpenID provider mounted under `/dex`, over real HTTP: the bad inputs
 /// that only the HTTP layer sees (bodies, bytes, headers, rate limits).
+#[path = "server/ldap.rs"]
+mod ldap;
+
 mod provider_http {
     use super::*;
     use tusk_oidc::ConnectorConfig;

@@ -16,6 +16,8 @@
 //!
 //! A dev-dependency only: nothing here is for production.
 
+pub mod slapd;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;

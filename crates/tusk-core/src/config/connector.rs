@@ -269,6 +269,74 @@ pub static GITHUB_CONFIG: Schema = Schema {
     obsolete: &[],
 };
 
+static LDAP_USER_SEARCH: Schema = Schema {
+    fields: &[
+        req("baseDN", Kind::Str),
+        f("filter", Kind::Str),
+        // One attribute name, or a list of them (later Dex): `super::ldap`.
+        req("username", Kind::Any),
+        f("scope", Kind::Str),
+        f("idAttr", Kind::Str),
+        f("emailAttr", Kind::Str),
+        f("nameAttr", Kind::Str),
+        f("preferredUsernameAttr", Kind::Str),
+        f("emailSuffix", Kind::Str),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
+static LDAP_USER_MATCHER: Schema = Schema {
+    fields: &[req("userAttr", Kind::Str), req("groupAttr", Kind::Str)],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
+static LDAP_GROUP_SEARCH: Schema = Schema {
+    fields: &[
+        f("baseDN", Kind::Str),
+        f("filter", Kind::Str),
+        f("scope", Kind::Str),
+        f("userMatchers", Kind::List(&LDAP_USER_MATCHER)),
+        f("userAttr", Kind::Str),
+        f("groupAttr", Kind::Str),
+        f("nameAttr", Kind::Str),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
+/// Dex's `ldap` connector, field for field; cross-field rules are in
+/// `super::ldap`.
+pub static LDAP_CONFIG: Schema = Schema {
+    fields: &[
+        req("host", Kind::Str),
+        f("insecureNoSSL", Kind::Bool),
+        f("insecureSkipVerify", Kind::Bool),
+        f("startTLS", Kind::Bool),
+        f("rootCA", Kind::Str),
+        f("rootCAData", Kind::Str),
+        f("clientCert", Kind::Str),
+        f("clientKey", Kind::Str),
+        f("bindDN", Kind::Str),
+        f("bindPW", Kind::Secret),
+        f("usernamePrompt", Kind::Str),
+        req("userSearch", Kind::Map(&LDAP_USER_SEARCH)),
+        f("groupSearch", Kind::Map(&LDAP_GROUP_SEARCH)),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[
+        ("version", ENVELOPE_KEY_HELP),
+        ("id", ENVELOPE_KEY_HELP),
+        ("name", ENVELOPE_KEY_HELP),
+        ("type", ENVELOPE_KEY_HELP),
+    ],
+    obsolete: &[],
+};
+
 /// The config schema of a connector type, where tusk knows it.
 pub fn config_schema(type_: &str) -> Option<&'static Schema> {
     match type_ {
@@ -277,6 +345,7 @@ pub fn config_schema(type_: &str) -> Option<&'static Schema> {
         "mockCallback" => Some(&MOCK_CALLBACK_CONFIG),
         "local" => Some(&LOCAL_CONFIG),
         "github" => Some(&GITHUB_CONFIG),
+        "ldap" => Some(&LDAP_CONFIG),
         _ => None,
     }
 }
@@ -578,9 +647,12 @@ fn pick_config(
     };
     match config_schema(type_) {
         Some(schema) => {
-            check_map(ctx, &mut config, &config_path, schema);
+            let is_map = check_map(ctx, &mut config, &config_path, schema);
             if type_ == "github" {
                 check_github(ctx, &config, &config_path);
+            }
+            if is_map && type_ == "ldap" {
+                super::ldap::check(ctx, &config, &config_path);
             }
         }
         None if KNOWN_TYPES.contains(&type_) => ctx.warn(

@@ -20,6 +20,7 @@ mod clients;
 pub mod connector;
 pub mod diag;
 pub mod duration;
+mod ldap;
 mod loader;
 mod lookup;
 mod model;

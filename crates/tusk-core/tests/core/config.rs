@@ -748,3 +748,186 @@ fn github_connector_config() {
         check(&[text], &[], Err(want));
     }
 }
+
+/// A Helm values file with one `ldap` connector whose `config` lines are
+/// `config_lines` (each indented six spaces, starting at line 6).
+fn ldap_values(config_lines: &str) -> &'static str {
+    let body: String = config_lines
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
+    Box::leak(
+        format!("oidc:\n  upstreamIDPs:\n  - id: corp\n    type: ldap\n    config:\n{body}")
+            .into_boxed_str(),
+    )
+}
+
+const LDAP_OK: &str = "host: ldap.example.com\nbindDN: cn=svc,dc=example,dc=org\nbindPW: ldap-bind-s3cret\nuserSearch:\n  baseDN: ou=people,dc=example,dc=org\n  username: uid\ngroupSearch:\n  baseDN: ou=groups,dc=example,dc=org\n  userMatchers:\n  - userAttr: DN\n    groupAttr: member\n  nameAttr: cn\n";
+
+#[test]
+fn ldap_connectors_are_checked_field_by_field() {
+    // The README's example is valid as written.
+    assert!(
+        include_str!("../../../../README.md")
+            .contains(include_str!("../../../../examples/ldap-values.yaml")),
+        "README's ldap example and examples/ldap-values.yaml differ"
+    );
+    check(
+        &[include_str!("../../../../examples/ldap-values.yaml")],
+        &[],
+        Ok(&[r#""type":"ldap""#, r#""bindPW":"***""#]),
+    );
+    // Valid, and `config show` masks bindPW.
+    check(
+        &[ldap_values(LDAP_OK)],
+        &[],
+        Ok(&[r#""bindPW":"***""#, r#""host":"ldap.example.com""#]),
+    );
+    let rows: &[(&str, &[&str])] = &[
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: uid, emailAtr: mail}\n",
+            &[
+                "values0.yaml:7: oidc.upstreamIDPs[0].config.userSearch.emailAtr: unknown key `emailAtr`",
+                "did you mean `emailAttr`?",
+            ],
+        ),
+        (
+            "host: h\nbindPw: x\nuserSearch: {baseDN: dc=x, username: uid}\n",
+            &[
+                "values0.yaml:7: oidc.upstreamIDPs[0].config.bindPw: unknown key `bindPw`",
+                "did you mean `bindPW`?",
+            ],
+        ),
+        (
+            "userSearch: {baseDN: dc=x, username: uid}\n",
+            &["required key `host` is missing"],
+        ),
+        ("host: h\n", &["required key `userSearch` is missing"]),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x}\n",
+            &["required key `username` is missing"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: {a: b}}\n",
+            &["userSearch.username: `username` must be an attribute name or a list"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: []}\n",
+            &["`username` must be an attribute name or a list"],
+        ),
+        (
+            "host: h\ninsecureNoSSL: true\nstartTLS: true\nuserSearch: {baseDN: dc=x, username: uid}\n",
+            &[
+                "values0.yaml:8: oidc.upstreamIDPs[0].config.startTLS: both `insecureNoSSL` and `startTLS` are set",
+                "remove `insecureNoSSL`",
+            ],
+        ),
+        (
+            "host: ldaps://h:636\nuserSearch: {baseDN: dc=x, username: uid}\n",
+            &["values0.yaml:6:", "host `ldaps://h:636` is a URL"],
+        ),
+        (
+            "host: h\nrootCA: /ca.pem\nrootCAData: LS0t\nuserSearch: {baseDN: dc=x, username: uid}\n",
+            &["both `rootCA` and `rootCAData` are set"],
+        ),
+        (
+            "host: h\nclientCert: /c.pem\nuserSearch: {baseDN: dc=x, username: uid}\n",
+            &["`clientCert` is set but `clientKey` is not"],
+        ),
+        (
+            "host: h\nbindDN: cn=svc\nuserSearch: {baseDN: dc=x, username: uid}\n",
+            &["`bindDN` is set but `bindPW` is not"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: uid, scope: base}\n",
+            &["userSearch.scope: scope `base` is not one Dex accepts"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: uid, filter: objectClass=person}\n",
+            &["userSearch.filter: `objectClass=person` is not one LDAP filter"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: uid, emailSuffix: x.org}\n",
+            &["userSearch.emailSuffix", "`nameAttr` is not set"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: uid}\ngroupSearch: {baseDN: ou=g, nameAttr: cn}\n",
+            &["no user matcher", "userMatchers"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: uid}\ngroupSearch: {baseDN: ou=g, userMatchers: [{userAttr: DN, groupAttr: member}]}\n",
+            &["`baseDN` is set but `nameAttr` is not"],
+        ),
+        (
+            "host: h\nuserSearch: {baseDN: dc=x, username: uid}\ngroupSearch: {baseDN: ou=g, nameAttr: cn, userMatchers: [{userAttr: DN, groupAtr: member}]}\n",
+            &[
+                "userMatchers[0].groupAtr: unknown key `groupAtr`",
+                "did you mean `groupAttr`?",
+            ],
+        ),
+        (
+            "host: h\nkerberos: {enabled: true}\nuserSearch: {baseDN: dc=x, username: uid}\n",
+            &["unknown key `kerberos`"],
+        ),
+    ];
+    for (lines, want) in rows {
+        check(&[ldap_values(lines)], &[], Err(want));
+    }
+}
+
+#[test]
+fn ldap_insecure_settings_warn() {
+    let text = ldap_values(
+        "host: h\ninsecureNoSSL: true\nrootCA: /ca.pem\nuserSearch: {baseDN: dc=x, username: uid}\ngroupSearch: {baseDN: ou=g, nameAttr: cn, userAttr: uid, groupAttr: memberUid}\n",
+    );
+    let secrets = secrets();
+    let input = Input {
+        files: vec![SourceText {
+            name: "values0.yaml".into(),
+            bytes: text.as_bytes().to_vec(),
+        }],
+        env: Default::default(),
+        secrets: Some(&secrets),
+        listen: "127.0.0.1:30650".into(),
+    };
+    let loaded = config::load(&input).unwrap_or_else(|d| panic!("{d:?}"));
+    let warnings: Vec<String> = loaded.warnings.iter().map(|d| d.to_string()).collect();
+    let warnings = warnings.join("\n");
+    for want in [
+        "values0.yaml:7: oidc.upstreamIDPs[0].config.insecureNoSSL: users' passwords and `bindPW` cross the network in clear text",
+        "values0.yaml:8: oidc.upstreamIDPs[0].config.rootCA: `rootCA` has no effect",
+        "legacy form",
+    ] {
+        assert!(warnings.contains(want), "`{want}` not in\n{warnings}");
+    }
+}
+
+#[test]
+fn ldap_starttls_without_a_port_warns() {
+    let secrets = secrets();
+    for (host, warned) in [
+        ("h", true),
+        ("h:389", false),
+        ("[::1]", true),
+        ("[::1]:389", false),
+    ] {
+        let text = ldap_values(&format!(
+            "host: '{host}'\nstartTLS: true\nuserSearch: {{baseDN: dc=x, username: uid}}\n"
+        ));
+        let input = Input {
+            files: vec![SourceText {
+                name: "values0.yaml".into(),
+                bytes: text.as_bytes().to_vec(),
+            }],
+            env: Default::default(),
+            secrets: Some(&secrets),
+            listen: "127.0.0.1:30650".into(),
+        };
+        let loaded = config::load(&input).unwrap_or_else(|d| panic!("{d:?}"));
+        let got = loaded
+            .warnings
+            .iter()
+            .any(|d| d.to_string().contains("StartTLS goes to 636"));
+        assert_eq!(got, warned, "{host}");
+    }
+}

@@ -24,7 +24,7 @@ pub fn load_connector(path: &Path) -> Outcome<config::ConnectorSpec> {
         path.display().to_string()
     };
     match config::parse_connector(&bytes, &name, Dialect::IdpFile) {
-        // The reference's other types (ldap, github, saml, ...) pass the
+        // The reference's other types (github, saml, ...) pass the
         // checks, for values files written for Pachyderm, but tusk cannot
         // open them: created through the API, one would only ever show as
         // unavailable.
