@@ -1,4 +1,4 @@
 //! The connector types this build can open.
 
 /// The connector types [`crate::open`] can build.
-pub const SUPPORTED_KINDS: &[&str] = &["mockPassword", "mockCallback", "local", "oidc"];
+pub const SUPPORTED_KINDS: &[&str] = &["mockPassword", "mockCallback", "local", "oidc", "saml"];

@@ -30,6 +30,7 @@ mod mock;
 pub mod oidc;
 mod open;
 mod query;
+pub mod saml;
 
 pub use connector::{
     CallbackConnector, Connector, Identity, PasswordConnector, RefreshConnector, Scopes,

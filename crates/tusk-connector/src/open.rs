@@ -2,7 +2,7 @@
 
 use crate::connector::Connector;
 use crate::error::Error;
-use crate::{local, mock, oidc};
+use crate::{local, mock, oidc, saml};
 use std::sync::Arc;
 
 /// Builds a connector from a stored, validated config.
@@ -12,6 +12,7 @@ pub fn open(id: &str, kind: &str, config: &serde_json::Value) -> Result<Arc<dyn 
         "mockCallback" => Arc::new(mock::MockCallback::new(id)),
         "local" => Arc::new(local::Local::open(id, config)?),
         "oidc" => Arc::new(oidc::Oidc::open(id, config)?),
+        "saml" => Arc::new(saml::Saml::open(id, config)?),
         other => {
             return Err(Error::Unsupported {
                 kind: other.to_owned(),

@@ -9,6 +9,8 @@ use tusk_core::Secret;
 
 #[path = "connectors/oidc.rs"]
 mod oidc;
+#[path = "connectors/saml.rs"]
+mod saml;
 
 const CALLBACK: &str = "https://pach.example/dex/callback";
 
