@@ -20,7 +20,9 @@ const NONCE = 'fixture-nonce';
 const ACS = 'http://127.0.0.1:5556/dex/callback';
 const SP = 'https://tusk.example.com/saml-sp';
 const requestID = `_${createHash('sha256').update(`tusk-saml-request:${NONCE}`).digest('hex')}`;
-const now = new Date();
+// Ten minutes after the certificates start, so a clock set a little
+// before a response's NotBefore still finds the certificate valid.
+const now = new Date(Date.now() + 10 * 60 * 1000);
 const keys = makeKeyPair();
 const other = makeKeyPair('some-other-idp');
 const idp = identityProvider({ entityID: 'https://idp.example.com/metadata', ssoURL: 'https://idp.example.com/sso', ...keys });

@@ -5,7 +5,8 @@
 //!
 //! Submodules: `xml` reads the response into a namespace-aware tree and
 //! refuses DTDs; `c14n` is exclusive canonicalisation; `dsig` verifies one
-//! enveloped signature with the configured keys; `cert` reads `ca`/`caData`;
+//! enveloped signature with the configured keys (`ca`/`caData`, read by
+//! `tusk_core::certificate`);
 //! `response` holds every validation rule, pure, the time passed in.
 //! docs/saml-connector.md states the rules for admins.
 //!
@@ -15,7 +16,6 @@
 //! replicas), so the same response cannot finish a second login.
 
 mod c14n;
-mod cert;
 mod dsig;
 mod response;
 mod xml;
@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tusk_core::clock::Clock;
 
-pub use cert::{Certificate, parse_pem};
+pub use tusk_core::certificate::{Certificate, parse_pem};
 pub use response::{MAX_RESPONSE_CHARS, SKEW_SECS};
 
 const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -489,8 +489,28 @@ impl CallbackConnector for Saml {
                 "the callback carries no SAMLResponse: the IdP must POST the response to the ACS URL (HTTP-POST binding)".into(),
             )
         })?;
-        let keys: Vec<dsig::PublicKey> =
-            self.cfg.certificates.iter().map(|c| c.key.clone()).collect();
+        let now = self.clock.now();
+        // Only certificates valid now (with the skew) sign; an expired
+        // one is named, so the admin knows to install the IdP's new one.
+        let keys: Vec<dsig::PublicKey> = self
+            .cfg
+            .certificates
+            .iter()
+            .filter(|c| c.not_before - SKEW_SECS <= now && now <= c.not_after + SKEW_SECS)
+            .map(|c| dsig::PublicKey(c.rsa_public_key.clone()))
+            .collect();
+        if keys.is_empty() && !self.cfg.insecure_skip_signature_validation {
+            let expiry = self
+                .cfg
+                .certificates
+                .iter()
+                .map(|c| format!("`{}` valid {} to {}", c.subject, response::format_time(c.not_before), response::format_time(c.not_after)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(self.refused(format!(
+                "no configured IdP certificate is valid now ({expiry}): put the IdP's current signing certificate in `ca`/`caData`"
+            )));
+        }
         let rules = response::Rules {
             keys: if self.cfg.insecure_skip_signature_validation {
                 None
@@ -505,7 +525,7 @@ impl CallbackConnector for Saml {
             saml_response,
             &rules,
             &request_id(upstream),
-            self.clock.now(),
+            now,
         )
         .map_err(|reason| self.refused(reason))?;
         self.identity(scopes, verified)

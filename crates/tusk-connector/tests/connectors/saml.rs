@@ -148,6 +148,12 @@ async fn responses_from_a_real_idp_are_checked() {
             Want::Refused("not this SP `http://127.0.0.1:5556/dex/callback`"),
         ),
         ("expired assertion", signed.clone(), none, 300 + SKEW_SECS, None, Want::Refused("expired at")),
+        (
+            "the configured certificate has expired",
+            signed.clone(),
+            none, 3 * 86_400, None,
+            Want::Refused("no configured IdP certificate is valid now (`CN=tusk-test-idp` valid"),
+        ),
         ("within the skew after expiry", signed.clone(), none, 300 + SKEW_SECS - 1, None, Want::User("jane-0001")),
         ("not yet valid", signed.clone(), none, -SKEW_SECS - 1, None, Want::Refused("not valid before")),
         ("within the skew before NotBefore", signed.clone(), none, -SKEW_SECS, None, Want::User("jane-0001")),
