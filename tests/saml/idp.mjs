@@ -77,6 +77,7 @@ export function identityProvider({ entityID, ssoURL, key, cert }) {
     signingCert: cert,
     wantAuthnRequestsSigned: false,
     singleSignOnService: [{ Binding: REDIRECT, Location: ssoURL }],
+    singleLogoutService: [{ Binding: REDIRECT, Location: ssoURL.replace(/sso$/, 'slo') }],
     nameIDFormat: ['urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'],
     loginResponseTemplate: { context: TEMPLATE, attributes: [] },
   });
@@ -91,9 +92,10 @@ export function serviceProvider({ entityID, acs, metadata, signing = 'assertion'
   }[signing];
   if (!flags) throw new Error(`unknown signing mode ${signing}`);
   if (metadata) {
-    // tusk's metadata says WantAssertionsSigned="true"; samlify reads it
-    // from there, and the message flag from the setting.
-    return samlify.ServiceProvider({ metadata, wantMessageSigned: flags.wantMessageSigned });
+    // samlify takes WantAssertionsSigned from the metadata (tusk's says
+    // "true"); an IdP admin who signs the response only overrides it.
+    const md = flags.wantAssertionsSigned ? metadata : metadata.replace('WantAssertionsSigned="true"', 'WantAssertionsSigned="false"');
+    return samlify.ServiceProvider({ metadata: md, wantMessageSigned: flags.wantMessageSigned });
   }
   return samlify.ServiceProvider({
     entityID,
