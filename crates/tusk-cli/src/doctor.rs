@@ -12,6 +12,8 @@
 //! server (`--address`) it also checks tusk's own `/readyz`, gRPC, issuer
 //! discovery and TLS.
 
+mod saml;
+
 use crate::client::{self, Address, ClientArgs, Conn, Target};
 use crate::config_args::{self, SourceArgs};
 use crate::error::{Failure, Outcome, chain};
@@ -30,6 +32,9 @@ pub struct DoctorArgs {
     #[command(flatten)]
     out: Out,
 }
+
+/// The connector types doctor checks against their live systems.
+const CHECKED_KINDS: &[&str] = &["oidc", "saml"];
 
 /// Largest clock difference tolerated: the provider's ID-token leeway.
 const MAX_SKEW_SECS: i64 = 60;
@@ -96,9 +101,10 @@ fn line(c: &Check) -> String {
     }
 }
 
-/// One upstream `oidc` connector to check.
+/// One upstream connector to check (`oidc` or `saml`).
 struct Upstream {
     id: String,
+    kind: String,
     config: Value,
 }
 
@@ -117,16 +123,17 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                     config
                         .connectors
                         .iter()
-                        .filter(|c| c.type_ == "oidc")
+                        .filter(|c| CHECKED_KINDS.contains(&c.type_.as_str()))
                         .map(|c| Upstream {
                             id: c.id.clone(),
+                            kind: c.type_.clone(),
                             config: c.config.clone(),
                         }),
                 );
                 report.ok(
                     "values",
                     format!(
-                        "configuration valid; issuer {}, {} connector(s), {} of type oidc",
+                        "configuration valid; issuer {}, {} connector(s), {} of type oidc or saml",
                         config.issuer,
                         config.connectors.len(),
                         upstreams.len()
@@ -157,10 +164,13 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         }
     }
     for u in &upstreams {
-        check_upstream(u, tusk_issuer.as_deref(), &mut report).await;
+        match u.kind.as_str() {
+            "saml" => saml::check(&u.id, &u.config, &mut report).await,
+            _ => check_upstream(u, tusk_issuer.as_deref(), &mut report).await,
+        }
     }
     if upstreams.is_empty() {
-        report.skip("upstream", "no connector of type oidc to check");
+        report.skip("upstream", "no connector of type oidc or saml to check");
     }
     let failed = report.0.iter().filter(|c| c.state == State::Fail).count();
     let value = json!(
@@ -262,9 +272,10 @@ async fn check_server(
             if let Some(list) = body["checks"]["config"]["connectors"].as_array() {
                 from_readyz = list
                     .iter()
-                    .filter(|c| c["type"] == "oidc")
+                    .filter(|c| CHECKED_KINDS.iter().any(|k| c["type"] == *k))
                     .map(|c| Upstream {
                         id: c["id"].as_str().unwrap_or("").to_owned(),
+                        kind: c["type"].as_str().unwrap_or("").to_owned(),
                         config: c["config"].clone(),
                     })
                     .collect();
@@ -432,9 +443,10 @@ async fn check_server(
             .into_inner()
             .connectors
             .iter()
-            .filter(|c| c.r#type == "oidc")
+            .filter(|c| CHECKED_KINDS.contains(&c.r#type.as_str()))
             .map(|c| Upstream {
                 id: c.id.clone(),
+                kind: c.r#type.clone(),
                 config: c.config.as_ref().map_or_else(
                     || serde_json::from_str(&c.json_config).unwrap_or(Value::Null),
                     tusk_proto::structs::struct_to_json,
