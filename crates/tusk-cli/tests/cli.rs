@@ -3391,12 +3391,18 @@ fn doctor_checks_a_saml_connector() {
         (
             &format!("{sso}/sso"),
             0,
-            &["ok    corp: certificate: `CN=tusk-config-test-idp` (line 1) expires in", "ok    corp: ssoURL:"],
+            &[
+                "ok    corp: certificate: `CN=tusk-config-test-idp` (line 1) expires in",
+                "ok    corp: ssoURL:",
+            ],
         ),
         (
             "http://127.0.0.1:1/sso",
             1,
-            &["FAIL  corp: ssoURL: http://127.0.0.1:1/sso is unreachable", "fix: check config.ssoURL against the IdP's metadata"],
+            &[
+                "FAIL  corp: ssoURL: http://127.0.0.1:1/sso is unreachable",
+                "fix: check config.ssoURL against the IdP's metadata",
+            ],
         ),
     ];
     for (i, (url, want_code, want)) in rows.iter().enumerate() {

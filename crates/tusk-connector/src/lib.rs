@@ -9,7 +9,9 @@
 //! Layout: `connector` holds the interfaces, `error` the one error type,
 //! `open` builds a connector by type; `mock` holds Dex's `mockPassword` and
 //! `mockCallback`; `local` the static password database; `oidc` the
-//! upstream OpenID Connect relying party (Okta and friends); `fields` and
+//! upstream OpenID Connect relying party (Okta and friends); `saml` the SAML
+//! 2.0 service provider (its XML, c14n and signature checks in
+//! submodules; it reads one local file, the `ca` certificate); `fields` and
 //! `query` read config fields and callback parameters. This file only
 //! declares modules and re-exports, so no module depends on logic here. Configs arrive already validated by
 //! `tusk_core::config::connector`, as JSON.

@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tusk_core::clock::Clock;
 
-pub use tusk_core::certificate::{Certificate, parse_pem};
 pub use response::{MAX_RESPONSE_CHARS, SKEW_SECS};
+pub use tusk_core::certificate::{Certificate, parse_pem};
 
 const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
@@ -464,11 +464,13 @@ impl CallbackConnector for Saml {
         }
         if upstream.nonce.is_empty() {
             return Err(Error::Internal(
-                "the auth request has no per-request secret to derive the SAML request id from".into(),
+                "the auth request has no per-request secret to derive the SAML request id from"
+                    .into(),
             ));
         }
         let xml = self.authn_request(&request_id(upstream));
-        let encoded = base64::engine::general_purpose::STANDARD.encode(deflate_stored(xml.as_bytes()));
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(deflate_stored(xml.as_bytes()));
         let mut url = url::Url::parse(&self.cfg.sso_url)
             .map_err(|e| config_err(&self.id, format!("`ssoURL` does not parse: {e}")))?;
         url.query_pairs_mut()
@@ -504,7 +506,14 @@ impl CallbackConnector for Saml {
                 .cfg
                 .certificates
                 .iter()
-                .map(|c| format!("`{}` valid {} to {}", c.subject, response::format_time(c.not_before), response::format_time(c.not_after)))
+                .map(|c| {
+                    format!(
+                        "`{}` valid {} to {}",
+                        c.subject,
+                        response::format_time(c.not_before),
+                        response::format_time(c.not_after)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             return Err(self.refused(format!(
@@ -521,13 +530,8 @@ impl CallbackConnector for Saml {
             recipient: &self.cfg.redirect_uri,
             sso_issuer: self.cfg.sso_issuer.as_deref(),
         };
-        let verified = response::validate(
-            saml_response,
-            &rules,
-            &request_id(upstream),
-            now,
-        )
-        .map_err(|reason| self.refused(reason))?;
+        let verified = response::validate(saml_response, &rules, &request_id(upstream), now)
+            .map_err(|reason| self.refused(reason))?;
         self.identity(scopes, verified)
     }
 }

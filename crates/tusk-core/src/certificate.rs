@@ -64,14 +64,21 @@ fn parse_blocks(text: &str) -> Result<Vec<Certificate>, (Option<usize>, String)>
             None if line == BEGIN => block = Some((n, String::new())),
             None if line.is_empty() => {}
             None => {
-                return Err((Some(n), format!(
-                    "line {n} is outside a `{BEGIN}` block; the value must hold PEM certificates only"
-                )));
+                return Err((
+                    Some(n),
+                    format!(
+                        "line {n} is outside a `{BEGIN}` block; the value must hold PEM certificates only"
+                    ),
+                ));
             }
             Some((start, b64)) if line == END => {
                 let start = *start;
-                let der = decode_base64(b64)
-                    .ok_or_else(|| (Some(start), format!("the certificate at line {start} is not valid base64")))?;
+                let der = decode_base64(b64).ok_or_else(|| {
+                    (
+                        Some(start),
+                        format!("the certificate at line {start} is not valid base64"),
+                    )
+                })?;
                 certs.push(parse_der(&der, start).map_err(|e| (Some(start), e))?);
                 block = None;
             }
@@ -79,10 +86,16 @@ fn parse_blocks(text: &str) -> Result<Vec<Certificate>, (Option<usize>, String)>
         }
     }
     if let Some((start, _)) = block {
-        return Err((Some(start), format!("the certificate at line {start} has no `{END}` line")));
+        return Err((
+            Some(start),
+            format!("the certificate at line {start} has no `{END}` line"),
+        ));
     }
     if certs.is_empty() {
-        return Err((None, format!("no certificate found: expected a `{BEGIN}` block")));
+        return Err((
+            None,
+            format!("no certificate found: expected a `{BEGIN}` block"),
+        ));
     }
     Ok(certs)
 }
@@ -122,7 +135,7 @@ pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
         } as u32)
     }
     let bytes = s.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
@@ -157,8 +170,14 @@ mod tests {
         check("", "no certificate found");
         check("junk\n", "line 1 is outside");
         check("\n-----BEGIN CERTIFICATE-----\nAAAA\n", "line 2 has no");
-        check("-----BEGIN CERTIFICATE-----\nA*==\n-----END CERTIFICATE-----\n", "line 1 is not valid base64");
-        check("\n\n-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n", "at line 3 does not parse as X.509");
+        check(
+            "-----BEGIN CERTIFICATE-----\nA*==\n-----END CERTIFICATE-----\n",
+            "line 1 is not valid base64",
+        );
+        check(
+            "\n\n-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+            "at line 3 does not parse as X.509",
+        );
         assert_eq!(decode_base64("TWFu").unwrap(), b"Man");
         assert_eq!(decode_base64("TWE=").unwrap(), b"Ma");
         assert_eq!(decode_base64("TQ==").unwrap(), b"M");

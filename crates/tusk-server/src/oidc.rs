@@ -481,7 +481,12 @@ async fn callback_connector_post(
 async fn saml_metadata(State(s): State<Oidc>, Path(connector): Path<String>) -> Response {
     let slots = s.inner.provider.connectors();
     let text = |status: StatusCode, body: String| {
-        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response()
     };
     let Some(slot) = slots.iter().find(|x| x.id == connector) else {
         return text(
@@ -499,7 +504,9 @@ async fn saml_metadata(State(s): State<Oidc>, Path(connector): Path<String>) -> 
                 .into_response(),
             None => text(
                 StatusCode::NOT_FOUND,
-                format!("connector `{connector}` is not a SAML connector, so it has no SP metadata\n"),
+                format!(
+                    "connector `{connector}` is not a SAML connector, so it has no SP metadata\n"
+                ),
             ),
         },
         Err(_) => text(

@@ -15,7 +15,10 @@ pub(super) enum Verdict {
     Ok(String),
     /// In date, but expiring soon: shown as ok with a warning in the text.
     Warn(String),
-    Fail { detail: String, fix: String },
+    Fail {
+        detail: String,
+        fix: String,
+    },
 }
 
 const CERT_FIX: &str = "put the IdP's current signing certificate (from its metadata or admin console) in config.caData; during a rollover caData may hold both the old and the new one";
@@ -51,7 +54,10 @@ pub(super) fn certificate_verdict(pem: &str, now: i64) -> Verdict {
             })
             .collect();
         return Verdict::Fail {
-            detail: format!("no configured IdP certificate is valid now: {}; logins fail", all.join(", ")),
+            detail: format!(
+                "no configured IdP certificate is valid now: {}; logins fail",
+                all.join(", ")
+            ),
             fix: CERT_FIX.into(),
         };
     };
@@ -68,7 +74,13 @@ pub(super) fn certificate_verdict(pem: &str, now: i64) -> Verdict {
 /// Checks one `saml` connector.
 pub(super) async fn check(id: &str, config: &Value, report: &mut Report) {
     let name = |what: &str| format!("{id}: {what}");
-    let text = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let text = |k: &str| {
+        config
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let insecure = config.get("insecureSkipSignatureValidation") == Some(&Value::Bool(true));
     if insecure {
         report.fail(

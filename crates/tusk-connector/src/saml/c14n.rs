@@ -19,7 +19,13 @@ pub(crate) fn canonicalize(el: &Element, skip: Option<&Element>, inclusive: &[St
     out
 }
 
-fn write(el: &Element, skip: Option<&Element>, inclusive: &[String], rendered: &Scope, out: &mut String) {
+fn write(
+    el: &Element,
+    skip: Option<&Element>,
+    inclusive: &[String],
+    rendered: &Scope,
+    out: &mut String,
+) {
     let mut used: Vec<&str> = vec![el.prefix.as_str()];
     for a in &el.attrs {
         if !a.prefix.is_empty() {

@@ -79,7 +79,10 @@ pub(crate) fn verify(signed: &Element, sig: &Element, keys: &[PublicKey]) -> Res
             "the signature on <{what}> uses transforms {algs:?}; tusk accepts exactly enveloped-signature then exclusive c14n"
         ));
     }
-    let ref_inclusive = transforms.get(1).map(|t| prefix_list(t)).unwrap_or_default();
+    let ref_inclusive = transforms
+        .get(1)
+        .map(|t| prefix_list(t))
+        .unwrap_or_default();
     let digest_alg = match one(reference, DS, "DigestMethod")?.attr("Algorithm") {
         Some("http://www.w3.org/2001/04/xmlenc#sha256") => &digest::SHA256,
         Some("http://www.w3.org/2001/04/xmlenc#sha512") => &digest::SHA512,
@@ -100,8 +103,9 @@ pub(crate) fn verify(signed: &Element, sig: &Element, keys: &[PublicKey]) -> Res
             "the digest of <{what}> does not match its signature: the element was changed after it was signed"
         ));
     }
-    let value = b64(&one(sig, DS, "SignatureValue")?.text())
-        .map_err(|_| format!("the signature on <{what}> has a SignatureValue that is not base64"))?;
+    let value = b64(&one(sig, DS, "SignatureValue")?.text()).map_err(|_| {
+        format!("the signature on <{what}> has a SignatureValue that is not base64")
+    })?;
     let signed_info = canonicalize(info, None, &info_inclusive);
     let ok = keys.iter().any(|k| {
         signature::UnparsedPublicKey::new(alg, &k.0)
@@ -120,7 +124,10 @@ fn one<'a>(parent: &'a Element, ns: &str, local: &str) -> Result<&'a Element, St
     match parent.only_child(ns, local) {
         Ok(Some(e)) => Ok(e),
         Ok(None) => Err(format!("<{}> has no {local}", parent.qname())),
-        Err(n) => Err(format!("<{}> has {n} {local} elements; one is allowed", parent.qname())),
+        Err(n) => Err(format!(
+            "<{}> has {n} {local} elements; one is allowed",
+            parent.qname()
+        )),
     }
 }
 

@@ -115,17 +115,19 @@ fn validate_tree(
         .map_err(|_| "the assertion has more than one signature".to_owned())?;
     let placed = usize::from(response_sig.is_some()) + usize::from(assertion_sig.is_some());
     if signatures != placed {
-        return Err("the response has a signature outside the response and assertion elements".into());
+        return Err(
+            "the response has a signature outside the response and assertion elements".into(),
+        );
     }
     let mut ids = HashSet::new();
     for e in &all {
-        if let Some(id) = e.attr("ID") {
-            if !ids.insert(id) {
-                return Err(format!(
-                    "the ID `{}` appears twice in the response",
-                    crate::query::truncate(id, 80)
-                ));
-            }
+        if let Some(id) = e.attr("ID")
+            && !ids.insert(id)
+        {
+            return Err(format!(
+                "the ID `{}` appears twice in the response",
+                crate::query::truncate(id, 80)
+            ));
         }
     }
 
@@ -141,19 +143,19 @@ fn validate_tree(
 
     // The response envelope.
     check_issuer(root, rules, "response")?;
-    if let Some(irt) = root.attr("InResponseTo") {
-        if irt != request_id {
-            return Err(wrong_request(irt));
-        }
+    if let Some(irt) = root.attr("InResponseTo")
+        && irt != request_id
+    {
+        return Err(wrong_request(irt));
     }
-    if let Some(dest) = root.attr("Destination") {
-        if dest != rules.recipient {
-            return Err(format!(
-                "the response's Destination is `{}`, not this connector's redirectURI `{}`",
-                crate::query::truncate(dest, 200),
-                rules.recipient
-            ));
-        }
+    if let Some(dest) = root.attr("Destination")
+        && dest != rules.recipient
+    {
+        return Err(format!(
+            "the response's Destination is `{}`, not this connector's redirectURI `{}`",
+            crate::query::truncate(dest, 200),
+            rules.recipient
+        ));
     }
     check_status(root)?;
 
@@ -200,23 +202,19 @@ fn wrong_request(got: &str) -> String {
     )
 }
 
-fn check_issuer<'a>(
-    el: &'a Element,
-    rules: &Rules<'_>,
-    what: &str,
-) -> Result<Option<String>, String> {
+fn check_issuer(el: &Element, rules: &Rules<'_>, what: &str) -> Result<Option<String>, String> {
     let issuer = match el.only_child(ASSERTION, "Issuer") {
         Ok(Some(i)) => i.text(),
         Ok(None) => return Ok(None),
         Err(_) => return Err(format!("the {what} has more than one Issuer")),
     };
-    if let Some(want) = rules.sso_issuer {
-        if issuer != want {
-            return Err(format!(
-                "the {what}'s Issuer is `{}`, not the configured ssoIssuer `{want}`",
-                crate::query::truncate(&issuer, 200)
-            ));
-        }
+    if let Some(want) = rules.sso_issuer
+        && issuer != want
+    {
+        return Err(format!(
+            "the {what}'s Issuer is `{}`, not the configured ssoIssuer `{want}`",
+            crate::query::truncate(&issuer, 200)
+        ));
     }
     Ok(Some(issuer))
 }
@@ -324,7 +322,11 @@ fn check_conditions(conditions: &Element, rules: &Rules<'_>, now: i64) -> Result
     Ok(())
 }
 
-fn check_window(not_before: Option<&str>, not_on_or_after: Option<&str>, now: i64) -> Result<(), String> {
+fn check_window(
+    not_before: Option<&str>,
+    not_on_or_after: Option<&str>,
+    now: i64,
+) -> Result<(), String> {
     if let Some(nb) = not_before {
         let t = parse_time(nb)?;
         if now + SKEW_SECS < t {
@@ -351,7 +353,13 @@ fn check_window(not_before: Option<&str>, not_on_or_after: Option<&str>, now: i6
 pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
     let bad = || format!("`{}` is not a SAML time", crate::query::truncate(s, 40));
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(bad());
     }
     let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
@@ -361,7 +369,14 @@ pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
         }
         part.parse::<i64>().map_err(|_| bad())
     };
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return Err(bad());
     }

@@ -277,7 +277,9 @@ fn open_element(start: &BytesStart<'_>, parent: Option<&Scope>) -> Result<Elemen
             scope.insert(String::new(), value);
         } else if let Some(p) = key.strip_prefix("xmlns:") {
             if value.is_empty() {
-                return Err(format!("the XML undeclares prefix `{p}`, which XML 1.0 does not allow"));
+                return Err(format!(
+                    "the XML undeclares prefix `{p}`, which XML 1.0 does not allow"
+                ));
             }
             scope.insert(p.to_owned(), value);
         } else {

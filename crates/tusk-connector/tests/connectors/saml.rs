@@ -68,13 +68,18 @@ fn scopes() -> Scopes {
     }
 }
 
-async fn post(conn: &Saml, xml: &str, upstream: &UpstreamParams) -> Result<tusk_connector::Identity, Error> {
+async fn post(
+    conn: &Saml,
+    xml: &str,
+    upstream: &UpstreamParams,
+) -> Result<tusk_connector::Identity, Error> {
     let cb = conn.callback().unwrap();
     let query = vec![
         ("SAMLResponse".to_owned(), STANDARD.encode(xml)),
         ("state".to_owned(), "req-1".to_owned()),
     ];
-    cb.handle_callback(&scopes(), "unused", &query, upstream).await
+    cb.handle_callback(&scopes(), "unused", &query, upstream)
+        .await
 }
 
 /// The signed assertion element of a response, as text.
@@ -103,6 +108,13 @@ enum Want {
     Refused(&'static str),
 }
 
+/// A change to the connector's config.
+type Patch = fn(&mut Value, &Fixture);
+
+/// Name, response XML, config change, clock offset, nonce (`None`: the
+/// capture's), outcome.
+type Row<'a> = (&'a str, String, Patch, i64, Option<&'a str>, Want);
+
 /// Every row: a response (mutated), optionally a config change, a clock
 /// offset from the capture time and a nonce; the outcome.
 #[tokio::test]
@@ -110,9 +122,8 @@ async fn responses_from_a_real_idp_are_checked() {
     let fx = Fixture::load();
     let signed = fx.xml("assertion_signed");
     let a = assertion(&signed).to_owned();
-    type Patch = fn(&mut Value, &Fixture);
     let none: Patch = |_, _| {};
-    let rows: Vec<(&str, String, Patch, i64, Option<&str>, Want)> = vec![
+    let rows: Vec<Row> = vec![
         ("assertion signed", signed.clone(), none, 0, None, Want::User("jane-0001")),
         ("response and assertion signed", fx.xml("both_signed"), none, 0, None, Want::User("jane-0001")),
         (
@@ -318,13 +329,18 @@ async fn responses_from_a_real_idp_are_checked() {
         let clock = Arc::new(FakeClock::new(fx.now() + offset));
         let conn = Saml::with_clock("saml", &config, clock).unwrap();
         let upstream = match nonce {
-            Some(n) => UpstreamParams { nonce: n.into(), pkce_verifier: None },
+            Some(n) => UpstreamParams {
+                nonce: n.into(),
+                pkce_verifier: None,
+            },
             None => fx.upstream(),
         };
         let got = post(&conn, &xml, &upstream).await;
         let ok = match (&want, &got) {
             (Want::User(id), Ok(identity)) => identity.user_id == *id,
-            (Want::Refused(text), Err(e @ Error::SamlRefused { .. })) => e.to_string().contains(text),
+            (Want::Refused(text), Err(e @ Error::SamlRefused { .. })) => {
+                e.to_string().contains(text)
+            }
             _ => false,
         };
         if !ok {
@@ -340,8 +356,14 @@ async fn a_login_maps_attributes_like_dex() {
     let signed = fx.xml("assertion_signed");
     let rows: Vec<(Value, Vec<&str>)> = vec![
         (json!({}), vec!["admins", "data-team"]),
-        (json!({"allowedGroups": ["admins"]}), vec!["admins", "data-team"]),
-        (json!({"allowedGroups": ["admins"], "filterGroups": true}), vec!["admins"]),
+        (
+            json!({"allowedGroups": ["admins"]}),
+            vec!["admins", "data-team"],
+        ),
+        (
+            json!({"allowedGroups": ["admins"], "filterGroups": true}),
+            vec!["admins"],
+        ),
         (json!({"groupsAttr": null}), vec![]),
     ];
     for (patch, want_groups) in rows {
@@ -357,7 +379,12 @@ async fn a_login_maps_attributes_like_dex() {
         assert!(id.email_verified);
         assert_eq!(id.groups, want_groups, "{patch}");
         // No refresh upstream: the login's identity stands.
-        let refreshed = conn.refresh().unwrap().refresh(&scopes(), id.clone()).await.unwrap();
+        let refreshed = conn
+            .refresh()
+            .unwrap()
+            .refresh(&scopes(), id.clone())
+            .await
+            .unwrap();
         assert_eq!(refreshed, id);
     }
 }
@@ -377,18 +404,30 @@ fn config_errors_name_the_field() {
         let err = Saml::open("saml", &config).unwrap_err().to_string();
         assert!(err.contains(want), "{patch}: {err}");
     };
-    check(json!({"ca": "/etc/idp.pem"}), "both `ca` and `caData` are set");
+    check(
+        json!({"ca": "/etc/idp.pem"}),
+        "both `ca` and `caData` are set",
+    );
     check(json!({"caData": null}), "no IdP certificate");
     check(
         json!({"caData": "-----BEGIN CERTIFICATE-----\nMIIBnotacert\n-----END CERTIFICATE-----\n"}),
         "`caData`: the certificate at line 1",
     );
     check(json!({"caData": "hello"}), "`caData`: line 1 is outside");
-    check(json!({"ca": "/nonexistent/idp.pem", "caData": null}), "cannot read `ca` file /nonexistent/idp.pem");
+    check(
+        json!({"ca": "/nonexistent/idp.pem", "caData": null}),
+        "cannot read `ca` file /nonexistent/idp.pem",
+    );
     check(json!({"ssoURL": null}), "no ssoURL supplied");
     check(json!({"emailAttr": ""}), "no emailAttr supplied");
-    check(json!({"redirectURI": "not a url"}), "`redirectURI` must be an absolute http(s) URL");
-    check(json!({"nameIDPolicyFormat": "bogus"}), "invalid nameIDPolicyFormat `bogus`");
+    check(
+        json!({"redirectURI": "not a url"}),
+        "`redirectURI` must be an absolute http(s) URL",
+    );
+    check(
+        json!({"nameIDPolicyFormat": "bogus"}),
+        "invalid nameIDPolicyFormat `bogus`",
+    );
     // caData as Dex's JSON []byte: base64 of the PEM.
     let mut config = fx.config();
     config["caData"] = json!(STANDARD.encode(fx.s("cert")));
@@ -412,17 +451,34 @@ fn login_url_and_metadata() {
     // Stored-block DEFLATE: one final block holding the XML as is.
     let raw = STANDARD.decode(&q["SAMLRequest"]).unwrap();
     let xml = String::from_utf8(raw[5..].to_vec()).unwrap();
-    assert!(xml.contains(&format!("ID=\"{}\"", fx.s("request_id"))), "{xml}");
+    assert!(
+        xml.contains(&format!("ID=\"{}\"", fx.s("request_id"))),
+        "{xml}"
+    );
     assert!(xml.contains("Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\""));
-    assert!(xml.contains(&format!("<saml:Issuer>{}</saml:Issuer>", fx.s("sp_entity_id"))));
+    assert!(xml.contains(&format!(
+        "<saml:Issuer>{}</saml:Issuer>",
+        fx.s("sp_entity_id")
+    )));
     let err = cb
-        .login_url(&scopes(), "https://elsewhere/dex/callback", "s", &fx.upstream())
+        .login_url(
+            &scopes(),
+            "https://elsewhere/dex/callback",
+            "s",
+            &fx.upstream(),
+        )
         .unwrap_err()
         .to_string();
-    assert!(err.contains("set `redirectURI` to \"https://elsewhere/dex/callback\""), "{err}");
+    assert!(
+        err.contains("set `redirectURI` to \"https://elsewhere/dex/callback\""),
+        "{err}"
+    );
     let md = conn.sp_metadata().unwrap();
     assert!(md.contains(&format!("entityID=\"{}\"", fx.s("sp_entity_id"))));
-    assert!(md.contains(&format!("Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{}\"", fx.s("acs"))));
+    assert!(md.contains(&format!(
+        "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{}\"",
+        fx.s("acs")
+    )));
     assert!(md.contains("WantAssertionsSigned=\"true\""));
 }
 
@@ -435,12 +491,23 @@ async fn malformed_form_values_are_refused() {
         (vec![], "carries no SAMLResponse"),
         (vec![("SAMLResponse", "%%%".into())], "not base64"),
         (vec![("SAMLResponse", "a".repeat(600_000))], "larger than"),
-        (vec![("SAMLResponse", STANDARD.encode("<x/>"))], "not a SAML 2.0"),
-        (vec![("SAMLResponse", STANDARD.encode([0xff, 0xfe]))], "not UTF-8"),
+        (
+            vec![("SAMLResponse", STANDARD.encode("<x/>"))],
+            "not a SAML 2.0",
+        ),
+        (
+            vec![("SAMLResponse", STANDARD.encode([0xff, 0xfe]))],
+            "not UTF-8",
+        ),
     ];
     for (query, want) in rows {
-        let query: Vec<(String, String)> = query.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        let err = cb.handle_callback(&scopes(), "x", &query, &fx.upstream()).await.unwrap_err().to_string();
+        let query: Vec<(String, String)> =
+            query.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let err = cb
+            .handle_callback(&scopes(), "x", &query, &fx.upstream())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "{err}");
     }
 }

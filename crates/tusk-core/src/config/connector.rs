@@ -247,7 +247,9 @@ fn check_saml(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
             config.pos,
             path,
             "no IdP certificate: a saml connector needs `ca` or `caData`",
-            Some("set `caData` to the IdP's signing certificate (PEM), or `ca` to a PEM file".into()),
+            Some(
+                "set `caData` to the IdP's signing certificate (PEM), or `ca` to a PEM file".into(),
+            ),
         ),
         (None, Some(data)) => {
             if let Value::Str(text) = &data.value {
@@ -271,8 +273,11 @@ fn check_saml(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
         }
         _ => {}
     }
-    if insecure {
-        if let Some(n) = config.get("insecureSkipSignatureValidation") {
+    if let Some(n) = config
+        .get("insecureSkipSignatureValidation")
+        .filter(|_| insecure)
+    {
+        {
             ctx.warn(
                 n.pos,
                 &join(path, "insecureSkipSignatureValidation"),
@@ -640,7 +645,8 @@ fn pick_config(
     };
     match config_schema(type_) {
         Some(schema) => {
-            if check_map(ctx, &mut config, &config_path, schema) && type_ == "saml" {
+            let shaped = check_map(ctx, &mut config, &config_path, schema);
+            if shaped && type_ == "saml" {
                 check_saml(ctx, &config, &config_path);
             }
         }

@@ -697,31 +697,49 @@ fn saml_connector_configs_are_checked() {
     let broken = ca_data.replacen("MII", "MIX", 1);
     // A second, broken certificate: the error points at its own line.
     let second = format!("{ca_data}{}", indented.replacen("MII", "MIX", 1));
-    check(&[yaml("", &ca_data)], &[], Ok(&[r#""type":"saml""#, r#""usernameAttr":"uid""#]));
+    check(
+        &[yaml("", &ca_data)],
+        &[],
+        Ok(&[r#""type":"saml""#, r#""usernameAttr":"uid""#]),
+    );
     let rows: Vec<(&str, Want)> = vec![
         (
             yaml("      groupAttr: groups\n", &ca_data),
-            Err(&["values0.yaml:11: oidc.upstreamIDPs[0].config.groupAttr: unknown key `groupAttr`", "did you mean `groupsAttr`?"]),
+            Err(&[
+                "values0.yaml:11: oidc.upstreamIDPs[0].config.groupAttr: unknown key `groupAttr`",
+                "did you mean `groupsAttr`?",
+            ]),
         ),
         (
             yaml("      ca: /etc/idp.pem\n", &ca_data),
-            Err(&["values0.yaml:11: oidc.upstreamIDPs[0].config.ca: both `ca` and `caData` are set"]),
+            Err(&[
+                "values0.yaml:11: oidc.upstreamIDPs[0].config.ca: both `ca` and `caData` are set",
+            ]),
         ),
-        (yaml("", ""), Err(&["no IdP certificate: a saml connector needs `ca` or `caData`"])),
+        (
+            yaml("", ""),
+            Err(&["no IdP certificate: a saml connector needs `ca` or `caData`"]),
+        ),
         (
             yaml("", &broken),
-            Err(&["values0.yaml:12: oidc.upstreamIDPs[0].config.caData: the IdP certificate does not parse: the certificate at line 1"]),
+            Err(&[
+                "values0.yaml:12: oidc.upstreamIDPs[0].config.caData: the IdP certificate does not parse: the certificate at line 1",
+            ]),
         ),
         (
             yaml("", &second),
-            Err(&["values0.yaml:31: oidc.upstreamIDPs[0].config.caData: the IdP certificate does not parse: the certificate at line 20"]),
+            Err(&[
+                "values0.yaml:31: oidc.upstreamIDPs[0].config.caData: the IdP certificate does not parse: the certificate at line 20",
+            ]),
         ),
         (
             yaml("", "      caData: hello\n"),
             Err(&["caData: the IdP certificate does not parse: line 1 is outside"]),
         ),
         (
-            yaml("      emailAttr: ''\n", &ca_data).replacen("      emailAttr: email\n", "", 1).leak(),
+            yaml("      emailAttr: ''\n", &ca_data)
+                .replacen("      emailAttr: email\n", "", 1)
+                .leak(),
             Err(&["required key `emailAttr` is missing or empty"]),
         ),
         (
@@ -736,7 +754,9 @@ fn saml_connector_configs_are_checked() {
     let input = Input {
         files: vec![SourceText {
             name: "values0.yaml".into(),
-            bytes: yaml("      insecureSkipSignatureValidation: true\n", "").as_bytes().to_vec(),
+            bytes: yaml("      insecureSkipSignatureValidation: true\n", "")
+                .as_bytes()
+                .to_vec(),
         }],
         env: Default::default(),
         secrets: None,
