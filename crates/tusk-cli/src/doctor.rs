@@ -165,7 +165,13 @@ pub async fn run(args: DoctorArgs) -> Outcome {
     }
     for u in &upstreams {
         match u.kind.as_str() {
-            "saml" => saml::check(&u.id, &u.config, &mut report).await,
+            "saml" => saml::check(&u.id, &u.config)
+                .await
+                .into_iter()
+                .for_each(|f| match f.fix {
+                    Some(fix) => report.fail(f.name, f.detail, fix),
+                    None => report.ok(f.name, f.detail),
+                }),
             _ => check_upstream(u, tusk_issuer.as_deref(), &mut report).await,
         }
     }

@@ -494,7 +494,7 @@ fn open_rejects_bad_configs() {
 
 #[test]
 fn open_refuses_unsupported_kinds() {
-    for kind in ["ldap", "github", "saml", "no-such-type", ""] {
+    for kind in ["ldap", "github", "no-such-type", ""] {
         let err = open("up", kind, &json!({"issuer": "https://idp.example"})).unwrap_err();
         assert!(
             matches!(&err, Error::Unsupported { kind: k } if k == kind),

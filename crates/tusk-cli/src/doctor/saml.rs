@@ -2,7 +2,7 @@
 //! in date (a warning within [`WARN_DAYS`], a failure once expired), the
 //! IdP's `ssoURL` answers, and signature checks are not turned off.
 
-use super::{Report, build_http, chain};
+use crate::error::chain;
 use serde_json::Value;
 use tusk_connector::saml::{Certificate, ca_data_text, parse_pem};
 
@@ -71,8 +71,44 @@ pub(super) fn certificate_verdict(pem: &str, now: i64) -> Verdict {
     }
 }
 
+/// One line of doctor's report, as this module finds it: `fix` is set
+/// exactly when the check failed.
+#[derive(Debug)]
+pub(super) struct Finding {
+    pub name: String,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+/// The findings so far; doctor prints them in order.
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn ok(&mut self, name: String, detail: impl Into<String>) {
+        self.0.push(Finding {
+            name,
+            detail: detail.into(),
+            fix: None,
+        });
+    }
+    fn fail(&mut self, name: String, detail: impl Into<String>, fix: impl Into<String>) {
+        self.0.push(Finding {
+            name,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        });
+    }
+}
+
 /// Checks one `saml` connector.
-pub(super) async fn check(id: &str, config: &Value, report: &mut Report) {
+pub(super) async fn check(id: &str, config: &Value) -> Vec<Finding> {
+    let mut report = Findings::default();
+    check_into(id, config, &mut report).await;
+    report.0
+}
+
+async fn check_into(id: &str, config: &Value, report: &mut Findings) {
     let name = |what: &str| format!("{id}: {what}");
     let text = |k: &str| {
         config
@@ -125,7 +161,7 @@ pub(super) async fn check(id: &str, config: &Value, report: &mut Report) {
     // 2. The IdP's SSO endpoint answers (any HTTP status: without a
     // SAMLRequest most IdPs answer 4xx, which still proves it is there).
     let sso = text("ssoURL");
-    let http = match build_http(None, false) {
+    let http = match crate::client::http_client(None) {
         Ok(h) => h,
         Err(f) => return report.fail(name("ssoURL"), f.message, f.help.unwrap_or_default()),
     };
