@@ -23,8 +23,9 @@ const requestID = `_${createHash('sha256').update(`tusk-saml-request:${NONCE}`).
 // Ten minutes after the certificates start, so a clock set a little
 // before a response's NotBefore still finds the certificate valid.
 const now = new Date(Date.now() + 10 * 60 * 1000);
-const keys = makeKeyPair();
-const other = makeKeyPair('some-other-idp');
+// Ten years: the committed capture must stay usable; the key is thrown away.
+const keys = makeKeyPair('tusk-test-idp', 3650);
+const other = makeKeyPair('some-other-idp', 3650);
 const idp = identityProvider({ entityID: 'https://idp.example.com/metadata', ssoURL: 'https://idp.example.com/sso', ...keys });
 const sp = (signing) => serviceProvider({ entityID: SP, acs: ACS, signing });
 const make = (signing, extra = {}) => loginResponse(idp, sp(signing), { requestID, user: USERS.jane, now, ...extra });

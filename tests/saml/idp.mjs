@@ -41,11 +41,11 @@ export const USERS = {
 };
 
 /** A fresh RSA-2048 key and a self-signed certificate, as PEM. */
-export function makeKeyPair(cn = 'tusk-test-idp') {
+export function makeKeyPair(cn = 'tusk-test-idp', days = 2) {
   const dir = mkdtempSync(join(tmpdir(), 'tusk-saml-key-'));
   try {
     execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', String(days),
       '-subj', `/CN=${cn}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
     ], { stdio: 'pipe' });
     return {
