@@ -10,9 +10,15 @@
 
 use quick_xml::events::{BytesStart, Event};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Deeper nesting than any SAML response needs.
 pub(crate) const MAX_DEPTH: usize = 64;
+
+/// More namespace declarations than any SAML response needs; the cap keeps
+/// the in-scope maps (shared, copied only where a declaration changes
+/// them) small whatever the input.
+pub(crate) const MAX_NS_DECLS: usize = 128;
 
 pub(crate) const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -43,8 +49,9 @@ pub(crate) struct Element {
     pub ns: String,
     /// Attributes other than namespace declarations, in document order.
     pub attrs: Vec<Attr>,
-    /// Every namespace in scope here, inherited ones included.
-    pub scope: Scope,
+    /// Every namespace in scope here, inherited ones included; shared with
+    /// the parent when this element declares none.
+    pub scope: Rc<Scope>,
     pub children: Vec<Node>,
 }
 
@@ -138,6 +145,7 @@ pub(crate) fn parse(input: &str) -> Result<Element, String> {
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut decls = 0usize;
     loop {
         let event = reader
             .read_event()
@@ -162,7 +170,7 @@ pub(crate) fn parse(input: &str) -> Result<Element, String> {
                     return Err(format!("the XML nests deeper than {MAX_DEPTH} elements"));
                 }
                 let parent = stack.last().map(|e| &e.scope);
-                let el = open_element(&start, parent)?;
+                let el = open_element(&start, parent, &mut decls)?;
                 stack.push(el);
             }
             Event::Empty(start) => {
@@ -170,7 +178,7 @@ pub(crate) fn parse(input: &str) -> Result<Element, String> {
                     return Err("the XML has more than one root element".into());
                 }
                 let parent = stack.last().map(|e| &e.scope);
-                let el = open_element(&start, parent)?;
+                let el = open_element(&start, parent, &mut decls)?;
                 close(&mut stack, &mut root, el);
             }
             Event::End(_) => {
@@ -254,11 +262,15 @@ fn close(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
     }
 }
 
-fn open_element(start: &BytesStart<'_>, parent: Option<&Scope>) -> Result<Element, String> {
+fn open_element(
+    start: &BytesStart<'_>,
+    parent: Option<&Rc<Scope>>,
+    decls: &mut usize,
+) -> Result<Element, String> {
     let name = std::str::from_utf8(start.name().as_ref())
         .map_err(|_| "the XML has an element name that is not UTF-8".to_owned())?
         .to_owned();
-    let mut scope = parent.cloned().unwrap_or_default();
+    let mut declared: Vec<(String, String)> = Vec::new();
     let mut raw_attrs = Vec::new();
     for a in start.attributes() {
         let a = a.map_err(|e| format!("the XML has a malformed attribute in <{name}>: {e}"))?;
@@ -273,19 +285,35 @@ fn open_element(start: &BytesStart<'_>, parent: Option<&Scope>) -> Result<Elemen
         let value = quick_xml::escape::unescape(&spaced)
             .map_err(|e| format!("the XML has a bad reference in attribute `{key}`: {e}"))?
             .into_owned();
+        if key == "xmlns" || key.starts_with("xmlns:") {
+            *decls += 1;
+            if *decls > MAX_NS_DECLS {
+                return Err(format!(
+                    "the XML declares more than {MAX_NS_DECLS} namespaces"
+                ));
+            }
+        }
         if key == "xmlns" {
-            scope.insert(String::new(), value);
+            declared.push((String::new(), value));
         } else if let Some(p) = key.strip_prefix("xmlns:") {
             if value.is_empty() {
                 return Err(format!(
                     "the XML undeclares prefix `{p}`, which XML 1.0 does not allow"
                 ));
             }
-            scope.insert(p.to_owned(), value);
+            declared.push((p.to_owned(), value));
         } else {
             raw_attrs.push((key, value));
         }
     }
+    let scope = match (parent, declared.is_empty()) {
+        (Some(p), true) => Rc::clone(p),
+        (p, _) => {
+            let mut s: Scope = p.map(|p| (**p).clone()).unwrap_or_default();
+            s.extend(declared);
+            Rc::new(s)
+        }
+    };
     let (prefix, local) = split(&name);
     let ns = resolve(&scope, prefix, &name)?;
     let mut attrs: Vec<Attr> = Vec::with_capacity(raw_attrs.len());
@@ -358,6 +386,10 @@ mod tests {
         check("<r>", "ends before");
         check("", "no root");
         check(&"<a>".repeat(MAX_DEPTH + 1), "deeper");
+        let many: String = (0..=MAX_NS_DECLS)
+            .map(|i| format!(" xmlns:p{i}='urn:{i}'"))
+            .collect();
+        check(&format!("<r{many}/>"), "more than 128 namespaces");
     }
 
     #[test]
