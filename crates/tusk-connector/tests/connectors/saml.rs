@@ -311,6 +311,19 @@ async fn responses_from_a_real_idp_are_checked() {
             Want::Refused("not the one tusk sent"),
         ),
         (
+            "unsolicited (IdP-initiated): no InResponseTo anywhere",
+            signed
+                .replace(&a, &strip_signature(&a))
+                .replace(&format!(" InResponseTo=\"{}\"", fx.s("request_id")), ""),
+            |c, _| {
+                c.as_object_mut().unwrap().remove("caData");
+                c["insecureSkipSignatureValidation"] = json!(true);
+            },
+            0,
+            None,
+            Want::Refused("IdP-initiated login is refused"),
+        ),
+        (
             "allowedGroups without a match",
             signed.clone(),
             |c, _| c["allowedGroups"] = json!(["finance"]),
