@@ -165,7 +165,7 @@ pub async fn run(args: DoctorArgs) -> Outcome {
     }
     for u in &upstreams {
         match u.kind.as_str() {
-            "saml" => saml::check(&u.id, &u.config)
+            "saml" => saml::check(&u.id, &u.config, tusk_issuer.as_deref())
                 .await
                 .into_iter()
                 .for_each(|f| match f.fix {

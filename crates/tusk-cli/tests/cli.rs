@@ -3392,6 +3392,7 @@ fn doctor_checks_a_saml_connector() {
             &format!("{sso}/sso"),
             0,
             &[
+                "ok    corp: redirectURI: http://127.0.0.1:30650/dex/callback, tusk's ACS",
                 "ok    corp: certificate: `CN=tusk-config-test-idp` (line 1) expires in",
                 "ok    corp: ssoURL:",
             ],

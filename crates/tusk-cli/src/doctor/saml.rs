@@ -1,6 +1,7 @@
 //! `tusk doctor` for `saml` connectors: the IdP certificate parses and is
 //! in date (a warning within [`WARN_DAYS`], a failure once expired), the
-//! IdP's `ssoURL` answers, and signature checks are not turned off.
+//! IdP's `ssoURL` answers, `redirectURI` is tusk's ACS (`<issuer>/callback`),
+//! and signature checks are not turned off.
 
 use crate::error::chain;
 use serde_json::Value;
@@ -102,13 +103,13 @@ impl Findings {
 }
 
 /// Checks one `saml` connector.
-pub(super) async fn check(id: &str, config: &Value) -> Vec<Finding> {
+pub(super) async fn check(id: &str, config: &Value, tusk_issuer: Option<&str>) -> Vec<Finding> {
     let mut report = Findings::default();
-    check_into(id, config, &mut report).await;
+    check_into(id, config, tusk_issuer, &mut report).await;
     report.0
 }
 
-async fn check_into(id: &str, config: &Value, report: &mut Findings) {
+async fn check_into(id: &str, config: &Value, tusk_issuer: Option<&str>, report: &mut Findings) {
     let name = |what: &str| format!("{id}: {what}");
     let text = |k: &str| {
         config
@@ -117,6 +118,22 @@ async fn check_into(id: &str, config: &Value, report: &mut Findings) {
             .unwrap_or("")
             .to_owned()
     };
+    if let Some(issuer) = tusk_issuer {
+        let acs = format!("{}/callback", issuer.trim_end_matches('/'));
+        let redirect = text("redirectURI");
+        if redirect == acs {
+            report.ok(
+                name("redirectURI"),
+                format!("{acs}, tusk's ACS (POST binding)"),
+            );
+        } else {
+            report.fail(
+                name("redirectURI"),
+                format!("config.redirectURI is \"{redirect}\", but tusk receives SAML responses at \"{acs}\""),
+                format!("set config.redirectURI to \"{acs}\" and use it as the ACS URL at the IdP (tusk's SP metadata at {issuer}/saml/{id}/metadata has it)"),
+            );
+        }
+    }
     let insecure = config.get("insecureSkipSignatureValidation") == Some(&Value::Bool(true));
     if insecure {
         report.fail(
