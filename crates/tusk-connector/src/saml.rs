@@ -32,7 +32,7 @@ use std::sync::Arc;
 use tusk_core::clock::Clock;
 
 pub use response::{MAX_RESPONSE_CHARS, SKEW_SECS};
-pub use tusk_core::certificate::{Certificate, parse_pem};
+pub use tusk_core::certificate::{Certificate, parse_pem, pem_text as ca_data_text};
 
 const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
@@ -178,20 +178,6 @@ impl Config {
     pub fn entity_id(&self) -> &str {
         self.entity_issuer.as_deref().unwrap_or(&self.redirect_uri)
     }
-}
-
-/// `caData` is PEM text in YAML/JSON configs, or its base64 (Dex's `[]byte`
-/// field in JSON is base64 of the PEM).
-pub fn ca_data_text(data: &str) -> String {
-    if data.contains("-----BEGIN") {
-        return data.to_owned();
-    }
-    let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .unwrap_or_else(|| data.to_owned())
 }
 
 /// The machine's time, read here as the `oidc` connector reads it; tests

@@ -122,6 +122,18 @@ fn parse_der(der: &[u8], line: usize) -> Result<Certificate, String> {
     })
 }
 
+/// A config value that holds certificates as PEM text, or Dex's JSON
+/// `[]byte` form of it (base64 of the PEM), as PEM text.
+pub fn pem_text(value: &str) -> String {
+    if value.contains("-----BEGIN") {
+        return value.to_owned();
+    }
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    decode_base64(&compact)
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| value.to_owned())
+}
+
 /// Standard base64 with padding, as PEM bodies use.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     fn val(c: u8) -> Option<u32> {

@@ -253,7 +253,7 @@ fn check_saml(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
         ),
         (None, Some(data)) => {
             if let Value::Str(text) = &data.value {
-                let pem = saml_ca_text(text);
+                let pem = crate::certificate::pem_text(text);
                 if let Err(e) = crate::certificate::parse_pem(&pem) {
                     // A block scalar's node starts at its first line, so
                     // the PEM's line maps onto the file; base64 or a
@@ -286,17 +286,6 @@ fn check_saml(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
             );
         }
     }
-}
-
-/// `caData` as PEM text, or Dex's JSON `[]byte` form: base64 of the PEM.
-fn saml_ca_text(text: &str) -> String {
-    if text.contains("-----BEGIN") {
-        return text.to_owned();
-    }
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    crate::certificate::decode_base64(&compact)
-        .and_then(|b| String::from_utf8(b).ok())
-        .unwrap_or_else(|| text.to_owned())
 }
 
 static MOCK_PASSWORD_CONFIG: Schema = Schema {
