@@ -290,10 +290,11 @@ impl Saml {
                 .join(", ")
         };
         let first = |name: &str| -> Result<String, Error> {
+            // Like Dex: the first value of the attributes with this name.
             v.attributes
                 .iter()
-                .find(|(n, _)| n == name)
-                .and_then(|(_, vals)| vals.first())
+                .filter(|(n, _)| n == name)
+                .find_map(|(_, vals)| vals.first())
                 .filter(|s| !s.is_empty())
                 .cloned()
                 .ok_or_else(|| {
@@ -319,11 +320,16 @@ impl Saml {
             }
             return Ok(identity);
         };
-        let values = v
+        // Like Dex: the values of every attribute with this name (some IdPs
+        // send one attribute per group).
+        let matching: Vec<&Vec<String>> = v
             .attributes
             .iter()
-            .find(|(n, _)| n == groups_attr)
-            .map(|(_, vals)| vals.clone())
+            .filter(|(n, _)| n == groups_attr)
+            .map(|(_, vals)| vals)
+            .collect();
+        let values: Vec<String> = (!matching.is_empty())
+            .then(|| matching.into_iter().flatten().cloned().collect())
             .ok_or_else(|| {
                 self.refused(format!(
                     "the assertion has no attribute `{groups_attr}` (groupsAttr; it has {})",

@@ -594,3 +594,39 @@ async fn conformance_saml() {
         .unwrap();
     assert!(no_groups.groups.is_empty());
 }
+
+/// Attributes as IdPs send them, through an unsigned response with
+/// `insecureSkipSignatureValidation` (the only way to vary a signed
+/// assertion): one `Attribute` per group adds up, as in Dex, and
+/// `groupsDelim` splits a single value.
+#[tokio::test]
+async fn groups_in_several_attributes_and_delimited() {
+    let fx = Fixture::load();
+    let signed = fx.xml("assertion_signed");
+    let a = assertion(&signed).to_owned();
+    let unsigned = signed.replace(&a, &strip_signature(&a));
+    let extra = "<saml:Attribute Name=\"groups\"><saml:AttributeValue>extra</saml:AttributeValue></saml:Attribute>";
+    let delimited = "<saml:Attribute Name=\"roles\"><saml:AttributeValue>a;b;c</saml:AttributeValue></saml:Attribute>";
+    let xml = unsigned.replace(
+        "</saml:AttributeStatement>",
+        &format!("{extra}{delimited}</saml:AttributeStatement>"),
+    );
+    let rows: Vec<(Value, Vec<&str>)> = vec![
+        (json!({}), vec!["admins", "data-team", "extra"]),
+        (
+            json!({"groupsAttr": "roles", "groupsDelim": ";"}),
+            vec!["a", "b", "c"],
+        ),
+    ];
+    for (patch, want) in rows {
+        let mut config = fx.config();
+        config.as_object_mut().unwrap().remove("caData");
+        config["insecureSkipSignatureValidation"] = json!(true);
+        for (k, v) in patch.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        let conn = Saml::with_clock("saml", &config, Arc::new(FakeClock::new(fx.now()))).unwrap();
+        let id = post(&conn, &xml, &fx.upstream()).await.unwrap();
+        assert_eq!(id.groups, want, "{patch}");
+    }
+}
