@@ -20,6 +20,8 @@ mod github;
 
 mod ldap;
 
+mod saml;
+
 use crate::client::{self, Address, ClientArgs, Conn, Target};
 use crate::config_args::{self, SourceArgs};
 use crate::error::{Failure, Outcome, chain};
@@ -38,6 +40,9 @@ pub struct DoctorArgs {
     #[command(flatten)]
     out: Out,
 }
+
+/// The connector types doctor checks against their live systems.
+const CHECKED_KINDS: &[&str] = &["oidc", "saml"];
 
 /// Largest clock difference tolerated: the provider's ID-token leeway.
 const MAX_SKEW_SECS: i64 = 60;
@@ -104,9 +109,10 @@ fn line(c: &Check) -> String {
     }
 }
 
-/// One upstream `oidc` connector to check.
+/// One upstream connector to check (`oidc`, `saml` or `github`).
 struct Upstream {
     id: String,
+    kind: String,
     config: Value,
 }
 
@@ -116,6 +122,7 @@ pub async fn run(args: DoctorArgs) -> Outcome {
     let mut tusk_issuer: Option<String> = None;
     let mut upstreams: Vec<Upstream> = Vec::new();
     let mut githubs: Vec<Upstream> = Vec::new();
+    let mut ldap_checked = false;
     if values_mode {
         let (loaded, diags) = args.source.load().map_err(Failure::usage)?;
         config_args::print_diagnostics(&diags);
@@ -129,6 +136,7 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                         .filter(|c| c.type_ == "github")
                         .map(|c| Upstream {
                             id: c.id.clone(),
+                            kind: c.type_.clone(),
                             config: c.config.clone(),
                         }),
                 );
@@ -136,16 +144,17 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                     config
                         .connectors
                         .iter()
-                        .filter(|c| c.type_ == "oidc")
+                        .filter(|c| CHECKED_KINDS.contains(&c.type_.as_str()))
                         .map(|c| Upstream {
                             id: c.id.clone(),
+                            kind: c.type_.clone(),
                             config: c.config.clone(),
                         }),
                 );
                 report.ok(
                     "values",
                     format!(
-                        "configuration valid; issuer {}, {} connector(s), {} of type oidc",
+                        "configuration valid; issuer {}, {} connector(s), {} of type oidc or saml",
                         config.issuer,
                         config.connectors.len(),
                         upstreams.len()
@@ -156,6 +165,7 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                     now: output::now(),
                     renew_days: RENEW_DAYS,
                 };
+                ldap_checked = config.connectors.iter().any(|c| c.type_ == "ldap");
                 for p in ldap::check(&config.connectors, &expiry).await {
                     let state = if p.ok { State::Ok } else { State::Fail };
                     report.push(p.check, state, p.detail, p.fix);
@@ -185,15 +195,31 @@ pub async fn run(args: DoctorArgs) -> Outcome {
             githubs = github::from_server(&target)
                 .await
                 .into_iter()
-                .map(|(id, config)| Upstream { id, config })
+                .map(|(id, config)| Upstream {
+                    id,
+                    kind: "github".into(),
+                    config,
+                })
                 .collect();
         }
     }
     for u in &upstreams {
-        check_upstream(u, tusk_issuer.as_deref(), &mut report).await;
+        match u.kind.as_str() {
+            "saml" => saml::check(&u.id, &u.config, tusk_issuer.as_deref())
+                .await
+                .into_iter()
+                .for_each(|f| match f.fix {
+                    Some(fix) => report.fail(f.name, f.detail, fix),
+                    None => report.ok(f.name, f.detail),
+                }),
+            _ => check_upstream(u, tusk_issuer.as_deref(), &mut report).await,
+        }
     }
-    if upstreams.is_empty() {
-        report.skip("upstream", "no connector of type oidc to check");
+    if upstreams.is_empty() && githubs.is_empty() && !ldap_checked {
+        report.skip(
+            "upstream",
+            "no upstream connector (oidc, saml, github, ldap) to check",
+        );
     }
     for g in &githubs {
         for f in github::check(&g.id, &g.config, tusk_issuer.as_deref())
@@ -307,9 +333,10 @@ async fn check_server(
             if let Some(list) = body["checks"]["config"]["connectors"].as_array() {
                 from_readyz = list
                     .iter()
-                    .filter(|c| c["type"] == "oidc")
+                    .filter(|c| CHECKED_KINDS.iter().any(|k| c["type"] == *k))
                     .map(|c| Upstream {
                         id: c["id"].as_str().unwrap_or("").to_owned(),
+                        kind: c["type"].as_str().unwrap_or("").to_owned(),
                         config: c["config"].clone(),
                     })
                     .collect();
@@ -477,9 +504,10 @@ async fn check_server(
             .into_inner()
             .connectors
             .iter()
-            .filter(|c| c.r#type == "oidc")
+            .filter(|c| CHECKED_KINDS.contains(&c.r#type.as_str()))
             .map(|c| Upstream {
                 id: c.id.clone(),
+                kind: c.r#type.clone(),
                 config: c.config.as_ref().map_or_else(
                     || serde_json::from_str(&c.json_config).unwrap_or(Value::Null),
                     tusk_proto::structs::struct_to_json,

@@ -3503,3 +3503,57 @@ fn doctor_checks_a_github_enterprise_connector() {
     assert!(!stdout.contains(github_standin::CLIENT_SECRET), "{stdout}");
     drop(rt);
 }
+
+/// Issue 14: `tusk doctor` on a `saml` connector checks the IdP
+/// certificate and reaches `ssoURL`, with a fix for each failure.
+#[test]
+fn doctor_checks_a_saml_connector() {
+    let cert = include_str!("../../tusk-core/tests/core/data/saml-idp-cert.pem");
+    let indented: String = cert.lines().map(|l| format!("        {l}\n")).collect();
+    let sso = fake_upstream("");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let values = |sso_url: &str| {
+        format!(
+            "oidc:\n  upstreamIDPs:\n  - id: corp\n    name: Corp\n    type: saml\n    config:\n      ssoURL: {sso_url}\n      redirectURI: http://127.0.0.1:30650/dex/callback\n      usernameAttr: uid\n      emailAttr: email\n      caData: |\n{indented}"
+        )
+    };
+    let doctor = |file: &str| {
+        let out = tusk()
+            .args(["doctor", "--values", file])
+            .env("PACH_CONFIG", dir.path().join("none.json"))
+            .env_remove("TUSK_ADDRESS")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let rows: &[(&str, i32, &[&str])] = &[
+        (
+            &format!("{sso}/sso"),
+            0,
+            &[
+                "ok    corp: redirectURI: http://127.0.0.1:30650/dex/callback, tusk's ACS",
+                "ok    corp: certificate: `CN=tusk-config-test-idp` (line 1) expires in",
+                "ok    corp: ssoURL:",
+            ],
+        ),
+        (
+            "http://127.0.0.1:1/sso",
+            1,
+            &[
+                "FAIL  corp: ssoURL: http://127.0.0.1:1/sso is unreachable",
+                "fix: check config.ssoURL against the IdP's metadata",
+            ],
+        ),
+    ];
+    for (i, (url, want_code, want)) in rows.iter().enumerate() {
+        let file = write(dir.path(), &format!("v{i}.yaml"), values(url).as_bytes());
+        let (code, stdout) = doctor(&file);
+        assert_eq!(code, *want_code, "{stdout}");
+        for w in *want {
+            assert!(stdout.contains(w), "`{w}` not in\n{stdout}");
+        }
+    }
+}

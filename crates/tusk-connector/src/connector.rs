@@ -92,6 +92,11 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn refresh(&self) -> Option<&dyn RefreshConnector> {
         None
     }
+    /// The service-provider metadata XML an IdP admin imports (the `saml`
+    /// connector's); `None` for connectors that have none.
+    fn sp_metadata(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A connector that takes a login name and password on tusk's own form.

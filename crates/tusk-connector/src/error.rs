@@ -38,6 +38,11 @@ pub enum Error {
     )]
     UserGone { connector: String, user: String },
 
+    /// A SAML response that fails a check (signature, audience, time,
+    /// request binding...); `reason` says which and what to do.
+    #[error("connector `{connector}`: the SAML response was refused: {reason}")]
+    SamlRefused { connector: String, reason: String },
+
     /// A bug or an environment failure (e.g. a blocking task panicked).
     #[error("internal connector error: {0}")]
     Internal(String),

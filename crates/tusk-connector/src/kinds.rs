@@ -8,4 +8,5 @@ pub const SUPPORTED_KINDS: &[&str] = &[
     "oidc",
     "github",
     "ldap",
+    "saml",
 ];

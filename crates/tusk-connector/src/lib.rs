@@ -11,7 +11,9 @@
 //! `mockCallback`; `local` the static password database; `ldap` the
 //! LDAP directory (service bind, user search, user bind, group search); `oidc` the
 //! upstream OpenID Connect relying party (Okta and friends); `github` the
-//! GitHub OAuth app login; `fields` and
+//! GitHub OAuth app login; `saml` the SAML 2.0 service provider (its XML,
+//! c14n and signature checks in submodules; it reads one local file, the
+//! `ca` certificate); `fields` and
 //! `query` read config fields and callback parameters. This file only
 //! declares modules and re-exports, so no module depends on logic here. Configs arrive already validated by
 //! `tusk_core::config::connector`, as JSON.
@@ -35,6 +37,7 @@ mod mock;
 pub mod oidc;
 mod open;
 mod query;
+pub mod saml;
 
 pub use connector::{
     CallbackConnector, Connector, Identity, PasswordConnector, RefreshConnector, Scopes,

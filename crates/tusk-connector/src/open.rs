@@ -2,7 +2,7 @@
 
 use crate::connector::Connector;
 use crate::error::Error;
-use crate::{github, ldap, local, mock, oidc};
+use crate::{github, ldap, local, mock, oidc, saml};
 use std::sync::Arc;
 
 /// Builds a connector from a stored, validated config.
@@ -14,6 +14,7 @@ pub fn open(id: &str, kind: &str, config: &serde_json::Value) -> Result<Arc<dyn 
         "oidc" => Arc::new(oidc::Oidc::open(id, config)?),
         "github" => Arc::new(github::Github::open(id, config)?),
         "ldap" => Arc::new(ldap::Ldap::open(id, config)?),
+        "saml" => Arc::new(saml::Saml::open(id, config)?),
         other => {
             return Err(Error::Unsupported {
                 kind: other.to_owned(),

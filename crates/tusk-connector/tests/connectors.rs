@@ -13,6 +13,8 @@ mod github;
 mod ldap;
 #[path = "connectors/oidc.rs"]
 mod oidc;
+#[path = "connectors/saml.rs"]
+mod saml;
 
 const CALLBACK: &str = "https://pach.example/dex/callback";
 
@@ -509,7 +511,7 @@ fn open_rejects_bad_configs() {
 
 #[test]
 fn open_refuses_unsupported_kinds() {
-    for kind in ["saml", "no-such-type", ""] {
+    for kind in ["no-such-type", ""] {
         let err = open("up", kind, &json!({"issuer": "https://idp.example"})).unwrap_err();
         assert!(
             matches!(&err, Error::Unsupported { kind: k } if k == kind),
@@ -521,7 +523,7 @@ fn open_refuses_unsupported_kinds() {
             "{msg}"
         );
         assert!(
-            msg.contains("mockPassword, mockCallback, local, oidc, github, ldap"),
+            msg.contains("mockPassword, mockCallback, local, oidc, github, ldap, saml"),
             "{msg}"
         );
     }

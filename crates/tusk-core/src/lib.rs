@@ -2,6 +2,8 @@
 //!
 //! Layout, one concern per module:
 //! - `audit`: the audit trail's typed events and queries.
+//! - `certificate`: X.509 certificates in PEM text (the `saml` connector's
+//!   IdP certificate), with line numbers in errors.
 //! - `clock`: the injected `Clock`, the system clock and a `FakeClock`.
 //! - `secret`: the `Secret<T>` wrapper that never prints its contents, and
 //!   constant-time comparison.
@@ -15,6 +17,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod certificate;
 pub mod clock;
 pub mod config;
 pub mod secret;

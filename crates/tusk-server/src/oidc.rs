@@ -85,8 +85,12 @@ pub fn routes(state: Oidc) -> Router {
             "/auth/{connector}/login",
             get(password_form).post(password_login),
         )
-        .route("/callback", get(callback))
-        .route("/callback/{connector}", get(callback_connector))
+        .route("/callback", get(callback).post(callback_post))
+        .route(
+            "/callback/{connector}",
+            get(callback_connector).post(callback_connector_post),
+        )
+        .route("/saml/{connector}/metadata", get(saml_metadata))
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/token/introspect", post(introspect))
@@ -408,6 +412,37 @@ async fn callback_inner(s: &Oidc, ip: IpAddr, connector: Option<&str>, uri: &Uri
         Ok(p) => p,
         Err(e) => return s.page_error(&bad_page(e)),
     };
+    callback_params(s, ip, connector, params).await
+}
+
+/// The IdP's POST to the ACS (SAML HTTP-POST binding): the form's
+/// `SAMLResponse` and `RelayState` go to the same connector callback as a
+/// redirect's query, `RelayState` (the auth request id) read as `state`.
+/// No cookie is involved (the login's state is server-side), so the
+/// cross-site POST needs no SameSite exception.
+async fn callback_form(s: &Oidc, ip: IpAddr, connector: Option<&str>, body: &[u8]) -> Response {
+    let params = match tusk_oidc::Params::parse(body) {
+        Ok(p) => p,
+        Err(e) => return s.page_error(&bad_page(e)),
+    };
+    let mut pairs = params.pairs().to_vec();
+    let relay: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "RelayState")
+        .map(|(_, v)| v.clone())
+        .collect();
+    if !pairs.iter().any(|(k, _)| k == "state") {
+        pairs.extend(relay.into_iter().map(|v| ("state".to_owned(), v)));
+    }
+    callback_params(s, ip, connector, tusk_oidc::Params::from_pairs(pairs)).await
+}
+
+async fn callback_params(
+    s: &Oidc,
+    ip: IpAddr,
+    connector: Option<&str>,
+    params: tusk_oidc::Params,
+) -> Response {
     let login = s.inner.provider.callback(connector, &params);
     match tusk_oidc::with_client_address(ip.to_string(), login).await {
         Ok(next) => s.next(next),
@@ -426,6 +461,59 @@ async fn callback_connector(
     uri: Uri,
 ) -> Response {
     callback_inner(&s, ip, Some(&connector), &uri).await
+}
+
+async fn callback_post(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
+    callback_form(&s, ip, None, &body).await
+}
+
+async fn callback_connector_post(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    Path(connector): Path<String>,
+    body: Bytes,
+) -> Response {
+    callback_form(&s, ip, Some(&connector), &body).await
+}
+
+/// `GET <issuer>/saml/{connector}/metadata`: the SAML SP metadata of a
+/// `saml` connector, for the IdP admin to import.
+async fn saml_metadata(State(s): State<Oidc>, Path(connector): Path<String>) -> Response {
+    let slots = s.inner.provider.connectors();
+    let text = |status: StatusCode, body: String| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response()
+    };
+    let Some(slot) = slots.iter().find(|x| x.id == connector) else {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("there is no connector called `{connector}`\n"),
+        );
+    };
+    match &slot.status {
+        Ok(c) => match c.sp_metadata() {
+            Some(xml) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+                xml,
+            )
+                .into_response(),
+            None => text(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "connector `{connector}` is not a SAML connector, so it has no SP metadata\n"
+                ),
+            ),
+        },
+        Err(_) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("connector `{connector}` is not open; `tusk doctor` or /readyz says why\n"),
+        ),
+    }
 }
 
 /// Token endpoint responses must not be cached (RFC 6749 §5.1).

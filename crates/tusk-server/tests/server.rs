@@ -1090,6 +1090,130 @@ mod provider_http {
     }
 }
 
+/// Issue 14, SAML: the ACS is a POST to `<issuer>/callback` carrying
+/// `SAMLResponse` and `RelayState`, and `<issuer>/saml/{id}/metadata`
+/// serves the SP metadata. (The full login, replays included, runs in
+/// Chromium against a samlify IdP: tests/saml.)
+mod saml_routes {
+    use super::*;
+    use tusk_oidc::ConnectorConfig;
+
+    #[tokio::test]
+    async fn the_acs_post_and_the_metadata_url() {
+        let port = Port::bind().await.unwrap();
+        let issuer = port.issuer();
+        let store = Store::memory();
+        let cert = include_str!("../../tusk-core/tests/core/data/saml-idp-cert.pem");
+        let connectors = [
+            ConnectorConfig {
+                id: "corp".into(),
+                name: "Corp".into(),
+                kind: "saml".into(),
+                config: json!({
+                    "ssoURL": "https://idp.example.com/sso",
+                    "redirectURI": format!("{issuer}/callback"),
+                    "usernameAttr": "uid",
+                    "emailAttr": "email",
+                    "caData": cert,
+                }),
+            },
+            ConnectorConfig {
+                id: "test".into(),
+                name: "Test".into(),
+                kind: "mockPassword".into(),
+                config: json!({"username": "admin", "password": "password"}),
+            },
+        ];
+        let provider =
+            tusk_testkit::provider(&issuer, &store, tusk_testkit::clock_now(), &connectors, &[])
+                .await
+                .unwrap();
+        let options = ServerOptions {
+            provider: Some(provider),
+            ..ServerOptions::new(issuer.clone())
+        };
+        let _server = TestServer::start_on(port, store.clone(), options);
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+
+        // Metadata: the saml connector's, and clear 404s otherwise.
+        let rows: &[(&str, u16, &[&str])] = &[
+            (
+                "corp",
+                200,
+                &[
+                    &format!("entityID=\"{issuer}/callback\""),
+                    &format!(
+                        "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{issuer}/callback\""
+                    ),
+                    "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+                ],
+            ),
+            ("test", 404, &["connector `test` is not a SAML connector"]),
+            ("nope", 404, &["there is no connector called `nope`"]),
+        ];
+        for (id, status, want) in rows {
+            let r = c
+                .get(format!("{issuer}/saml/{id}/metadata"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), *status, "{id}");
+            if *status == 200 {
+                assert_eq!(r.headers()["content-type"], "application/samlmetadata+xml");
+            }
+            let body = r.text().await.unwrap();
+            for w in *want {
+                assert!(body.contains(w), "{id}: `{w}` not in {body}");
+            }
+        }
+
+        // The ACS: bad posts get an error page, never a login.
+        let big = format!("SAMLResponse={}&RelayState=x", "a".repeat(1 << 20));
+        let rows: Vec<(&str, String, u16, &str)> = vec![
+            (
+                "no RelayState",
+                "SAMLResponse=abc".into(),
+                400,
+                "the callback has no state parameter",
+            ),
+            (
+                "unknown RelayState",
+                "SAMLResponse=abc&RelayState=no-such-login".into(),
+                400,
+                "this login request has expired or was already used",
+            ),
+            (
+                "repeated RelayState",
+                "RelayState=a&RelayState=b".into(),
+                400,
+                "parameter `state` is repeated",
+            ),
+            (
+                "bad percent-encoding",
+                "SAMLResponse=%ff%fe&RelayState=x".into(),
+                400,
+                "Invalid request",
+            ),
+            ("1 MB body", big, 413, ""),
+        ];
+        for (what, body, status, want) in rows {
+            let r = c
+                .post(format!("{issuer}/callback"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), status, "{what}");
+            let text = r.text().await.unwrap();
+            assert!(text.contains(want), "{what}: `{want}` not in {text}");
+        }
+    }
+}
+
 /// Issue 11, defect 3: idle sockets, HTTP/2 connections that only sent the
 /// preface, and connections beyond any cap stayed open indefinitely.
 mod connection_hygiene {

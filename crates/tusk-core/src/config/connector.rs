@@ -196,6 +196,96 @@ pub static OIDC_CONFIG: Schema = Schema {
     obsolete: &["hostedDomains", "forwardedLoginParams"],
 };
 
+/// Dex's `saml` connector, field for field.
+pub static SAML_CONFIG: Schema = Schema {
+    fields: &[
+        req("ssoURL", Kind::Url),
+        f("ca", Kind::Str),
+        f("caData", Kind::Str),
+        f("entityIssuer", Kind::Str),
+        f("ssoIssuer", Kind::Str),
+        req("redirectURI", Kind::Url),
+        req("usernameAttr", Kind::Str),
+        req("emailAttr", Kind::Str),
+        f("groupsAttr", Kind::Str),
+        f("groupsDelim", Kind::Str),
+        f("allowedGroups", Kind::StrList),
+        f("filterGroups", Kind::Bool),
+        f("nameIDPolicyFormat", Kind::Str),
+        f("insecureSkipSignatureValidation", Kind::Bool),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[
+        ("version", ENVELOPE_KEY_HELP),
+        ("id", ENVELOPE_KEY_HELP),
+        ("name", ENVELOPE_KEY_HELP),
+        ("type", ENVELOPE_KEY_HELP),
+    ],
+    obsolete: &[],
+};
+
+/// What the `saml` schema cannot say: `ca` xor `caData`, a `caData` that
+/// holds certificates (the failing one named by its line), and a loud
+/// warning for `insecureSkipSignatureValidation`.
+fn check_saml(ctx: &mut Ctx<'_>, config: &Node, path: &str) {
+    let insecure = config
+        .get("insecureSkipSignatureValidation")
+        .is_some_and(|n| n.value == Value::Bool(true));
+    let present = |key: &str| {
+        config
+            .get(key)
+            .filter(|n| matches!(&n.value, Value::Str(s) if !s.trim().is_empty()))
+    };
+    match (present("ca"), present("caData")) {
+        (Some(ca), Some(_)) => ctx.error(
+            ca.pos,
+            &join(path, "ca"),
+            "both `ca` and `caData` are set",
+            Some("keep one: `ca` is a PEM file's path, `caData` the PEM itself".into()),
+        ),
+        (None, None) if !insecure => ctx.error(
+            config.pos,
+            path,
+            "no IdP certificate: a saml connector needs `ca` or `caData`",
+            Some(
+                "set `caData` to the IdP's signing certificate (PEM), or `ca` to a PEM file".into(),
+            ),
+        ),
+        (None, Some(data)) => {
+            if let Value::Str(text) = &data.value {
+                let pem = crate::certificate::pem_text(text);
+                if let Err(e) = crate::certificate::parse_pem(&pem) {
+                    // A block scalar's node starts at its first line, so
+                    // the PEM's line maps onto the file; base64 or a
+                    // one-line string keeps the key's line.
+                    let mut pos = data.pos;
+                    if let (Some(line), true) = (e.line, pem == *text && text.contains('\n')) {
+                        pos.line += line - 1;
+                    }
+                    ctx.error(
+                        pos,
+                        &join(path, "caData"),
+                        format!("the IdP certificate does not parse: {e}"),
+                        Some("paste the IdP's signing certificate as PEM, from its metadata or admin console".into()),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(n) = config
+        .get("insecureSkipSignatureValidation")
+        .filter(|_| insecure)
+    {
+        ctx.warn(
+            n.pos,
+            &join(path, "insecureSkipSignatureValidation"),
+            "SAML signatures will NOT be checked: anyone who can reach tusk can log in as anyone through this connector",
+            Some("remove this line and set `caData` to the IdP's signing certificate; it is for tests only".into()),
+        );
+    }
+}
+
 static MOCK_PASSWORD_CONFIG: Schema = Schema {
     fields: &[req("username", Kind::Str), req("password", Kind::Secret)],
     strictness: Strictness::Strict,
@@ -346,6 +436,7 @@ pub fn config_schema(type_: &str) -> Option<&'static Schema> {
         "local" => Some(&LOCAL_CONFIG),
         "github" => Some(&GITHUB_CONFIG),
         "ldap" => Some(&LDAP_CONFIG),
+        "saml" => Some(&SAML_CONFIG),
         _ => None,
     }
 }
@@ -653,6 +744,9 @@ fn pick_config(
             }
             if is_map && type_ == "ldap" {
                 super::ldap::check(ctx, &config, &config_path);
+            }
+            if is_map && type_ == "saml" {
+                check_saml(ctx, &config, &config_path);
             }
         }
         None if KNOWN_TYPES.contains(&type_) => ctx.warn(

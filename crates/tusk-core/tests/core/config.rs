@@ -931,3 +931,96 @@ fn ldap_starttls_without_a_port_warns() {
         assert_eq!(got, warned, "{host}");
     }
 }
+
+/// The `saml` connector's config: Dex's keys with did-you-mean, required
+/// fields, `ca` xor `caData`, a certificate that does not parse named with
+/// its key and line, and the warning for skipped signature checks.
+#[test]
+fn saml_connector_configs_are_checked() {
+    let cert = include_str!("data/saml-idp-cert.pem");
+    let indented: String = cert.lines().map(|l| format!("        {l}\n")).collect();
+    let yaml = |extra: &str, ca: &str| -> &'static str {
+        Box::leak(
+            format!(
+                "oidc:\n  upstreamIDPs:\n  - id: corp\n    name: Corp SSO\n    type: saml\n    config:\n      ssoURL: https://idp.example.com/sso\n      redirectURI: https://pachyderm.example.com/dex/callback\n      usernameAttr: uid\n      emailAttr: email\n{extra}{ca}"
+            )
+            .into_boxed_str(),
+        )
+    };
+    let ca_data = format!("      caData: |\n{indented}");
+    let broken = ca_data.replacen("MII", "MIX", 1);
+    // A second, broken certificate: the error points at its own line.
+    let second = format!("{ca_data}{}", indented.replacen("MII", "MIX", 1));
+    check(
+        &[yaml("", &ca_data)],
+        &[],
+        Ok(&[r#""type":"saml""#, r#""usernameAttr":"uid""#]),
+    );
+    let rows: Vec<(&str, Want)> = vec![
+        (
+            yaml("      groupAttr: groups\n", &ca_data),
+            Err(&[
+                "values0.yaml:11: oidc.upstreamIDPs[0].config.groupAttr: unknown key `groupAttr`",
+                "did you mean `groupsAttr`?",
+            ]),
+        ),
+        (
+            yaml("      ca: /etc/idp.pem\n", &ca_data),
+            Err(&[
+                "values0.yaml:11: oidc.upstreamIDPs[0].config.ca: both `ca` and `caData` are set",
+            ]),
+        ),
+        (
+            yaml("", ""),
+            Err(&["no IdP certificate: a saml connector needs `ca` or `caData`"]),
+        ),
+        (
+            yaml("", &broken),
+            Err(&[
+                "values0.yaml:12: oidc.upstreamIDPs[0].config.caData: the IdP certificate does not parse: the certificate at line 1",
+            ]),
+        ),
+        (
+            yaml("", &second),
+            Err(&[
+                "values0.yaml:31: oidc.upstreamIDPs[0].config.caData: the IdP certificate does not parse: the certificate at line 20",
+            ]),
+        ),
+        (
+            yaml("", "      caData: hello\n"),
+            Err(&["caData: the IdP certificate does not parse: line 1 is outside"]),
+        ),
+        (
+            yaml("      emailAttr: ''\n", &ca_data)
+                .replacen("      emailAttr: email\n", "", 1)
+                .leak(),
+            Err(&["required key `emailAttr` is missing or empty"]),
+        ),
+        (
+            yaml("      insecureSkipSignatureValidation: true\n", ""),
+            Ok(&[r#""insecureSkipSignatureValidation":true"#]),
+        ),
+    ];
+    for (input, want) in rows {
+        check(&[input], &[], want);
+    }
+    // The warning is there even when the config loads.
+    let input = Input {
+        files: vec![SourceText {
+            name: "values0.yaml".into(),
+            bytes: yaml("      insecureSkipSignatureValidation: true\n", "")
+                .as_bytes()
+                .to_vec(),
+        }],
+        env: Default::default(),
+        secrets: None,
+        listen: "127.0.0.1:30650".into(),
+    };
+    let loaded = config::load(&input).unwrap();
+    let report: Vec<String> = loaded.warnings.iter().map(|d| d.to_string()).collect();
+    let report = report.join("\n");
+    assert!(
+        report.contains("values0.yaml:11: oidc.upstreamIDPs[0].config.insecureSkipSignatureValidation: SAML signatures will NOT be checked"),
+        "{report}"
+    );
+}

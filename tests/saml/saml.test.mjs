@@ -1,0 +1,165 @@
+// Issue 14, SAML: headless Debian Chromium logs in to a relying party
+// through tusk's `saml` connector against a real SAML 2.0 IdP (samlify,
+// idp.mjs) that reads tusk's SP metadata from its URL. Then: the same
+// response replayed (to its own login and to a new one) is refused, and an
+// IdP that signs only the response (not the assertion) gets no login.
+//
+// Run: cargo build -p tusk-cli && tests/saml/run.sh
+// $TUSK_BIN overrides target/debug/tusk; $CHROMIUM_PATH overrides /usr/bin/chromium.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+
+import { catchRedirect, openBrowser } from '../browser/lib/browser.mjs';
+import {
+  authUrl, exchangeCode, freePort, htmlText, relyingParty, startTusk, verifyIdToken, waitForConnector,
+} from '../browser/lib/tusk.mjs';
+import { startIdp } from './idp.mjs';
+
+const rand = () => randomBytes(12).toString('base64url');
+
+function samlValues({ port, idp, rp }) {
+  const callback = `http://127.0.0.1:${port}/dex/callback`;
+  const cert = idp.cert.trim().split('\n').map((l) => `        ${l}`).join('\n');
+  return [
+    'oidc:',
+    '  upstreamIDPs:',
+    '  - type: saml',
+    '    id: corp',
+    '    name: Corp SSO',
+    '    config:',
+    `      ssoURL: ${idp.ssoURL}`,
+    `      entityIssuer: http://127.0.0.1:${port}/dex/saml/corp/metadata`,
+    `      ssoIssuer: ${idp.entityID}`,
+    `      redirectURI: ${callback}`,
+    '      usernameAttr: uid',
+    '      emailAttr: email',
+    '      groupsAttr: groups',
+    '      caData: |',
+    cert,
+    '  additionalClients:',
+    `  - id: ${rp.id}`,
+    `    secret: ${rp.secret}`,
+    `    name: ${rp.name}`,
+    `    redirect_uris: ["${rp.redirectUri}"]`,
+    '',
+  ].join('\n');
+}
+
+/** Fails with the server log attached, so a red test says what tusk said. */
+async function withLog(tusk, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    e.message += `\n--- tusk log (last 40 lines) ---\n${tusk.log.slice(-40).join('\n')}`;
+    throw e;
+  }
+}
+
+/** Drives the browser from the RP's auth URL through the IdP's login page. */
+async function samlLogin(browser, url, rp, user, password) {
+  const page = await browser.context.newPage();
+  const { landed } = await catchRedirect(page, rp.redirectUri);
+  await page.goto(url);
+  const chooser = page.getByRole('link', { name: 'Log in with Corp SSO' });
+  const idpForm = page.locator('#username');
+  await Promise.race([chooser.waitFor(), idpForm.waitFor()]);
+  if (await chooser.isVisible()) await chooser.click();
+  await idpForm.fill(user);
+  await page.locator('#password').fill(password);
+  await page.locator('#submit').click();
+  return { page, landed };
+}
+
+/** The RelayState tusk sends with a new login's AuthnRequest (no browser). */
+async function newLoginRelayState(tusk, rp, idp) {
+  let next = authUrl(tusk, rp, { state: rand(), nonce: rand() });
+  for (let hop = 0; hop < 5; hop++) {
+    if (next.startsWith(idp.ssoURL)) return new URL(next).searchParams.get('RelayState');
+    const r = await fetch(next, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+    const location = r.headers.get('location');
+    if (location) {
+      next = new URL(location, next).toString();
+      continue;
+    }
+    const html = await r.text();
+    const link = html.match(/href="([^"]*\/auth\/corp[^"]*)"/);
+    if (!link) throw new Error(`no redirect to the IdP from ${next}: ${r.status} ${htmlText(html).slice(0, 300)}`);
+    next = new URL(link[1].replace(/&amp;/g, '&'), next).toString();
+  }
+  throw new Error('tusk never sent the browser to the IdP');
+}
+
+const postCallback = (tusk, response, relayState) => fetch(`${tusk.issuer}/callback`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams({ SAMLResponse: response, RelayState: relayState }).toString(),
+  redirect: 'manual',
+  signal: AbortSignal.timeout(10_000),
+});
+
+test('SAML login in Chromium through a samlify IdP; replays and response-only signatures refused', { timeout: 180_000 }, async (t) => {
+  const port = await freePort();
+  const rp = relyingParty(await freePort());
+  const idp = await startIdp({ spMetadataURL: `http://127.0.0.1:${port}/dex/saml/corp/metadata` });
+  t.after(() => idp.close());
+  const tusk = await startTusk({ port, values: [{ name: 'values.yaml', text: samlValues({ port, idp, rp }) }] });
+  t.after(() => tusk.stop());
+  const browser = await openBrowser();
+  t.after(() => browser.close());
+
+  await withLog(tusk, async () => {
+    await waitForConnector(tusk, 'corp', (c) => c.ok === true);
+
+    // The SP metadata the IdP imports.
+    const md = await fetch(`${tusk.issuer}/saml/corp/metadata`);
+    assert.equal(md.status, 200);
+    assert.match(md.headers.get('content-type'), /samlmetadata\+xml/);
+    const mdText = await md.text();
+    assert.match(mdText, new RegExp(`entityID="http://127.0.0.1:${port}/dex/saml/corp/metadata"`));
+    assert.match(mdText, new RegExp(`Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http://127.0.0.1:${port}/dex/callback"`));
+
+    // 1. The happy path: an ID token with the IdP user's email and groups.
+    const state = rand();
+    const nonce = rand();
+    const { page, landed } = await samlLogin(browser, authUrl(tusk, rp, { state, nonce }), rp, 'jane', 'jane-pass');
+    const final = new URL(await landed);
+    await page.close();
+    assert.equal(final.searchParams.get('state'), state);
+    const tokens = await exchangeCode(tusk, rp, final.searchParams.get('code'));
+    const { payload } = await verifyIdToken(tusk, rp, tokens.id_token, nonce);
+    assert.equal(payload.email, 'jane@example.com');
+    assert.equal(payload.email_verified, true);
+    assert.deepEqual(payload.groups, ['admins', 'data-team']);
+    assert.equal(payload.name, 'jane');
+    assert.equal(idp.state.logins, 1);
+
+    // 2. The same response again, to its own (finished) login: refused.
+    const { response, relayState } = idp.state.lastResponse;
+    const again = await postCallback(tusk, response, relayState);
+    assert.equal(again.status, 400);
+    assert.match(htmlText(await again.text()), /expired or was already used/);
+
+    // 3. The same response carried into a new login: refused, it answers
+    // another AuthnRequest.
+    const fresh = await newLoginRelayState(tusk, rp, idp);
+    assert.notEqual(fresh, relayState);
+    const replay = await postCallback(tusk, response, fresh);
+    assert.equal(replay.status, 400);
+    assert.match(htmlText(await replay.text()), /not the one tusk sent for this login/);
+
+    // 4. An IdP that signs the response but not the assertion: no login.
+    idp.state.signing = 'response';
+    const bad = await samlLogin(browser, authUrl(tusk, rp, { state: rand(), nonce: rand() }), rp, 'joe', 'joe-pass');
+    await bad.page.waitForURL((u) => u.href.startsWith(`${tusk.issuer}/callback`)).catch(async (e) => {
+      throw new Error(`${e.message}; browser at ${bad.page.url()}`);
+    });
+    const text = await bad.page.locator('body').innerText();
+    await bad.page.close();
+    assert.match(text, /the assertion is not signed/);
+    assert.equal(idp.state.logins, 2);
+
+    assert.deepEqual(tusk.panics(), []);
+  });
+});
