@@ -673,3 +673,32 @@ async fn ldap_client_certificates_are_presented() {
         login(&with, "alice", "alice-pw").await;
     }
 }
+
+/// Active Directory answers subtree searches at a domain root with search
+/// continuation references (DomainDnsZones, Configuration, ...) besides
+/// the entries. They are not entries: logins and group searches skip them
+/// (never following them) instead of failing.
+#[tokio::test]
+async fn ldap_search_continuation_references_are_skipped() {
+    let s = slapd();
+    s.modify(
+        "dn: ou=elsewhere,ou=people,dc=example,dc=org\nchangetype: add\nobjectClass: referral\nobjectClass: extensibleObject\nou: elsewhere\nref: ldap://other.invalid/ou=people,dc=example,dc=org\n\n\
+         dn: cn=faraway,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: referral\nobjectClass: extensibleObject\ncn: faraway\nref: ldap://other.invalid/ou=groups,dc=example,dc=org\n",
+    )
+    .unwrap();
+    let c = connector(&config(&s, Mode::Plain));
+    c.open().await.unwrap();
+    let bob = login(&c, "bob", "bob-pw").await;
+    assert_eq!(bob.groups, ["developers", "ops"]);
+    let fresh = c
+        .refresh()
+        .unwrap()
+        .refresh(&all_scopes(), bob)
+        .await
+        .unwrap();
+    assert_eq!(fresh.groups, ["developers", "ops"]);
+    assert!(matches!(
+        try_login(&c, all_scopes(), "nobody", "x").await,
+        Ok(None)
+    ));
+}
