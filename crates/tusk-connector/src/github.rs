@@ -185,7 +185,14 @@ impl Github {
                     .api
                     .get_all(token, "/user/emails")
                     .await
-                    .map_err(Fail::Api)?;
+                    .map_err(|e| match e {
+                        // Fine-grained tokens and GitHub Apps without the
+                        // email permission get 403 or 404 here.
+                        ApiError::Other(why) => Fail::Api(ApiError::Other(format!(
+                            "{why} (the user has no public profile email, and the token may not read their addresses: an OAuth app needs the `user:email` scope, a GitHub App the account's \"Email addresses\" permission (read); grant it and log in again)"
+                        ))),
+                        other => Fail::Api(other),
+                    })?;
                 membership::choose_email(
                     &emails,
                     self.cfg.preferred_email_domain.as_deref(),

@@ -695,3 +695,29 @@ async fn refresh_renews_an_expiring_token_first() {
     );
     assert_eq!(same.connector_data, id.connector_data);
 }
+
+/// Tokens without the email permission (fine-grained tokens, GitHub Apps
+/// without "Email addresses") get 403 or 404 from `/user/emails`: a user
+/// with a public profile email still logs in; one without gets an error
+/// that names the missing permission.
+#[tokio::test]
+async fn emails_refused_to_the_token() {
+    let gh = StandIn::start().await;
+    let c = dotcom(&gh, json!({}));
+    for status in [403, 404] {
+        gh.state.emails_status.store(status, Ordering::SeqCst);
+        gh.set_browser_user("mona");
+        let mona = login(&gh, &c, &scopes(false, false)).await.unwrap();
+        assert_eq!(mona.email, "mona@public.example");
+        gh.set_browser_user("octocat");
+        let err = login(&gh, &c, &scopes(false, false)).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("/user/emails")
+                && text.contains("`user:email` scope")
+                && text.contains("\"Email addresses\" permission"),
+            "{status}: {text}"
+        );
+        assert_clean(&text);
+    }
+}
