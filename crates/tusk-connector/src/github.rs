@@ -29,7 +29,7 @@ use crate::connector::{
     CallbackConnector, Connector, Identity, RefreshConnector, Scopes, UpstreamParams,
 };
 use crate::error::{Error, config_err};
-use crate::query::{callback_error, query_param, truncate};
+use crate::query::{callback_error, query_param, repeated, truncate};
 use api::{Api, ApiError};
 use async_trait::async_trait;
 use base64::Engine;
@@ -450,6 +450,11 @@ impl CallbackConnector for Github {
         query: &[(String, String)],
         upstream: &UpstreamParams,
     ) -> Result<Identity, Error> {
+        if let Some(key) = repeated(query, &["code", "state", "error", "error_description"]) {
+            return Err(self.upstream_err(format!(
+                "the callback has the parameter `{key}` more than once; refused (start the login again)"
+            )));
+        }
         if let Some(error) = callback_error(query) {
             return Err(self.upstream_err(format!("GitHub answered {error}")));
         }

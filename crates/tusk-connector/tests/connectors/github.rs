@@ -394,6 +394,17 @@ async fn token_exchange_errors_are_clear() {
         (&[("state", "r")], "neither a code nor an error"),
         (&[("code", "")], "neither a code nor an error"),
         (&[("code", "made-up")], "bad_verification_code"),
+        // Odd characters travel form-encoded and are simply a wrong code.
+        (&[("code", "a&b=c#d%00\u{0}<x> +")], "bad_verification_code"),
+        // Parameter pollution (RFC 6749 §3.1: never more than once).
+        (
+            &[("code", "made-up"), ("code", "other")],
+            "the callback has the parameter `code` more than once",
+        ),
+        (
+            &[("code", "made-up"), ("error", "a"), ("error", "b")],
+            "the callback has the parameter `error` more than once",
+        ),
     ];
     for (pairs, frag) in rows {
         let q: Vec<(String, String)> = pairs
