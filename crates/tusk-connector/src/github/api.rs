@@ -324,7 +324,9 @@ fn classify(
         ApiError::Unauthorized(line)
     } else if status.is_server_error() || status.as_u16() == 429 {
         ApiError::Transient(line)
-    } else if let (reqwest::StatusCode::FORBIDDEN, Some(sso)) = (status, headers.get("x-github-sso")) {
+    } else if let (reqwest::StatusCode::FORBIDDEN, Some(sso)) =
+        (status, headers.get("x-github-sso"))
+    {
         // An organization with SAML SSO enforced refuses tokens not yet
         // authorized for it; GitHub names the authorization page.
         let url = sso

@@ -255,11 +255,17 @@ mod tests {
         for (text, name, binary, want) in rows {
             let mut t = HashMap::new();
             if !text.is_empty() {
-                t.insert(name.to_string(), text.iter().map(|v| v.to_string()).collect());
+                t.insert(
+                    name.to_string(),
+                    text.iter().map(|v| v.to_string()).collect(),
+                );
             }
             let mut b = HashMap::new();
             if !binary.is_empty() {
-                b.insert(name.to_string(), binary.iter().map(|v| v.to_vec()).collect());
+                b.insert(
+                    name.to_string(),
+                    binary.iter().map(|v| v.to_vec()).collect(),
+                );
             }
             let e = Entry::from_search("cn=x".into(), t, b);
             assert_eq!(e.values(name), *want, "{name} {text:?}");
