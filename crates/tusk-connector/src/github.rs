@@ -29,7 +29,7 @@ use crate::connector::{
     CallbackConnector, Connector, Identity, RefreshConnector, Scopes, UpstreamParams,
 };
 use crate::error::{Error, config_err};
-use crate::query::{callback_error, query_param, truncate};
+use crate::query::{callback_error, query_param, repeated, truncate};
 use api::{Api, ApiError};
 use async_trait::async_trait;
 use base64::Engine;
@@ -185,7 +185,14 @@ impl Github {
                     .api
                     .get_all(token, "/user/emails")
                     .await
-                    .map_err(Fail::Api)?;
+                    .map_err(|e| match e {
+                        // Fine-grained tokens and GitHub Apps without the
+                        // email permission get 403 or 404 here.
+                        ApiError::Other(why) => Fail::Api(ApiError::Other(format!(
+                            "{why} (the user has no public profile email, and the token may not read their addresses: an OAuth app needs the `user:email` scope, a GitHub App the account's \"Email addresses\" permission (read); grant it and log in again)"
+                        ))),
+                        other => Fail::Api(other),
+                    })?;
                 membership::choose_email(
                     &emails,
                     self.cfg.preferred_email_domain.as_deref(),
@@ -443,6 +450,11 @@ impl CallbackConnector for Github {
         query: &[(String, String)],
         upstream: &UpstreamParams,
     ) -> Result<Identity, Error> {
+        if let Some(key) = repeated(query, &["code", "state", "error", "error_description"]) {
+            return Err(self.upstream_err(format!(
+                "the callback has the parameter `{key}` more than once; refused (start the login again)"
+            )));
+        }
         if let Some(error) = callback_error(query) {
             return Err(self.upstream_err(format!("GitHub answered {error}")));
         }

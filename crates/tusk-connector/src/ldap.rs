@@ -21,7 +21,6 @@ mod tls;
 use crate::connector::{Connector, Identity, PasswordConnector, RefreshConnector, Scopes};
 use crate::error::Error;
 use async_trait::async_trait;
-use base64::Engine;
 use config::{Config, Scope as CfgScope, Transport};
 use filter::{Entry, RefreshData};
 use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
@@ -274,18 +273,11 @@ impl Session {
                 .into_iter()
                 .map(|re| {
                     let e = SearchEntry::construct(re);
-                    let mut attrs: std::collections::HashMap<String, Vec<String>> =
-                        e.attrs.into_iter().collect();
-                    // Values that are not UTF-8 (e.g. Active Directory's
-                    // objectGUID) are used as base64.
-                    for (name, values) in e.bin_attrs {
-                        attrs.entry(name).or_default().extend(
-                            values
-                                .iter()
-                                .map(|v| base64::engine::general_purpose::STANDARD.encode(v)),
-                        );
-                    }
-                    Entry { dn: e.dn, attrs }
+                    Entry::from_search(
+                        e.dn,
+                        e.attrs.into_iter().collect(),
+                        e.bin_attrs.into_iter().collect(),
+                    )
                 })
                 .collect(),
         ))

@@ -18,6 +18,15 @@ pub(crate) fn query_param<'a>(query: &'a [(String, String)], key: &str) -> Optio
         .map(|(_, v)| v.as_str())
 }
 
+/// The first callback parameter repeated (RFC 6749 §3.1: parameters
+/// MUST NOT appear more than once), among `keys`; a repeat is parameter
+/// pollution and the callback is refused.
+pub(crate) fn repeated<'a>(query: &[(String, String)], keys: &[&'a str]) -> Option<&'a str> {
+    keys.iter()
+        .copied()
+        .find(|key| query.iter().filter(|(k, _)| k == key).count() > 1)
+}
+
 /// An OAuth error the upstream sent back to the callback (RFC 6749
 /// §4.1.2.1): `error` and, when present, `error_description`, both cut.
 pub(crate) fn callback_error(query: &[(String, String)]) -> Option<String> {

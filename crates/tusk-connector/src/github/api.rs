@@ -324,6 +324,21 @@ fn classify(
         ApiError::Unauthorized(line)
     } else if status.is_server_error() || status.as_u16() == 429 {
         ApiError::Transient(line)
+    } else if let (reqwest::StatusCode::FORBIDDEN, Some(sso)) =
+        (status, headers.get("x-github-sso"))
+    {
+        // An organization with SAML SSO enforced refuses tokens not yet
+        // authorized for it; GitHub names the authorization page.
+        let url = sso
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').find_map(|p| p.trim().strip_prefix("url=")))
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+        ApiError::Other(format!(
+            "{line} (the organization enforces SAML single sign-on; the user must authorize this OAuth app for it{}, then log in again)",
+            url.map(|u| format!(" at {}", truncate(u, 300)))
+                .unwrap_or_default()
+        ))
     } else if status == reqwest::StatusCode::FORBIDDEN && exhausted {
         ApiError::Transient(format!(
             "{line} (GitHub's API rate limit for this user is used up; it resets within the hour)"
@@ -412,28 +427,52 @@ mod tests {
         let mut limited = reqwest::header::HeaderMap::new();
         limited.insert("x-ratelimit-remaining", "0".parse().unwrap());
         let none = reqwest::header::HeaderMap::new();
-        let rows: &[(StatusCode, &reqwest::header::HeaderMap, &str)] = &[
-            (StatusCode::UNAUTHORIZED, &none, "unauthorized"),
-            (StatusCode::BAD_GATEWAY, &none, "transient"),
-            (StatusCode::TOO_MANY_REQUESTS, &none, "transient"),
-            (StatusCode::FORBIDDEN, &limited, "transient"),
-            (StatusCode::FORBIDDEN, &none, "other"),
-            (StatusCode::FOUND, &none, "other"),
-            (StatusCode::NOT_FOUND, &none, "other"),
+        let mut sso = reqwest::header::HeaderMap::new();
+        sso.insert(
+            "x-github-sso",
+            "required; url=https://github.com/orgs/acme/sso?authorization_request=A1"
+                .parse()
+                .unwrap(),
+        );
+        let mut sso_bare = reqwest::header::HeaderMap::new();
+        sso_bare.insert("x-github-sso", "required".parse().unwrap());
+        // Status, headers, kind, a fragment the message must hold.
+        let rows: &[(StatusCode, &reqwest::header::HeaderMap, &str, &str)] = &[
+            (StatusCode::UNAUTHORIZED, &none, "unauthorized", "401"),
+            (StatusCode::BAD_GATEWAY, &none, "transient", "502"),
+            (StatusCode::TOO_MANY_REQUESTS, &none, "transient", "429"),
+            (StatusCode::FORBIDDEN, &limited, "transient", "rate limit"),
+            (StatusCode::FORBIDDEN, &none, "other", "403"),
+            (StatusCode::FOUND, &none, "other", "check `hostName`"),
+            (StatusCode::NOT_FOUND, &none, "other", "404"),
+            (
+                StatusCode::FORBIDDEN,
+                &sso,
+                "other",
+                "enforces SAML single sign-on; the user must authorize this OAuth app for it at https://github.com/orgs/acme/sso?authorization_request=A1",
+            ),
+            (
+                StatusCode::FORBIDDEN,
+                &sso_bare,
+                "other",
+                "enforces SAML single sign-on; the user must authorize this OAuth app for it",
+            ),
         ];
-        for (status, headers, want) in rows {
-            let got = match classify(
+        for (status, headers, want, fragment) in rows {
+            let e = classify(
                 "GET",
                 "https://x/user",
                 *status,
                 headers,
                 b"{\"message\":\"m\"}",
-            ) {
+            );
+            let got = match e {
                 ApiError::Unauthorized(_) => "unauthorized",
                 ApiError::Transient(_) => "transient",
                 ApiError::Other(_) => "other",
             };
             assert_eq!(got, *want, "{status}");
+            assert!(e.text().contains(fragment), "{status}: {}", e.text());
         }
     }
 }

@@ -96,7 +96,40 @@ pub struct Entry {
     pub attrs: HashMap<String, Vec<String>>,
 }
 
+/// Attributes whose values are binary by syntax (Active Directory's
+/// GUID and SID): always used in base64, even when a value happens to be
+/// valid UTF-8, so one user's ID never changes form with its bytes.
+const BINARY_ATTRS: &[&str] = &["objectGUID", "objectSid", "msDS-ConsistencyGuid"];
+
 impl Entry {
+    /// The entry from a search answer: values that are UTF-8 as text,
+    /// the others (and every value of a binary attribute) in base64.
+    pub fn from_search(
+        dn: String,
+        text: HashMap<String, Vec<String>>,
+        binary: HashMap<String, Vec<Vec<u8>>>,
+    ) -> Entry {
+        use base64::Engine;
+        let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+        let is_binary = |name: &str| BINARY_ATTRS.iter().any(|b| b.eq_ignore_ascii_case(name));
+        let mut attrs: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, values) in text {
+            let values = if is_binary(&name) {
+                values.iter().map(|v| b64(v.as_bytes())).collect()
+            } else {
+                values
+            };
+            attrs.entry(name).or_default().extend(values);
+        }
+        for (name, values) in binary {
+            attrs
+                .entry(name)
+                .or_default()
+                .extend(values.iter().map(|v| b64(v)));
+        }
+        Entry { dn, attrs }
+    }
+
     /// The values of `name`, matched case-insensitively as LDAP attribute
     /// names are; `DN` is the entry's distinguished name (as in Dex).
     pub fn values(&self, name: &str) -> Vec<String> {
@@ -203,6 +236,41 @@ mod tests {
     use super::super::config::parse;
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn binary_values_are_base64_and_binary_attributes_always() {
+        // Text values, binary attribute name, binary values, what `values` gives.
+        type Row<'a> = (&'a [&'a str], &'a str, &'a [&'a [u8]], &'a [&'a str]);
+        let rows: &[Row] = &[
+            // A GUID whose bytes are not UTF-8 arrives as binary.
+            (&[], "objectGUID", &[&[0xff, 0x00, 0x10]], &["/wAQ"]),
+            // A GUID whose bytes happen to be UTF-8 arrives as text: same form.
+            (&["A\u{1}B"], "objectGUID", &[], &["QQFC"]),
+            (&["A\u{1}B"], "OBJECTGUID", &[], &["QQFC"]),
+            (&["AB"], "objectSid", &[], &["QUI="]),
+            // Other attributes keep their text; their binary values are base64.
+            (&["alice"], "uid", &[], &["alice"]),
+            (&["a"], "jpegPhoto", &[&[0xff]], &["a", "/w=="]),
+        ];
+        for (text, name, binary, want) in rows {
+            let mut t = HashMap::new();
+            if !text.is_empty() {
+                t.insert(
+                    name.to_string(),
+                    text.iter().map(|v| v.to_string()).collect(),
+                );
+            }
+            let mut b = HashMap::new();
+            if !binary.is_empty() {
+                b.insert(
+                    name.to_string(),
+                    binary.iter().map(|v| v.to_vec()).collect(),
+                );
+            }
+            let e = Entry::from_search("cn=x".into(), t, b);
+            assert_eq!(e.values(name), *want, "{name} {text:?}");
+        }
+    }
 
     fn config(user_search: serde_json::Value) -> Config {
         parse(

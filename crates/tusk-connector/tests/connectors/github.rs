@@ -394,6 +394,17 @@ async fn token_exchange_errors_are_clear() {
         (&[("state", "r")], "neither a code nor an error"),
         (&[("code", "")], "neither a code nor an error"),
         (&[("code", "made-up")], "bad_verification_code"),
+        // Odd characters travel form-encoded and are simply a wrong code.
+        (&[("code", "a&b=c#d%00\u{0}<x> +")], "bad_verification_code"),
+        // Parameter pollution (RFC 6749 §3.1: never more than once).
+        (
+            &[("code", "made-up"), ("code", "other")],
+            "the callback has the parameter `code` more than once",
+        ),
+        (
+            &[("code", "made-up"), ("error", "a"), ("error", "b")],
+            "the callback has the parameter `error` more than once",
+        ),
     ];
     for (pairs, frag) in rows {
         let q: Vec<(String, String)> = pairs
@@ -694,4 +705,30 @@ async fn refresh_renews_an_expiring_token_first() {
         "no renewal"
     );
     assert_eq!(same.connector_data, id.connector_data);
+}
+
+/// Tokens without the email permission (fine-grained tokens, GitHub Apps
+/// without "Email addresses") get 403 or 404 from `/user/emails`: a user
+/// with a public profile email still logs in; one without gets an error
+/// that names the missing permission.
+#[tokio::test]
+async fn emails_refused_to_the_token() {
+    let gh = StandIn::start().await;
+    let c = dotcom(&gh, json!({}));
+    for status in [403, 404] {
+        gh.state.emails_status.store(status, Ordering::SeqCst);
+        gh.set_browser_user("mona");
+        let mona = login(&gh, &c, &scopes(false, false)).await.unwrap();
+        assert_eq!(mona.email, "mona@public.example");
+        gh.set_browser_user("octocat");
+        let err = login(&gh, &c, &scopes(false, false)).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("/user/emails")
+                && text.contains("`user:email` scope")
+                && text.contains("\"Email addresses\" permission"),
+            "{status}: {text}"
+        );
+        assert_clean(&text);
+    }
 }

@@ -673,3 +673,77 @@ async fn ldap_client_certificates_are_presented() {
         login(&with, "alice", "alice-pw").await;
     }
 }
+
+/// Active Directory answers subtree searches at a domain root with search
+/// continuation references (DomainDnsZones, Configuration, ...) besides
+/// the entries. They are not entries: logins and group searches skip them
+/// (never following them) instead of failing.
+#[tokio::test]
+async fn ldap_search_continuation_references_are_skipped() {
+    let s = slapd();
+    s.modify(
+        "dn: ou=elsewhere,ou=people,dc=example,dc=org\nchangetype: add\nobjectClass: referral\nobjectClass: extensibleObject\nou: elsewhere\nref: ldap://other.invalid/ou=people,dc=example,dc=org\n\n\
+         dn: cn=faraway,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: referral\nobjectClass: extensibleObject\ncn: faraway\nref: ldap://other.invalid/ou=groups,dc=example,dc=org\n",
+    )
+    .unwrap();
+    let c = connector(&config(&s, Mode::Plain));
+    c.open().await.unwrap();
+    let bob = login(&c, "bob", "bob-pw").await;
+    assert_eq!(bob.groups, ["developers", "ops"]);
+    let fresh = c
+        .refresh()
+        .unwrap()
+        .refresh(&all_scopes(), bob)
+        .await
+        .unwrap();
+    assert_eq!(fresh.groups, ["developers", "ops"]);
+    assert!(matches!(
+        try_login(&c, all_scopes(), "nobody", "x").await,
+        Ok(None)
+    ));
+}
+
+/// Real directories hold non-ASCII logins and passwords, group DNs with
+/// escaped commas, and users type spaces around their login name: the
+/// name is trimmed, the rest is matched exactly as the directory does.
+#[tokio::test]
+async fn ldap_unicode_logins_passwords_and_escaped_group_dns() {
+    let s = slapd();
+    s.modify(
+        "dn: uid=jürgen,ou=people,dc=example,dc=org\nchangetype: add\nobjectClass: inetOrgPerson\nuid: jürgen\ncn: Jürgen Groß\nsn: Groß\nmail: jurgen@example.org\nuserPassword: pässwörd ✓ 密码\n\n\
+         dn: cn=R\\2CD,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: groupOfNames\ncn: R,D\nmember: uid=jürgen,ou=people,dc=example,dc=org\n\n\
+         dn: cn=Ünïcødé,ou=groups,dc=example,dc=org\nchangetype: add\nobjectClass: groupOfNames\ncn: Ünïcødé\nmember: uid=jürgen,ou=people,dc=example,dc=org\n",
+    )
+    .unwrap();
+    let c = connector(&config(&s, Mode::Plain));
+    // Login as typed, password, accepted?
+    let rows: &[(&str, &str, bool)] = &[
+        ("jürgen", "pässwörd ✓ 密码", true),
+        ("  jürgen\t", "pässwörd ✓ 密码", true),
+        ("JÜRGEN", "pässwörd ✓ 密码", true),
+        ("jürgen", "passwörd ✓ 密码", false),
+        ("jürgen", "pässwörd ✓ 密码 ", false),
+        ("jurgen", "pässwörd ✓ 密码", false),
+    ];
+    for (user, pass, ok) in rows {
+        let got = try_login(&c, all_scopes(), user, pass)
+            .await
+            .unwrap_or_else(|e| panic!("{user:?}: {e}"));
+        match (got, ok) {
+            (Some(id), true) => {
+                assert_eq!(id.user_id, "jürgen", "{user:?}");
+                assert_eq!(id.username, "Jürgen Groß");
+                assert_eq!(id.groups, ["R,D", "Ünïcødé"], "{user:?}");
+                let fresh = c
+                    .refresh()
+                    .unwrap()
+                    .refresh(&all_scopes(), id)
+                    .await
+                    .unwrap();
+                assert_eq!(fresh.groups, ["R,D", "Ünïcødé"], "{user:?}");
+            }
+            (None, false) => {}
+            (got, _) => panic!("{user:?} / {pass:?}: {got:?}"),
+        }
+    }
+}

@@ -66,6 +66,10 @@ pub struct GhState {
     counter: AtomicU64,
     /// Non-zero: every API call answers this status.
     pub api_status: AtomicU16,
+    /// Non-zero: `/user/emails` alone answers this status, as it does for
+    /// tokens without the email permission (fine-grained tokens, GitHub
+    /// Apps without "Email addresses").
+    pub emails_status: AtomicU16,
     /// Milliseconds every API call waits first.
     pub api_delay_ms: AtomicU64,
     pub token_forms: Mutex<Vec<HashMap<String, String>>>,
@@ -121,6 +125,7 @@ impl StandIn {
             tokens: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(1),
             api_status: AtomicU16::new(0),
+            emails_status: AtomicU16::new(0),
             api_delay_ms: AtomicU64::new(0),
             token_forms: Mutex::new(Vec::new()),
             api_calls: Mutex::new(Vec::new()),
@@ -509,6 +514,15 @@ async fn emails(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     match authed(&s, &headers, "/user/emails").await {
+        Ok(_) if s.emails_status.load(Ordering::SeqCst) != 0 => (
+            StatusCode::from_u16(s.emails_status.load(Ordering::SeqCst)).unwrap(),
+            axum::Json(json!({
+                "message": "Resource not accessible by integration",
+                "documentation_url": "https://docs.github.com/rest/users/emails#list-email-addresses-for-the-authenticated-user",
+                "status": "403"
+            })),
+        )
+            .into_response(),
         Ok(login) => {
             let all = s.emails.lock().unwrap()[&login].clone();
             page(&s, "/user/emails", &all, &q)
