@@ -764,6 +764,33 @@ async fn malformed_form_values_are_refused() {
     }
 }
 
+/// IdPs may wrap the base64 of `SAMLResponse` in lines (MIME style, CRLF or
+/// LF) or indent it; the whitespace is not part of the value.
+#[tokio::test]
+async fn a_line_wrapped_saml_response_is_read() {
+    let fx = Fixture::load();
+    let conn = Saml::with_clock("saml", &fx.config(), Arc::new(FakeClock::new(fx.now()))).unwrap();
+    let cb = conn.callback().unwrap();
+    let b64 = STANDARD.encode(fx.xml("assertion_signed"));
+    for sep in ["\r\n", "\n", " ", "\t"] {
+        let wrapped = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(sep);
+        let query = vec![
+            ("SAMLResponse".to_owned(), format!("{sep}{wrapped}{sep}")),
+            ("state".to_owned(), "req-1".to_owned()),
+        ];
+        let identity = cb
+            .handle_callback(&scopes(), "unused", &query, &fx.upstream())
+            .await
+            .unwrap_or_else(|e| panic!("separator {sep:?}: {e}"));
+        assert_eq!(identity.user_id, "jane-0001");
+    }
+}
+
 /// What the conformance suite asks of a connector, for `saml` through the
 /// registry (`open`): its callback needs the IdP's POST, which the suite's
 /// generic callback leg cannot make, so the same checks are spelled out.
