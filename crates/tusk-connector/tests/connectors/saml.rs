@@ -119,7 +119,9 @@ fn key_info_cert(xml: &str) -> String {
 
 /// The base64 body of a PEM certificate, on one line.
 fn pem_body(pem: &str) -> String {
-    pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>()
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>()
 }
 
 /// A forged copy of the signed assertion: another user, no signature.
