@@ -3,7 +3,8 @@
 //! would use: a DTD (so no entity expansion, no XXE, no billion laughs),
 //! entities other than XML's five and character references, processing
 //! instructions inside the document, unbound prefixes, more than one root,
-//! and nesting deeper than [`MAX_DEPTH`]. Comments are dropped (exclusive
+//! nesting deeper than [`MAX_DEPTH`], and more than [`MAX_ATTRS`]
+//! attributes on one element. Comments are dropped (exclusive
 //! c14n without comments ignores them too). Line ends are normalised to
 //! `\n` and attribute values as XML 1.0 §3.3.3 says for CDATA attributes,
 //! so the tree holds the values canonicalisation must see.
@@ -19,6 +20,9 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// the in-scope maps (shared, copied only where a declaration changes
 /// them) small whatever the input.
 pub(crate) const MAX_NS_DECLS: usize = 128;
+
+/// More attributes on one element than any SAML element has.
+pub(crate) const MAX_ATTRS: usize = 64;
 
 pub(crate) const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -303,6 +307,15 @@ fn open_element(
             }
             declared.push((p.to_owned(), value));
         } else {
+            // Checked as they are read: each attribute is compared with
+            // the ones before it for duplicates, so an unbounded count
+            // would cost time quadratic in the input.
+            if raw_attrs.len() >= MAX_ATTRS {
+                return Err(format!(
+                    "the XML has more than {MAX_ATTRS} attributes in <{}>",
+                    crate::query::truncate(&name, 60)
+                ));
+            }
             raw_attrs.push((key, value));
         }
     }
@@ -390,6 +403,27 @@ mod tests {
             .map(|i| format!(" xmlns:p{i}='urn:{i}'"))
             .collect();
         check(&format!("<r{many}/>"), "more than 128 namespaces");
+        // Duplicate-attribute checks compare each attribute with the ones
+        // before it; the cap keeps that from being quadratic in the input.
+        let attrs: String = (0..=MAX_ATTRS).map(|i| format!(" a{i}=''")).collect();
+        check(&format!("<r{attrs}/>"), "more than 64 attributes");
+    }
+
+    /// A response-sized element made of attributes is refused quickly,
+    /// not after comparing every pair.
+    #[test]
+    fn many_attributes_are_refused() {
+        // Before the cap, each attribute was compared with every earlier
+        // one: 60,000 of them cost about a minute. The cap refuses the
+        // element at attribute 65, so the work is bounded by construction
+        // (no timing assertion: the refusal itself is the proof).
+        let attrs: String = (0..60_000).map(|i| format!(" a{i}=''")).collect();
+        let err = parse(&format!("<r{attrs}/>")).unwrap_err();
+        assert!(err.contains("attributes"), "{err}");
+        let ok: String = (0..64).map(|i| format!(" a{i}=''")).collect();
+        assert!(parse(&format!("<r{ok}/>")).is_ok());
+        let over: String = (0..65).map(|i| format!(" a{i}=''")).collect();
+        assert!(parse(&format!("<r{over}/>")).is_err());
     }
 
     #[test]

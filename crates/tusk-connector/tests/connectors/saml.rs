@@ -96,6 +96,34 @@ fn strip_signature(xml: &str) -> String {
     format!("{}{}", &xml[..start], &xml[end..])
 }
 
+/// The `ID` of an element's text.
+fn a_id(el: &str) -> &str {
+    let start = el.find(" ID=\"").unwrap() + " ID=\"".len();
+    let end = el[start..].find('"').unwrap() + start;
+    &el[start..end]
+}
+
+/// The first `<ds:Signature>` element of a text.
+fn signature(xml: &str) -> &str {
+    let start = xml.find("<ds:Signature").unwrap();
+    let end = xml[start..].find("</ds:Signature>").unwrap() + start + "</ds:Signature>".len();
+    &xml[start..end]
+}
+
+/// The base64 of the first certificate in a `KeyInfo`.
+fn key_info_cert(xml: &str) -> String {
+    let start = xml.find("<ds:X509Certificate>").unwrap() + "<ds:X509Certificate>".len();
+    let end = xml.find("</ds:X509Certificate>").unwrap();
+    xml[start..end].to_owned()
+}
+
+/// The base64 body of a PEM certificate, on one line.
+fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>()
+}
+
 /// A forged copy of the signed assertion: another user, no signature.
 fn forged(xml: &str) -> String {
     strip_signature(assertion(xml))
@@ -105,6 +133,8 @@ fn forged(xml: &str) -> String {
 
 enum Want {
     User(&'static str),
+    /// Logged in, with this email.
+    Email(&'static str),
     Refused(&'static str),
 }
 
@@ -126,6 +156,10 @@ async fn responses_from_a_real_idp_are_checked() {
     let cert = &tusk_connector::saml::parse_pem(fx.s("cert")).unwrap()[0];
     let cert_expired = cert.not_after - fx.now() + SKEW_SECS + 1;
     let none: Patch = |_, _| {};
+    let skip_sig: Patch = |c, _| {
+        c.as_object_mut().unwrap().remove("caData");
+        c["insecureSkipSignatureValidation"] = json!(true);
+    };
     let rows: Vec<Row> = vec![
         ("assertion signed", signed.clone(), none, 0, None, Want::User("jane-0001")),
         ("response and assertion signed", fx.xml("both_signed"), none, 0, None, Want::User("jane-0001")),
@@ -323,6 +357,209 @@ async fn responses_from_a_real_idp_are_checked() {
             None,
             Want::Refused("IdP-initiated login is refused"),
         ),
+        // Review of issue 14: every published attack on the signature and
+        // assertion checks has a row; the captured response is mutated.
+        (
+            "comment inside the signed email (truncation attack): the whole text is read",
+            signed.replacen("jane@example.com", "jane@example<!---->.com", 1),
+            none, 0, None,
+            Want::Email("jane@example.com"),
+        ),
+        (
+            "character reference in signed text canonicalises to the same bytes",
+            signed.replacen(">jane-0001<", ">jane&#x2d;0001<", 1),
+            none, 0, None,
+            Want::User("jane-0001"),
+        ),
+        (
+            "CDATA in signed text canonicalises to the same bytes",
+            signed.replacen(">jane-0001<", "><![CDATA[jane-0001]]><", 1),
+            none, 0, None,
+            Want::User("jane-0001"),
+        ),
+        (
+            "markup smuggled as an escaped reference stays text",
+            signed.replacen(">jane-0001<", ">jane-0001&#x3c;x/&#x3e;<", 1),
+            none, 0, None,
+            Want::Refused("changed after it was signed"),
+        ),
+        (
+            "attribute quotes and order as another serialiser writes them",
+            signed.replacen(
+                "Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"",
+                "Method='urn:oasis:names:tc:SAML:2.0:cm:bearer'",
+                1,
+            ).replacen("<saml:Conditions NotBefore=", "<saml:Conditions  NotBefore=", 1),
+            none, 0, None,
+            Want::User("jane-0001"),
+        ),
+        (
+            "redundant redeclaration of a prefix inside the signed assertion",
+            signed.replacen("<saml:NameID ", "<saml:NameID xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ", 1),
+            none, 0, None,
+            Want::User("jane-0001"),
+        ),
+        (
+            "prefix rebound to another namespace inside the signed assertion",
+            signed.replacen("<saml:Subject>", "<saml:Subject xmlns:saml=\"urn:evil\">", 1),
+            none, 0, None,
+            Want::Refused("changed after it was signed"),
+        ),
+        (
+            "default namespace declared on a signed element",
+            signed.replacen("<saml:NameID ", "<saml:NameID xmlns=\"urn:evil\" ", 1),
+            none, 0, None,
+            Want::User("jane-0001"),
+        ),
+        (
+            "an attribute named ID in another namespace is not the ID",
+            signed.replacen("<saml:Assertion ", "<saml:Assertion xmlns:x=\"urn:x\" x:ID=\"_other\" ", 1),
+            none, 0, None,
+            Want::Refused("changed after it was signed"),
+        ),
+        (
+            "duplicate ID elsewhere in the response",
+            signed.replacen(
+                "<samlp:Status>",
+                &format!("<samlp:Extensions><x ID=\"{}\"/></samlp:Extensions><samlp:Status>", a_id(&a)),
+                1,
+            ),
+            none, 0, None,
+            Want::Refused("appears twice"),
+        ),
+        (
+            "two signatures on the assertion",
+            signed.replacen(&a, &a.replacen("</saml:Issuer>", &format!("</saml:Issuer>{}", signature(&a)), 1), 1),
+            none, 0, None,
+            Want::Refused("the assertion has more than one signature"),
+        ),
+        (
+            "a signature moved into Extensions",
+            signed.replacen(&a, &strip_signature(&a), 1).replacen(
+                "<samlp:Status>",
+                &format!("<samlp:Extensions>{}</samlp:Extensions><samlp:Status>", signature(&a)),
+                1,
+            ),
+            none, 0, None,
+            Want::Refused("signature outside"),
+        ),
+        (
+            "transforms chosen by the attacker: exc-c14n only",
+            signed.replacen("<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>", "", 1),
+            none, 0, None,
+            Want::Refused("uses transforms"),
+        ),
+        (
+            "transforms chosen by the attacker: an XPath filter",
+            signed.replacen(
+                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>not(self::*)</ds:XPath></ds:Transform>",
+                1,
+            ),
+            none, 0, None,
+            Want::Refused("uses transforms"),
+        ),
+        (
+            "inclusive c14n instead of exclusive",
+            signed.replacen(
+                "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+                "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>",
+                1,
+            ),
+            none, 0, None,
+            Want::Refused("only exclusive c14n"),
+        ),
+        (
+            "HMAC signature method (the public key as a shared secret)",
+            signed.replacen("xmldsig-more#rsa-sha256", "xmldsig#hmac-sha1", 1),
+            none, 0, None,
+            Want::Refused("uses algorithm"),
+        ),
+        (
+            "MD5 digest method",
+            signed.replacen("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2001/04/xmldsig-more#md5", 1),
+            none, 0, None,
+            Want::Refused("uses digest"),
+        ),
+        (
+            "KeyInfo carrying another certificate is ignored: the configured one verifies",
+            signed.replacen(&key_info_cert(&a), &pem_body(fx.s("other_cert")), 1),
+            none, 0, None,
+            Want::User("jane-0001"),
+        ),
+        (
+            "StatusCode Requester with a nested Success",
+            signed.replace(
+                "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>",
+                "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Requester\"><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:StatusCode>",
+            ),
+            none, 0, None,
+            Want::Refused("status `Requester` instead of Success"),
+        ),
+        (
+            "every AudienceRestriction must name this SP",
+            signed.replace(&a, &strip_signature(&a)).replacen(
+                "</saml:AudienceRestriction>",
+                "</saml:AudienceRestriction><saml:AudienceRestriction><saml:Audience>urn:other-sp</saml:Audience></saml:AudienceRestriction>",
+                1,
+            ),
+            skip_sig, 0, None,
+            Want::Refused("meant for audience [\"urn:other-sp\"]"),
+        ),
+        (
+            "one restriction with several audiences, this SP among them",
+            signed.replace(&a, &strip_signature(&a)).replacen(
+                "<saml:AudienceRestriction>",
+                "<saml:AudienceRestriction><saml:Audience>urn:other-sp</saml:Audience>",
+                1,
+            ),
+            skip_sig, 0, None,
+            Want::User("jane-0001"),
+        ),
+        (
+            "Recipient other than the ACS URL",
+            signed.replace(&a, &strip_signature(&a))
+                .replacen("Recipient=\"http://127.0.0.1:5556/dex/callback\"", "Recipient=\"https://evil.example.com/acs\"", 1),
+            skip_sig, 0, None,
+            Want::Refused("Recipient is `https://evil.example.com/acs`"),
+        ),
+        (
+            "SubjectConfirmationData without NotOnOrAfter",
+            signed.replace(&a, &strip_signature(&a)).replacen(" NotOnOrAfter=\"", " x=\"", 1),
+            skip_sig, 0, None,
+            Want::Refused("SubjectConfirmationData has no NotOnOrAfter"),
+        ),
+        (
+            "assertion without a Subject",
+            {
+                let unsigned = strip_signature(&a);
+                let s = unsigned.find("<saml:Subject>").unwrap();
+                let e = unsigned.find("</saml:Subject>").unwrap() + "</saml:Subject>".len();
+                signed.replace(&a, &format!("{}{}", &unsigned[..s], &unsigned[e..]))
+            },
+            skip_sig, 0, None,
+            Want::Refused("has no Subject"),
+        ),
+        (
+            "assertion without an Issuer",
+            signed.replace(&a, &strip_signature(&a).replacen("<saml:Issuer>https://idp.example.com/metadata</saml:Issuer>", "", 1)),
+            skip_sig, 0, None,
+            Want::Refused("the assertion has no Issuer"),
+        ),
+        (
+            "attributes split over two AttributeStatements are all read",
+            signed.replace(&a, &strip_signature(&a)).replacen(
+                "<saml:Attribute Name=\"uid\"",
+                "</saml:AttributeStatement><saml:AttributeStatement><saml:Attribute Name=\"uid\"",
+                1,
+            ).replacen(
+                "<saml:Attribute Name=\"email\"",
+                "<saml:Attribute Name=\"x\"><saml:AttributeValue>y</saml:AttributeValue></saml:Attribute></saml:AttributeStatement><saml:AttributeStatement><saml:Attribute Name=\"email\"",
+                1,
+            ),
+            skip_sig, 0, None,
+            Want::Email("jane@example.com"),
+        ),
         (
             "allowedGroups without a match",
             signed.clone(),
@@ -354,6 +591,7 @@ async fn responses_from_a_real_idp_are_checked() {
         let got = post(&conn, &xml, &upstream).await;
         let ok = match (&want, &got) {
             (Want::User(id), Ok(identity)) => identity.user_id == *id,
+            (Want::Email(email), Ok(identity)) => identity.email == *email,
             (Want::Refused(text), Err(e @ Error::SamlRefused { .. })) => {
                 e.to_string().contains(text)
             }
@@ -525,6 +763,33 @@ async fn malformed_form_values_are_refused() {
             .unwrap_err()
             .to_string();
         assert!(err.contains(want), "{err}");
+    }
+}
+
+/// IdPs may wrap the base64 of `SAMLResponse` in lines (MIME style, CRLF or
+/// LF) or indent it; the whitespace is not part of the value.
+#[tokio::test]
+async fn a_line_wrapped_saml_response_is_read() {
+    let fx = Fixture::load();
+    let conn = Saml::with_clock("saml", &fx.config(), Arc::new(FakeClock::new(fx.now()))).unwrap();
+    let cb = conn.callback().unwrap();
+    let b64 = STANDARD.encode(fx.xml("assertion_signed"));
+    for sep in ["\r\n", "\n", " ", "\t"] {
+        let wrapped = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(sep);
+        let query = vec![
+            ("SAMLResponse".to_owned(), format!("{sep}{wrapped}{sep}")),
+            ("state".to_owned(), "req-1".to_owned()),
+        ];
+        let identity = cb
+            .handle_callback(&scopes(), "unused", &query, &fx.upstream())
+            .await
+            .unwrap_or_else(|e| panic!("separator {sep:?}: {e}"));
+        assert_eq!(identity.user_id, "jane-0001");
     }
 }
 
