@@ -8,7 +8,7 @@
 //!
 //! Layout: `connector` holds the interfaces, `error` the one error type,
 //! `open` builds a connector by type; `mock` holds Dex's `mockPassword` and
-//! `mockCallback`; `local` the static password database; `oidc` the
+//! `mockCallback`; `local` the static password database, whose hashes run on `hashing`'s bounded pool; `oidc` the
 //! upstream OpenID Connect relying party (Okta and friends); `fields` and
 //! `query` read config fields and callback parameters. This file only
 //! declares modules and re-exports, so no module depends on logic here. Configs arrive already validated by
@@ -24,6 +24,7 @@
 mod connector;
 mod error;
 mod fields;
+mod hashing;
 mod kinds;
 mod local;
 mod mock;
@@ -36,6 +37,7 @@ pub use connector::{
     UpstreamParams,
 };
 pub use error::Error;
+pub use hashing::{HashPool, HashPoolSize, Pending};
 pub use kinds::SUPPORTED_KINDS;
 pub use local::hash_password;
 pub use open::open;
