@@ -22,7 +22,8 @@ use crate::error::Error;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use tokio::sync::oneshot;
@@ -73,7 +74,12 @@ pub struct HashPool {
 }
 
 struct Shared {
-    jobs: SyncSender<Job>,
+    jobs: Sender<Job>,
+    /// Jobs accepted and not yet finished (running or waiting); never
+    /// above `workers + queue`. Counted here rather than by a bounded
+    /// channel, so the bound does not depend on whether a worker is
+    /// already waiting for its next job.
+    in_flight: Arc<AtomicUsize>,
     workers: usize,
     queue: usize,
 }
@@ -97,7 +103,7 @@ impl HashPool {
     pub fn new(size: HashPoolSize) -> Result<HashPool, Error> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let (workers, queue) = size.resolve(cores);
-        let (jobs, receiver) = sync_channel::<Job>(queue);
+        let (jobs, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for n in 0..workers {
             let receiver = receiver.clone();
@@ -113,6 +119,7 @@ impl HashPool {
         Ok(HashPool {
             shared: Arc::new(Shared {
                 jobs,
+                in_flight: Arc::new(AtomicUsize::new(0)),
                 workers,
                 queue,
             }),
@@ -149,8 +156,8 @@ impl HashPool {
         self.shared.queue
     }
 
-    /// Queues `job`, or refuses it at once with [`Error::Busy`] when the
-    /// queue is full. The result arrives through the returned [`Pending`]
+    /// Queues `job`, or refuses it at once with [`Error::Busy`] when
+    /// `workers + queue` jobs are already accepted and unfinished. The result arrives through the returned [`Pending`]
     /// as soon as the job finishes, whatever other jobs do. A job whose
     /// [`Pending`] was dropped before a worker took it is skipped, so
     /// requests whose clients left cost no hashing.
@@ -159,25 +166,44 @@ impl HashPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        let shared = &self.shared;
+        let limit = shared.workers.saturating_add(shared.queue);
+        let admitted = shared
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            });
+        if admitted.is_err() {
+            return Err(Error::Busy {
+                workers: shared.workers,
+                queue: shared.queue,
+            });
+        }
         let (tx, rx) = oneshot::channel();
+        let in_flight = shared.in_flight.clone();
         let wrapped: Job = Box::new(move || {
-            if tx.is_closed() {
-                return;
+            let outcome = if tx.is_closed() {
+                None
+            } else {
+                // A panicking job must not take its worker with it.
+                Some(catch_unwind(AssertUnwindSafe(job)).map_err(|_| ()))
+            };
+            // Room is given back before the result, so a caller that
+            // submits again as soon as it has its answer finds it.
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            if let Some(outcome) = outcome {
+                // The caller may have gone away meanwhile; nothing to tell.
+                let _ = tx.send(outcome);
             }
-            // A panicking job must not take its worker with it.
-            let outcome = catch_unwind(AssertUnwindSafe(job)).map_err(|_| ());
-            // The caller may have gone away meanwhile; nothing to tell.
-            let _ = tx.send(outcome);
         });
-        match self.shared.jobs.try_send(wrapped) {
+        match shared.jobs.send(wrapped) {
             Ok(()) => Ok(Pending { rx }),
-            Err(TrySendError::Full(_)) => Err(Error::Busy {
-                workers: self.shared.workers,
-                queue: self.shared.queue,
-            }),
-            Err(TrySendError::Disconnected(_)) => Err(Error::Internal(
-                "the password-hashing workers have stopped; restart tusk".into(),
-            )),
+            Err(_) => {
+                shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+                Err(Error::Internal(
+                    "the password-hashing workers have stopped; restart tusk".into(),
+                ))
+            }
         }
     }
 
@@ -254,7 +280,7 @@ fn lower_priority() {}
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicBool;
     use std::sync::mpsc;
 
     /// A gate jobs wait at until the test opens it.
