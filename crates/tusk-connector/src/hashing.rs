@@ -33,8 +33,10 @@ use tokio::sync::oneshot;
 /// tenth of what a normal one gets.
 pub const WORKER_NICE: i32 = 10;
 
-/// Queue slots per worker when the size is not configured.
-pub const QUEUE_PER_WORKER: usize = 4;
+/// Queue slots per worker when the size is not configured: room for a
+/// burst of real logins (at about 25 ms a hash, under half a second of
+/// waiting per worker), while a storm beyond it is refused.
+pub const QUEUE_PER_WORKER: usize = 16;
 
 /// The configured size of a [`HashPool`]; `None` takes the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -316,12 +318,12 @@ mod tests {
             assert_eq!(size.resolve(cores), want, "{size:?} on {cores} cores");
         };
         let auto = HashPoolSize::default();
-        check(auto, 1, (1, 4));
-        check(auto, 2, (1, 4));
-        check(auto, 8, (7, 28));
-        check(auto, 0, (1, 4));
+        check(auto, 1, (1, 16));
+        check(auto, 2, (1, 16));
+        check(auto, 8, (7, 112));
+        check(auto, 0, (1, 16));
         let set = |workers, queue| HashPoolSize { workers, queue };
-        check(set(Some(3), None), 2, (3, 12));
+        check(set(Some(3), None), 2, (3, 48));
         check(set(None, Some(1)), 4, (3, 1));
         check(set(Some(0), Some(0)), 4, (1, 0));
         check(set(Some(usize::MAX), None), 4, (usize::MAX, usize::MAX));

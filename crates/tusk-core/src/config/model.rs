@@ -150,7 +150,7 @@ pub struct ProviderSettings {
     /// `None`: one fewer than the cores, at least one.
     pub password_hash_workers: Option<u32>,
     /// Password checks that may wait for a worker before new ones are
-    /// refused with 429 (`tusk.passwordHashing.queue`); `None`: 4 per worker.
+    /// refused with 429 (`tusk.passwordHashing.queue`); `None`: 16 per worker.
     pub password_hash_queue: Option<u32>,
 }
 

@@ -106,7 +106,7 @@ impl Loader<'_> {
             v,
             "queue",
             0..=65536,
-            "use 0 (refuse whenever every worker is busy) or a small multiple of the workers, such as 4 per worker (the default)",
+            "use 0 (refuse whenever every worker is busy) or a small multiple of the workers, such as 16 per worker (the default)",
         );
         let acquire_path = ["tusk", "database", "acquireTimeout"];
         let database_acquire_timeout = match v.dur_at(&acquire_path) {
