@@ -233,8 +233,7 @@ impl<T> Future for Pending<T> {
         Pin::new(&mut self.rx).poll(cx).map(|got| match got {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(())) => Err(Error::Internal(
-                "a password check panicked on the hashing pool (a bug; the worker survived)"
-                    .into(),
+                "a password check panicked on the hashing pool (a bug; the worker survived)".into(),
             )),
             Err(_) => Err(Error::Internal(
                 "the password-hashing pool dropped a job without running it".into(),
@@ -338,8 +337,12 @@ mod tests {
         let most = Arc::new(AtomicUsize::new(0));
         let (started_tx, started) = mpsc::channel();
         let job = |n: usize| {
-            let (gate, running, most, started_tx) =
-                (gate.clone(), running.clone(), most.clone(), started_tx.clone());
+            let (gate, running, most, started_tx) = (
+                gate.clone(),
+                running.clone(),
+                most.clone(),
+                started_tx.clone(),
+            );
             move || {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
@@ -363,7 +366,10 @@ mod tests {
         // Refused without waiting, whatever the job.
         for _ in 0..3 {
             match p.submit(|| 0) {
-                Err(Error::Busy { workers: 2, queue: 3 }) => {}
+                Err(Error::Busy {
+                    workers: 2,
+                    queue: 3,
+                }) => {}
                 other => panic!("expected Busy, got {:?}", other.map(|_| ())),
             }
         }
@@ -373,7 +379,11 @@ mod tests {
             got.push(r.await.unwrap());
         }
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
-        assert_eq!(most.load(Ordering::SeqCst), workers, "at most {workers} at once");
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            workers,
+            "at most {workers} at once"
+        );
         // Room again once the backlog is gone.
         assert_eq!(p.run(|| 7).await.unwrap(), 7);
     }
@@ -382,7 +392,10 @@ mod tests {
     async fn a_panicking_job_is_an_error_and_the_worker_survives() {
         let p = pool(1, 1);
         let err = p.run(|| -> u8 { panic!("boom") }).await.unwrap_err();
-        assert!(matches!(err, Error::Internal(ref m) if m.contains("panicked")), "{err}");
+        assert!(
+            matches!(err, Error::Internal(ref m) if m.contains("panicked")),
+            "{err}"
+        );
         assert_eq!(p.run(|| 5).await.unwrap(), 5);
     }
 
@@ -449,7 +462,10 @@ mod tests {
             .await;
         assert_eq!(inside, 0);
         let outside = HashPool::current().unwrap();
-        assert!(Arc::ptr_eq(&outside.shared, &HashPool::shared().unwrap().shared));
+        assert!(Arc::ptr_eq(
+            &outside.shared,
+            &HashPool::shared().unwrap().shared
+        ));
         assert_eq!(outside.run(|| 1).await.unwrap(), 1);
     }
 

@@ -5,8 +5,7 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tusk_connector::{
-    Connector, Error, HashPool, HashPoolSize, Identity, Scopes, UpstreamParams, hash_password,
-    open,
+    Connector, Error, HashPool, HashPoolSize, Identity, Scopes, UpstreamParams, hash_password, open,
 };
 use tusk_core::Secret;
 

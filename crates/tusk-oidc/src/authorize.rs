@@ -108,7 +108,9 @@ pub enum PasswordOutcome {
     /// The password-hashing pool is full: the password was not checked
     /// and the attempt counts for nothing; try again after `retry_after`
     /// seconds. Global back-pressure, the same for every account.
-    Busy { retry_after: u64 },
+    Busy {
+        retry_after: u64,
+    },
     Next(Next),
 }
 

@@ -173,11 +173,7 @@ impl Loader<'_> {
                 self.ctx.error(
                     pos,
                     &format!("tusk.passwordHashing.{key}"),
-                    format!(
-                        "{i} is out of range ({} to {})",
-                        range.start(),
-                        range.end()
-                    ),
+                    format!("{i} is out of range ({} to {})", range.start(), range.end()),
                     Some(fix.into()),
                 );
                 None

@@ -141,7 +141,8 @@ async fn a_flood_beyond_the_hashing_queue_gets_429_and_the_owner_still_logs_in()
     // Wrong passwords for alice's account, all at once, from one address.
     let (done_tx, mut done) = tokio::sync::mpsc::unbounded_channel();
     for i in 0..QUEUE + EXCESS {
-        let (c, issuer, state, done_tx) = (c.clone(), issuer.clone(), state.clone(), done_tx.clone());
+        let (c, issuer, state, done_tx) =
+            (c.clone(), issuer.clone(), state.clone(), done_tx.clone());
         tokio::spawn(async move {
             let resp = post(&c, &issuer, &state, &format!("guess{i}")).await;
             let status = resp.status();
