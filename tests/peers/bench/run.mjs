@@ -437,6 +437,9 @@ async function mainStorm() {
     if (realLogin) {
       out.push(`a real login during the storm: in after ${realLogin.ms.toFixed(0)} ms, ${realLogin.refused} refusal(s) (429) first`);
     }
+    if (sum('other') > 0 || sum('errors') > 0) {
+      throw new Error(`the storm got answers other than 401 and 429: ${JSON.stringify(storms.map((x) => x.statuses))}, ${sum('errors')} socket error(s)\n${out.join('\n')}`);
+    }
     const worst = Math.min(ratios.discovery, ratios.refresh);
     out.push(`goal: the other endpoints keep >= 80% under the storm: ${worst >= 0.8 ? 'met' : 'NOT met'} (worst ${(worst * 100).toFixed(0)}%)`);
     console.log(out.join('\n'));
