@@ -158,6 +158,13 @@ impl HashPool {
         self.shared.queue
     }
 
+    /// Whether a [`HashPool::submit`] now would be refused. A hint for
+    /// refusing cheaply before other work; `submit` decides.
+    pub fn is_full(&self) -> bool {
+        let shared = &self.shared;
+        shared.in_flight.load(Ordering::Acquire) >= shared.workers.saturating_add(shared.queue)
+    }
+
     /// Queues `job`, or refuses it at once with [`Error::Busy`] when
     /// `workers + queue` jobs are already accepted and unfinished. The result arrives through the returned [`Pending`]
     /// as soon as the job finishes, whatever other jobs do. A job whose
@@ -364,6 +371,7 @@ mod tests {
             pending.push(p.submit(job(n)).unwrap());
         }
         // Refused without waiting, whatever the job.
+        assert!(p.is_full());
         for _ in 0..3 {
             match p.submit(|| 0) {
                 Err(Error::Busy {
@@ -385,6 +393,7 @@ mod tests {
             "at most {workers} at once"
         );
         // Room again once the backlog is gone.
+        assert!(!p.is_full());
         assert_eq!(p.run(|| 7).await.unwrap(), 7);
     }
 

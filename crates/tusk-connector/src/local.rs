@@ -242,6 +242,10 @@ impl PasswordConnector for Local {
         "Email Address"
     }
 
+    fn hashes(&self) -> bool {
+        true
+    }
+
     async fn login(
         &self,
         scopes: &Scopes,

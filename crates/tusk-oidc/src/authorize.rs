@@ -482,6 +482,18 @@ impl Provider {
         password: &Secret<String>,
         client: std::net::IpAddr,
     ) -> Result<PasswordOutcome, PageError> {
+        // While the hashing pool is full, a connector that hashes on it is
+        // refused before any storage read, so a storm's refusals cost
+        // next to nothing (the pool's own admission still decides below).
+        if self.hashing.is_full()
+            && self
+                .connector(connector_id)
+                .is_ok_and(|c| c.password().is_some_and(|p| p.hashes()))
+        {
+            return Ok(PasswordOutcome::Busy {
+                retry_after: BUSY_RETRY_AFTER,
+            });
+        }
         let form = self.password_form(connector_id, state).await?;
         let request = self.pending_request(state).await?;
         let connector = self.connector(connector_id)?;
