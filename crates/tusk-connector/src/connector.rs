@@ -112,6 +112,14 @@ pub trait PasswordConnector: Send + Sync {
         username: &str,
         password: &Secret<String>,
     ) -> Result<Option<Identity>, Error>;
+
+    /// Whether `login` hashes the password on the [`crate::HashPool`]
+    /// (`local`); the provider then refuses at once, before any storage
+    /// read, while that pool is full. Connectors that check elsewhere
+    /// (an upstream directory) keep the default.
+    fn hashes(&self) -> bool {
+        false
+    }
 }
 
 /// A connector that sends the browser elsewhere and handles its return.

@@ -42,6 +42,13 @@ pub enum Error {
     /// request binding...); `reason` says which and what to do.
     #[error("connector `{connector}`: the SAML response was refused: {reason}")]
     SamlRefused { connector: String, reason: String },
+    /// Every password-hashing worker is busy and the queue is full: the
+    /// check is refused at once (global back-pressure, never per account);
+    /// the login form answers 429 with `Retry-After`.
+    #[error(
+        "password checks are at capacity ({workers} hashing workers busy, {queue} waiting); the login was refused without checking the password, so retry in a moment; if real logins see this, raise tusk.passwordHashing.workers or .queue"
+    )]
+    Busy { workers: usize, queue: usize },
 
     /// A bug or an environment failure (e.g. a blocking task panicked).
     #[error("internal connector error: {0}")]

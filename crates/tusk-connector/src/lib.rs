@@ -8,15 +8,16 @@
 //!
 //! Layout: `connector` holds the interfaces, `error` the one error type,
 //! `open` builds a connector by type; `mock` holds Dex's `mockPassword` and
-//! `mockCallback`; `local` the static password database; `ldap` the
-//! LDAP directory (service bind, user search, user bind, group search); `oidc` the
-//! upstream OpenID Connect relying party (Okta and friends); `github` the
-//! GitHub OAuth app login; `saml` the SAML 2.0 service provider (its XML,
-//! c14n and signature checks in submodules; it reads one local file, the
-//! `ca` certificate); `fields` and
-//! `query` read config fields and callback parameters. This file only
-//! declares modules and re-exports, so no module depends on logic here. Configs arrive already validated by
-//! `tusk_core::config::connector`, as JSON.
+//! `mockCallback`; `local` the static password database, whose hashes run
+//! on `hashing`'s bounded pool; `ldap` the LDAP directory (service bind,
+//! user search, user bind, group search); `oidc` the upstream OpenID
+//! Connect relying party (Okta and friends); `github` the GitHub OAuth app
+//! login; `saml` the SAML 2.0 service provider (its XML, c14n and signature
+//! checks in submodules; it reads one local file, the `ca` certificate);
+//! `fields` and `query` read config fields and callback parameters. This
+//! file only declares modules and re-exports, so no module depends on logic
+//! here. Configs arrive already validated by `tusk_core::config::connector`,
+//! as JSON.
 //!
 //! Opening has two steps. [`open`] parses the config, synchronously and
 //! without I/O: its errors are configuration errors that no retry fixes.
@@ -30,6 +31,7 @@ mod connector;
 mod error;
 mod fields;
 pub mod github;
+mod hashing;
 mod kinds;
 pub mod ldap;
 mod local;
@@ -44,6 +46,7 @@ pub use connector::{
     UpstreamParams,
 };
 pub use error::Error;
+pub use hashing::{HashPool, HashPoolSize, Pending};
 pub use kinds::SUPPORTED_KINDS;
 pub use local::hash_password;
 pub use open::open;

@@ -57,7 +57,7 @@ impl Hash {
         }
     }
 
-    /// Runs the hash; blocking (about 20 ms), so call it off the runtime.
+    /// Runs the hash; blocking (about 20 ms), so only on the hashing pool.
     fn verify(&self, password: &[u8]) -> bool {
         match self {
             Hash::Argon2id(h) => Argon2::default()
@@ -242,6 +242,10 @@ impl PasswordConnector for Local {
         "Email Address"
     }
 
+    fn hashes(&self) -> bool {
+        true
+    }
+
     async fn login(
         &self,
         scopes: &Scopes,
@@ -253,24 +257,25 @@ impl PasswordConnector for Local {
         }
         let (user, dummy) = (self.user(username).cloned(), self.dummy.clone());
         let (password, scopes) = (password.clone(), *scopes);
-        tokio::task::spawn_blocking(move || {
-            let pw = password.expose().as_bytes();
-            match &user {
-                Some(u) => u.hash.verify(pw).then(|| u.identity(&scopes)),
-                // Unknown email: pay for a hash anyway, then fail.
-                None => {
-                    std::hint::black_box(dummy.verify(pw));
-                    None
+        // On the bounded pool (`hashing`); a full queue is `Error::Busy`,
+        // the same for every account and whether or not the email exists.
+        crate::hashing::HashPool::current()?
+            .run(move || {
+                let pw = password.expose().as_bytes();
+                match &user {
+                    Some(u) => u.hash.verify(pw).then(|| u.identity(&scopes)),
+                    // Unknown email: pay for a hash anyway, then fail.
+                    None => {
+                        std::hint::black_box(dummy.verify(pw));
+                        None
+                    }
                 }
-            }
-        })
-        .await
-        .map_err(|e| {
-            Error::Internal(format!(
-                "connector `{}`: password verification task failed: {e}",
-                self.id
-            ))
-        })
+            })
+            .await
+            .map_err(|e| match e {
+                Error::Internal(why) => Error::Internal(format!("connector `{}`: {why}", self.id)),
+                other => other,
+            })
     }
 }
 

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tusk_connector::{Connector, Error, Identity, Scopes, UpstreamParams, hash_password, open};
+use tusk_connector::{
+    Connector, Error, HashPool, HashPoolSize, Identity, Scopes, UpstreamParams, hash_password, open,
+};
 use tusk_core::Secret;
 
 #[path = "connectors/github.rs"]
@@ -30,6 +32,21 @@ fn upstream() -> UpstreamParams {
         nonce: "nonce-s3cret".into(),
         pkce_verifier: Some("verifier-s3cret".into()),
     }
+}
+
+/// The pool the tests' password checks run on: roomy, because tests run in
+/// parallel and check many passwords at once, which the process-wide
+/// default pool (sized for one server) would refuse as a storm.
+fn roomy() -> HashPool {
+    static POOL: std::sync::OnceLock<HashPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        HashPool::new(HashPoolSize {
+            workers: Some(2),
+            queue: Some(4096),
+        })
+        .unwrap()
+    })
+    .clone()
 }
 
 /// A cheap argon2id hash (test speed only; production uses the defaults).
@@ -94,8 +111,9 @@ async fn conformance(s: Subject<'_>) -> Identity {
     let identity = if let Some(p) = c.password() {
         let (user, pass) = s.good.unwrap();
         assert!(!p.prompt().is_empty(), "{name}: prompt");
-        let id = p
-            .login(&scopes, user, &Secret::from(pass))
+        let secret = Secret::from(pass);
+        let id = roomy()
+            .scope(p.login(&scopes, user, &secret))
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{name}: good credentials refused"));
@@ -118,7 +136,8 @@ async fn conformance(s: Subject<'_>) -> Identity {
             ("NUL in password", user, "pass\0word"),
         ];
         for (what, u, pw) in bad {
-            let got = p.login(&scopes, u, &Secret::from(*pw)).await;
+            let secret = Secret::from(*pw);
+            let got = roomy().scope(p.login(&scopes, u, &secret)).await;
             match got {
                 Ok(None) => {}
                 other => panic!("{name}: {what}: expected Ok(None), got {other:?}"),
@@ -248,11 +267,56 @@ async fn conformance_local() {
 // ---------------------------------------------------------------------------
 
 async fn login(c: &Arc<dyn Connector>, scopes: Scopes, user: &str, pass: &str) -> Option<Identity> {
-    c.password()
-        .unwrap()
-        .login(&scopes, user, &Secret::from(pass))
+    let secret = Secret::from(pass);
+    let check = c.password().unwrap().login(&scopes, user, &secret);
+    roomy().scope(check).await.unwrap()
+}
+
+/// Issue 16, item 4: with every hashing worker busy and no queue room, a
+/// `local` login is refused at once with `Busy`, for a known user and an
+/// unknown email alike (the refusal says nothing about the account).
+#[tokio::test]
+async fn local_login_on_a_full_pool_is_refused_at_once() {
+    let c = open(
+        "local",
+        "local",
+        &json!({"users": [{"email": "a@x.io", "hash": cheap_argon2("pw")}]}),
+    )
+    .unwrap();
+    let pool = HashPool::new(HashPoolSize {
+        workers: Some(1),
+        queue: Some(0),
+    })
+    .unwrap();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let holder = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            let _ = held.recv();
+        })
+        .unwrap();
+    started.recv().unwrap();
+    let p = c.password().unwrap();
+    for (user, pass) in [("a@x.io", "pw"), ("a@x.io", "wrong"), ("ghost@x.io", "pw")] {
+        let (scopes, secret) = (all_scopes(), Secret::from(pass));
+        let got = pool.scope(p.login(&scopes, user, &secret)).await;
+        match got {
+            Err(e @ Error::Busy { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("retry") && !text.contains(pass), "{text}");
+            }
+            other => panic!("{user}: expected Busy, got {other:?}"),
+        }
+    }
+    release.send(()).unwrap();
+    holder.await.unwrap();
+    let (scopes, secret) = (all_scopes(), Secret::from("pw"));
+    let ok = pool
+        .scope(p.login(&scopes, "a@x.io", &secret))
         .await
-        .unwrap()
+        .unwrap();
+    assert_eq!(ok.unwrap().email, "a@x.io");
 }
 
 #[tokio::test]

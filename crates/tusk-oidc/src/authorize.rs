@@ -105,8 +105,18 @@ pub enum PasswordOutcome {
         form: PasswordForm,
         retry_after: u64,
     },
+    /// The password-hashing pool is full: the password was not checked
+    /// and the attempt counts for nothing; try again after `retry_after`
+    /// seconds. Global back-pressure, the same for every account.
+    Busy {
+        retry_after: u64,
+    },
     Next(Next),
 }
+
+/// What a [`PasswordOutcome::Busy`] asks to wait: the queue drains in
+/// well under a second at ordinary hashing costs.
+pub const BUSY_RETRY_AFTER: u64 = 1;
 
 fn page(title: &str, detail: impl Into<String>, hint: impl Into<String>) -> PageError {
     PageError::bad_request(title, detail, hint)
@@ -472,6 +482,18 @@ impl Provider {
         password: &Secret<String>,
         client: std::net::IpAddr,
     ) -> Result<PasswordOutcome, PageError> {
+        // While the hashing pool is full, a connector that hashes on it is
+        // refused before any storage read, so a storm's refusals cost
+        // next to nothing (the pool's own admission still decides below).
+        if self.hashing.is_full()
+            && self
+                .connector(connector_id)
+                .is_ok_and(|c| c.password().is_some_and(|p| p.hashes()))
+        {
+            return Ok(PasswordOutcome::Busy {
+                retry_after: BUSY_RETRY_AFTER,
+            });
+        }
         let form = self.password_form(connector_id, state).await?;
         let request = self.pending_request(state).await?;
         let connector = self.connector(connector_id)?;
@@ -499,11 +521,24 @@ impl Provider {
             self.audit(failed("throttled")).await;
             return Ok(throttled(wait, form));
         }
-        let identity = match pw
-            .login(&connector_scopes(&request.scopes), login, password)
-            .await
-        {
+        // The check runs on this provider's bounded hashing pool.
+        let scopes = connector_scopes(&request.scopes);
+        let check = pw.login(&scopes, login, password);
+        let identity = match self.hashing.scope(check).await {
             Ok(identity) => identity,
+            Err(tusk_connector::Error::Busy { workers, queue }) => {
+                // Neither audited nor counted by the throttle: nothing was
+                // checked, and a storm must not write a row per refusal.
+                tracing::debug!(
+                    connector = %connector_id,
+                    workers,
+                    queue,
+                    "password check refused: the hashing pool is full"
+                );
+                return Ok(PasswordOutcome::Busy {
+                    retry_after: BUSY_RETRY_AFTER,
+                });
+            }
             Err(e) => {
                 self.audit(failed("connector_error")).await;
                 return Err(PageError::internal(format!("the login method failed: {e}")));

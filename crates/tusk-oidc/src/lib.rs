@@ -48,3 +48,5 @@ pub use provider::{
 };
 pub use session::LogoutOutcome;
 pub use token::TokenResponse;
+/// The pool password checks run on, sized by [`Settings::password_hashing`].
+pub use tusk_connector::{HashPool, HashPoolSize};

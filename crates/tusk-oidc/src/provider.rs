@@ -45,6 +45,9 @@ pub struct Provider {
     /// Told about identities re-read on a refresh (`observer`); none until
     /// the server wires one.
     observer: RwLock<Option<Arc<dyn IdentityObserver>>>,
+    /// The bounded pool every password check of this provider's
+    /// connectors runs on (`authorize` scopes it around each check).
+    pub(crate) hashing: tusk_connector::HashPool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,8 @@ pub enum Error {
         "stored signing key set is not valid JSON: {0}; delete the `signing` record to start a new key set"
     )]
     KeyState(String),
+    #[error("password hashing: {0}")]
+    Hashing(#[from] tusk_connector::Error),
 }
 
 impl Provider {
@@ -67,7 +72,9 @@ impl Provider {
         connectors: &[ConnectorConfig],
     ) -> Result<Arc<Provider>, Error> {
         let discovery = Arc::new(crate::settings::discovery(&settings).to_string());
+        let hashing = tusk_connector::HashPool::new(settings.password_hashing)?;
         let provider = Arc::new(Provider {
+            hashing,
             settings,
             store,
             clock,
@@ -86,6 +93,11 @@ impl Provider {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The pool this provider's password checks run on.
+    pub fn password_hashing(&self) -> &tusk_connector::HashPool {
+        &self.hashing
     }
 
     pub fn store(&self) -> &Store {

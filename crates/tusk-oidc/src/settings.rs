@@ -37,6 +37,9 @@ pub struct Settings {
     pub connector_retry: ConnectorRetry,
     /// Seconds audit events are kept; [`Provider::tick`] purges older ones.
     pub audit_retention: i64,
+    /// Workers and queue of the pool password hashes run on; read when the
+    /// provider is created.
+    pub password_hashing: tusk_connector::HashPoolSize,
 }
 
 /// Exponential backoff for opening connectors: `initial`, doubling up to
@@ -75,6 +78,7 @@ impl Settings {
             rotation: RotationPolicy::default(),
             connector_retry: ConnectorRetry::default(),
             audit_retention: 30 * 24 * 3600,
+            password_hashing: tusk_connector::HashPoolSize::default(),
         }
     }
 

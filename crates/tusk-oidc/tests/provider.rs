@@ -1604,7 +1604,8 @@ async fn password_guessing_is_throttled_per_account_but_the_owner_can_still_log_
 
 /// The throttle must not turn a burst of right passwords (a load test, many
 /// sessions of one account behind one NAT) into refusals: with a real
-/// password hash, checked on the blocking pool, the logins overlap.
+/// password hash, checked on the provider's hashing pool, the logins
+/// overlap, and the default queue has room for the burst.
 #[tokio::test]
 async fn parallel_logins_with_the_right_password_all_succeed() {
     let hash = tusk_connector::hash_password("correct horse").unwrap();

@@ -27,6 +27,11 @@ pub async fn provider_from_config(
         .parse()
         .unwrap_or(tusk_jose::Alg::ES256);
     settings.audit_retention = secs(config.provider.audit_retention);
+    let size = |n: Option<u32>| n.and_then(|n| usize::try_from(n).ok());
+    settings.password_hashing = tusk_oidc::HashPoolSize {
+        workers: size(config.provider.password_hash_workers),
+        queue: size(config.provider.password_hash_queue),
+    };
     let period = secs(config.provider.key_rotation_period).max(120);
     settings.rotation = tusk_jose::RotationPolicy {
         period_secs: period,

@@ -402,6 +402,20 @@ async fn password_login(
             }
             r
         }
+        Ok((PasswordOutcome::Busy { retry_after }, _)) => {
+            let mut r = s.page_error(&tusk_oidc::PageError {
+                status: 429,
+                title: "Busy".into(),
+                detail: format!(
+                    "the login service is busy; your password was not checked, so wait {retry_after} seconds and try again"
+                ),
+                admin_hint: "every password-hashing worker is busy and its queue is full (tusk.passwordHashing)".into(),
+            });
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
         Ok((PasswordOutcome::Next(next), _)) => s.next(next),
         Err(e) => s.page_error(&e),
     }

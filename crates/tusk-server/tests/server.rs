@@ -2232,6 +2232,9 @@ mod operators {
 #[path = "server/groups.rs"]
 mod groups;
 
+#[path = "server/storm.rs"]
+mod storm;
+
 /// The audit trail and the operator metrics, through a real server with
 /// the provider and the auth plane: a login, a token exchange and a
 /// ModifyRoleBinding, then the trail read over `tusk.audit.v1` and the

@@ -1,4 +1,5 @@
-// Orchestrates scripts/bench-oidc: tusk vs npm oidc-provider on loopback.
+// Orchestrates scripts/bench-oidc: tusk vs npm oidc-provider on loopback
+// (BENCH_MODE=compare), or tusk quiet vs under a password storm (storm).
 // Started by the bash script (pinned to the load-generator core); it pins the
 // servers to BENCH_SERVER_CPU, logs in to each through the browserless helper,
 // then measures discovery GETs and refresh-token chains with wrk (or a Node
@@ -26,6 +27,10 @@ const CONNS = Number(env.BENCH_CONNS || 4);
 const SERVER_CPU = env.BENCH_SERVER_CPU || '';
 const PIDFILE = env.BENCH_PIDFILE || '';
 const TUSK_KIND = env.BENCH_TUSK_KIND || '';
+// compare: tusk next to oidc-provider; storm: tusk with and without a password storm.
+const MODE = env.BENCH_MODE || 'compare';
+const ROUNDS = Number(env.BENCH_ROUNDS || 3);
+const STORM_RATE = Number(env.BENCH_STORM_RATE || 50);
 const USE_WRK = (env.BENCH_LOADGEN || 'wrk') === 'wrk' && spawnSync('wrk', ['--version']).error === undefined;
 
 const RP = { id: 'rp-confidential', secret: 'rp-secret-0123456789', redirect: 'http://127.0.0.1:9999/cb' };
@@ -196,8 +201,17 @@ async function benchDiscovery(server, seconds) {
 }
 
 async function benchRefresh(server, seconds, tmp) {
-  const { tokens, tokenEndpoint } = await refreshTokens(server, server.chains);
-  if (tokens.length === 0) throw new Error(`${server.name}: no working refresh token`);
+  return runRefresh(server, await prepareRefresh(server), seconds, tmp);
+}
+
+/** Fresh rotation chains (logins first, so a storm run can start after them). */
+async function prepareRefresh(server) {
+  const got = await refreshTokens(server, server.chains);
+  if (got.tokens.length === 0) throw new Error(`${server.name}: no working refresh token`);
+  return got;
+}
+
+async function runRefresh(server, { tokens, tokenEndpoint }, seconds, tmp) {
   const auth = basic(RP.id, RP.secret);
   const u = new URL(tokenEndpoint);
   if (USE_WRK) {
@@ -246,9 +260,201 @@ function failures(x) {
 function fmtRate(r) { return r.ok / (r.duration_us / 1e6); }
 function ms(us) { return (us / 1000).toFixed(2); }
 
+// ---- storm mode -----------------------------------------------------------
+// tusk alone, with a `local` connector: discovery and refresh throughput
+// measured quiet and under a password storm (storm.mjs, a process of its
+// own on the load core), alternating, ROUNDS times each; medians and the
+// storm/quiet ratio are printed (issue 16's goal: at least 80%).
+
+/** Dex's example bcrypt hash, of the password `password`. */
+const STORM_USER = { email: 'admin@example.com', password: 'password', hash: '$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W' };
+const STORM_VALUES = `oidc:
+  RotationTokenExpiry: 48h
+  upstreamIDPs:
+  - id: local
+    name: Local
+    type: local
+    config:
+      users:
+      - email: ${STORM_USER.email}
+        hash: "${STORM_USER.hash}"
+  additionalClients:
+  - id: ${RP.id}
+    secret: ${RP.secret}
+    name: Confidential RP
+    redirect_uris: ["${RP.redirect}"]
+tusk:
+  rateLimit:
+    passwordPerMinute: 0
+    tokenPerMinute: 0
+    authorizePerMinute: 0
+${ALG ? `  signing:\n    algorithm: ${ALG}\n` : ''}`;
+
+/** A pending login at tusk: the password form's URL (with its state). */
+async function passwordFormUrl(issuer) {
+  const q = new URLSearchParams({ client_id: RP.id, redirect_uri: RP.redirect, response_type: 'code', scope: 'openid' });
+  const res = await fetch(`${issuer}/auth?${q}`, { redirect: 'manual' });
+  const location = res.headers.get('location');
+  if (res.status !== 303 || !location) throw new Error(`GET /auth answered ${res.status}, not a redirect to the password form`);
+  const req = new URL(location, issuer).searchParams.get('req');
+  if (!req) throw new Error(`GET /auth redirected to ${location}, which names no login request`);
+  return `${issuer}/auth/local/login?state=${encodeURIComponent(req)}`;
+}
+
+function postLogin(url, login, password) {
+  return fetch(url, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ login, password }),
+  });
+}
+
+/** Starts storm.mjs on this process's core(s); `stop()` returns its counts. */
+async function startStorm(formUrl) {
+  const child = track(spawn(process.execPath, [join(HERE, 'storm.mjs')], {
+    env: { ...env, STORM_FORM: formUrl, STORM_RATE: String(STORM_RATE) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }));
+  const lines = createInterface({ input: child.stdout });
+  const summary = new Promise((res) => {
+    lines.on('line', (l) => {
+      const m = l.match(/^STORM_JSON (\{.*\})/);
+      if (m) res(JSON.parse(m[1]));
+    });
+    child.once('exit', () => res(null));
+  });
+  await new Promise((res, rej) => {
+    lines.once('line', res);
+    child.once('exit', (code) => rej(new Error(`the storm process exited (${code}) before it started`)));
+  });
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      const got = await summary;
+      if (!got) throw new Error('the storm process ended without its summary');
+      return got;
+    },
+  };
+}
+
+/** A real login while the storm runs: retried after each 429's Retry-After. */
+async function loginUnderStorm(issuer) {
+  const url = await passwordFormUrl(issuer);
+  const t0 = performance.now();
+  let refused = 0;
+  for (;;) {
+    const res = await postLogin(url, STORM_USER.email, STORM_USER.password);
+    await res.arrayBuffer();
+    if (res.status === 303 && (res.headers.get('location') ?? '').startsWith(`${RP.redirect}?code=`)) {
+      return { ms: performance.now() - t0, refused };
+    }
+    if (res.status !== 429) throw new Error(`a real login during the storm answered ${res.status}`);
+    refused++;
+    if (refused > 60) throw new Error('a real login was refused 60 times in a row during the storm');
+    const wait = Number(res.headers.get('retry-after') || 1);
+    await new Promise((r) => setTimeout(r, wait * 1000));
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function mainStorm() {
+  tmp = await mkdtemp(join(tmpdir(), 'bench-storm-'));
+  let tusk;
+  try {
+    log(`starting tusk (${TUSK_KIND || 'binary'} ${env.TUSK_BIN})${pin.length ? ` on CPU ${SERVER_CPU}` : ''}`);
+    tusk = await startTusk({ values: STORM_VALUES, command: pin, listen: `127.0.0.1:${await freePort()}` });
+    track(tusk.child);
+    const server = {
+      name: 'tusk', issuer: tusk.issuer, chains: CONNS,
+      loginOpts: { consent: false, login: { login: STORM_USER.email, password: STORM_USER.password } },
+    };
+    // The storm's form must answer a wrong password with 401 before we trust its counts.
+    const formUrl = await passwordFormUrl(tusk.issuer);
+    const probe = await postLogin(formUrl, 'nobody@storm.example', 'wrong');
+    if (probe.status !== 401) throw new Error(`a wrong password answered ${probe.status}, not 401`);
+    const workloads = [
+      ['discovery', (secs) => benchDiscovery(server, secs), async () => null],
+      ['refresh', (secs, prepared) => runRefresh(server, prepared, secs, tmp), () => prepareRefresh(server)],
+    ];
+    if (WARMUP > 0) {
+      for (const [what, run, prepare] of workloads) {
+        log(`${what}: warm-up ${WARMUP}s`);
+        await run(WARMUP, await prepare());
+      }
+    }
+    const results = { discovery: { quiet: [], storm: [] }, refresh: { quiet: [], storm: [] } };
+    const storms = [];
+    let realLogin = null;
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [what, run, prepare] of workloads) {
+        for (const kind of round % 2 ? ['quiet', 'storm'] : ['storm', 'quiet']) {
+          const prepared = await prepare();
+          let storm = null;
+          let login = null;
+          if (kind === 'storm') {
+            storm = await startStorm(formUrl);
+            // Let the queue fill before measuring.
+            await new Promise((r) => setTimeout(r, 1000));
+            if (!realLogin && what === 'discovery') login = loginUnderStorm(tusk.issuer);
+          }
+          log(`round ${round}/${ROUNDS} ${what} ${kind}: ${DURATION}s`);
+          const r = await run(DURATION, prepared);
+          if (login) realLogin = await login;
+          if (storm) storms.push(await storm.stop());
+          if (failures(r) > 0) log(`${what} ${kind}: ${failures(r)} failed request(s)`);
+          results[what][kind].push({ rate: fmtRate(r), p99_us: r.p99_us, failed: failures(r) });
+        }
+      }
+    }
+    const out = [''];
+    out.push(`tusk: ${TUSK_KIND} build ${env.TUSK_BIN}; load: ${USE_WRK ? 'wrk' : 'Node keep-alive loop'}, ${CONNS} connection(s); ` +
+      `${DURATION}s per run, ${ROUNDS} round(s) alternating quiet and storm; ${pin.length ? `server on CPU ${SERVER_CPU}, load and storm on CPU ${env.BENCH_LOAD_CPU}` : 'no CPU pinning'}`);
+    out.push(`storm: ${STORM_RATE} wrong passwords/s offered by a separate process (storm.mjs), each for a new unknown email ` +
+      '(a full argon2id hash each; per-address limits off)');
+    const head = ['workload', 'quiet req/s', 'storm req/s', 'storm/quiet', 'quiet p99 ms', 'storm p99 ms'];
+    const rows = [];
+    const ratios = {};
+    for (const what of ['discovery', 'refresh']) {
+      const q = median(results[what].quiet.map((x) => x.rate));
+      const st = median(results[what].storm.map((x) => x.rate));
+      ratios[what] = q > 0 ? st / q : 0;
+      rows.push([what, q.toFixed(0), st.toFixed(0), `${(ratios[what] * 100).toFixed(0)}%`,
+        ms(median(results[what].quiet.map((x) => x.p99_us))), ms(median(results[what].storm.map((x) => x.p99_us)))]);
+    }
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i].length)));
+    const fmt = (cols) => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    out.push('', fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt), '');
+    const sum = (k) => storms.reduce((a, x) => a + (x[k] ?? 0), 0);
+    const secs = storms.reduce((a, x) => a + x.seconds, 0) || 1;
+    out.push(`storm outcome over ${storms.length} run(s): offered ${(sum('sent') / secs).toFixed(1)}/s; ` +
+      `checked (401) ${(sum('checked') / secs).toFixed(1)}/s; refused at once (429) ${(sum('refused') / secs).toFixed(1)}/s; ` +
+      `other ${sum('other')}; socket errors ${sum('errors')}`);
+    if (realLogin) {
+      out.push(`a real login during the storm: in after ${realLogin.ms.toFixed(0)} ms, ${realLogin.refused} refusal(s) (429) first`);
+    }
+    if (sum('other') > 0 || sum('errors') > 0) {
+      throw new Error(`the storm got answers other than 401 and 429: ${JSON.stringify(storms.map((x) => x.statuses))}, ${sum('errors')} socket error(s)\n${out.join('\n')}`);
+    }
+    const worst = Math.min(ratios.discovery, ratios.refresh);
+    out.push(`goal: the other endpoints keep >= 80% under the storm: ${worst >= 0.8 ? 'met' : 'NOT met'} (worst ${(worst * 100).toFixed(0)}%)`);
+    console.log(out.join('\n'));
+    if (env.BENCH_JSON_OUT) await writeFile(env.BENCH_JSON_OUT, JSON.stringify({ mode: 'storm', tusk: TUSK_KIND, results, storms, realLogin }, null, 2));
+  } finally {
+    await cleanup();
+    await tusk?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
 let tmp;
 
 async function main() {
+  if (MODE === 'storm') return mainStorm();
   tmp = await mkdtemp(join(tmpdir(), 'bench-oidc-'));
   let tusk;
   try {

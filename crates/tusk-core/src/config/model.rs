@@ -146,6 +146,12 @@ pub struct ProviderSettings {
     pub license_public_key: Option<String>,
     /// How long audit events are kept (`tusk.audit.retention`, 30 days).
     pub audit_retention: Duration,
+    /// Password-hashing worker threads (`tusk.passwordHashing.workers`);
+    /// `None`: one fewer than the cores, at least one.
+    pub password_hash_workers: Option<u32>,
+    /// Password checks that may wait for a worker before new ones are
+    /// refused with 429 (`tusk.passwordHashing.queue`); `None`: 16 per worker.
+    pub password_hash_queue: Option<u32>,
 }
 
 #[derive(Clone)]

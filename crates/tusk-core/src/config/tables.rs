@@ -167,6 +167,13 @@ pub(super) static TUSK_SERVER: Schema = Schema {
     obsolete: &[],
 };
 
+pub(super) static TUSK_PASSWORD_HASHING: Schema = Schema {
+    fields: &[f("workers", Kind::Int), f("queue", Kind::Int)],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
 pub(super) static TUSK_DATABASE: Schema = Schema {
     fields: &[f("acquireTimeout", Kind::Duration)],
     strictness: Strictness::Strict,
@@ -186,6 +193,7 @@ pub(super) static TUSK_SECTION: Schema = Schema {
         f("trustedProxies", Kind::StrList),
         f("server", Kind::Map(&TUSK_SERVER)),
         f("database", Kind::Map(&TUSK_DATABASE)),
+        f("passwordHashing", Kind::Map(&TUSK_PASSWORD_HASHING)),
     ],
     strictness: Strictness::Strict,
     misplaced: &[],

@@ -1,6 +1,6 @@
 //! The `tusk` section: tusk's own provider settings (signing, refresh
 //! tokens, rate limits, trusted proxies, server and database limits,
-//! theme, license key, audit retention).
+//! password hashing, theme, license key, audit retention).
 
 use super::cidr::Cidr;
 use super::loader::Loader;
@@ -96,6 +96,18 @@ impl Loader<'_> {
                 }
                 _ => 1024,
             };
+        let password_hash_workers = self.bounded_int(
+            v,
+            "workers",
+            1..=1024,
+            "use a positive number of threads, such as the cores less one (the default)",
+        );
+        let password_hash_queue = self.bounded_int(
+            v,
+            "queue",
+            0..=65536,
+            "use 0 (refuse whenever every worker is busy) or a small multiple of the workers, such as 16 per worker (the default)",
+        );
         let acquire_path = ["tusk", "database", "acquireTimeout"];
         let database_acquire_timeout = match v.dur_at(&acquire_path) {
             Some(d) if d.is_zero() || d > Duration::from_secs(300) => {
@@ -135,6 +147,37 @@ impl Loader<'_> {
             theme_logo_url: v.str_at(&["tusk", "theme", "logoURL"]),
             license_public_key: v.str_at(&["tusk", "license", "publicKey"]),
             audit_retention,
+            password_hash_workers,
+            password_hash_queue,
+        }
+    }
+
+    /// `tusk.passwordHashing.<key>` if set: an integer in `range`, else an
+    /// error with `fix` (and the default is used).
+    fn bounded_int(
+        &mut self,
+        v: Values<'_>,
+        key: &str,
+        range: std::ops::RangeInclusive<u32>,
+        fix: &str,
+    ) -> Option<u32> {
+        let (value, pos) = v
+            .get(&["tusk", "passwordHashing", key])
+            .map(|n| (&n.value, n.pos))?;
+        let Value::Int(i) = value else {
+            return None;
+        };
+        match u32::try_from(*i).ok().filter(|n| range.contains(n)) {
+            Some(n) => Some(n),
+            None => {
+                self.ctx.error(
+                    pos,
+                    &format!("tusk.passwordHashing.{key}"),
+                    format!("{i} is out of range ({} to {})", range.start(), range.end()),
+                    Some(fix.into()),
+                );
+                None
+            }
         }
     }
 }

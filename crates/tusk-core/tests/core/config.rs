@@ -575,6 +575,48 @@ fn abuse_limits_trusted_proxies_and_database_wait() {
     );
 }
 
+/// Issue 16, item 4: the password-hashing pool's size is optional (the
+/// server sizes it from the cores) and validated with the fix when set.
+#[test]
+fn password_hashing_pool_size() {
+    let load = |yaml: &str| {
+        let input = Input {
+            files: vec![SourceText {
+                name: "values0.yaml".into(),
+                bytes: yaml.as_bytes().to_vec(),
+            }],
+            env: BTreeMap::new(),
+            secrets: None,
+            listen: "127.0.0.1:30650".into(),
+        };
+        let p = config::load(&input).unwrap().config.provider;
+        (p.password_hash_workers, p.password_hash_queue)
+    };
+    assert_eq!(load("tusk:\n  theme:\n    title: Acme\n"), (None, None));
+    assert_eq!(
+        load("tusk:\n  passwordHashing:\n    workers: 3\n    queue: 0\n"),
+        (Some(3), Some(0))
+    );
+    check(
+        &["tusk:\n  passwordHashing:\n    workers: 0\n"],
+        &[],
+        Err(&[
+            "values0.yaml:3: tusk.passwordHashing.workers: 0 is out of range (1 to 1024)",
+            "use a positive number of threads",
+        ]),
+    );
+    check(
+        &["tusk:\n  passwordHashing:\n    queue: -1\n"],
+        &[],
+        Err(&["tusk.passwordHashing.queue: -1 is out of range (0 to 65536)"]),
+    );
+    check(
+        &["tusk:\n  passwordHashing:\n    worker: 2\n"],
+        &[],
+        Err(&["did you mean `workers`"]),
+    );
+}
+
 /// Issue 11, defect 8: a one-character client secret passed `config
 /// check`. Every confidential client's secret must be at least 16 bytes,
 /// and the error names where it came from.
