@@ -29,6 +29,7 @@ use crate::connector::{
     CallbackConnector, Connector, Identity, RefreshConnector, Scopes, UpstreamParams,
 };
 use crate::error::{Error, config_err};
+use crate::now::unix_now;
 use crate::query::{callback_error, query_param, repeated, truncate};
 use api::{Api, ApiError};
 use async_trait::async_trait;
@@ -377,12 +378,6 @@ impl Github {
             ApiError::Other(why) => self.refresh_err(why),
         }
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[async_trait]

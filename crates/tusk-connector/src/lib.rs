@@ -36,6 +36,7 @@ mod kinds;
 pub mod ldap;
 mod local;
 mod mock;
+mod now;
 pub mod oidc;
 mod open;
 mod query;

@@ -32,6 +32,7 @@ use crate::connector::{
     CallbackConnector, Connector, Identity, RefreshConnector, Scopes, UpstreamParams,
 };
 use crate::error::Error;
+use crate::now::unix_now;
 use crate::query::truncate;
 use async_trait::async_trait;
 use base64::Engine;
@@ -974,10 +975,4 @@ fn token_error(body: &http::Body, secret: &str) -> String {
         }
         Err(_) => format!("oauth2: cannot fetch token: {}", body.status_line(secret)),
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -25,6 +25,7 @@ use crate::connector::{
 };
 use crate::error::{Error, config_err};
 use crate::fields::{as_object, opt_str, req_str};
+use crate::now::Now;
 use async_trait::async_trait;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -177,18 +178,6 @@ impl Config {
     /// expected audience).
     pub fn entity_id(&self) -> &str {
         self.entity_issuer.as_deref().unwrap_or(&self.redirect_uri)
-    }
-}
-
-/// The machine's time, read here as the `oidc` connector reads it; tests
-/// hand a `FakeClock` to [`Saml::with_clock`].
-struct Now;
-
-impl Clock for Now {
-    fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
     }
 }
 
