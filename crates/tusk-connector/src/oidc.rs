@@ -33,12 +33,12 @@ use crate::connector::{
 };
 use crate::error::Error;
 use crate::now::unix_now;
+use crate::query::snippet;
 use crate::query::truncate;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use config::{Config, PkceSetting};
-use http::snippet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};

@@ -1,6 +1,22 @@
 //! Callback query parameters, and cutting outside text before it goes
 //! into a message.
 
+/// Upstream text fit for an error message: the first 200 characters,
+/// control characters replaced, and our client secret masked should an
+/// upstream echo it.
+pub(crate) fn snippet(bytes: &[u8], secret: &str) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut text: String = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if !secret.is_empty() {
+        text = text.replace(secret, "***");
+    }
+    truncate(&text, 200)
+}
+
 /// Cuts text that comes from outside (a browser, an upstream) before it
 /// goes into an error message.
 pub(crate) fn truncate(s: &str, max_chars: usize) -> String {

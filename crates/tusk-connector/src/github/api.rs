@@ -3,7 +3,7 @@
 //! bodies capped. Messages never hold the client secret or a token.
 
 use super::membership::next_link;
-use crate::query::truncate;
+use crate::query::{snippet, truncate};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -173,7 +173,7 @@ impl Api {
             },
             _ if status.is_success() => Err(ApiError::Other(format!(
                 "{url} answered 200 with something other than GitHub's JSON token answer: {}",
-                snippet(&bytes)
+                snippet(&bytes, "")
             ))),
             _ => Err(classify("POST", url, status, &headers, &bytes)),
         }
@@ -310,7 +310,7 @@ fn classify(
     headers: &reqwest::header::HeaderMap,
     bytes: &[u8],
 ) -> ApiError {
-    let text = snippet(bytes);
+    let text = snippet(bytes, "");
     let line = if text.is_empty() {
         format!("{method} {url}: {status}")
     } else {
@@ -350,18 +350,6 @@ fn classify(
     } else {
         ApiError::Other(line)
     }
-}
-
-/// Upstream text fit for a message: trimmed, control characters
-/// replaced, cut.
-fn snippet(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text: String = text
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    truncate(&text, 200)
 }
 
 /// An error and its causes, `a: b: c`, without repeats.

@@ -7,7 +7,7 @@
 //! response bodies capped at 1 MiB.
 
 use super::config::Config;
-use crate::query::truncate;
+use crate::query::{snippet, truncate};
 use base64::Engine;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -158,20 +158,4 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
-}
-
-/// Upstream text fit for an error message: the first 200 characters,
-/// control characters replaced, and our client secret masked should an
-/// upstream echo it.
-pub(crate) fn snippet(bytes: &[u8], secret: &str) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut text: String = text
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if !secret.is_empty() {
-        text = text.replace(secret, "***");
-    }
-    truncate(&text, 200)
 }
