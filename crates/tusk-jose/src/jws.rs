@@ -23,13 +23,29 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Signs `claims` (a JSON object) as a compact JWS with the header
 /// `{"alg", "kid", "typ": "JWT"}`.
 pub fn sign(key: &SigningKey, claims: &Value) -> Result<String, Error> {
+    sign_with_header(key, key.header_b64(), claims)
+}
+
+/// Signs `claims` like [`sign`], with `typ` in the header in place of
+/// `JWT`: explicit typing (RFC 8725 §3.11), so a token of one kind (a
+/// back-channel logout token, `logout+jwt`) cannot pass for another. The
+/// header is built per call; only the ID-token header is cached.
+pub fn sign_typed(key: &SigningKey, typ: &str, claims: &Value) -> Result<String, Error> {
+    let header = serde_json::to_vec(&serde_json::json!({
+        "alg": key.alg().as_str(),
+        "kid": key.kid(),
+        "typ": typ,
+    }))?;
+    sign_with_header(key, &URL_SAFE_NO_PAD.encode(header), claims)
+}
+
+fn sign_with_header(key: &SigningKey, header: &str, claims: &Value) -> Result<String, Error> {
     if !claims.is_object() {
         return Err(Error::ClaimsNotObject {
             found: json_kind(claims),
         });
     }
     let payload = serde_json::to_vec(claims)?;
-    let header = key.header_b64();
     let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 2 + 344);
     token.push_str(header);
     token.push('.');

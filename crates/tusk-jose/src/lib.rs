@@ -19,6 +19,6 @@ pub mod rotation;
 
 pub use alg::Alg;
 pub use error::{Error, Part, VerifyError};
-pub use jws::{MAX_TOKEN_LEN, VerifyingKeys, check_time, half_hash, sign};
+pub use jws::{MAX_TOKEN_LEN, VerifyingKeys, check_time, half_hash, sign, sign_typed};
 pub use key::{SigningKey, jwks, new_kid};
 pub use rotation::{KeySetState, RotationPolicy, StoredKey, active_key, published, rotate_if_due};

@@ -7,6 +7,7 @@ use std::mem::discriminant;
 use tusk_jose::{
     Alg, Error, KeySetState, Part, RotationPolicy, SigningKey, VerifyError, VerifyingKeys,
     active_key, check_time, half_hash, jwks, published, rotate_if_due, sign,
+    sign_typed,
 };
 
 const ALL: [Alg; 3] = [Alg::ES256, Alg::RS256, Alg::EdDSA];
@@ -28,6 +29,32 @@ fn pkcs8_der(key: &SigningKey) -> Vec<u8> {
         .filter(|l| !l.starts_with("-----"))
         .collect();
     STANDARD.decode(body).unwrap()
+}
+
+/// Explicit typing: the header carries the given `typ` (a back-channel
+/// logout token's `logout+jwt`), and the token verifies like any other.
+#[test]
+fn typed_tokens_carry_their_typ_and_verify() {
+    for alg in ALL {
+        let key = SigningKey::generate(alg, format!("kid-{alg}")).unwrap();
+        let token = sign_typed(&key, "logout+jwt", &claims()).unwrap();
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            header,
+            json!({"alg": alg.as_str(), "kid": format!("kid-{alg}"), "typ": "logout+jwt"})
+        );
+        let keys = VerifyingKeys::from_signing_keys(&[&key]).unwrap();
+        assert_eq!(keys.verify(&token, &[alg]).unwrap(), claims(), "{alg}");
+        assert!(matches!(
+            sign_typed(&key, "logout+jwt", &json!([1])),
+            Err(Error::ClaimsNotObject { .. })
+        ));
+    }
 }
 
 #[test]

@@ -40,6 +40,17 @@ impl Provider {
     /// Signs with the active key of `alg` (a client's pin), else the
     /// default algorithm's.
     pub(crate) fn sign(&self, alg: Alg, claims: &Value) -> Result<String, OAuthError> {
+        self.sign_typed(alg, None, claims)
+    }
+
+    /// [`Self::sign`] with an explicit `typ` header (`logout+jwt`), or the
+    /// ID tokens' `JWT` for `None`.
+    pub(crate) fn sign_typed(
+        &self,
+        alg: Alg,
+        typ: Option<&str>,
+        claims: &Value,
+    ) -> Result<String, OAuthError> {
         let ring = self.ring()?;
         let key = ring
             .signers
@@ -47,7 +58,11 @@ impl Provider {
             .find(|k| k.alg() == alg)
             .or(ring.signers.first())
             .ok_or_else(|| OAuthError::server("no signing key is loaded"))?;
-        tusk_jose::sign(key, claims).map_err(|e| {
+        let signed = match typ {
+            None => tusk_jose::sign(key, claims),
+            Some(typ) => tusk_jose::sign_typed(key, typ, claims),
+        };
+        signed.map_err(|e| {
             tracing::error!(error = %e, "token signing failed");
             OAuthError::server("token signing failed")
         })
@@ -79,6 +94,14 @@ impl Provider {
             .map_err(|e| invalid(e.to_string()))?;
         if claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
             return Err(invalid("the token was not issued by this provider".into()));
+        }
+        // A back-channel logout token is signed with the same keys but is
+        // never a credential here: not an access token, not an ID token
+        // hint (Back-Channel Logout 1.0 §2.4 types it apart by `events`).
+        if claims.get("events").is_some() {
+            return Err(invalid(
+                "this is a logout token, which only relying parties accept".into(),
+            ));
         }
         if !allow_expired {
             tusk_jose::check_time(&claims, self.now(), 0).map_err(|e| invalid(e.to_string()))?;

@@ -15,16 +15,21 @@
 //! - `token`: client authentication and the code, refresh and device grants.
 //! - `observer`: the hook the provider tells of identities a refresh
 //!   re-read upstream (the server wires the auth plane to it).
+//! - `backchannel`: OpenID Connect Back-Channel Logout: the logout token
+//!   and telling an ended session's clients; `logout_delivery`: the hook
+//!   the server wires to POST them (a leaf the provider holds).
 //! - `session`: userinfo, introspection, revocation, logout, device codes.
 //! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
 
 mod audit_context;
 pub mod authorize;
+pub mod backchannel;
 mod claims;
 mod connectors;
 pub mod error;
 mod keys;
+pub mod logout_delivery;
 pub mod observer;
 pub mod params;
 pub mod pkce;
@@ -40,7 +45,9 @@ pub mod throttle;
 pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
+pub use backchannel::{EndedSession, Unsent};
 pub use error::{ErrorCode, OAuthError, PageError};
+pub use logout_delivery::{LogoutDelivery, LogoutMessage, NotSent};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;
 pub use provider::{

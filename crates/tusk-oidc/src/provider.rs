@@ -6,11 +6,12 @@
 //! `audit_context` are leaves this module re-exports under their old
 //! paths. The protocol steps live in `authorize`, `token` and `session`.
 
+use crate::logout_delivery::LogoutSlot;
 use crate::observer::IdentityObserver;
 use crate::slots::ConnectorTable;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use tusk_core::Secret;
 use tusk_core::clock::Clock;
 use tusk_jose::{SigningKey, VerifyingKeys};
@@ -48,6 +49,12 @@ pub struct Provider {
     /// The bounded pool every password check of this provider's
     /// connectors runs on (`authorize` scopes it around each check).
     pub(crate) hashing: tusk_connector::HashPool,
+    /// Where back-channel logout tokens go (`backchannel`); none until the
+    /// server wires a delivery.
+    pub(crate) logout: LogoutSlot,
+    /// This provider, for the background tasks it starts itself (the
+    /// back-channel logout of an ended session) from `&self` methods.
+    pub(crate) me: Weak<Provider>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +80,9 @@ impl Provider {
     ) -> Result<Arc<Provider>, Error> {
         let discovery = Arc::new(crate::settings::discovery(&settings).to_string());
         let hashing = tusk_connector::HashPool::new(settings.password_hashing)?;
-        let provider = Arc::new(Provider {
+        let provider = Arc::new_cyclic(|me| Provider {
+            me: me.clone(),
+            logout: LogoutSlot::new(),
             hashing,
             settings,
             store,

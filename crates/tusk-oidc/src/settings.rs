@@ -114,5 +114,9 @@ pub(crate) fn discovery(s: &Settings) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
+        // OpenID Connect Back-Channel Logout 1.0 (`backchannel`): logout
+        // tokens, with `sid` (also in every ID token).
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }

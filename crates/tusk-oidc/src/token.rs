@@ -589,12 +589,15 @@ impl Provider {
         Ok(Some(token))
     }
 
-    /// Ends a session: deletes its refresh tokens and denies its access
-    /// tokens until they would have expired anyway.
+    /// Ends a session: deletes its refresh tokens, denies its access
+    /// tokens until they would have expired anyway, and tells its clients
+    /// that registered for back-channel logout (read from the records
+    /// before they go; sent off this request's path).
     pub(crate) async fn revoke_family(&self, family: &str, now: i64) -> Result<(), OAuthError> {
         if family.is_empty() {
             return Ok(());
         }
+        let records = self.store.list_by_owner::<RefreshToken>(family).await?;
         self.store.delete_by_owner::<RefreshToken>(family).await?;
         self.store
             .put(&Revocation {
@@ -602,6 +605,9 @@ impl Provider {
                 expires_at: now + self.settings.id_token_ttl,
             })
             .await?;
+        for ended in crate::backchannel::ended_sessions(&records) {
+            self.logout_clients(ended);
+        }
         Ok(())
     }
 
@@ -646,6 +652,7 @@ impl Provider {
         base.insert("iss".to_owned(), json!(self.settings.issuer));
         base.insert("iat".to_owned(), json!(now));
         base.insert("exp".to_owned(), json!(exp));
+        // The same value `backchannel::sid_for` gives logout tokens.
         base.insert("sid".to_owned(), json!(g.family));
         identity_claims(&mut base, g.scopes, g.claims, g.connector_id);
 

@@ -197,6 +197,8 @@ pub fn clients_of(config: &Config) -> Vec<OidcClient> {
             public: c.public,
             logo_url: c.logo_url.clone(),
             id_token_signing_alg: c.id_token_signing_alg.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
         })
         .collect()
 }

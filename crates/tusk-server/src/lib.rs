@@ -11,6 +11,8 @@
 //!   content-type switch between them.
 //! - `oidc`, `pages`, `ratelimit`: the provider's HTTP endpoints.
 //! - `grpc`: the auth plane's services.
+//! - `backchannel`: POSTs the provider's back-channel logout tokens to
+//!   the clients, off the request path, retried and bounded.
 //! - `bootstrap`: a running provider and auth plane from a `Config`.
 //! - `reload`: a reloaded configuration and certificate, applied whole.
 //! - `metrics`: the process-wide Prometheus recorder and the request counter.
@@ -25,6 +27,7 @@
 //! Invariant: nothing here logs request headers or bodies, because bearer
 //! tokens and client secrets travel in them.
 
+mod backchannel;
 mod bootstrap;
 pub mod client;
 pub mod errors;
@@ -40,6 +43,7 @@ mod serve;
 mod state;
 mod tls;
 
+pub use backchannel::BackchannelLimits;
 pub use bootstrap::{AuthBootstrap, auth_from_config, provider_from_config};
 pub use errors::Error;
 pub use http::{grpc_routes, router};

@@ -49,6 +49,10 @@ pub(crate) fn handle() -> &'static PrometheusHandle {
         metrics::describe_counter!("tusk_refreshes_total", "Successful refresh-token grants");
         metrics::describe_counter!("tusk_refresh_reuse_detected_total", "Refresh tokens reused after rotation (the session is revoked)");
         metrics::describe_counter!("tusk_token_revocations_total", "Tokens revoked");
+        metrics::describe_counter!(
+            crate::backchannel::LOGOUTS,
+            "Back-channel logout tokens, by outcome (delivered, failed after retries, dropped when too many were pending, or not sent: overloaded, sid_unknown, failed)"
+        );
         metrics::describe_counter!("tusk_config_reloads_total", "Configuration reloads, by outcome (accepted or rejected)");
         metrics::describe_histogram!(
             DURATION,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backchannel::BackchannelLimits;
 use crate::client::TrustedProxies;
 use crate::pages::Theme;
 use crate::ratelimit::RateLimits;
@@ -35,6 +36,8 @@ pub struct ServerOptions {
     pub connections: ConnectionLimits,
     /// Peers whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// How back-channel logout tokens are sent (attempts, bounds).
+    pub backchannel: BackchannelLimits,
 }
 
 impl ServerOptions {
@@ -72,6 +75,7 @@ impl ServerOptions {
                 ..Default::default()
             },
             trusted_proxies: TrustedProxies(p.trusted_proxies.clone()),
+            backchannel: BackchannelLimits::default(),
         }
     }
 
@@ -90,6 +94,7 @@ impl ServerOptions {
             reload: None,
             connections: ConnectionLimits::default(),
             trusted_proxies: TrustedProxies::default(),
+            backchannel: BackchannelLimits::default(),
         }
     }
 }

@@ -62,6 +62,13 @@ pub async fn run(
     if let (Some(provider), Some(auth)) = (&options.provider, &options.auth) {
         provider.observe_identities(auth.service.group_sync());
     }
+    // Clients registered for back-channel logout hear of every ended
+    // session; this is the provider's only outbound HTTP.
+    if let Some(provider) = &options.provider
+        && let Some(sender) = crate::backchannel::Sender::new(options.backchannel.clone())
+    {
+        provider.deliver_logouts(sender);
+    }
     let oidc = options.provider.clone().map(|p| {
         crate::oidc::Oidc::new(
             p,

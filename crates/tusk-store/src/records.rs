@@ -48,6 +48,12 @@ pub struct OidcClient {
     /// Pins the client's ID and access tokens to one algorithm (`RS256`
     /// for clients that cannot verify ES256); empty means the default.
     pub id_token_signing_alg: String,
+    /// OpenID Connect Back-Channel Logout: where the provider POSTs a
+    /// logout token when a session of this client ends; empty for none.
+    pub backchannel_logout_uri: String,
+    /// The client wants `sid` in every logout token: one whose session id
+    /// is unknown is not sent to it.
+    pub backchannel_logout_session_required: bool,
 }
 
 /// The provider's signing key set: the JSON of `tusk_jose::KeySetState`,

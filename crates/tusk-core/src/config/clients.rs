@@ -124,6 +124,8 @@ impl Loader<'_> {
             public: false,
             logo_url: String::new(),
             id_token_signing_alg: String::new(),
+            backchannel_logout_uri: String::new(),
+            backchannel_logout_session_required: false,
         }];
         if console_enabled {
             clients.push(ClientSpec {
@@ -140,6 +142,8 @@ impl Loader<'_> {
                 public: false,
                 logo_url: String::new(),
                 id_token_signing_alg: String::new(),
+            backchannel_logout_uri: String::new(),
+            backchannel_logout_session_required: false,
             });
         }
         for (client, (pos, path)) in clients.iter().zip([pachd_origin, console_origin]) {
@@ -234,6 +238,12 @@ impl Loader<'_> {
                         "id_token_signed_response_alg",
                     )
                     .unwrap_or_default(),
+                    backchannel_logout_uri: s("backchannel_logout_uri", "backchannel_logout_uri")
+                        .unwrap_or_default(),
+                    backchannel_logout_session_required: item
+                        .get("backchannel_logout_session_required")
+                        .map(|n| &n.value)
+                        == Some(&Value::Bool(true)),
                     id,
                 })
             })
@@ -246,6 +256,19 @@ impl Loader<'_> {
             {
                 let pos = item.get("secret").map_or(item.pos, |n| n.pos);
                 self.check_client_secret(pos, &format!("{path}[{i}].secret"), c);
+            }
+        }
+        for (i, item) in items.iter().enumerate() {
+            if let Some(uri) = item.get("backchannel_logout_uri")
+                && let Value::Str(text) = &uri.value
+                && let Err((message, help)) = check_backchannel_uri(text)
+            {
+                self.ctx.error(
+                    uri.pos,
+                    &format!("{path}[{i}].backchannel_logout_uri"),
+                    message,
+                    Some(help.into()),
+                );
             }
         }
         for c in &clients {
@@ -285,4 +308,29 @@ impl Loader<'_> {
             );
         }
     }
+}
+
+/// OpenID Connect Back-Channel Logout 1.0 §2.2: the RP's logout URL is
+/// absolute and has no fragment. tusk also wants https, because a logout
+/// token in clear on the path can be read and replayed at the RP; only a
+/// loopback host (an RP on the same machine) may use plain http. The
+/// schema's `Url` check has already refused what is not a URL at all.
+fn check_backchannel_uri(text: &str) -> Result<(), (String, &'static str)> {
+    let Ok(url) = url::Url::parse(text) else {
+        // Reported by the schema check, with its own fix.
+        return Ok(());
+    };
+    if url.fragment().is_some() {
+        return Err((
+            format!("`{text}` has a fragment (`#...`)"),
+            "remove the `#...` part: a back-channel logout URI must not have a fragment",
+        ));
+    }
+    if url.scheme() != "https" && !(url.scheme() == "http" && super::schema::is_loopback(&url)) {
+        return Err((
+            format!("`{text}` uses plain http on a non-loopback host"),
+            "use https:// (only localhost and 127.0.0.1 may use http), because the logout token would travel in clear",
+        ));
+    }
+    Ok(())
 }

@@ -183,6 +183,11 @@ pub struct ClientSpec {
     /// `id_token_signed_response_alg`: `RS256` for a client that cannot
     /// verify the default ES256; empty for the default.
     pub id_token_signing_alg: String,
+    /// `backchannel_logout_uri`: an https URL (http only on loopback)
+    /// without fragment; empty for none.
+    pub backchannel_logout_uri: String,
+    /// `backchannel_logout_session_required`.
+    pub backchannel_logout_session_required: bool,
 }
 
 pub struct Loaded {

@@ -234,6 +234,8 @@ pub(super) static CLIENT: Schema = Schema {
         f("logo_url", Kind::Str),
         f("logoURL", Kind::Str),
         f("id_token_signed_response_alg", Kind::Str),
+        f("backchannel_logout_uri", Kind::Url),
+        f("backchannel_logout_session_required", Kind::Bool),
     ],
     strictness: Strictness::Strict,
     misplaced: &[],

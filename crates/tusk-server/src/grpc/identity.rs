@@ -73,6 +73,10 @@ fn record(c: pb::OidcClient) -> tusk_store::OidcClient {
         public: false,
         logo_url: String::new(),
         id_token_signing_alg: String::new(),
+        // Pachyderm's OIDCClient has no field for these: back-channel
+        // logout is registered in the values only (README).
+        backchannel_logout_uri: String::new(),
+        backchannel_logout_session_required: false,
     }
 }
 
