@@ -237,11 +237,20 @@ impl Config {
                 "configVersion": c.config_version,
                 "config": connector::mask_config(&c.type_, &c.config),
             })).collect::<Vec<_>>(),
-            "clients": self.clients.iter().map(|c| serde_json::json!({
-                "id": c.id, "name": c.name, "secret": mask(&c.secret),
-                "redirect_uris": c.redirect_uris, "trusted_peers": c.trusted_peers,
-                "public": c.public,
-            })).collect::<Vec<_>>(),
+            "clients": self.clients.iter().map(|c| {
+                let mut shown = serde_json::json!({
+                    "id": c.id, "name": c.name, "secret": mask(&c.secret),
+                    "redirect_uris": c.redirect_uris, "trusted_peers": c.trusted_peers,
+                    "public": c.public,
+                });
+                // Only a client registered for back-channel logout shows it.
+                if !c.backchannel_logout_uri.is_empty() {
+                    shown["backchannel_logout_uri"] = c.backchannel_logout_uri.clone().into();
+                    shown["backchannel_logout_session_required"] =
+                        c.backchannel_logout_session_required.into();
+                }
+                shown
+            }).collect::<Vec<_>>(),
             "idTokenExpirySeconds": self.id_token_expiry.as_secs(),
             "rotationTokenExpirySeconds": self.rotation_token_expiry.map(|d| d.as_secs()),
             "requireVerifiedEmail": self.require_verified_email,

@@ -1066,3 +1066,69 @@ fn saml_connector_configs_are_checked() {
         "{report}"
     );
 }
+
+/// Back-channel logout registration on an additional client: an absolute
+/// https URL (http only on loopback) without a fragment; each refusal
+/// names the file, line, key and fix. One row per rule.
+#[test]
+fn backchannel_logout_uris_are_checked() {
+    let values = |uri: &str, extra: &str| -> &'static str {
+        Box::leak(
+            format!(
+                "oidc:\n  additionalClients:\n  - id: app\n    redirectURIs: [https://a.example.com/cb]\n    backchannel_logout_uri: {uri}\n{extra}"
+            )
+            .into_boxed_str(),
+        )
+    };
+    const KEY: &str = "values0.yaml:5: oidc.additionalClients[0].backchannel_logout_uri";
+    let rows: [(&str, &str, Want); 8] = [
+        (
+            "'https://a.example.com/logout?tenant=1'",
+            "    backchannel_logout_session_required: true\n",
+            Ok(&[
+                r#""backchannel_logout_uri":"https://a.example.com/logout?tenant=1""#,
+                r#""backchannel_logout_session_required":true"#,
+            ]),
+        ),
+        (
+            "http://127.0.0.1:8080/bc",
+            "",
+            Ok(&[
+                r#""backchannel_logout_uri":"http://127.0.0.1:8080/bc""#,
+                r#""backchannel_logout_session_required":false"#,
+            ]),
+        ),
+        ("http://localhost/bc", "", Ok(&[r#""backchannel_logout_uri":"http://localhost/bc""#])),
+        (
+            "http://a.example.com/bc",
+            "",
+            Err(&[KEY, "uses plain http on a non-loopback host", "use https://"]),
+        ),
+        (
+            "'https://a.example.com/bc#frag'",
+            "",
+            Err(&[KEY, "has a fragment", "remove the `#...` part"]),
+        ),
+        ("/relative/bc", "", Err(&[KEY, "is not a valid URL", "absolute URL"])),
+        ("'ftp://a.example.com/bc'", "", Err(&[KEY, "uses the scheme `ftp`"])),
+        (
+            "https://a.example.com/bc",
+            "    backchannel_logout_session_required: maybe\n",
+            Err(&[
+                "values0.yaml:6: oidc.additionalClients[0].backchannel_logout_session_required",
+            ]),
+        ),
+    ];
+    for (uri, extra, want) in rows {
+        check(&[values(uri, extra)], &[], want);
+    }
+    // The same rules for the clients of `IDP_ADDITIONAL_CLIENTS`.
+    check(
+        &[],
+        &[(
+            "IDP_ADDITIONAL_CLIENTS",
+            r#"[{"id":"g","public":true,"redirect_uris":["https://g.example.com/cb"],"backchannel_logout_uri":"http://g.example.com/bc"}]"#,
+        )],
+        Err(&["[0].backchannel_logout_uri", "uses plain http on a non-loopback host"]),
+    );
+}
