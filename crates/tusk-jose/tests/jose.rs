@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 use std::mem::discriminant;
 use tusk_jose::{
     Alg, Error, KeySetState, Part, RotationPolicy, SigningKey, VerifyError, VerifyingKeys,
-    active_key, check_time, half_hash, jwks, published, rotate_if_due, sign,
-    sign_typed,
+    active_key, check_time, half_hash, jwks, published, rotate_if_due, sign, sign_typed,
 };
 
 const ALL: [Alg; 3] = [Alg::ES256, Alg::RS256, Alg::EdDSA];

@@ -52,7 +52,10 @@ pub(crate) fn ended_sessions(records: &[RefreshToken]) -> Vec<EndedSession> {
     for rt in records {
         let subject = crate::subject::encode(&rt.claims.user_id, &rt.connector_id);
         let sid = Some(sid_for(rt));
-        match out.iter_mut().find(|e| e.subject == subject && e.sid == sid) {
+        match out
+            .iter_mut()
+            .find(|e| e.subject == subject && e.sid == sid)
+        {
             Some(e) if e.client_ids.contains(&rt.client_id) => {}
             Some(e) => e.client_ids.push(rt.client_id.clone()),
             None => out.push(EndedSession {
@@ -194,7 +197,11 @@ impl Provider {
     /// set, its `id_token_signed_response_alg` pin respected), with `sid`
     /// whenever it is known: a token without `sid` asks the client to end
     /// every session of the user (§2.4), more than ended here.
-    fn logout_token(&self, client: &OidcClient, ended: &EndedSession) -> Result<String, OAuthError> {
+    fn logout_token(
+        &self,
+        client: &OidcClient,
+        ended: &EndedSession,
+    ) -> Result<String, OAuthError> {
         let claims = logout_claims(
             &self.settings.issuer,
             &client.id,

@@ -142,8 +142,8 @@ impl Loader<'_> {
                 public: false,
                 logo_url: String::new(),
                 id_token_signing_alg: String::new(),
-            backchannel_logout_uri: String::new(),
-            backchannel_logout_session_required: false,
+                backchannel_logout_uri: String::new(),
+                backchannel_logout_session_required: false,
             });
         }
         for (client, (pos, path)) in clients.iter().zip([pachd_origin, console_origin]) {

@@ -1098,25 +1098,39 @@ fn backchannel_logout_uris_are_checked() {
                 r#""backchannel_logout_session_required":false"#,
             ]),
         ),
-        ("http://localhost/bc", "", Ok(&[r#""backchannel_logout_uri":"http://localhost/bc""#])),
+        (
+            "http://localhost/bc",
+            "",
+            Ok(&[r#""backchannel_logout_uri":"http://localhost/bc""#]),
+        ),
         (
             "http://a.example.com/bc",
             "",
-            Err(&[KEY, "uses plain http on a non-loopback host", "use https://"]),
+            Err(&[
+                KEY,
+                "uses plain http on a non-loopback host",
+                "use https://",
+            ]),
         ),
         (
             "'https://a.example.com/bc#frag'",
             "",
             Err(&[KEY, "has a fragment", "remove the `#...` part"]),
         ),
-        ("/relative/bc", "", Err(&[KEY, "is not a valid URL", "absolute URL"])),
-        ("'ftp://a.example.com/bc'", "", Err(&[KEY, "uses the scheme `ftp`"])),
+        (
+            "/relative/bc",
+            "",
+            Err(&[KEY, "is not a valid URL", "absolute URL"]),
+        ),
+        (
+            "'ftp://a.example.com/bc'",
+            "",
+            Err(&[KEY, "uses the scheme `ftp`"]),
+        ),
         (
             "https://a.example.com/bc",
             "    backchannel_logout_session_required: maybe\n",
-            Err(&[
-                "values0.yaml:6: oidc.additionalClients[0].backchannel_logout_session_required",
-            ]),
+            Err(&["values0.yaml:6: oidc.additionalClients[0].backchannel_logout_session_required"]),
         ),
     ];
     for (uri, extra, want) in rows {
@@ -1129,6 +1143,9 @@ fn backchannel_logout_uris_are_checked() {
             "IDP_ADDITIONAL_CLIENTS",
             r#"[{"id":"g","public":true,"redirect_uris":["https://g.example.com/cb"],"backchannel_logout_uri":"http://g.example.com/bc"}]"#,
         )],
-        Err(&["[0].backchannel_logout_uri", "uses plain http on a non-loopback host"]),
+        Err(&[
+            "[0].backchannel_logout_uri",
+            "uses plain http on a non-loopback host",
+        ]),
     );
 }

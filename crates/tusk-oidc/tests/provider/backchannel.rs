@@ -113,7 +113,10 @@ async fn revoking_a_refresh_token_sends_the_client_a_signed_logout_token_with_si
     .unwrap();
     let m = next(&mut rx).await;
     assert_eq!((m.client_id.as_str(), m.uri.as_str()), ("app", LOGOUT_URI));
-    assert!(!format!("{m:?}").contains(&m.token), "Debug masks the token");
+    assert!(
+        !format!("{m:?}").contains(&m.token),
+        "Debug masks the token"
+    );
     assert_logout_token(&e, &m.token, &id, true);
     assert_eq!(id["sid"].as_str().map(str::len), Some(22), "sid is known");
     // One session, one token.
@@ -153,10 +156,7 @@ async fn sid_is_sent_when_known_and_a_client_that_requires_it_gets_none_without(
         assert_eq!(claims["sid"], "S1", "required={required}");
         assert_eq!(claims["sub"], subject.as_str());
 
-        let unknown = EndedSession {
-            sid: None,
-            ..known
-        };
+        let unknown = EndedSession { sid: None, ..known };
         let out = e.p.logout_messages(&unknown).await;
         if required {
             assert_eq!(
@@ -189,9 +189,8 @@ async fn a_logout_token_respects_the_clients_signing_algorithm() {
     }])
     .await
     .unwrap();
-    let out = e
-        .p
-        .logout_messages(&EndedSession {
+    let out =
+        e.p.logout_messages(&EndedSession {
             subject: "s".into(),
             sid: Some("x".into()),
             client_ids: vec!["legacy".into(), "app".into()],
@@ -199,7 +198,12 @@ async fn a_logout_token_respects_the_clients_signing_algorithm() {
         .await;
     let algs: Vec<String> = out
         .iter()
-        .map(|m| header(&m.clone().unwrap().token)["alg"].as_str().unwrap().to_owned())
+        .map(|m| {
+            header(&m.clone().unwrap().token)["alg"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(algs, ["RS256", "ES256"]);
 }
@@ -209,9 +213,8 @@ async fn a_logout_token_respects_the_clients_signing_algorithm() {
 #[tokio::test]
 async fn a_logout_token_is_no_credential_here() {
     let (e, _rx) = wired(false).await;
-    let out = e
-        .p
-        .logout_messages(&EndedSession {
+    let out =
+        e.p.logout_messages(&EndedSession {
             subject: "s".into(),
             sid: Some("x".into()),
             client_ids: vec!["app".into()],
@@ -221,11 +224,14 @@ async fn a_logout_token_is_no_credential_here() {
     let userinfo = e.p.userinfo(&token).await.map_err(|e| e.code);
     assert_eq!(userinfo, Err(ErrorCode::InvalidToken));
     let err = e.p.verify_id_token(&token, "app").await.unwrap_err();
-    assert!(err.description.contains("logout token"), "{}", err.description);
-    let hint = e
-        .p
-        .logout(&params(&[("id_token_hint", &token)]), false)
-        .await;
+    assert!(
+        err.description.contains("logout token"),
+        "{}",
+        err.description
+    );
+    let hint =
+        e.p.logout(&params(&[("id_token_hint", &token)]), false)
+            .await;
     assert!(hint.is_err(), "{hint:?}");
 }
 

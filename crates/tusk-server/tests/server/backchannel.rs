@@ -66,12 +66,7 @@ async fn receive(
         token,
     });
     match path.as_str() {
-        "redirect" => (
-            StatusCode::FOUND,
-            [("location", "/target")],
-            "moved",
-        )
-            .into_response(),
+        "redirect" => (StatusCode::FOUND, [("location", "/target")], "moved").into_response(),
         "flaky" if n <= 2 => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         "hang" => {
             let _permit = r.release.acquire().await;
@@ -256,7 +251,10 @@ async fn assert_logout_token(issuer: &str, token: &str, id_token: &str, client: 
     assert!(claims["sid"].is_string());
     assert_eq!(claims["events"], json!({EVENT: {}}));
     assert!(claims["jti"].is_string() && claims.get("nonce").is_none());
-    let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
     assert_eq!(exp - iat, 120);
 }
 
@@ -312,7 +310,10 @@ async fn a_failing_receiver_gets_the_token_on_a_retry() {
         next_hit(&mut r).await,
         next_hit(&mut r).await,
     ];
-    assert!(hits.iter().all(|h| h.path == "flaky" && h.token == hits[0].token));
+    assert!(
+        hits.iter()
+            .all(|h| h.path == "flaky" && h.token == hits[0].token)
+    );
     assert_eq!(r.counts.lock().unwrap()["flaky"], 3);
     let id_token = tokens["id_token"].as_str().unwrap();
     assert_logout_token(&r.issuer, &hits[0].token, id_token, "flaky-app").await;
