@@ -88,6 +88,16 @@ struct Running {
 /// tusk with one client per receiver path (`<path>-app`, registered at
 /// `http://<receiver>/<path>`), each of them requiring `sid`.
 async fn start() -> Running {
+    start_with(BackchannelLimits {
+        // Long enough that `/hang` is never cut off by it.
+        timeout: GUARD,
+        retry_delays: vec![Duration::from_millis(20), Duration::from_millis(20)],
+        ..BackchannelLimits::default()
+    })
+    .await
+}
+
+async fn start_with(limits: BackchannelLimits) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let at = listener.local_addr().unwrap();
     let (tx, hits) = mpsc::unbounded_channel();
@@ -136,12 +146,7 @@ async fn start() -> Running {
     .unwrap();
     let options = ServerOptions {
         provider: Some(provider),
-        backchannel: BackchannelLimits {
-            // Long enough that `/hang` is never cut off by it.
-            timeout: GUARD,
-            retry_delays: vec![Duration::from_millis(20), Duration::from_millis(20)],
-            ..BackchannelLimits::default()
-        },
+        backchannel: limits,
         ..ServerOptions::new(issuer.clone())
     };
     let server = TestServer::start_on(port, store, options);
@@ -349,6 +354,10 @@ async fn a_redirect_is_not_followed() {
 /// `tusk_backchannel_logouts_total{outcome="failed"}` as `/metrics` shows
 /// it (0 before the first).
 async fn failed_count(issuer: &str) -> u64 {
+    outcome_count(issuer, "failed").await
+}
+
+async fn outcome_count(issuer: &str, outcome: &str) -> u64 {
     let base = issuer.trim_end_matches("/dex");
     let text = http()
         .get(format!("{base}/metrics"))
@@ -359,7 +368,11 @@ async fn failed_count(issuer: &str) -> u64 {
         .await
         .unwrap();
     text.lines()
-        .find(|l| l.starts_with("tusk_backchannel_logouts_total{outcome=\"failed\"}"))
+        .find(|l| {
+            l.starts_with(&format!(
+                "tusk_backchannel_logouts_total{{outcome=\"{outcome}\"}}"
+            ))
+        })
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
@@ -382,4 +395,45 @@ async fn a_hanging_receiver_does_not_delay_the_request_that_ended_the_session() 
     r.release.add_permits(1);
     let id_token = tokens["id_token"].as_str().unwrap();
     assert_logout_token(&r.issuer, &hit.token, id_token, "hang-app").await;
+}
+
+/// The pending bound: with one slot, held by a token its receiver has not
+/// answered, the next token is dropped (counted, never queued, never
+/// waited for), and the first is still delivered once released.
+#[tokio::test]
+async fn past_the_pending_bound_a_token_is_dropped_not_queued() {
+    let mut r = start_with(BackchannelLimits {
+        timeout: GUARD,
+        retry_delays: Vec::new(),
+        max_pending: 1,
+        max_concurrent: 1,
+    })
+    .await;
+    let dropped_before = outcome_count(&r.issuer, "dropped").await;
+    let first = log_in(&r.issuer, "hang-app").await;
+    let second = log_in(&r.issuer, "hang-app").await;
+    let rt = |t: &Value| t["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        revoke(&r.issuer, "hang-app", &rt(&first)).await,
+        StatusCode::OK
+    );
+    // The first token holds the one slot while the receiver holds it.
+    let held = next_hit(&mut r).await;
+    assert_eq!(
+        revoke(&r.issuer, "hang-app", &rt(&second)).await,
+        StatusCode::OK
+    );
+    let deadline = tokio::time::Instant::now() + GUARD;
+    while outcome_count(&r.issuer, "dropped").await <= dropped_before {
+        assert!(tokio::time::Instant::now() < deadline, "no drop counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    r.release.add_permits(1);
+    let id_token = first["id_token"].as_str().unwrap();
+    assert_logout_token(&r.issuer, &held.token, id_token, "hang-app").await;
+    assert_eq!(
+        r.counts.lock().unwrap()["hang"],
+        1,
+        "the second was dropped"
+    );
 }
