@@ -236,6 +236,50 @@ mod tests {
         assert!(without.get("sid").is_none() && without.get("nonce").is_none());
     }
 
+    struct Count(std::sync::Mutex<Vec<(String, NotSent)>>);
+
+    impl LogoutDelivery for Count {
+        fn deliver(&self, _: LogoutMessage) {}
+        fn not_sent(&self, client_id: &str, reason: NotSent) {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push((client_id.to_owned(), reason));
+            }
+        }
+    }
+
+    /// The bound on ended sessions waiting for their tokens: on a
+    /// current-thread runtime no spawned lookup runs until this test
+    /// yields, so the first `MAX_PENDING_LOOKUPS` take every slot and the
+    /// next one is refused at once and reported, never queued.
+    #[tokio::test(flavor = "current_thread")]
+    async fn past_the_pending_bound_an_ended_session_is_reported_not_queued() {
+        let clock = Arc::new(tusk_core::clock::FakeClock::new(1_800_000_000));
+        let p = Provider::new(
+            crate::settings::Settings::new("https://i/dex"),
+            tusk_store::Store::memory(),
+            clock,
+            &[],
+        )
+        .await
+        .unwrap();
+        let seen = Arc::new(Count(std::sync::Mutex::new(Vec::new())));
+        p.deliver_logouts(seen.clone());
+        let ended = |id: &str| EndedSession {
+            subject: "s".into(),
+            sid: Some("x".into()),
+            client_ids: vec![id.into()],
+        };
+        for _ in 0..crate::logout_delivery::MAX_PENDING_LOOKUPS {
+            p.logout_clients(ended("waiting"));
+        }
+        assert!(seen.0.lock().unwrap().is_empty());
+        p.logout_clients(ended("late"));
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            vec![("late".to_owned(), NotSent::Overloaded)]
+        );
+    }
+
     #[test]
     fn a_family_is_one_session_naming_each_client_once() {
         let rt = |family: &str, client: &str, user: &str| RefreshToken {
