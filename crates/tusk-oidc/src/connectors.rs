@@ -147,16 +147,26 @@ impl Provider {
     }
 }
 
+impl ConnectorSlot {
+    /// Why this connector cannot serve, `None` while it is ready: the
+    /// chooser and the error page say "unavailable right now" or "isn't set
+    /// up correctly" by it.
+    pub fn fault(&self) -> Option<Fault> {
+        match (&self.status, self.state) {
+            (Ok(_), _) => None,
+            (_, ConnectorState::Connecting) => Some(Fault::Transient),
+            (_, ConnectorState::Failed { retrying: false }) => Some(Fault::Setup),
+            (Err(reason), _) => Some(Fault::of_connector_failure(reason)),
+        }
+    }
+}
+
 /// The page for a connector that cannot serve. What it promises follows
 /// the cause: one still connecting or failing upstream says "right now",
 /// one whose configuration is wrong says so and sends the user to an
 /// administrator; the reason itself goes only to the log (and `/readyz`).
 fn unavailable(slot: &ConnectorSlot, reason: &str) -> PageError {
-    let fault = match slot.state {
-        ConnectorState::Connecting => Fault::Transient,
-        ConnectorState::Failed { retrying: false } => Fault::Setup,
-        _ => Fault::of_connector_failure(reason),
-    };
+    let fault = slot.fault().unwrap_or(Fault::Transient);
     let state = match slot.state {
         ConnectorState::Connecting => {
             "still connecting to its provider; it is ready once its provider answers"
