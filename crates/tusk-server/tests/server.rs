@@ -468,6 +468,8 @@ async fn router_answers_http_and_grpc_without_a_socket() {
 /// that only the HTTP layer sees (bodies, bytes, headers, rate limits).
 #[path = "server/ldap.rs"]
 mod ldap;
+#[path = "server/pages.rs"]
+mod pages;
 
 mod provider_http {
     use super::*;
