@@ -128,6 +128,22 @@ fn bad_link(detail: impl Into<String>) -> PageError {
     )
 }
 
+/// Whether an upstream failure is the upstream not answering (a timeout,
+/// no connection, a 5xx): worth trying again.
+fn unreachable(reason: &str) -> bool {
+    [
+        "error sending request",
+        "timed out",
+        "connection refused",
+        "500 Internal Server Error",
+        "502 Bad Gateway",
+        "503 Service Unavailable",
+        "504 Gateway Timeout",
+    ]
+    .iter()
+    .any(|m| reason.contains(m))
+}
+
 /// The fault behind a connector's error: its kind when the type says it,
 /// else what its text says (see [`Fault::of_connector_failure`]).
 fn connector_fault(e: &tusk_connector::Error) -> Fault {
@@ -138,6 +154,10 @@ fn connector_fault(e: &tusk_connector::Error) -> Fault {
         }
         E::Busy { .. } => Fault::Transient,
         E::Upstream { reason, .. } if reason.contains("access_denied") => Fault::Refused,
+        // The upstream answered, but with something tusk cannot accept (a
+        // token for another audience, from another issuer, badly signed):
+        // trying again gets the same answer until someone fixes a setting.
+        E::Upstream { reason, .. } if !unreachable(reason) => Fault::Setup,
         other => Fault::of_connector_failure(&other.to_string()),
     }
 }
@@ -649,11 +669,20 @@ impl Provider {
                     reason: "upstream_error".into(),
                 })
                 .await;
-                let page = PageError::login_method(
+                let fault = connector_fault(&e);
+                let mut page = PageError::login_method(
                     &self.connector_name(&connector_id),
-                    connector_fault(&e),
+                    fault,
                     format!("the login through connector `{connector_id}` failed: {e}"),
                 );
+                // The upstream sent the browser back with an answer tusk
+                // refuses: a bad request (4xx), not tusk failing, unless
+                // the upstream could not be reached at all.
+                page.status = match fault {
+                    Fault::Transient => 503,
+                    Fault::Refused => 403,
+                    _ => 400,
+                };
                 return Err(self.offer(page, &request, &connector_id).await);
             }
         };

@@ -171,12 +171,17 @@ impl Pages {
     /// so no page can show a reference the log lacks.
     pub fn error(&self, e: &tusk_oidc::PageError) -> Response {
         let status = crate::errors::page_status(e.status);
-        // `?` (Debug) escapes newlines, so a detail that quotes request
-        // input cannot forge log lines.
+        // Control characters become spaces, so a detail that quotes
+        // request input cannot forge log lines in the text format.
+        let detail: String = e
+            .detail
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         if status.is_server_error() && e.fault != tusk_oidc::Fault::Transient {
-            tracing::error!(reference = %e.reference, status = status.as_u16(), fault = e.fault.as_str(), title = %e.title, detail = ?e.detail, "login page error");
+            tracing::error!(reference = %e.reference, status = status.as_u16(), fault = e.fault.as_str(), title = %e.title, detail = %detail, "login page error");
         } else {
-            tracing::warn!(reference = %e.reference, status = status.as_u16(), fault = e.fault.as_str(), title = %e.title, detail = ?e.detail, "login page error");
+            tracing::warn!(reference = %e.reference, status = status.as_u16(), fault = e.fault.as_str(), title = %e.title, detail = %detail, "login page error");
         }
         let link = |l: &Option<tusk_oidc::Link>| {
             l.as_ref()

@@ -14,9 +14,10 @@ const REDIRECT: &str = "http://127.0.0.1:9/cb";
 /// A second registered URI, which no page may list.
 const SECRET_REDIRECT: &str = "https://internal-only.example/registered-cb";
 
-/// The log, captured: the server runs on the test's own thread
-/// (`#[tokio::test]` is single-threaded), so a thread-local subscriber
-/// sees its events.
+/// The log, captured for the whole test binary: one global subscriber
+/// (warnings and errors only), because a thread-local one loses events
+/// whose call sites other tests, on other threads, reach at the same time.
+/// Each page's reference is random, so finding it needs no isolation.
 #[derive(Clone, Default)]
 struct Log(Arc<Mutex<Vec<u8>>>);
 
@@ -31,6 +32,22 @@ impl std::io::Write for Log {
 }
 
 impl Log {
+    fn global() -> Log {
+        static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+        LOG.get_or_init(|| {
+            let log = Log::default();
+            let writer = log.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::WARN)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            log
+        })
+        .clone()
+    }
+
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
@@ -272,16 +289,7 @@ async fn check(name: &str, resp: reqwest::Response, want: &Expect) -> Option<Str
 
 #[tokio::test]
 async fn every_page_renders_in_the_one_design_and_errors_show_no_internals() {
-    let log = Log::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer({
-            let log = log.clone();
-            move || log.clone()
-        })
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let log = Log::global();
     let p = start().await;
     let ok = |title| Expect { status: 200, title, says: &[], error: false };
 
