@@ -240,10 +240,11 @@ impl Provider {
         if let Some(e) = oversize(params, &["client_id", "redirect_uri"]) {
             return Err(bad(e).into());
         }
-        let client_id = params
-            .get("client_id")
-            .map_err(bad)?
-            .ok_or_else(|| bad_link("the authorization request has no `client_id`; the application must send client_id"))?;
+        let client_id = params.get("client_id").map_err(bad)?.ok_or_else(|| {
+            bad_link(
+                "the authorization request has no `client_id`; the application must send client_id",
+            )
+        })?;
         let client = self.client(client_id).await?.ok_or_else(|| {
             PageError::bad_request(
                 "Unknown application",

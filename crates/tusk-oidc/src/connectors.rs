@@ -143,7 +143,9 @@ impl Provider {
                 format!("there is no connector `{id}`; check the connector ids in oidc.upstreamIDPs"),
             )
         })?;
-        slot.status.clone().map_err(|reason| unavailable(slot, &reason))
+        slot.status
+            .clone()
+            .map_err(|reason| unavailable(slot, &reason))
     }
 }
 

@@ -484,7 +484,9 @@ async fn authorization_errors_never_redirect_to_an_unverified_uri() {
     // Issue 15: what the user reads names neither the requested URI nor
     // the registered ones; only the log's detail does.
     assert!(
-        !p.title.contains("evil") && !p.message.contains("evil") && !p.message.contains(CONFIDENTIAL_REDIRECT),
+        !p.title.contains("evil")
+            && !p.message.contains("evil")
+            && !p.message.contains(CONFIDENTIAL_REDIRECT),
         "{p:?}"
     );
     assert!(p.detail.contains(CONFIDENTIAL_REDIRECT), "{p:?}");

@@ -224,13 +224,7 @@ fn bad_page(e: OAuthError) -> tusk_oidc::PageError {
 /// A 429 page: the user waits `wait` seconds; the limit's name goes to the
 /// log.
 fn too_many(title: &str, message: String, detail: &str) -> tusk_oidc::PageError {
-    tusk_oidc::PageError::new(
-        429,
-        tusk_oidc::Fault::Transient,
-        title,
-        message,
-        detail,
-    )
+    tusk_oidc::PageError::new(429, tusk_oidc::Fault::Transient, title, message, detail)
 }
 
 async fn authorize(State(s): State<Oidc>, ClientIp(ip): ClientIp, uri: Uri) -> Response {
@@ -364,7 +358,9 @@ async fn password_login(
     if let Err(wait) = s.inner.password_limit.check(ip) {
         let mut r = s.page_error(&too_many(
             "Too many attempts",
-            format!("Too many login attempts came from your network. Wait {wait} seconds and try again."),
+            format!(
+                "Too many login attempts came from your network. Wait {wait} seconds and try again."
+            ),
             "the client address is over tusk.rateLimit.passwordPerMinute",
         ));
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {

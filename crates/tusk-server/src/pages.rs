@@ -238,7 +238,9 @@ mod tests {
             let (x, y) = (luminance(a), luminance(b));
             (x.max(y) + 0.05) / (x.min(y) + 0.05)
         };
-        for accent in ["#4b2a85", "#000", "#fff", "#ffcc00", "#0070f3", "#e11d48", "#777777"] {
+        for accent in [
+            "#4b2a85", "#000", "#fff", "#ffcc00", "#0070f3", "#e11d48", "#777777",
+        ] {
             let text = text_on(accent);
             let ratio = contrast(rgb(accent).unwrap(), rgb(text).unwrap());
             assert!(ratio >= 4.5, "{accent} with {text}: {ratio:.2}");

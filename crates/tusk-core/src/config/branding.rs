@@ -29,9 +29,8 @@ pub(super) struct Branding {
 
 /// Whether `text` is `#rgb` or `#rrggbb`.
 pub fn is_hex_colour(text: &str) -> bool {
-    text.strip_prefix('#').is_some_and(|d| {
-        matches!(d.len(), 3 | 6) && d.chars().all(|c| c.is_ascii_hexdigit())
-    })
+    text.strip_prefix('#')
+        .is_some_and(|d| matches!(d.len(), 3 | 6) && d.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Why `text` is no usable logo, or `None` when it is one.
@@ -46,7 +45,9 @@ pub fn logo_problem(text: &str) -> Option<String> {
         text.strip_prefix(**t)
             .is_some_and(|rest| rest.starts_with(';') || rest.starts_with(','))
     }) else {
-        return Some("the logo is not a `data:` URL of an SVG, PNG, JPEG, WebP or GIF image".into());
+        return Some(
+            "the logo is not a `data:` URL of an SVG, PNG, JPEG, WebP or GIF image".into(),
+        );
     };
     let Some((_, payload)) = text.split_once(',') else {
         return Some(format!("the `{kind}` URL has no `,` before its data"));
@@ -56,7 +57,10 @@ pub fn logo_problem(text: &str) -> Option<String> {
     }
     // Anything that could end the attribute it is written into, even
     // though the template escapes it.
-    if text.chars().any(|c| c.is_whitespace() && c != ' ' || matches!(c, '"' | '<' | '>')) {
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() && c != ' ' || matches!(c, '"' | '<' | '>'))
+    {
         return Some("the logo URL holds quotes, angle brackets or line breaks; percent- or base64-encode the image".into());
     }
     None
@@ -68,16 +72,19 @@ impl Loader<'_> {
             v.get(&["tusk", "branding", key])
                 .map_or(Pos::default(), |n| n.pos)
         };
-        let product_name = v
-            .str_at(&["tusk", "branding", "productName"])
-            .map(|s| s.trim().to_owned());
+        // A blank name is no name (as everywhere in the config): the
+        // default applies.
+        let product_name = v.str_at(&["tusk", "branding", "productName"]);
         if let Some(name) = &product_name
-            && (name.is_empty() || name.chars().count() > 64)
+            && name.chars().count() > 64
         {
             self.ctx.error(
                 pos("productName"),
                 "tusk.branding.productName",
-                "the product name is empty or longer than 64 characters",
+                format!(
+                    "the product name is {} characters, over the limit of 64",
+                    name.chars().count()
+                ),
                 Some("use the short name users know, such as `Acme Data`".into()),
             );
         }
@@ -105,7 +112,7 @@ impl Loader<'_> {
             );
         }
         Branding {
-            product_name: product_name.filter(|n| !n.is_empty()),
+            product_name: product_name.filter(|n| n.chars().count() <= 64),
             logo: logo.filter(|l| logo_problem(l).is_none()),
             accent: accent.filter(|c| is_hex_colour(c)),
         }

@@ -124,7 +124,10 @@ async fn start() -> Pages {
     // fail (a bounded poll, not a timing assertion).
     for _ in 0..400 {
         let slots = provider.connectors();
-        if slots.iter().any(|s| s.id == "okta" && s.state != tusk_oidc::provider::ConnectorState::Connecting) {
+        if slots
+            .iter()
+            .any(|s| s.id == "okta" && s.state != tusk_oidc::provider::ConnectorState::Connecting)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -185,11 +188,7 @@ impl Pages {
     async fn request_id(&self) -> String {
         let body = self.authorize().await.text().await.unwrap();
         let at = body.find("req=").unwrap() + 4;
-        body[at..]
-            .split(['"', '&'])
-            .next()
-            .unwrap()
-            .to_owned()
+        body[at..].split(['"', '&']).next().unwrap().to_owned()
     }
 
     /// The password form's path for a fresh request.
@@ -252,14 +251,20 @@ async fn check(name: &str, resp: reqwest::Response, want: &Expect) -> Option<Str
         "{name}"
     );
     let body = resp.text().await.unwrap();
-    assert!(body.starts_with("<!doctype html>\n<html lang=\"en\">"), "{name}: lang");
+    assert!(
+        body.starts_with("<!doctype html>\n<html lang=\"en\">"),
+        "{name}: lang"
+    );
     let title = body
         .split_once("<title>")
         .and_then(|(_, t)| t.split_once("</title>"))
         .map(|(t, _)| t)
         .unwrap_or_else(|| panic!("{name}: no <title>"));
     assert!(title.starts_with(want.title), "{name}: title {title:?}");
-    assert!(body.contains("prefers-color-scheme: dark"), "{name}: dark scheme");
+    assert!(
+        body.contains("prefers-color-scheme: dark"),
+        "{name}: dark scheme"
+    );
     assert!(
         body.contains("class=\"wordmark\">Acme Data<")
             && body.contains("--accent: #0f766e; --on-accent: #ffffff;"),
@@ -270,7 +275,10 @@ async fn check(name: &str, resp: reqwest::Response, want: &Expect) -> Option<Str
         assert!(body.contains(text), "{name}: should say {text:?}:\n{body}");
     }
     for text in NEVER {
-        assert!(!body.contains(text), "{name}: must not contain {text:?}:\n{body}");
+        assert!(
+            !body.contains(text),
+            "{name}: must not contain {text:?}:\n{body}"
+        );
     }
     let reference = body
         .split_once("Reference <code>")
@@ -291,21 +299,25 @@ async fn check(name: &str, resp: reqwest::Response, want: &Expect) -> Option<Str
 async fn every_page_renders_in_the_one_design_and_errors_show_no_internals() {
     let log = Log::global();
     let p = start().await;
-    let ok = |title| Expect { status: 200, title, says: &[], error: false };
+    let ok = |title| Expect {
+        status: 200,
+        title,
+        says: &[],
+        error: false,
+    };
 
     // The device flow's code, for its pages.
-    let device: Value = p
-        .c
-        .post(format!("{}/device/code", p.issuer))
-        .basic_auth("app", Some("app-secret"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("scope=openid")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let device: Value =
+        p.c.post(format!("{}/device/code", p.issuer))
+            .basic_auth("app", Some("app-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("scope=openid")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
     let user_code = device["user_code"].as_str().unwrap().to_owned();
 
     let mut references = Vec::new();
@@ -434,7 +446,13 @@ async fn every_page_renders_in_the_one_design_and_errors_show_no_internals() {
         // "tell your administrator" is only in the chooser's note; the
         // error page's sentence starts with a capital.
         let want = Expect {
-            says: &want.says.iter().copied().filter(|s| !(name.starts_with("error") && *s == "tell your administrator")).collect::<Vec<_>>().leak()[..],
+            says: &want
+                .says
+                .iter()
+                .copied()
+                .filter(|s| !(name.starts_with("error") && *s == "tell your administrator"))
+                .collect::<Vec<_>>()
+                .leak()[..],
             ..want
         };
         if let Some(r) = check(name, resp, &want).await {
@@ -452,7 +470,9 @@ async fn every_page_renders_in_the_one_design_and_errors_show_no_internals() {
         assert!(line.contains("login page error"), "{name}: {line}");
         match *name {
             "error: connector unavailable (wrong issuer)" => assert!(
-                line.contains("issuer did not match") && line.contains("connector `okta`") && line.contains("fault=\"setup\""),
+                line.contains("issuer did not match")
+                    && line.contains("connector `okta`")
+                    && line.contains("fault=\"setup\""),
                 "{line}"
             ),
             "error: unregistered redirect" => assert!(
