@@ -33,9 +33,13 @@ const VIEWPORTS = [
   { name: 'phone', width: 390, height: 844 },
 ];
 
-/** Submits the password form that `page` shows. */
-async function logIn(page, password) {
-  await page.getByLabel('Username').fill('admin');
+/**
+ * Submits the password form that `page` shows. A wrong password goes with
+ * a fresh user name each time: failures back off per account, and this
+ * test shows the error page eight times.
+ */
+async function logIn(page, password, user = 'admin') {
+  await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
 }
@@ -49,7 +53,7 @@ const PAGES = [
   { name: 'password', heading: /Log in with Password/, open: (p, c) => p.goto(c.auth({ connector_id: 'local' })) },
   {
     name: 'password-error', heading: /Log in with Password/,
-    open: async (p, c) => { await p.goto(c.auth({ connector_id: 'local' })); await logIn(p, 'wrong'); },
+    open: async (p, c) => { await p.goto(c.auth({ connector_id: 'local' })); await logIn(p, 'wrong', `nobody-${Math.random().toString(36).slice(2)}`); },
     check: async (p) => assert.equal(await p.getByRole('alert').count(), 1, 'the error is announced'),
   },
   { name: 'device-entry', heading: /Connect a device/, open: (p, c) => p.goto(`${c.tusk.issuer}/device`) },
