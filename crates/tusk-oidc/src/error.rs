@@ -169,6 +169,14 @@ pub struct PageError {
     /// A short random id shown on the page and logged with `detail`, so a
     /// user's report finds the log line.
     pub reference: String,
+    /// What the user can do next; boxed, so a `Result` carrying a
+    /// `PageError` stays small.
+    pub links: Box<Links>,
+}
+
+/// The links an error page offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
     /// "Try again": the same step once more (transient faults only).
     pub retry: Option<Link>,
     /// "Use another sign-in method": the chooser, when there is more than
@@ -238,9 +246,7 @@ impl PageError {
             message: message.into(),
             detail: detail.into(),
             reference: new_reference(),
-            retry: None,
-            chooser: None,
-            back: None,
+            links: Box::default(),
         }
     }
 
@@ -278,7 +284,7 @@ impl PageError {
 
     /// Adds a "Try again" link.
     pub fn with_retry(mut self, href: impl Into<String>) -> PageError {
-        self.retry = Some(Link {
+        self.links.retry = Some(Link {
             href: href.into(),
             label: "Try again".into(),
         });
@@ -287,7 +293,7 @@ impl PageError {
 
     /// Adds a link to the chooser.
     pub fn with_chooser(mut self, href: impl Into<String>) -> PageError {
-        self.chooser = Some(Link {
+        self.links.chooser = Some(Link {
             href: href.into(),
             label: "Use another sign-in method".into(),
         });
@@ -297,7 +303,7 @@ impl PageError {
     /// Adds a link back to the application (`href` must be a registered
     /// redirect URI, with the OAuth error in its query).
     pub fn with_back(mut self, app: &str, href: impl Into<String>) -> PageError {
-        self.back = Some(Link {
+        self.links.back = Some(Link {
             href: href.into(),
             label: format!("Back to {app}"),
         });
@@ -362,5 +368,72 @@ impl From<tusk_store::Error> for OAuthError {
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: a connector failure that only a new setting fixes is a
+    /// setup fault; anything else may recover and is transient. One row per
+    /// text our connectors produce.
+    #[test]
+    fn connector_failures_are_told_setup_or_transient() {
+        let rows = [
+            (
+                "connector `x`: invalid config: `issuer` is missing",
+                Fault::Setup,
+            ),
+            (
+                "tusk cannot open connectors of type `keystone` yet",
+                Fault::Setup,
+            ),
+            (
+                "oidc: issuer did not match the issuer returned by provider, expected \"a\" got \"b\"",
+                Fault::Setup,
+            ),
+            (
+                "failed to get token: oauth2: \"invalid_client\" \"bad secret\"",
+                Fault::Setup,
+            ),
+            ("GitHub: incorrect_client_credentials", Fault::Setup),
+            (
+                "GET https://x/.well-known/openid-configuration: 404 Not Found",
+                Fault::Setup,
+            ),
+            (
+                "GET https://x/.well-known/openid-configuration: error sending request: connection refused",
+                Fault::Transient,
+            ),
+            (
+                "GET https://x/keys: 503 Service Unavailable",
+                Fault::Transient,
+            ),
+            ("opening took longer than 60 s", Fault::Transient),
+            (
+                "connecting to the upstream identity provider",
+                Fault::Transient,
+            ),
+        ];
+        for (reason, want) in rows {
+            assert_eq!(Fault::of_connector_failure(reason), want, "{reason}");
+        }
+    }
+
+    #[test]
+    fn references_are_short_readable_and_fresh() {
+        let a = new_reference();
+        assert_eq!(a.len(), 9, "{a}");
+        assert_eq!(&a[4..5], "-");
+        assert!(
+            a.chars()
+                .all(|c| c == '-' || "23456789abcdefghjkmnpqrstuvwxyz".contains(c)),
+            "{a}"
+        );
+        assert_ne!(a, new_reference());
+        let p = PageError::internal("x");
+        assert_ne!(p.reference, PageError::internal("x").reference);
+        assert!(!format!("{p}").is_empty());
     }
 }

@@ -40,7 +40,7 @@ pub mod throttle;
 pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
-pub use error::{ErrorCode, Fault, Link, OAuthError, PageError};
+pub use error::{ErrorCode, Fault, Link, Links, OAuthError, PageError};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;
 pub use provider::{

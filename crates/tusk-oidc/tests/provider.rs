@@ -490,7 +490,7 @@ async fn authorization_errors_never_redirect_to_an_unverified_uri() {
         "{p:?}"
     );
     assert!(p.detail.contains(CONFIDENTIAL_REDIRECT), "{p:?}");
-    assert!(p.back.is_none() && p.retry.is_none(), "{p:?}");
+    assert!(p.links.back.is_none() && p.links.retry.is_none(), "{p:?}");
     // Prefix and suffix tricks are not matches.
     for uri in [
         "https://app.example.com/cb/../evil",
@@ -1021,7 +1021,10 @@ async fn a_broken_connector_does_not_take_the_others_down() {
             && err.detail.contains("invalid config"),
         "{err:?}"
     );
-    assert!(err.retry.is_none() && err.chooser.is_some(), "{err:?}");
+    assert!(
+        err.links.retry.is_none() && err.links.chooser.is_some(),
+        "{err:?}"
+    );
     // The callback connector still logs in.
     let Next::Redirect(upstream) = e.p.start_connector("cb", &request_id).await.unwrap() else {
         panic!()
@@ -1209,10 +1212,17 @@ async fn an_unreachable_oidc_connector_is_retried_until_it_recovers() {
     );
     // A transient fault offers another try, the other method, and the way
     // back to the app at its registered URI with the OAuth error.
-    let retry = err.retry.as_ref().unwrap();
+    let retry = err.links.retry.as_ref().unwrap();
     assert!(retry.href.contains("/auth/okta?req="), "{retry:?}");
-    assert!(err.chooser.as_ref().unwrap().href.contains("/choose?req="));
-    let back = &err.back.as_ref().unwrap().href;
+    assert!(
+        err.links
+            .chooser
+            .as_ref()
+            .unwrap()
+            .href
+            .contains("/choose?req=")
+    );
+    let back = &err.links.back.as_ref().unwrap().href;
     assert!(
         back.starts_with(CONFIDENTIAL_REDIRECT) && back.contains("error=temporarily_unavailable"),
         "{back}"

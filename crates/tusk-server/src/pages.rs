@@ -194,9 +194,9 @@ impl Pages {
                 title => &e.title,
                 message => &e.message,
                 reference => &e.reference,
-                retry => link(&e.retry),
-                chooser => link(&e.chooser),
-                back => link(&e.back),
+                retry => link(&e.links.retry),
+                chooser => link(&e.links.chooser),
+                back => link(&e.links.back),
             },
         )
     }

@@ -645,12 +645,19 @@ fn branding_of_the_login_pages() {
         load(&format!(
             "tusk:\n  theme:\n    title: Old\n  branding:\n    productName: Acme Data\n    logo: \"{logo}\"\n    accentColor: \"#0f766e\"\n"
         )),
-        ("Acme Data".into(), Some(logo.into()), Some("#0f766e".into()))
+        (
+            "Acme Data".into(),
+            Some(logo.into()),
+            Some("#0f766e".into())
+        )
     );
     for (yaml, want) in [
         (
             "tusk:\n  branding:\n    accentColor: purple\n",
-            &["values0.yaml:3: tusk.branding.accentColor: `purple` is not a hex colour", "use `#rrggbb`"][..],
+            &[
+                "values0.yaml:3: tusk.branding.accentColor: `purple` is not a hex colour",
+                "use `#rrggbb`",
+            ][..],
         ),
         (
             "tusk:\n  branding:\n    accentColor: \"#12345\"\n",
@@ -658,7 +665,10 @@ fn branding_of_the_login_pages() {
         ),
         (
             "tusk:\n  branding:\n    logo: https://cdn.example/logo.png\n",
-            &["tusk.branding.logo: the logo is not a `data:` URL", "base64 -w0 logo.svg"],
+            &[
+                "tusk.branding.logo: the logo is not a `data:` URL",
+                "base64 -w0 logo.svg",
+            ],
         ),
         (
             "tusk:\n  branding:\n    logo: \"data:image/png;base64,\"\n",
