@@ -109,7 +109,8 @@ async function pachydermLogin(address, standin, login) {
       await page.goto(url);
       await standinLogin(page, standin, login);
       await page.waitForURL((u) => u.pathname === '/authorization-code/callback', { timeout: 30_000 });
-      assert.equal((await page.locator('body').innerText()).trim(),
+      // The reference's sentence, in the pages' one design (issue 15).
+      assert.equal((await page.locator('p[role=status]').innerText()).trim(),
         'You are now logged in. Go back to the terminal to use Pachyderm!');
     } finally {
       await browser.close();

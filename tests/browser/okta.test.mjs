@@ -22,8 +22,8 @@ import { startStandin, DEFAULT_GROUPS } from './okta-standin.mjs';
 import { browserLogin, openBrowser } from './lib/browser.mjs';
 import { followLogin, SCENARIOS, startFakeOp } from './lib/fake-op.mjs';
 import {
-  HERE, authUrl, connectorCheck, decodeEntities, exchangeCode, freePort, htmlText, readyz, relyingParty,
-  rpClientYaml, sleep, startTusk, upstreamYaml, valuesYaml, verifyIdToken, waitForConnector,
+  HERE, authUrl, connectorCheck, decodeEntities, exchangeCode, freePort, htmlText, loggedDetail, pageReference,
+  readyz, relyingParty, rpClientYaml, sleep, startTusk, upstreamYaml, valuesYaml, verifyIdToken, waitForConnector,
 } from './lib/tusk.mjs';
 
 const ARTIFACTS = join(HERE, 'artifacts');
@@ -184,20 +184,24 @@ test('b. issuer differs by a trailing slash: tusk starts, reports it, and the ot
     const directText = htmlText(await direct.text());
     assert.equal(direct.status, 503, directText);
     assert.match(direct.headers.get('content-type'), /text\/html/);
-    assert.match(directText, /Okta Slash is temporarily unavailable: .*trailing slash/);
+    // Issue 15: a wrong issuer is a setup fault, said in plain words; the
+    // cause and the fix are in the log under the page's reference.
+    assert.match(directText, /Okta Slash sign-in isn't set up correctly/);
+    assert.doesNotMatch(directText, /issuer did not match|temporarily/);
+    assert.match(loggedDetail(tusk, pageReference(directText)), /issuer did not match.*trailing slash/);
 
-    // The browser: the chooser shows both broken connectors as temporarily
-    // unavailable (no button) with the cause and the hint that fixes it,
-    // and the healthy one logs a user in.
+    // The browser: the chooser shows both broken connectors as not set up
+    // correctly (no button; the cause and the hint are in /readyz and the
+    // log, not on the page), and the healthy one logs a user in.
     await loginAndVerify({
       tusk, rp, standin: opB, login: 'grace', connectorName: 'Okta',
       onChooser: async (page) => {
-        const notes = page.locator('.unavailable');
+        const notes = page.locator('.method.off');
         await notes.first().waitFor();
         const texts = await notes.allInnerTexts();
         assert.equal(texts.length, 2, texts.join('\n'));
         for (const name of ['Okta Slash', 'Okta Seed']) {
-          assert.ok(texts.some((s) => s.startsWith(`${name} is temporarily unavailable:`) && s.includes('issuer did not match') && s.includes('hint: the provider reports its issuer')), texts.join('\n'));
+          assert.ok(texts.some((s) => s.startsWith(name) && /isn't set up correctly/i.test(s) && !s.includes('issuer did not match')), texts.join('\n'));
         }
         assert.equal(await page.getByRole('link', { name: /Okta Slash|Okta Seed/ }).count(), 0, 'no login button for a broken connector');
         await mkdir(ARTIFACTS, { recursive: true });
@@ -248,12 +252,13 @@ test('c. upstream unreachable at start recovers without a restart', { timeout: 1
     const healthz = await fetch(`${tusk.base}/healthz`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(healthz.status, 200);
 
-    // Meanwhile a user gets a clear "temporarily unavailable" page.
+    // Meanwhile a user gets a clear "unavailable right now" page.
     const during = await followLogin(authUrl(tusk, rp, { state: rand(), nonce: rand() }), rp.redirectUri);
     const text = htmlText(during.body ?? '');
     assert.equal(during.status, 503, text);
     assert.match(during.contentType, /text\/html/);
-    assert.match(text, /Okta is temporarily unavailable/);
+    assert.match(text, /Okta sign-in is unavailable right now/);
+    assert.match(loggedDetail(tusk, pageReference(text)), new RegExp(`127\\.0\\.0\\.1:${opPort}`));
 
     // A short outage: the stand-in comes up a few seconds later.
     await sleep(3_000);
@@ -266,15 +271,23 @@ test('c. upstream unreachable at start recovers without a restart', { timeout: 1
   });
 });
 
-/** Asserts `r` (a followLogin result) is tusk's 4xx HTML login error page. */
-function assertLoginErrorPage(tusk, r, pattern, { title = /Login error/, diag } = {}) {
+/**
+ * Asserts `r` (a followLogin result) is tusk's 4xx HTML login error page:
+ * plain words (`title`) and a reference, with the cause (`pattern`) in the
+ * log under that reference, never on the page (issue 15).
+ */
+function assertLoginErrorPage(tusk, r, pattern, { title = /isn't set up correctly/, diag } = {}) {
   assert.equal(r.redirectedTo, undefined, 'no one may be logged in');
   const text = htmlText(r.body);
-  diag?.(`${r.status}: ${text.replace(/^.*? · \S+ /, '')}`);
+  const reference = pageReference(text);
+  assert.ok(reference, `a reference id: ${text}`);
+  const detail = loggedDetail(tusk, reference);
+  diag?.(`${r.status}: ${text.replace(/^.*? · \S+ /, '')} | log: ${detail}`);
   assert.ok(r.status >= 400 && r.status < 500, `expected a 4xx, got ${r.status}: ${text}`);
   assert.match(r.contentType, /text\/html/);
   assert.match(text, title);
-  assert.match(text, pattern);
+  assert.match(detail, pattern);
+  assert.doesNotMatch(text, /connector `|oidc:|failed to/, 'no internal chain on the page');
   assert.doesNotMatch(text, /panicked|stack backtrace|RUST_BACKTRACE/);
   assert.equal(tusk.exited, null, 'tusk is still running');
 }
@@ -328,7 +341,7 @@ test('d. bad upstream ID tokens end on a tusk login error page (4xx HTML), never
       const callback = r.hops.find((u) => u.startsWith(`${tusk.issuer}/callback`));
       assert.ok(callback, r.hops.join('\n'));
       const again = await followLogin(callback, rp.redirectUri);
-      assertLoginErrorPage(tusk, again, /expired|already/i, { title: /Login expired/, diag: (m) => st.diagnostic(m) });
+      assertLoginErrorPage(tusk, again, /expired|already/i, { title: /This sign-in has expired/, diag: (m) => st.diagnostic(m) });
     });
   });
 
@@ -338,8 +351,9 @@ test('d. bad upstream ID tokens end on a tusk login error page (4xx HTML), never
         fake.scenario = scenario;
         const r = await followLogin(start(), rp.redirectUri);
         assert.ok(r.url?.startsWith(`${tusk.issuer}/callback`), `the error is tusk's callback page: ${r.url ?? r.redirectedTo}`);
-        assertLoginErrorPage(tusk, r, pattern, { diag: (m) => st.diagnostic(m) });
-        assert.match(htmlText(r.body), /the login with fake failed/);
+        const title = scenario === 'denied' ? /Fake OP did not let you sign in/ : /Fake OP sign-in isn't set up correctly/;
+        assertLoginErrorPage(tusk, r, pattern, { title, diag: (m) => st.diagnostic(m) });
+        assert.match(loggedDetail(tusk, pageReference(r.body)), /the login through connector `fake` failed/);
       });
     });
   }

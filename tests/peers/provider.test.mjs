@@ -163,14 +163,17 @@ function assertOAuthError(res, status, code, what) {
 }
 
 /** GET a browser endpoint and expect a 400 HTML error page naming `needle`, not a redirect. */
-async function assertHtmlErrorPage(url, needle, what) {
+async function assertHtmlErrorPage(url, needle, what, { never = [] } = {}) {
   const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(30_000), headers: { accept: 'text/html' } });
   const text = await res.text();
   assert.ok(res.status < 500, `${what}: never a 5xx, got ${res.status}: ${text.slice(0, 500)}`);
   assert.equal(res.headers.get('location'), null, `${what}: must not redirect (Location: ${res.headers.get('location')})`);
   assert.equal(res.status, 400, `${what}: status (body ${text.slice(0, 500)})`);
   assert.match(res.headers.get('content-type') ?? '', /text\/html/, `${what}: an HTML page`);
-  assert.ok(decodeEntities(text).includes(needle), `${what}: the page names ${needle}:\n${text.slice(0, 2000)}`);
+  assert.ok(decodeEntities(text).includes(needle), `${what}: the page says ${needle}:\n${text.slice(0, 2000)}`);
+  for (const n of never) assert.ok(!decodeEntities(text).includes(n), `${what}: the page must not show ${n}:\n${text.slice(0, 2000)}`);
+  // Issue 15: plain words and a reference id, the detail only in the log.
+  assert.match(decodeEntities(text), /Reference <code>[a-z0-9]{4}-[a-z0-9]{4}<\/code>/, `${what}: a reference id`);
 }
 
 /** Runs a code flow and returns the raw pieces (no token exchange). */
@@ -448,7 +451,7 @@ describe('tusk OpenID provider, driven by openid-client', () => {
       assert.match(res.headers.get('www-authenticate') ?? '', /^Basic/i, 'WWW-Authenticate for Basic (RFC 6749 §5.2)');
     });
 
-    test('unknown client at /auth: 400 HTML error page naming it, not a redirect', async () => {
+    test('unknown client at /auth: 400 HTML error page, not a redirect', async () => {
       await setup();
       const u = new URL(authEndpoint);
       u.search = new URLSearchParams({
@@ -456,10 +459,10 @@ describe('tusk OpenID provider, driven by openid-client', () => {
         scope: 'openid', state: 's', code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
         code_challenge_method: 'S256',
       }).toString();
-      await assertHtmlErrorPage(u.href, 'no-such-client', 'unknown client');
+      await assertHtmlErrorPage(u.href, 'Unknown application', 'unknown client');
     });
 
-    test('unregistered redirect_uri at /auth: 400 HTML error page naming it, not a redirect', async () => {
+    test('unregistered redirect_uri at /auth: 400 HTML error page that echoes no URI, not a redirect', async () => {
       await setup();
       const evil = 'https://evil.example/cb';
       const u = new URL(authEndpoint);
@@ -468,7 +471,8 @@ describe('tusk OpenID provider, driven by openid-client', () => {
         code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
         code_challenge_method: 'S256',
       }).toString();
-      await assertHtmlErrorPage(u.href, evil, 'unregistered redirect_uri');
+      // Issue 15: neither the requested URI nor the registered ones.
+      await assertHtmlErrorPage(u.href, "return address isn't registered", 'unregistered redirect_uri', { never: [evil, CONFIDENTIAL.redirect] });
     });
 
     test('1 MB form body at /token: 413 or 400, never a 5xx', async () => {

@@ -13,7 +13,8 @@ import { test } from 'node:test';
 
 import { catchRedirect, openBrowser } from '../browser/lib/browser.mjs';
 import {
-  authUrl, exchangeCode, freePort, htmlText, relyingParty, startTusk, verifyIdToken, waitForConnector,
+  authUrl, exchangeCode, freePort, htmlText, loggedDetail, pageReference, relyingParty, startTusk, verifyIdToken,
+  waitForConnector,
 } from '../browser/lib/tusk.mjs';
 import { startIdp } from './idp.mjs';
 
@@ -139,7 +140,9 @@ test('SAML login in Chromium through a samlify IdP; replays and response-only si
     const { response, relayState } = idp.state.lastResponse;
     const again = await postCallback(tusk, response, relayState);
     assert.equal(again.status, 400);
-    assert.match(htmlText(await again.text()), /expired or was already used/);
+    const againText = htmlText(await again.text());
+    assert.match(againText, /This sign-in has expired/);
+    assert.match(loggedDetail(tusk, pageReference(againText)), /expired or was already used/);
 
     // 3. The same response carried into a new login: refused, it answers
     // another AuthnRequest.
@@ -147,7 +150,10 @@ test('SAML login in Chromium through a samlify IdP; replays and response-only si
     assert.notEqual(fresh, relayState);
     const replay = await postCallback(tusk, response, fresh);
     assert.equal(replay.status, 400);
-    assert.match(htmlText(await replay.text()), /not the one tusk sent for this login/);
+    // Issue 15: plain words on the page, the cause in the log.
+    const replayText = htmlText(await replay.text());
+    assert.match(replayText, /isn't set up correctly/);
+    assert.match(loggedDetail(tusk, pageReference(replayText)), /not the one tusk sent for this login/);
 
     // 4. An IdP that signs the response but not the assertion: no login.
     idp.state.signing = 'response';
@@ -157,7 +163,8 @@ test('SAML login in Chromium through a samlify IdP; replays and response-only si
     });
     const text = await bad.page.locator('body').innerText();
     await bad.page.close();
-    assert.match(text, /the assertion is not signed/);
+    assert.match(text, /isn't set up correctly/);
+    assert.match(loggedDetail(tusk, pageReference(text)), /the assertion is not signed/);
     assert.equal(idp.state.logins, 2);
 
     assert.deepEqual(tusk.panics(), []);

@@ -1035,7 +1035,8 @@ def test_authenticate_with_oidc_state(server):
     waiting = in_thread(lambda: server.client().auth.authenticate(oidc_state=login.state))
     final, body = browser_login(login.login_url)
     assert urllib.parse.urlparse(final).path == "/authorization-code/callback"
-    assert body == "You are now logged in. Go back to the terminal to use Pachyderm!"
+    # The reference's sentence, in the pages' one design (issue 15).
+    assert '<p role="status">You are now logged in. Go back to the terminal to use Pachyderm!</p>' in body, body
     token = waiting().pach_token
     assert re.fullmatch(r"[0-9a-f]{32}", token)
     who = server.client(token).auth.who_am_i()
@@ -1621,7 +1622,7 @@ def test_login_callback_on_another_replica(fresh):
         assert body is None, body
         # The load balancer sends the browser's callback to replica b.
         _, page = follow(callback.replace(a.base_url, b.base_url, 1))
-        assert page == "You are now logged in. Go back to the terminal to use Pachyderm!", page
+        assert '<p role="status">You are now logged in. Go back to the terminal to use Pachyderm!</p>' in page, page
         token = waiting().pach_token
         # The session works on both replicas.
         for replica in (a, b):

@@ -4,7 +4,7 @@
 //! Until the redirect URI is known to be registered, every failure is an
 //! error page and never a redirect (RFC 9700 §4.11: no open redirector).
 
-use crate::error::{ErrorCode, OAuthError, PageError};
+use crate::error::{ErrorCode, Fault, OAuthError, PageError};
 use crate::params::Params;
 use crate::provider::{
     ConnectorSlot, Provider, audit_user, client_address, random_token, redirect_matches, with_query,
@@ -118,8 +118,48 @@ pub enum PasswordOutcome {
 /// well under a second at ordinary hashing costs.
 pub const BUSY_RETRY_AFTER: u64 = 1;
 
-fn page(title: &str, detail: impl Into<String>, hint: impl Into<String>) -> PageError {
-    PageError::bad_request(title, detail, hint)
+/// A request the application got wrong, told to the user in plain words;
+/// `detail` (what exactly, for the developer) goes only to the log.
+fn bad_link(detail: impl Into<String>) -> PageError {
+    PageError::bad_request(
+        "This sign-in link isn't valid",
+        "The application sent an incomplete or malformed sign-in request. Go back to the application and try again; if it keeps happening, tell its developer and give them the reference below.",
+        detail,
+    )
+}
+
+/// Whether an upstream failure is the upstream not answering (a timeout,
+/// no connection, a 5xx): worth trying again.
+fn unreachable(reason: &str) -> bool {
+    [
+        "error sending request",
+        "timed out",
+        "connection refused",
+        "500 Internal Server Error",
+        "502 Bad Gateway",
+        "503 Service Unavailable",
+        "504 Gateway Timeout",
+    ]
+    .iter()
+    .any(|m| reason.contains(m))
+}
+
+/// The fault behind a connector's error: its kind when the type says it,
+/// else what its text says (see [`Fault::of_connector_failure`]).
+fn connector_fault(e: &tusk_connector::Error) -> Fault {
+    use tusk_connector::Error as E;
+    match e {
+        E::Config { .. } | E::Unsupported { .. } | E::Internal(_) | E::SamlRefused { .. } => {
+            Fault::Setup
+        }
+        E::Busy { .. } => Fault::Transient,
+        E::Upstream { reason, .. } if reason.contains("access_denied") => Fault::Refused,
+        // The upstream answered, but with something tusk cannot accept (a
+        // token for another audience, from another issuer, badly signed):
+        // trying again gets the same answer until someone fixes a setting.
+        E::Upstream { reason, .. } if !unreachable(reason) => Fault::Setup,
+        other => Fault::of_connector_failure(&other.to_string()),
+    }
 }
 
 /// The longest `/auth` query string (or form body) accepted. Every request
@@ -190,11 +230,10 @@ impl Provider {
         admit: impl FnOnce() -> Result<(), PageError>,
     ) -> Result<Next, AuthorizeError> {
         let bad = |e: OAuthError| {
-            page(
-                "Invalid request",
-                e.description,
-                "the client sent a malformed authorization request",
-            )
+            bad_link(format!(
+                "malformed authorization request: {}",
+                e.description
+            ))
         };
         // The parameters that decide where errors go are checked first, and
         // their failures are pages: the redirect URI is not trusted yet.
@@ -202,43 +241,37 @@ impl Provider {
             return Err(bad(e).into());
         }
         let client_id = params.get("client_id").map_err(bad)?.ok_or_else(|| {
-            page(
-                "Invalid request",
-                "the request has no client_id",
-                "the application must send client_id",
+            bad_link(
+                "the authorization request has no `client_id`; the application must send client_id",
             )
         })?;
         let client = self.client(client_id).await?.ok_or_else(|| {
-            page(
-                "Unknown client",
-                format!("no application is registered with client_id `{client_id}`"),
-                "register the client in oidc.additionalClients or with `tusk idp create-client`",
+            PageError::bad_request(
+                "Unknown application",
+                "The application that sent you here is not registered with this sign-in service, so you cannot sign in to it. Tell its developer and give them the reference below.",
+                format!("no client is registered with client_id `{client_id}`; register it in oidc.additionalClients or with `tusk idp create-client`"),
             )
         })?;
         let redirect_uri = match params.get("redirect_uri").map_err(bad)? {
             Some(uri) => uri.to_owned(),
             None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
             None => {
-                return Err(page(
-                    "Invalid request",
-                    "the request has no redirect_uri",
-                    format!(
-                        "client `{}` has several redirect URIs, so it must name one",
-                        client.id
-                    ),
-                )
+                return Err(bad_link(format!(
+                    "the authorization request has no `redirect_uri`, and client `{}` has several redirect URIs, so it must name one",
+                    client.id
+                ))
                 .into());
             }
         };
         if !redirect_matches(&client, &redirect_uri) {
-            return Err(page(
-                "Unregistered redirect URI",
+            // The page neither lists the registered URIs (they map out the
+            // client for anyone who asks) nor shows the requested one (an
+            // attacker's URL, or text, on our page); both go to the log.
+            return Err(PageError::bad_request(
+                "This application's return address isn't registered",
+                "The application asked to send you back to an address it has not registered, so sign-in stopped here to protect your account. Tell the application's developer and give them the reference below.",
                 format!(
-                    "`{redirect_uri}` is not a registered redirect URI of client `{}`",
-                    client.id
-                ),
-                format!(
-                    "register exactly this URI for client `{}`; registered now: {}",
+                    "redirect_uri {redirect_uri:?} is not registered for client `{}`; register exactly this URI, or fix the application (registered now: {})",
                     client.id,
                     client.redirect_uris.join(", ")
                 ),
@@ -381,11 +414,10 @@ impl Provider {
 
     async fn pending_request(&self, id: &str) -> Result<AuthRequest, PageError> {
         let expired = || {
-            page(
-                "Login expired",
-                "this login request has expired or was already used",
-                "start the login again from the application",
-            )
+            PageError::expired(format!(
+                "auth request {:?} has expired or was already used",
+                crate::error::abbreviate(id)
+            ))
         };
         match self.store.get::<AuthRequest>(id).await {
             Ok(r) if r.expires_at > self.now() => Ok(r),
@@ -402,7 +434,10 @@ impl Provider {
         request_id: &str,
     ) -> Result<Next, PageError> {
         let mut request = self.pending_request(request_id).await?;
-        let connector = self.connector(connector_id)?;
+        let connector = match self.connector(connector_id) {
+            Ok(c) => c,
+            Err(e) => return Err(self.offer(e, &request, connector_id).await),
+        };
         if request.connector_id != connector_id {
             request = self
                 .store
@@ -423,17 +458,22 @@ impl Provider {
                 "connector `{connector_id}` supports neither passwords nor redirects"
             )));
         };
-        let url = callback
-            .login_url(
-                &connector_scopes(&request.scopes),
-                &self.settings.url("/callback"),
-                request_id,
-                &upstream(&request),
-            )
-            .map_err(|e| {
-                PageError::internal(format!("cannot start the login with {connector_id}: {e}"))
-            })?;
-        Ok(Next::Redirect(url))
+        match callback.login_url(
+            &connector_scopes(&request.scopes),
+            &self.settings.url("/callback"),
+            request_id,
+            &upstream(&request),
+        ) {
+            Ok(url) => Ok(Next::Redirect(url)),
+            Err(e) => {
+                let page = PageError::login_method(
+                    &self.connector_name(connector_id),
+                    connector_fault(&e),
+                    format!("cannot start the login with connector `{connector_id}`: {e}"),
+                );
+                Err(self.offer(page, &request, connector_id).await)
+            }
+        }
     }
 
     /// `GET /auth/{connector}/login?state=ID`.
@@ -444,26 +484,28 @@ impl Provider {
     ) -> Result<PasswordForm, PageError> {
         let request = self.pending_request(state).await?;
         if !request.connector_id.is_empty() && request.connector_id != connector_id {
-            return Err(page(
-                "Wrong login method",
-                "this login was started with another login method",
-                "start the login again",
-            ));
+            let page = PageError::new(
+                400,
+                Fault::Expired,
+                "This sign-in was started with another method",
+                "The page you came from belongs to a different sign-in method. Choose the method again.",
+                format!(
+                    "auth request was started with connector `{}`, not `{connector_id}`",
+                    request.connector_id
+                ),
+            );
+            return Err(self.offer(page, &request, &request.connector_id).await);
         }
-        let connector = self.connector(connector_id)?;
+        let connector = match self.connector(connector_id) {
+            Ok(c) => c,
+            Err(e) => return Err(self.offer(e, &request, connector_id).await),
+        };
         let password = connector.password().ok_or_else(|| {
-            page(
-                "Not a password login",
-                format!("`{connector_id}` does not take a password"),
-                "use the login chooser",
-            )
+            bad_link(format!(
+                "connector `{connector_id}` does not take a password; the link should go to /auth/{connector_id}"
+            ))
         })?;
-        let name = self
-            .connectors()
-            .iter()
-            .find(|s| s.id == connector_id)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| connector_id.to_owned());
+        let name = self.connector_name(connector_id);
         Ok(PasswordForm {
             connector_id: connector_id.to_owned(),
             connector_name: name,
@@ -541,7 +583,12 @@ impl Provider {
             }
             Err(e) => {
                 self.audit(failed("connector_error")).await;
-                return Err(PageError::internal(format!("the login method failed: {e}")));
+                let page = PageError::login_method(
+                    &form.connector_name,
+                    connector_fault(&e),
+                    format!("password check through connector `{connector_id}` failed: {e}"),
+                );
+                return Err(self.offer(page, &request, connector_id).await);
             }
         };
         let right = identity.is_some();
@@ -566,39 +613,42 @@ impl Provider {
         path_connector: Option<&str>,
         params: &Params,
     ) -> Result<Next, PageError> {
-        let bad = |e: OAuthError| {
-            page(
-                "Invalid callback",
-                e.description,
-                "the upstream provider sent a malformed response",
+        let incomplete = |detail: String| {
+            PageError::new(
+                400,
+                Fault::Expired,
+                "Sign-in didn't complete",
+                "The sign-in provider sent you back without the answer this page needs. Go back to the application and start again.",
+                detail,
             )
         };
-        let state = params.get("state").map_err(bad)?.ok_or_else(|| {
-            page(
-                "Invalid callback",
-                "the callback has no state parameter",
-                "check the upstream provider's redirect URI",
-            )
-        })?;
+        let state = params
+            .get("state")
+            .map_err(|e| incomplete(format!("malformed callback from the upstream provider: {}", e.description)))?
+            .ok_or_else(|| {
+                incomplete(
+                    "the callback has no state parameter; check the redirect URI registered at the upstream provider".into(),
+                )
+            })?;
         let request = self.pending_request(state).await?;
         let connector_id = match path_connector {
             Some(id) if !request.connector_id.is_empty() && id != request.connector_id => {
-                return Err(page(
-                    "Invalid callback",
-                    "the callback does not belong to this login",
-                    "start the login again",
-                ));
+                return Err(incomplete(format!(
+                    "the callback for connector `{id}` does not belong to this login (started with `{}`)",
+                    request.connector_id
+                )));
             }
             Some(id) => id.to_owned(),
             None => request.connector_id.clone(),
         };
-        let connector = self.connector(&connector_id)?;
+        let connector = match self.connector(&connector_id) {
+            Ok(c) => c,
+            Err(e) => return Err(self.offer(e, &request, &connector_id).await),
+        };
         let callback = connector.callback().ok_or_else(|| {
-            page(
-                "Invalid callback",
-                format!("`{connector_id}` does not use redirects"),
-                "start the login again",
-            )
+            incomplete(format!(
+                "connector `{connector_id}` does not use redirects, so it has no callback"
+            ))
         })?;
         let identity = callback
             .handle_callback(
@@ -620,14 +670,21 @@ impl Provider {
                     reason: "upstream_error".into(),
                 })
                 .await;
-                return Err(PageError {
-                    status: 400,
-                    title: "Login error".into(),
-                    detail: format!("the login with {connector_id} failed: {e}"),
-                    admin_hint: format!(
-                        "check connector `{connector_id}` and the upstream provider"
-                    ),
-                });
+                let fault = connector_fault(&e);
+                let mut page = PageError::login_method(
+                    &self.connector_name(&connector_id),
+                    fault,
+                    format!("the login through connector `{connector_id}` failed: {e}"),
+                );
+                // The upstream sent the browser back with an answer tusk
+                // refuses: a bad request (4xx), not tusk failing, unless
+                // the upstream could not be reached at all.
+                page.status = match fault {
+                    Fault::Transient => 503,
+                    Fault::Refused => 403,
+                    _ => 400,
+                };
+                return Err(self.offer(page, &request, &connector_id).await);
             }
         };
         self.finish_login(state, &connector_id, identity).await
@@ -644,10 +701,8 @@ impl Provider {
         let request = match self.store.take::<AuthRequest>(request_id).await {
             Ok(r) => r,
             Err(tusk_store::Error::NotFound { .. }) => {
-                return Err(page(
-                    "Login expired",
-                    "this login was already completed",
-                    "start the login again",
+                return Err(PageError::expired(
+                    "the auth request was already completed (a second submit or a replayed callback)",
                 ));
             }
             Err(e) => return Err(e.into()),
@@ -674,10 +729,12 @@ impl Provider {
                 })
                 .await
                 .map_err(|e| match e {
-                    tusk_store::Error::NotFound { .. } => page(
-                        "Code expired",
-                        "the device code expired before the login finished",
-                        "start again on the device",
+                    tusk_store::Error::NotFound { .. } => PageError::new(
+                        400,
+                        Fault::Expired,
+                        "The device code has expired",
+                        "The code expired before sign-in finished. Start again on your device to get a new code.",
+                        "the device request expired before the login finished",
                     ),
                     other => other.into(),
                 })?;
@@ -716,6 +773,75 @@ impl Provider {
                 ("iss", &self.settings.issuer),
             ],
         )))
+    }
+}
+
+impl Provider {
+    /// A connector's display name, or its id when it has none.
+    fn connector_name(&self, connector_id: &str) -> String {
+        self.connectors()
+            .iter()
+            .find(|s| s.id == connector_id)
+            .map(|s| s.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| connector_id.to_owned())
+    }
+
+    /// `GET /choose?req=ID`: the chooser again for a pending login, which
+    /// an error page links to as "use another sign-in method".
+    pub async fn chooser(&self, request_id: &str) -> Result<Next, PageError> {
+        self.pending_request(request_id).await?;
+        Ok(Next::Choose {
+            request_id: request_id.to_owned(),
+            connectors: self.connectors().to_vec(),
+        })
+    }
+
+    /// Adds to a page about pending login `request` what the user can do:
+    /// try the same method again (only when the fault is transient, so no
+    /// page promises a recovery that will not happen), use another method
+    /// (when there are several), or go back to the application at its
+    /// registered redirect URI with the OAuth error (a browser login only;
+    /// a device login has no redirect).
+    async fn offer(&self, page: PageError, request: &AuthRequest, connector_id: &str) -> PageError {
+        let mut page = page;
+        if page.fault == Fault::Transient && !connector_id.is_empty() {
+            page = page.with_retry(with_query(
+                &self.settings.url(&format!("/auth/{connector_id}")),
+                &[("req", &request.id)],
+            ));
+        }
+        if self.connectors().len() > 1 {
+            page = page.with_chooser(with_query(
+                &self.settings.url("/choose"),
+                &[("req", &request.id)],
+            ));
+        }
+        if request.device.is_empty() && !request.redirect_uri.is_empty() {
+            let app = match self.client(&request.client_id).await {
+                Ok(Some(c)) if !c.name.is_empty() => c.name,
+                _ => "the application".to_owned(),
+            };
+            let code = match page.fault {
+                Fault::Transient => ErrorCode::TemporarilyUnavailable,
+                Fault::Setup => ErrorCode::ServerError,
+                _ => ErrorCode::AccessDenied,
+            };
+            let description = page.title.clone();
+            page = page.with_back(
+                &app,
+                with_query(
+                    &request.redirect_uri,
+                    &[
+                        ("error", code.as_str()),
+                        ("error_description", &description),
+                        ("state", &request.state),
+                        ("iss", &self.settings.issuer),
+                    ],
+                ),
+            );
+        }
+        page
     }
 }
 

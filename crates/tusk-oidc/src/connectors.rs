@@ -2,7 +2,7 @@
 //! (`slots`), retried in the background until ready. A connector that
 //! fails never stops the others.
 
-use crate::error::PageError;
+use crate::error::{Fault, PageError};
 use crate::provider::Provider;
 use crate::settings::ConnectorRetry;
 use crate::slots::{
@@ -138,28 +138,54 @@ impl Provider {
         let slots = self.connectors();
         let slot = slots.iter().find(|s| s.id == id).ok_or_else(|| {
             PageError::bad_request(
-                "Unknown connector",
-                format!("there is no login method called `{id}`"),
-                "check the connector ids in oidc.upstreamIDPs",
+                "This sign-in method doesn't exist",
+                "The link names a sign-in method this service does not have. Go back to the application and start again.",
+                format!("there is no connector `{id}`; check the connector ids in oidc.upstreamIDPs"),
             )
         })?;
-        slot.status.clone().map_err(|reason| PageError {
-            status: 503,
-            title: "Login method unavailable".into(),
-            detail: format!("{} is temporarily unavailable: {reason}", slot.name),
-            admin_hint: match slot.state {
-                ConnectorState::Connecting => format!(
-                    "connector `{}` is still connecting to its provider; try again shortly",
-                    slot.id
-                ),
-                ConnectorState::Failed { retrying: true } => format!(
-                    "connector `{}` is retried in the background and recovers by itself once its provider answers; `/readyz` shows its state",
-                    slot.id
-                ),
-                _ => format!("fix connector `{}`; `/readyz` shows its state", slot.id),
-            },
-        })
+        slot.status
+            .clone()
+            .map_err(|reason| unavailable(slot, &reason))
     }
+}
+
+impl ConnectorSlot {
+    /// Why this connector cannot serve, `None` while it is ready: the
+    /// chooser and the error page say "unavailable right now" or "isn't set
+    /// up correctly" by it.
+    pub fn fault(&self) -> Option<Fault> {
+        match (&self.status, self.state) {
+            (Ok(_), _) => None,
+            (_, ConnectorState::Connecting) => Some(Fault::Transient),
+            (_, ConnectorState::Failed { retrying: false }) => Some(Fault::Setup),
+            (Err(reason), _) => Some(Fault::of_connector_failure(reason)),
+        }
+    }
+}
+
+/// The page for a connector that cannot serve. What it promises follows
+/// the cause: one still connecting or failing upstream says "right now",
+/// one whose configuration is wrong says so and sends the user to an
+/// administrator; the reason itself goes only to the log (and `/readyz`).
+fn unavailable(slot: &ConnectorSlot, reason: &str) -> PageError {
+    let fault = slot.fault().unwrap_or(Fault::Transient);
+    let state = match slot.state {
+        ConnectorState::Connecting => {
+            "still connecting to its provider; it is ready once its provider answers"
+        }
+        ConnectorState::Failed { retrying: true } => {
+            "retried in the background; it recovers by itself once its provider answers and its settings are right"
+        }
+        _ => "not retried: fix its configuration",
+    };
+    PageError::login_method(
+        &slot.name,
+        fault,
+        format!(
+            "connector `{}` is unavailable: {reason}; it is {state}; `/readyz` and `tusk doctor` show its state",
+            slot.id
+        ),
+    )
 }
 
 /// One connector's background opener.

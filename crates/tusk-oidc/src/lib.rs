@@ -46,7 +46,7 @@ pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use backchannel::{EndedSession, Unsent};
-pub use error::{ErrorCode, OAuthError, PageError};
+pub use error::{ErrorCode, Fault, Link, Links, OAuthError, PageError};
 pub use logout_delivery::{LogoutDelivery, LogoutMessage, NotSent};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;

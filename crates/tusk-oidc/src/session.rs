@@ -214,21 +214,21 @@ impl Provider {
         params: &Params,
         confirmed: bool,
     ) -> Result<LogoutOutcome, PageError> {
-        let bad = |e: OAuthError| {
+        let invalid = |detail: String| {
             PageError::bad_request(
-                "Invalid logout request",
-                e.description,
-                "the application sent a malformed logout request",
+                "This sign-out link isn't valid",
+                "The application sent an incomplete or malformed sign-out request, so nothing was changed. Go back to the application; if it keeps happening, tell its developer and give them the reference below.",
+                detail,
             )
         };
+        let bad = |e: OAuthError| invalid(format!("malformed logout request: {}", e.description));
         let hint = params.get("id_token_hint").map_err(bad)?;
         let claims = match hint {
             Some(h) => Some(self.verify_own(h.as_bytes(), true).map_err(|e| {
-                PageError::bad_request(
-                    "Invalid logout request",
-                    format!("the id_token_hint is not valid: {}", e.description),
-                    "the application must send an ID token this server issued",
-                )
+                invalid(format!(
+                    "the id_token_hint is not valid: {}; the application must send an ID token this server issued",
+                    e.description
+                ))
             })?),
             None => None,
         };
@@ -247,25 +247,27 @@ impl Provider {
             (Some(uri), Some(id)) => {
                 let client = self.client(id).await?.ok_or_else(|| {
                     PageError::bad_request(
-                        "Unknown client",
-                        format!("no client `{id}`"),
-                        "check the logout request's client_id",
+                        "Unknown application",
+                        "The application that sent you here is not registered with this sign-in service, so nothing was changed. Tell its developer and give them the reference below.",
+                        format!("logout names no registered client: client_id `{id}`"),
                     )
                 })?;
                 if !redirect_matches(&client, uri) {
+                    // Like /auth: neither the registered URIs nor the
+                    // requested one appear on the page.
                     return Err(PageError::bad_request(
-                        "Unregistered redirect URI",
-                        format!("`{uri}` is not a registered redirect URI of client `{id}`"),
-                        "register it for the client",
+                        "This application's return address isn't registered",
+                        "The application asked to send you to an address it has not registered, so sign-out stopped here to protect you. Tell the application's developer and give them the reference below.",
+                        format!(
+                            "post_logout_redirect_uri {uri:?} is not registered for client `{id}`; register it for the client"
+                        ),
                     ));
                 }
                 Some(uri.to_owned())
             }
             (Some(_), None) => {
-                return Err(PageError::bad_request(
-                    "Invalid logout request",
-                    "post_logout_redirect_uri needs client_id or id_token_hint",
-                    "send id_token_hint with the logout request",
+                return Err(invalid(
+                    "post_logout_redirect_uri needs client_id or id_token_hint; send id_token_hint with the logout request".into(),
                 ));
             }
             _ => None,
@@ -334,10 +336,12 @@ impl Provider {
             .flat_map(char::to_uppercase)
             .collect();
         let invalid = || {
-            PageError::bad_request(
-                "Invalid code",
-                "that code is not valid or has expired; check it and try again",
-                "the code comes from the device's screen",
+            PageError::new(
+                400,
+                crate::error::Fault::Refused,
+                "That code didn't work",
+                "That code is not valid or has expired. Check the code on your device and try again.",
+                "unknown or expired user code entered at /device",
             )
         };
         if normalized.len() != 8 {

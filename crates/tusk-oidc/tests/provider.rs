@@ -484,6 +484,16 @@ async fn authorization_errors_never_redirect_to_an_unverified_uri() {
         p.detail.contains("https://evil.example/cb") && p.detail.contains("`app`"),
         "{p:?}"
     );
+    // Issue 15: what the user reads names neither the requested URI nor
+    // the registered ones; only the log's detail does.
+    assert!(
+        !p.title.contains("evil")
+            && !p.message.contains("evil")
+            && !p.message.contains(CONFIDENTIAL_REDIRECT),
+        "{p:?}"
+    );
+    assert!(p.detail.contains(CONFIDENTIAL_REDIRECT), "{p:?}");
+    assert!(p.links.back.is_none() && p.links.retry.is_none(), "{p:?}");
     // Prefix and suffix tricks are not matches.
     for uri in [
         "https://app.example.com/cb/../evil",
@@ -1004,7 +1014,20 @@ async fn a_broken_connector_does_not_take_the_others_down() {
             .await
             .unwrap_err();
     assert_eq!(err.status, 503);
-    assert!(err.detail.contains("temporarily unavailable"), "{err:?}");
+    // A configuration error is no "try again": it says who can fix it,
+    // and offers no retry that would fail the same way.
+    assert_eq!(err.fault, tusk_oidc::Fault::Setup, "{err:?}");
+    assert!(
+        err.title.ends_with("isn't set up correctly")
+            && err.message.contains("administrator")
+            && !err.message.contains("hash")
+            && err.detail.contains("invalid config"),
+        "{err:?}"
+    );
+    assert!(
+        err.links.retry.is_none() && err.links.chooser.is_some(),
+        "{err:?}"
+    );
     // The callback connector still logs in.
     let Next::Redirect(upstream) = e.p.start_connector("cb", &request_id).await.unwrap() else {
         panic!()
@@ -1180,10 +1203,32 @@ async fn an_unreachable_oidc_connector_is_retried_until_it_recovers() {
     );
     let err = e.p.start_connector("okta", &request_id).await.unwrap_err();
     assert_eq!(err.status, 503);
+    // Issue 15: the user reads plain words and what to do; the chain is
+    // the log's detail only.
+    assert_eq!(err.fault, tusk_oidc::Fault::Transient, "{err:?}");
     assert!(
-        err.detail.contains("okta is temporarily unavailable: ")
-            && err.admin_hint.contains("recovers by itself"),
+        err.title.ends_with("sign-in is unavailable right now")
+            && !err.message.contains("unable to open")
+            && err.detail.contains("unable to open connector")
+            && err.detail.contains("recovers by itself"),
         "{err:?}"
+    );
+    // A transient fault offers another try, the other method, and the way
+    // back to the app at its registered URI with the OAuth error.
+    let retry = err.links.retry.as_ref().unwrap();
+    assert!(retry.href.contains("/auth/okta?req="), "{retry:?}");
+    assert!(
+        err.links
+            .chooser
+            .as_ref()
+            .unwrap()
+            .href
+            .contains("/choose?req=")
+    );
+    let back = &err.links.back.as_ref().unwrap().href;
+    assert!(
+        back.starts_with(CONFIDENTIAL_REDIRECT) && back.contains("error=temporarily_unavailable"),
+        "{back}"
     );
     // The mock keeps working meanwhile.
     let Next::Redirect(form) = e.p.start_connector("test", &request_id).await.unwrap() else {

@@ -185,9 +185,18 @@ async fn login_callback(State(state): State<AppState>, uri: http::Uri) -> Respon
     let code = params.get("code").ok().flatten();
     let login_state = params.get("state").ok().flatten();
     let page = plane.service.oidc_callback(code, login_state).await;
-    // The page's text is the reference's (docs/auth-model.md §9); only its
-    // status goes through the one mapping.
-    (crate::errors::page_status(page.status), page.body).into_response()
+    // The page's sentence is the reference's (docs/auth-model.md §9), shown
+    // in the same design as every other page; its status goes through the
+    // one mapping. Without the provider's pages (no provider mounted) it is
+    // the reference's plain text.
+    let status = crate::errors::page_status(page.status);
+    match state.oidc() {
+        Some(oidc) if status.is_success() => oidc.pages().success("You're logged in", &page.body),
+        Some(oidc) => oidc
+            .pages()
+            .message_with(status, "Login failed", &page.body, "error"),
+        None => (status, page.body).into_response(),
+    }
 }
 
 async fn healthz() -> &'static str {

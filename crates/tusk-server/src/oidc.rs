@@ -60,6 +60,11 @@ impl Oidc {
         &self.inner.base
     }
 
+    /// The pages, for the auth plane's login callback page.
+    pub fn pages(&self) -> &Pages {
+        &self.inner.pages
+    }
+
     pub fn prune_limits(&self) {
         self.inner.password_limit.prune();
         self.inner.token_limit.prune();
@@ -81,6 +86,7 @@ pub fn routes(state: Oidc) -> Router {
         .route("/healthz", get(|| async { "Health check passed" }))
         .route("/auth", get(authorize).post(authorize_post))
         .route("/auth/{connector}", get(start_connector))
+        .route("/choose", get(choose))
         .route(
             "/auth/{connector}/login",
             get(password_form).post(password_login),
@@ -182,43 +188,25 @@ impl Oidc {
                 let items: Vec<_> = connectors
                     .iter()
                     .map(|c| {
+                        // No reason reaches the page: it is the internal
+                        // chain, which the log and /readyz hold.
                         json!({
                             "name": c.name,
+                            "kind": c.kind,
                             "ok": c.status.is_ok(),
-                            "reason": c.status.as_ref().err().map(|r| short(r)),
+                            "fault": c.fault().map(tusk_oidc::Fault::as_str),
                             "href": format!("{}/auth/{}?req={}", self.inner.base, encode(&c.id), encode(&request_id)),
                         })
                     })
                     .collect();
                 self.inner.pages.render(StatusCode::OK, "chooser.html", minijinja::context! { connectors => items })
             }
-            Next::DeviceApproved { client_name } => self.inner.pages.message(
+            Next::DeviceApproved { client_name } => self.inner.pages.success(
                 "Device connected",
                 &format!("You are logged in on {client_name}. You may close this window and return to your device."),
             ),
         }
     }
-}
-
-/// A connector's failure, short enough for the login page: the innermost
-/// cause (the wrapping "unable to open connector: ..." adds nothing for a
-/// user) and the hint, which names the fix.
-fn short(reason: &str) -> String {
-    let (cause, hint) = match reason.find("; hint: ") {
-        Some(i) => (&reason[..i], Some(&reason[i + 2..])),
-        None => (reason, None),
-    };
-    let cause = cause.lines().next().unwrap_or_default();
-    let cause = cause.rfind("oidc: ").map_or(cause, |i| &cause[i..]);
-    let mut out: String = cause.chars().take(200).collect();
-    if cause.chars().count() > 200 {
-        out.push_str("...");
-    }
-    if let Some(hint) = hint {
-        out.push_str("; ");
-        out.push_str(hint);
-    }
-    out
 }
 
 fn encode(s: &str) -> String {
@@ -227,10 +215,16 @@ fn encode(s: &str) -> String {
 
 fn bad_page(e: OAuthError) -> tusk_oidc::PageError {
     tusk_oidc::PageError::bad_request(
-        "Invalid request",
-        e.description,
-        "the link or form sent malformed parameters",
+        "This link isn't valid",
+        "The link or form you used is incomplete or malformed. Go back to the application and start again.",
+        format!("malformed parameters: {}", e.description),
     )
+}
+
+/// A 429 page: the user waits `wait` seconds; the limit's name goes to the
+/// log.
+fn too_many(title: &str, message: String, detail: &str) -> tusk_oidc::PageError {
+    tusk_oidc::PageError::new(429, tusk_oidc::Fault::Transient, title, message, detail)
 }
 
 async fn authorize(State(s): State<Oidc>, ClientIp(ip): ClientIp, uri: Uri) -> Response {
@@ -265,14 +259,11 @@ async fn authorize_raw(s: &Oidc, ip: IpAddr, raw: &[u8]) -> Response {
     let admit = || {
         s.inner.authorize_limit.check(ip).map_err(|wait| {
             limited = Some(wait);
-            tusk_oidc::PageError {
-                status: 429,
-                title: "Too many login requests".into(),
-                detail: format!(
-                    "too many login requests from your address; wait {wait} seconds and try again"
-                ),
-                admin_hint: "the limit is tusk.rateLimit.authorizePerMinute".into(),
-            }
+            too_many(
+                "Too many login requests",
+                format!("Too many login requests came from your network. Wait {wait} seconds and try again."),
+                "the client address is over tusk.rateLimit.authorizePerMinute",
+            )
         })
     };
     match s.inner.provider.authorize_admitted(&params, admit).await {
@@ -305,6 +296,21 @@ async fn start_connector(
     }
 }
 
+/// `GET /choose?req=ID`: the chooser again, which error pages and the
+/// password form link to as "use another sign-in method".
+async fn choose(State(s): State<Oidc>, uri: Uri) -> Response {
+    let result = async {
+        let params = query(&uri).map_err(bad_page)?;
+        let req = params.require("req").map_err(bad_page)?;
+        s.inner.provider.chooser(req).await
+    }
+    .await;
+    match result {
+        Ok(next) => s.next(next),
+        Err(e) => s.page_error(&e),
+    }
+}
+
 fn password_page(s: &Oidc, form: &tusk_oidc::PasswordForm, invalid: bool, login: &str) -> Response {
     let action = format!(
         "{}/auth/{}/login?state={}",
@@ -317,12 +323,14 @@ fn password_page(s: &Oidc, form: &tusk_oidc::PasswordForm, invalid: bool, login:
     } else {
         StatusCode::OK
     };
+    let chooser = (s.inner.provider.connectors().len() > 1)
+        .then(|| format!("{}/choose?req={}", s.inner.base, encode(&form.state)));
     s.inner.pages.render(
         status,
         "password.html",
         minijinja::context! {
             form => json!({"connector_name": form.connector_name, "prompt": form.prompt}),
-            invalid, login, action,
+            invalid, login, action, chooser,
         },
     )
 }
@@ -348,14 +356,13 @@ async fn password_login(
     body: Bytes,
 ) -> Response {
     if let Err(wait) = s.inner.password_limit.check(ip) {
-        let mut r = s.page_error(&tusk_oidc::PageError {
-            status: 429,
-            title: "Too many attempts".into(),
-            detail: format!(
-                "too many login attempts from your address; wait {wait} seconds and try again"
+        let mut r = s.page_error(&too_many(
+            "Too many attempts",
+            format!(
+                "Too many login attempts came from your network. Wait {wait} seconds and try again."
             ),
-            admin_hint: "the password rate limit is tusk.rateLimit.passwordPerMinute".into(),
-        });
+            "the client address is over tusk.rateLimit.passwordPerMinute",
+        ));
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -389,28 +396,22 @@ async fn password_login(
     match result {
         Ok((PasswordOutcome::Invalid(form), login)) => password_page(&s, &form, true, &login),
         Ok((PasswordOutcome::Throttled { retry_after, .. }, _)) => {
-            let mut r = s.page_error(&tusk_oidc::PageError {
-                status: 429,
-                title: "Too many attempts".into(),
-                detail: format!(
-                    "too many failed logins for this account; wait {retry_after} seconds and try again"
-                ),
-                admin_hint: "failed logins back off per account and address; see the README's Security section".into(),
-            });
+            let mut r = s.page_error(&too_many(
+                "Too many attempts",
+                format!("There were too many failed logins for this account. Wait {retry_after} seconds and try again."),
+                "failed logins back off per account and address; see the README's Security section",
+            ));
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
             r
         }
         Ok((PasswordOutcome::Busy { retry_after }, _)) => {
-            let mut r = s.page_error(&tusk_oidc::PageError {
-                status: 429,
-                title: "Busy".into(),
-                detail: format!(
-                    "the login service is busy; your password was not checked, so wait {retry_after} seconds and try again"
-                ),
-                admin_hint: "every password-hashing worker is busy and its queue is full (tusk.passwordHashing)".into(),
-            });
+            let mut r = s.page_error(&too_many(
+                "Sign-in is busy right now",
+                format!("Your password was not checked because the service is busy. Wait {retry_after} seconds and try again."),
+                "every password-hashing worker is busy and its queue is full (tusk.passwordHashing)",
+            ));
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -696,7 +697,7 @@ fn device_form(s: &Oidc, error: Option<&str>, user_code: &str) -> Response {
 async fn device_verify(s: &Oidc, code: &str) -> Response {
     match s.inner.provider.device_verify(code).await {
         Ok(next) => s.next(next),
-        Err(e) if e.status == 400 => device_form(s, Some(&e.detail), code),
+        Err(e) if e.status == 400 => device_form(s, Some(&e.message), code),
         Err(e) => s.page_error(&e),
     }
 }
@@ -729,7 +730,7 @@ async fn logout_inner(s: &Oidc, params: Result<Params, OAuthError>, confirmed: b
         Ok(LogoutOutcome::Done) => s
             .inner
             .pages
-            .message("Logged out", "You have been logged out."),
+            .success("Logged out", "You have been logged out."),
         Ok(LogoutOutcome::Confirm) => {
             let hidden: Vec<(String, String)> = params
                 .pairs()

@@ -61,6 +61,10 @@ impl ServerOptions {
             theme: Theme {
                 title: p.theme_title.clone(),
                 logo_url: p.theme_logo_url.clone(),
+                accent: p
+                    .brand_accent
+                    .clone()
+                    .unwrap_or_else(|| crate::pages::DEFAULT_ACCENT.to_owned()),
             },
             rate_limits: RateLimits {
                 password_per_minute: p.password_per_minute,

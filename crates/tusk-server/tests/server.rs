@@ -468,6 +468,8 @@ async fn router_answers_http_and_grpc_without_a_socket() {
 /// that only the HTTP layer sees (bodies, bytes, headers, rate limits).
 #[path = "server/ldap.rs"]
 mod ldap;
+#[path = "server/pages.rs"]
+mod pages;
 
 mod provider_http {
     use super::*;
@@ -610,13 +612,13 @@ mod provider_http {
         for (query, text) in [
             (
                 "client_id=ghost&redirect_uri=http://evil.example/&response_type=code&scope=openid",
-                "ghost",
+                "Unknown application",
             ),
             (
                 "client_id=app&redirect_uri=http://evil.example/&response_type=code&scope=openid",
-                "http:&#x2f;&#x2f;evil.example&#x2f;",
+                "return address isn&#x27;t registered",
             ),
-            ("client_id=%ff", "UTF-8"),
+            ("client_id=%ff", "This link isn&#x27;t valid"),
         ] {
             let resp = c
                 .get(format!("{issuer}/auth?{query}"))
@@ -631,6 +633,8 @@ mod provider_http {
             assert_eq!(resp.headers()["x-frame-options"], "DENY");
             let body = resp.text().await.unwrap();
             assert!(body.contains(text), "{query}: {body}");
+            // Issue 15: the requested URI is not echoed back.
+            assert!(!body.contains("evil"), "{query}: {body}");
         }
         // Discovery names the issuer byte for byte, with CORS for SPAs.
         let resp = c
@@ -840,7 +844,9 @@ mod provider_http {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         assert!(resp.headers().get("location").is_none());
         let body = resp.text().await.unwrap();
-        assert!(body.contains("over the limit of 8192 bytes"), "{body}");
+        // The limit is the developer's detail, in the log; the user reads
+        // plain words.
+        assert!(body.contains("This link isn&#x27;t valid"), "{body}");
         // Under the whole-query cap, the one oversize parameter goes back
         // to the (validated) redirect URI, named with its limit.
         let resp = c
@@ -1177,25 +1183,25 @@ mod saml_routes {
                 "no RelayState",
                 "SAMLResponse=abc".into(),
                 400,
-                "the callback has no state parameter",
+                "Sign-in didn&#x27;t complete",
             ),
             (
                 "unknown RelayState",
                 "SAMLResponse=abc&RelayState=no-such-login".into(),
                 400,
-                "this login request has expired or was already used",
+                "This sign-in has expired",
             ),
             (
                 "repeated RelayState",
                 "RelayState=a&RelayState=b".into(),
                 400,
-                "parameter `state` is repeated",
+                "Sign-in didn&#x27;t complete",
             ),
             (
                 "bad percent-encoding",
                 "SAMLResponse=%ff%fe&RelayState=x".into(),
                 400,
-                "Invalid request",
+                "This link isn&#x27;t valid",
             ),
             ("1 MB body", big, 413, ""),
         ];

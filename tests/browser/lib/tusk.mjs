@@ -261,3 +261,24 @@ export function htmlText(html) {
     .replace(/\s+/g, ' ')
     .trim();
 }
+
+/**
+ * The reference id an error page shows (issue 15: "Reference xxxx-xxxx"),
+ * from its HTML or its visible text.
+ */
+export function pageReference(htmlOrText) {
+  return htmlText(htmlOrText).match(/Reference ([a-z0-9]{4}-[a-z0-9]{4})/)?.[1];
+}
+
+/**
+ * The detail tusk logged for an error page's reference: the internal chain
+ * the page keeps back. Throws when no log line carries the reference.
+ */
+export function loggedDetail(tusk, reference) {
+  for (const line of tusk.log) {
+    let v;
+    try { v = JSON.parse(line); } catch { continue; }
+    if (v?.fields?.reference === reference) return String(v.fields.detail ?? '');
+  }
+  throw new Error(`no log line carries reference ${reference}`);
+}

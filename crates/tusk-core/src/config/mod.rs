@@ -15,6 +15,7 @@
 //! and any error refuses the whole config, so a half-valid file is never
 //! half-applied.
 
+pub mod branding;
 pub mod cidr;
 mod clients;
 pub mod connector;

@@ -140,8 +140,13 @@ pub struct ProviderSettings {
     /// The longest a request waits for a database connection before it is
     /// answered 503.
     pub database_acquire_timeout: Duration,
+    /// The login pages' product name: `tusk.branding.productName`, else
+    /// `tusk.theme.title`, else "Pachyderm".
     pub theme_title: String,
+    /// `tusk.branding.logo` (a `data:` URL), else `tusk.theme.logoURL`.
     pub theme_logo_url: Option<String>,
+    /// `tusk.branding.accentColor`, `#rgb` or `#rrggbb`.
+    pub brand_accent: Option<String>,
     /// PEM RSA public key that verifies license activation codes.
     pub license_public_key: Option<String>,
     /// How long audit events are kept (`tusk.audit.retention`, 30 days).

@@ -150,6 +150,17 @@ pub(super) static TUSK_THEME: Schema = Schema {
     obsolete: &[],
 };
 
+pub(super) static TUSK_BRANDING: Schema = Schema {
+    fields: &[
+        f("productName", Kind::Str),
+        f("logo", Kind::Str),
+        f("accentColor", Kind::Str),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
 pub(super) static TUSK_LICENSE: Schema = Schema {
     fields: &[f("publicKey", Kind::Str)],
     strictness: Strictness::Strict,
@@ -190,6 +201,7 @@ pub(super) static TUSK_SECTION: Schema = Schema {
         f("signing", Kind::Map(&TUSK_SIGNING)),
         f("rateLimit", Kind::Map(&TUSK_RATE_LIMIT)),
         f("theme", Kind::Map(&TUSK_THEME)),
+        f("branding", Kind::Map(&TUSK_BRANDING)),
         f("trustedProxies", Kind::StrList),
         f("server", Kind::Map(&TUSK_SERVER)),
         f("database", Kind::Map(&TUSK_DATABASE)),

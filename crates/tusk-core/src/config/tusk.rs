@@ -1,6 +1,6 @@
 //! The `tusk` section: tusk's own provider settings (signing, refresh
 //! tokens, rate limits, trusted proxies, server and database limits,
-//! password hashing, theme, license key, audit retention).
+//! password hashing, theme and branding, license key, audit retention).
 
 use super::cidr::Cidr;
 use super::loader::Loader;
@@ -122,6 +122,7 @@ impl Loader<'_> {
             Some(d) => d,
             None => Duration::from_secs(2),
         };
+        let branding = self.branding(v);
         ProviderSettings {
             signing_algorithm: algorithm,
             key_rotation_period: v
@@ -141,10 +142,14 @@ impl Loader<'_> {
             trusted_proxies,
             max_connections,
             database_acquire_timeout,
-            theme_title: v
-                .str_at(&["tusk", "theme", "title"])
+            theme_title: branding
+                .product_name
+                .or_else(|| v.str_at(&["tusk", "theme", "title"]))
                 .unwrap_or_else(|| "Pachyderm".into()),
-            theme_logo_url: v.str_at(&["tusk", "theme", "logoURL"]),
+            theme_logo_url: branding
+                .logo
+                .or_else(|| v.str_at(&["tusk", "theme", "logoURL"])),
+            brand_accent: branding.accent,
             license_public_key: v.str_at(&["tusk", "license", "publicKey"]),
             audit_retention,
             password_hash_workers,

@@ -617,6 +617,86 @@ fn password_hashing_pool_size() {
     );
 }
 
+/// Issue 15: `tusk.branding` names the product, gives an inline logo and
+/// an accent; each is checked with the fix, and it wins over the older
+/// `tusk.theme`.
+#[test]
+fn branding_of_the_login_pages() {
+    let load = |yaml: &str| {
+        let input = Input {
+            files: vec![SourceText {
+                name: "values0.yaml".into(),
+                bytes: yaml.as_bytes().to_vec(),
+            }],
+            env: BTreeMap::new(),
+            secrets: None,
+            listen: "127.0.0.1:30650".into(),
+        };
+        let p = config::load(&input).unwrap().config.provider;
+        (p.theme_title, p.theme_logo_url, p.brand_accent)
+    };
+    assert_eq!(load("tusk: {}\n"), ("Pachyderm".into(), None, None));
+    assert_eq!(
+        load("tusk:\n  theme:\n    title: Old\n    logoURL: https://x.example/l.png\n"),
+        ("Old".into(), Some("https://x.example/l.png".into()), None)
+    );
+    let logo = "data:image/svg+xml;base64,PHN2Zy8+";
+    assert_eq!(
+        load(&format!(
+            "tusk:\n  theme:\n    title: Old\n  branding:\n    productName: Acme Data\n    logo: \"{logo}\"\n    accentColor: \"#0f766e\"\n"
+        )),
+        (
+            "Acme Data".into(),
+            Some(logo.into()),
+            Some("#0f766e".into())
+        )
+    );
+    for (yaml, want) in [
+        (
+            "tusk:\n  branding:\n    accentColor: purple\n",
+            &[
+                "values0.yaml:3: tusk.branding.accentColor: `purple` is not a hex colour",
+                "use `#rrggbb`",
+            ][..],
+        ),
+        (
+            "tusk:\n  branding:\n    accentColor: \"#12345\"\n",
+            &["tusk.branding.accentColor: `#12345` is not a hex colour"],
+        ),
+        (
+            "tusk:\n  branding:\n    logo: https://cdn.example/logo.png\n",
+            &[
+                "tusk.branding.logo: the logo is not a `data:` URL",
+                "base64 -w0 logo.svg",
+            ],
+        ),
+        (
+            "tusk:\n  branding:\n    logo: \"data:image/png;base64,\"\n",
+            &["tusk.branding.logo: the logo's data is empty"],
+        ),
+        (
+            "tusk:\n  branding:\n    logo: \"data:image/svg+xml,<svg onload=x>\"\n",
+            &["tusk.branding.logo: the logo URL holds quotes, angle brackets"],
+        ),
+        (
+            "tusk:\n  branding:\n    productName: ABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDE\n",
+            &["tusk.branding.productName: the product name is 65 characters, over the limit of 64"],
+        ),
+        (
+            "tusk:\n  branding:\n    colour: \"#fff\"\n",
+            &["tusk.branding.colour"],
+        ),
+    ] {
+        check(&[yaml], &[], Err(want));
+    }
+    let big = format!("data:image/png;base64,{}", "A".repeat(70 * 1024));
+    check(
+        &[&format!("tusk:\n  branding:\n    logo: \"{big}\"\n")],
+        &[],
+        Err(&["tusk.branding.logo: the logo is 71702 bytes, over the limit of 65536"]),
+    );
+}
+
 /// Issue 11, defect 8: a one-character client secret passed `config
 /// check`. Every confidential client's secret must be at least 16 bytes,
 /// and the error names where it came from.
