@@ -15,12 +15,16 @@
 //! - `token`: client authentication and the code, refresh and device grants.
 //! - `observer`: the hook the provider tells of identities a refresh
 //!   re-read upstream (the server wires the auth plane to it).
+//! - `browser`: browser sessions (single sign-on): lookup, start, end;
+//!   `backchannel`: telling clients a session ended.
 //! - `session`: userinfo, introspection, revocation, logout, device codes.
 //! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
 
 mod audit_context;
 pub mod authorize;
+mod backchannel;
+pub mod browser;
 mod claims;
 mod connectors;
 pub mod error;
@@ -40,11 +44,13 @@ pub mod throttle;
 pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
+pub use browser::{Browser, SessionCookie, SessionInfo};
 pub use error::{ErrorCode, OAuthError, PageError};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;
 pub use provider::{
-    ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, with_client_address,
+    ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, SessionPolicy, Settings,
+    with_client_address,
 };
 pub use session::LogoutOutcome;
 pub use token::TokenResponse;

@@ -2,6 +2,7 @@
 //! RP-initiated logout, and the device authorization grant (RFC 8628).
 
 use crate::authorize::Next;
+use crate::browser::Browser;
 use crate::error::{ErrorCode, OAuthError, PageError};
 use crate::params::Params;
 use crate::provider::{Provider, random_token, redirect_matches, with_query};
@@ -33,9 +34,11 @@ impl Provider {
                 "this is an ID token, not an access token",
             ));
         }
-        for key in ["jti", "sid"] {
+        // A family is revoked under `sid:<family>` (its tokens' `sid` before
+        // browser sessions), so the access token's `family` is checked there.
+        for (key, prefix) in [("jti", "jti"), ("sid", "sid"), ("family", "sid")] {
             if let Some(v) = claims.get(key).and_then(Value::as_str) {
-                let id = format!("{key}:{v}");
+                let id = format!("{prefix}:{v}");
                 match self.store.get::<Revocation>(&id).await {
                     Ok(_) => {
                         return Err(OAuthError::new(
@@ -214,6 +217,20 @@ impl Provider {
         params: &Params,
         confirmed: bool,
     ) -> Result<LogoutOutcome, PageError> {
+        self.logout_browser(params, &Browser::default(), confirmed)
+            .await
+    }
+
+    /// `/logout` from a browser that may hold a session. Besides the
+    /// tokens the hint's `sid` names, it ends the browser's session and
+    /// every token issued through it, for every client (the server clears
+    /// the cookie).
+    pub async fn logout_browser(
+        &self,
+        params: &Params,
+        browser: &Browser,
+        confirmed: bool,
+    ) -> Result<LogoutOutcome, PageError> {
         let bad = |e: OAuthError| {
             PageError::bad_request(
                 "Invalid logout request",
@@ -273,14 +290,24 @@ impl Provider {
         if claims.is_none() && !confirmed {
             return Ok(LogoutOutcome::Confirm);
         }
-        if let Some(sid) = claims
+        let internal = |e: OAuthError| PageError::internal(e.description);
+        let sid = claims
             .as_ref()
             .and_then(|c| c.get("sid"))
-            .and_then(Value::as_str)
-        {
-            self.revoke_family(sid, self.now())
-                .await
-                .map_err(|e| PageError::internal(e.description))?;
+            .and_then(Value::as_str);
+        if let Some(sid) = sid {
+            self.revoke_family(sid, self.now()).await.map_err(internal)?;
+        }
+        let hint_sub = claims
+            .as_ref()
+            .and_then(|c| c.get("sub"))
+            .and_then(Value::as_str);
+        let session = self
+            .session_for_logout(browser, sid, hint_sub)
+            .await
+            .map_err(internal)?;
+        if let Some(session) = session {
+            self.end_session(&session, true).await.map_err(internal)?;
         }
         Ok(match target {
             Some(uri) if state.is_empty() => LogoutOutcome::Redirect(uri),

@@ -9,7 +9,8 @@
 //! - `tls`: [`TlsPem`], PEM parsing and the rustls acceptor (aws-lc-rs only).
 //! - `http`: [`router`], the HTTP routes, the gRPC routes and the
 //!   content-type switch between them.
-//! - `oidc`, `pages`, `ratelimit`: the provider's HTTP endpoints.
+//! - `oidc`, `pages`, `ratelimit`: the provider's HTTP endpoints;
+//!   `cookies`: its browser cookies (session, last login method).
 //! - `grpc`: the auth plane's services.
 //! - `bootstrap`: a running provider and auth plane from a `Config`.
 //! - `reload`: a reloaded configuration and certificate, applied whole.
@@ -27,6 +28,7 @@
 
 mod bootstrap;
 pub mod client;
+mod cookies;
 pub mod errors;
 pub mod grpc;
 mod http;
