@@ -71,7 +71,9 @@ impl std::fmt::Debug for Next {
                 session,
                 connector_id,
             } => {
-                let base = redirect.split_once('?').map_or(redirect.as_str(), |(b, _)| b);
+                let base = redirect
+                    .split_once('?')
+                    .map_or(redirect.as_str(), |(b, _)| b);
                 f.debug_struct("SignedIn")
                     .field("redirect", &format!("{base}?…"))
                     .field("session", session)
@@ -320,7 +322,11 @@ impl Provider {
         scopes::check_audience(self, &client.id, &request.scopes)
             .await
             .map_err(back)?;
-        let prompts: Vec<&str> = request.prompt.split(' ').filter(|p| !p.is_empty()).collect();
+        let prompts: Vec<&str> = request
+            .prompt
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .collect();
         let silent = prompts.contains(&"none");
         if silent && prompts.len() > 1 {
             return Err(back(OAuthError::new(
@@ -388,7 +394,10 @@ impl Provider {
         let claims = self.verify_own(hint.as_bytes(), true).map_err(|e| {
             OAuthError::new(
                 ErrorCode::InvalidRequest,
-                format!("id_token_hint is not an ID token from this provider: {}", e.description),
+                format!(
+                    "id_token_hint is not an ID token from this provider: {}",
+                    e.description
+                ),
             )
         })?;
         Ok(claims
@@ -407,7 +416,10 @@ impl Provider {
         hint: Option<&str>,
         preselect: Option<&str>,
     ) -> Result<(), String> {
-        if prompts.iter().any(|p| *p == "login" || *p == "select_account") {
+        if prompts
+            .iter()
+            .any(|p| *p == "login" || *p == "select_account")
+        {
             return Err("prompt asks for a new login".into());
         }
         if let Some(max_age) = request.max_age

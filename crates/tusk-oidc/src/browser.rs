@@ -162,7 +162,9 @@ impl Provider {
         };
         if !prior.is_empty() {
             match self.store.get::<BrowserSession>(prior).await {
-                Ok(old) if old.claims.user_id == claims.user_id && old.connector_id == connector_id => {
+                Ok(old)
+                    if old.claims.user_id == claims.user_id && old.connector_id == connector_id =>
+                {
                     session.previous_sids = old.previous_sids.clone();
                     session.previous_sids.push(old.sid.clone());
                     session.clients = old.clients.clone();
@@ -257,11 +259,13 @@ impl Provider {
         sid: Option<&str>,
         hint_sub: Option<&str>,
     ) -> Result<Option<BrowserSession>, OAuthError> {
-        let subject = |s: &BrowserSession| crate::subject::encode(&s.claims.user_id, &s.connector_id);
+        let subject =
+            |s: &BrowserSession| crate::subject::encode(&s.claims.user_id, &s.connector_id);
         for value in browser.session_cookies.iter().take(MAX_COOKIES) {
             match self.store.get::<BrowserSession>(&hash_token(value)).await {
-                Ok(s) if s.issuer == self.settings.issuer
-                    && hint_sub.is_none_or(|h| h == subject(&s)) =>
+                Ok(s)
+                    if s.issuer == self.settings.issuer
+                        && hint_sub.is_none_or(|h| h == subject(&s)) =>
                 {
                     return Ok(Some(s));
                 }

@@ -296,7 +296,9 @@ impl Provider {
             .and_then(|c| c.get("sid"))
             .and_then(Value::as_str);
         if let Some(sid) = sid {
-            self.revoke_family(sid, self.now()).await.map_err(internal)?;
+            self.revoke_family(sid, self.now())
+                .await
+                .map_err(internal)?;
         }
         let hint_sub = claims
             .as_ref()

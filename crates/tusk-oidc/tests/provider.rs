@@ -22,6 +22,9 @@ use tusk_oidc::{
 };
 use tusk_store::{OidcClient, Store};
 
+#[path = "provider/sessions.rs"]
+mod sessions;
+
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
 const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);

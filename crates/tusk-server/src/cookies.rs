@@ -40,7 +40,11 @@ impl CookieJar {
     /// `path` is the issuer's path (`oidc::url_path`).
     pub fn new(issuer: &str, path: &str) -> CookieJar {
         CookieJar {
-            path: if path.is_empty() { "/".into() } else { path.to_owned() },
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.to_owned()
+            },
             secure: issuer.starts_with("https://"),
         }
     }
@@ -69,7 +73,10 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; tusk_session=x; tusk_session=y"),
         );
-        h.append(header::COOKIE, HeaderValue::from_static("tusk_session=\"z\""));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("tusk_session=\"z\""),
+        );
         assert_eq!(values(&h, SESSION), ["x", "y", "z"]);
         assert!(values(&h, CONNECTOR).is_empty());
         let jar = CookieJar::new("https://h.example/dex", "/dex");

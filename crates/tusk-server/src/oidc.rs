@@ -828,12 +828,7 @@ async fn logout_get(State(s): State<Oidc>, headers: HeaderMap, uri: Uri) -> Resp
     logout_inner(&s, &headers, query(&uri), false).await
 }
 
-async fn logout_post(
-    State(s): State<Oidc>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
+async fn logout_post(State(s): State<Oidc>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
     let confirmed = query(&uri).is_ok_and(|q| q.get("confirm").ok().flatten() == Some("1"));
     logout_inner(&s, &headers, Params::parse(&body), confirmed).await
 }
