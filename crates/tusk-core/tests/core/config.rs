@@ -1077,7 +1077,10 @@ fn browser_sessions() {
         Ok(&[r#""sessions":{"absoluteLifetimeSeconds":86400,"idleTimeoutSeconds":28800}"#]),
     );
     check(
-        &[SEED_YAML, "tusk:\n  sessions:\n    absoluteLifetime: 12h\n    idleTimeout: 30m\n"],
+        &[
+            SEED_YAML,
+            "tusk:\n  sessions:\n    absoluteLifetime: 12h\n    idleTimeout: 30m\n",
+        ],
         &[],
         Ok(&[r#""sessions":{"absoluteLifetimeSeconds":43200,"idleTimeoutSeconds":1800}"#]),
     );
@@ -1089,10 +1092,17 @@ fn browser_sessions() {
     check(
         &[SEED_YAML, "tusk:\n  sessions:\n    idleTimeout: 10s\n"],
         &[],
-        Err(&["tusk.sessions.idleTimeout", "shorter than a minute", "enabled: false"]),
+        Err(&[
+            "tusk.sessions.idleTimeout",
+            "shorter than a minute",
+            "enabled: false",
+        ]),
     );
     check(
-        &[SEED_YAML, "tusk:\n  sessions:\n    absoluteLifetime: 1h\n    idleTimeout: 2h\n"],
+        &[
+            SEED_YAML,
+            "tusk:\n  sessions:\n    absoluteLifetime: 1h\n    idleTimeout: 2h\n",
+        ],
         &[],
         Err(&["tusk.sessions.idleTimeout", "would never apply"]),
     );
