@@ -334,7 +334,10 @@ impl AuthService {
                     tracing::warn!(connector = %c.id, error = %e, "could not remove connector")
                 }
             }
-            if let Err(e) = self.end_sessions(crate::sessions::Ending::Connector(&c.id)).await {
+            if let Err(e) = self
+                .end_sessions(crate::sessions::Ending::Connector(&c.id))
+                .await
+            {
                 tracing::warn!(connector = %c.id, error = %e, "could not end the removed connector's browser sessions");
             }
         }

@@ -28,7 +28,8 @@ impl AuthService {
             Ending::Connector(id) => provider.end_all_sessions(Some(id)).await,
             Ending::User(user) => provider.end_sessions_of(user, None).await,
         };
-        ended.map_err(|e| AuthError::Internal(format!("ending browser sessions: {}", e.description)))
+        ended
+            .map_err(|e| AuthError::Internal(format!("ending browser sessions: {}", e.description)))
     }
 
     /// The live browser sessions of `user` (`user:<email>`).
@@ -36,10 +37,9 @@ impl AuthService {
         let Some(provider) = self.provider() else {
             return Ok(Vec::new());
         };
-        provider
-            .sessions_of(user)
-            .await
-            .map_err(|e| AuthError::Internal(format!("listing browser sessions: {}", e.description)))
+        provider.sessions_of(user).await.map_err(|e| {
+            AuthError::Internal(format!("listing browser sessions: {}", e.description))
+        })
     }
 
     /// Ends `user`'s sessions, or only the one whose id is `id`; the
@@ -48,9 +48,8 @@ impl AuthService {
         let Some(provider) = self.provider() else {
             return Ok(0);
         };
-        provider
-            .end_sessions_of(user, id)
-            .await
-            .map_err(|e| AuthError::Internal(format!("revoking browser sessions: {}", e.description)))
+        provider.end_sessions_of(user, id).await.map_err(|e| {
+            AuthError::Internal(format!("revoking browser sessions: {}", e.description))
+        })
     }
 }
