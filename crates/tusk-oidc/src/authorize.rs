@@ -843,6 +843,7 @@ impl Provider {
                 connector_id,
                 &claims,
                 &connector_data,
+                identity.upstream_id_token.as_ref(),
                 now,
             )
             .await
@@ -946,5 +947,6 @@ pub(crate) fn to_identity(c: &Claims, data: &Secret<String>) -> Identity {
         email_verified: c.email_verified,
         groups: c.groups.clone(),
         connector_data: (!data.is_empty()).then(|| data.clone()),
+        upstream_id_token: None,
     }
 }

@@ -134,6 +134,7 @@ impl Provider {
         connector_id: &str,
         claims: &Claims,
         connector_data: &Secret<String>,
+        upstream_id_token: Option<&Secret<String>>,
         auth_time: i64,
     ) -> Result<Option<(SessionCookie, BrowserSession)>, OAuthError> {
         let Some(policy) = self.settings.sessions else {
@@ -150,8 +151,13 @@ impl Provider {
             connector_id: connector_id.to_owned(),
             claims: claims.clone(),
             connector_data: connector_data.clone(),
-            upstream_id_token: Secret::new(String::new()),
-            upstream_end_session: String::new(),
+            upstream_id_token: upstream_id_token.cloned().unwrap_or_default(),
+            // Learned at login, so logout needs no open connector.
+            upstream_end_session: self
+                .connector(connector_id)
+                .ok()
+                .and_then(|c| c.end_session_endpoint())
+                .unwrap_or_default(),
             auth_time,
             created_at: now,
             last_seen: now,

@@ -8,7 +8,7 @@ use crate::params::Params;
 use crate::provider::{Provider, random_token, redirect_matches, with_query};
 use crate::scopes;
 use serde_json::{Value, json};
-use tusk_store::{AuthRequest, DeviceRequest, RefreshToken, Revocation, hash_token};
+use tusk_store::{AuthRequest, DeviceRequest, PendingLogout, RefreshToken, Revocation, hash_token};
 
 /// RFC 8628 §6.1: no vowels (no words), no look-alikes.
 const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
@@ -308,14 +308,66 @@ impl Provider {
             .session_for_logout(browser, sid, hint_sub)
             .await
             .map_err(internal)?;
+        let target = match target {
+            Some(uri) if state.is_empty() => Some(uri),
+            Some(uri) => Some(with_query(&uri, &[("state", state)])),
+            None => None,
+        };
         if let Some(session) = session {
             self.end_session(&session, true).await.map_err(internal)?;
+            // The upstream IdP's own session ends too, when it advertises
+            // RP-initiated logout; it comes back to /logout/callback, which
+            // goes on to the client's registered URI.
+            if !session.upstream_end_session.is_empty() && !session.upstream_id_token.is_empty() {
+                let upstream_state = random_token(32);
+                self.store
+                    .create(&PendingLogout {
+                        id: hash_token(&upstream_state),
+                        target: target.clone().unwrap_or_default(),
+                        expires_at: self.now() + self.settings.auth_request_ttl,
+                    })
+                    .await?;
+                return Ok(LogoutOutcome::Redirect(with_query(
+                    &session.upstream_end_session,
+                    &[
+                        ("id_token_hint", session.upstream_id_token.expose()),
+                        (
+                            "post_logout_redirect_uri",
+                            &self.settings.url("/logout/callback"),
+                        ),
+                        ("state", &upstream_state),
+                    ],
+                )));
+            }
         }
         Ok(match target {
-            Some(uri) if state.is_empty() => LogoutOutcome::Redirect(uri),
-            Some(uri) => LogoutOutcome::Redirect(with_query(&uri, &[("state", state)])),
+            Some(uri) => LogoutOutcome::Redirect(uri),
             None => LogoutOutcome::Done,
         })
+    }
+
+    /// `GET <issuer>/logout/callback`: the upstream IdP's logout came
+    /// back; continue to where the client's logout asked to go. The
+    /// `state` is single use, and an unknown one only shows "logged out"
+    /// (never a redirect chosen by whoever sent the link).
+    pub async fn logout_callback(&self, params: &Params) -> Result<LogoutOutcome, PageError> {
+        let state = params
+            .get("state")
+            .map_err(|e| {
+                PageError::bad_request(
+                    "Invalid logout callback",
+                    e.description,
+                    "the identity provider sent a malformed logout response",
+                )
+            })?
+            .unwrap_or_default();
+        match self.store.take::<PendingLogout>(&hash_token(state)).await {
+            Ok(p) if p.expires_at > self.now() && !p.target.is_empty() => {
+                Ok(LogoutOutcome::Redirect(p.target))
+            }
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => Ok(LogoutOutcome::Done),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// `POST /device/code` (RFC 8628 §3.1).

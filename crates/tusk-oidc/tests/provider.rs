@@ -1046,6 +1046,7 @@ async fn serve_fake_op(
         "jwks_uri": format!("{issuer}/keys"),
         "id_token_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
+        "end_session_endpoint": format!("{issuer}/session/end"),
     })
     .to_string();
     loop {

@@ -103,6 +103,7 @@ pub fn routes(state: Oidc) -> Router {
         .route("/device", get(device_page).post(device_submit))
         .route("/device/auth/verify_code", post(device_submit))
         .route("/logout", get(logout_get).post(logout_post))
+        .route("/logout/callback", get(logout_callback))
         .with_state(state)
 }
 
@@ -831,4 +832,21 @@ async fn logout_get(State(s): State<Oidc>, headers: HeaderMap, uri: Uri) -> Resp
 async fn logout_post(State(s): State<Oidc>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
     let confirmed = query(&uri).is_ok_and(|q| q.get("confirm").ok().flatten() == Some("1"));
     logout_inner(&s, &headers, Params::parse(&body), confirmed).await
+}
+
+/// The upstream IdP's logout returns here (register `<issuer>/logout/callback`
+/// as a post-logout redirect URI at the IdP).
+async fn logout_callback(State(s): State<Oidc>, uri: Uri) -> Response {
+    let params = match query(&uri) {
+        Ok(p) => p,
+        Err(e) => return s.page_error(&bad_page(e)),
+    };
+    match s.inner.provider.logout_callback(&params).await {
+        Ok(LogoutOutcome::Redirect(url)) => Redirect::to(&url).into_response(),
+        Ok(_) => s
+            .inner
+            .pages
+            .message("Logged out", "You have been logged out."),
+        Err(e) => s.page_error(&e),
+    }
 }

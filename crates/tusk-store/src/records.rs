@@ -222,6 +222,19 @@ pub struct BrowserSession {
     pub families: Vec<String>,
 }
 
+/// A logout waiting for the upstream IdP's logout to come back to
+/// `<issuer>/logout/callback`. `id` is `hash_token` of the `state` sent
+/// upstream; `target` is where the browser goes then (the client's
+/// registered `post_logout_redirect_uri` with its `state`, or empty for
+/// the "logged out" page). Taken once.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingLogout {
+    pub id: String,
+    pub target: String,
+    pub expires_at: i64,
+}
+
 /// A Pachyderm auth token. `id` is `hash_token(token)` (the reference's
 /// `token_hash`); the owner is the subject so revoke-by-user is
 /// `delete_by_owner`.
@@ -413,6 +426,11 @@ record!(
     sealed = true,
     owner = |r| Some(r.owner.clone()),
     expires = |r| Some(r.absolute_expiry.min(r.idle_expiry))
+);
+record!(
+    PendingLogout,
+    "pending_logout",
+    expires = |r| Some(r.expires_at)
 );
 record!(RoleBinding, "role_binding");
 record!(Revocation, "revocation", expires = |r| Some(r.expires_at));

@@ -604,3 +604,94 @@ async fn sessions_off_means_every_request_logs_in() {
         "{out:?}"
     );
 }
+
+/// The `oidc` connector reads `end_session_endpoint` from discovery.
+#[tokio::test]
+async fn the_oidc_connector_advertises_the_upstreams_end_session_endpoint() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let upstream = format!("http://127.0.0.1:{port}");
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn(super::serve_fake_op(listener, upstream.clone(), hits));
+    let e = env_with(super::fast_retry, &[super::oidc_connector(port)]).await;
+    let slot = super::wait_for_slot(&e.p, "okta", |s| s.status.is_ok()).await;
+    let connector = slot.status.as_ref().unwrap();
+    assert_eq!(
+        connector.end_session_endpoint(),
+        Some(format!("{upstream}/session/end"))
+    );
+}
+
+/// Logout continues at the upstream's `end_session_endpoint` with the
+/// upstream ID token, and its return goes on to the client's registered
+/// URI with the client's `state`, once.
+#[tokio::test]
+async fn logout_follows_the_upstream_end_session_endpoint_and_comes_back() {
+    let e = two_users(policy()).await;
+    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
+    let app = e.exchange_for("app", &code).await;
+    // What a login through an upstream with RP-initiated logout stores.
+    e.p.store()
+        .update::<tusk_store::BrowserSession, _>(&tusk_store::hash_token(&cookie), |s| {
+            s.upstream_end_session = "https://idp.example.com/logout".into();
+            s.upstream_id_token = Secret::new("upstream.id.token".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let out =
+        e.p.logout_browser(
+            &params(&[
+                ("id_token_hint", &app.id_token),
+                ("post_logout_redirect_uri", CONFIDENTIAL_REDIRECT),
+                ("state", "bye"),
+            ]),
+            &browser(&cookie),
+            false,
+        )
+        .await
+        .unwrap();
+    let LogoutOutcome::Redirect(upstream) = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        upstream.starts_with("https://idp.example.com/logout?"),
+        "{upstream}"
+    );
+    let q = query(&upstream);
+    assert_eq!(q["id_token_hint"], "upstream.id.token");
+    assert_eq!(
+        q["post_logout_redirect_uri"],
+        format!("{ISSUER}/logout/callback")
+    );
+    // tusk's session is already over.
+    e.refused(
+        "app",
+        &[("prompt", "none")],
+        Some(&cookie),
+        "login_required",
+    )
+    .await;
+    // A forged state goes nowhere.
+    let forged =
+        e.p.logout_callback(&params(&[("state", "forged")]))
+            .await
+            .unwrap();
+    assert!(matches!(forged, LogoutOutcome::Done));
+    let back =
+        e.p.logout_callback(&params(&[("state", &q["state"])]))
+            .await
+            .unwrap();
+    assert!(
+        matches!(&back, LogoutOutcome::Redirect(u) if u == &format!("{CONFIDENTIAL_REDIRECT}?state=bye")),
+        "{back:?}"
+    );
+    let again =
+        e.p.logout_callback(&params(&[("state", &q["state"])]))
+            .await
+            .unwrap();
+    assert!(
+        matches!(again, LogoutOutcome::Done),
+        "the state is single use"
+    );
+}
