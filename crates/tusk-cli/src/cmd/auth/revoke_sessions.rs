@@ -18,8 +18,9 @@ pub struct Args {
     /// Whose sessions, as user:<email>.
     #[arg(long, value_name = "PRINCIPAL")]
     user: String,
-    /// Only this session (its id from list-sessions).
-    #[arg(long, value_name = "ID")]
+    /// Only this session (its id from list-sessions). Ids may begin with
+    /// `-`, which is taken as the value, not as a flag.
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     id: Option<String>,
     #[command(flatten)]
     out: Out,
