@@ -304,7 +304,7 @@ impl Provider {
             .list_by_owner::<BrowserSession>(owner)
             .await?
             .into_iter()
-            .filter(|s| ends_at(&s) > now)
+            .filter(|s| ends_at(s) > now)
             .map(|s| SessionInfo {
                 id: s.sid.clone(),
                 user: s.owner.clone(),
