@@ -375,8 +375,12 @@ impl Provider {
             Err(_) => {}
         }
         // A fresh login: it goes to the session's connector unless the
-        // client named one, and replaces the session when it succeeds.
-        let preselect = preselect.or_else(|| session.as_ref().map(|s| s.connector_id.clone()));
+        // client named one or asked to choose (`select_account`), and
+        // replaces the session when it succeeds.
+        let preselect = match prompts.contains(&"select_account") {
+            true => preselect,
+            false => preselect.or_else(|| session.as_ref().map(|s| s.connector_id.clone())),
+        };
         if let Some(s) = &session {
             request.prior_session = s.id.clone();
         }

@@ -266,8 +266,19 @@ async fn prompt_login_and_max_age_force_a_fresh_login() {
     let e = two_users(policy()).await;
     let (cookie, _) = e.sign_in("test", "app", &[], None).await;
     e.asks_login("app", &[("prompt", "login")], &cookie).await;
-    e.asks_login("app", &[("prompt", "select_account")], &cookie)
-        .await;
+    // select_account shows the chooser, not the session's connector.
+    assert!(matches!(
+        e.authorize_in("app", &[("prompt", "select_account")], Some(&cookie))
+            .await,
+        Ok(Next::Choose { .. })
+    ));
+    match e
+        .authorize_in("app", &[("prompt", "login")], Some(&cookie))
+        .await
+    {
+        Ok(Next::Redirect(url)) => assert!(url.contains("/auth/test?req="), "{url}"),
+        other => panic!("prompt=login goes to the session's connector: {other:?}"),
+    }
     e.asks_login("app", &[("max_age", "0")], &cookie).await;
     e.refused(
         "app",
