@@ -318,13 +318,16 @@ async fn id_token_hint_must_name_the_sessions_user() {
     .await;
     e.asks_login("pachd", &[("id_token_hint", &theirs)], &cookie)
         .await;
+    // A hint that does not verify names nobody: never the session's user.
     e.refused(
         "pachd",
-        &[("id_token_hint", "forged.token.x")],
+        &[("prompt", "none"), ("id_token_hint", "forged.token.x")],
         Some(&cookie),
-        "invalid_request",
+        "login_required",
     )
     .await;
+    e.asks_login("pachd", &[("id_token_hint", "forged.token.x")], &cookie)
+        .await;
 }
 
 #[tokio::test]
