@@ -13,14 +13,22 @@ const APP2_CB: &str = "http://127.0.0.1:9/cb2";
 /// A server whose issuer is `issuer` (replicas share one), with a
 /// password connector and two clients.
 async fn start(store: Store, issuer: Option<&str>) -> (TestServer, String) {
+    start_with(store, issuer, &["test"]).await
+}
+
+/// [`start`] with a password connector per id, named after it.
+async fn start_with(store: Store, issuer: Option<&str>, ids: &[&str]) -> (TestServer, String) {
     let port = Port::bind().await.unwrap();
     let issuer = issuer.map_or_else(|| port.issuer(), str::to_owned);
-    let connectors = [ConnectorConfig {
-        id: "test".into(),
-        name: "Test".into(),
-        kind: "mockPassword".into(),
-        config: json!({"username": "admin", "password": "password"}),
-    }];
+    let connectors: Vec<ConnectorConfig> = ids
+        .iter()
+        .map(|id| ConnectorConfig {
+            id: (*id).into(),
+            name: format!("Login {id}"),
+            kind: "mockPassword".into(),
+            config: json!({"username": "admin", "password": "password"}),
+        })
+        .collect();
     let clients = [
         OidcClient {
             id: "app".into(),
@@ -268,4 +276,35 @@ async fn a_session_made_on_one_replica_signs_in_on_another_over_postgres() {
     )))
     .await
     .unwrap();
+}
+
+/// The chooser lists the login method the browser last used first, marked.
+#[tokio::test]
+async fn the_chooser_puts_the_last_used_connector_first() {
+    let (server, base) = start_with(Store::memory(), None, &["alpha", "beta"]).await;
+    let c = http();
+    let page = |cookie: Option<&'static str>| {
+        let mut req = c.get(format!("{base}{}", auth_query("app", "")));
+        if let Some(v) = cookie {
+            req = req.header("cookie", v);
+        }
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let plain = page(None).await;
+    let (a, b) = (
+        plain.find("Login alpha").unwrap(),
+        plain.find("Login beta").unwrap(),
+    );
+    assert!(a < b && !plain.contains("last used"), "{plain}");
+    let remembered = page(Some("tusk_connector=beta")).await;
+    let (a, b) = (
+        remembered.find("Login alpha").unwrap(),
+        remembered.find("Login beta").unwrap(),
+    );
+    assert!(b < a, "{remembered}");
+    assert!(
+        remembered.contains("Login beta (last used)"),
+        "{remembered}"
+    );
+    server.stop().await.unwrap();
 }
