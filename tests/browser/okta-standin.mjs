@@ -78,6 +78,7 @@ export function claimsFor(login, groups = DEFAULT_GROUPS) {
  * @param {string} [o.clientSecret]  default a random string (read it from the result)
  * @param {'scope'|'always'} [o.groupsClaim] default 'scope'
  * @param {string[]} [o.groups]
+ * @param {string[]} [o.postLogoutRedirectUris] where RP-initiated logout may return (tusk's `<issuer>/logout/callback`)
  */
 export async function startStandin({
   redirectUris,
@@ -88,6 +89,7 @@ export async function startStandin({
   clientSecret = randomBytes(18).toString('base64url'),
   groupsClaim = 'scope',
   groups = DEFAULT_GROUPS,
+  postLogoutRedirectUris = [],
 } = {}) {
   if (!redirectUris?.length) throw new Error('startStandin: redirectUris is required');
   const P = await loadProvider();
@@ -122,6 +124,7 @@ export async function startStandin({
       client_id: clientId,
       client_secret: clientSecret,
       redirect_uris: redirectUris,
+      post_logout_redirect_uris: postLogoutRedirectUris,
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',

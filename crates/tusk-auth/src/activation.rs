@@ -77,6 +77,7 @@ impl AuthService {
             self.delete_quietly::<GroupMembership>(&m.id).await?;
         }
         self.delete_quietly::<AuthConfig>(AuthConfig::ID).await?;
+        self.end_sessions(crate::sessions::Ending::All).await?;
         self.changed("*", None);
         self.outwait_other_replicas().await;
         tracing::info!("auth deactivated");

@@ -254,6 +254,7 @@ impl AuthService {
     }
 
     pub async fn license_delete(&self) -> Result<(), AuthError> {
+        self.end_sessions(crate::sessions::Ending::All).await?;
         match self
             .store
             .delete::<EnterpriseState>(EnterpriseState::ID)

@@ -247,7 +247,11 @@ impl AuthService {
     pub async fn delete_connector(&self, managed: &Managed, id: &str) -> Result<(), AuthError> {
         self.refuse_managed(managed, "DeleteIDPConnector")?;
         match self.store.delete::<Connector>(id).await {
-            Ok(()) => self.reload_connectors().await,
+            Ok(()) => {
+                self.end_sessions(crate::sessions::Ending::Connector(id))
+                    .await?;
+                self.reload_connectors().await
+            }
             Err(tusk_store::Error::NotFound { .. }) => Err(invalid_id()),
             Err(e) => Err(e.into()),
         }
@@ -272,6 +276,8 @@ impl AuthService {
                     Ok(()) | Err(tusk_store::Error::NotFound { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
+                self.end_sessions(crate::sessions::Ending::Connector(&c.id))
+                    .await?;
             }
             Ok(_) | Err(tusk_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -327,6 +333,12 @@ impl AuthService {
                 Err(e) => {
                     tracing::warn!(connector = %c.id, error = %e, "could not remove connector")
                 }
+            }
+            if let Err(e) = self
+                .end_sessions(crate::sessions::Ending::Connector(&c.id))
+                .await
+            {
+                tracing::warn!(connector = %c.id, error = %e, "could not end the removed connector's browser sessions");
             }
         }
         self.reload_connectors().await
@@ -485,6 +497,7 @@ impl AuthService {
             .store
             .delete::<IdentityConfig>(IdentityConfig::ID)
             .await;
+        self.end_sessions(crate::sessions::Ending::All).await?;
         self.reload_connectors().await
     }
 }

@@ -9,6 +9,8 @@
 //!   Authenticate by OIDC state or ID token.
 //! - `group_sync`: the provider's observer of refreshed identities, which
 //!   replaces a known user's groups on every refresh through a connector.
+//! - `sessions`: the provider's browser sessions: ended with the user's
+//!   tokens, auth, their connector or the license; listed and revoked.
 //! - `cache`: the in-memory caches that keep checks off the database.
 //! - `error`: the reference's error texts.
 //!
@@ -29,6 +31,7 @@ pub mod identity;
 pub mod login;
 mod oidc_config;
 pub mod service;
+mod sessions;
 mod tokens;
 
 pub use cache::TOKEN_RECHECK_SECONDS;

@@ -131,6 +131,11 @@ impl AuthService {
             return Err(AuthError::other("cannot revoke tokens for pach: users"));
         }
         let n = self.store.delete_by_owner::<AuthToken>(username).await?;
+        // The user's browser sessions at the provider, and what they
+        // issued, end too; the answer counts Pachyderm tokens, as the
+        // reference's does.
+        self.end_sessions(crate::sessions::Ending::User(username))
+            .await?;
         self.changed(<AuthToken as tusk_store::Record>::KIND, None);
         // Audited by the transport, which knows the admin asking.
         if n > 0 {

@@ -1063,3 +1063,173 @@ async fn a_refreshed_identity_replaces_a_known_users_groups() {
         ["group:old"]
     );
 }
+
+/// Issue 15: a user's browser sessions at the embedded provider end with
+/// their tokens, with auth, with their connector and with the license.
+#[tokio::test]
+async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license() {
+    use tusk_oidc::{Browser, ConnectorConfig, Next, Params, PasswordOutcome, Provider, Settings};
+    let clock = Arc::new(FakeClock::new(1_800_000_000));
+    let store = Store::memory();
+    let provider = Provider::new(
+        Settings::new("https://login.example.com/dex"),
+        store.clone(),
+        clock.clone(),
+        &[ConnectorConfig {
+            id: "test".into(),
+            name: "test".into(),
+            kind: "mockPassword".into(),
+            config: serde_json::json!({"username": "admin", "password": "password"}),
+        }],
+    )
+    .await
+    .unwrap();
+    provider
+        .seed_clients(&[tusk_store::OidcClient {
+            id: "app".into(),
+            secret: tusk_core::Secret::new("app-secret".into()),
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+    let svc = AuthService::new(
+        store.clone(),
+        clock.clone(),
+        AuthSettings::default(),
+        Some(provider.clone()),
+    );
+    svc.activate(None).await.unwrap();
+    let user = "user:kilgore@kilgore.trout";
+    let auth = |prompt: &str| {
+        Params::from_pairs(
+            [
+                ("client_id", "app"),
+                ("redirect_uri", "https://app.example.com/cb"),
+                ("response_type", "code"),
+                ("scope", "openid email"),
+                ("prompt", prompt),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        )
+    };
+    let sign_in = || async {
+        let Next::Redirect(to) = provider.authorize(&auth("")).await.unwrap() else {
+            panic!("expected the connector")
+        };
+        let req = url::Url::parse(&to)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "req")
+            .unwrap()
+            .1
+            .into_owned();
+        let out = provider
+            .password_login(
+                "test",
+                &req,
+                "admin",
+                &tusk_core::Secret::new("password".into()),
+                std::net::IpAddr::from([127, 0, 0, 1]),
+            )
+            .await
+            .unwrap();
+        let PasswordOutcome::Next(Next::SignedIn { session, .. }) = out else {
+            panic!("expected a session, got {out:?}")
+        };
+        session.0.expose().clone()
+    };
+    let silent = |cookie: String| {
+        let provider = provider.clone();
+        async move {
+            let b = Browser {
+                session_cookies: vec![cookie],
+            };
+            matches!(
+                provider.authorize_browser(&auth("none"), &b, || Ok(())).await,
+                Ok(Next::Redirect(u)) if u.contains("code=")
+            )
+        }
+    };
+    for (what, end) in [
+        "RevokeAuthTokensForUser",
+        "DeleteIDPConnector",
+        "identity DeleteAll",
+        "license DeleteAll",
+        "Deactivate",
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, w)| (w, i))
+    {
+        if end == 1 || end == 2 {
+            // The connector must exist in the store for the identity API.
+            svc.reconcile_connectors(&[tusk_core::config::connector::ConnectorSpec {
+                id: "test".into(),
+                name: "test".into(),
+                type_: "mockPassword".into(),
+                config_version: None,
+                config: serde_json::json!({"username": "admin", "password": "password"}),
+            }])
+            .await
+            .unwrap();
+        }
+        let cookie = sign_in().await;
+        assert!(
+            silent(cookie.clone()).await,
+            "{what}: the session works first"
+        );
+        assert_eq!(svc.list_sessions(user).await.unwrap().len(), 1, "{what}");
+        match end {
+            0 => {
+                svc.revoke_tokens_for_user(user).await.unwrap();
+            }
+            1 => svc
+                .delete_connector(&tusk_auth::Managed::default(), "test")
+                .await
+                .unwrap(),
+            2 => svc.delete_all_identity().await.unwrap(),
+            3 => svc.license_delete().await.unwrap(),
+            _ => svc.deactivate().await.unwrap(),
+        }
+        assert!(svc.list_sessions(user).await.unwrap().is_empty(), "{what}");
+        assert!(!silent(cookie).await, "{what}: the session still signs in");
+        // Put the connector back for the next case.
+        provider.set_connectors(&[ConnectorConfig {
+            id: "test".into(),
+            name: "test".into(),
+            kind: "mockPassword".into(),
+            config: serde_json::json!({"username": "admin", "password": "password"}),
+        }]);
+        if end == 2 {
+            provider
+                .seed_clients(&[tusk_store::OidcClient {
+                    id: "app".into(),
+                    secret: tusk_core::Secret::new("app-secret".into()),
+                    redirect_uris: vec!["https://app.example.com/cb".into()],
+                    ..Default::default()
+                }])
+                .await
+                .unwrap();
+        }
+    }
+    // An administrator's revocation by id ends only that session.
+    let (a, b) = (sign_in().await, sign_in().await);
+    let listed = svc.list_sessions(user).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        svc.revoke_sessions(user, Some(&listed[0].id))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        [silent(a).await, silent(b).await]
+            .iter()
+            .filter(|x| **x)
+            .count(),
+        1
+    );
+}

@@ -635,6 +635,13 @@ impl Conn {
         ResourcesClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }
 
+    pub fn sessions(
+        &self,
+    ) -> tusk_proto::tusk::sessions::v1::sessions_client::SessionsClient<Channel> {
+        tusk_proto::tusk::sessions::v1::sessions_client::SessionsClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE)
+    }
+
     pub fn audit(&self) -> AuditClient<Channel> {
         AuditClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }

@@ -3557,3 +3557,85 @@ fn doctor_checks_a_saml_connector() {
         }
     }
 }
+
+/// `tusk auth list-sessions` and `revoke-sessions` (issue 15): an admin
+/// sees a user's browser session by its public id (never the cookie) and
+/// ends it, after which the browser must log in again.
+#[test]
+fn auth_lists_and_revokes_a_users_browser_sessions() {
+    let d = Deployment::start(
+        "pachd:\n  activateAuth: true\noidc:\n  additionalClients:\n  - id: app\n    secret: app-secret-0123456789\n    name: App\n    redirect_uris: [\"http://127.0.0.1:9/cb\"]\n",
+    );
+    d.use_context();
+    d.login_as_root();
+    let base = format!("http://{}/dex", d.address.trim_start_matches("grpc://"));
+    let auth = format!(
+        "{base}/auth?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid+email"
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let location = |r: &reqwest::Response| {
+        r.headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_else(|| panic!("{} without a redirect", r.status()))
+            .to_owned()
+    };
+    let cookie = block_on(async {
+        let r = http
+            .get(&auth)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let to = location(&r);
+        let req = to.split("req=").nth(1).unwrap_or_default().to_owned();
+        let r = http
+            .post(format!("{base}/auth/test/login?state={req}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("login=admin&password=password")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("tusk_session="))
+            .and_then(|v| v.split(';').next())
+            .unwrap_or_else(|| panic!("no session cookie"))
+            .to_owned()
+    });
+    let user = "user:kilgore@kilgore.trout";
+    let listed = d.ok(&["auth", "list-sessions", "--user", user, "-o", "json"]);
+    let value = &cookie["tusk_session=".len()..];
+    assert!(
+        !listed.contains(value),
+        "the cookie must never be shown: {listed}"
+    );
+    let sessions = json(&listed);
+    let sessions = sessions.as_array().unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(sessions.len(), 1, "{listed}");
+    assert_eq!(sessions[0]["connector"], "test");
+    let id = sessions[0]["id"].as_str().unwrap_or_default().to_owned();
+    let text = d.ok(&["auth", "list-sessions", "--user", user]);
+    assert!(text.contains(&id) && text.contains("CONNECTOR"), "{text}");
+    let done = d.ok(&["auth", "revoke-sessions", "--user", user, "--id", &id]);
+    assert!(done.contains("1 session(s)"), "{done}");
+    assert!(
+        d.ok(&["auth", "list-sessions", "--user", user])
+            .contains("has no browser sessions")
+    );
+    // The browser's next silent sign-in is refused.
+    let error = block_on(async {
+        let r = http
+            .get(format!("{auth}&prompt=none"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        location(&r)
+    });
+    assert!(error.contains("error=login_required"), "{error}");
+}

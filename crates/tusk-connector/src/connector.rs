@@ -20,6 +20,11 @@ pub struct Identity {
     /// Opaque per-connector state for refresh, e.g. an upstream refresh
     /// token. Serialised as is, because the provider stores it.
     pub connector_data: Option<Secret<String>>,
+    /// The upstream ID token of a login (the `oidc` connector's), kept
+    /// with the provider's browser session to send as `id_token_hint` to
+    /// the upstream's `end_session_endpoint` on logout. Not refreshed.
+    #[serde(default)]
+    pub upstream_id_token: Option<Secret<String>>,
 }
 
 impl fmt::Debug for Identity {
@@ -34,6 +39,10 @@ impl fmt::Debug for Identity {
             .field(
                 "connector_data",
                 &self.connector_data.as_ref().map(|_| "***"),
+            )
+            .field(
+                "upstream_id_token",
+                &self.upstream_id_token.as_ref().map(|_| "***"),
             )
             .finish()
     }
@@ -95,6 +104,12 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// The service-provider metadata XML an IdP admin imports (the `saml`
     /// connector's); `None` for connectors that have none.
     fn sp_metadata(&self) -> Option<String> {
+        None
+    }
+    /// The upstream's RP-initiated logout endpoint (OIDC RP-Initiated
+    /// Logout 1.0 `end_session_endpoint`), when it advertises one: the
+    /// provider's logout continues there. `None` for connectors without.
+    fn end_session_endpoint(&self) -> Option<String> {
         None
     }
 }

@@ -227,6 +227,7 @@ impl Github {
             email_verified: true,
             groups: groups.unwrap_or_default(),
             connector_data: None,
+            upstream_id_token: None,
         })
     }
 

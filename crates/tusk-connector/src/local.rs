@@ -93,6 +93,7 @@ impl User {
                 Vec::new()
             },
             connector_data: None,
+            upstream_id_token: None,
         }
     }
 }

@@ -90,6 +90,9 @@ struct Upstream {
     token_url: String,
     jwks_url: String,
     userinfo_url: Option<String>,
+    /// RP-Initiated Logout, when discovery advertises it (an http(s) URL,
+    /// like the other endpoints).
+    end_session_url: Option<String>,
     algs: Vec<Alg>,
     pkce: Option<Pkce>,
     /// Whether discovery lists `offline_access` in `scopes_supported`.
@@ -160,6 +163,8 @@ struct Discovery {
     scopes_supported: Option<Vec<String>>,
     #[serde(default)]
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
 }
 
 impl Oidc {
@@ -551,6 +556,10 @@ impl Connector for Oidc {
         Some(self)
     }
 
+    fn end_session_endpoint(&self) -> Option<String> {
+        self.upstream().and_then(|u| u.end_session_url.clone())
+    }
+
     async fn open(&self) -> Result<(), Error> {
         let cfg = &self.cfg;
         let http = http::client(cfg, &self.resolve)
@@ -653,6 +662,9 @@ impl Connector for Oidc {
             token_url,
             jwks_url,
             userinfo_url,
+            end_session_url: doc
+                .end_session_endpoint
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
             algs,
             pkce,
             offline_access_supported: doc
@@ -820,6 +832,7 @@ impl CallbackConnector for Oidc {
             .refresh_token
             .filter(|t| !t.is_empty())
             .map(Secret::new);
+        identity.upstream_id_token = Some(Secret::new(raw.to_owned()));
         Ok(identity)
     }
 }

@@ -4,6 +4,7 @@
 //! Until the redirect URI is known to be registered, every failure is an
 //! error page and never a redirect (RFC 9700 §4.11: no open redirector).
 
+use crate::browser::{Browser, SessionCookie};
 use crate::error::{ErrorCode, Fault, OAuthError, PageError};
 use crate::params::Params;
 use crate::provider::{
@@ -14,12 +15,19 @@ use crate::throttle;
 use tusk_connector::{Identity, Scopes, UpstreamParams};
 use tusk_core::Secret;
 use tusk_core::audit::AuditEvent;
-use tusk_store::{AuthCode, AuthRequest, Claims, DeviceRequest, hash_token};
+use tusk_store::{AuthCode, AuthRequest, BrowserSession, Claims, DeviceRequest, hash_token};
 
 /// What the browser sees next after a successful step.
 pub enum Next {
     /// 302 to this URL.
     Redirect(String),
+    /// A login finished and started a browser session: set its cookie,
+    /// then 302 to `redirect` (the client's, with the code).
+    SignedIn {
+        redirect: String,
+        session: SessionCookie,
+        connector_id: String,
+    },
     /// Several connectors: show the chooser.
     Choose {
         request_id: String,
@@ -27,6 +35,16 @@ pub enum Next {
     },
     /// A device login is complete; show "you may close this window".
     DeviceApproved { client_name: String },
+}
+
+impl Next {
+    /// Where the browser goes next, for the two kinds of redirect.
+    pub fn redirect_url(&self) -> Option<&str> {
+        match self {
+            Next::Redirect(url) | Next::SignedIn { redirect: url, .. } => Some(url),
+            _ => None,
+        }
+    }
 }
 
 /// A redirect's query carries the authorization code (a credential until
@@ -48,6 +66,20 @@ impl std::fmt::Debug for Next {
                 .field("request_id", request_id)
                 .field("connectors", connectors)
                 .finish(),
+            Next::SignedIn {
+                redirect,
+                session,
+                connector_id,
+            } => {
+                let base = redirect
+                    .split_once('?')
+                    .map_or(redirect.as_str(), |(b, _)| b);
+                f.debug_struct("SignedIn")
+                    .field("redirect", &format!("{base}?…"))
+                    .field("session", session)
+                    .field("connector_id", connector_id)
+                    .finish()
+            }
             Next::DeviceApproved { client_name } => f
                 .debug_struct("DeviceApproved")
                 .field("client_name", client_name)
@@ -229,6 +261,19 @@ impl Provider {
         params: &Params,
         admit: impl FnOnce() -> Result<(), PageError>,
     ) -> Result<Next, AuthorizeError> {
+        self.authorize_browser(params, &Browser::default(), admit)
+            .await
+    }
+
+    /// `GET /auth` from a browser that may hold a session: a live session
+    /// answers without a login where the request allows it (OIDC Core
+    /// §3.1.2.1 `prompt`, `max_age`, `id_token_hint`).
+    pub async fn authorize_browser(
+        &self,
+        params: &Params,
+        browser: &Browser,
+        admit: impl FnOnce() -> Result<(), PageError>,
+    ) -> Result<Next, AuthorizeError> {
         let bad = |e: OAuthError| {
             bad_link(format!(
                 "malformed authorization request: {}",
@@ -304,24 +349,130 @@ impl Provider {
         if let Some(e) = too_long {
             return Err(back(e));
         }
-        let request = self
+        let mut request = self
             .validate_authorize(params, &client, &redirect_uri)
             .map_err(back)?;
         scopes::check_audience(self, &client.id, &request.scopes)
             .await
             .map_err(back)?;
-        let prompt = request.prompt.clone();
-        if prompt.split(' ').any(|p| p == "none") {
-            // tusk keeps no browser session, so a silent login is never possible.
+        let prompts: Vec<&str> = request
+            .prompt
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .collect();
+        let silent = prompts.contains(&"none");
+        if silent && prompts.len() > 1 {
             return Err(back(OAuthError::new(
-                ErrorCode::LoginRequired,
-                "the user must log in",
+                ErrorCode::InvalidRequest,
+                "prompt=none cannot be combined with other prompt values",
             )));
         }
         let preselect = params.get("connector_id").ok().flatten().map(str::to_owned);
+        let session = self.live_session(browser).await.map_err(back)?;
+        let hint = self.hint_subject(params).map_err(back)?;
+        let reuse = match &session {
+            Some(s) => self
+                .reusable(s, &request, &prompts, hint.as_deref(), preselect.as_deref())
+                .map(|()| s),
+            None => Err("the user must log in: there is no session".to_owned()),
+        };
+        match reuse {
+            Ok(s) => {
+                // Consent (`consent_required` for prompt=none) is decided
+                // here, before a code is issued, once consent exists.
+                admit()?;
+                self.touch_session(&s.id).await.map_err(back)?;
+                self.audit(AuditEvent::LoginSucceeded {
+                    user: tusk_core::audit::bounded(&audit_user(&s.claims)),
+                    connector: s.connector_id.clone(),
+                    client: request.client_id.clone(),
+                    address: client_address(),
+                })
+                .await;
+                let url = self
+                    .issue_code(
+                        &request,
+                        &s.connector_id,
+                        &s.claims,
+                        &s.connector_data,
+                        s.auth_time,
+                        Some(s),
+                    )
+                    .await?;
+                tracing::info!(client = %request.client_id, connector = %s.connector_id, "login answered from the browser session");
+                return Ok(Next::Redirect(url));
+            }
+            Err(why) if silent => {
+                return Err(back(OAuthError::new(ErrorCode::LoginRequired, why)));
+            }
+            Err(_) => {}
+        }
+        // A fresh login: it goes to the session's connector unless the
+        // client named one or asked to choose (`select_account`), and
+        // replaces the session when it succeeds.
+        let preselect = match prompts.contains(&"select_account") {
+            true => preselect,
+            false => preselect.or_else(|| session.as_ref().map(|s| s.connector_id.clone())),
+        };
+        if let Some(s) = &session {
+            request.prior_session = s.id.clone();
+        }
         admit()?;
         self.store.create(&request).await?;
         Ok(self.choose(&request.id, preselect.as_deref()))
+    }
+
+    /// The `sub` an `id_token_hint` names (expired ones accepted: the hint
+    /// names a user, it grants nothing). A hint that does not verify (forged,
+    /// or signed by a key retired since) names nobody: it matches no
+    /// session, so the user logs in (or `prompt=none` gets `login_required`).
+    fn hint_subject(&self, params: &Params) -> Result<Option<String>, OAuthError> {
+        let Some(hint) = params.get("id_token_hint")? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.verify_own(hint.as_bytes(), true)
+                .ok()
+                .and_then(|c| {
+                    c.get("sub")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Whether a live session may answer this request without a login;
+    /// if not, why (the `login_required` description).
+    fn reusable(
+        &self,
+        s: &BrowserSession,
+        request: &AuthRequest,
+        prompts: &[&str],
+        hint: Option<&str>,
+        preselect: Option<&str>,
+    ) -> Result<(), String> {
+        if prompts
+            .iter()
+            .any(|p| *p == "login" || *p == "select_account")
+        {
+            return Err("prompt asks for a new login".into());
+        }
+        if let Some(max_age) = request.max_age
+            && (max_age == 0 || self.now() - s.auth_time > max_age)
+        {
+            return Err("the session's login is older than max_age".into());
+        }
+        if hint.is_some_and(|h| h != crate::subject::encode(&s.claims.user_id, &s.connector_id)) {
+            return Err("the session's user is not the one id_token_hint names".into());
+        }
+        if preselect.is_some_and(|c| c != s.connector_id) {
+            return Err("the session was made with another login method".into());
+        }
+        if self.connector(&s.connector_id).is_err() {
+            return Err("the session's login method is unavailable".into());
+        }
+        Ok(())
     }
 
     fn validate_authorize(
@@ -387,6 +538,7 @@ impl Provider {
             claims: None,
             logged_in: false,
             device: String::new(),
+            prior_session: String::new(),
             expires_at: self.now() + self.settings.auth_request_ttl,
         })
     }
@@ -745,6 +897,50 @@ impl Provider {
                 .unwrap_or(client_id);
             return Ok(Next::DeviceApproved { client_name });
         }
+        let started = self
+            .start_session(
+                &request.prior_session,
+                connector_id,
+                &claims,
+                &connector_data,
+                identity.upstream_id_token.as_ref(),
+                now,
+            )
+            .await
+            .map_err(|e| PageError::internal(e.description))?;
+        let redirect = self
+            .issue_code(
+                &request,
+                connector_id,
+                &claims,
+                &connector_data,
+                now,
+                started.as_ref().map(|(_, s)| s),
+            )
+            .await?;
+        tracing::info!(client = %request.client_id, connector = %connector_id, "login succeeded");
+        Ok(match started {
+            Some((session, _)) => Next::SignedIn {
+                redirect,
+                session,
+                connector_id: connector_id.to_owned(),
+            },
+            None => Next::Redirect(redirect),
+        })
+    }
+
+    /// Stores a single-use code for a login (fresh, or answered from the
+    /// browser session `session`) and returns the redirect to the client.
+    async fn issue_code(
+        &self,
+        request: &AuthRequest,
+        connector_id: &str,
+        claims: &Claims,
+        connector_data: &Secret<String>,
+        auth_time: i64,
+        session: Option<&BrowserSession>,
+    ) -> Result<String, PageError> {
+        let now = self.now();
         let code = random_token(32);
         self.store
             .create(&AuthCode {
@@ -756,23 +952,24 @@ impl Provider {
                 code_challenge: request.code_challenge.clone(),
                 code_challenge_method: request.code_challenge_method.clone(),
                 connector_id: connector_id.to_owned(),
-                claims,
-                connector_data,
-                auth_time: now,
+                claims: claims.clone(),
+                connector_data: connector_data.clone(),
+                auth_time,
                 used: false,
                 family: String::new(),
+                browser_session: session.map(|s| s.id.clone()).unwrap_or_default(),
+                sid: session.map(|s| s.sid.clone()).unwrap_or_default(),
                 expires_at: now + self.settings.code_ttl,
             })
             .await?;
-        tracing::info!(client = %request.client_id, connector = %connector_id, "login succeeded");
-        Ok(Next::Redirect(with_query(
+        Ok(with_query(
             &request.redirect_uri,
             &[
                 ("code", &code),
                 ("state", &request.state),
                 ("iss", &self.settings.issuer),
             ],
-        )))
+        ))
     }
 }
 
@@ -879,5 +1076,6 @@ pub(crate) fn to_identity(c: &Claims, data: &Secret<String>) -> Identity {
         email_verified: c.email_verified,
         groups: c.groups.clone(),
         connector_data: (!data.is_empty()).then(|| data.clone()),
+        upstream_id_token: None,
     }
 }

@@ -37,11 +37,11 @@ pub struct Unsent {
     pub reason: NotSent,
 }
 
-/// The session id a refresh token's tokens carry as `sid`: its family.
-/// The one place that says so, for the logout tokens built from refresh
-/// records (`token::issue` puts the same value in the ID tokens).
+/// The session id a refresh token's tokens carry as `sid`
+/// (`token::sid_for`: the browser session, else the family), for the
+/// logout tokens built from refresh records.
 pub(crate) fn sid_for(rt: &RefreshToken) -> String {
-    rt.family.clone()
+    crate::token::sid_for(&rt.session, &rt.family).to_owned()
 }
 
 /// The sessions a refresh family's records describe: one per subject and

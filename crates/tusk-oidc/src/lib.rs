@@ -18,6 +18,7 @@
 //! - `backchannel`: OpenID Connect Back-Channel Logout: the logout token
 //!   and telling an ended session's clients; `logout_delivery`: the hook
 //!   the server wires to POST them (a leaf the provider holds).
+//! - `browser`: browser sessions (single sign-on): lookup, start, end.
 //! - `session`: userinfo, introspection, revocation, logout, device codes.
 //! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
@@ -25,6 +26,7 @@
 mod audit_context;
 pub mod authorize;
 pub mod backchannel;
+pub mod browser;
 mod claims;
 mod connectors;
 pub mod error;
@@ -46,12 +48,14 @@ pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use backchannel::{EndedSession, Unsent};
+pub use browser::{Browser, SessionCookie, SessionInfo};
 pub use error::{ErrorCode, Fault, Link, Links, OAuthError, PageError};
 pub use logout_delivery::{LogoutDelivery, LogoutMessage, NotSent};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;
 pub use provider::{
-    ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, with_client_address,
+    ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, SessionPolicy, Settings,
+    with_client_address,
 };
 pub use session::LogoutOutcome;
 pub use token::TokenResponse;

@@ -21,7 +21,7 @@ pub use crate::audit_context::with_client_address;
 pub(crate) use crate::audit_context::{audit_user, client_address};
 pub(crate) use crate::claims::identity_claims;
 pub use crate::redirect::{redirect_matches, with_query};
-pub use crate::settings::{ConnectorRetry, RefreshPolicy, Settings};
+pub use crate::settings::{ConnectorRetry, RefreshPolicy, SessionPolicy, Settings};
 pub use crate::slots::{CONNECTING_REASON, ConnectorConfig, ConnectorSlot, ConnectorState};
 
 /// Signing material parsed once per key change, never per signature.
@@ -144,6 +144,9 @@ impl Provider {
     pub async fn tick(&self) {
         if let Err(e) = self.refresh_keys().await {
             tracing::error!(error = %e, "signing key refresh failed; keeping the current keys");
+        }
+        if let Err(e) = self.sweep_sessions().await {
+            tracing::warn!(error = %e.description, "ending expired browser sessions failed");
         }
         match self.store.gc(self.now()).await {
             Ok(0) => {}

@@ -51,11 +51,11 @@ impl Provider {
                 "this is an access token; pass an ID token",
             ));
         }
-        let sid = claims
-            .get("sid")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if self.session_revoked(sid).await? {
+        let revoked = |key: &str| {
+            let id = claims.get(key).and_then(Value::as_str).unwrap_or_default();
+            self.session_revoked(id)
+        };
+        if revoked("sid").await? || revoked("family").await? {
             return Err(OAuthError::new(
                 ErrorCode::InvalidToken,
                 "the session of this ID token has been revoked",

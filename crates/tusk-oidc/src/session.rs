@@ -2,12 +2,13 @@
 //! RP-initiated logout, and the device authorization grant (RFC 8628).
 
 use crate::authorize::Next;
+use crate::browser::Browser;
 use crate::error::{ErrorCode, OAuthError, PageError};
 use crate::params::Params;
 use crate::provider::{Provider, random_token, redirect_matches, with_query};
 use crate::scopes;
 use serde_json::{Value, json};
-use tusk_store::{AuthRequest, DeviceRequest, RefreshToken, Revocation, hash_token};
+use tusk_store::{AuthRequest, DeviceRequest, PendingLogout, RefreshToken, Revocation, hash_token};
 
 /// RFC 8628 §6.1: no vowels (no words), no look-alikes.
 const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
@@ -33,9 +34,11 @@ impl Provider {
                 "this is an ID token, not an access token",
             ));
         }
-        for key in ["jti", "sid"] {
+        // A family is revoked under `sid:<family>` (its tokens' `sid` before
+        // browser sessions), so the access token's `family` is checked there.
+        for (key, prefix) in [("jti", "jti"), ("sid", "sid"), ("family", "sid")] {
             if let Some(v) = claims.get(key).and_then(Value::as_str) {
-                let id = format!("{key}:{v}");
+                let id = format!("{prefix}:{v}");
                 match self.store.get::<Revocation>(&id).await {
                     Ok(_) => {
                         return Err(OAuthError::new(
@@ -214,6 +217,20 @@ impl Provider {
         params: &Params,
         confirmed: bool,
     ) -> Result<LogoutOutcome, PageError> {
+        self.logout_browser(params, &Browser::default(), confirmed)
+            .await
+    }
+
+    /// `/logout` from a browser that may hold a session. Besides the
+    /// tokens the hint's `sid` names, it ends the browser's session and
+    /// every token issued through it, for every client (the server clears
+    /// the cookie).
+    pub async fn logout_browser(
+        &self,
+        params: &Params,
+        browser: &Browser,
+        confirmed: bool,
+    ) -> Result<LogoutOutcome, PageError> {
         let invalid = |detail: String| {
             PageError::bad_request(
                 "This sign-out link isn't valid",
@@ -275,20 +292,84 @@ impl Provider {
         if claims.is_none() && !confirmed {
             return Ok(LogoutOutcome::Confirm);
         }
-        if let Some(sid) = claims
+        let internal = |e: OAuthError| PageError::internal(e.description);
+        let sid = claims
             .as_ref()
             .and_then(|c| c.get("sid"))
-            .and_then(Value::as_str)
-        {
+            .and_then(Value::as_str);
+        if let Some(sid) = sid {
             self.revoke_family(sid, self.now())
                 .await
-                .map_err(|e| PageError::internal(e.description))?;
+                .map_err(internal)?;
+        }
+        let hint_sub = claims
+            .as_ref()
+            .and_then(|c| c.get("sub"))
+            .and_then(Value::as_str);
+        let session = self
+            .session_for_logout(browser, sid, hint_sub)
+            .await
+            .map_err(internal)?;
+        let target = match target {
+            Some(uri) if state.is_empty() => Some(uri),
+            Some(uri) => Some(with_query(&uri, &[("state", state)])),
+            None => None,
+        };
+        if let Some(session) = session {
+            self.end_session(&session, true).await.map_err(internal)?;
+            // The upstream IdP's own session ends too, when it advertises
+            // RP-initiated logout; it comes back to /logout/callback, which
+            // goes on to the client's registered URI.
+            if !session.upstream_end_session.is_empty() && !session.upstream_id_token.is_empty() {
+                let upstream_state = random_token(32);
+                self.store
+                    .create(&PendingLogout {
+                        id: hash_token(&upstream_state),
+                        target: target.clone().unwrap_or_default(),
+                        expires_at: self.now() + self.settings.auth_request_ttl,
+                    })
+                    .await?;
+                return Ok(LogoutOutcome::Redirect(with_query(
+                    &session.upstream_end_session,
+                    &[
+                        ("id_token_hint", session.upstream_id_token.expose()),
+                        (
+                            "post_logout_redirect_uri",
+                            &self.settings.url("/logout/callback"),
+                        ),
+                        ("state", &upstream_state),
+                    ],
+                )));
+            }
         }
         Ok(match target {
-            Some(uri) if state.is_empty() => LogoutOutcome::Redirect(uri),
-            Some(uri) => LogoutOutcome::Redirect(with_query(&uri, &[("state", state)])),
+            Some(uri) => LogoutOutcome::Redirect(uri),
             None => LogoutOutcome::Done,
         })
+    }
+
+    /// `GET <issuer>/logout/callback`: the upstream IdP's logout came
+    /// back; continue to where the client's logout asked to go. The
+    /// `state` is single use, and an unknown one only shows "logged out"
+    /// (never a redirect chosen by whoever sent the link).
+    pub async fn logout_callback(&self, params: &Params) -> Result<LogoutOutcome, PageError> {
+        let state = params
+            .get("state")
+            .map_err(|e| {
+                PageError::bad_request(
+                    "This sign-out link isn't valid",
+                    "The sign-in service sent back an incomplete sign-out response, so nothing more was changed. Go back to the application; if it keeps happening, tell your administrator and give them the reference below.",
+                    format!("malformed logout callback from the upstream identity provider: {}", e.description),
+                )
+            })?
+            .unwrap_or_default();
+        match self.store.take::<PendingLogout>(&hash_token(state)).await {
+            Ok(p) if p.expires_at > self.now() && !p.target.is_empty() => {
+                Ok(LogoutOutcome::Redirect(p.target))
+            }
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => Ok(LogoutOutcome::Done),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// `POST /device/code` (RFC 8628 §3.1).

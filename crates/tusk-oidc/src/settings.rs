@@ -17,6 +17,25 @@ pub struct RefreshPolicy {
     pub reuse_interval: i64,
 }
 
+/// Browser sessions (single sign-on): `None` turns them off, and every
+/// `/auth` logs in afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Seconds from the login after which the session ends regardless.
+    pub absolute_lifetime: i64,
+    /// Seconds without an `/auth` through the session after which it ends.
+    pub idle_timeout: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy {
+            absolute_lifetime: 24 * 3600,
+            idle_timeout: 8 * 3600,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// No trailing slash; byte-identical in discovery and tokens.
@@ -40,6 +59,8 @@ pub struct Settings {
     /// Workers and queue of the pool password hashes run on; read when the
     /// provider is created.
     pub password_hashing: tusk_connector::HashPoolSize,
+    /// Browser sessions; on by default.
+    pub sessions: Option<SessionPolicy>,
 }
 
 /// Exponential backoff for opening connectors: `initial`, doubling up to
@@ -79,6 +100,7 @@ impl Settings {
             connector_retry: ConnectorRetry::default(),
             audit_retention: 30 * 24 * 3600,
             password_hashing: tusk_connector::HashPoolSize::default(),
+            sessions: Some(SessionPolicy::default()),
         }
     }
 
@@ -118,5 +140,6 @@ pub(crate) fn discovery(s: &Settings) -> Value {
         // tokens, with `sid` (also in every ID token).
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
+        "prompt_values_supported": ["none", "login", "select_account"],
     })
 }

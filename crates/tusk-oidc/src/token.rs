@@ -49,8 +49,20 @@ pub(crate) struct Grant<'a> {
     pub connector_id: &'a str,
     pub nonce: &'a str,
     pub auth_time: i64,
-    /// The session id: the refresh token family, also `sid` in the tokens.
+    /// The refresh token family: what one login's tokens share, revoked
+    /// together.
     pub family: &'a str,
+    /// The `sid` of the browser session the login came through, empty
+    /// when there was none.
+    pub session: &'a str,
+}
+
+/// The `sid` claim of every token: the browser session the login came
+/// through (the same for every client of that session, as back-channel
+/// logout needs), or the refresh token family when there was none. Every
+/// `sid` is computed here.
+pub(crate) fn sid_for<'a>(session: &'a str, family: &'a str) -> &'a str {
+    if session.is_empty() { family } else { session }
 }
 
 impl Provider {
@@ -197,16 +209,26 @@ impl Provider {
             nonce: &record.nonce,
             auth_time: record.auth_time,
             family: &family,
+            session: &record.sid,
         };
         let refresh = self
             .new_refresh(&grant, &record.connector_data, now, now)
             .await?;
+        // The browser session learns which client got which family, so
+        // its logout ends them; a session ended meanwhile ends them now.
+        let session_live = record.browser_session.is_empty()
+            || self
+                .record_grant(&record.browser_session, &client.id, &family)
+                .await?;
         // This request won the single-use step, so it answers even when a
         // concurrent replay has already revoked the session: a race has
         // exactly one winner, never none. What it issues is dead anyway:
         // the revocation stands, and a refresh token created after it is
         // removed here (the access and ID tokens fail the revocation check).
-        if self.session_revoked(&family).await? {
+        if !session_live
+            || self.session_revoked(&family).await?
+            || self.session_revoked(&record.sid).await?
+        {
             self.revoke_family(&family, now).await?;
         }
         self.issue_audited(&grant, refresh, "code").await
@@ -271,7 +293,10 @@ impl Provider {
             Err(tusk_store::Error::NotFound { .. }) => return Err(invalid()),
             Err(e) => return Err(e.into()),
         };
-        if token.client_id != client.id || self.session_revoked(&token.family).await? {
+        if token.client_id != client.id
+            || self.session_revoked(&token.family).await?
+            || self.session_revoked(&token.session).await?
+        {
             return Err(invalid());
         }
         let policy = self.settings.refresh;
@@ -423,6 +448,7 @@ impl Provider {
                 obsoleted_by: None,
                 obsoleted_at: 0,
                 expires_at: token.expires_at,
+                session: token.session.clone(),
             })
             .await?;
         let grant = Grant {
@@ -433,6 +459,7 @@ impl Provider {
             nonce: "",
             auth_time: token.created_at,
             family: &token.family,
+            session: &token.session,
         };
         // Reuse detected by a concurrent request may have revoked the
         // session after this one claimed its token: the successor must not
@@ -539,6 +566,7 @@ impl Provider {
             nonce: "",
             auth_time: now,
             family: &family,
+            session: "",
         };
         let refresh = self
             .new_refresh(&grant, &request.connector_data, now, now)
@@ -584,6 +612,7 @@ impl Provider {
                     .refresh
                     .absolute_lifetime
                     .map(|l| created_at + l),
+                session: grant.session.to_owned(),
             })
             .await?;
         Ok(Some(token))
@@ -652,8 +681,10 @@ impl Provider {
         base.insert("iss".to_owned(), json!(self.settings.issuer));
         base.insert("iat".to_owned(), json!(now));
         base.insert("exp".to_owned(), json!(exp));
-        // The same value `backchannel::sid_for` gives logout tokens.
-        base.insert("sid".to_owned(), json!(g.family));
+        base.insert("sid".to_owned(), json!(sid_for(g.session, g.family)));
+        // The family too, since `sid` names the browser session when there
+        // is one: revoking a family must still deny its tokens.
+        base.insert("family".to_owned(), json!(g.family));
         identity_claims(&mut base, g.scopes, g.claims, g.connector_id);
 
         let mut access = base.clone();

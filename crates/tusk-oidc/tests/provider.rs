@@ -24,6 +24,8 @@ use tusk_store::{OidcClient, Store};
 
 #[path = "provider/backchannel.rs"]
 mod backchannel;
+#[path = "provider/sessions.rs"]
+mod sessions;
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
@@ -157,7 +159,7 @@ impl Env {
             .await
             .unwrap()
         {
-            PasswordOutcome::Next(Next::Redirect(url)) => url,
+            PasswordOutcome::Next(next) => next.redirect_url().unwrap().to_owned(),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -1035,13 +1037,13 @@ async fn a_broken_connector_does_not_take_the_others_down() {
     let u = url::Url::parse(&upstream).unwrap();
     assert_eq!(u.path(), "/dex/callback");
     let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
-    let Next::Redirect(back) =
+    let back =
         e.p.callback(None, &Params::from_pairs(pairs))
             .await
             .unwrap()
-    else {
-        panic!()
-    };
+            .redirect_url()
+            .unwrap()
+            .to_owned();
     assert!(
         back.starts_with(CONFIDENTIAL_REDIRECT) && back.contains("code="),
         "{back}"
@@ -1069,6 +1071,7 @@ async fn serve_fake_op(
         "jwks_uri": format!("{issuer}/keys"),
         "id_token_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
+        "end_session_endpoint": format!("{issuer}/session/end"),
     })
     .to_string();
     loop {
@@ -1381,7 +1384,7 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
         .1
         .into_owned();
     e.p.start_connector("test", &req).await.unwrap();
-    let PasswordOutcome::Next(Next::Redirect(back)) =
+    let PasswordOutcome::Next(back) =
         e.p.password_login(
             "test",
             &req,
@@ -1394,7 +1397,7 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
     else {
         panic!()
     };
-    let code = url::Url::parse(&back)
+    let code = url::Url::parse(back.redirect_url().unwrap())
         .unwrap()
         .query_pairs()
         .find(|(k, _)| k == "code")

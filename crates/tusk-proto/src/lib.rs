@@ -78,8 +78,26 @@ generated!(
 pub mod structs;
 
 /// tusk's own services: `tusk.resources.v1` registers projects and repos (2 RPCs);
-/// `tusk.audit.v1` reads the audit trail (1 RPC).
+/// `tusk.audit.v1` reads the audit trail (1 RPC); `tusk.sessions.v1` lists and revokes browser
+/// sessions (2 RPCs).
 pub mod tusk {
+    pub mod sessions {
+        #[allow(
+            clippy::all,
+            clippy::pedantic,
+            clippy::nursery,
+            clippy::unwrap_used,
+            clippy::expect_used,
+            clippy::panic,
+            missing_docs,
+            rustdoc::all,
+            unreachable_pub
+        )]
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/tusk.sessions.v1.rs"));
+        }
+    }
+
     pub mod audit {
         #[allow(
             clippy::all,

@@ -27,6 +27,10 @@ pub async fn provider_from_config(
         .parse()
         .unwrap_or(tusk_jose::Alg::ES256);
     settings.audit_retention = secs(config.provider.audit_retention);
+    settings.sessions = config.provider.sessions.map(|s| tusk_oidc::SessionPolicy {
+        absolute_lifetime: secs(s.absolute_lifetime),
+        idle_timeout: secs(s.idle_timeout),
+    });
     let size = |n: Option<u32>| n.and_then(|n| usize::try_from(n).ok());
     settings.password_hashing = tusk_oidc::HashPoolSize {
         workers: size(config.provider.password_hash_workers),

@@ -115,6 +115,11 @@ pub fn grpc_routes(state: &AppState) -> Routes {
                     crate::grpc::resources::ResourcesApi::new(svc.clone()),
                 ),
             )
+            .add_service(
+                tusk_proto::tusk::sessions::v1::sessions_server::SessionsServer::new(
+                    crate::grpc::sessions::SessionsApi::new(svc.clone()),
+                ),
+            )
             .add_service(tusk_proto::tusk::audit::v1::audit_server::AuditServer::new(
                 crate::grpc::audit::AuditApi::new(svc),
             ));

@@ -9,7 +9,8 @@
 //! - `tls`: [`TlsPem`], PEM parsing and the rustls acceptor (aws-lc-rs only).
 //! - `http`: [`router`], the HTTP routes, the gRPC routes and the
 //!   content-type switch between them.
-//! - `oidc`, `pages`, `ratelimit`: the provider's HTTP endpoints.
+//! - `oidc`, `pages`, `ratelimit`: the provider's HTTP endpoints;
+//!   `cookies`: its browser cookies (session, last login method).
 //! - `grpc`: the auth plane's services.
 //! - `backchannel`: POSTs the provider's back-channel logout tokens to
 //!   the clients, off the request path, retried and bounded.
@@ -30,6 +31,7 @@
 mod backchannel;
 mod bootstrap;
 pub mod client;
+mod cookies;
 pub mod errors;
 pub mod grpc;
 mod http;

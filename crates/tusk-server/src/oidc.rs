@@ -2,6 +2,7 @@
 //! handler parses the request, calls `tusk_oidc::Provider`, and renders the
 //! result; protocol rules live in tusk-oidc.
 
+use crate::cookies::{self, CookieJar};
 use crate::errors::{BAD_USER_CODE, WRONG_PASSWORD, oauth_error, rate_limited};
 use crate::pages::Pages;
 use crate::ratelimit::{Limiter, RateLimits};
@@ -34,11 +35,13 @@ struct Inner {
     authorize_limit: Limiter,
     /// The issuer's path (`/dex`), prefixed to links in pages.
     base: String,
+    cookies: CookieJar,
 }
 
 impl Oidc {
     pub fn new(provider: Arc<Provider>, pages: Pages, limits: RateLimits) -> Oidc {
         let base = url_path(&provider.settings().issuer);
+        let cookies = CookieJar::new(&provider.settings().issuer, &base);
         Oidc {
             inner: Arc::new(Inner {
                 provider,
@@ -47,6 +50,7 @@ impl Oidc {
                 token_limit: Limiter::per_minute(limits.token_per_minute),
                 authorize_limit: Limiter::per_minute(limits.authorize_per_minute),
                 base,
+                cookies,
             }),
         }
     }
@@ -105,6 +109,7 @@ pub fn routes(state: Oidc) -> Router {
         .route("/device", get(device_page).post(device_submit))
         .route("/device/auth/verify_code", post(device_submit))
         .route("/logout", get(logout_get).post(logout_post))
+        .route("/logout/callback", get(logout_callback))
         .with_state(state)
 }
 
@@ -182,12 +187,35 @@ impl Oidc {
     }
 
     fn next(&self, next: Next) -> Response {
+        self.next_in(next, &HeaderMap::new())
+    }
+
+    /// [`Self::next`] for a request whose cookies matter: the chooser puts
+    /// the login method the browser last used first.
+    fn next_in(&self, next: Next, request: &HeaderMap) -> Response {
         match next {
             Next::Redirect(url) => Redirect::to(&url).into_response(),
+            Next::SignedIn { redirect, session, connector_id } => {
+                let mut r = Redirect::to(&redirect).into_response();
+                let lifetime = self.inner.provider.settings().sessions.map_or(0, |p| p.absolute_lifetime);
+                let jar = &self.inner.cookies;
+                for cookie in [
+                    jar.set(cookies::SESSION, session.0.expose(), lifetime),
+                    jar.set(cookies::CONNECTOR, &encode(&connector_id), 365 * 24 * 3600),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    r.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                r
+            }
             Next::Choose { request_id, connectors } => {
-                let items: Vec<_> = connectors
+                let last = cookies::values(request, cookies::CONNECTOR).pop();
+                let mut items: Vec<_> = connectors
                     .iter()
                     .map(|c| {
+                        let last = last.as_deref() == Some(encode(&c.id).as_str());
                         // No reason reaches the page: it is the internal
                         // chain, which the log and /readyz hold.
                         json!({
@@ -196,9 +224,12 @@ impl Oidc {
                             "ok": c.status.is_ok(),
                             "fault": c.fault().map(tusk_oidc::Fault::as_str),
                             "href": format!("{}/auth/{}?req={}", self.inner.base, encode(&c.id), encode(&request_id)),
+                            "last": last,
                         })
                     })
                     .collect();
+                // A stable sort: the last used first, the rest as configured.
+                items.sort_by_key(|i| !i["last"].as_bool().unwrap_or(false));
                 self.inner.pages.render(StatusCode::OK, "chooser.html", minijinja::context! { connectors => items })
             }
             Next::DeviceApproved { client_name } => self.inner.pages.success(
@@ -227,17 +258,34 @@ fn too_many(title: &str, message: String, detail: &str) -> tusk_oidc::PageError 
     tusk_oidc::PageError::new(429, tusk_oidc::Fault::Transient, title, message, detail)
 }
 
-async fn authorize(State(s): State<Oidc>, ClientIp(ip): ClientIp, uri: Uri) -> Response {
-    authorize_raw(&s, ip, uri.query().unwrap_or_default().as_bytes()).await
+async fn authorize(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    authorize_raw(&s, ip, &headers, uri.query().unwrap_or_default().as_bytes()).await
 }
 
 /// OIDC Core §3.1.2.1: the authorization endpoint takes POST as well, with
 /// the same parameters as a form.
-async fn authorize_post(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
-    authorize_raw(&s, ip, &body).await
+async fn authorize_post(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    authorize_raw(&s, ip, &headers, &body).await
 }
 
-async fn authorize_raw(s: &Oidc, ip: IpAddr, raw: &[u8]) -> Response {
+/// The browser's session cookies, for the provider to look up.
+fn browser(headers: &HeaderMap) -> tusk_oidc::Browser {
+    tusk_oidc::Browser {
+        session_cookies: cookies::values(headers, cookies::SESSION),
+    }
+}
+
+async fn authorize_raw(s: &Oidc, ip: IpAddr, headers: &HeaderMap, raw: &[u8]) -> Response {
     use tusk_oidc::authorize::MAX_AUTHORIZE_QUERY;
     // Each valid request is stored until it expires, so anonymous callers
     // are limited in size and, per address, in requests stored (issue 11,
@@ -266,8 +314,10 @@ async fn authorize_raw(s: &Oidc, ip: IpAddr, raw: &[u8]) -> Response {
             )
         })
     };
-    match s.inner.provider.authorize_admitted(&params, admit).await {
-        Ok(next) => s.next(next),
+    let browser = browser(headers);
+    let answer = s.inner.provider.authorize_browser(&params, &browser, admit);
+    match tusk_oidc::with_client_address(ip.to_string(), answer).await {
+        Ok(next) => s.next_in(next, headers),
         Err(AuthorizeError::Page(e)) => {
             let mut r = s.page_error(&e);
             if let Some(v) = limited.and_then(|w| HeaderValue::from_str(&w.to_string()).ok()) {
@@ -720,17 +770,35 @@ async fn device_submit(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Byte
     }
 }
 
-async fn logout_inner(s: &Oidc, params: Result<Params, OAuthError>, confirmed: bool) -> Response {
+async fn logout_inner(
+    s: &Oidc,
+    headers: &HeaderMap,
+    params: Result<Params, OAuthError>,
+    confirmed: bool,
+) -> Response {
     let params = match params {
         Ok(p) => p,
         Err(e) => return s.page_error(&bad_page(e)),
     };
-    match s.inner.provider.logout(&params, confirmed).await {
-        Ok(LogoutOutcome::Redirect(url)) => Redirect::to(&url).into_response(),
-        Ok(LogoutOutcome::Done) => s
-            .inner
-            .pages
-            .success("Logged out", "You have been logged out."),
+    // The session cookie goes whenever the logout happened.
+    let cleared = |mut r: Response| {
+        if let Some(c) = s.inner.cookies.set(cookies::SESSION, "", 0) {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+        r
+    };
+    match s
+        .inner
+        .provider
+        .logout_browser(&params, &browser(headers), confirmed)
+        .await
+    {
+        Ok(LogoutOutcome::Redirect(url)) => cleared(Redirect::to(&url).into_response()),
+        Ok(LogoutOutcome::Done) => cleared(
+            s.inner
+                .pages
+                .success("Logged out", "You have been logged out."),
+        ),
         Ok(LogoutOutcome::Confirm) => {
             let hidden: Vec<(String, String)> = params
                 .pairs()
@@ -758,11 +826,28 @@ async fn logout_inner(s: &Oidc, params: Result<Params, OAuthError>, confirmed: b
     }
 }
 
-async fn logout_get(State(s): State<Oidc>, uri: Uri) -> Response {
-    logout_inner(&s, query(&uri), false).await
+async fn logout_get(State(s): State<Oidc>, headers: HeaderMap, uri: Uri) -> Response {
+    logout_inner(&s, &headers, query(&uri), false).await
 }
 
-async fn logout_post(State(s): State<Oidc>, uri: Uri, body: Bytes) -> Response {
+async fn logout_post(State(s): State<Oidc>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
     let confirmed = query(&uri).is_ok_and(|q| q.get("confirm").ok().flatten() == Some("1"));
-    logout_inner(&s, Params::parse(&body), confirmed).await
+    logout_inner(&s, &headers, Params::parse(&body), confirmed).await
+}
+
+/// The upstream IdP's logout returns here (register `<issuer>/logout/callback`
+/// as a post-logout redirect URI at the IdP).
+async fn logout_callback(State(s): State<Oidc>, uri: Uri) -> Response {
+    let params = match query(&uri) {
+        Ok(p) => p,
+        Err(e) => return s.page_error(&bad_page(e)),
+    };
+    match s.inner.provider.logout_callback(&params).await {
+        Ok(LogoutOutcome::Redirect(url)) => Redirect::to(&url).into_response(),
+        Ok(_) => s
+            .inner
+            .pages
+            .message("Logged out", "You have been logged out."),
+        Err(e) => s.page_error(&e),
+    }
 }

@@ -2243,6 +2243,8 @@ mod storm;
 
 #[path = "server/backchannel.rs"]
 mod backchannel;
+#[path = "server/sessions.rs"]
+mod sessions;
 
 /// The audit trail and the operator metrics, through a real server with
 /// the provider and the auth plane: a login, a token exchange and a

@@ -106,6 +106,9 @@ pub struct AuthRequest {
     /// Set when the login approves a device request (RFC 8628): the hash
     /// id of that request. Such a request has no redirect URI.
     pub device: String,
+    /// The id (cookie hash) of the browser session the browser held when
+    /// the request began, which a successful login replaces.
+    pub prior_session: String,
     pub expires_at: i64,
 }
 
@@ -130,6 +133,11 @@ pub struct AuthCode {
     pub used: bool,
     /// The session (refresh token family) the code's tokens belong to.
     pub family: String,
+    /// The browser session the login came through: its record id (the
+    /// cookie's hash, to record the client and family on exchange) and
+    /// its public `sid`. Empty for a login without a browser session.
+    pub browser_session: String,
+    pub sid: String,
     pub expires_at: i64,
 }
 
@@ -155,6 +163,10 @@ pub struct RefreshToken {
     pub obsoleted_by: Option<String>,
     pub obsoleted_at: i64,
     pub expires_at: Option<i64>,
+    /// The `sid` of the browser session this family was issued through
+    /// (the same for every client of that session), empty when the login
+    /// had none (device flow, sessions off): then `sid` is the family.
+    pub session: String,
 }
 
 /// An RFC 8628 device authorization. `id` is `hash_token(device_code)`;
@@ -175,6 +187,57 @@ pub struct DeviceRequest {
     /// Seconds the client must wait between polls (grows on `slow_down`).
     pub interval: i64,
     pub last_poll: i64,
+    pub expires_at: i64,
+}
+
+/// A browser session at the provider (single sign-on). `id` is
+/// `hash_token` of the cookie value, which is never stored; the owner is
+/// the Pachyderm subject (`user:<email>`), so revoking a user's tokens
+/// removes it with `delete_by_owner`. Sealed: it holds the upstream's
+/// refresh state and ID token.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrowserSession {
+    pub id: String,
+    /// The public id: `sid` in ID tokens, what `tusk auth list-sessions`
+    /// shows and revokes by. Random, unrelated to the cookie.
+    pub sid: String,
+    /// Earlier `sid`s this session replaced on a re-login by the same
+    /// user; their clients' tokens end with this session.
+    pub previous_sids: Vec<String>,
+    pub owner: String,
+    /// The issuer the session belongs to: a cookie presented to another
+    /// issuer sharing the store is ignored.
+    pub issuer: String,
+    pub connector_id: String,
+    pub claims: Claims,
+    pub connector_data: Secret<String>,
+    /// The upstream ID token, sent as `id_token_hint` to its
+    /// `end_session_endpoint` on logout.
+    pub upstream_id_token: Secret<String>,
+    pub upstream_end_session: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_seen: i64,
+    /// Absolute end; the idle end is `last_seen + idle_timeout`.
+    pub absolute_expiry: i64,
+    pub idle_expiry: i64,
+    /// Clients that received tokens through the session.
+    pub clients: Vec<String>,
+    /// The refresh-token families issued through the session.
+    pub families: Vec<String>,
+}
+
+/// A logout waiting for the upstream IdP's logout to come back to
+/// `<issuer>/logout/callback`. `id` is `hash_token` of the `state` sent
+/// upstream; `target` is where the browser goes then (the client's
+/// registered `post_logout_redirect_uri` with its `state`, or empty for
+/// the "logged out" page). Taken once.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingLogout {
+    pub id: String,
+    pub target: String,
     pub expires_at: i64,
 }
 
@@ -293,6 +356,7 @@ pub const SEALED_KINDS: &[&str] = &[
     AuthConfig::KIND,
     EnterpriseState::KIND,
     PendingLogin::KIND,
+    BrowserSession::KIND,
 ];
 /// Failed password logins counted for throttling, per account or per
 /// (account, client address) pair. Kept in the store so every replica
@@ -361,6 +425,18 @@ record!(
     "auth_token",
     owner = |r| Some(r.subject.clone()),
     expires = |r| r.expires_at
+);
+record!(
+    BrowserSession,
+    "browser_session",
+    sealed = true,
+    owner = |r| Some(r.owner.clone()),
+    expires = |r| Some(r.absolute_expiry.min(r.idle_expiry))
+);
+record!(
+    PendingLogout,
+    "pending_logout",
+    expires = |r| Some(r.expires_at)
 );
 record!(RoleBinding, "role_binding");
 record!(Revocation, "revocation", expires = |r| Some(r.expires_at));

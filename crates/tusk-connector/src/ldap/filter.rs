@@ -201,6 +201,7 @@ pub fn identity(config: &Config, entry: &Entry) -> Result<Identity, String> {
         email_verified: true,
         groups: Vec::new(),
         connector_data: None,
+        upstream_id_token: None,
     })
 }
 

@@ -96,6 +96,7 @@ pub(crate) fn identity(cfg: &Config, claims: &Map<String, Value>) -> Result<Iden
         email_verified,
         groups,
         connector_data: None,
+        upstream_id_token: None,
     })
 }
 

@@ -40,7 +40,7 @@ use loader::{Loader, text_of};
 use lookup::Values;
 pub use model::{
     ClientSpec, Config, ENV_VARS, Input, Loaded, MIN_CLIENT_SECRET_BYTES, ProviderSettings,
-    SecretSource, SourceText, TlsPem,
+    SecretSource, SessionSettings, SourceText, TlsPem,
 };
 use schema::{Ctx, check_map};
 use tables::VALUES;

@@ -157,6 +157,18 @@ pub struct ProviderSettings {
     /// Password checks that may wait for a worker before new ones are
     /// refused with 429 (`tusk.passwordHashing.queue`); `None`: 16 per worker.
     pub password_hash_queue: Option<u32>,
+    /// Browser sessions at the provider (`tusk.sessions`); `None` when
+    /// `enabled: false`.
+    pub sessions: Option<SessionSettings>,
+}
+
+/// `tusk.sessions`: how long a browser stays signed in at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// From the login, however active (`absoluteLifetime`, 24h).
+    pub absolute_lifetime: Duration,
+    /// Without a sign-in through the session (`idleTimeout`, 8h).
+    pub idle_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -269,6 +281,10 @@ impl Config {
             "tls": self.tls.as_ref().map(|t| serde_json::json!({"origin": t.origin, "privateKey": "***"})),
             "pachdRedirectURI": self.pachd_redirect_uri,
             "auditRetentionSeconds": self.provider.audit_retention.as_secs(),
+            "sessions": self.provider.sessions.map(|s| serde_json::json!({
+                "absoluteLifetimeSeconds": s.absolute_lifetime.as_secs(),
+                "idleTimeoutSeconds": s.idle_timeout.as_secs(),
+            })),
         })
     }
 }

@@ -185,6 +185,17 @@ pub(super) static TUSK_PASSWORD_HASHING: Schema = Schema {
     obsolete: &[],
 };
 
+pub(super) static TUSK_SESSIONS: Schema = Schema {
+    fields: &[
+        f("enabled", Kind::Bool),
+        f("absoluteLifetime", Kind::Duration),
+        f("idleTimeout", Kind::Duration),
+    ],
+    strictness: Strictness::Strict,
+    misplaced: &[],
+    obsolete: &[],
+};
+
 pub(super) static TUSK_DATABASE: Schema = Schema {
     fields: &[f("acquireTimeout", Kind::Duration)],
     strictness: Strictness::Strict,
@@ -206,6 +217,7 @@ pub(super) static TUSK_SECTION: Schema = Schema {
         f("server", Kind::Map(&TUSK_SERVER)),
         f("database", Kind::Map(&TUSK_DATABASE)),
         f("passwordHashing", Kind::Map(&TUSK_PASSWORD_HASHING)),
+        f("sessions", Kind::Map(&TUSK_SESSIONS)),
     ],
     strictness: Strictness::Strict,
     misplaced: &[],

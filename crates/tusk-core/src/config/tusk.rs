@@ -5,7 +5,7 @@
 use super::cidr::Cidr;
 use super::loader::Loader;
 use super::lookup::Values;
-use super::model::ProviderSettings;
+use super::model::{ProviderSettings, SessionSettings};
 use crate::yaml::{Pos, Value};
 use std::time::Duration;
 
@@ -123,7 +123,9 @@ impl Loader<'_> {
             None => Duration::from_secs(2),
         };
         let branding = self.branding(v);
+        let sessions = self.sessions(v);
         ProviderSettings {
+            sessions,
             signing_algorithm: algorithm,
             key_rotation_period: v
                 .dur_at(&["tusk", "signing", "rotationPeriod"])
@@ -155,6 +157,50 @@ impl Loader<'_> {
             password_hash_workers,
             password_hash_queue,
         }
+    }
+
+    /// `tusk.sessions`: on unless `enabled: false`; each lifetime at least
+    /// a minute, and the idle limit no longer than the absolute one (it
+    /// would never apply).
+    fn sessions(&mut self, v: Values<'_>) -> Option<SessionSettings> {
+        if !v.bool_at(&["tusk", "sessions", "enabled"], true) {
+            return None;
+        }
+        let at = |this: &mut Self, key: &str, default: u64| {
+            let path = ["tusk", "sessions", key];
+            match v.dur_at(&path) {
+                Some(d) if d < Duration::from_secs(60) => {
+                    this.ctx.error(
+                        v.get(&path).map_or(Pos::default(), |n| n.pos),
+                        &format!("tusk.sessions.{key}"),
+                        format!("{} s is shorter than a minute", d.as_secs_f64()),
+                        Some("use a duration of a minute or more, such as 8h; to turn sessions off, set tusk.sessions.enabled: false".into()),
+                    );
+                    Duration::from_secs(default)
+                }
+                Some(d) => d,
+                None => Duration::from_secs(default),
+            }
+        };
+        let absolute_lifetime = at(self, "absoluteLifetime", 24 * 3600);
+        let idle_timeout = at(self, "idleTimeout", 8 * 3600);
+        if idle_timeout > absolute_lifetime {
+            self.ctx.error(
+                v.get(&["tusk", "sessions", "idleTimeout"])
+                    .map_or(Pos::default(), |n| n.pos),
+                "tusk.sessions.idleTimeout",
+                format!(
+                    "the idle timeout ({} s) is longer than the absolute lifetime ({} s), so it would never apply",
+                    idle_timeout.as_secs(),
+                    absolute_lifetime.as_secs()
+                ),
+                Some("make tusk.sessions.idleTimeout at most tusk.sessions.absoluteLifetime".into()),
+            );
+        }
+        Some(SessionSettings {
+            absolute_lifetime,
+            idle_timeout,
+        })
     }
 
     /// `tusk.passwordHashing.<key>` if set: an integer in `range`, else an

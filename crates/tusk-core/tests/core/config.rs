@@ -1229,3 +1229,49 @@ fn backchannel_logout_uris_are_checked() {
         ]),
     );
 }
+
+/// `tusk.sessions`: on by default (24 h absolute, 8 h idle), off with
+/// `enabled: false`, lifetimes of a minute or more, idle within absolute.
+#[test]
+fn browser_sessions() {
+    check(
+        &[SEED_YAML],
+        &[],
+        Ok(&[r#""sessions":{"absoluteLifetimeSeconds":86400,"idleTimeoutSeconds":28800}"#]),
+    );
+    check(
+        &[
+            SEED_YAML,
+            "tusk:\n  sessions:\n    absoluteLifetime: 12h\n    idleTimeout: 30m\n",
+        ],
+        &[],
+        Ok(&[r#""sessions":{"absoluteLifetimeSeconds":43200,"idleTimeoutSeconds":1800}"#]),
+    );
+    check(
+        &[SEED_YAML, "tusk:\n  sessions:\n    enabled: false\n"],
+        &[],
+        Ok(&[r#""sessions":null"#]),
+    );
+    check(
+        &[SEED_YAML, "tusk:\n  sessions:\n    idleTimeout: 10s\n"],
+        &[],
+        Err(&[
+            "tusk.sessions.idleTimeout",
+            "shorter than a minute",
+            "enabled: false",
+        ]),
+    );
+    check(
+        &[
+            SEED_YAML,
+            "tusk:\n  sessions:\n    absoluteLifetime: 1h\n    idleTimeout: 2h\n",
+        ],
+        &[],
+        Err(&["tusk.sessions.idleTimeout", "would never apply"]),
+    );
+    check(
+        &[SEED_YAML, "tusk:\n  sessions:\n    idle: 2h\n"],
+        &[],
+        Err(&["tusk.sessions.idle"]),
+    );
+}

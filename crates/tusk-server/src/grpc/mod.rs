@@ -9,6 +9,7 @@ pub mod auth;
 pub mod enterprise;
 pub mod identity;
 pub mod resources;
+pub mod sessions;
 pub mod version;
 
 use http::StatusCode;
