@@ -27,6 +27,14 @@ pub enum Next {
     },
     /// A device login is complete; show "you may close this window".
     DeviceApproved { client_name: String },
+    /// The user cancelled a device login (or denied its consent); the
+    /// device's poll now answers `access_denied`.
+    DeviceDenied { client_name: String },
+    /// RFC 8628 §5.4: before any credentials, "Sign in to *client* with
+    /// code XXXX-XXXX?", answered by a POST carrying `token`.
+    ConfirmDevice(crate::device_confirm::DeviceConfirm),
+    /// Ask the user to allow the client its scopes.
+    Consent(crate::consent::ConsentPage),
 }
 
 /// A redirect's query carries the authorization code (a credential until
@@ -52,6 +60,12 @@ impl std::fmt::Debug for Next {
                 .debug_struct("DeviceApproved")
                 .field("client_name", client_name)
                 .finish(),
+            Next::DeviceDenied { client_name } => f
+                .debug_struct("DeviceDenied")
+                .field("client_name", client_name)
+                .finish(),
+            Next::ConfirmDevice(c) => f.debug_tuple("ConfirmDevice").field(c).finish(),
+            Next::Consent(c) => f.debug_tuple("Consent").field(c).finish(),
         }
     }
 }
@@ -354,6 +368,9 @@ impl Provider {
             claims: None,
             logged_in: false,
             device: String::new(),
+            device_confirmed: false,
+            form_token: String::new(),
+            connector_data: Secret::default(),
             expires_at: self.now() + self.settings.auth_request_ttl,
         })
     }
@@ -388,10 +405,35 @@ impl Provider {
             )
         };
         match self.store.get::<AuthRequest>(id).await {
-            Ok(r) if r.expires_at > self.now() => Ok(r),
+            // A request waiting for consent is past its login steps.
+            Ok(r) if r.expires_at > self.now() && !r.logged_in => {
+                if !r.device.is_empty() && !r.device_confirmed {
+                    // The login of a device request starts only from its
+                    // confirmation page, which shows the code (RFC 8628 §5.4).
+                    return Err(page(
+                        "Confirm the code first",
+                        "this device login has not been confirmed",
+                        "open the device's link and confirm its code before signing in",
+                    ));
+                }
+                Ok(r)
+            }
             Ok(_) | Err(tusk_store::Error::NotFound { .. }) => Err(expired()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The client's redirect URI carrying `error` (RFC 6749 §4.1.2.1).
+    pub(crate) fn error_redirect(&self, request: &AuthRequest, e: &OAuthError) -> String {
+        with_query(
+            &request.redirect_uri,
+            &[
+                ("error", e.code.as_str()),
+                ("error_description", &e.description),
+                ("state", &request.state),
+                ("iss", &self.settings.issuer),
+            ],
+        )
     }
 
     /// `GET /auth/{connector}?req=ID`: remember the choice, then go to the
@@ -652,7 +694,6 @@ impl Provider {
             }
             Err(e) => return Err(e.into()),
         };
-        let now = self.now();
         let claims = to_claims(&identity);
         self.audit(AuditEvent::LoginSucceeded {
             user: tusk_core::audit::bounded(&audit_user(&claims)),
@@ -662,6 +703,26 @@ impl Provider {
         })
         .await;
         let connector_data = identity.connector_data.clone().unwrap_or_default();
+        if let Some(next) = self
+            .consent_step(&request, connector_id, &claims, &connector_data)
+            .await?
+        {
+            return Ok(next);
+        }
+        self.complete_login(request, connector_id, claims, connector_data)
+            .await
+    }
+
+    /// The login is done and allowed: approve the device request, or
+    /// redirect to the client with a code.
+    pub(crate) async fn complete_login(
+        &self,
+        request: AuthRequest,
+        connector_id: &str,
+        claims: Claims,
+        connector_data: Secret<String>,
+    ) -> Result<Next, PageError> {
+        let now = self.now();
         if !request.device.is_empty() {
             let client_id = request.client_id.clone();
             self.store
@@ -681,11 +742,8 @@ impl Provider {
                     ),
                     other => other.into(),
                 })?;
-            let client_name = self
-                .client(&client_id)
-                .await?
-                .map(|c| c.name)
-                .unwrap_or(client_id);
+            let client = self.client(&client_id).await?;
+            let client_name = crate::consent::display_name(client.as_ref(), &client_id);
             return Ok(Next::DeviceApproved { client_name });
         }
         let code = random_token(32);

@@ -15,6 +15,8 @@
 //! - `token`: client authentication and the code, refresh and device grants.
 //! - `observer`: the hook the provider tells of identities a refresh
 //!   re-read upstream (the server wires the auth plane to it).
+//! - `consent`: the consent rule, remembered grants, the Allow/Deny answer.
+//! - `device_confirm`: a device login's "Sign in to … with code …?" step.
 //! - `session`: userinfo, introspection, revocation, logout, device codes.
 //! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
@@ -23,6 +25,8 @@ mod audit_context;
 pub mod authorize;
 mod claims;
 mod connectors;
+pub mod consent;
+pub mod device_confirm;
 pub mod error;
 mod keys;
 pub mod observer;
@@ -39,6 +43,8 @@ pub mod subject;
 pub mod throttle;
 pub mod token;
 
+pub use consent::{ConsentPage, ScopeWords};
+pub use device_confirm::DeviceConfirm;
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use error::{ErrorCode, OAuthError, PageError};
 pub use observer::{IdentityObserver, RefreshedIdentity};

@@ -37,6 +37,11 @@ impl Pages {
             ("chooser.html", include_str!("../templates/chooser.html")),
             ("password.html", include_str!("../templates/password.html")),
             ("device.html", include_str!("../templates/device.html")),
+            (
+                "device_confirm.html",
+                include_str!("../templates/device_confirm.html"),
+            ),
+            ("consent.html", include_str!("../templates/consent.html")),
             ("message.html", include_str!("../templates/message.html")),
             ("error.html", include_str!("../templates/error.html")),
         ] {

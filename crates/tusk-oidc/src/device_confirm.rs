@@ -1,0 +1,125 @@
+//! RFC 8628 §5.4: a device login starts with "Sign in to *client* with
+//! code XXXX-XXXX?", before any credentials, so a link someone else sent
+//! (the `verification_uri_complete` of *their* device) cannot be
+//! approved without the user seeing what they approve.
+//!
+//! Opening the page (GET) only stores an unconfirmed auth request; every
+//! login step refuses such a request (`authorize::pending_request`), and
+//! only a POST carrying the page's single-use token confirms or cancels.
+
+use crate::authorize::Next;
+use crate::error::PageError;
+use crate::provider::Provider;
+use tusk_store::{AuthRequest, hash_token};
+
+/// The confirmation page's content. `token` is the single-use answer
+/// token; it is bound to `request_id`'s auth request.
+#[derive(Clone)]
+pub struct DeviceConfirm {
+    pub request_id: String,
+    pub token: String,
+    pub client_id: String,
+    pub client_name: String,
+    /// The user code as the device shows it, `XXXX-XXXX`.
+    pub user_code: String,
+}
+
+impl std::fmt::Debug for DeviceConfirm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceConfirm")
+            .field("request_id", &self.request_id)
+            .field("token", &"***")
+            .field("client_id", &self.client_id)
+            .field("user_code", &self.user_code)
+            .finish()
+    }
+}
+
+/// `ABCDEFGH` as the device shows it: `ABCD-EFGH`.
+pub(crate) fn display_code(code: &str) -> String {
+    match (code.get(..4), code.get(4..)) {
+        (Some(a), Some(b)) => format!("{a}-{b}"),
+        _ => code.to_owned(),
+    }
+}
+
+impl Provider {
+    /// `POST /device/confirm`: Continue (`proceed`) starts the login for
+    /// the device request; Cancel denies it, so the device's poll answers
+    /// `access_denied`.
+    pub async fn device_confirm(
+        &self,
+        request_id: &str,
+        token: &str,
+        proceed: bool,
+    ) -> Result<Next, PageError> {
+        let stale = || {
+            PageError::bad_request(
+                "Code expired",
+                "this confirmation has expired or was already answered",
+                "open the device's link again, or type its code at the device page",
+            )
+        };
+        let forged = || {
+            PageError::bad_request(
+                "Invalid confirmation",
+                "the answer does not belong to this confirmation page",
+                "confirm on the page tusk showed; open the device's link again",
+            )
+        };
+        let request = match self.store.get::<AuthRequest>(request_id).await {
+            Ok(r) if r.expires_at > self.now() && !r.device.is_empty() => r,
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => return Err(stale()),
+            Err(e) => return Err(e.into()),
+        };
+        let expected = hash_token(token);
+        let matches = |r: &AuthRequest| {
+            !r.device_confirmed
+                && !r.form_token.is_empty()
+                && tusk_core::ct_eq(expected.as_bytes(), r.form_token.as_bytes())
+        };
+        if !matches(&request) {
+            return Err(forged());
+        }
+        if !proceed {
+            let request = match self.store.take::<AuthRequest>(request_id).await {
+                Ok(r) => r,
+                Err(tusk_store::Error::NotFound { .. }) => return Err(stale()),
+                Err(e) => return Err(e.into()),
+            };
+            tracing::info!(client = %request.client_id, "device login cancelled");
+            return self.deny(&request).await;
+        }
+        // Compare-and-swap: of two answers racing with the same token,
+        // one confirms and the other finds the token spent.
+        let mut spent = false;
+        self.store
+            .update::<AuthRequest, _>(request_id, |r| {
+                spent = !matches(r);
+                if spent {
+                    return Ok(());
+                }
+                r.device_confirmed = true;
+                r.form_token.clear();
+                Ok(())
+            })
+            .await
+            .map_err(|e| match e {
+                tusk_store::Error::NotFound { .. } => stale(),
+                other => other.into(),
+            })?;
+        if spent {
+            return Err(forged());
+        }
+        Ok(self.choose(request_id, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_are_shown_with_a_dash() {
+        assert_eq!(super::display_code("BCDFGHJK"), "BCDF-GHJK");
+        assert_eq!(super::display_code("BCD"), "BCD");
+    }
+}
