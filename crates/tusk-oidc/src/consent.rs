@@ -381,9 +381,21 @@ mod tests {
         check(false, "", "openid", "openid email", Decision::Skip);
         check(false, "", "openid email", "openid email", Decision::Skip);
         // New scopes ask again, for the new ones only.
-        check(false, "", "openid email groups", "openid email", ask("groups"));
+        check(
+            false,
+            "",
+            "openid email groups",
+            "openid email",
+            ask("groups"),
+        );
         // prompt=consent asks for every requested scope.
-        check(false, "consent", "openid email", "openid email", ask("openid email"));
+        check(
+            false,
+            "consent",
+            "openid email",
+            "openid email",
+            ask("openid email"),
+        );
         check(false, "login consent", "openid", "openid", ask("openid"));
         // prompt=none: consent_required instead of a page...
         check(false, "none", "openid email", "openid", Decision::Refuse);

@@ -43,9 +43,9 @@ pub mod subject;
 pub mod throttle;
 pub mod token;
 
+pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use consent::{ConsentPage, ScopeWords};
 pub use device_confirm::DeviceConfirm;
-pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use error::{ErrorCode, OAuthError, PageError};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;

@@ -737,7 +737,11 @@ async fn device_flow_pending_slow_down_approve_and_expire() {
     // until it is answered no login step runs on the request.
     assert_eq!(confirm.client_name, "App");
     assert_eq!(confirm.user_code, user_code);
-    assert!(e.p.start_connector("test", &confirm.request_id).await.is_err());
+    assert!(
+        e.p.start_connector("test", &confirm.request_id)
+            .await
+            .is_err()
+    );
     assert!(
         e.p.device_confirm(&confirm.request_id, "forged", true)
             .await

@@ -67,10 +67,16 @@ async fn an_untrusted_client_asks_once_and_the_grant_is_remembered() {
     assert_eq!(c.client_name, "Third Party Notebook");
     assert_eq!(asked(&c), ["openid", "email", "offline_access"]);
     let words: Vec<&str> = c.scopes.iter().map(|s| s.words.as_str()).collect();
-    assert!(words.contains(&"Stay signed in (offline access)"), "{words:?}");
+    assert!(
+        words.contains(&"Stay signed in (offline access)"),
+        "{words:?}"
+    );
     assert!(words.contains(&"Know your email address"), "{words:?}");
     // Allow: the client gets a code that exchanges for tokens.
-    let Next::Redirect(back) = e.p.consent_answer(&c.request_id, &c.token, true).await.unwrap()
+    let Next::Redirect(back) =
+        e.p.consent_answer(&c.request_id, &c.token, true)
+            .await
+            .unwrap()
     else {
         panic!()
     };
@@ -102,10 +108,7 @@ async fn an_untrusted_client_asks_once_and_the_grant_is_remembered() {
     e.p.consent_answer(&c.request_id, &c.token, true)
         .await
         .unwrap();
-    let grants =
-        e.p.grants_of("user:kilgore@kilgore.trout")
-            .await
-            .unwrap();
+    let grants = e.p.grants_of("user:kilgore@kilgore.trout").await.unwrap();
     assert_eq!(grants.len(), 1);
     assert_eq!(
         grants[0].scopes,
@@ -129,7 +132,10 @@ async fn an_untrusted_client_asks_once_and_the_grant_is_remembered() {
 async fn deny_sends_access_denied_to_the_client_and_remembers_nothing() {
     let e = env().await;
     let c = consent_page(e.third("openid email", "").await);
-    let Next::Redirect(back) = e.p.consent_answer(&c.request_id, &c.token, false).await.unwrap()
+    let Next::Redirect(back) =
+        e.p.consent_answer(&c.request_id, &c.token, false)
+            .await
+            .unwrap()
     else {
         panic!()
     };
@@ -200,10 +206,7 @@ async fn trusted_clients_never_ask() {
         }
     }
     // The audience scope is worded as the peer's access.
-    let c = consent_page(
-        e.third("openid audience:server:client_id:pachd", "")
-            .await,
-    );
+    let c = consent_page(e.third("openid audience:server:client_id:pachd", "").await);
     assert_eq!(c.scopes[1].words, "Access Pachyderm as you");
 }
 
@@ -266,7 +269,10 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
         panic!()
     };
     let page = consent_page(next);
-    assert_eq!(code_of(poll(code.clone()).await), ErrorCode::AuthorizationPending);
+    assert_eq!(
+        code_of(poll(code.clone()).await),
+        ErrorCode::AuthorizationPending
+    );
     let done =
         e.p.consent_answer(&page.request_id, &page.token, true)
             .await
