@@ -469,6 +469,9 @@ async fn router_answers_http_and_grpc_without_a_socket() {
 #[path = "server/ldap.rs"]
 mod ldap;
 
+#[path = "server/consent.rs"]
+mod consent;
+
 mod provider_http {
     use super::*;
     use tusk_oidc::ConnectorConfig;
@@ -503,13 +506,24 @@ mod provider_http {
             kind: "mockPassword".into(),
             config: json!({"username": "admin", "password": "password"}),
         }];
-        let clients = [OidcClient {
-            id: "app".into(),
-            secret: Secret::new("app-secret".into()),
-            name: "App".into(),
-            redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
-            ..Default::default()
-        }];
+        let clients = [
+            OidcClient {
+                id: "app".into(),
+                secret: Secret::new("app-secret".into()),
+                name: "App".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+                trusted: true,
+                ..Default::default()
+            },
+            OidcClient {
+                // Untrusted: its logins show the consent page (server/consent.rs).
+                id: "third".into(),
+                secret: Secret::new("third-secret".into()),
+                name: "Third Party".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/third".into()],
+                ..Default::default()
+            },
+        ];
         let provider = tusk_testkit::provider(
             &issuer,
             &store,
@@ -2278,6 +2292,7 @@ mod audit_trail {
             secret: Secret::new(CLIENT_SECRET.into()),
             name: "App".into(),
             redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+            trusted: true,
             ..Default::default()
         }];
         let provider =
@@ -2837,6 +2852,7 @@ mod github_login {
             secret: Secret::new("app-secret".into()),
             name: "App".into(),
             redirect_uris: vec![RP.into()],
+            trusted: true,
             ..Default::default()
         }];
         let provider = tusk_testkit::provider(
