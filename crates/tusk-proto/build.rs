@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "version/versionpb.proto",
     "tusk/resources.proto",
     "tusk/audit.proto",
+    "tusk/consent.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -11,7 +11,7 @@ use crate::authorize::Next;
 use crate::error::{ErrorCode, OAuthError, PageError};
 use crate::provider::{Provider, audit_user, random_token};
 use crate::scopes;
-use tusk_store::{AuthRequest, Claims, ConsentGrant, DeviceRequest, OidcClient, hash_token};
+use tusk_store::{AuthRequest, Claims, ConsentGrant, DeviceRequest, OidcClient, Store, hash_token};
 
 /// What a login asks of the user before the client gets its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +96,37 @@ pub(crate) fn display_name(client: Option<&OidcClient>, id: &str) -> String {
         .to_owned()
 }
 
+/// Every grant `subject` made, by client id (`tusk auth list-consents`).
+pub async fn grants_of(
+    store: &Store,
+    subject: &str,
+) -> Result<Vec<ConsentGrant>, tusk_store::Error> {
+    let mut grants = store.list_by_owner::<ConsentGrant>(subject).await?;
+    grants.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    Ok(grants)
+}
+
+/// Removes `subject`'s grant to `client_id`, or all of the subject's
+/// grants when `client_id` is `None`; returns how many went. The next
+/// login to such a client shows the consent page again.
+pub async fn revoke_grants(
+    store: &Store,
+    subject: &str,
+    client_id: Option<&str>,
+) -> Result<u64, tusk_store::Error> {
+    match client_id {
+        None => store.delete_by_owner::<ConsentGrant>(subject).await,
+        Some(id) => match store
+            .delete::<ConsentGrant>(&ConsentGrant::id_for(subject, id))
+            .await
+        {
+            Ok(()) => Ok(1),
+            Err(tusk_store::Error::NotFound { .. }) => Ok(0),
+            Err(e) => Err(e),
+        },
+    }
+}
+
 fn page(title: &str, detail: &str, hint: &str) -> PageError {
     PageError::bad_request(title, detail, hint)
 }
@@ -155,32 +186,18 @@ impl Provider {
         }
     }
 
-    /// Every grant `subject` made, for `tusk auth consent list`.
+    /// Every grant `subject` made.
     pub async fn grants_of(&self, subject: &str) -> Result<Vec<ConsentGrant>, tusk_store::Error> {
-        let mut grants = self.store.list_by_owner::<ConsentGrant>(subject).await?;
-        grants.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        Ok(grants)
+        grants_of(&self.store, subject).await
     }
 
-    /// Removes `subject`'s grant to `client_id`, or all of the subject's
-    /// grants when `client_id` is `None`; returns how many went.
+    /// See [`revoke_grants`].
     pub async fn revoke_grants(
         &self,
         subject: &str,
         client_id: Option<&str>,
     ) -> Result<u64, tusk_store::Error> {
-        match client_id {
-            None => self.store.delete_by_owner::<ConsentGrant>(subject).await,
-            Some(id) => match self
-                .store
-                .delete::<ConsentGrant>(&ConsentGrant::id_for(subject, id))
-                .await
-            {
-                Ok(()) => Ok(1),
-                Err(tusk_store::Error::NotFound { .. }) => Ok(0),
-                Err(e) => Err(e),
-            },
-        }
+        revoke_grants(&self.store, subject, client_id).await
     }
 
     /// Called once the user is known: `Ok(None)` to go on to the code,

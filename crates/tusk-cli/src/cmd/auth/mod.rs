@@ -11,9 +11,11 @@ mod get;
 mod get_config;
 mod get_groups;
 mod get_robot_token;
+mod list_consents;
 mod login;
 mod logout;
 mod revoke;
+mod revoke_consent;
 mod roles_for_permission;
 mod rotate_root_token;
 mod set;
@@ -50,6 +52,10 @@ pub enum AuthCommand {
     GetConfig(get_config::Args),
     #[command(name = "set-config")]
     SetConfig(set_config::Args),
+    #[command(name = "list-consents")]
+    ListConsents(list_consents::Args),
+    #[command(name = "revoke-consent")]
+    RevokeConsent(revoke_consent::Args),
 }
 
 pub async fn run(args: ClientArgs, cmd: AuthCommand) -> Outcome {
@@ -72,5 +78,7 @@ pub async fn run(args: ClientArgs, cmd: AuthCommand) -> Outcome {
         AuthCommand::RolesForPermission(a) => roles_for_permission::run(a, &conn).await,
         AuthCommand::GetConfig(a) => get_config::run(a, &conn).await,
         AuthCommand::SetConfig(a) => set_config::run(a, &conn).await,
+        AuthCommand::ListConsents(a) => list_consents::run(a, &conn).await,
+        AuthCommand::RevokeConsent(a) => revoke_consent::run(a, &conn).await,
     }
 }
