@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "cli/consent.rs"]
+mod consent;
 #[path = "cli/ldap.rs"]
 mod ldap;
 
