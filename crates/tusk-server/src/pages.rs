@@ -1,5 +1,5 @@
-//! Server-rendered HTML: the chooser, the password form, the device page,
-//! messages and errors. Templates are compiled into the binary and rendered
+//! Server-rendered HTML: the chooser, the password form, the device page
+//! and its confirmation, the consent page, messages and errors. Templates are compiled into the binary and rendered
 //! with minijinja, which escapes every value (auto-escape on `.html`).
 //! No JavaScript is needed anywhere.
 
