@@ -32,9 +32,9 @@ pub enum Next {
     DeviceDenied { client_name: String },
     /// RFC 8628 §5.4: before any credentials, "Sign in to *client* with
     /// code XXXX-XXXX?", answered by a POST carrying `token`.
-    ConfirmDevice(crate::device_confirm::DeviceConfirm),
+    ConfirmDevice(crate::prompts::DeviceConfirm),
     /// Ask the user to allow the client its scopes.
-    Consent(crate::consent::ConsentPage),
+    Consent(crate::prompts::ConsentPage),
 }
 
 /// A redirect's query carries the authorization code (a credential until
@@ -743,7 +743,7 @@ impl Provider {
                     other => other.into(),
                 })?;
             let client = self.client(&client_id).await?;
-            let client_name = crate::consent::display_name(client.as_ref(), &client_id);
+            let client_name = crate::prompts::display_name(client.as_ref(), &client_id);
             return Ok(Next::DeviceApproved { client_name });
         }
         let code = random_token(32);

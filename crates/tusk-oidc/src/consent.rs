@@ -9,9 +9,10 @@
 
 use crate::authorize::Next;
 use crate::error::{ErrorCode, OAuthError, PageError};
+use crate::prompts::{ConsentPage, ScopeWords, display_name};
 use crate::provider::{Provider, audit_user, random_token};
 use crate::scopes;
-use tusk_store::{AuthRequest, Claims, ConsentGrant, DeviceRequest, OidcClient, Store, hash_token};
+use tusk_store::{AuthRequest, Claims, ConsentGrant, DeviceRequest, Store, hash_token};
 
 /// What a login asks of the user before the client gets its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,46 +55,6 @@ pub fn decide(trusted: bool, prompt: &str, requested: &[String], granted: &[Stri
 /// finds their grants too.
 pub fn subject_of(claims: &Claims) -> String {
     format!("user:{}", audit_user(claims))
-}
-
-/// One scope as the consent page words it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScopeWords {
-    pub scope: String,
-    pub words: String,
-}
-
-/// The consent page's content. `token` is the single-use answer token.
-#[derive(Clone)]
-pub struct ConsentPage {
-    pub request_id: String,
-    pub token: String,
-    pub client_id: String,
-    pub client_name: String,
-    /// The scopes asked for now, in words.
-    pub scopes: Vec<ScopeWords>,
-    /// Scopes the user already granted this client, in words.
-    pub granted: Vec<ScopeWords>,
-}
-
-impl std::fmt::Debug for ConsentPage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsentPage")
-            .field("request_id", &self.request_id)
-            .field("token", &"***")
-            .field("client_id", &self.client_id)
-            .field("scopes", &self.scopes)
-            .finish()
-    }
-}
-
-/// A client's name for people: its `name`, else its id.
-pub(crate) fn display_name(client: Option<&OidcClient>, id: &str) -> String {
-    client
-        .map(|c| c.name.trim())
-        .filter(|n| !n.is_empty())
-        .unwrap_or(id)
-        .to_owned()
 }
 
 /// Every grant `subject` made, by client id (`tusk auth list-consents`).

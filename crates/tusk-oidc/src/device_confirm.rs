@@ -12,37 +12,6 @@ use crate::error::PageError;
 use crate::provider::Provider;
 use tusk_store::{AuthRequest, hash_token};
 
-/// The confirmation page's content. `token` is the single-use answer
-/// token; it is bound to `request_id`'s auth request.
-#[derive(Clone)]
-pub struct DeviceConfirm {
-    pub request_id: String,
-    pub token: String,
-    pub client_id: String,
-    pub client_name: String,
-    /// The user code as the device shows it, `XXXX-XXXX`.
-    pub user_code: String,
-}
-
-impl std::fmt::Debug for DeviceConfirm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeviceConfirm")
-            .field("request_id", &self.request_id)
-            .field("token", &"***")
-            .field("client_id", &self.client_id)
-            .field("user_code", &self.user_code)
-            .finish()
-    }
-}
-
-/// `ABCDEFGH` as the device shows it: `ABCD-EFGH`.
-pub(crate) fn display_code(code: &str) -> String {
-    match (code.get(..4), code.get(4..)) {
-        (Some(a), Some(b)) => format!("{a}-{b}"),
-        _ => code.to_owned(),
-    }
-}
-
 impl Provider {
     /// `POST /device/confirm`: Continue (`proceed`) starts the login for
     /// the device request; Cancel denies it, so the device's poll answers
@@ -112,14 +81,5 @@ impl Provider {
             return Err(forged());
         }
         Ok(self.choose(request_id, None))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn codes_are_shown_with_a_dash() {
-        assert_eq!(super::display_code("BCDFGHJK"), "BCDF-GHJK");
-        assert_eq!(super::display_code("BCD"), "BCD");
     }
 }

@@ -17,6 +17,7 @@
 //!   re-read upstream (the server wires the auth plane to it).
 //! - `consent`: the consent rule, remembered grants, the Allow/Deny answer.
 //! - `device_confirm`: a device login's "Sign in to … with code …?" step.
+//! - `prompts`: what those two pages show (a leaf `authorize::Next` carries).
 //! - `session`: userinfo, introspection, revocation, logout, device codes.
 //! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
@@ -32,6 +33,7 @@ mod keys;
 pub mod observer;
 pub mod params;
 pub mod pkce;
+pub mod prompts;
 pub mod provider;
 mod redirect;
 pub mod relying;
@@ -44,11 +46,10 @@ pub mod throttle;
 pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
-pub use consent::{ConsentPage, ScopeWords};
-pub use device_confirm::DeviceConfirm;
 pub use error::{ErrorCode, OAuthError, PageError};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;
+pub use prompts::{ConsentPage, DeviceConfirm, ScopeWords};
 pub use provider::{
     ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, Settings, with_client_address,
 };

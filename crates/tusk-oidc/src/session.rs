@@ -314,7 +314,7 @@ impl Provider {
                 ..Default::default()
             })
             .await?;
-        let display = crate::device_confirm::display_code(&user_code);
+        let display = crate::prompts::display_code(&user_code);
         let verification = self.settings.url("/device");
         Ok(json!({
             "device_code": device_code,
@@ -366,12 +366,12 @@ impl Provider {
         };
         self.store.create(&auth).await?;
         let client = self.client(&request.client_id).await?;
-        Ok(Next::ConfirmDevice(crate::device_confirm::DeviceConfirm {
+        Ok(Next::ConfirmDevice(crate::prompts::DeviceConfirm {
             request_id: auth.id,
             token,
-            client_name: crate::consent::display_name(client.as_ref(), &request.client_id),
+            client_name: crate::prompts::display_name(client.as_ref(), &request.client_id),
             client_id: request.client_id,
-            user_code: crate::device_confirm::display_code(&normalized),
+            user_code: crate::prompts::display_code(&normalized),
         }))
     }
 }

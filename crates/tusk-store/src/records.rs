@@ -303,7 +303,7 @@ pub struct ConsentGrant {
 impl ConsentGrant {
     /// The record id of `subject`'s grant to `client_id`.
     pub fn id_for(subject: &str, client_id: &str) -> String {
-        crate::hash_token(&format!("{subject}\n{client_id}"))
+        crate::backend::hash_token(&format!("{subject}\n{client_id}"))
     }
 }
 
