@@ -2267,16 +2267,16 @@ mod audit_trail {
     const PASSWORD: &str = "correct-Horse-7";
     const CLIENT_SECRET: &str = "app-Secret-9f2";
 
-    struct Running {
-        server: Server,
+    pub(super) struct Running {
+        pub(super) server: Server,
         issuer: String,
-        root: String,
-        alice: String,
+        pub(super) root: String,
+        pub(super) alice: String,
         provider: Arc<tusk_oidc::Provider>,
-        store: Store,
+        pub(super) store: Store,
     }
 
-    async fn start() -> Running {
+    pub(super) async fn start() -> Running {
         let port = Port::bind().await.unwrap();
         let issuer = port.issuer();
         let store = Store::memory();
@@ -2326,7 +2326,7 @@ mod audit_trail {
         }
     }
 
-    fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    pub(super) fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request
             .metadata_mut()
@@ -2334,7 +2334,7 @@ mod audit_trail {
         request
     }
 
-    async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+    pub(super) async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
         tonic::transport::Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect()

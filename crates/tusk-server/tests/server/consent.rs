@@ -274,3 +274,84 @@ async fn the_device_link_confirms_the_code_before_any_login() {
     assert!(r["id_token"].is_string(), "{r}");
     server.stop().await.unwrap();
 }
+
+/// `tusk.consent.v1`: admins list and revoke a user's grants; others are
+/// refused; a request naming no user is refused, not answered with
+/// nothing; RevokeAuthTokensForUser removes the user's grants too.
+#[tokio::test]
+async fn consent_grants_over_grpc_for_admins_only() {
+    use super::audit_trail::{channel, start, with_token};
+    use tusk_proto::tusk::consent::v1 as pb;
+    let r = start().await;
+    for client in ["grafana", "notebook"] {
+        r.store
+            .create(&tusk_store::ConsentGrant {
+                id: tusk_store::ConsentGrant::id_for("user:alice", client),
+                subject: "user:alice".into(),
+                client_id: client.into(),
+                scopes: vec!["openid".into(), "email".into()],
+                granted_at: 1_800_000_000,
+            })
+            .await
+            .unwrap();
+    }
+    let ch = channel(r.server.addr).await;
+    let mut api = pb::consent_client::ConsentClient::new(ch.clone());
+    let list = |token: &str, subject: &str| {
+        with_token(
+            pb::ListRequest {
+                subject: subject.into(),
+            },
+            token,
+        )
+    };
+    let grants = api
+        .list(list(&r.root, "user:alice"))
+        .await
+        .unwrap()
+        .into_inner()
+        .grants;
+    let ids: Vec<&str> = grants.iter().map(|g| g.client_id.as_str()).collect();
+    assert_eq!(ids, ["grafana", "notebook"]);
+    assert_eq!(grants[0].scopes, ["openid", "email"]);
+    assert_eq!(
+        grants[0].granted_at.as_ref().map(|t| t.seconds),
+        Some(1_800_000_000)
+    );
+    let refused = api.list(list(&r.alice, "user:alice")).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    let empty = api.list(list(&r.root, " ")).await.unwrap_err();
+    assert_eq!(empty.code(), tonic::Code::InvalidArgument, "{empty:?}");
+    assert!(empty.message().contains("user:<email>"), "{empty:?}");
+    let revoke = |client: &str| {
+        with_token(
+            pb::RevokeRequest {
+                subject: "user:alice".into(),
+                client_id: client.into(),
+            },
+            &r.root,
+        )
+    };
+    let n = api.revoke(revoke("grafana")).await.unwrap().into_inner();
+    assert_eq!(n.revoked, 1);
+    let n = api.revoke(revoke("grafana")).await.unwrap().into_inner();
+    assert_eq!(n.revoked, 0, "already gone");
+    // Revoking the user's tokens takes the remaining grant with them.
+    let mut auth = tusk_proto::auth_v2::api_client::ApiClient::new(ch);
+    auth.revoke_auth_tokens_for_user(with_token(
+        tusk_proto::auth_v2::RevokeAuthTokensForUserRequest {
+            username: "user:alice".into(),
+        },
+        &r.root,
+    ))
+    .await
+    .unwrap();
+    let grants = api
+        .list(list(&r.root, "user:alice"))
+        .await
+        .unwrap()
+        .into_inner()
+        .grants;
+    assert!(grants.is_empty(), "{grants:?}");
+    r.server.stop().await.unwrap();
+}
