@@ -159,6 +159,10 @@ async fn the_answer_token_is_single_use_and_bound_to_its_request() {
     let e = env().await;
     let a = consent_page(e.third("openid", "").await);
     let b = consent_page(e.third("openid", "").await);
+    // The answer token never shows in Debug (it would reach logs).
+    let token = a.token.clone();
+    let shown = format!("{:?}", Next::Consent(a.clone()));
+    assert!(!shown.contains(&token) && shown.contains("***"), "{shown}");
     // A's token does not answer B, and a forged one answers nothing.
     assert!(
         e.p.consent_answer(&b.request_id, &a.token, true)
@@ -244,6 +248,8 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
     };
     // Cancel: the device's poll answers access_denied.
     let (code, c) = start().await;
+    let shown = format!("{:?}", Next::ConfirmDevice(c.clone()));
+    assert!(!shown.contains(&c.token), "{shown}");
     assert_eq!(c.client_name, "Third Party Notebook");
     let next =
         e.p.device_confirm(&c.request_id, &c.token, false)
