@@ -353,5 +353,48 @@ async fn consent_grants_over_grpc_for_admins_only() {
         .into_inner()
         .grants;
     assert!(grants.is_empty(), "{grants:?}");
+    // Deleting a client forgets the consent given to it: a new client
+    // under the same id does not inherit it.
+    let mut identity =
+        tusk_proto::identity_v2::api_client::ApiClient::new(channel(r.server.addr).await);
+    identity
+        .create_oidc_client(with_token(
+            tusk_proto::identity_v2::CreateOidcClientRequest {
+                client: Some(tusk_proto::identity_v2::OidcClient {
+                    id: "grafana".into(),
+                    name: "Grafana".into(),
+                    redirect_uris: vec!["https://grafana.example.com/cb".into()],
+                    ..Default::default()
+                }),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+    for user in ["user:bob", "user:carol"] {
+        r.store
+            .create(&tusk_store::ConsentGrant {
+                id: tusk_store::ConsentGrant::id_for(user, "grafana"),
+                subject: user.into(),
+                client_id: "grafana".into(),
+                scopes: vec!["openid".into()],
+                granted_at: 1_800_000_000,
+            })
+            .await
+            .unwrap();
+    }
+    identity
+        .delete_oidc_client(with_token(
+            tusk_proto::identity_v2::DeleteOidcClientRequest {
+                id: "grafana".into(),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+    for user in ["user:bob", "user:carol"] {
+        let left = api.list(list(&r.root, user)).await.unwrap().into_inner();
+        assert!(left.grants.is_empty(), "{user}: {left:?}");
+    }
     r.server.stop().await.unwrap();
 }
