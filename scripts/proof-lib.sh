@@ -48,6 +48,7 @@ oidc:
   additionalClients:
   - id: proof
     name: Proof driver
+    trusted: true
     secret: $CLIENT_SECRET
     redirect_uris: ["http://127.0.0.1:9/cb"]
 tusk:

@@ -15,6 +15,7 @@ const PROTOS: &[&str] = &[
     "tusk/resources.proto",
     "tusk/audit.proto",
     "tusk/sessions.proto",
+    "tusk/consent.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

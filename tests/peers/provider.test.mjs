@@ -19,15 +19,23 @@ const VALUES = `oidc:
   - id: rp-confidential
     secret: rp-secret-0123456789
     name: Confidential RP
+    trusted: true
     redirect_uris: ["http://127.0.0.1:9999/cb"]
   - id: rp-public
     public: true
     name: Public RP
+    trusted: true
     redirect_uris: ["http://127.0.0.1/cb"]
+  - id: rp-third
+    secret: rp-third-secret-0123456789
+    name: Third Party RP
+    redirect_uris: ["http://127.0.0.1:9999/third"]
 `;
 
 const CONFIDENTIAL = { id: 'rp-confidential', secret: 'rp-secret-0123456789', redirect: 'http://127.0.0.1:9999/cb' };
 const PUBLIC = { id: 'rp-public' };
+// Not trusted: its logins ask for consent.
+const THIRD = { id: 'rp-third', secret: 'rp-third-secret-0123456789', redirect: 'http://127.0.0.1:9999/third' };
 // The mock IdP's one user, and its `sub` in Dex's encoding
 // (base64url of protobuf {1: "0-385-28089-0", 2: "test"}).
 const USER = {
@@ -374,9 +382,16 @@ describe('tusk OpenID provider, driven by openid-client', () => {
     const polling = client.pollDeviceAuthorizationGrant(config, dar, undefined, { signal: abort.signal });
     polling.catch(() => {}); // observed below
     try {
+      // RFC 8628 §5.4: the link first shows the client and the code, and
+      // asks before any credentials.
       const b = new Browser();
+      const first = await b.browse(dar.verification_uri_complete, { fill: {} });
+      assert.equal(first.page?.status, 200, b.traceText());
+      const shown = decodeEntities(first.page.body);
+      assert.ok(shown.includes(`Sign in to Public RP with code ${dar.user_code}?`), shown.slice(0, 2000));
+      assert.ok(!/type="password"/.test(shown), 'no credentials asked before the confirmation');
       const out = await b.browse(dar.verification_uri_complete, {
-        fill: { user_code: dar.user_code, login: 'admin', password: 'password' },
+        fill: { decision: 'continue', user_code: dar.user_code, login: 'admin', password: 'password' },
       });
       assert.ok(out.page, 'the approval ends on a page');
       assert.equal(out.page.status, 200, `device approved page is a 200\n${b.traceText()}\n${out.page.body.slice(0, 1000)}`);
@@ -395,13 +410,75 @@ describe('tusk OpenID provider, driven by openid-client', () => {
     const dar = await client.initiateDeviceAuthorization(config, { scope: 'openid email profile' });
     const b = new Browser();
     const out = await b.browse(dar.verification_uri, {
-      fill: { user_code: dar.user_code, login: 'admin', password: 'password' },
+      fill: { user_code: dar.user_code, decision: 'continue', login: 'admin', password: 'password' },
     });
     assert.ok(out.page, 'the approval ends on a page');
     assert.equal(out.page.status, 200, `${b.traceText()}\n${out.page.body.slice(0, 1000)}`);
     assert.match(decodeEntities(out.page.body), APPROVED, out.page.body.slice(0, 2000));
     const tokens = await client.pollDeviceAuthorizationGrant(config, dar);
     assertUserClaims(tokens.claims(), PUBLIC.id);
+  });
+
+  test('6c. device flow: Cancel on the confirmation page makes the poll fail with access_denied', async () => {
+    const config = await publicConfig();
+    const dar = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
+    const b = new Browser();
+    const out = await b.browse(dar.verification_uri_complete, { fill: { decision: 'cancel' } });
+    assert.equal(out.page?.status, 200, b.traceText());
+    assert.match(decodeEntities(out.page.body), /cancelled/i, out.page.body.slice(0, 2000));
+    await rejectsWithOAuthError(client.pollDeviceAuthorizationGrant(config, dar), 'access_denied', 'a cancelled device login');
+  });
+
+  test('6d. consent: an untrusted client asks once; Deny gives access_denied, Allow a code', async () => {
+    const config = await client.discovery(new URL(issuer), THIRD.id, { client_secret: THIRD.secret },
+      client.ClientSecretBasic(), insecure);
+    const start = async (decision) => {
+      const codeVerifier = client.randomPKCECodeVerifier();
+      const state = client.randomState();
+      const nonce = client.randomNonce();
+      const authUrl = client.buildAuthorizationUrl(config, {
+        redirect_uri: THIRD.redirect, scope: 'openid email offline_access', state, nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+      });
+      const b = new Browser();
+      const fill = { login: 'admin', password: 'password' };
+      if (decision) fill.decision = decision;
+      const out = await b.browse(String(authUrl), { fill, stopAt: THIRD.redirect });
+      return { out, b, state, nonce, codeVerifier };
+    };
+    // The page: the client's name and the scopes in words.
+    const seen = await start(undefined);
+    assert.equal(seen.out.page?.status, 200, seen.b.traceText());
+    const page = decodeEntities(seen.out.page.body);
+    for (const words of ['Allow Third Party RP to use your account?', 'Know your email address', 'Stay signed in (offline access)']) {
+      assert.ok(page.includes(words), `${words} in\n${page.slice(0, 2000)}`);
+    }
+    // Deny: openid-client sees access_denied with the state it sent.
+    const denied = await start('deny');
+    assert.ok(denied.out.redirect, denied.b.traceText());
+    await rejectsWithOAuthError(
+      client.authorizationCodeGrant(config, new URL(denied.out.redirect), {
+        pkceCodeVerifier: denied.codeVerifier, expectedState: denied.state, expectedNonce: denied.nonce,
+      }),
+      'access_denied', 'a denied consent');
+    // Allow: a code that openid-client exchanges.
+    const allowed = await start('allow');
+    assert.ok(allowed.out.redirect, allowed.b.traceText());
+    const tokens = await client.authorizationCodeGrant(config, new URL(allowed.out.redirect), {
+      pkceCodeVerifier: allowed.codeVerifier, expectedState: allowed.state, expectedNonce: allowed.nonce, idTokenExpected: true,
+    });
+    const idClaims = tokens.claims();
+    assert.equal(idClaims.sub, USER.sub);
+    assert.equal(idClaims.aud, THIRD.id);
+    assert.equal(idClaims.email, USER.email);
+    assert.equal(idClaims.nonce, allowed.nonce);
+    assert.ok(tokens.refresh_token, 'offline_access was allowed');
+    // Remembered: the next login goes straight back with a code.
+    const again = await loginThroughTusk(client.buildAuthorizationUrl(config, {
+      redirect_uri: THIRD.redirect, scope: 'openid email', state: 's', nonce: 'n',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    }), THIRD.redirect);
+    assert.ok(again.searchParams.get('code'), String(again));
   });
 
   describe('bad input: 4xx with an OAuth error or an HTML error page, never a 5xx', () => {

@@ -43,6 +43,7 @@ function samlValues({ port, idp, rp }) {
     `  - id: ${rp.id}`,
     `    secret: ${rp.secret}`,
     `    name: ${rp.name}`,
+    '    trusted: true',
     `    redirect_uris: ["${rp.redirectUri}"]`,
     '',
   ].join('\n');

@@ -1060,6 +1060,21 @@ def test_authenticate_without_mechanism(server):
            exact="unrecognized authentication mechanism (old pachd?)")
 
 
+def hidden_field(page, name):
+    m = re.search(f'name="{name}" value="([^"]*)"', page)
+    assert m, (name, page)
+    return m.group(1)
+
+
+def allow_consent(server, page, stop_at):
+    """Answers Allow on tusk's consent page."""
+    assert "to use your account?" in page, page
+    form = {"req": hidden_field(page, "req"), "token": hidden_field(page, "token"),
+            "decision": "allow"}
+    return follow(f"{server.base_url}/dex/consent",
+                  urllib.parse.urlencode(form).encode(), stop_at=stop_at)
+
+
 def code_flow(server, client_id, secret, scope):
     """Authorization code flow for a client whose redirect URI is
     `<server>/sdk-test-callback`; returns the token endpoint's JSON."""
@@ -1068,6 +1083,9 @@ def code_flow(server, client_id, secret, scope):
         "client_id": client_id, "redirect_uri": redirect, "response_type": "code",
         "scope": scope, "state": secrets.token_hex(8), "nonce": secrets.token_hex(8)})
     location, body = browser_login(f"{server.base_url}/dex/auth?{q}", stop_at=redirect)
+    if body is not None:
+        # identity_v2 clients are third-party: the first login asks consent.
+        location, body = allow_consent(server, body, redirect)
     assert body is None, body
     code = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(location).query))["code"]
     basic = base64.b64encode(

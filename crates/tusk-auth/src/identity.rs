@@ -422,12 +422,27 @@ impl AuthService {
 
     pub async fn delete_client(&self, id: &str) -> Result<(), AuthError> {
         match self.store.delete::<OidcClient>(id).await {
-            Ok(()) => Ok(()),
+            Ok(()) => self.forget_consent(Some(id)).await,
             Err(tusk_store::Error::NotFound { .. }) => Err(AuthError::Other(format!(
                 "unable to find OIDC client with id {id:?}"
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Users' consent grants to a deleted client (or to every client) go
+    /// with it, so a new client registered under the same id is asked
+    /// for consent afresh rather than inheriting another app's grants.
+    async fn forget_consent(&self, client_id: Option<&str>) -> Result<(), AuthError> {
+        for g in self.store.list::<tusk_store::ConsentGrant>().await? {
+            if client_id.is_none_or(|id| g.client_id == id) {
+                match self.store.delete::<tusk_store::ConsentGrant>(&g.id).await {
+                    Ok(()) | Err(tusk_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
     }
 
     pub async fn get_identity_config(&self) -> Result<IdentityConfig, AuthError> {
@@ -490,6 +505,7 @@ impl AuthService {
         for c in self.store.list::<OidcClient>().await? {
             let _ = self.store.delete::<OidcClient>(&c.id).await;
         }
+        self.forget_consent(None).await?;
         for c in self.store.list::<Connector>().await? {
             let _ = self.store.delete::<Connector>(&c.id).await;
         }

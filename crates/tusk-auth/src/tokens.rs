@@ -136,6 +136,11 @@ impl AuthService {
         // reference's does.
         self.end_sessions(crate::sessions::Ending::User(username))
             .await?;
+        // The user's consent grants go with their tokens: their next login
+        // to a third-party client asks again (issue 15).
+        self.store
+            .delete_by_owner::<tusk_store::ConsentGrant>(username)
+            .await?;
         self.changed(<AuthToken as tusk_store::Record>::KIND, None);
         // Audited by the transport, which knows the admin asking.
         if n > 0 {

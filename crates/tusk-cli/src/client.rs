@@ -28,6 +28,7 @@ use tusk_core::wire_text;
 use tusk_proto::auth_v2::api_client::ApiClient as AuthClient;
 use tusk_proto::identity_v2::api_client::ApiClient as IdentityClient;
 use tusk_proto::tusk::audit::v1::audit_client::AuditClient;
+use tusk_proto::tusk::consent::v1::consent_client::ConsentClient;
 use tusk_proto::tusk::resources::v1::resources_client::ResourcesClient;
 
 /// How long one connection attempt may take.
@@ -644,6 +645,10 @@ impl Conn {
 
     pub fn audit(&self) -> AuditClient<Channel> {
         AuditClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    pub fn consent(&self) -> ConsentClient<Channel> {
+        ConsentClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }
 
     /// A request carrying the session token (if any) and a timeout.

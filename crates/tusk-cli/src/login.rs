@@ -243,7 +243,9 @@ pub async fn device(http: &reqwest::Client, o: &DeviceOptions) -> Outcome<String
         .unwrap_or(300);
     eprintln!("Open this URL in a browser on any device to log in:");
     eprintln!("  {complete}");
-    eprintln!("and check that it shows the code: {user_code}");
+    // tusk's page asks "Sign in to … with code …?" before any password
+    // (RFC 8628 §5.4); another provider may show the code elsewhere.
+    eprintln!("and continue only if the page shows the code: {user_code}");
     let _spinner = Spinner::start("waiting for the login to be approved…");
     // A provider's `expires_in` is outside input: clamp it rather than let a
     // huge value overflow the clock.

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "cli/consent.rs"]
+mod consent;
 #[path = "cli/ldap.rs"]
 mod ldap;
 
@@ -1282,7 +1284,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-const DEVICE_CLIENT_VALUES: &str = "oidc:\n  additionalClients:\n  - id: tusk-cli\n    name: tusk CLI\n    public: true\n    trusted_peers: []\npachd:\n  additionalTrustedPeers: [tusk-cli]\n";
+const DEVICE_CLIENT_VALUES: &str = "oidc:\n  additionalClients:\n  - id: tusk-cli\n    name: tusk CLI\n    public: true\n    trusted: true\n    trusted_peers: []\npachd:\n  additionalTrustedPeers: [tusk-cli]\n";
 
 /// Finishes a login as the user would in a browser, from the URL the CLI
 /// printed (device verification or login URL): redirects up to the mock
@@ -1294,6 +1296,52 @@ fn complete_login(verification: &str) {
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
         let mut url = verification.to_owned();
+        // The link first asks "Sign in to … with code …?" (RFC 8628 §5.4);
+        // Continue is a POST carrying the page's token.
+        if url.contains("/device?user_code=") {
+            let page = http
+                .get(&url)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+                .text()
+                .await
+                .unwrap_or_default();
+            assert!(page.contains("Sign in to "), "{page}");
+            let field = |name: &str| {
+                let marker = format!("name=\"{name}\" value=\"");
+                let at = page
+                    .find(&marker)
+                    .unwrap_or_else(|| panic!("no {name} in {page}"))
+                    + marker.len();
+                page[at..].split('"').next().unwrap_or_default().to_owned()
+            };
+            let confirm = url.replace(
+                &url[url.find("/device?").unwrap_or_default()..],
+                "/device/confirm",
+            );
+            let resp = http
+                .post(&confirm)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "req={}&token={}&decision=continue",
+                    field("req"),
+                    field("token")
+                ))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST {confirm}: {e}"));
+            let next = resp
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_else(|| panic!("POST {confirm}: {} without a redirect", resp.status()))
+                .to_owned();
+            url = url::Url::parse(&confirm)
+                .and_then(|b| b.join(&next))
+                .map(|u| u.to_string())
+                .unwrap_or(next);
+        }
         // Follow redirects by hand up to the password form.
         for _ in 0..10 {
             if url.contains("/login?") {
@@ -3052,7 +3100,7 @@ fn every_command_has_help_with_examples_and_completions_generate() {
 
 const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
 const KEY_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\n";
-const SEALED_VALUES: &str = "oidc:\n  additionalClients:\n  - id: tusk-cli\n    name: tusk CLI\n    public: true\n    trusted_peers: []\n  - id: grafana\n    name: Grafana\n    secret: grafana-secret-5e1d93\n    redirect_uris: [http://127.0.0.1/cb]\npachd:\n  additionalTrustedPeers: [tusk-cli]\n  oauthClientSecret: pachd-secret-0c4b71\n";
+const SEALED_VALUES: &str = "oidc:\n  additionalClients:\n  - id: tusk-cli\n    name: tusk CLI\n    public: true\n    trusted: true\n    trusted_peers: []\n  - id: grafana\n    name: Grafana\n    secret: grafana-secret-5e1d93\n    redirect_uris: [http://127.0.0.1/cb]\npachd:\n  additionalTrustedPeers: [tusk-cli]\n  oauthClientSecret: pachd-secret-0c4b71\n";
 
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;

@@ -35,6 +35,14 @@ pub enum Next {
     },
     /// A device login is complete; show "you may close this window".
     DeviceApproved { client_name: String },
+    /// The user cancelled a device login (or denied its consent); the
+    /// device's poll now answers `access_denied`.
+    DeviceDenied { client_name: String },
+    /// RFC 8628 §5.4: before any credentials, "Sign in to *client* with
+    /// code XXXX-XXXX?", answered by a POST carrying `token`.
+    ConfirmDevice(crate::prompts::DeviceConfirm),
+    /// Ask the user to allow the client its scopes.
+    Consent(crate::prompts::ConsentPage),
 }
 
 impl Next {
@@ -84,6 +92,12 @@ impl std::fmt::Debug for Next {
                 .debug_struct("DeviceApproved")
                 .field("client_name", client_name)
                 .finish(),
+            Next::DeviceDenied { client_name } => f
+                .debug_struct("DeviceDenied")
+                .field("client_name", client_name)
+                .finish(),
+            Next::ConfirmDevice(c) => f.debug_tuple("ConfirmDevice").field(c).finish(),
+            Next::Consent(c) => f.debug_tuple("Consent").field(c).finish(),
         }
     }
 }
@@ -378,9 +392,24 @@ impl Provider {
         };
         match reuse {
             Ok(s) => {
-                // Consent (`consent_required` for prompt=none) is decided
-                // here, before a code is issued, once consent exists.
                 admit()?;
+                // Consent comes before any code, a session's sign-in
+                // included: an untrusted client asks (or, with
+                // prompt=none, gets `consent_required`) until granted.
+                let mut asking = request.clone();
+                asking.prior_session = s.id.clone();
+                if let Some(next) = self
+                    .consent_step(
+                        &asking,
+                        &s.connector_id,
+                        &s.claims,
+                        &s.connector_data,
+                        &s.upstream_id_token,
+                    )
+                    .await?
+                {
+                    return Ok(next);
+                }
                 self.touch_session(&s.id).await.map_err(back)?;
                 self.audit(AuditEvent::LoginSucceeded {
                     user: tusk_core::audit::bounded(&audit_user(&s.claims)),
@@ -539,6 +568,10 @@ impl Provider {
             logged_in: false,
             device: String::new(),
             prior_session: String::new(),
+            device_confirmed: false,
+            form_token: String::new(),
+            connector_data: Secret::default(),
+            upstream_id_token: Secret::default(),
             expires_at: self.now() + self.settings.auth_request_ttl,
         })
     }
@@ -572,10 +605,35 @@ impl Provider {
             ))
         };
         match self.store.get::<AuthRequest>(id).await {
-            Ok(r) if r.expires_at > self.now() => Ok(r),
+            // A request waiting for consent is past its login steps.
+            Ok(r) if r.expires_at > self.now() && !r.logged_in => {
+                if !r.device.is_empty() && !r.device_confirmed {
+                    // The login of a device request starts only from its
+                    // confirmation page, which shows the code (RFC 8628 §5.4).
+                    return Err(PageError::bad_request(
+                        "Confirm the code first",
+                        "This device sign-in has not been confirmed yet. Open the link your device shows and check its code before you sign in.",
+                        "device login step before its code was confirmed at /device",
+                    ));
+                }
+                Ok(r)
+            }
             Ok(_) | Err(tusk_store::Error::NotFound { .. }) => Err(expired()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The client's redirect URI carrying `error` (RFC 6749 §4.1.2.1).
+    pub(crate) fn error_redirect(&self, request: &AuthRequest, e: &OAuthError) -> String {
+        with_query(
+            &request.redirect_uri,
+            &[
+                ("error", e.code.as_str()),
+                ("error_description", &e.description),
+                ("state", &request.state),
+                ("iss", &self.settings.issuer),
+            ],
+        )
     }
 
     /// `GET /auth/{connector}?req=ID`: remember the choice, then go to the
@@ -859,7 +917,6 @@ impl Provider {
             }
             Err(e) => return Err(e.into()),
         };
-        let now = self.now();
         let claims = to_claims(&identity);
         self.audit(AuditEvent::LoginSucceeded {
             user: tusk_core::audit::bounded(&audit_user(&claims)),
@@ -869,6 +926,40 @@ impl Provider {
         })
         .await;
         let connector_data = identity.connector_data.clone().unwrap_or_default();
+        let upstream_id_token = identity.upstream_id_token.clone().unwrap_or_default();
+        if let Some(next) = self
+            .consent_step(
+                &request,
+                connector_id,
+                &claims,
+                &connector_data,
+                &upstream_id_token,
+            )
+            .await?
+        {
+            return Ok(next);
+        }
+        self.complete_login(
+            request,
+            connector_id,
+            claims,
+            connector_data,
+            upstream_id_token,
+        )
+        .await
+    }
+
+    /// The login is done and allowed: approve the device request, or
+    /// redirect to the client with a code.
+    pub(crate) async fn complete_login(
+        &self,
+        request: AuthRequest,
+        connector_id: &str,
+        claims: Claims,
+        connector_data: Secret<String>,
+        upstream_id_token: Secret<String>,
+    ) -> Result<Next, PageError> {
+        let now = self.now();
         if !request.device.is_empty() {
             let client_id = request.client_id.clone();
             self.store
@@ -890,11 +981,8 @@ impl Provider {
                     ),
                     other => other.into(),
                 })?;
-            let client_name = self
-                .client(&client_id)
-                .await?
-                .map(|c| c.name)
-                .unwrap_or(client_id);
+            let client = self.client(&client_id).await?;
+            let client_name = crate::prompts::display_name(client.as_ref(), &client_id);
             return Ok(Next::DeviceApproved { client_name });
         }
         let started = self
@@ -903,7 +991,7 @@ impl Provider {
                 connector_id,
                 &claims,
                 &connector_data,
-                identity.upstream_id_token.as_ref(),
+                Some(&upstream_id_token).filter(|t| !t.expose().is_empty()),
                 now,
             )
             .await

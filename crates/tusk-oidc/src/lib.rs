@@ -19,6 +19,9 @@
 //!   and telling an ended session's clients; `logout_delivery`: the hook
 //!   the server wires to POST them (a leaf the provider holds).
 //! - `browser`: browser sessions (single sign-on): lookup, start, end.
+//! - `consent`: the consent rule, remembered grants, the Allow/Deny answer.
+//! - `device_confirm`: a device login's "Sign in to … with code …?" step.
+//! - `prompts`: what those two pages show (a leaf `authorize::Next` carries).
 //! - `session`: userinfo, introspection, revocation, logout, device codes.
 //! - `throttle`: per-account password-guessing back-off, kept in the store.
 //! - `params`, `scopes`, `pkce`, `subject`, `error`: protocol rules as types.
@@ -29,12 +32,15 @@ pub mod backchannel;
 pub mod browser;
 mod claims;
 mod connectors;
+pub mod consent;
+pub mod device_confirm;
 pub mod error;
 mod keys;
 pub mod logout_delivery;
 pub mod observer;
 pub mod params;
 pub mod pkce;
+pub mod prompts;
 pub mod provider;
 mod redirect;
 pub mod relying;
@@ -53,6 +59,7 @@ pub use error::{ErrorCode, Fault, Link, Links, OAuthError, PageError};
 pub use logout_delivery::{LogoutDelivery, LogoutMessage, NotSent};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;
+pub use prompts::{ConsentPage, DeviceConfirm, ScopeWords};
 pub use provider::{
     ConnectorConfig, ConnectorSlot, Provider, RefreshPolicy, SessionPolicy, Settings,
     with_client_address,

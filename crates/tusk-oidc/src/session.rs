@@ -397,7 +397,7 @@ impl Provider {
                 ..Default::default()
             })
             .await?;
-        let display = format!("{}-{}", &user_code[..4], &user_code[4..]);
+        let display = crate::prompts::display_code(&user_code);
         let verification = self.settings.url("/device");
         Ok(json!({
             "device_code": device_code,
@@ -409,7 +409,9 @@ impl Provider {
         }))
     }
 
-    /// The user typed a code at `/device`: start a login for that device.
+    /// The user typed a code at `/device` or opened its link: store an
+    /// unconfirmed login for that device and ask "Sign in to *client*
+    /// with code …?" ([`crate::device_confirm`]); nothing is approved here.
     pub async fn device_verify(&self, user_code: &str) -> Result<Next, PageError> {
         let normalized: String = user_code
             .chars()
@@ -436,17 +438,26 @@ impl Provider {
             .into_iter()
             .find(|d| d.status == "pending" && d.expires_at > now)
             .ok_or_else(invalid)?;
+        let token = random_token(32);
         let auth = AuthRequest {
             id: random_token(16),
             client_id: request.client_id.clone(),
             scopes: request.scopes.clone(),
             upstream_nonce: tusk_core::Secret::new(random_token(16)),
             device: request.id.clone(),
+            form_token: hash_token(&token),
             expires_at: request.expires_at,
             ..Default::default()
         };
         self.store.create(&auth).await?;
-        Ok(self.choose(&auth.id, None))
+        let client = self.client(&request.client_id).await?;
+        Ok(Next::ConfirmDevice(crate::prompts::DeviceConfirm {
+            request_id: auth.id,
+            token,
+            client_name: crate::prompts::display_name(client.as_ref(), &request.client_id),
+            client_id: request.client_id,
+            user_code: crate::prompts::display_code(&normalized),
+        }))
     }
 }
 

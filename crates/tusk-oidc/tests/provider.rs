@@ -29,6 +29,7 @@ mod sessions;
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
+const THIRD_REDIRECT: &str = "https://third.example.com/cb";
 const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
@@ -80,6 +81,8 @@ async fn env_with(settings: impl FnOnce(&mut Settings), connectors: &[(&str, &st
             name: "App".into(),
             redirect_uris: vec![CONFIDENTIAL_REDIRECT.into()],
             trusted_peers: vec![],
+            // Consent is not the point of most tests; `consent` has its own.
+            trusted: true,
             ..Default::default()
         },
         OidcClient {
@@ -87,6 +90,7 @@ async fn env_with(settings: impl FnOnce(&mut Settings), connectors: &[(&str, &st
             name: "CLI".into(),
             redirect_uris: vec!["http://127.0.0.1/cb".into()],
             public: true,
+            trusted: true,
             ..Default::default()
         },
         OidcClient {
@@ -94,7 +98,15 @@ async fn env_with(settings: impl FnOnce(&mut Settings), connectors: &[(&str, &st
             secret: Secret::new("pachd-secret".into()),
             name: "pachd".into(),
             redirect_uris: vec!["https://pachd.example.com/cb".into()],
-            trusted_peers: vec!["app".into()],
+            trusted_peers: vec!["app".into(), "third".into()],
+            trusted: true,
+            ..Default::default()
+        },
+        OidcClient {
+            id: "third".into(),
+            secret: Secret::new("third-secret".into()),
+            name: "Third Party Notebook".into(),
+            redirect_uris: vec![THIRD_REDIRECT.into()],
             ..Default::default()
         },
     ])
@@ -234,6 +246,9 @@ impl Env {
             .unwrap()
     }
 }
+
+#[path = "provider/consent.rs"]
+mod consent;
 
 fn code_of(e: Result<tusk_oidc::TokenResponse, tusk_oidc::OAuthError>) -> ErrorCode {
     e.err().map(|e| e.code).expect("expected an error")
@@ -729,9 +744,37 @@ async fn device_flow_pending_slow_down_approve_and_expire() {
     assert_eq!(code_of(poll().await), ErrorCode::AuthorizationPending);
     // The user enters the code (any case, with or without the dash).
     assert!(e.p.device_verify("BBBB-BBBB").await.is_err());
-    let Next::Redirect(to) = e.p.device_verify(&user_code.to_lowercase()).await.unwrap() else {
+    let Next::ConfirmDevice(confirm) = e.p.device_verify(&user_code.to_lowercase()).await.unwrap()
+    else {
         panic!()
     };
+    // RFC 8628 §5.4: the page names the client and shows the code, and
+    // until it is answered no login step runs on the request.
+    assert_eq!(confirm.client_name, "App");
+    assert_eq!(confirm.user_code, user_code);
+    assert!(
+        e.p.start_connector("test", &confirm.request_id)
+            .await
+            .is_err()
+    );
+    assert!(
+        e.p.device_confirm(&confirm.request_id, "forged", true)
+            .await
+            .is_err()
+    );
+    let Next::Redirect(to) =
+        e.p.device_confirm(&confirm.request_id, &confirm.token, true)
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        e.p.device_confirm(&confirm.request_id, &confirm.token, true)
+            .await
+            .is_err(),
+        "the confirmation token is single use"
+    );
     let req = url::Url::parse(&to)
         .unwrap()
         .query_pairs()
@@ -1333,6 +1376,7 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
         name: "Legacy".into(),
         redirect_uris: vec!["https://legacy.example.com/cb".into()],
         id_token_signing_alg: "RS256".into(),
+        trusted: true,
         ..Default::default()
     }])
     .await

@@ -79,8 +79,26 @@ pub mod structs;
 
 /// tusk's own services: `tusk.resources.v1` registers projects and repos (2 RPCs);
 /// `tusk.audit.v1` reads the audit trail (1 RPC); `tusk.sessions.v1` lists and revokes browser
-/// sessions (2 RPCs).
+/// sessions (2 RPCs); `tusk.consent.v1` lists and revokes users' consent
+/// grants to OIDC clients (2 RPCs).
 pub mod tusk {
+    pub mod consent {
+        #[allow(
+            clippy::all,
+            clippy::pedantic,
+            clippy::nursery,
+            clippy::unwrap_used,
+            clippy::expect_used,
+            clippy::panic,
+            missing_docs,
+            rustdoc::all,
+            unreachable_pub
+        )]
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/tusk.consent.v1.rs"));
+        }
+    }
+
     pub mod sessions {
         #[allow(
             clippy::all,
@@ -147,4 +165,5 @@ pub const SERVICE_NAMES: &[&str] = &[
     "versionpb_v2.API",
     "tusk.resources.v1.Resources",
     "tusk.audit.v1.Audit",
+    "tusk.consent.v1.Consent",
 ];

@@ -615,8 +615,13 @@ fn service_names() {
             "license_v2.API",
             "versionpb_v2.API",
             "tusk.resources.v1.Resources",
-            "tusk.audit.v1.Audit"
+            "tusk.audit.v1.Audit",
+            "tusk.consent.v1.Consent"
         ]
+    );
+    assert_eq!(
+        tusk_proto::tusk::consent::v1::consent_server::SERVICE_NAME,
+        "tusk.consent.v1.Consent"
     );
     assert_eq!(
         tusk_proto::tusk::audit::v1::audit_server::SERVICE_NAME,

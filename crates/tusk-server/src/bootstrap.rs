@@ -199,6 +199,7 @@ pub fn clients_of(config: &Config) -> Vec<OidcClient> {
             redirect_uris: c.redirect_uris.clone(),
             trusted_peers: c.trusted_peers.clone(),
             public: c.public,
+            trusted: c.trusted,
             logo_url: c.logo_url.clone(),
             id_token_signing_alg: c.id_token_signing_alg.clone(),
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),

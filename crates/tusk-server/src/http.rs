@@ -120,6 +120,11 @@ pub fn grpc_routes(state: &AppState) -> Routes {
                     crate::grpc::sessions::SessionsApi::new(svc.clone()),
                 ),
             )
+            .add_service(
+                tusk_proto::tusk::consent::v1::consent_server::ConsentServer::new(
+                    crate::grpc::consent::ConsentApi::new(svc.clone()),
+                ),
+            )
             .add_service(tusk_proto::tusk::audit::v1::audit_server::AuditServer::new(
                 crate::grpc::audit::AuditApi::new(svc),
             ));

@@ -108,6 +108,8 @@ pub fn routes(state: Oidc) -> Router {
         .route("/device/code", post(device_code))
         .route("/device", get(device_page).post(device_submit))
         .route("/device/auth/verify_code", post(device_submit))
+        .route("/device/confirm", post(device_confirm))
+        .route("/consent", post(consent))
         .route("/logout", get(logout_get).post(logout_post))
         .route("/logout/callback", get(logout_callback))
         .with_state(state)
@@ -236,6 +238,38 @@ impl Oidc {
                 "Device connected",
                 &format!("You are logged in on {client_name}. You may close this window and return to your device."),
             ),
+            Next::DeviceDenied { client_name } => self.inner.pages.message(
+                "Sign-in cancelled",
+                &format!("{client_name} was not signed in. You may close this window."),
+            ),
+            Next::ConfirmDevice(c) => self.inner.pages.render(
+                StatusCode::OK,
+                "device_confirm.html",
+                minijinja::context! {
+                    client_name => c.client_name,
+                    user_code => c.user_code,
+                    request_id => c.request_id,
+                    token => c.token,
+                    action => format!("{}/device/confirm", self.inner.base),
+                },
+            ),
+            Next::Consent(c) => {
+                let words = |v: &[tusk_oidc::ScopeWords]| -> Vec<_> {
+                    v.iter().map(|s| json!({"scope": s.scope, "words": s.words})).collect()
+                };
+                self.inner.pages.render(
+                    StatusCode::OK,
+                    "consent.html",
+                    minijinja::context! {
+                        client_name => c.client_name,
+                        scopes => words(&c.scopes),
+                        granted => words(&c.granted),
+                        request_id => c.request_id,
+                        token => c.token,
+                        action => format!("{}/consent", self.inner.base),
+                    },
+                )
+            }
         }
     }
 }
@@ -767,6 +801,68 @@ async fn device_submit(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Byte
     match Params::parse(&body).and_then(|p| p.require("user_code").map(str::to_owned)) {
         Ok(code) => device_verify(&s, &code).await,
         Err(e) => device_form(&s, Some(&e.description), ""),
+    }
+}
+
+/// The `req`, `token` and `decision` of a confirmation or consent form.
+fn answer(body: &[u8]) -> Result<(String, String, String), OAuthError> {
+    let form = Params::parse(body)?;
+    Ok((
+        form.require("req")?.to_owned(),
+        form.require("token")?.to_owned(),
+        form.require("decision")?.to_owned(),
+    ))
+}
+
+/// `POST /device/confirm`: Continue or Cancel on "Sign in to … with code
+/// …?". Only this POST, with the page's token, moves a device login on.
+async fn device_confirm(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
+    if let Err(wait) = s.inner.password_limit.check(ip) {
+        return rate_limited(wait);
+    }
+    let result = async {
+        let (req, token, decision) = answer(&body).map_err(bad_page)?;
+        let proceed = match decision.as_str() {
+            "continue" => true,
+            "cancel" => false,
+            other => {
+                return Err(tusk_oidc::PageError::bad_request(
+                    "This form wasn't sent correctly",
+                    "Your answer did not reach us in a form we understand, so nothing was changed. Go back to your device and start again.",
+                    format!("device confirmation: `{other}` is not an answer; the form sends decision=continue or decision=cancel"),
+                ));
+            }
+        };
+        s.inner.provider.device_confirm(&req, &token, proceed).await
+    }
+    .await;
+    match result {
+        Ok(next) => s.next(next),
+        Err(e) => s.page_error(&e),
+    }
+}
+
+/// `POST /consent`: Allow or Deny on the consent page.
+async fn consent(State(s): State<Oidc>, body: Bytes) -> Response {
+    let result = async {
+        let (req, token, decision) = answer(&body).map_err(bad_page)?;
+        let allow = match decision.as_str() {
+            "allow" => true,
+            "deny" => false,
+            other => {
+                return Err(tusk_oidc::PageError::bad_request(
+                    "This form wasn't sent correctly",
+                    "Your answer did not reach us in a form we understand, so nothing was shared. Go back to the application and sign in again.",
+                    format!("consent: `{other}` is not an answer; the form sends decision=allow or decision=deny"),
+                ));
+            }
+        };
+        s.inner.provider.consent_answer(&req, &token, allow).await
+    }
+    .await;
+    match result {
+        Ok(next) => s.next(next),
+        Err(e) => s.page_error(&e),
     }
 }
 

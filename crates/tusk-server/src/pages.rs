@@ -1,5 +1,5 @@
-//! Server-rendered HTML: the chooser, the password form, the device page,
-//! messages and errors. Templates are compiled into the binary and rendered
+//! Server-rendered HTML: the chooser, the password form, the device page
+//! and its confirmation, the consent page, messages and errors. Templates are compiled into the binary and rendered
 //! with minijinja, which escapes every value (auto-escape on `.html`).
 //! No JavaScript is needed anywhere.
 
@@ -121,6 +121,11 @@ impl Pages {
             ("chooser.html", include_str!("../templates/chooser.html")),
             ("password.html", include_str!("../templates/password.html")),
             ("device.html", include_str!("../templates/device.html")),
+            (
+                "device_confirm.html",
+                include_str!("../templates/device_confirm.html"),
+            ),
+            ("consent.html", include_str!("../templates/consent.html")),
             ("message.html", include_str!("../templates/message.html")),
             ("error.html", include_str!("../templates/error.html")),
             ("icons.html", include_str!("../templates/icons.html")),

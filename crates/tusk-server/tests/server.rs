@@ -471,6 +471,9 @@ mod ldap;
 #[path = "server/pages.rs"]
 mod pages;
 
+#[path = "server/consent.rs"]
+mod consent;
+
 mod provider_http {
     use super::*;
     use tusk_oidc::ConnectorConfig;
@@ -505,13 +508,24 @@ mod provider_http {
             kind: "mockPassword".into(),
             config: json!({"username": "admin", "password": "password"}),
         }];
-        let clients = [OidcClient {
-            id: "app".into(),
-            secret: Secret::new("app-secret".into()),
-            name: "App".into(),
-            redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
-            ..Default::default()
-        }];
+        let clients = [
+            OidcClient {
+                id: "app".into(),
+                secret: Secret::new("app-secret".into()),
+                name: "App".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+                trusted: true,
+                ..Default::default()
+            },
+            OidcClient {
+                // Untrusted: its logins show the consent page (server/consent.rs).
+                id: "third".into(),
+                secret: Secret::new("third-secret".into()),
+                name: "Third Party".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/third".into()],
+                ..Default::default()
+            },
+        ];
         let provider = tusk_testkit::provider(
             &issuer,
             &store,
@@ -2264,16 +2278,16 @@ mod audit_trail {
     const PASSWORD: &str = "correct-Horse-7";
     const CLIENT_SECRET: &str = "app-Secret-9f2";
 
-    struct Running {
-        server: Server,
+    pub(super) struct Running {
+        pub(super) server: Server,
         issuer: String,
-        root: String,
-        alice: String,
+        pub(super) root: String,
+        pub(super) alice: String,
         provider: Arc<tusk_oidc::Provider>,
-        store: Store,
+        pub(super) store: Store,
     }
 
-    async fn start() -> Running {
+    pub(super) async fn start() -> Running {
         let port = Port::bind().await.unwrap();
         let issuer = port.issuer();
         let store = Store::memory();
@@ -2289,6 +2303,7 @@ mod audit_trail {
             secret: Secret::new(CLIENT_SECRET.into()),
             name: "App".into(),
             redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+            trusted: true,
             ..Default::default()
         }];
         let provider =
@@ -2322,7 +2337,7 @@ mod audit_trail {
         }
     }
 
-    fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    pub(super) fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request
             .metadata_mut()
@@ -2330,7 +2345,7 @@ mod audit_trail {
         request
     }
 
-    async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+    pub(super) async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
         tonic::transport::Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect()
@@ -2848,6 +2863,7 @@ mod github_login {
             secret: Secret::new("app-secret".into()),
             name: "App".into(),
             redirect_uris: vec![RP.into()],
+            trusted: true,
             ..Default::default()
         }];
         let provider = tusk_testkit::provider(

@@ -45,6 +45,10 @@ pub struct OidcClient {
     pub trusted_peers: Vec<String>,
     pub public: bool,
     pub logo_url: String,
+    /// First-party: logins skip the consent page (`pachd`, `console`,
+    /// `trusted: true` in `oidc.additionalClients`). Not Dex's
+    /// `trusted_peers`, which is about audiences.
+    pub trusted: bool,
     /// Pins the client's ID and access tokens to one algorithm (`RS256`
     /// for clients that cannot verify ES256); empty means the default.
     pub id_token_signing_alg: String,
@@ -109,6 +113,18 @@ pub struct AuthRequest {
     /// The id (cookie hash) of the browser session the browser held when
     /// the request began, which a successful login replaces.
     pub prior_session: String,
+    /// A device request's user confirmed its code ("Sign in to … with code
+    /// …?", RFC 8628 §5.4); no login step runs on a device request before.
+    pub device_confirmed: bool,
+    /// `hash_token` of the single-use token the page now shown for this
+    /// request (device confirmation or consent) posts back, so a form
+    /// forged elsewhere cannot answer it; empty when no form is pending.
+    pub form_token: String,
+    /// The connector's state after the login, kept while consent is asked.
+    pub connector_data: Secret<String>,
+    /// The upstream ID token of that login (for the upstream logout's
+    /// `id_token_hint`), kept with it while consent is asked; empty if none.
+    pub upstream_id_token: Secret<String>,
     pub expires_at: i64,
 }
 
@@ -342,6 +358,27 @@ pub struct PendingLogin {
     pub expires_at: i64,
 }
 
+/// What a user allowed a client: the scopes granted so far (OIDC Core
+/// §3.1.2.4 consent). `id` is `hash_token` of the subject and client id;
+/// the owner is the user's subject (`user:<email>`, as Pachyderm names
+/// users) so revoking a user's tokens removes their grants too.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsentGrant {
+    pub id: String,
+    pub subject: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub granted_at: i64,
+}
+
+impl ConsentGrant {
+    /// The record id of `subject`'s grant to `client_id`.
+    pub fn id_for(subject: &str, client_id: &str) -> String {
+        crate::backend::hash_token(&format!("{subject}\n{client_id}"))
+    }
+}
+
 /// Kinds whose records hold a secret (a key, a client or upstream secret,
 /// an upstream token, a code's upstream state) and are therefore sealed at
 /// rest when the store has a keyring. `tusk store reencrypt` walks these.
@@ -439,6 +476,11 @@ record!(
     expires = |r| Some(r.expires_at)
 );
 record!(RoleBinding, "role_binding");
+record!(
+    ConsentGrant,
+    "consent_grant",
+    owner = |r| Some(r.subject.clone())
+);
 record!(Revocation, "revocation", expires = |r| Some(r.expires_at));
 record!(GroupMembership, "group_membership");
 record!(IdentityConfig, "identity_config");

@@ -165,6 +165,7 @@ export function rpClientYaml(rp) {
     `  - id: ${rp.id}`,
     `    secret: ${rp.secret}`,
     `    name: ${rp.name}`,
+    '    trusted: true',
     `    redirect_uris: ["${rp.redirectUri}"]`,
     '',
   ].join('\n');
@@ -201,6 +202,7 @@ export function valuesYaml(upstreams, rp) {
     `  - id: ${rp.id}`,
     `    secret: ${rp.secret}`,
     `    name: ${rp.name}`,
+    '    trusted: true',
     `    redirect_uris: ["${rp.redirectUri}"]`,
     '',
   ].join('\n');

@@ -43,6 +43,7 @@ const VALUES = `oidc:
   - id: ${RP.id}
     secret: ${RP.secret}
     name: Confidential RP
+    trusted: true
     redirect_uris: ["${RP.redirect}"]
 tusk:
   rateLimit:
@@ -282,6 +283,7 @@ const STORM_VALUES = `oidc:
   - id: ${RP.id}
     secret: ${RP.secret}
     name: Confidential RP
+    trusted: true
     redirect_uris: ["${RP.redirect}"]
 tusk:
   rateLimit:

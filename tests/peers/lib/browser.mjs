@@ -56,8 +56,10 @@ function formData(form, fill) {
   for (const inp of form.inputs) {
     if (!inp.name) continue;
     if (inp.type === 'submit' || inp.type === 'image') {
-      // The button a person presses first is part of the submission.
-      if (!submitter) { data.append(inp.name, inp.value); submitter = true; }
+      // The button a person presses is part of the submission: the one
+      // whose value `fill` names (Allow or Deny), else the first.
+      const wanted = Object.hasOwn(fill, inp.name) ? fill[inp.name] === inp.value : true;
+      if (!submitter && wanted) { data.append(inp.name, inp.value); submitter = true; }
       continue;
     }
     if (['button', 'reset', 'file'].includes(inp.type)) continue;

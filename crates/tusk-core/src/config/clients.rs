@@ -122,6 +122,7 @@ impl Loader<'_> {
             redirect_uris: vec![pachd_redirect_uri.clone()],
             trusted_peers: pachd_peers,
             public: false,
+            trusted: true,
             logo_url: String::new(),
             id_token_signing_alg: String::new(),
             backchannel_logout_uri: String::new(),
@@ -140,6 +141,7 @@ impl Loader<'_> {
                 redirect_uris: vec![console_redirect],
                 trusted_peers: Vec::new(),
                 public: false,
+                trusted: true,
                 logo_url: String::new(),
                 id_token_signing_alg: String::new(),
                 backchannel_logout_uri: String::new(),
@@ -150,7 +152,12 @@ impl Loader<'_> {
             self.check_client_secret(pos, path, client);
         }
         if let Some(mut node) = self.env_node(input, env_start, "IDP_CLIENTS") {
+            // IDP_CLIENTS replaces the pachd and console entries, which
+            // are first-party: they never ask for consent.
             clients = self.clients(&mut node, "");
+            for c in &mut clients {
+                c.trusted = true;
+            }
         }
         let additional =
             if let Some(mut node) = self.env_node(input, env_start, "IDP_ADDITIONAL_CLIENTS") {
@@ -232,6 +239,7 @@ impl Loader<'_> {
                     redirect_uris: list("redirect_uris", "redirectURIs"),
                     trusted_peers: list("trusted_peers", "trustedPeers"),
                     public: item.get("public").map(|n| &n.value) == Some(&Value::Bool(true)),
+                    trusted: item.get("trusted").map(|n| &n.value) == Some(&Value::Bool(true)),
                     logo_url: s("logo_url", "logoURL").unwrap_or_default(),
                     id_token_signing_alg: s(
                         "id_token_signed_response_alg",

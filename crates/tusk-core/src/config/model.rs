@@ -196,6 +196,9 @@ pub struct ClientSpec {
     pub redirect_uris: Vec<String>,
     pub trusted_peers: Vec<String>,
     pub public: bool,
+    /// First-party: logins skip the consent page. `pachd` and `console`
+    /// (and the clients of `IDP_CLIENTS`, which replace them) always are.
+    pub trusted: bool,
     pub logo_url: String,
     /// `id_token_signed_response_alg`: `RS256` for a client that cannot
     /// verify the default ES256; empty for the default.
@@ -258,7 +261,7 @@ impl Config {
                 let mut shown = serde_json::json!({
                     "id": c.id, "name": c.name, "secret": mask(&c.secret),
                     "redirect_uris": c.redirect_uris, "trusted_peers": c.trusted_peers,
-                    "public": c.public,
+                    "public": c.public, "trusted": c.trusted,
                 });
                 // Only a client registered for back-channel logout shows it.
                 if !c.backchannel_logout_uri.is_empty() {

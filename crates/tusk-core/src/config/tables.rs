@@ -255,6 +255,7 @@ pub(super) static CLIENT: Schema = Schema {
         f("trusted_peers", Kind::StrList),
         f("trustedPeers", Kind::StrList),
         f("public", Kind::Bool),
+        f("trusted", Kind::Bool),
         f("logo_url", Kind::Str),
         f("logoURL", Kind::Str),
         f("id_token_signed_response_alg", Kind::Str),

@@ -1275,3 +1275,45 @@ fn browser_sessions() {
         Err(&["tusk.sessions.idle"]),
     );
 }
+
+/// Issue 15 item 3: `trusted: true` marks a first-party additional client
+/// (no consent page); pachd and console always are, other clients are not
+/// unless marked. The field is a boolean and a misspelling is caught.
+#[test]
+fn trusted_clients() {
+    let base = "pachd:\n  oauthClientSecret: 0123456789abcdef\noidc:\n  additionalClients:\n";
+    let with =
+        |client: &str| -> &'static str { Box::leak(format!("{base}{client}").into_boxed_str()) };
+    check(
+        &[with(
+            "  - id: notebook\n    public: true\n    trusted: true\n    redirectURIs: [http://127.0.0.1/cb]\n",
+        )],
+        &[],
+        Ok(&[
+            r#""id":"pachd","name":"pachd","public":false,"redirect_uris""#,
+            r#""secret":"***","trusted":true,"trusted_peers""#,
+            r#""id":"notebook","name":"notebook","public":true,"redirect_uris":["http://127.0.0.1/cb"],"secret":null,"trusted":true"#,
+        ]),
+    );
+    check(
+        &[with(
+            "  - id: notebook\n    public: true\n    redirectURIs: [http://127.0.0.1/cb]\n",
+        )],
+        &[],
+        Ok(&[r#""redirect_uris":["http://127.0.0.1/cb"],"secret":null,"trusted":false"#]),
+    );
+    check(
+        &[with(
+            "  - id: notebook\n    public: true\n    trusted: yes please\n",
+        )],
+        &[],
+        Err(&["oidc.additionalClients[0].trusted"]),
+    );
+    check(
+        &[with(
+            "  - id: notebook\n    public: true\n    trustd: true\n",
+        )],
+        &[],
+        Err(&["unknown key `trustd`", "did you mean `trusted`?"]),
+    );
+}

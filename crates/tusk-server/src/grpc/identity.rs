@@ -71,6 +71,8 @@ fn record(c: pb::OidcClient) -> tusk_store::OidcClient {
         redirect_uris: c.redirect_uris,
         trusted_peers: c.trusted_peers,
         public: false,
+        // identity_v2 clients are third-party: their users see consent.
+        trusted: false,
         logo_url: String::new(),
         id_token_signing_alg: String::new(),
         // Pachyderm's OIDCClient has no field for these: back-channel

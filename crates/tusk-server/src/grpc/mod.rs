@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod consent;
 pub mod enterprise;
 pub mod identity;
 pub mod resources;

@@ -52,6 +52,7 @@ async fn start() -> Running {
         secret: Secret::new(SECRET.into()),
         name: "pachd".into(),
         redirect_uris: vec![REDIRECT.into()],
+        trusted: true,
         ..Default::default()
     }];
     let provider = tusk_testkit::provider(

@@ -61,6 +61,7 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
         secret: Secret::new(CLIENT_SECRET.into()),
         name: "App".into(),
         redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+        trusted: true,
         ..Default::default()
     }];
     let provider = tusk_testkit::provider(

@@ -66,6 +66,7 @@ async fn start() -> (Server, String, Arc<Provider>) {
             secret: Secret::new("app-secret".into()),
             name: "App".into(),
             redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+            trusted: true,
             ..Default::default()
         }])
         .await

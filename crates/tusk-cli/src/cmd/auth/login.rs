@@ -7,7 +7,7 @@ use crate::login;
 /// Log in and save the session token in the context.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  tusk auth login                    # opens a browser\n  tusk auth login --no-browser       # prints the URL\n  tusk auth login --device           # a short code for a browser elsewhere\n  tusk auth login -t \"$ID_TOKEN\"\n\nThe device flow uses the public client `tusk-cli`. Register it in the values:\n  oidc:\n    additionalClients: [{id: tusk-cli, name: tusk CLI, public: true, trusted_peers: []}]\n  pachd:\n    additionalTrustedPeers: [tusk-cli]"
+    after_help = "Examples:\n  tusk auth login                    # opens a browser\n  tusk auth login --no-browser       # prints the URL\n  tusk auth login --device           # a short code for a browser elsewhere\n  tusk auth login -t \"$ID_TOKEN\"\n\nThe device flow uses the public client `tusk-cli`. Register it in the values:\n  oidc:\n    additionalClients: [{id: tusk-cli, name: tusk CLI, public: true, trusted: true, trusted_peers: []}]\n  pachd:\n    additionalTrustedPeers: [tusk-cli]"
 )]
 pub struct Args {
     /// Print the login URL instead of opening a browser.

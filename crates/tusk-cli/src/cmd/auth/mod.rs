@@ -11,10 +11,12 @@ mod get;
 mod get_config;
 mod get_groups;
 mod get_robot_token;
+mod list_consents;
 mod list_sessions;
 mod login;
 mod logout;
 mod revoke;
+mod revoke_consent;
 mod revoke_sessions;
 mod roles_for_permission;
 mod rotate_root_token;
@@ -56,6 +58,10 @@ pub enum AuthCommand {
     ListSessions(list_sessions::Args),
     #[command(name = "revoke-sessions")]
     RevokeSessions(revoke_sessions::Args),
+    #[command(name = "list-consents")]
+    ListConsents(list_consents::Args),
+    #[command(name = "revoke-consent")]
+    RevokeConsent(revoke_consent::Args),
 }
 
 pub async fn run(args: ClientArgs, cmd: AuthCommand) -> Outcome {
@@ -80,5 +86,7 @@ pub async fn run(args: ClientArgs, cmd: AuthCommand) -> Outcome {
         AuthCommand::SetConfig(a) => set_config::run(a, &conn).await,
         AuthCommand::ListSessions(a) => list_sessions::run(a, &conn).await,
         AuthCommand::RevokeSessions(a) => revoke_sessions::run(a, &conn).await,
+        AuthCommand::ListConsents(a) => list_consents::run(a, &conn).await,
+        AuthCommand::RevokeConsent(a) => revoke_consent::run(a, &conn).await,
     }
 }
