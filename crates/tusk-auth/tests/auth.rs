@@ -1089,6 +1089,8 @@ async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license()
             id: "app".into(),
             secret: tusk_core::Secret::new("app-secret".into()),
             redirect_uris: vec!["https://app.example.com/cb".into()],
+            // First-party: consent is not what this test is about.
+            trusted: true,
             ..Default::default()
         }])
         .await
@@ -1209,6 +1211,7 @@ async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license()
                     id: "app".into(),
                     secret: tusk_core::Secret::new("app-secret".into()),
                     redirect_uris: vec!["https://app.example.com/cb".into()],
+                    trusted: true,
                     ..Default::default()
                 }])
                 .await

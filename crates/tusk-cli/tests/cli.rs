@@ -3612,7 +3612,7 @@ fn doctor_checks_a_saml_connector() {
 #[test]
 fn auth_lists_and_revokes_a_users_browser_sessions() {
     let d = Deployment::start(
-        "pachd:\n  activateAuth: true\noidc:\n  additionalClients:\n  - id: app\n    secret: app-secret-0123456789\n    name: App\n    redirect_uris: [\"http://127.0.0.1:9/cb\"]\n",
+        "pachd:\n  activateAuth: true\noidc:\n  additionalClients:\n  - id: app\n    secret: app-secret-0123456789\n    name: App\n    redirect_uris: [\"http://127.0.0.1:9/cb\"]\n    trusted: true\n",
     );
     d.use_context();
     d.login_as_root();

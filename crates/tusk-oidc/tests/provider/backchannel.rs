@@ -40,6 +40,7 @@ async fn wired(session_required: bool) -> (Env, mpsc::UnboundedReceiver<Heard>) 
         redirect_uris: vec![CONFIDENTIAL_REDIRECT.into()],
         backchannel_logout_uri: LOGOUT_URI.into(),
         backchannel_logout_session_required: session_required,
+        trusted: true,
         ..Default::default()
     }])
     .await
@@ -185,6 +186,7 @@ async fn a_logout_token_respects_the_clients_signing_algorithm() {
         redirect_uris: vec!["https://legacy.example.com/cb".into()],
         id_token_signing_alg: "RS256".into(),
         backchannel_logout_uri: "https://legacy.example.com/bc".into(),
+        trusted: true,
         ..Default::default()
     }])
     .await
