@@ -132,6 +132,7 @@ async fn start_with(limits: BackchannelLimits) -> Running {
             redirect_uris: vec![REDIRECT.into()],
             backchannel_logout_uri: format!("http://{at}/{path}"),
             backchannel_logout_session_required: true,
+            trusted: true,
             ..Default::default()
         })
         .collect();

@@ -109,6 +109,7 @@ async fn start() -> Pages {
         secret: Secret::new("app-secret".into()),
         name: "Example App".into(),
         redirect_uris: vec![REDIRECT.into(), SECRET_REDIRECT.into()],
+        trusted: true,
         ..Default::default()
     }];
     let provider = tusk_testkit::provider(
@@ -371,9 +372,27 @@ async fn every_page_renders_in_the_one_design_and_errors_show_no_internals() {
             },
         ),
         (
+            "device confirm",
+            p.get(&format!("/device?user_code={}", enc(&user_code))).await,
+            Expect {
+                says: &["with code", "name=\"decision\" value=\"continue\"", "name=\"decision\" value=\"cancel\""],
+                ..ok("Confirm the device")
+            },
+        ),
+        (
             "device approved",
             {
-                let r = p.get(&format!("/device?user_code={}", enc(&user_code))).await;
+                // The link shows the code first; Continue goes on to log in.
+                let page = p.get(&format!("/device?user_code={}", enc(&user_code))).await.text().await.unwrap();
+                let field = |name: &str| {
+                    let key = format!("name=\"{name}\" value=\"");
+                    let at = page.find(&key).unwrap() + key.len();
+                    page[at..].split('"').next().unwrap().to_owned()
+                };
+                let (req, token) = (field("req"), field("token"));
+                let r = p
+                    .post("/device/confirm", &format!("req={}&token={}&decision=continue", enc(&req), enc(&token)))
+                    .await;
                 let chooser = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
                 // Device login goes through the chooser (two connectors).
                 let body = match chooser {

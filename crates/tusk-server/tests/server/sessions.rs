@@ -35,6 +35,7 @@ async fn start_with(store: Store, issuer: Option<&str>, ids: &[&str]) -> (TestSe
             secret: Secret::new("app-secret".into()),
             name: "App".into(),
             redirect_uris: vec![APP_CB.into()],
+            trusted: true,
             ..Default::default()
         },
         OidcClient {
@@ -42,6 +43,7 @@ async fn start_with(store: Store, issuer: Option<&str>, ids: &[&str]) -> (TestSe
             secret: Secret::new("app2-secret".into()),
             name: "App 2".into(),
             redirect_uris: vec![APP2_CB.into()],
+            trusted: true,
             ..Default::default()
         },
     ];
