@@ -24,6 +24,8 @@ use tusk_store::{OidcClient, Store};
 
 #[path = "provider/backchannel.rs"]
 mod backchannel;
+#[path = "provider/outage.rs"]
+mod outage;
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
