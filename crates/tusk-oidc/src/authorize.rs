@@ -129,16 +129,22 @@ fn bad_link(detail: impl Into<String>) -> PageError {
 }
 
 /// Whether an upstream failure is the upstream not answering (a timeout,
-/// no connection, a 5xx): worth trying again.
+/// no connection, a 5xx): worth trying again. Compared without case, since
+/// each client words it its own way (reqwest's "error sending request",
+/// ldap3's "I/O error: Connection refused" and "timeout: deadline has
+/// elapsed").
 fn unreachable(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
     [
         "error sending request",
         "timed out",
+        "timeout: deadline has elapsed",
         "connection refused",
-        "500 Internal Server Error",
-        "502 Bad Gateway",
-        "503 Service Unavailable",
-        "504 Gateway Timeout",
+        "connection reset",
+        "500 internal server error",
+        "502 bad gateway",
+        "503 service unavailable",
+        "504 gateway timeout",
     ]
     .iter()
     .any(|m| reason.contains(m))
@@ -879,5 +885,34 @@ pub(crate) fn to_identity(c: &Claims, data: &Secret<String>) -> Identity {
         email_verified: c.email_verified,
         groups: c.groups.clone(),
         connector_data: (!data.is_empty()).then(|| data.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The words each upstream client uses for "not answering", as they
+    /// arrive inside a connector's error (issue 15: an outage is never
+    /// shown as a setup mistake).
+    #[test]
+    fn upstream_outages_are_told_from_refusals() {
+        for (reason, want) in [
+            (
+                "connecting at `ldap://h:389` failed: I/O error: Connection refused (os error 111)",
+                true,
+            ),
+            (
+                "binding as `cn=x` at `ldap://h:389` failed: timeout: deadline has elapsed",
+                true,
+            ),
+            (
+                "POST https://github.com/login/oauth/access_token: error sending request",
+                true,
+            ),
+            ("GET https://x/keys: 503 Service Unavailable", true),
+            ("the ID token's audience is `other`, not `tusk`", false),
+            ("GET https://x/token: 401 Unauthorized", false),
+        ] {
+            assert_eq!(super::unreachable(reason), want, "{reason}");
+        }
     }
 }
