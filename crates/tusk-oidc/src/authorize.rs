@@ -159,7 +159,20 @@ fn connector_fault(e: &tusk_connector::Error) -> Fault {
             Fault::Setup
         }
         E::Busy { .. } => Fault::Transient,
-        E::Upstream { reason, .. } if reason.contains("access_denied") => Fault::Refused,
+        // The upstream said no to this person (RFC 6749 `access_denied`,
+        // or the github connector's refusals: not in an allowed
+        // organization or team, no verified email): nothing is broken.
+        E::Upstream { reason, .. }
+            if [
+                "access_denied",
+                "allowed to log in here",
+                "verify an address at GitHub",
+            ]
+            .iter()
+            .any(|m| reason.contains(m)) =>
+        {
+            Fault::Refused
+        }
         // The upstream answered, but with something tusk cannot accept (a
         // token for another audience, from another issuer, badly signed):
         // trying again gets the same answer until someone fixes a setting.
@@ -914,5 +927,35 @@ mod tests {
         ] {
             assert_eq!(super::unreachable(reason), want, "{reason}");
         }
+    }
+
+    /// An upstream that answered "not this user" refused the person: the
+    /// page says so ("did not let you sign in"), never "isn't set up
+    /// correctly", which would send everyone refused to an administrator
+    /// as if the connector were broken. The texts are the github
+    /// connector's (`github.rs`, `explain`).
+    #[test]
+    fn a_user_the_upstream_refuses_is_refused_not_a_setup_fault() {
+        use super::{Fault, connector_fault};
+        let upstream = |reason: &str| tusk_connector::Error::Upstream {
+            connector: "github".into(),
+            reason: reason.into(),
+        };
+        for reason in [
+            "GitHub user `mallory` is not a member of an organization allowed to log in here; ask an administrator for access",
+            "GitHub user `mallory` is not in a team allowed to log in here; ask an administrator for access",
+            "GitHub user `mallory` has no verified primary email address; verify an address at GitHub (Settings → Emails) and log in again",
+            "access_denied: the user cancelled",
+        ] {
+            assert_eq!(
+                connector_fault(&upstream(reason)),
+                Fault::Refused,
+                "{reason}"
+            );
+        }
+        assert_eq!(
+            connector_fault(&upstream("the ID token's audience is `other`, not `tusk`")),
+            Fault::Setup
+        );
     }
 }
