@@ -92,7 +92,7 @@ const PAGES = [
     },
   },
   {
-    name: 'cli-login-failed', heading: /Login failed/,
+    name: 'cli-login-failed', heading: /Login failed/, error: true,
     open: (p, c) => p.goto(`${c.tusk.base}/authorization-code/callback`),
   },
 ];

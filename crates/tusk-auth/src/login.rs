@@ -21,6 +21,9 @@ const POLL: Duration = Duration::from_millis(250);
 pub struct CallbackPage {
     pub status: u16,
     pub body: String,
+    /// Why the login failed, for the log only (the server logs it under
+    /// the reference id the page shows); empty on success.
+    pub detail: String,
 }
 
 fn random_string(n: usize) -> String {
@@ -106,6 +109,7 @@ impl AuthService {
                 body:
                     "invalid OIDC callback request: missing OIDC state token or authorization code"
                         .into(),
+                detail: "the browser reached /authorization-code/callback without `code` and `state`; only the identity provider's redirect carries them".into(),
             };
         };
         let id = hash_token(state);
@@ -117,10 +121,14 @@ impl AuthService {
                 CallbackPage {
                     status: 200,
                     body: "You are now logged in. Go back to the terminal to use Pachyderm!".into(),
+                    detail: String::new(),
                 },
             ),
             Err((temporary, why)) => {
-                tracing::warn!(reason = %why, "OIDC login failed");
+                let detail = format!(
+                    "OIDC login failed: {why} (OIDC state token {})",
+                    redact(state)
+                );
                 let body = if temporary {
                     format!(
                         "temporary error during authorization (OIDC state token: {}; Pachyderm logs may contain more information)",
@@ -138,6 +146,7 @@ impl AuthService {
                     CallbackPage {
                         status: if temporary { 500 } else { 401 },
                         body,
+                        detail,
                     },
                 )
             }
@@ -151,13 +160,24 @@ impl AuthService {
             })
             .await;
         if let Err(e) = recorded {
-            tracing::warn!(error = %e, "the login state expired before the callback finished");
             return CallbackPage {
                 status: 401,
                 body: format!(
                     "authorization failed (OIDC state token: {}; Pachyderm logs may contain more information)",
                     redact(state)
                 ),
+                // A login that already failed keeps its own cause first.
+                detail: if page.detail.is_empty() {
+                    format!(
+                        "the login state expired before the callback finished: {e} (OIDC state token {})",
+                        redact(state)
+                    )
+                } else {
+                    format!(
+                        "{}; its state could not be recorded either: {e}",
+                        page.detail
+                    )
+                },
             };
         }
         page

@@ -175,16 +175,22 @@ fn bad_link(detail: impl Into<String>) -> PageError {
 }
 
 /// Whether an upstream failure is the upstream not answering (a timeout,
-/// no connection, a 5xx): worth trying again.
+/// no connection, a 5xx): worth trying again. Compared without case, since
+/// each client words it its own way (reqwest's "error sending request",
+/// ldap3's "I/O error: Connection refused" and "timeout: deadline has
+/// elapsed").
 fn unreachable(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
     [
         "error sending request",
         "timed out",
+        "timeout: deadline has elapsed",
         "connection refused",
-        "500 Internal Server Error",
-        "502 Bad Gateway",
-        "503 Service Unavailable",
-        "504 Gateway Timeout",
+        "connection reset",
+        "500 internal server error",
+        "502 bad gateway",
+        "503 service unavailable",
+        "504 gateway timeout",
     ]
     .iter()
     .any(|m| reason.contains(m))
@@ -199,7 +205,20 @@ fn connector_fault(e: &tusk_connector::Error) -> Fault {
             Fault::Setup
         }
         E::Busy { .. } => Fault::Transient,
-        E::Upstream { reason, .. } if reason.contains("access_denied") => Fault::Refused,
+        // The upstream said no to this person (RFC 6749 `access_denied`,
+        // or the github connector's refusals: not in an allowed
+        // organization or team, no verified email): nothing is broken.
+        E::Upstream { reason, .. }
+            if [
+                "access_denied",
+                "allowed to log in here",
+                "verify an address at GitHub",
+            ]
+            .iter()
+            .any(|m| reason.contains(m)) =>
+        {
+            Fault::Refused
+        }
         // The upstream answered, but with something tusk cannot accept (a
         // token for another audience, from another issuer, badly signed):
         // trying again gets the same answer until someone fixes a setting.
@@ -1165,5 +1184,64 @@ pub(crate) fn to_identity(c: &Claims, data: &Secret<String>) -> Identity {
         groups: c.groups.clone(),
         connector_data: (!data.is_empty()).then(|| data.clone()),
         upstream_id_token: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The words each upstream client uses for "not answering", as they
+    /// arrive inside a connector's error (issue 15: an outage is never
+    /// shown as a setup mistake).
+    #[test]
+    fn upstream_outages_are_told_from_refusals() {
+        for (reason, want) in [
+            (
+                "connecting at `ldap://h:389` failed: I/O error: Connection refused (os error 111)",
+                true,
+            ),
+            (
+                "binding as `cn=x` at `ldap://h:389` failed: timeout: deadline has elapsed",
+                true,
+            ),
+            (
+                "POST https://github.com/login/oauth/access_token: error sending request",
+                true,
+            ),
+            ("GET https://x/keys: 503 Service Unavailable", true),
+            ("the ID token's audience is `other`, not `tusk`", false),
+            ("GET https://x/token: 401 Unauthorized", false),
+        ] {
+            assert_eq!(super::unreachable(reason), want, "{reason}");
+        }
+    }
+
+    /// An upstream that answered "not this user" refused the person: the
+    /// page says so ("did not let you sign in"), never "isn't set up
+    /// correctly", which would send everyone refused to an administrator
+    /// as if the connector were broken. The texts are the github
+    /// connector's (`github.rs`, `explain`).
+    #[test]
+    fn a_user_the_upstream_refuses_is_refused_not_a_setup_fault() {
+        use super::{Fault, connector_fault};
+        let upstream = |reason: &str| tusk_connector::Error::Upstream {
+            connector: "github".into(),
+            reason: reason.into(),
+        };
+        for reason in [
+            "GitHub user `mallory` is not a member of an organization allowed to log in here; ask an administrator for access",
+            "GitHub user `mallory` is not in a team allowed to log in here; ask an administrator for access",
+            "GitHub user `mallory` has no verified primary email address; verify an address at GitHub (Settings → Emails) and log in again",
+            "access_denied: the user cancelled",
+        ] {
+            assert_eq!(
+                connector_fault(&upstream(reason)),
+                Fault::Refused,
+                "{reason}"
+            );
+        }
+        assert_eq!(
+            connector_fault(&upstream("the ID token's audience is `other`, not `tusk`")),
+            Fault::Setup
+        );
     }
 }

@@ -292,7 +292,25 @@ impl Provider {
         if claims.is_none() && !confirmed {
             return Ok(LogoutOutcome::Confirm);
         }
-        let internal = |e: OAuthError| PageError::internal(e.description);
+        let internal = |e: OAuthError| match e.code {
+            // The store is down (its error is logged where it happened):
+            // an outage that ends by itself, so the page says "right now",
+            // not "tell your administrator".
+            ErrorCode::TemporarilyUnavailable => PageError::new(
+                503,
+                crate::error::Fault::Transient,
+                "Sign-out is unavailable right now",
+                "The sign-in service cannot reach its storage at the moment, so you are still signed in. Wait a minute and try again.",
+                format!(
+                    "ending the session at logout failed: {}; the storage failure is logged just before this line (`/readyz` says more)",
+                    e.description
+                ),
+            ),
+            _ => PageError::internal(format!(
+                "ending the session at logout failed: {}",
+                e.description
+            )),
+        };
         let sid = claims
             .as_ref()
             .and_then(|c| c.get("sid"))

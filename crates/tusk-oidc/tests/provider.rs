@@ -26,6 +26,8 @@ use tusk_store::{OidcClient, Store};
 mod backchannel;
 #[path = "provider/sessions.rs"]
 mod sessions;
+#[path = "provider/outage.rs"]
+mod outage;
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";

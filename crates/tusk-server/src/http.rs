@@ -200,12 +200,33 @@ async fn login_callback(State(state): State<AppState>, uri: http::Uri) -> Respon
     // one mapping. Without the provider's pages (no provider mounted) it is
     // the reference's plain text.
     let status = crate::errors::page_status(page.status);
+    if status.is_success() {
+        return match state.oidc() {
+            Some(oidc) => oidc.pages().success("You're logged in", &page.body),
+            None => (status, page.body).into_response(),
+        };
+    }
     match state.oidc() {
-        Some(oidc) if status.is_success() => oidc.pages().success("You're logged in", &page.body),
-        Some(oidc) => oidc
-            .pages()
-            .message_with(status, "Login failed", &page.body, "error"),
-        None => (status, page.body).into_response(),
+        // A failure is an error page like any other: the reference's
+        // sentence, a reference id, and the detail logged under that id.
+        Some(oidc) => {
+            let fault = match page.status {
+                400 => tusk_oidc::Fault::Request,
+                401 => tusk_oidc::Fault::Refused,
+                _ => tusk_oidc::Fault::Transient,
+            };
+            oidc.pages().error(&tusk_oidc::PageError::new(
+                page.status,
+                fault,
+                "Login failed",
+                page.body,
+                page.detail,
+            ))
+        }
+        None => {
+            tracing::warn!(status = page.status, detail = %page.detail, "CLI login failed");
+            (status, page.body).into_response()
+        }
     }
 }
 

@@ -239,3 +239,79 @@ async fn an_unreachable_directory_shows_as_unavailable_then_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Issue 15: a directory that goes down after the connector opened is an
+/// outage, not a setup mistake. The login page says "unavailable right
+/// now" with "Try again" (503), never "isn't set up correctly; tell your
+/// administrator", whatever words ldap3 uses for the refused connection
+/// ("I/O error: Connection refused").
+#[tokio::test]
+async fn a_directory_that_goes_down_is_unavailable_right_now_not_a_setup_fault() {
+    let mut directory =
+        Slapd::start().unwrap_or_else(|e| panic!("the LDAP tests need a real directory: {e}"));
+    let store = Store::memory();
+    let issuer = "http://127.0.0.1:9/dex";
+    let connectors = [ConnectorConfig {
+        id: "corp".into(),
+        name: "Corporate directory".into(),
+        kind: "ldap".into(),
+        config: json!({
+            "host": directory.ldap_host(),
+            "insecureNoSSL": true,
+            "bindDN": SERVICE_DN,
+            "bindPW": SERVICE_PW,
+            "userSearch": {"baseDN": PEOPLE_DN, "username": "uid"},
+        }),
+    }];
+    let clients = [OidcClient {
+        id: "app".into(),
+        secret: Secret::new(CLIENT_SECRET.into()),
+        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+        ..Default::default()
+    }];
+    let provider = tusk_testkit::provider(
+        issuer,
+        &store,
+        tusk_testkit::clock_now(),
+        &connectors,
+        &clients,
+    )
+    .await
+    .unwrap();
+    // A hang guard while the connector opens, not a timing assertion.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while provider.connectors()[0].status.is_err() {
+        assert!(std::time::Instant::now() < deadline, "never opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let next = provider
+        .authorize(&tusk_oidc::Params::from_pairs(vec![
+            ("client_id".into(), "app".into()),
+            ("redirect_uri".into(), "http://127.0.0.1:9/cb".into()),
+            ("response_type".into(), "code".into()),
+            ("scope".into(), "openid".into()),
+        ]))
+        .await
+        .unwrap();
+    let tusk_oidc::Next::Redirect(to) = next else {
+        panic!("one connector: straight to it")
+    };
+    let req = to.split("req=").nth(1).unwrap().to_owned();
+
+    directory.stop();
+    let page = provider
+        .password_login(
+            "corp",
+            &req,
+            "alice",
+            &Secret::new("alice-pw".into()),
+            std::net::IpAddr::from([127, 0, 0, 1]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(page.fault, tusk_oidc::Fault::Transient, "{page:?}");
+    assert_eq!(page.status, 503, "{page:?}");
+    assert!(page.title.contains("unavailable right now"), "{page:?}");
+    assert!(page.links.retry.is_some(), "{page:?}");
+    assert!(page.detail.contains("ldap://"), "{page:?}");
+}

@@ -112,15 +112,17 @@ async fn start() -> Pages {
         trusted: true,
         ..Default::default()
     }];
-    let provider = tusk_testkit::provider(
-        &issuer,
-        &store,
-        tusk_testkit::clock_now(),
-        &connectors,
-        &clients,
-    )
-    .await
-    .unwrap();
+    let clock = tusk_testkit::clock_now();
+    let provider = tusk_testkit::provider(&issuer, &store, clock.clone(), &connectors, &clients)
+        .await
+        .unwrap();
+    // The auth plane serves the CLI's browser-login page.
+    let service = tusk_auth::AuthService::new(
+        store.clone(),
+        clock,
+        tusk_auth::AuthSettings::default(),
+        Some(provider.clone()),
+    );
     // The upstream answers at once; wait for the connector's first open to
     // fail (a bounded poll, not a timing assertion).
     for _ in 0..400 {
@@ -135,6 +137,10 @@ async fn start() -> Pages {
     }
     let options = ServerOptions {
         provider: Some(provider),
+        auth: Some(tusk_server::AuthPlane {
+            service,
+            managed: tusk_auth::Managed::default(),
+        }),
         rate_limits: tusk_server::ratelimit::RateLimits {
             password_per_minute: 0,
             token_per_minute: 0,
@@ -460,6 +466,26 @@ async fn every_page_renders_in_the_one_design_and_errors_show_no_internals() {
                 error: true,
             },
         ),
+        (
+            "error: CLI login without a code",
+            p.get(&format!("http://{}/authorization-code/callback", p.server.addr)).await,
+            Expect {
+                status: 400,
+                title: "Login failed",
+                says: &["missing OIDC state token or authorization code"],
+                error: true,
+            },
+        ),
+        (
+            "error: CLI login with an unknown state",
+            p.get(&format!("http://{}/authorization-code/callback?code=c0de&state=no-such-login-state", p.server.addr)).await,
+            Expect {
+                status: 401,
+                title: "Login failed",
+                says: &["authorization failed"],
+                error: true,
+            },
+        ),
     ];
     for (name, resp, want) in rows {
         // "tell your administrator" is only in the chooser's note; the
@@ -499,10 +525,14 @@ async fn every_page_renders_in_the_one_design_and_errors_show_no_internals() {
                 "{line}"
             ),
             "error: unknown client" => assert!(line.contains("`ghost`"), "{line}"),
+            "error: CLI login with an unknown state" => assert!(
+                line.contains("OIDC state token expired or unknown"),
+                "{line}"
+            ),
             _ => {}
         }
         assert!(!line.contains("upstream-secret-xyz"), "{name}: {line}");
     }
-    assert_eq!(references.len(), 4, "{references:?}");
+    assert_eq!(references.len(), 6, "{references:?}");
     p.server.stop().await.unwrap();
 }
