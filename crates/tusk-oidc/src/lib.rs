@@ -8,6 +8,8 @@
 //! - `slots`: connector slots and their states; `connectors`: opening them,
 //!   each independently, retried in the background.
 //! - `keys`: the in-memory key ring, signing and verification, rotation.
+//! - `cache`: client records and the revocation deny-list in memory, kept
+//!   current through the store's change feed.
 //! - `redirect`: redirect URI matching; `claims`: scope-gated identity
 //!   claims; `audit_context`: the client address and user audit records name.
 //! - `authorize`: `/auth`, connector selection, password and callback
@@ -21,6 +23,7 @@
 
 mod audit_context;
 pub mod authorize;
+mod cache;
 mod claims;
 mod connectors;
 pub mod error;

@@ -48,6 +48,9 @@ pub struct Provider {
     /// The bounded pool every password check of this provider's
     /// connectors runs on (`authorize` scopes it around each check).
     pub(crate) hashing: tusk_connector::HashPool,
+    /// Client records and the revocation deny-list, so token checks and
+    /// client authentication do not read the store (`cache`).
+    pub(crate) cache: crate::cache::Cache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,7 @@ impl Provider {
         let hashing = tusk_connector::HashPool::new(settings.password_hashing)?;
         let provider = Arc::new(Provider {
             hashing,
+            cache: crate::cache::Cache::new(&store),
             settings,
             store,
             clock,
@@ -177,12 +181,9 @@ impl Provider {
         Ok(())
     }
 
+    /// A client record, from memory when possible (`cache`).
     pub(crate) async fn client(&self, id: &str) -> Result<Option<OidcClient>, tusk_store::Error> {
-        match self.store.get::<OidcClient>(id).await {
-            Ok(c) => Ok(Some(c)),
-            Err(tusk_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.cache.client(&self.store, id, self.now()).await
     }
 }
 

@@ -33,20 +33,21 @@ impl Provider {
                 "this is an ID token, not an access token",
             ));
         }
-        for key in ["jti", "sid"] {
-            if let Some(v) = claims.get(key).and_then(Value::as_str) {
-                let id = format!("{key}:{v}");
-                match self.store.get::<Revocation>(&id).await {
-                    Ok(_) => {
-                        return Err(OAuthError::new(
-                            ErrorCode::InvalidToken,
-                            "the token has been revoked",
-                        ));
-                    }
-                    Err(tusk_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+        // The deny-list is in memory (`cache`): a valid token costs no
+        // store read.
+        let ids: Vec<String> = ["jti", "sid"]
+            .iter()
+            .filter_map(|key| {
+                let v = claims.get(*key).and_then(Value::as_str)?;
+                Some(format!("{key}:{v}"))
+            })
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        if self.cache.revoked(&self.store, &ids, self.now()).await? {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the token has been revoked",
+            ));
         }
         Ok(claims)
     }
