@@ -9,7 +9,8 @@
 //! - `tls`: [`TlsPem`], PEM parsing and the rustls acceptor (aws-lc-rs only).
 //! - `http`: [`router`], the HTTP routes, the gRPC routes and the
 //!   content-type switch between them.
-//! - `oidc`, `pages`, `ratelimit`: the provider's HTTP endpoints.
+//! - `oidc`, `pages`, `ratelimit`: the provider's HTTP endpoints;
+//!   `prebuilt`: discovery and the JWKS as ready bodies with ETags.
 //! - `grpc`: the auth plane's services.
 //! - `bootstrap`: a running provider and auth plane from a `Config`.
 //! - `reload`: a reloaded configuration and certificate, applied whole.
@@ -34,6 +35,7 @@ mod metrics;
 pub mod oidc;
 mod options;
 pub mod pages;
+mod prebuilt;
 pub mod ratelimit;
 pub mod reload;
 mod serve;

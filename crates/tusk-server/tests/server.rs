@@ -2235,6 +2235,9 @@ mod groups;
 #[path = "server/storm.rs"]
 mod storm;
 
+#[path = "server/prebuilt.rs"]
+mod prebuilt;
+
 /// The audit trail and the operator metrics, through a real server with
 /// the provider and the auth plane: a login, a token exchange and a
 /// ModifyRoleBinding, then the trail read over `tusk.audit.v1` and the
