@@ -121,28 +121,28 @@ impl Cache {
             return;
         }
         self.generation.fetch_add(1, Ordering::SeqCst);
-        if all || client {
-            if let Ok(mut c) = self.clients.write() {
-                match (&change.id, all) {
-                    (Some(id), false) => {
-                        c.remove(id);
-                    }
-                    _ => c.clear(),
+        if (all || client)
+            && let Ok(mut c) = self.clients.write()
+        {
+            match (&change.id, all) {
+                (Some(id), false) => {
+                    c.remove(id);
                 }
+                _ => c.clear(),
             }
         }
-        if all || revocation {
-            if let Ok(mut d) = self.deny.write() {
-                match (&change.id, all) {
-                    // A revocation record is only ever written to deny its
-                    // id (and removed only by GC, which announces `*`).
-                    (Some(id), false) => {
-                        d.ids.entry(id.clone()).or_insert(UNKNOWN_EXPIRY);
-                    }
-                    _ => {
-                        self.lost.fetch_add(1, Ordering::SeqCst);
-                        d.loaded_at = None;
-                    }
+        if (all || revocation)
+            && let Ok(mut d) = self.deny.write()
+        {
+            match (&change.id, all) {
+                // A revocation record is only ever written to deny its id
+                // (and removed only by GC, which announces `*`).
+                (Some(id), false) => {
+                    d.ids.entry(id.clone()).or_insert(UNKNOWN_EXPIRY);
+                }
+                _ => {
+                    self.lost.fetch_add(1, Ordering::SeqCst);
+                    d.loaded_at = None;
                 }
             }
         }
@@ -202,7 +202,10 @@ impl Cache {
         Ok(self
             .deny
             .read()
-            .map(|d| ids.iter().any(|id| d.ids.get(*id).is_some_and(|e| *e > now)))
+            .map(|d| {
+                ids.iter()
+                    .any(|id| d.ids.get(*id).is_some_and(|e| *e > now))
+            })
             // A poisoned lock cannot say "not revoked".
             .unwrap_or(true))
     }
@@ -328,7 +331,12 @@ mod tests {
         plant(&store, &client("a", "unseen")).await;
         let later = NOW + RECHECK_SECONDS - 1;
         assert_eq!(
-            cache.client(&store, "a", later).await.unwrap().unwrap().name,
+            cache
+                .client(&store, "a", later)
+                .await
+                .unwrap()
+                .unwrap()
+                .name,
             "first"
         );
         let due = NOW + RECHECK_SECONDS;
@@ -342,9 +350,19 @@ mod tests {
     async fn a_revocation_through_this_store_is_denied_at_once() {
         let store = Store::memory();
         let cache = Cache::new(&store);
-        assert!(!cache.revoked(&store, &["jti:a", "sid:s"], NOW).await.unwrap());
+        assert!(
+            !cache
+                .revoked(&store, &["jti:a", "sid:s"], NOW)
+                .await
+                .unwrap()
+        );
         store.put(&revocation("sid:s", NOW + 60)).await.unwrap();
-        assert!(cache.revoked(&store, &["jti:a", "sid:s"], NOW).await.unwrap());
+        assert!(
+            cache
+                .revoked(&store, &["jti:a", "sid:s"], NOW)
+                .await
+                .unwrap()
+        );
         assert!(!cache.revoked(&store, &["jti:a"], NOW).await.unwrap());
     }
 

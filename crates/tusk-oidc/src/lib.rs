@@ -42,11 +42,11 @@ pub mod subject;
 pub mod throttle;
 pub mod token;
 
+pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 /// How long a replica answers from its in-memory deny-list and client
 /// records without reading them again (the bound across replicas when the
 /// change feed is lost).
 pub use cache::RECHECK_SECONDS as CACHE_RECHECK_SECONDS;
-pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use error::{ErrorCode, OAuthError, PageError};
 pub use observer::{IdentityObserver, RefreshedIdentity};
 pub use params::Params;

@@ -46,7 +46,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         id: format!("{i:064x}"),
         family: "family-0123456789abcdef".into(),
         client_id: "rp-confidential".into(),
-        scopes: vec!["openid".into(), "email".into(), "profile".into(), "offline_access".into()],
+        scopes: vec![
+            "openid".into(),
+            "email".into(),
+            "profile".into(),
+            "offline_access".into(),
+        ],
         claims: Claims {
             user_id: "0-385-28089-0".into(),
             username: "Kilgore Trout".into(),

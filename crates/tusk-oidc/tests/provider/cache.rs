@@ -157,7 +157,11 @@ async fn userinfo_and_introspection_of_a_valid_token_read_no_store() {
         );
         assert_eq!(e.introspect(&t.access_token).await["active"], true);
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "store calls on the hot path");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "store calls on the hot path"
+    );
     // The counter is live: a refresh token is looked up in the store.
     let rt = t.refresh_token.as_deref().unwrap();
     assert_eq!(e.introspect(rt).await["active"], true);
@@ -227,9 +231,8 @@ async fn without_a_feed_another_replica_refuses_within_the_recheck_bound() {
         .await
         .unwrap();
     clock.advance(CACHE_RECHECK_SECONDS);
-    let refused = b
-        .p
-        .introspect(
+    let refused =
+        b.p.introspect(
             Some(&basic("app", "app-secret")),
             &params(&[("token", &t.access_token)]),
         )
