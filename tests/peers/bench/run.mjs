@@ -54,6 +54,7 @@ tusk:
   rateLimit:
     passwordPerMinute: 0
     tokenPerMinute: 0
+    authorizePerMinute: 0
 ${ALG ? `  signing:\n    algorithm: ${ALG}\n` : ''}`;
 const pin = SERVER_CPU ? ['taskset', '-c', SERVER_CPU] : [];
 const log = (...a) => console.error('[bench]', ...a);
@@ -236,14 +237,14 @@ function benchFixed({ url, method, headers, body, expect }, seconds) {
   });
 }
 
-/** An access token of a fresh login (kept on the server for the next runs). */
+/**
+ * An access token of a fresh login, one per run: oidc-provider stops
+ * accepting an earlier login's token once later runs have logged in again.
+ */
 async function accessToken(server) {
-  if (!server.access) {
-    const got = await refreshTokens(server, 1);
-    if (!got.access) throw new Error(`${server.name}: no access token from a login`);
-    server.access = got.access;
-  }
-  return server.access;
+  const got = await refreshTokens(server, 1);
+  if (!got.access) throw new Error(`${server.name}: no access token from a login`);
+  return got.access;
 }
 
 async function benchUserinfo(server, seconds) {
