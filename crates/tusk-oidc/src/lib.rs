@@ -8,6 +8,8 @@
 //! - `slots`: connector slots and their states; `connectors`: opening them,
 //!   each independently, retried in the background.
 //! - `keys`: the in-memory key ring, signing and verification, rotation.
+//! - `cache`: client records and the revocation deny-list in memory, kept
+//!   current through the store's change feed.
 //! - `redirect`: redirect URI matching; `claims`: scope-gated identity
 //!   claims; `audit_context`: the client address and user audit records name.
 //! - `authorize`: `/auth`, connector selection, password and callback
@@ -30,6 +32,7 @@ mod audit_context;
 pub mod authorize;
 pub mod backchannel;
 pub mod browser;
+mod cache;
 mod claims;
 mod connectors;
 pub mod consent;
@@ -55,6 +58,10 @@ pub mod token;
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use backchannel::{EndedSession, Unsent};
 pub use browser::{Browser, SessionCookie, SessionInfo};
+/// How long a replica answers from its in-memory deny-list and client
+/// records without reading them again (the bound across replicas when the
+/// change feed is lost).
+pub use cache::RECHECK_SECONDS as CACHE_RECHECK_SECONDS;
 pub use error::{ErrorCode, Fault, Link, Links, OAuthError, PageError};
 pub use logout_delivery::{LogoutDelivery, LogoutMessage, NotSent};
 pub use observer::{IdentityObserver, RefreshedIdentity};

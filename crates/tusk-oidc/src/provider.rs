@@ -55,6 +55,9 @@ pub struct Provider {
     /// This provider, for the background tasks it starts itself (the
     /// back-channel logout of an ended session) from `&self` methods.
     pub(crate) me: Weak<Provider>,
+    /// Client records and the revocation deny-list, so token checks and
+    /// client authentication do not read the store (`cache`).
+    pub(crate) cache: crate::cache::Cache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,7 @@ impl Provider {
             me: me.clone(),
             logout: LogoutSlot::new(),
             hashing,
+            cache: crate::cache::Cache::new(&store),
             settings,
             store,
             clock,
@@ -189,12 +193,9 @@ impl Provider {
         Ok(())
     }
 
+    /// A client record, from memory when possible (`cache`).
     pub(crate) async fn client(&self, id: &str) -> Result<Option<OidcClient>, tusk_store::Error> {
-        match self.store.get::<OidcClient>(id).await {
-            Ok(c) => Ok(Some(c)),
-            Err(tusk_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.cache.client(&self.store, id, self.now()).await
     }
 }
 

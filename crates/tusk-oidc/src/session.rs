@@ -34,22 +34,23 @@ impl Provider {
                 "this is an ID token, not an access token",
             ));
         }
-        // A family is revoked under `sid:<family>` (its tokens' `sid` before
-        // browser sessions), so the access token's `family` is checked there.
-        for (key, prefix) in [("jti", "jti"), ("sid", "sid"), ("family", "sid")] {
-            if let Some(v) = claims.get(key).and_then(Value::as_str) {
-                let id = format!("{prefix}:{v}");
-                match self.store.get::<Revocation>(&id).await {
-                    Ok(_) => {
-                        return Err(OAuthError::new(
-                            ErrorCode::InvalidToken,
-                            "the token has been revoked",
-                        ));
-                    }
-                    Err(tusk_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+        // The deny-list is in memory (`cache`): a valid token costs no
+        // store read. A family is revoked under `sid:<family>` (its tokens'
+        // `sid` before browser sessions), so the token's `family` is
+        // checked there.
+        let ids: Vec<String> = [("jti", "jti"), ("sid", "sid"), ("family", "sid")]
+            .iter()
+            .filter_map(|(key, prefix)| {
+                let v = claims.get(*key).and_then(Value::as_str)?;
+                Some(format!("{prefix}:{v}"))
+            })
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        if self.cache.revoked(&self.store, &ids, self.now()).await? {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the token has been revoked",
+            ));
         }
         Ok(claims)
     }

@@ -28,6 +28,8 @@ mod backchannel;
 mod sessions;
 #[path = "provider/outage.rs"]
 mod outage;
+#[path = "provider/cache.rs"]
+mod cache;
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";
@@ -62,6 +64,16 @@ fn basic(id: &str, secret: &str) -> String {
 
 async fn env_with(settings: impl FnOnce(&mut Settings), connectors: &[(&str, &str, Value)]) -> Env {
     let clock = Arc::new(FakeClock::new(1_800_000_000));
+    env_in(Store::memory(), clock, settings, connectors).await
+}
+
+/// A provider over `store` (a replica, when several share one backend).
+async fn env_in(
+    store: Store,
+    clock: Arc<FakeClock>,
+    settings: impl FnOnce(&mut Settings),
+    connectors: &[(&str, &str, Value)],
+) -> Env {
     let mut s = Settings::new(ISSUER);
     settings(&mut s);
     let connectors: Vec<ConnectorConfig> = connectors
@@ -73,7 +85,7 @@ async fn env_with(settings: impl FnOnce(&mut Settings), connectors: &[(&str, &st
             config: config.clone(),
         })
         .collect();
-    let p = Provider::new(s, Store::memory(), clock.clone(), &connectors)
+    let p = Provider::new(s, store, clock.clone(), &connectors)
         .await
         .unwrap();
     p.seed_clients(&[

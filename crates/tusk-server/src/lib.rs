@@ -11,6 +11,7 @@
 //!   content-type switch between them.
 //! - `oidc`, `pages`, `ratelimit`: the provider's HTTP endpoints;
 //!   `cookies`: its browser cookies (session, last login method).
+//!   `prebuilt`: discovery and the JWKS as ready bodies with ETags.
 //! - `grpc`: the auth plane's services.
 //! - `backchannel`: POSTs the provider's back-channel logout tokens to
 //!   the clients, off the request path, retried and bounded.
@@ -39,6 +40,7 @@ mod metrics;
 pub mod oidc;
 mod options;
 pub mod pages;
+mod prebuilt;
 pub mod ratelimit;
 pub mod reload;
 mod serve;

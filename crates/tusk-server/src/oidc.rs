@@ -5,6 +5,7 @@
 use crate::cookies::{self, CookieJar};
 use crate::errors::{BAD_USER_CODE, WRONG_PASSWORD, oauth_error, rate_limited};
 use crate::pages::Pages;
+use crate::prebuilt::Prebuilt;
 use crate::ratelimit::{Limiter, RateLimits};
 use axum::Router;
 use axum::body::Bytes;
@@ -36,12 +37,20 @@ struct Inner {
     /// The issuer's path (`/dex`), prefixed to links in pages.
     base: String,
     cookies: CookieJar,
+    /// Discovery and the JWKS as ready responses with ETags (`prebuilt`).
+    discovery: Prebuilt,
+    jwks: Prebuilt,
 }
 
 impl Oidc {
     pub fn new(provider: Arc<Provider>, pages: Pages, limits: RateLimits) -> Oidc {
         let base = url_path(&provider.settings().issuer);
         let cookies = CookieJar::new(&provider.settings().issuer, &base);
+        let jwks_cache = HeaderValue::from_str(&format!(
+            "max-age={}, must-revalidate",
+            provider.jwks_max_age()
+        ))
+        .ok();
         Oidc {
             inner: Arc::new(Inner {
                 provider,
@@ -51,6 +60,8 @@ impl Oidc {
                 authorize_limit: Limiter::per_minute(limits.authorize_per_minute),
                 base,
                 cookies,
+                discovery: Prebuilt::new(None),
+                jwks: Prebuilt::new(jwks_cache),
             }),
         }
     }
@@ -147,22 +158,14 @@ fn json_body(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn discovery(State(s): State<Oidc>) -> Response {
-    cors(json_body(
-        StatusCode::OK,
-        s.inner.provider.discovery_json().to_string(),
-    ))
+async fn discovery(State(s): State<Oidc>, headers: HeaderMap) -> Response {
+    let p = &s.inner.provider;
+    cors(s.inner.discovery.respond(p.discovery_json(), &headers))
 }
 
-async fn keys(State(s): State<Oidc>) -> Response {
-    let mut r = json_body(StatusCode::OK, s.inner.provider.jwks_json().to_string());
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "max-age={}, must-revalidate",
-        s.inner.provider.jwks_max_age()
-    )) {
-        r.headers_mut().insert(header::CACHE_CONTROL, v);
-    }
-    cors(r)
+async fn keys(State(s): State<Oidc>, headers: HeaderMap) -> Response {
+    let p = &s.inner.provider;
+    cors(s.inner.jwks.respond(p.jwks_json(), &headers))
 }
 
 fn query(uri: &Uri) -> Result<Params, OAuthError> {

@@ -2259,6 +2259,8 @@ mod storm;
 mod backchannel;
 #[path = "server/sessions.rs"]
 mod sessions;
+#[path = "server/prebuilt.rs"]
+mod prebuilt;
 
 /// The audit trail and the operator metrics, through a real server with
 /// the provider and the auth plane: a login, a token exchange and a

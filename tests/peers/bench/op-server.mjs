@@ -1,6 +1,7 @@
 // npm oidc-provider configured like tusk for scripts/bench-oidc: one
 // confidential client (client_secret_basic), refresh tokens with rotation
-// (reuse of a rotated token is refused), dev login + consent interactions, an
+// (reuse of a rotated token is refused), dev login + consent interactions,
+// userinfo, introspection and revocation, an
 // in-memory store, ID tokens signed with BENCH_ALG (ES256 or RS256, matched to
 // what tusk signs with). Prints one JSON line {"issuer": ...} on stdout when
 // it listens on 127.0.0.1:<random port>.
@@ -56,7 +57,7 @@ const provider = new Provider(issuer, {
       },
     };
   },
-  features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+  features: { devInteractions: { enabled: true }, revocation: { enabled: true }, introspection: { enabled: true } },
   // Always rotate, like tusk (Dex's default, Pachyderm's setting).
   rotateRefreshToken: () => true,
   ttl: {

@@ -31,6 +31,12 @@ const TUSK_KIND = env.BENCH_TUSK_KIND || '';
 const MODE = env.BENCH_MODE || 'compare';
 const ROUNDS = Number(env.BENCH_ROUNDS || 3);
 const STORM_RATE = Number(env.BENCH_STORM_RATE || 50);
+// BENCH_ONLY=jwks,userinfo runs only those rows of the comparison.
+const ONLY = (env.BENCH_ONLY || '').split(',').filter(Boolean);
+// The refresh ceiling (crates/tusk-store-sql/examples/refresh_ceiling.rs),
+// run on the server core after the comparison; empty: not measured.
+const CEILING = env.BENCH_CEILING_BIN || '';
+const LOGIN_CONNS = Number(env.BENCH_LOGIN_CONNS || 8);
 const USE_WRK = (env.BENCH_LOADGEN || 'wrk') === 'wrk' && spawnSync('wrk', ['--version']).error === undefined;
 
 const RP = { id: 'rp-confidential', secret: 'rp-secret-0123456789', redirect: 'http://127.0.0.1:9999/cb' };
@@ -49,6 +55,7 @@ tusk:
   rateLimit:
     passwordPerMinute: 0
     tokenPerMinute: 0
+    authorizePerMinute: 0
 ${ALG ? `  signing:\n    algorithm: ${ALG}\n` : ''}`;
 const pin = SERVER_CPU ? ['taskset', '-c', SERVER_CPU] : [];
 const log = (...a) => console.error('[bench]', ...a);
@@ -118,7 +125,7 @@ async function refreshToken(issuer, { consent, login }) {
   const tokens = await client.authorizationCodeGrant(config, new URL(out.redirect),
     { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
   if (!tokens.refresh_token) throw new Error(`no refresh token from ${issuer}`);
-  return { token: tokens.refresh_token, tokenEndpoint: config.serverMetadata().token_endpoint };
+  return { token: tokens.refresh_token, access: tokens.access_token, tokenEndpoint: config.serverMetadata().token_endpoint };
 }
 
 /** N refresh tokens, each checked by one refresh (whose new token is kept). */
@@ -126,6 +133,7 @@ async function refreshTokens(server, n) {
   const got = [];
   for (let i = 0; i < n; i++) got.push(await refreshToken(server.issuer, server.loginOpts));
   const alive = [];
+  let access = got[0]?.access;
   for (const { token, tokenEndpoint } of got) {
     const res = await fetch(tokenEndpoint, {
       method: 'POST',
@@ -133,10 +141,13 @@ async function refreshTokens(server, n) {
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
     });
     const body = await res.json().catch(() => ({}));
-    if (res.ok && body.refresh_token) alive.push(body.refresh_token);
+    if (res.ok && body.refresh_token) {
+      alive.push(body.refresh_token);
+      access = body.access_token ?? access;
+    }
     else log(`${server.name}: a refresh token from an earlier login no longer works (${res.status} ${body.error ?? ''}: ${body.error_description ?? ''})`);
   }
-  return { tokens: alive, tokenEndpoint: got[0].tokenEndpoint };
+  return { tokens: alive, access, tokenEndpoint: got[0].tokenEndpoint };
 }
 
 function runWrk(args, extraEnv) {
@@ -201,6 +212,116 @@ async function benchDiscovery(server, seconds) {
   return runNode({ url, method: 'GET', headers: {}, conns: CONNS, seconds });
 }
 
+async function benchJwks(server, seconds) {
+  const url = server.meta.jwks_uri;
+  if (USE_WRK) {
+    return runWrk(['-t', String(CONNS), '-c', String(CONNS), '-d', `${seconds}s`, '--timeout', '10s',
+      '-s', join(HERE, 'get.lua'), url]);
+  }
+  return runNode({ url, method: 'GET', headers: {}, conns: CONNS, seconds });
+}
+
+/** One fixed request with wrk's request.lua (or the Node loop); ok = 200 whose body holds `expect`. */
+function benchFixed({ url, method, headers, body, expect }, seconds) {
+  if (USE_WRK) {
+    const u = new URL(url);
+    return runWrk(['-t', String(CONNS), '-c', String(CONNS), '-d', `${seconds}s`, '--timeout', '10s',
+      '-s', join(HERE, 'request.lua'), `${u.origin}/`], {
+      BENCH_METHOD: method, BENCH_PATH: `${u.pathname}${u.search}`, BENCH_BODY: body ?? '',
+      BENCH_HEADERS: Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n'), BENCH_EXPECT: expect,
+    });
+  }
+  return runNode({
+    url, method, headers, conns: CONNS, seconds,
+    body: body ? () => body : undefined,
+    onResponse: (_i, _st, status, text) => status === 200 && text.includes(expect),
+  });
+}
+
+/**
+ * An access token of a fresh login, one per run: oidc-provider stops
+ * accepting an earlier login's token once later runs have logged in again.
+ */
+async function accessToken(server) {
+  const got = await refreshTokens(server, 1);
+  if (!got.access) throw new Error(`${server.name}: no access token from a login`);
+  return got.access;
+}
+
+async function benchUserinfo(server, seconds) {
+  const token = await accessToken(server);
+  return benchFixed({
+    url: server.meta.userinfo_endpoint, method: 'GET',
+    headers: { authorization: `Bearer ${token}` }, expect: '"sub"',
+  }, seconds);
+}
+
+async function benchIntrospection(server, seconds) {
+  const token = await accessToken(server);
+  return benchFixed({
+    url: server.meta.introspection_endpoint, method: 'POST',
+    headers: { authorization: basic(RP.id, RP.secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: `token=${encodeURIComponent(token)}`, expect: '"active":true',
+  }, seconds);
+}
+
+/**
+ * The full browser-less code flow, LOGIN_CONNS at a time, each login a new
+ * user agent with no cookies: GET /auth, the server's login (and, at
+ * oidc-provider, consent) forms, the redirect with the code, then POST /token
+ * with the PKCE verifier. ok = a token response with an ID token. The load
+ * generator is Node on one core, so this row is capped by the client too.
+ */
+async function benchLogin(server, seconds) {
+  server.config ??= await client.discovery(new URL(server.issuer), RP.id, { client_secret: RP.secret },
+    client.ClientSecretBasic(), { execute: [client.allowInsecureRequests] });
+  const auth = basic(RP.id, RP.secret);
+  const lat = [];
+  let ok = 0;
+  let failed = 0;
+  let lastError = '';
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  async function loop() {
+    while (performance.now() < end) {
+      const s = performance.now();
+      try {
+        const verifier = client.randomPKCECodeVerifier();
+        const params = {
+          redirect_uri: RP.redirect, scope: 'openid email profile', state: client.randomState(),
+          code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+        };
+        const b = new Browser();
+        const out = await b.browse(client.buildAuthorizationUrl(server.config, params).href, {
+          fill: server.loginOpts.login, stopAt: RP.redirect, submitAnyForm: server.loginOpts.consent,
+        });
+        const code = out.redirect && new URL(out.redirect).searchParams.get('code');
+        if (!code) throw new Error(`no code: ${b.traceText()}`);
+        const res = await fetch(server.meta.token_endpoint, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: RP.redirect, code_verifier: verifier }),
+        });
+        const body = await res.json().catch(() => ({}));
+        if (res.ok && body.id_token) ok++;
+        else throw new Error(`token answered ${res.status} ${body.error ?? ''}`);
+      } catch (e) {
+        failed++;
+        lastError = String(e).slice(0, 500);
+      }
+      lat.push((performance.now() - s) * 1000);
+    }
+  }
+  await Promise.all(Array.from({ length: LOGIN_CONNS }, loop));
+  if (failed > 0) log(`${server.name} login: ${failed} failed; last: ${lastError}`);
+  lat.sort((a, b) => a - b);
+  const pct = (p) => Math.round(lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? 0);
+  return {
+    requests: ok + failed, duration_us: Math.round((performance.now() - t0) * 1000), ok, failed,
+    p50_us: pct(50), p90_us: pct(90), p99_us: pct(99), max_us: Math.round(lat.at(-1) ?? 0),
+  };
+}
+
 async function benchRefresh(server, seconds, tmp) {
   return runRefresh(server, await prepareRefresh(server), seconds, tmp);
 }
@@ -242,6 +363,22 @@ async function runRefresh(server, { tokens, tokenEndpoint }, seconds, tmp) {
     },
   });
   return { ...r, chains: tokens.length };
+}
+
+/** Runs the ceiling example on the server core; its CEILING_JSON line. */
+async function ceiling() {
+  const [file, ...args] = [...pin, CEILING, String(DURATION)];
+  log(`refresh ceiling: ${DURATION}s${pin.length ? ` on CPU ${SERVER_CPU}` : ''}`);
+  const child = track(spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const code = await new Promise((res) => child.once('exit', res));
+  const m = out.match(/CEILING_JSON (\{.*\})/);
+  if (code !== 0 || !m) {
+    log(`the ceiling example failed (${code}): ${out}`);
+    return null;
+  }
+  return JSON.parse(m[1]);
 }
 
 function algOf(jwks) {
@@ -488,30 +625,49 @@ async function main() {
       for (const s of servers) s.chains = Math.max(1, probe.tokens.length);
     }
 
+    for (const srv of servers) {
+      srv.meta = await (await fetch(`${srv.issuer}/.well-known/openid-configuration`)).json();
+    }
+    const workloads = [
+      ['discovery', 'GET discovery', benchDiscovery],
+      ['jwks', 'GET JWKS', benchJwks],
+      ['refresh', 'POST /token refresh', benchRefresh],
+      ['userinfo', 'GET userinfo', benchUserinfo],
+      ['introspection', 'POST introspection', benchIntrospection],
+      ['login', 'code-flow login', benchLogin],
+    ].filter(([what]) => ONLY.length === 0 || ONLY.includes(what));
+    // Alternating rounds: in odd rounds tusk runs first, in even rounds
+    // oidc-provider, so a drift in the shared machine's load hits both.
     const results = {};
-    for (const [what, fn] of [['discovery', benchDiscovery], ['refresh', benchRefresh]]) {
-      for (const s of servers) {
-        if (WARMUP > 0) {
-          log(`${s.name} ${what}: warm-up ${WARMUP}s`);
-          await fn(s, WARMUP, tmp);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [what, , fn] of workloads) {
+        const order = round % 2 ? servers : [...servers].reverse();
+        for (const srv of order) {
+          if (round === 1 && WARMUP > 0) {
+            log(`${srv.name} ${what}: warm-up ${WARMUP}s`);
+            await fn(srv, WARMUP, tmp);
+          }
+          log(`round ${round}/${ROUNDS} ${srv.name} ${what}: ${DURATION}s`);
+          const r = await fn(srv, DURATION, tmp);
+          (results[`${srv.name}/${what}`] ??= []).push(r);
         }
-        log(`${s.name} ${what}: ${DURATION}s, ${what === 'refresh' ? `${s.chains} chain(s)` : `${CONNS} connection(s)`}`);
-        results[`${s.name}/${what}`] = await fn(s, DURATION, tmp);
       }
     }
-
-    const rows = [];
-    for (const what of ['discovery', 'refresh']) {
+    // The median run of each (by rate), whose latencies are shown with it.
+    const pick = (runs) => [...runs].sort((a, b) => fmtRate(a) - fmtRate(b))[Math.floor((runs.length - 1) / 2)];
+    const rows = workloads.map(([what, label]) => {
       const t = results[`tusk/${what}`];
       const o = results[`oidc-provider/${what}`];
-      rows.push({ what, t, o, ratio: fmtRate(t) / fmtRate(o) });
-    }
-    const head = ['benchmark', 'server', 'req/s', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'];
+      const tm = median(t.map(fmtRate));
+      const om = median(o.map(fmtRate));
+      return { what, label, t: pick(t), o: pick(o), tm, om, ratio: om > 0 ? tm / om : 0, tf: t.reduce((a, x) => a + failures(x), 0), of: o.reduce((a, x) => a + failures(x), 0) };
+    });
+    const head = ['benchmark', 'server', 'req/s (median)', 'runs', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'];
     const lines = [];
     for (const r of rows) {
-      for (const [name, x] of [['tusk', r.t], ['oidc-provider', r.o]]) {
-        lines.push([r.what === 'discovery' ? 'GET discovery' : 'POST /token refresh', name, fmtRate(x).toFixed(0),
-          String(x.ok), String(failures(x)),
+      for (const [name, x, m, f] of [['tusk', r.t, r.tm, r.tf], ['oidc-provider', r.o, r.om, r.of]]) {
+        const runs = results[`${name}/${r.what}`].map((y) => fmtRate(y).toFixed(0)).join('/');
+        lines.push([r.label, name, m.toFixed(0), runs, String(f),
           ms(x.p50_us), ms(x.p90_us), ms(x.p99_us), ms(x.max_us)]);
       }
     }
@@ -520,16 +676,29 @@ async function main() {
     const out = [];
     out.push('');
     out.push(`tusk: ${TUSK_KIND} build ${env.TUSK_BIN}; oidc-provider ${opVersion} on Node ${process.versions.node} (in-memory adapter)`);
-    out.push(`signing: ${alg} on both; load: ${USE_WRK ? 'wrk' : 'Node keep-alive loop'}, ${CONNS} connection(s), ` +
-      `${DURATION}s per run after ${WARMUP}s warm-up; ${pin.length ? `servers on CPU ${SERVER_CPU}, load on CPU ${env.BENCH_LOAD_CPU}` : 'no CPU pinning'}`);
+    out.push(`signing: ${alg} on both; load: ${USE_WRK ? 'wrk' : 'Node keep-alive loop'}, ${CONNS} connection(s) ` +
+      `(login: ${LOGIN_CONNS} Node user agents), ${DURATION}s per run, ${ROUNDS} alternating round(s), ${WARMUP}s warm-up; ` +
+      `${pin.length ? `servers on CPU ${SERVER_CPU}, load on CPU ${env.BENCH_LOAD_CPU}` : 'no CPU pinning'}`);
     out.push('tusk rate limits off for the run (tusk.rateLimit.*PerMinute: 0); tusk stores in SQLite, oidc-provider in memory');
     out.push(`refresh: ${servers[0].chains} independent rotation chain(s) per server, one per connection; "ok" = 200 with a new refresh token`);
+    out.push('userinfo/introspection: one access token of a login, sent again and again; ok = 200 with "sub" / "active":true');
+    out.push('login: GET /auth, the login (and oidc-provider\'s consent) form, the code, POST /token with PKCE; a new cookie jar each time');
     out.push('');
     out.push(fmt(head));
     out.push(fmt(widths.map((w) => '-'.repeat(w))));
     for (const l of lines) out.push(fmt(l));
     out.push('');
-    for (const r of rows) out.push(`${r.what.padEnd(9)} tusk/oidc-provider = ${r.ratio.toFixed(2)}x`);
+    for (const r of rows) out.push(`${r.what.padEnd(13)} tusk/oidc-provider = ${r.ratio.toFixed(2)}x`);
+    const refresh = rows.find((r) => r.what === 'refresh');
+    if (CEILING && refresh) {
+      const c = await ceiling();
+      if (c) {
+        out.push('');
+        out.push(`ceiling (what a refresh must do at minimum, ${c.what}): ${c.per_second.toFixed(0)}/s ` +
+          `(signatures ${c.sign_us.toFixed(1)} us, transaction ${c.commit_us.toFixed(1)} us per refresh)`);
+        out.push(`refresh at ${((refresh.tm / c.per_second) * 100).toFixed(0)}% of its ceiling`);
+      }
+    }
     console.log(out.join('\n'));
     if (env.BENCH_JSON_OUT) await writeFile(env.BENCH_JSON_OUT, JSON.stringify({ alg, tusk: TUSK_KIND, results }, null, 2));
   } finally {

@@ -1,0 +1,304 @@
+//! Issue 16, item 1: userinfo, introspection and client authentication
+//! answer from memory (client records, the revocation deny-list), and a
+//! revocation is never weakened: refused at once on the replica that
+//! revoked, and on every other replica when the feed brings the change or,
+//! if the feed is lost, within `CACHE_RECHECK_SECONDS` of its clock.
+
+use super::*;
+use std::sync::atomic::AtomicUsize;
+use tusk_core::audit::AuditQuery;
+use tusk_oidc::CACHE_RECHECK_SECONDS;
+use tusk_store::{Backend, Change, MemoryBackend, RawAudit, RawRecord};
+
+/// A backend that counts every call, so a test can prove a path made no
+/// storage round trip without measuring time.
+struct Counting {
+    inner: Arc<dyn Backend>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Counting {
+    fn hit(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Counting {
+    async fn create(&self, kind: &'static str, rec: RawRecord) -> tusk_store::Result<()> {
+        self.hit();
+        self.inner.create(kind, rec).await
+    }
+    async fn get(&self, kind: &'static str, id: &str) -> tusk_store::Result<RawRecord> {
+        self.hit();
+        self.inner.get(kind, id).await
+    }
+    async fn list(&self, kind: &'static str) -> tusk_store::Result<Vec<RawRecord>> {
+        self.hit();
+        self.inner.list(kind).await
+    }
+    async fn list_by_owner(
+        &self,
+        kind: &'static str,
+        owner: &str,
+    ) -> tusk_store::Result<Vec<RawRecord>> {
+        self.hit();
+        self.inner.list_by_owner(kind, owner).await
+    }
+    async fn put(&self, kind: &'static str, rec: RawRecord) -> tusk_store::Result<()> {
+        self.hit();
+        self.inner.put(kind, rec).await
+    }
+    async fn compare_and_swap(
+        &self,
+        kind: &'static str,
+        id: &str,
+        expected_version: i64,
+        rec: RawRecord,
+    ) -> tusk_store::Result<bool> {
+        self.hit();
+        self.inner
+            .compare_and_swap(kind, id, expected_version, rec)
+            .await
+    }
+    async fn delete(&self, kind: &'static str, id: &str) -> tusk_store::Result<()> {
+        self.hit();
+        self.inner.delete(kind, id).await
+    }
+    async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> tusk_store::Result<u64> {
+        self.hit();
+        self.inner.delete_by_owner(kind, owner).await
+    }
+    async fn delete_with_prefix(
+        &self,
+        kind: &'static str,
+        id: &str,
+        prefix: &str,
+    ) -> tusk_store::Result<u64> {
+        self.hit();
+        self.inner.delete_with_prefix(kind, id, prefix).await
+    }
+    async fn take(&self, kind: &'static str, id: &str) -> tusk_store::Result<RawRecord> {
+        self.hit();
+        self.inner.take(kind, id).await
+    }
+    async fn gc(&self, now: i64) -> tusk_store::Result<u64> {
+        self.hit();
+        self.inner.gc(now).await
+    }
+    async fn ping(&self) -> tusk_store::Result<()> {
+        self.hit();
+        self.inner.ping().await
+    }
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+    async fn append_audit(&self, row: RawAudit) -> tusk_store::Result<()> {
+        self.hit();
+        self.inner.append_audit(row).await
+    }
+    async fn list_audit(&self, query: &AuditQuery) -> tusk_store::Result<Vec<RawAudit>> {
+        self.hit();
+        self.inner.list_audit(query).await
+    }
+    async fn purge_audit(&self, before: i64) -> tusk_store::Result<u64> {
+        self.hit();
+        self.inner.purge_audit(before).await
+    }
+    async fn announce(&self, change: &Change) -> tusk_store::Result<()> {
+        self.inner.announce(change).await
+    }
+    fn listen(&self, changes: tokio::sync::broadcast::Sender<Change>) {
+        self.inner.listen(changes)
+    }
+}
+
+fn mock_password() -> [(&'static str, &'static str, Value); 1] {
+    [(
+        "test",
+        "mockPassword",
+        json!({"username": "admin", "password": "password"}),
+    )]
+}
+
+async fn revoke(e: &Env, token: &str) {
+    e.p.revoke(
+        Some(&basic("app", "app-secret")),
+        &params(&[("token", token)]),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn userinfo_and_introspection_of_a_valid_token_read_no_store() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let store = Store::new(Counting {
+        inner: Arc::new(MemoryBackend::default()),
+        calls: calls.clone(),
+    });
+    let e = env_in(
+        store,
+        Arc::new(FakeClock::new(1_800_000_000)),
+        |_| {},
+        &mock_password(),
+    )
+    .await;
+    let code = e.code("openid email offline_access").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    // The first check loads the deny-list and the client record.
+    e.p.userinfo(&t.access_token).await.unwrap();
+    assert_eq!(e.introspect(&t.access_token).await["active"], true);
+    calls.store(0, Ordering::SeqCst);
+    for _ in 0..5 {
+        assert_eq!(
+            e.p.userinfo(&t.access_token).await.unwrap()["email"],
+            "kilgore@kilgore.trout"
+        );
+        assert_eq!(e.introspect(&t.access_token).await["active"], true);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "store calls on the hot path"
+    );
+    // The counter is live: a refresh token is looked up in the store.
+    let rt = t.refresh_token.as_deref().unwrap();
+    assert_eq!(e.introspect(rt).await["active"], true);
+    assert!(calls.load(Ordering::SeqCst) > 0);
+}
+
+#[tokio::test]
+async fn a_revoked_token_or_session_is_refused_at_once_on_the_same_replica() {
+    let e = env().await;
+    let code = e.code("openid offline_access").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    assert!(e.p.userinfo(&t.access_token).await.is_ok());
+    revoke(&e, &t.access_token).await;
+    assert_eq!(
+        e.p.userinfo(&t.access_token).await.map_err(|e| e.code),
+        Err(ErrorCode::InvalidToken)
+    );
+    assert_eq!(e.introspect(&t.access_token).await["active"], false);
+    // A session ended by revoking its refresh token denies its other
+    // access tokens too (`sid`).
+    let code = e.code("openid offline_access").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    assert!(e.p.userinfo(&t.access_token).await.is_ok());
+    revoke(&e, t.refresh_token.as_deref().unwrap()).await;
+    assert_eq!(
+        e.p.userinfo(&t.access_token).await.map_err(|e| e.code),
+        Err(ErrorCode::InvalidToken)
+    );
+}
+
+/// Two replicas over one backend that relays no change feed (the memory
+/// backend): the worst case, a feed lost for good. The other replica
+/// refuses within `CACHE_RECHECK_SECONDS` of its clock.
+#[tokio::test]
+async fn without_a_feed_another_replica_refuses_within_the_recheck_bound() {
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::default());
+    let clock = Arc::new(FakeClock::new(1_800_000_000));
+    let a = env_in(
+        Store::from_arc(backend.clone()),
+        clock.clone(),
+        |_| {},
+        &mock_password(),
+    )
+    .await;
+    let b = env_in(
+        Store::from_arc(backend.clone()),
+        clock.clone(),
+        |_| {},
+        &mock_password(),
+    )
+    .await;
+    let code = a.code("openid offline_access").await;
+    let t = a.exchange(&code, VERIFIER).await.unwrap();
+    assert_eq!(b.introspect(&t.access_token).await["active"], true);
+    revoke(&a, &t.access_token).await;
+    assert!(a.p.userinfo(&t.access_token).await.is_err());
+    clock.advance(CACHE_RECHECK_SECONDS);
+    assert_eq!(
+        b.p.userinfo(&t.access_token).await.map_err(|e| e.code),
+        Err(ErrorCode::InvalidToken)
+    );
+    assert_eq!(b.introspect(&t.access_token).await["active"], false);
+    // A client deleted on one replica stops authenticating on the other
+    // within the same bound.
+    Store::from_arc(backend.clone())
+        .delete::<OidcClient>("app")
+        .await
+        .unwrap();
+    clock.advance(CACHE_RECHECK_SECONDS);
+    let refused =
+        b.p.introspect(
+            Some(&basic("app", "app-secret")),
+            &params(&[("token", &t.access_token)]),
+        )
+        .await;
+    assert_eq!(refused.map_err(|e| e.code), Err(ErrorCode::InvalidClient));
+}
+
+/// Two replicas on one PostgreSQL database, whose LISTEN/NOTIFY relays
+/// the feed: once the revocation's notification has reached replica two
+/// (waited for on its feed, no clock moved, no timing asserted), replica
+/// two refuses the token. PostgreSQL comes from `TUSK_TEST_POSTGRES`; an
+/// unreachable server fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_postgres_replicas_the_feed_carries_a_revocation() {
+    let base = std::env::var("TUSK_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let db = format!("tusk_oidc_cache_{}", std::process::id());
+    let psql = |sql: String| {
+        std::process::Command::new("psql")
+            .args([
+                &format!("{base}/postgres"),
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qc",
+                &sql,
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(
+        psql(format!("DROP DATABASE IF EXISTS {db}")) && psql(format!("CREATE DATABASE {db}")),
+        "PostgreSQL at {base} is not reachable; start it or set TUSK_TEST_POSTGRES"
+    );
+    let url = format!("{base}/{db}");
+    let clock = Arc::new(FakeClock::new(1_800_000_000));
+    let a = env_in(
+        tusk_store_sql::open(&url).await.unwrap(),
+        clock.clone(),
+        |_| {},
+        &mock_password(),
+    )
+    .await;
+    let store_b = tusk_store_sql::open(&url).await.unwrap();
+    let mut feed_b = store_b.subscribe();
+    let b = env_in(store_b, clock.clone(), |_| {}, &mock_password()).await;
+    let code = a.code("openid offline_access").await;
+    let t = a.exchange(&code, VERIFIER).await.unwrap();
+    assert!(b.p.userinfo(&t.access_token).await.is_ok());
+    revoke(&a, &t.access_token).await;
+    // Wait for the notification itself, however long it takes.
+    let wait = async {
+        loop {
+            match feed_b.recv().await {
+                Ok(c) if c.kind == "revocation" => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("replica two's feed closed: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+        .await
+        .expect("the revocation's notification never reached replica two");
+    assert_eq!(
+        b.p.userinfo(&t.access_token).await.map_err(|e| e.code),
+        Err(ErrorCode::InvalidToken)
+    );
+    drop((a, b));
+    psql(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+}
