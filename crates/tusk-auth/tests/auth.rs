@@ -1063,3 +1063,6 @@ async fn a_refreshed_identity_replaces_a_known_users_groups() {
         ["group:old"]
     );
 }
+
+#[path = "auth/cache.rs"]
+mod cache;
