@@ -338,3 +338,46 @@ async fn a_change_during_a_cold_load_is_not_lost() {
         "the grant made during the load was lost"
     );
 }
+
+#[tokio::test]
+async fn an_undecodable_binding_fails_the_load_by_name_and_loses_nothing() {
+    let (svc, _, replica) = plane(2).await;
+    replica
+        .backend()
+        .put(
+            KIND,
+            RawRecord {
+                id: "REPO:p0/broken".into(),
+                owner: None,
+                data: "{not json".into(),
+                expires_at: None,
+                version: 0,
+            },
+        )
+        .await
+        .unwrap();
+    svc.cache().clear();
+    let err = svc
+        .evaluate("user:owner@x", &project(0), &list_repo())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("REPO:p0/broken")
+            && err.contains("not valid JSON")
+            && err.contains("delete it"),
+        "{err}"
+    );
+    // Nothing was installed from the failed load; fixed, it loads.
+    assert!(svc.cache().binding_set().is_none());
+    replica
+        .backend()
+        .delete(KIND, "REPO:p0/broken")
+        .await
+        .unwrap();
+    let ok = svc
+        .evaluate("user:owner@x", &project(0), &list_repo())
+        .await
+        .unwrap();
+    assert!(ok.authorized());
+}
