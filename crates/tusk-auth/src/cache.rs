@@ -72,8 +72,12 @@ pub enum Lookup<'a> {
     Stale,
 }
 
+/// The caches' maps are read on every check: foldhash (seeded per map)
+/// costs a fraction of SipHash on these keys.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// One of a [`BindingSet`]'s shards: store id → slot.
-type Shard = HashMap<Box<str>, Slot>;
+type Shard = Map<Box<str>, Slot>;
 
 /// Every role binding, compiled, at one moment: never mutated once
 /// published, so a reader needs no lock.
@@ -101,7 +105,7 @@ impl BindingSet {
     /// held three copies of every binding at the peak, and the allocator
     /// keeps a peak as resident memory (at 100k bindings, 180 MB of it).
     fn build(rows: Vec<tusk_store::RawRecord>) -> Result<BindingSet, tusk_store::Error> {
-        let mut shards: Vec<Shard> = vec![HashMap::new(); SHARDS];
+        let mut shards: Vec<Shard> = vec![Shard::default(); SHARDS];
         for row in rows {
             let b: RoleBinding = serde_json::from_str(&row.data).map_err(|e| {
                 tusk_store::Error::Backend(format!(
@@ -156,7 +160,7 @@ impl BindingSet {
     /// shard is copied.
     fn with(&self, key: &str, slot: Option<Slot>) -> BindingSet {
         let i = shard_of(key);
-        let mut shard = HashMap::clone(&self.shards[i]);
+        let mut shard = Shard::clone(&self.shards[i]);
         match slot {
             Some(s) => {
                 shard.insert(key.into(), s);
@@ -188,7 +192,7 @@ pub struct Cache {
     /// read the store before an invalidation is discarded, so a stale read
     /// never outlives the change.
     generation: AtomicU64,
-    tokens: RwLock<HashMap<String, CachedToken>>,
+    tokens: RwLock<Map<String, CachedToken>>,
     /// `None`: not loaded (or dropped); loaded on next use, once.
     bindings: ArcSwapOption<BindingSet>,
     edits: Mutex<Edits>,
@@ -196,7 +200,7 @@ pub struct Cache {
     loading: tokio::sync::Mutex<()>,
     /// Times every binding was read from the store, for tests and figures.
     loads: AtomicU64,
-    groups: RwLock<HashMap<String, Arc<Vec<String>>>>,
+    groups: RwLock<Map<String, Arc<Vec<String>>>>,
     /// The enterprise record, for the 2.11 gate on every check: `None` is
     /// not loaded; `Some(None)` is loaded and absent.
     enterprise: RwLock<Option<Option<Arc<EnterpriseState>>>>,
@@ -297,6 +301,17 @@ impl Cache {
         let set = Arc::new(set);
         self.bindings.store(Some(set.clone()));
         Ok(set)
+    }
+
+    /// Whether `key` has a non-empty binding (the activation check of
+    /// every call): one lookup, nothing cloned.
+    pub async fn binding_is_set(&self, key: &str) -> Result<bool, tusk_store::Error> {
+        let set = self.bindings().await?;
+        match set.get(key) {
+            Lookup::Found(b) => Ok(!b.is_empty()),
+            Lookup::Absent => Ok(false),
+            Lookup::Stale => Ok(self.fill(key).await?.is_some_and(|b| !b.is_empty())),
+        }
     }
 
     /// One binding, read from the store if it is stale.

@@ -120,8 +120,7 @@ impl AuthService {
     }
 
     pub async fn is_active(&self) -> Result<bool, AuthError> {
-        let cluster = self.cache.binding("CLUSTER:").await?;
-        Ok(cluster.is_some_and(|b| !b.is_empty()))
+        Ok(self.cache.binding_is_set("CLUSTER:").await?)
     }
 
     pub(crate) async fn require_active(&self) -> Result<(), AuthError> {
