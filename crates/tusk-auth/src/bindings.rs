@@ -85,7 +85,7 @@ impl AuthService {
             }
             Err(e) => return Err(e.into()),
         }
-        self.changed(<RoleBinding as tusk_store::Record>::KIND, Some(&key));
+        self.binding_written(&key).await;
         self.audit(AuditEvent::RoleBindingChanged {
             actor: caller.subject.clone(),
             resource: key,
@@ -138,7 +138,7 @@ impl AuthService {
             }
             Err(e) => return Err(e.into()),
         }
-        self.changed(<RoleBinding as tusk_store::Record>::KIND, Some(&record.id));
+        self.binding_written(&record.id).await;
         Ok(())
     }
 
@@ -262,7 +262,7 @@ impl AuthService {
             Err(tusk_store::Error::NotFound { .. }) => return Err(AuthError::NotActivated),
             Err(e) => return Err(e.into()),
         }
-        self.changed(<RoleBinding as tusk_store::Record>::KIND, Some("CLUSTER:"));
+        self.binding_written("CLUSTER:").await;
         Ok(())
     }
 }

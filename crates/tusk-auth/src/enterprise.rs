@@ -187,11 +187,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 impl AuthService {
     /// From the cache: the gate consults it on every check.
     async fn enterprise_record(&self) -> Result<Option<EnterpriseState>, AuthError> {
-        Ok(self
-            .cache
-            .enterprise(&self.store)
-            .await?
-            .map(|r| (*r).clone()))
+        Ok(self.cache.enterprise().await?.map(|r| (*r).clone()))
     }
 
     pub async fn enterprise_status(&self) -> Result<EnterpriseStatus, AuthError> {
@@ -345,10 +341,8 @@ impl AuthService {
     }
 
     async fn direct_cluster_admin(&self, subject: &str) -> Result<bool, AuthError> {
-        let bindings = self.cache.bindings(&self.store).await?;
-        Ok(bindings
-            .get("CLUSTER:")
-            .is_some_and(|b| b.has_role(subject, "clusterAdmin")))
+        let cluster = self.cache.binding("CLUSTER:").await?;
+        Ok(cluster.is_some_and(|b| b.has_role(subject, "clusterAdmin")))
     }
 }
 

@@ -87,7 +87,7 @@ impl AuthService {
     }
 
     pub async fn groups_of(&self, subject: &str) -> Result<Vec<String>, AuthError> {
-        Ok(self.cache.groups(&self.store, subject).await?.to_vec())
+        Ok(self.cache.groups(subject).await?.to_vec())
     }
 
     pub async fn users_in(&self, group: &str) -> Result<Vec<String>, AuthError> {

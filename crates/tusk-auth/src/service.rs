@@ -5,12 +5,14 @@
 //! messages to these calls and errors to statuses; access levels are
 //! checked here so no transport can skip them.
 
-use crate::cache::{Cache, CachedToken};
+use crate::cache::{Cache, CachedToken, Lookup};
 use crate::error::AuthError;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tusk_core::Secret;
 use tusk_core::audit::AuditEvent;
-use tusk_core::auth::{self, Evaluation, Permission, Resource};
+use tusk_core::auth::{self, CompiledBinding, Evaluation, Permission, Resource};
 use tusk_core::clock::Clock;
 use tusk_oidc::Provider;
 use tusk_store::{AuthToken, Change, Store, hash_token};
@@ -100,9 +102,25 @@ impl AuthService {
         });
     }
 
+    /// A role binding was written here: marks it stale at once, then
+    /// reads it back, so the next check on this replica finds it ready
+    /// (other replicas do the same from the change feed).
+    pub(crate) async fn binding_written(&self, key: &str) {
+        self.changed(
+            <tusk_store::RoleBinding as tusk_store::Record>::KIND,
+            Some(key),
+        );
+        // A failed read leaves the key stale; the next check reads it.
+        let _ = self.cache.fill(key).await;
+    }
+
+    /// The caches, for tests and figures (loads, the binding set).
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
     pub async fn is_active(&self) -> Result<bool, AuthError> {
-        let bindings = self.cache.bindings(&self.store).await?;
-        Ok(bindings.get("CLUSTER:").is_some_and(|b| !b.is_empty()))
+        Ok(self.cache.binding_is_set("CLUSTER:").await?)
     }
 
     pub(crate) async fn require_active(&self) -> Result<(), AuthError> {
@@ -163,11 +181,35 @@ impl AuthService {
         resource: &Resource,
         wanted: &[Permission],
     ) -> Result<Evaluation, AuthError> {
-        let bindings = self.cache.bindings(&self.store).await?;
-        let groups = self.cache.groups(&self.store, subject).await?;
-        Ok(auth::evaluate(subject, &groups, resource, wanted, |k| {
-            bindings.get(k)
-        })?)
+        let groups = self.cache.groups(subject).await?;
+        // Bindings marked stale by a change are read from the store (and
+        // installed) and the check runs again; at most the three keys a
+        // check reads, so this ends.
+        let mut read: HashMap<String, Option<Arc<CompiledBinding>>> = HashMap::new();
+        loop {
+            let set = self.cache.bindings().await?;
+            let stale: RefCell<Option<String>> = RefCell::new(None);
+            let result = auth::evaluate(subject, &groups, resource, wanted, |k| {
+                if let Some(b) = read.get(k) {
+                    return b.as_deref();
+                }
+                match set.get(k) {
+                    Lookup::Found(b) => Some(b),
+                    Lookup::Absent => None,
+                    Lookup::Stale => {
+                        stale.borrow_mut().get_or_insert_with(|| k.to_owned());
+                        None
+                    }
+                }
+            });
+            match stale.into_inner() {
+                None => return Ok(result?),
+                Some(key) => {
+                    let b = self.cache.fill(&key).await?;
+                    read.insert(key, b);
+                }
+            }
+        }
     }
 
     /// `perm:X` access: the caller must hold `permission` on the cluster.

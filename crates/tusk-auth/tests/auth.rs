@@ -1236,3 +1236,6 @@ async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license()
         1
     );
 }
+
+#[path = "auth/cache.rs"]
+mod cache;

@@ -4,11 +4,14 @@
 //! - `load`: many logins at once, spread over replicas.
 //! - `race`: one code redeemed on two replicas at the same time.
 //! - `writes`: acknowledged role-binding writes, and their check after a fault.
+//! - `auth_bench`: the auth plane over gRPC: throughput next to GetVersion,
+//!   and the scale run (seeded bindings and tokens, writes, RSS).
 //! - `stats`: percentiles.
 //!
 //! Every subcommand prints `key: value` lines that the scripts in
 //! `scripts/proof-*` show as the figures, and exits 1 when the claim fails.
 
+mod auth_bench;
 mod client;
 mod load;
 mod login;
@@ -100,6 +103,59 @@ enum Command {
         #[command(flatten)]
         client: client::Client,
     },
+    /// WhoAmI and Authorize throughput next to grpc.health.v1/Check (the
+    /// transport's own cost), in alternating rounds; prints req/s, medians
+    /// and ratios.
+    GrpcLoad {
+        /// gRPC address, e.g. http://127.0.0.1:30650.
+        #[arg(long)]
+        address: String,
+        /// A token holding PROJECT_LIST_REPO on project `default` (root's).
+        #[arg(long, env = "TUSK_PROOF_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Seconds per measured run.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Calls in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// HTTP/2 connections the calls are spread over.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+    },
+    /// Prints SQL that seeds a stopped server's SQLite store (DATA_DIR/tusk.db)
+    /// with N repo bindings under project `default` and N tokens, for `scale`.
+    SeedSql {
+        #[arg(long)]
+        bindings: usize,
+        #[arg(long)]
+        tokens: usize,
+    },
+    /// Against a server seeded by `seed-sql`, just started: concurrent cold
+    /// checks, every token used once, then ModifyRoleBinding and the next
+    /// Authorize, each timed; and the server's RSS along the way.
+    Scale {
+        #[arg(long)]
+        address: String,
+        /// The root token (ModifyRoleBinding).
+        #[arg(long, env = "TUSK_PROOF_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The server's process id, for its RSS.
+        #[arg(long)]
+        pid: u32,
+        /// As given to seed-sql.
+        #[arg(long)]
+        bindings: usize,
+        #[arg(long)]
+        tokens: usize,
+        #[arg(long, default_value_t = 20)]
+        writes: usize,
+        /// Concurrent first checks after the start.
+        #[arg(long, default_value_t = 16)]
+        cold: usize,
+    },
     /// Re-reads the `default` project's role binding and checks every acknowledged write
     /// in FILE is there.
     Verify {
@@ -143,6 +199,48 @@ async fn main() -> ExitCode {
             out,
             client,
         } => secrets::run(&issuer, &address, &token, &connectors, &out, client).await,
+        Command::GrpcLoad {
+            address,
+            token,
+            duration,
+            rounds,
+            concurrency,
+            connections,
+        } => {
+            auth_bench::grpc_load(auth_bench::LoadArgs {
+                address,
+                token,
+                duration: std::time::Duration::from_secs_f64(duration.max(0.1)),
+                rounds,
+                concurrency,
+                connections,
+            })
+            .await
+        }
+        Command::SeedSql { bindings, tokens } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            auth_bench::seed_sql(bindings, tokens, &mut out).map(|()| true)
+        }
+        Command::Scale {
+            address,
+            token,
+            pid,
+            bindings,
+            tokens,
+            writes,
+            cold,
+        } => {
+            auth_bench::scale(auth_bench::ScaleArgs {
+                address,
+                token,
+                pid,
+                bindings,
+                tokens,
+                writes,
+                cold,
+            })
+            .await
+        }
         Command::Verify {
             address,
             token,
