@@ -58,11 +58,26 @@ const PAGES = [
   },
   { name: 'device-entry', heading: /Connect a device/, open: (p, c) => p.goto(`${c.tusk.issuer}/device`) },
   {
+    name: 'device-confirm', heading: /Sign in to .* with code [A-Z]{4}-[A-Z]{4}\?/,
+    open: async (p, c) => p.goto(`${c.tusk.issuer}/device?user_code=${encodeURIComponent(await c.userCode())}`),
+  },
+  {
+    // The test's client is not trusted, and no row before allows it.
+    name: 'consent', heading: /Allow .* to use your account\?/,
+    open: async (p, c) => { await p.goto(c.auth({ connector_id: 'local' })); await logIn(p, 'password'); },
+  },
+  {
     name: 'device-approved', heading: /Device connected/,
     open: async (p, c) => {
       await p.goto(`${c.tusk.issuer}/device?user_code=${encodeURIComponent(await c.userCode())}`);
+      await p.getByRole('button', { name: 'Continue' }).click();
       await p.getByRole('link', { name: 'Log in with Password' }).click();
       await logIn(p, 'password');
+      // An untrusted client asks consent after a device login too; the
+      // grant is remembered, so only the first of these runs sees it.
+      await p.getByRole('heading', { level: 1, name: /Allow .* to use your account|Device connected/ }).waitFor();
+      const allow = p.getByRole('button', { name: 'Allow' });
+      if (await allow.count()) await allow.click();
     },
   },
   {
@@ -114,6 +129,10 @@ test('every page, light and dark, desktop and 390 px: screenshots and no serious
   const rp = relyingParty(await freePort());
   const values = [
     'tusk:',
+    // Every page is shown 4 times (2 schemes × 2 sizes): more password
+    // posts a minute than the default limit lets one address make.
+    '  rateLimit:',
+    '    passwordPerMinute: 0',
     '  branding:',
     '    productName: Acme Data',
     '    accentColor: "#0f766e"',

@@ -24,12 +24,12 @@ use tusk_store::{OidcClient, Store};
 
 #[path = "provider/backchannel.rs"]
 mod backchannel;
-#[path = "provider/sessions.rs"]
-mod sessions;
-#[path = "provider/outage.rs"]
-mod outage;
 #[path = "provider/cache.rs"]
 mod cache;
+#[path = "provider/outage.rs"]
+mod outage;
+#[path = "provider/sessions.rs"]
+mod sessions;
 
 const ISSUER: &str = "https://login.example.com/dex";
 const CONFIDENTIAL_REDIRECT: &str = "https://app.example.com/cb";

@@ -2257,10 +2257,10 @@ mod storm;
 
 #[path = "server/backchannel.rs"]
 mod backchannel;
-#[path = "server/sessions.rs"]
-mod sessions;
 #[path = "server/prebuilt.rs"]
 mod prebuilt;
+#[path = "server/sessions.rs"]
+mod sessions;
 
 /// The audit trail and the operator metrics, through a real server with
 /// the provider and the auth plane: a login, a token exchange and a
