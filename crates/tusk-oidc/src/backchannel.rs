@@ -38,10 +38,10 @@ pub struct Unsent {
 }
 
 /// The session id a refresh token's tokens carry as `sid`
-/// (`token::sid_for`: the browser session, else the family), for the
+/// (`sid::sid_for`: the browser session, else the family), for the
 /// logout tokens built from refresh records.
 pub(crate) fn sid_for(rt: &RefreshToken) -> String {
-    crate::token::sid_for(&rt.session, &rt.family).to_owned()
+    crate::sid::sid_for(&rt.session, &rt.family).to_owned()
 }
 
 /// The sessions a refresh family's records describe: one per subject and

@@ -50,6 +50,7 @@ pub mod relying;
 pub mod scopes;
 pub mod session;
 mod settings;
+mod sid;
 mod slots;
 pub mod subject;
 pub mod throttle;

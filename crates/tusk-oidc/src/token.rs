@@ -57,14 +57,6 @@ pub(crate) struct Grant<'a> {
     pub session: &'a str,
 }
 
-/// The `sid` claim of every token: the browser session the login came
-/// through (the same for every client of that session, as back-channel
-/// logout needs), or the refresh token family when there was none. Every
-/// `sid` is computed here.
-pub(crate) fn sid_for<'a>(session: &'a str, family: &'a str) -> &'a str {
-    if session.is_empty() { family } else { session }
-}
-
 impl Provider {
     /// Authenticates the client from an `Authorization: Basic` header or
     /// `client_id`/`client_secret` form fields (one method only, RFC 6749
@@ -681,7 +673,10 @@ impl Provider {
         base.insert("iss".to_owned(), json!(self.settings.issuer));
         base.insert("iat".to_owned(), json!(now));
         base.insert("exp".to_owned(), json!(exp));
-        base.insert("sid".to_owned(), json!(sid_for(g.session, g.family)));
+        base.insert(
+            "sid".to_owned(),
+            json!(crate::sid::sid_for(g.session, g.family)),
+        );
         // The family too, since `sid` names the browser session when there
         // is one: revoking a family must still deny its tokens.
         base.insert("family".to_owned(), json!(g.family));
