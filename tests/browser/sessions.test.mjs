@@ -54,7 +54,7 @@ test('SSO across two clients, and logout through the upstream end_session_endpoi
   });
   stops.push(() => op.stop());
   const values = valuesYaml([{ id: 'okta', name: 'Okta', issuer: op.issuer, clientSecret: op.clientSecret, redirectURI: `${tuskIssuer}/callback` }], rp)
-    + [`  - id: ${rp2.id}`, `    secret: ${rp2.secret}`, `    name: ${rp2.name}`, `    redirect_uris: ["${rp2.redirectUri}"]`, ''].join('\n');
+    + [`  - id: ${rp2.id}`, `    secret: ${rp2.secret}`, `    name: ${rp2.name}`, `    trusted: true`, `    redirect_uris: ["${rp2.redirectUri}"]`, ''].join('\n');
   const tusk = await startTusk({ port: tuskPort, values: [{ name: 'values.yaml', text: values }] });
   stops.push(() => tusk.stop());
   const browser = await openBrowser();

@@ -51,6 +51,7 @@ describe('back-channel logout, verified with jose', () => {
     redirect_uris: ["${RP.redirect}"]
     backchannel_logout_uri: "http://127.0.0.1:${port}/backchannel?rp=1"
     backchannel_logout_session_required: true
+    trusted: true
 `,
     });
   });

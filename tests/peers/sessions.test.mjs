@@ -18,7 +18,8 @@ const VALUES = `oidc:
 ${[A, B].map((c) => `  - id: ${c.id}
     secret: ${c.secret}
     name: ${c.id}
-    redirect_uris: ["${c.redirect}"]`).join('\n')}
+    redirect_uris: ["${c.redirect}"]
+    trusted: true`).join('\n')}
 `;
 const TEST_TIMEOUT = 120_000; // a hang guard, not a timing assertion
 const insecure = { execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks] };
