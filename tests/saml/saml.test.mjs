@@ -158,7 +158,9 @@ test('SAML login in Chromium through a samlify IdP; replays and response-only si
 
     // 4. An IdP that signs the response but not the assertion: no login.
     idp.state.signing = 'response';
-    const bad = await samlLogin(browser, authUrl(tusk, rp, { state: rand(), nonce: rand() }), rp, 'joe', 'joe-pass');
+    // prompt=login: the browser still holds jane's session from step 1,
+    // which would answer without going to the IdP at all.
+    const bad = await samlLogin(browser, authUrl(tusk, rp, { state: rand(), nonce: rand(), extra: { prompt: 'login' } }), rp, 'joe', 'joe-pass');
     await bad.page.waitForURL((u) => u.href.startsWith(`${tusk.issuer}/callback`)).catch(async (e) => {
       throw new Error(`${e.message}; browser at ${bad.page.url()}`);
     });
