@@ -28,6 +28,8 @@ mod backchannel;
 mod cache;
 #[path = "provider/outage.rs"]
 mod outage;
+#[path = "provider/probe.rs"]
+mod probe;
 #[path = "provider/sessions.rs"]
 mod sessions;
 
