@@ -31,6 +31,30 @@ const IO_GUARD: Duration = Duration::from_secs(20);
 
 type Server = TestServer;
 
+/// Options for a server at `issuer` whose provider runs over `store` with
+/// the real clock, the test signing key, `connectors` and `clients`; a
+/// caller overrides the rest with `..`.
+async fn provider_options(
+    issuer: &str,
+    store: &Store,
+    connectors: &[tusk_oidc::ConnectorConfig],
+    clients: &[tusk_store::OidcClient],
+) -> ServerOptions {
+    let provider = tusk_testkit::provider(
+        issuer,
+        store,
+        tusk_testkit::clock_now(),
+        connectors,
+        clients,
+    )
+    .await
+    .unwrap();
+    ServerOptions {
+        provider: Some(provider),
+        ..ServerOptions::new(issuer.to_owned())
+    }
+}
+
 /// Health, readiness and metrics only, with `tls` or in plain text.
 async fn start_plain(tls: Option<TlsPem>) -> Server {
     let options = ServerOptions {
@@ -526,21 +550,11 @@ mod provider_http {
                 ..Default::default()
             },
         ];
-        let provider = tusk_testkit::provider(
-            &issuer,
-            &store,
-            tusk_testkit::clock_now(),
-            &connectors,
-            &clients,
-        )
-        .await
-        .unwrap();
         let options = ServerOptions {
-            provider: Some(provider),
             rate_limits: limits,
             connections,
             trusted_proxies,
-            ..ServerOptions::new(issuer.clone())
+            ..provider_options(&issuer, &store, &connectors, &clients).await
         };
         let server = TestServer::start_on(port, store.clone(), options);
         (server, issuer, store)
@@ -1144,14 +1158,7 @@ mod saml_routes {
                 config: json!({"username": "admin", "password": "password"}),
             },
         ];
-        let provider =
-            tusk_testkit::provider(&issuer, &store, tusk_testkit::clock_now(), &connectors, &[])
-                .await
-                .unwrap();
-        let options = ServerOptions {
-            provider: Some(provider),
-            ..ServerOptions::new(issuer.clone())
-        };
+        let options = provider_options(&issuer, &store, &connectors, &[]).await;
         let _server = TestServer::start_on(port, store.clone(), options);
         let c = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -2868,23 +2875,8 @@ mod github_login {
             trusted: true,
             ..Default::default()
         }];
-        let provider = tusk_testkit::provider(
-            &issuer,
-            &store,
-            tusk_testkit::clock_now(),
-            &connectors,
-            &clients,
-        )
-        .await
-        .unwrap();
-        let server = TestServer::start_on(
-            port,
-            store.clone(),
-            ServerOptions {
-                provider: Some(provider),
-                ..ServerOptions::new(issuer.clone())
-            },
-        );
+        let options = provider_options(&issuer, &store, &connectors, &clients).await;
+        let server = TestServer::start_on(port, store.clone(), options);
         let tusk = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

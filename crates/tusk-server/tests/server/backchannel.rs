@@ -136,19 +136,9 @@ async fn start_with(limits: BackchannelLimits) -> Running {
             ..Default::default()
         })
         .collect();
-    let provider = tusk_testkit::provider(
-        &issuer,
-        &store,
-        tusk_testkit::clock_now(),
-        &connectors,
-        &clients,
-    )
-    .await
-    .unwrap();
     let options = ServerOptions {
-        provider: Some(provider),
         backchannel: limits,
-        ..ServerOptions::new(issuer.clone())
+        ..provider_options(&issuer, &store, &connectors, &clients).await
     };
     let server = TestServer::start_on(port, store, options);
     Running {

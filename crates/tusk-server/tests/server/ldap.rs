@@ -64,23 +64,8 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
         trusted: true,
         ..Default::default()
     }];
-    let provider = tusk_testkit::provider(
-        &issuer,
-        &store,
-        tusk_testkit::clock_now(),
-        &connectors,
-        &clients,
-    )
-    .await
-    .unwrap();
-    let server = TestServer::start_on(
-        port,
-        store,
-        ServerOptions {
-            provider: Some(provider),
-            ..ServerOptions::new(issuer.clone())
-        },
-    );
+    let options = provider_options(&issuer, &store, &connectors, &clients).await;
+    let server = TestServer::start_on(port, store, options);
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

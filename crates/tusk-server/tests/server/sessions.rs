@@ -47,19 +47,7 @@ async fn start_with(store: Store, issuer: Option<&str>, ids: &[&str]) -> (TestSe
             ..Default::default()
         },
     ];
-    let provider = tusk_testkit::provider(
-        &issuer,
-        &store,
-        tusk_testkit::clock_now(),
-        &connectors,
-        &clients,
-    )
-    .await
-    .unwrap();
-    let options = ServerOptions {
-        provider: Some(provider),
-        ..ServerOptions::new(issuer.clone())
-    };
+    let options = provider_options(&issuer, &store, &connectors, &clients).await;
     let server = TestServer::start_on(port, store, options);
     // Requests go to this replica's socket, under the issuer's path.
     let base = format!(
