@@ -31,6 +31,15 @@ const IO_GUARD: Duration = Duration::from_secs(20);
 
 type Server = TestServer;
 
+/// A POST of `body` to `url`, as a browser's form submits it.
+async fn post_body(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    c.post(url).body(body).send().await.unwrap()
+}
+
 /// Options for a server at `issuer` whose provider runs over `store` with
 /// the real clock, the test signing key, `connectors` and `clients`; a
 /// caller overrides the rest with `..`.

@@ -53,11 +53,7 @@ async fn login(
     let to_connector = location(&r);
     let r = c.get(&to_connector).send().await.unwrap();
     let form = location(&r);
-    c.post(&form)
-        .body("login=admin&password=password")
-        .send()
-        .await
-        .unwrap()
+    post_body(c, &form, "login=admin&password=password").await
 }
 
 async fn answer(
@@ -66,15 +62,16 @@ async fn answer(
     page: &str,
     decision: &str,
 ) -> reqwest::Response {
-    c.post(format!("{issuer}/consent"))
-        .body(format!(
+    post_body(
+        c,
+        format!("{issuer}/consent"),
+        format!(
             "req={}&token={}&decision={decision}",
             hidden(page, "req"),
             hidden(page, "token")
-        ))
-        .send()
-        .await
-        .unwrap()
+        ),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -102,26 +99,23 @@ async fn the_consent_page_allows_denies_and_refuses_forgeries() {
     // GET answers nothing; a forged token is refused with a page.
     let get = c.get(format!("{issuer}/consent")).send().await.unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let forged = c
-        .post(format!("{issuer}/consent"))
-        .body(format!(
-            "req={}&token=forged&decision=allow",
-            hidden(&page, "req")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let forged = post_body(
+        &c,
+        format!("{issuer}/consent"),
+        format!("req={}&token=forged&decision=allow", hidden(&page, "req")),
+    )
+    .await;
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
-    let odd = c
-        .post(format!("{issuer}/consent"))
-        .body(format!(
+    let odd = post_body(
+        &c,
+        format!("{issuer}/consent"),
+        format!(
             "req={}&token={}&decision=maybe",
             hidden(&page, "req"),
             hidden(&page, "token")
-        ))
-        .send()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(odd.status(), StatusCode::BAD_REQUEST);
     // Deny: access_denied to the client, with its state.
     let denied = answer(&c, &issuer, &page, "deny").await;
@@ -214,58 +208,51 @@ async fn the_device_link_confirms_the_code_before_any_login() {
             .contains("Confirm the code first")
     );
     // A forged confirmation is refused.
-    let forged = c
-        .post(format!("{issuer}/device/confirm"))
-        .body(format!("req={req}&token=forged&decision=continue"))
-        .send()
-        .await
-        .unwrap();
+    let forged = post_body(
+        &c,
+        format!("{issuer}/device/confirm"),
+        format!("req={req}&token=forged&decision=continue"),
+    )
+    .await;
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     // Cancel: the device's poll answers access_denied.
-    let cancel = c
-        .post(format!("{issuer}/device/confirm"))
-        .body(format!(
-            "req={req}&token={}&decision=cancel",
-            hidden(&page, "token")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let cancel = post_body(
+        &c,
+        format!("{issuer}/device/confirm"),
+        format!("req={req}&token={}&decision=cancel", hidden(&page, "token")),
+    )
+    .await;
     assert_eq!(cancel.status(), StatusCode::OK);
     assert!(cancel.text().await.unwrap().contains("Sign-in cancelled"));
     let r = poll(d["device_code"].as_str().unwrap().to_owned()).await;
     assert_eq!(r["error"], "access_denied", "{r}");
     // Continue (here with a typed code): the login, then approval.
     let d = start().await;
-    let typed = c
-        .post(format!("{issuer}/device"))
-        .body(format!("user_code={}", d["user_code"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let typed = post_body(
+        &c,
+        format!("{issuer}/device"),
+        format!("user_code={}", d["user_code"].as_str().unwrap()),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(typed.contains("Sign in to App with code"), "{typed}");
-    let go = c
-        .post(format!("{issuer}/device/confirm"))
-        .body(format!(
+    let go = post_body(
+        &c,
+        format!("{issuer}/device/confirm"),
+        format!(
             "req={}&token={}&decision=continue",
             hidden(&typed, "req"),
             hidden(&typed, "token")
-        ))
-        .send()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     let to_connector = location(&go);
     assert!(to_connector.contains("/auth/test?req="), "{to_connector}");
     let form = location(&c.get(&to_connector).send().await.unwrap());
-    let done = c
-        .post(&form)
-        .body("login=admin&password=password")
-        .send()
+    let done = post_body(&c, &form, "login=admin&password=password")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
