@@ -2371,6 +2371,41 @@ mod audit_trail {
             .unwrap()
     }
 
+    /// The identity API's client.
+    pub(super) type Identity =
+        tusk_proto::identity_v2::api_client::ApiClient<tonic::transport::Channel>;
+
+    /// Registers the third-party client `grafana` through the identity API.
+    pub(super) async fn create_grafana(identity: &mut Identity, root: &str) {
+        identity
+            .create_oidc_client(with_token(
+                tusk_proto::identity_v2::CreateOidcClientRequest {
+                    client: Some(tusk_proto::identity_v2::OidcClient {
+                        id: "grafana".into(),
+                        name: "Grafana".into(),
+                        redirect_uris: vec!["https://grafana.example.com/cb".into()],
+                        ..Default::default()
+                    }),
+                },
+                root,
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Deletes the client `grafana` through the identity API.
+    pub(super) async fn delete_grafana(identity: &mut Identity, root: &str) {
+        identity
+            .delete_oidc_client(with_token(
+                tusk_proto::identity_v2::DeleteOidcClientRequest {
+                    id: "grafana".into(),
+                },
+                root,
+            ))
+            .await
+            .unwrap();
+    }
+
     /// A wrong then a right password, then the code exchanged for tokens;
     /// returns every credential the flow used or produced.
     async fn log_in(issuer: &str) -> Vec<String> {
@@ -2450,30 +2485,9 @@ mod audit_trail {
         .await
         .unwrap();
 
-        let mut identity = tusk_proto::identity_v2::api_client::ApiClient::new(ch.clone());
-        identity
-            .create_oidc_client(with_token(
-                tusk_proto::identity_v2::CreateOidcClientRequest {
-                    client: Some(tusk_proto::identity_v2::OidcClient {
-                        id: "grafana".into(),
-                        name: "Grafana".into(),
-                        redirect_uris: vec!["https://grafana.example.com/cb".into()],
-                        ..Default::default()
-                    }),
-                },
-                &r.root,
-            ))
-            .await
-            .unwrap();
-        identity
-            .delete_oidc_client(with_token(
-                tusk_proto::identity_v2::DeleteOidcClientRequest {
-                    id: "grafana".into(),
-                },
-                &r.root,
-            ))
-            .await
-            .unwrap();
+        let mut identity = Identity::new(ch.clone());
+        create_grafana(&mut identity, &r.root).await;
+        delete_grafana(&mut identity, &r.root).await;
 
         let mut trail = audit::audit_client::AuditClient::new(ch);
         let listed = trail

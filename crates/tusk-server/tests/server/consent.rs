@@ -267,7 +267,9 @@ async fn the_device_link_confirms_the_code_before_any_login() {
 /// nothing; RevokeAuthTokensForUser removes the user's grants too.
 #[tokio::test]
 async fn consent_grants_over_grpc_for_admins_only() {
-    use super::audit_trail::{channel, start, with_token};
+    use super::audit_trail::{
+        Identity, channel, create_grafana, delete_grafana, start, with_token,
+    };
     use tusk_proto::tusk::consent::v1 as pb;
     let r = start().await;
     for client in ["grafana", "notebook"] {
@@ -342,22 +344,8 @@ async fn consent_grants_over_grpc_for_admins_only() {
     assert!(grants.is_empty(), "{grants:?}");
     // Deleting a client forgets the consent given to it: a new client
     // under the same id does not inherit it.
-    let mut identity =
-        tusk_proto::identity_v2::api_client::ApiClient::new(channel(r.server.addr).await);
-    identity
-        .create_oidc_client(with_token(
-            tusk_proto::identity_v2::CreateOidcClientRequest {
-                client: Some(tusk_proto::identity_v2::OidcClient {
-                    id: "grafana".into(),
-                    name: "Grafana".into(),
-                    redirect_uris: vec!["https://grafana.example.com/cb".into()],
-                    ..Default::default()
-                }),
-            },
-            &r.root,
-        ))
-        .await
-        .unwrap();
+    let mut identity = Identity::new(channel(r.server.addr).await);
+    create_grafana(&mut identity, &r.root).await;
     for user in ["user:bob", "user:carol"] {
         r.store
             .create(&tusk_store::ConsentGrant {
@@ -370,15 +358,7 @@ async fn consent_grants_over_grpc_for_admins_only() {
             .await
             .unwrap();
     }
-    identity
-        .delete_oidc_client(with_token(
-            tusk_proto::identity_v2::DeleteOidcClientRequest {
-                id: "grafana".into(),
-            },
-            &r.root,
-        ))
-        .await
-        .unwrap();
+    delete_grafana(&mut identity, &r.root).await;
     for user in ["user:bob", "user:carol"] {
         let left = api.list(list(&r.root, user)).await.unwrap().into_inner();
         assert!(left.grants.is_empty(), "{user}: {left:?}");
