@@ -2,9 +2,7 @@
 //! `prompt`, `max_age`, `id_token_hint`, fixation, expiry, and logout and
 //! revocation ending what a session issued.
 
-use super::{
-    CONFIDENTIAL_REDIRECT, Env, ISSUER, LOCAL, VERIFIER, basic, challenge, env_with, params,
-};
+use super::{CONFIDENTIAL_REDIRECT, Env, ISSUER, VERIFIER, basic, challenge, env_with, params};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tusk_core::Secret;
@@ -96,17 +94,7 @@ impl Env {
             other => panic!("expected a login, got {other:?}"),
         };
         self.p.start_connector(connector, &req).await.unwrap();
-        let outcome = self
-            .p
-            .password_login(
-                connector,
-                &req,
-                "admin",
-                &Secret::new("password".into()),
-                LOCAL,
-            )
-            .await
-            .unwrap();
+        let outcome = self.right_password(connector, &req).await;
         let PasswordOutcome::Next(Next::SignedIn {
             redirect,
             session,
@@ -564,16 +552,7 @@ async fn sessions_off_means_every_request_logs_in() {
     .await;
     let next = e.authorize_in("app", &[], None).await.unwrap();
     let req = query(next.redirect_url().unwrap())["req"].clone();
-    let out =
-        e.p.password_login(
-            "test",
-            &req,
-            "admin",
-            &Secret::new("password".into()),
-            LOCAL,
-        )
-        .await
-        .unwrap();
+    let out = e.right_password("test", &req).await;
     assert!(
         matches!(out, PasswordOutcome::Next(Next::Redirect(_))),
         "{out:?}"
