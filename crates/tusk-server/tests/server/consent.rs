@@ -38,6 +38,16 @@ fn hidden(page: &str, name: &str) -> String {
     page[start..].split('"').next().unwrap().to_owned()
 }
 
+/// The form body that answers `page` with `decision`, carrying the page's
+/// request id and single-use token.
+fn answer_body(page: &str, decision: &str) -> String {
+    format!(
+        "req={}&token={}&decision={decision}",
+        hidden(page, "req"),
+        hidden(page, "token")
+    )
+}
+
 /// Follows a login for `client_id` up to the page after the password.
 async fn login(
     c: &reqwest::Client,
@@ -62,16 +72,7 @@ async fn answer(
     page: &str,
     decision: &str,
 ) -> reqwest::Response {
-    post_body(
-        c,
-        format!("{issuer}/consent"),
-        format!(
-            "req={}&token={}&decision={decision}",
-            hidden(page, "req"),
-            hidden(page, "token")
-        ),
-    )
-    .await
+    post_body(c, format!("{issuer}/consent"), answer_body(page, decision)).await
 }
 
 #[tokio::test]
@@ -106,16 +107,7 @@ async fn the_consent_page_allows_denies_and_refuses_forgeries() {
     )
     .await;
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
-    let odd = post_body(
-        &c,
-        format!("{issuer}/consent"),
-        format!(
-            "req={}&token={}&decision=maybe",
-            hidden(&page, "req"),
-            hidden(&page, "token")
-        ),
-    )
-    .await;
+    let odd = post_body(&c, format!("{issuer}/consent"), answer_body(&page, "maybe")).await;
     assert_eq!(odd.status(), StatusCode::BAD_REQUEST);
     // Deny: access_denied to the client, with its state.
     let denied = answer(&c, &issuer, &page, "deny").await;
@@ -219,7 +211,7 @@ async fn the_device_link_confirms_the_code_before_any_login() {
     let cancel = post_body(
         &c,
         format!("{issuer}/device/confirm"),
-        format!("req={req}&token={}&decision=cancel", hidden(&page, "token")),
+        answer_body(&page, "cancel"),
     )
     .await;
     assert_eq!(cancel.status(), StatusCode::OK);
@@ -241,11 +233,7 @@ async fn the_device_link_confirms_the_code_before_any_login() {
     let go = post_body(
         &c,
         format!("{issuer}/device/confirm"),
-        format!(
-            "req={}&token={}&decision=continue",
-            hidden(&typed, "req"),
-            hidden(&typed, "token")
-        ),
+        answer_body(&typed, "continue"),
     )
     .await;
     let to_connector = location(&go);
