@@ -40,6 +40,15 @@ async fn post_body(
     c.post(url).body(body).send().await.unwrap()
 }
 
+/// The authorization code in a response's redirect back to the client.
+fn code_in(resp: &reqwest::Response) -> String {
+    let back = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    back.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {back}"))
+}
+
 /// Options for a server at `issuer` whose provider runs over `store` with
 /// the real clock, the test signing key, `connectors` and `clients`; a
 /// caller overrides the rest with `..`.
@@ -2430,12 +2439,7 @@ mod audit_trail {
             .send()
             .await
             .unwrap();
-        let back = url::Url::parse(ok.headers()["location"].to_str().unwrap()).unwrap();
-        let code = back
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .unwrap();
+        let code = code_in(&ok);
         let tokens: Value = c
             .post(format!("{issuer}/token"))
             .basic_auth("app", Some(CLIENT_SECRET))

@@ -178,12 +178,7 @@ async fn log_in(issuer: &str, client: &str) -> Value {
         .send()
         .await
         .unwrap();
-    let back = url::Url::parse(ok.headers()["location"].to_str().unwrap()).unwrap();
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let code = code_in(&ok);
     c.post(format!("{issuer}/token"))
         .basic_auth(client, Some(SECRET))
         .header("content-type", "application/x-www-form-urlencoded")
