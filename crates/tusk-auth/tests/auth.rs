@@ -1068,6 +1068,20 @@ async fn a_refreshed_identity_replaces_a_known_users_groups() {
 /// their tokens, with auth, with their connector and with the license.
 #[tokio::test]
 async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license() {
+    let mock = || ConnectorConfig {
+        id: "test".into(),
+        name: "test".into(),
+        kind: "mockPassword".into(),
+        config: serde_json::json!({"username": "admin", "password": "password"}),
+    };
+    let app = || tusk_store::OidcClient {
+        id: "app".into(),
+        secret: tusk_core::Secret::new("app-secret".into()),
+        redirect_uris: vec!["https://app.example.com/cb".into()],
+        // First-party: consent is not what this test is about.
+        trusted: true,
+        ..Default::default()
+    };
     use tusk_oidc::{Browser, ConnectorConfig, Next, Params, PasswordOutcome, Provider, Settings};
     let clock = Arc::new(FakeClock::new(1_800_000_000));
     let store = Store::memory();
@@ -1075,26 +1089,11 @@ async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license()
         Settings::new("https://login.example.com/dex"),
         store.clone(),
         clock.clone(),
-        &[ConnectorConfig {
-            id: "test".into(),
-            name: "test".into(),
-            kind: "mockPassword".into(),
-            config: serde_json::json!({"username": "admin", "password": "password"}),
-        }],
+        &[mock()],
     )
     .await
     .unwrap();
-    provider
-        .seed_clients(&[tusk_store::OidcClient {
-            id: "app".into(),
-            secret: tusk_core::Secret::new("app-secret".into()),
-            redirect_uris: vec!["https://app.example.com/cb".into()],
-            // First-party: consent is not what this test is about.
-            trusted: true,
-            ..Default::default()
-        }])
-        .await
-        .unwrap();
+    provider.seed_clients(&[app()]).await.unwrap();
     let svc = AuthService::new(
         store.clone(),
         clock.clone(),
@@ -1199,23 +1198,9 @@ async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license()
         assert!(svc.list_sessions(user).await.unwrap().is_empty(), "{what}");
         assert!(!silent(cookie).await, "{what}: the session still signs in");
         // Put the connector back for the next case.
-        provider.set_connectors(&[ConnectorConfig {
-            id: "test".into(),
-            name: "test".into(),
-            kind: "mockPassword".into(),
-            config: serde_json::json!({"username": "admin", "password": "password"}),
-        }]);
+        provider.set_connectors(&[mock()]);
         if end == 2 {
-            provider
-                .seed_clients(&[tusk_store::OidcClient {
-                    id: "app".into(),
-                    secret: tusk_core::Secret::new("app-secret".into()),
-                    redirect_uris: vec!["https://app.example.com/cb".into()],
-                    trusted: true,
-                    ..Default::default()
-                }])
-                .await
-                .unwrap();
+            provider.seed_clients(&[app()]).await.unwrap();
         }
     }
     // An administrator's revocation by id ends only that session.

@@ -1284,6 +1284,60 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// An HTTP client that acts as a browser whose redirects the test follows
+/// by hand.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The value of the hidden input `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    page[at..].split('"').next().unwrap_or_default().to_owned()
+}
+
+/// Submits a form's `body` to `url`.
+async fn post_form(http: &reqwest::Client, url: &str, body: String) -> reqwest::Response {
+    http.post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+/// Where a redirect from `url` leads, resolved against `url`; `what`
+/// names the request in the failure.
+fn redirect_target(resp: &reqwest::Response, what: &str, url: &str) -> String {
+    let next = resp
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_else(|| panic!("{what} {url}: {} without a redirect", resp.status()))
+        .to_owned();
+    url::Url::parse(url)
+        .and_then(|b| b.join(&next))
+        .map(|u| u.to_string())
+        .unwrap_or(next)
+}
+
+/// GETs `url` and returns where its redirect leads.
+async fn follow(http: &reqwest::Client, url: &str) -> String {
+    let resp = http
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    redirect_target(&resp, "GET", url)
+}
+
 const DEVICE_CLIENT_VALUES: &str = "oidc:\n  additionalClients:\n  - id: tusk-cli\n    name: tusk CLI\n    public: true\n    trusted: true\n    trusted_peers: []\npachd:\n  additionalTrustedPeers: [tusk-cli]\n";
 
 /// Finishes a login as the user would in a browser, from the URL the CLI
@@ -1291,10 +1345,7 @@ const DEVICE_CLIENT_VALUES: &str = "oidc:\n  additionalClients:\n  - id: tusk-cl
 /// connector's form, the password, and the redirects after it.
 fn complete_login(verification: &str) {
     block_on(async {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let http = browser();
         let mut url = verification.to_owned();
         // The link first asks "Sign in to … with code …?" (RFC 8628 §5.4);
         // Continue is a POST carrying the page's token.
@@ -1308,71 +1359,27 @@ fn complete_login(verification: &str) {
                 .await
                 .unwrap_or_default();
             assert!(page.contains("Sign in to "), "{page}");
-            let field = |name: &str| {
-                let marker = format!("name=\"{name}\" value=\"");
-                let at = page
-                    .find(&marker)
-                    .unwrap_or_else(|| panic!("no {name} in {page}"))
-                    + marker.len();
-                page[at..].split('"').next().unwrap_or_default().to_owned()
-            };
             let confirm = url.replace(
                 &url[url.find("/device?").unwrap_or_default()..],
                 "/device/confirm",
             );
-            let resp = http
-                .post(&confirm)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!(
-                    "req={}&token={}&decision=continue",
-                    field("req"),
-                    field("token")
-                ))
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("POST {confirm}: {e}"));
-            let next = resp
-                .headers()
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or_else(|| panic!("POST {confirm}: {} without a redirect", resp.status()))
-                .to_owned();
-            url = url::Url::parse(&confirm)
-                .and_then(|b| b.join(&next))
-                .map(|u| u.to_string())
-                .unwrap_or(next);
+            let body = format!(
+                "req={}&token={}&decision=continue",
+                hidden(&page, "req"),
+                hidden(&page, "token")
+            );
+            let resp = post_form(&http, &confirm, body).await;
+            url = redirect_target(&resp, "POST", &confirm);
         }
         // Follow redirects by hand up to the password form.
         for _ in 0..10 {
             if url.contains("/login?") {
                 break;
             }
-            let resp = http
-                .get(&url)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-            let next = resp
-                .headers()
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or_else(|| panic!("GET {url}: {} without a redirect", resp.status()))
-                .to_owned();
-            url = if next.starts_with('/') {
-                let base = url::Url::parse(&url).unwrap_or_else(|e| panic!("{e}"));
-                base.join(&next).map(|u| u.to_string()).unwrap_or(next)
-            } else {
-                next
-            };
+            url = follow(&http, &url).await;
         }
         assert!(url.contains("/dex/auth/test/login?state="), "{url}");
-        let mut resp = http
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("login=admin&password=password")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let mut resp = post_form(&http, &url, "login=admin&password=password".into()).await;
         for _ in 0..10 {
             let Some(next) = resp.headers().get("location").and_then(|l| l.to_str().ok()) else {
                 break;

@@ -231,27 +231,16 @@ impl Provider {
                 "consent answer for a request that has expired or was already answered; the user starts the login again from the application",
             )
         };
-        let request = match self.store.get::<AuthRequest>(request_id).await {
-            Ok(r) if r.expires_at > self.now() && r.logged_in => r,
-            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => return Err(stale()),
-            Err(e) => return Err(e.into()),
-        };
-        if request.form_token.is_empty()
-            || !tusk_core::ct_eq(hash_token(token).as_bytes(), request.form_token.as_bytes())
-        {
-            return Err(PageError::bad_request(
+        let forged = || {
+            PageError::bad_request(
                 "This answer wasn't accepted",
                 "The answer did not come from the page we showed you, so nothing was shared. Go back to the application and sign in again.",
                 "consent answer whose form token does not match its request (a forged or replayed form)",
-            ));
-        }
-        // Single use: of two answers racing, only the one that takes the
-        // request goes on.
-        let request = match self.store.take::<AuthRequest>(request_id).await {
-            Ok(r) => r,
-            Err(tusk_store::Error::NotFound { .. }) => return Err(stale()),
-            Err(e) => return Err(e.into()),
+            )
         };
+        self.answered_request(request_id, token, |r| r.logged_in, stale, forged)
+            .await?;
+        let request = self.take_answered(request_id, stale).await?;
         let Some(claims) = request.claims.clone() else {
             return Err(PageError::internal("a consent request without its login"));
         };

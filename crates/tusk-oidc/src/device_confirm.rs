@@ -9,6 +9,7 @@
 
 use crate::authorize::Next;
 use crate::error::PageError;
+use crate::form_answer::token_matches;
 use crate::provider::Provider;
 use tusk_store::{AuthRequest, hash_token};
 
@@ -34,26 +35,18 @@ impl Provider {
                 "device confirmation whose form token does not match its request (a forged or replayed form)",
             )
         };
-        let request = match self.store.get::<AuthRequest>(request_id).await {
-            Ok(r) if r.expires_at > self.now() && !r.device.is_empty() => r,
-            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => return Err(stale()),
-            Err(e) => return Err(e.into()),
-        };
+        let request = self
+            .answered_request(request_id, token, |r| !r.device.is_empty(), stale, forged)
+            .await?;
+        // A confirmed request's token is spent (cleared below); one still
+        // marked confirmed is a replay all the same.
         let expected = hash_token(token);
-        let matches = |r: &AuthRequest| {
-            !r.device_confirmed
-                && !r.form_token.is_empty()
-                && tusk_core::ct_eq(expected.as_bytes(), r.form_token.as_bytes())
-        };
+        let matches = |r: &AuthRequest| !r.device_confirmed && token_matches(r, &expected);
         if !matches(&request) {
             return Err(forged());
         }
         if !proceed {
-            let request = match self.store.take::<AuthRequest>(request_id).await {
-                Ok(r) => r,
-                Err(tusk_store::Error::NotFound { .. }) => return Err(stale()),
-                Err(e) => return Err(e.into()),
-            };
+            let request = self.take_answered(request_id, stale).await?;
             tracing::info!(client = %request.client_id, "device login cancelled");
             return self.deny(&request).await;
         }

@@ -38,6 +38,7 @@ mod connectors;
 pub mod consent;
 pub mod device_confirm;
 pub mod error;
+mod form_answer;
 mod keys;
 pub mod logout_delivery;
 pub mod observer;

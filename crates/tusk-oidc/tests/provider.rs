@@ -28,6 +28,8 @@ mod backchannel;
 mod cache;
 #[path = "provider/outage.rs"]
 mod outage;
+#[path = "provider/probe.rs"]
+mod probe;
 #[path = "provider/sessions.rs"]
 mod sessions;
 
@@ -173,21 +175,25 @@ impl Env {
             matches!(bad, PasswordOutcome::Invalid(_)),
             "a wrong password must re-render the form"
         );
-        match self
-            .p
+        match self.right_password("test", &req).await {
+            PasswordOutcome::Next(next) => next.redirect_url().unwrap().to_owned(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The mock connector's right password for the login request `req`,
+    /// at `connector`, from the local address.
+    async fn right_password(&self, connector: &str, req: &str) -> PasswordOutcome {
+        self.p
             .password_login(
-                "test",
-                &req,
+                connector,
+                req,
                 "admin",
                 &Secret::new("password".into()),
                 LOCAL,
             )
             .await
             .unwrap()
-        {
-            PasswordOutcome::Next(next) => next.redirect_url().unwrap().to_owned(),
-            other => panic!("unexpected {other:?}"),
-        }
     }
 
     async fn code(&self, scope: &str) -> String {
@@ -797,16 +803,7 @@ async fn device_flow_pending_slow_down_approve_and_expire() {
         .1
         .into_owned();
     e.p.start_connector("test", &req).await.unwrap();
-    let done =
-        e.p.password_login(
-            "test",
-            &req,
-            "admin",
-            &Secret::new("password".into()),
-            LOCAL,
-        )
-        .await
-        .unwrap();
+    let done = e.right_password("test", &req).await;
     assert!(
         matches!(done, PasswordOutcome::Next(Next::DeviceApproved { .. })),
         "{done:?}"
@@ -1442,17 +1439,7 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
         .1
         .into_owned();
     e.p.start_connector("test", &req).await.unwrap();
-    let PasswordOutcome::Next(back) =
-        e.p.password_login(
-            "test",
-            &req,
-            "admin",
-            &Secret::new("password".into()),
-            LOCAL,
-        )
-        .await
-        .unwrap()
-    else {
+    let PasswordOutcome::Next(back) = e.right_password("test", &req).await else {
         panic!()
     };
     let code = url::Url::parse(back.redirect_url().unwrap())

@@ -269,13 +269,26 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// The `scale` command's arguments, parsed straight into this struct.
+#[derive(clap::Args)]
 pub struct ScaleArgs {
+    #[arg(long)]
     pub address: String,
+    /// The root token (ModifyRoleBinding).
+    #[arg(long, env = "TUSK_PROOF_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// The server's process id, for its RSS.
+    #[arg(long)]
     pub pid: u32,
+    /// As given to seed-sql.
+    #[arg(long)]
     pub bindings: usize,
+    #[arg(long)]
     pub tokens: usize,
+    #[arg(long, default_value_t = 20)]
     pub writes: usize,
+    /// Concurrent first checks after the start.
+    #[arg(long, default_value_t = 16)]
     pub cold: usize,
 }
 

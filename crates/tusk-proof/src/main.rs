@@ -136,26 +136,7 @@ enum Command {
     /// Against a server seeded by `seed-sql`, just started: concurrent cold
     /// checks, every token used once, then ModifyRoleBinding and the next
     /// Authorize, each timed; and the server's RSS along the way.
-    Scale {
-        #[arg(long)]
-        address: String,
-        /// The root token (ModifyRoleBinding).
-        #[arg(long, env = "TUSK_PROOF_TOKEN", hide_env_values = true)]
-        token: String,
-        /// The server's process id, for its RSS.
-        #[arg(long)]
-        pid: u32,
-        /// As given to seed-sql.
-        #[arg(long)]
-        bindings: usize,
-        #[arg(long)]
-        tokens: usize,
-        #[arg(long, default_value_t = 20)]
-        writes: usize,
-        /// Concurrent first checks after the start.
-        #[arg(long, default_value_t = 16)]
-        cold: usize,
-    },
+    Scale(auth_bench::ScaleArgs),
     /// Re-reads the `default` project's role binding and checks every acknowledged write
     /// in FILE is there.
     Verify {
@@ -221,26 +202,7 @@ async fn main() -> ExitCode {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             auth_bench::seed_sql(bindings, tokens, &mut out).map(|()| true)
         }
-        Command::Scale {
-            address,
-            token,
-            pid,
-            bindings,
-            tokens,
-            writes,
-            cold,
-        } => {
-            auth_bench::scale(auth_bench::ScaleArgs {
-                address,
-                token,
-                pid,
-                bindings,
-                tokens,
-                writes,
-                cold,
-            })
-            .await
-        }
+        Command::Scale(args) => auth_bench::scale(args).await,
         Command::Verify {
             address,
             token,

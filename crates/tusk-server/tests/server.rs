@@ -31,6 +31,48 @@ const IO_GUARD: Duration = Duration::from_secs(20);
 
 type Server = TestServer;
 
+/// A POST of `body` to `url`, as a browser's form submits it.
+async fn post_body(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    c.post(url).body(body).send().await.unwrap()
+}
+
+/// The authorization code in a response's redirect back to the client.
+fn code_in(resp: &reqwest::Response) -> String {
+    let back = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    back.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {back}"))
+}
+
+/// Options for a server at `issuer` whose provider runs over `store` with
+/// the real clock, the test signing key, `connectors` and `clients`; a
+/// caller overrides the rest with `..`.
+async fn provider_options(
+    issuer: &str,
+    store: &Store,
+    connectors: &[tusk_oidc::ConnectorConfig],
+    clients: &[tusk_store::OidcClient],
+) -> ServerOptions {
+    let provider = tusk_testkit::provider(
+        issuer,
+        store,
+        tusk_testkit::clock_now(),
+        connectors,
+        clients,
+    )
+    .await
+    .unwrap();
+    ServerOptions {
+        provider: Some(provider),
+        ..ServerOptions::new(issuer.to_owned())
+    }
+}
+
 /// Health, readiness and metrics only, with `tls` or in plain text.
 async fn start_plain(tls: Option<TlsPem>) -> Server {
     let options = ServerOptions {
@@ -526,21 +568,11 @@ mod provider_http {
                 ..Default::default()
             },
         ];
-        let provider = tusk_testkit::provider(
-            &issuer,
-            &store,
-            tusk_testkit::clock_now(),
-            &connectors,
-            &clients,
-        )
-        .await
-        .unwrap();
         let options = ServerOptions {
-            provider: Some(provider),
             rate_limits: limits,
             connections,
             trusted_proxies,
-            ..ServerOptions::new(issuer.clone())
+            ..provider_options(&issuer, &store, &connectors, &clients).await
         };
         let server = TestServer::start_on(port, store.clone(), options);
         (server, issuer, store)
@@ -1144,14 +1176,7 @@ mod saml_routes {
                 config: json!({"username": "admin", "password": "password"}),
             },
         ];
-        let provider =
-            tusk_testkit::provider(&issuer, &store, tusk_testkit::clock_now(), &connectors, &[])
-                .await
-                .unwrap();
-        let options = ServerOptions {
-            provider: Some(provider),
-            ..ServerOptions::new(issuer.clone())
-        };
+        let options = provider_options(&issuer, &store, &connectors, &[]).await;
         let _server = TestServer::start_on(port, store.clone(), options);
         let c = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -2355,6 +2380,41 @@ mod audit_trail {
             .unwrap()
     }
 
+    /// The identity API's client.
+    pub(super) type Identity =
+        tusk_proto::identity_v2::api_client::ApiClient<tonic::transport::Channel>;
+
+    /// Registers the third-party client `grafana` through the identity API.
+    pub(super) async fn create_grafana(identity: &mut Identity, root: &str) {
+        identity
+            .create_oidc_client(with_token(
+                tusk_proto::identity_v2::CreateOidcClientRequest {
+                    client: Some(tusk_proto::identity_v2::OidcClient {
+                        id: "grafana".into(),
+                        name: "Grafana".into(),
+                        redirect_uris: vec!["https://grafana.example.com/cb".into()],
+                        ..Default::default()
+                    }),
+                },
+                root,
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Deletes the client `grafana` through the identity API.
+    pub(super) async fn delete_grafana(identity: &mut Identity, root: &str) {
+        identity
+            .delete_oidc_client(with_token(
+                tusk_proto::identity_v2::DeleteOidcClientRequest {
+                    id: "grafana".into(),
+                },
+                root,
+            ))
+            .await
+            .unwrap();
+    }
+
     /// A wrong then a right password, then the code exchanged for tokens;
     /// returns every credential the flow used or produced.
     async fn log_in(issuer: &str) -> Vec<String> {
@@ -2379,12 +2439,7 @@ mod audit_trail {
             .send()
             .await
             .unwrap();
-        let back = url::Url::parse(ok.headers()["location"].to_str().unwrap()).unwrap();
-        let code = back
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .unwrap();
+        let code = code_in(&ok);
         let tokens: Value = c
             .post(format!("{issuer}/token"))
             .basic_auth("app", Some(CLIENT_SECRET))
@@ -2434,30 +2489,9 @@ mod audit_trail {
         .await
         .unwrap();
 
-        let mut identity = tusk_proto::identity_v2::api_client::ApiClient::new(ch.clone());
-        identity
-            .create_oidc_client(with_token(
-                tusk_proto::identity_v2::CreateOidcClientRequest {
-                    client: Some(tusk_proto::identity_v2::OidcClient {
-                        id: "grafana".into(),
-                        name: "Grafana".into(),
-                        redirect_uris: vec!["https://grafana.example.com/cb".into()],
-                        ..Default::default()
-                    }),
-                },
-                &r.root,
-            ))
-            .await
-            .unwrap();
-        identity
-            .delete_oidc_client(with_token(
-                tusk_proto::identity_v2::DeleteOidcClientRequest {
-                    id: "grafana".into(),
-                },
-                &r.root,
-            ))
-            .await
-            .unwrap();
+        let mut identity = Identity::new(ch.clone());
+        create_grafana(&mut identity, &r.root).await;
+        delete_grafana(&mut identity, &r.root).await;
 
         let mut trail = audit::audit_client::AuditClient::new(ch);
         let listed = trail
@@ -2868,23 +2902,8 @@ mod github_login {
             trusted: true,
             ..Default::default()
         }];
-        let provider = tusk_testkit::provider(
-            &issuer,
-            &store,
-            tusk_testkit::clock_now(),
-            &connectors,
-            &clients,
-        )
-        .await
-        .unwrap();
-        let server = TestServer::start_on(
-            port,
-            store.clone(),
-            ServerOptions {
-                provider: Some(provider),
-                ..ServerOptions::new(issuer.clone())
-            },
-        );
+        let options = provider_options(&issuer, &store, &connectors, &clients).await;
+        let server = TestServer::start_on(port, store.clone(), options);
         let tusk = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

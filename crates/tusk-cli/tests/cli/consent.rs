@@ -12,37 +12,14 @@ const USER: &str = "user:kilgore@kilgore.trout";
 fn login_to_notebook(d: &Deployment) -> bool {
     let base = format!("http://{}/dex", d.address.trim_start_matches("grpc://"));
     block_on(async {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let http = browser();
         let mut url = format!(
             "{base}/auth?client_id=notebook&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fnb&response_type=code&scope=openid%20email&state=s"
         );
         while !url.contains("/login?") {
-            let resp = http
-                .get(&url)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            let next = resp
-                .headers()
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or_else(|| panic!("GET {url}: {} without a redirect", resp.status()))
-                .to_owned();
-            url = url::Url::parse(&url)
-                .and_then(|u| u.join(&next))
-                .map(|u| u.to_string())
-                .unwrap_or(next);
+            url = follow(&http, &url).await;
         }
-        let resp = http
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("login=admin&password=password")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = post_form(&http, &url, "login=admin&password=password".into()).await;
         if let Some(to) = resp.headers().get("location") {
             let to = to.to_str().unwrap_or_default();
             assert!(to.starts_with("http://127.0.0.1:9/nb?code="), "{to}");
@@ -53,25 +30,12 @@ fn login_to_notebook(d: &Deployment) -> bool {
             page.contains("Allow Notebook to use your account?"),
             "{page}"
         );
-        let field = |name: &str| {
-            let marker = format!("name=\"{name}\" value=\"");
-            let at = page
-                .find(&marker)
-                .unwrap_or_else(|| panic!("no {name} in {page}"))
-                + marker.len();
-            page[at..].split('"').next().unwrap_or_default().to_owned()
-        };
-        let resp = http
-            .post(format!("{base}/consent"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!(
-                "req={}&token={}&decision=allow",
-                field("req"),
-                field("token")
-            ))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let body = format!(
+            "req={}&token={}&decision=allow",
+            hidden(&page, "req"),
+            hidden(&page, "token")
+        );
+        let resp = post_form(&http, &format!("{base}/consent"), body).await;
         let to = resp
             .headers()
             .get("location")

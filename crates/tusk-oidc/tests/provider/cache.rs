@@ -4,114 +4,10 @@
 //! revoked, and on every other replica when the feed brings the change or,
 //! if the feed is lost, within `CACHE_RECHECK_SECONDS` of its clock.
 
+use super::probe::Probe;
 use super::*;
-use std::sync::atomic::AtomicUsize;
-use tusk_core::audit::AuditQuery;
 use tusk_oidc::CACHE_RECHECK_SECONDS;
-use tusk_store::{Backend, Change, MemoryBackend, RawAudit, RawRecord};
-
-/// A backend that counts every call, so a test can prove a path made no
-/// storage round trip without measuring time.
-struct Counting {
-    inner: Arc<dyn Backend>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl Counting {
-    fn hit(&self) {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-#[async_trait::async_trait]
-impl Backend for Counting {
-    async fn create(&self, kind: &'static str, rec: RawRecord) -> tusk_store::Result<()> {
-        self.hit();
-        self.inner.create(kind, rec).await
-    }
-    async fn get(&self, kind: &'static str, id: &str) -> tusk_store::Result<RawRecord> {
-        self.hit();
-        self.inner.get(kind, id).await
-    }
-    async fn list(&self, kind: &'static str) -> tusk_store::Result<Vec<RawRecord>> {
-        self.hit();
-        self.inner.list(kind).await
-    }
-    async fn list_by_owner(
-        &self,
-        kind: &'static str,
-        owner: &str,
-    ) -> tusk_store::Result<Vec<RawRecord>> {
-        self.hit();
-        self.inner.list_by_owner(kind, owner).await
-    }
-    async fn put(&self, kind: &'static str, rec: RawRecord) -> tusk_store::Result<()> {
-        self.hit();
-        self.inner.put(kind, rec).await
-    }
-    async fn compare_and_swap(
-        &self,
-        kind: &'static str,
-        id: &str,
-        expected_version: i64,
-        rec: RawRecord,
-    ) -> tusk_store::Result<bool> {
-        self.hit();
-        self.inner
-            .compare_and_swap(kind, id, expected_version, rec)
-            .await
-    }
-    async fn delete(&self, kind: &'static str, id: &str) -> tusk_store::Result<()> {
-        self.hit();
-        self.inner.delete(kind, id).await
-    }
-    async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> tusk_store::Result<u64> {
-        self.hit();
-        self.inner.delete_by_owner(kind, owner).await
-    }
-    async fn delete_with_prefix(
-        &self,
-        kind: &'static str,
-        id: &str,
-        prefix: &str,
-    ) -> tusk_store::Result<u64> {
-        self.hit();
-        self.inner.delete_with_prefix(kind, id, prefix).await
-    }
-    async fn take(&self, kind: &'static str, id: &str) -> tusk_store::Result<RawRecord> {
-        self.hit();
-        self.inner.take(kind, id).await
-    }
-    async fn gc(&self, now: i64) -> tusk_store::Result<u64> {
-        self.hit();
-        self.inner.gc(now).await
-    }
-    async fn ping(&self) -> tusk_store::Result<()> {
-        self.hit();
-        self.inner.ping().await
-    }
-    fn backend_name(&self) -> &'static str {
-        self.inner.backend_name()
-    }
-    async fn append_audit(&self, row: RawAudit) -> tusk_store::Result<()> {
-        self.hit();
-        self.inner.append_audit(row).await
-    }
-    async fn list_audit(&self, query: &AuditQuery) -> tusk_store::Result<Vec<RawAudit>> {
-        self.hit();
-        self.inner.list_audit(query).await
-    }
-    async fn purge_audit(&self, before: i64) -> tusk_store::Result<u64> {
-        self.hit();
-        self.inner.purge_audit(before).await
-    }
-    async fn announce(&self, change: &Change) -> tusk_store::Result<()> {
-        self.inner.announce(change).await
-    }
-    fn listen(&self, changes: tokio::sync::broadcast::Sender<Change>) {
-        self.inner.listen(changes)
-    }
-}
+use tusk_store::{Backend, MemoryBackend};
 
 fn mock_password() -> [(&'static str, &'static str, Value); 1] {
     [(
@@ -132,11 +28,9 @@ async fn revoke(e: &Env, token: &str) {
 
 #[tokio::test]
 async fn userinfo_and_introspection_of_a_valid_token_read_no_store() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let store = Store::new(Counting {
-        inner: Arc::new(MemoryBackend::default()),
-        calls: calls.clone(),
-    });
+    let probe = Probe::default();
+    let calls = probe.calls.clone();
+    let store = Store::new(probe);
     let e = env_in(
         store,
         Arc::new(FakeClock::new(1_800_000_000)),

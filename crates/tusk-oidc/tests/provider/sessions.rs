@@ -2,9 +2,7 @@
 //! `prompt`, `max_age`, `id_token_hint`, fixation, expiry, and logout and
 //! revocation ending what a session issued.
 
-use super::{
-    CONFIDENTIAL_REDIRECT, Env, ISSUER, LOCAL, VERIFIER, basic, challenge, env_with, params,
-};
+use super::{CONFIDENTIAL_REDIRECT, Env, ISSUER, VERIFIER, basic, challenge, env_with, params};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tusk_core::Secret;
@@ -96,17 +94,7 @@ impl Env {
             other => panic!("expected a login, got {other:?}"),
         };
         self.p.start_connector(connector, &req).await.unwrap();
-        let outcome = self
-            .p
-            .password_login(
-                connector,
-                &req,
-                "admin",
-                &Secret::new("password".into()),
-                LOCAL,
-            )
-            .await
-            .unwrap();
+        let outcome = self.right_password(connector, &req).await;
         let PasswordOutcome::Next(Next::SignedIn {
             redirect,
             session,
@@ -148,6 +136,41 @@ impl Env {
             }
             other => panic!("expected {error}, got {other:?}"),
         }
+    }
+
+    /// `/auth` with `prompt=none` that must answer `login_required`: the
+    /// browser's single sign-on is over.
+    async fn sso_ended(&self, client: &str, cookie: &str) {
+        self.refused(
+            client,
+            &[("prompt", "none")],
+            Some(cookie),
+            "login_required",
+        )
+        .await;
+    }
+
+    /// A fresh password login of `user` at `client` and its tokens.
+    async fn signed_in(&self, user: &str, client: &str) -> (String, tusk_oidc::TokenResponse) {
+        let (cookie, code) = self.sign_in(user, client, &[], None).await;
+        (cookie, self.exchange_for(client, &code).await)
+    }
+
+    /// RP-initiated logout from the browser holding `cookie`, back to the
+    /// `app` client's registered URI with `state=bye`.
+    async fn logout_back_to_app(&self, id_token: &str, cookie: &str) -> LogoutOutcome {
+        self.p
+            .logout_browser(
+                &params(&[
+                    ("id_token_hint", id_token),
+                    ("post_logout_redirect_uri", CONFIDENTIAL_REDIRECT),
+                    ("state", "bye"),
+                ]),
+                &browser(cookie),
+                false,
+            )
+            .await
+            .unwrap()
     }
 
     /// `/auth` that must ask for a login (no code).
@@ -205,8 +228,7 @@ fn policy() -> SessionPolicy {
 async fn a_second_client_signs_in_from_the_session_without_a_password() {
     let e = two_users(policy()).await;
     let login_time = e.p.now();
-    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
-    let app = e.exchange_for("app", &code).await;
+    let (cookie, app) = e.signed_in("test", "app").await;
     e.advance(60);
     let code = e.silent("pachd", &[], &cookie).await;
     let pachd = e.exchange_for("pachd", &code).await;
@@ -348,21 +370,14 @@ async fn every_login_gets_a_new_session_id_and_the_old_one_dies() {
         .sign_in("test", "app", &[("prompt", "login")], Some(&first))
         .await;
     assert_ne!(second, first);
-    e.refused("app", &[("prompt", "none")], Some(&first), "login_required")
-        .await;
+    e.sso_ended("app", &first).await;
     e.silent("app", &[("prompt", "none")], &second).await;
     // A different user logging in from the same browser ends the first
     // user's session rather than inheriting it.
     let (third, _) = e
         .sign_in("other", "app", &[("prompt", "login")], Some(&second))
         .await;
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&second),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &second).await;
     e.silent("app", &[("prompt", "none")], &third).await;
 }
 
@@ -409,71 +424,33 @@ async fn idle_and_absolute_limits_end_the_session() {
     }
     // ...but never past the absolute one (75 s in, now 101 s).
     e.advance(26);
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&cookie),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &cookie).await;
     let (cookie, _) = e.sign_in("test", "app", &[], None).await;
     e.advance(30);
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&cookie),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &cookie).await;
     // The expired session's tokens are not revoked: only single sign-on ends.
-    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
-    let t = e.exchange_for("app", &code).await;
+    let (cookie, t) = e.signed_in("test", "app").await;
     e.advance(31);
     e.p.tick().await;
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&cookie),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &cookie).await;
     assert!(e.p.userinfo(&t.access_token).await.is_ok());
 }
 
 #[tokio::test]
 async fn logout_ends_single_sign_on_and_the_tokens_of_every_client() {
     let e = two_users(policy()).await;
-    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
-    let app = e.exchange_for("app", &code).await;
+    let (cookie, app) = e.signed_in("test", "app").await;
     let code = e.silent("pachd", &[], &cookie).await;
     let pachd = e.exchange_for("pachd", &code).await;
     // Another user's session in another browser.
-    let (theirs, code) = e.sign_in("other", "app", &[], None).await;
-    let other = e.exchange_for("app", &code).await;
+    let (theirs, other) = e.signed_in("other", "app").await;
 
-    let out =
-        e.p.logout_browser(
-            &params(&[
-                ("id_token_hint", &app.id_token),
-                ("post_logout_redirect_uri", CONFIDENTIAL_REDIRECT),
-                ("state", "bye"),
-            ]),
-            &browser(&cookie),
-            false,
-        )
-        .await
-        .unwrap();
+    let out = e.logout_back_to_app(&app.id_token, &cookie).await;
     assert!(
         matches!(out, LogoutOutcome::Redirect(ref u) if u == &format!("{CONFIDENTIAL_REDIRECT}?state=bye")),
         "{out:?}"
     );
-    e.refused(
-        "pachd",
-        &[("prompt", "none")],
-        Some(&cookie),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("pachd", &cookie).await;
     for (client, t) in [("app", &app), ("pachd", &pachd)] {
         let refreshed = e
             .refresh_for(client, t.refresh_token.as_deref().unwrap())
@@ -502,48 +479,33 @@ async fn logout_ends_single_sign_on_and_the_tokens_of_every_client() {
 #[tokio::test]
 async fn logout_without_the_cookie_finds_the_session_by_the_hints_sid() {
     let e = two_users(policy()).await;
-    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
-    let app = e.exchange_for("app", &code).await;
+    let (cookie, app) = e.signed_in("test", "app").await;
     let out =
         e.p.logout(&params(&[("id_token_hint", &app.id_token)]), false)
             .await
             .unwrap();
     assert!(matches!(out, LogoutOutcome::Done));
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&cookie),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &cookie).await;
 }
 
 #[tokio::test]
 async fn a_confirmed_logout_without_a_hint_ends_the_browsers_session() {
     let e = two_users(policy()).await;
-    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
-    let app = e.exchange_for("app", &code).await;
+    let (cookie, app) = e.signed_in("test", "app").await;
     let b = browser(&cookie);
     let asked = e.p.logout_browser(&params(&[]), &b, false).await.unwrap();
     assert!(matches!(asked, LogoutOutcome::Confirm));
     e.silent("app", &[("prompt", "none")], &cookie).await;
     let done = e.p.logout_browser(&params(&[]), &b, true).await.unwrap();
     assert!(matches!(done, LogoutOutcome::Done));
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&cookie),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &cookie).await;
     assert!(e.p.userinfo(&app.access_token).await.is_err());
 }
 
 #[tokio::test]
 async fn revoking_a_users_sessions_ends_them_and_their_tokens() {
     let e = two_users(policy()).await;
-    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
-    let app = e.exchange_for("app", &code).await;
+    let (cookie, app) = e.signed_in("test", "app").await;
     let (second, _) = e.sign_in("test", "app", &[], None).await;
     let owner = "user:kilgore@kilgore.trout";
     let listed = e.p.sessions_of(owner).await.unwrap();
@@ -551,31 +513,18 @@ async fn revoking_a_users_sessions_ends_them_and_their_tokens() {
     // By public id: only that one.
     let sid = e.verify(&app.id_token)["sid"].as_str().unwrap().to_owned();
     assert_eq!(e.p.end_sessions_of(owner, Some(&sid)).await.unwrap(), 1);
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&cookie),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &cookie).await;
     e.silent("app", &[("prompt", "none")], &second).await;
     assert!(e.p.userinfo(&app.access_token).await.is_err());
     assert_eq!(e.p.end_sessions_of(owner, None).await.unwrap(), 1);
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&second),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &second).await;
     assert!(e.p.sessions_of(owner).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn revoking_one_family_denies_its_access_token_but_not_the_sessions_other_clients() {
     let e = two_users(policy()).await;
-    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
-    let app = e.exchange_for("app", &code).await;
+    let (cookie, app) = e.signed_in("test", "app").await;
     let code = e.silent("pachd", &[], &cookie).await;
     let pachd = e.exchange_for("pachd", &code).await;
     e.p.revoke(
@@ -603,16 +552,7 @@ async fn sessions_off_means_every_request_logs_in() {
     .await;
     let next = e.authorize_in("app", &[], None).await.unwrap();
     let req = query(next.redirect_url().unwrap())["req"].clone();
-    let out =
-        e.p.password_login(
-            "test",
-            &req,
-            "admin",
-            &Secret::new("password".into()),
-            LOCAL,
-        )
-        .await
-        .unwrap();
+    let out = e.right_password("test", &req).await;
     assert!(
         matches!(out, PasswordOutcome::Next(Next::Redirect(_))),
         "{out:?}"
@@ -642,8 +582,7 @@ async fn the_oidc_connector_advertises_the_upstreams_end_session_endpoint() {
 #[tokio::test]
 async fn logout_follows_the_upstream_end_session_endpoint_and_comes_back() {
     let e = two_users(policy()).await;
-    let (cookie, code) = e.sign_in("test", "app", &[], None).await;
-    let app = e.exchange_for("app", &code).await;
+    let (cookie, app) = e.signed_in("test", "app").await;
     // What a login through an upstream with RP-initiated logout stores.
     e.p.store()
         .update::<tusk_store::BrowserSession, _>(&tusk_store::hash_token(&cookie), |s| {
@@ -653,18 +592,7 @@ async fn logout_follows_the_upstream_end_session_endpoint_and_comes_back() {
         })
         .await
         .unwrap();
-    let out =
-        e.p.logout_browser(
-            &params(&[
-                ("id_token_hint", &app.id_token),
-                ("post_logout_redirect_uri", CONFIDENTIAL_REDIRECT),
-                ("state", "bye"),
-            ]),
-            &browser(&cookie),
-            false,
-        )
-        .await
-        .unwrap();
+    let out = e.logout_back_to_app(&app.id_token, &cookie).await;
     let LogoutOutcome::Redirect(upstream) = out else {
         panic!("{out:?}")
     };
@@ -679,13 +607,7 @@ async fn logout_follows_the_upstream_end_session_endpoint_and_comes_back() {
         format!("{ISSUER}/logout/callback")
     );
     // tusk's session is already over.
-    e.refused(
-        "app",
-        &[("prompt", "none")],
-        Some(&cookie),
-        "login_required",
-    )
-    .await;
+    e.sso_ended("app", &cookie).await;
     // A forged state goes nowhere.
     let forged =
         e.p.logout_callback(&params(&[("state", "forged")]))

@@ -136,19 +136,9 @@ async fn start_with(limits: BackchannelLimits) -> Running {
             ..Default::default()
         })
         .collect();
-    let provider = tusk_testkit::provider(
-        &issuer,
-        &store,
-        tusk_testkit::clock_now(),
-        &connectors,
-        &clients,
-    )
-    .await
-    .unwrap();
     let options = ServerOptions {
-        provider: Some(provider),
         backchannel: limits,
-        ..ServerOptions::new(issuer.clone())
+        ..provider_options(&issuer, &store, &connectors, &clients).await
     };
     let server = TestServer::start_on(port, store, options);
     Running {
@@ -188,12 +178,7 @@ async fn log_in(issuer: &str, client: &str) -> Value {
         .send()
         .await
         .unwrap();
-    let back = url::Url::parse(ok.headers()["location"].to_str().unwrap()).unwrap();
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let code = code_in(&ok);
     c.post(format!("{issuer}/token"))
         .basic_auth(client, Some(SECRET))
         .header("content-type", "application/x-www-form-urlencoded")

@@ -38,6 +38,16 @@ fn hidden(page: &str, name: &str) -> String {
     page[start..].split('"').next().unwrap().to_owned()
 }
 
+/// The form body that answers `page` with `decision`, carrying the page's
+/// request id and single-use token.
+fn answer_body(page: &str, decision: &str) -> String {
+    format!(
+        "req={}&token={}&decision={decision}",
+        hidden(page, "req"),
+        hidden(page, "token")
+    )
+}
+
 /// Follows a login for `client_id` up to the page after the password.
 async fn login(
     c: &reqwest::Client,
@@ -53,11 +63,7 @@ async fn login(
     let to_connector = location(&r);
     let r = c.get(&to_connector).send().await.unwrap();
     let form = location(&r);
-    c.post(&form)
-        .body("login=admin&password=password")
-        .send()
-        .await
-        .unwrap()
+    post_body(c, &form, "login=admin&password=password").await
 }
 
 async fn answer(
@@ -66,15 +72,7 @@ async fn answer(
     page: &str,
     decision: &str,
 ) -> reqwest::Response {
-    c.post(format!("{issuer}/consent"))
-        .body(format!(
-            "req={}&token={}&decision={decision}",
-            hidden(page, "req"),
-            hidden(page, "token")
-        ))
-        .send()
-        .await
-        .unwrap()
+    post_body(c, format!("{issuer}/consent"), answer_body(page, decision)).await
 }
 
 #[tokio::test]
@@ -102,26 +100,14 @@ async fn the_consent_page_allows_denies_and_refuses_forgeries() {
     // GET answers nothing; a forged token is refused with a page.
     let get = c.get(format!("{issuer}/consent")).send().await.unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let forged = c
-        .post(format!("{issuer}/consent"))
-        .body(format!(
-            "req={}&token=forged&decision=allow",
-            hidden(&page, "req")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let forged = post_body(
+        &c,
+        format!("{issuer}/consent"),
+        format!("req={}&token=forged&decision=allow", hidden(&page, "req")),
+    )
+    .await;
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
-    let odd = c
-        .post(format!("{issuer}/consent"))
-        .body(format!(
-            "req={}&token={}&decision=maybe",
-            hidden(&page, "req"),
-            hidden(&page, "token")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let odd = post_body(&c, format!("{issuer}/consent"), answer_body(&page, "maybe")).await;
     assert_eq!(odd.status(), StatusCode::BAD_REQUEST);
     // Deny: access_denied to the client, with its state.
     let denied = answer(&c, &issuer, &page, "deny").await;
@@ -214,58 +200,47 @@ async fn the_device_link_confirms_the_code_before_any_login() {
             .contains("Confirm the code first")
     );
     // A forged confirmation is refused.
-    let forged = c
-        .post(format!("{issuer}/device/confirm"))
-        .body(format!("req={req}&token=forged&decision=continue"))
-        .send()
-        .await
-        .unwrap();
+    let forged = post_body(
+        &c,
+        format!("{issuer}/device/confirm"),
+        format!("req={req}&token=forged&decision=continue"),
+    )
+    .await;
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     // Cancel: the device's poll answers access_denied.
-    let cancel = c
-        .post(format!("{issuer}/device/confirm"))
-        .body(format!(
-            "req={req}&token={}&decision=cancel",
-            hidden(&page, "token")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let cancel = post_body(
+        &c,
+        format!("{issuer}/device/confirm"),
+        answer_body(&page, "cancel"),
+    )
+    .await;
     assert_eq!(cancel.status(), StatusCode::OK);
     assert!(cancel.text().await.unwrap().contains("Sign-in cancelled"));
     let r = poll(d["device_code"].as_str().unwrap().to_owned()).await;
     assert_eq!(r["error"], "access_denied", "{r}");
     // Continue (here with a typed code): the login, then approval.
     let d = start().await;
-    let typed = c
-        .post(format!("{issuer}/device"))
-        .body(format!("user_code={}", d["user_code"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let typed = post_body(
+        &c,
+        format!("{issuer}/device"),
+        format!("user_code={}", d["user_code"].as_str().unwrap()),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(typed.contains("Sign in to App with code"), "{typed}");
-    let go = c
-        .post(format!("{issuer}/device/confirm"))
-        .body(format!(
-            "req={}&token={}&decision=continue",
-            hidden(&typed, "req"),
-            hidden(&typed, "token")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let go = post_body(
+        &c,
+        format!("{issuer}/device/confirm"),
+        answer_body(&typed, "continue"),
+    )
+    .await;
     let to_connector = location(&go);
     assert!(to_connector.contains("/auth/test?req="), "{to_connector}");
     let form = location(&c.get(&to_connector).send().await.unwrap());
-    let done = c
-        .post(&form)
-        .body("login=admin&password=password")
-        .send()
+    let done = post_body(&c, &form, "login=admin&password=password")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -280,7 +255,9 @@ async fn the_device_link_confirms_the_code_before_any_login() {
 /// nothing; RevokeAuthTokensForUser removes the user's grants too.
 #[tokio::test]
 async fn consent_grants_over_grpc_for_admins_only() {
-    use super::audit_trail::{channel, start, with_token};
+    use super::audit_trail::{
+        Identity, channel, create_grafana, delete_grafana, start, with_token,
+    };
     use tusk_proto::tusk::consent::v1 as pb;
     let r = start().await;
     for client in ["grafana", "notebook"] {
@@ -355,22 +332,8 @@ async fn consent_grants_over_grpc_for_admins_only() {
     assert!(grants.is_empty(), "{grants:?}");
     // Deleting a client forgets the consent given to it: a new client
     // under the same id does not inherit it.
-    let mut identity =
-        tusk_proto::identity_v2::api_client::ApiClient::new(channel(r.server.addr).await);
-    identity
-        .create_oidc_client(with_token(
-            tusk_proto::identity_v2::CreateOidcClientRequest {
-                client: Some(tusk_proto::identity_v2::OidcClient {
-                    id: "grafana".into(),
-                    name: "Grafana".into(),
-                    redirect_uris: vec!["https://grafana.example.com/cb".into()],
-                    ..Default::default()
-                }),
-            },
-            &r.root,
-        ))
-        .await
-        .unwrap();
+    let mut identity = Identity::new(channel(r.server.addr).await);
+    create_grafana(&mut identity, &r.root).await;
     for user in ["user:bob", "user:carol"] {
         r.store
             .create(&tusk_store::ConsentGrant {
@@ -383,15 +346,7 @@ async fn consent_grants_over_grpc_for_admins_only() {
             .await
             .unwrap();
     }
-    identity
-        .delete_oidc_client(with_token(
-            tusk_proto::identity_v2::DeleteOidcClientRequest {
-                id: "grafana".into(),
-            },
-            &r.root,
-        ))
-        .await
-        .unwrap();
+    delete_grafana(&mut identity, &r.root).await;
     for user in ["user:bob", "user:carol"] {
         let left = api.list(list(&r.root, user)).await.unwrap().into_inner();
         assert!(left.grants.is_empty(), "{user}: {left:?}");

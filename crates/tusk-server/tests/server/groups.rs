@@ -5,9 +5,9 @@
 //! The connector is `local`, whose groups change when its config changes,
 //! as an upstream's do when an admin edits them.
 
+use super::audit_trail::with_token;
 use super::*;
 use std::sync::Arc;
-use tonic::metadata::MetadataValue;
 use tusk_auth::{AuthService, AuthSettings, Managed, OidcConfig};
 use tusk_core::auth::{Resource, ResourceType};
 use tusk_oidc::ConnectorConfig;
@@ -117,14 +117,6 @@ async fn start() -> Running {
         provider,
         auth: auth_v2::api_client::ApiClient::new(channel),
     }
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authn-token", MetadataValue::try_from(token).unwrap());
-    request
 }
 
 fn project() -> Option<auth_v2::Resource> {

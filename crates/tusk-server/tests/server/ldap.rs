@@ -64,23 +64,8 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
         trusted: true,
         ..Default::default()
     }];
-    let provider = tusk_testkit::provider(
-        &issuer,
-        &store,
-        tusk_testkit::clock_now(),
-        &connectors,
-        &clients,
-    )
-    .await
-    .unwrap();
-    let server = TestServer::start_on(
-        port,
-        store,
-        ServerOptions {
-            provider: Some(provider),
-            ..ServerOptions::new(issuer.clone())
-        },
-    );
+    let options = provider_options(&issuer, &store, &connectors, &clients).await;
+    let server = TestServer::start_on(port, store, options);
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -128,12 +113,7 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
         .send()
         .await
         .unwrap();
-    let back = url::Url::parse(ok.headers()["location"].to_str().unwrap()).unwrap();
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code in {back}"));
+    let code = code_in(&ok);
     let tokens = token(
         &c,
         &issuer,

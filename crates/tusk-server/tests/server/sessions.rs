@@ -47,19 +47,7 @@ async fn start_with(store: Store, issuer: Option<&str>, ids: &[&str]) -> (TestSe
             ..Default::default()
         },
     ];
-    let provider = tusk_testkit::provider(
-        &issuer,
-        &store,
-        tusk_testkit::clock_now(),
-        &connectors,
-        &clients,
-    )
-    .await
-    .unwrap();
-    let options = ServerOptions {
-        provider: Some(provider),
-        ..ServerOptions::new(issuer.clone())
-    };
+    let options = provider_options(&issuer, &store, &connectors, &clients).await;
     let server = TestServer::start_on(port, store, options);
     // Requests go to this replica's socket, under the issuer's path.
     let base = format!(
@@ -132,6 +120,16 @@ async fn log_in(c: &reqwest::Client, base: &str, client: &str) -> (String, Strin
     )
 }
 
+/// `/auth` for `app2` with `prompt=none`, with the `cookie` (`name=value`)
+/// if any; returns where it redirects.
+async fn silent_app2(c: &reqwest::Client, base: &str, cookie: Option<&str>) -> String {
+    let mut req = c.get(format!("{base}{}", auth_query("app2", "&prompt=none")));
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    location(&req.send().await.unwrap())
+}
+
 /// `name=value` of a `Set-Cookie` header, for the `Cookie` header.
 fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
@@ -166,24 +164,13 @@ async fn a_login_sets_a_scoped_cookie_and_a_second_client_needs_no_password() {
     assert!(!format!("{stored:?}").contains(raw));
 
     // The second client: straight back with a code, no login form.
-    let r = c
-        .get(format!("{base}{}", auth_query("app2", "&prompt=none")))
-        .header("cookie", &value)
-        .send()
-        .await
-        .unwrap();
-    let to = location(&r);
+    let to = silent_app2(&c, &base, Some(&value)).await;
     assert!(
         to.starts_with(APP2_CB) && query(&to).contains_key("code"),
         "{to}"
     );
     // Without the cookie: login_required at the client.
-    let r = c
-        .get(format!("{base}{}", auth_query("app2", "&prompt=none")))
-        .send()
-        .await
-        .unwrap();
-    let to = location(&r);
+    let to = silent_app2(&c, &base, None).await;
     assert_eq!(query(&to)["error"], "login_required", "{to}");
     assert_eq!(query(&to)["state"], "st");
     server.stop().await.unwrap();
@@ -209,13 +196,8 @@ async fn logout_clears_the_cookie_and_ends_single_sign_on() {
         cleared.starts_with("tusk_session=;") && cleared.contains("Max-Age=0"),
         "{cleared}"
     );
-    let r = c
-        .get(format!("{base}{}", auth_query("app2", "&prompt=none")))
-        .header("cookie", &value)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(query(&location(&r))["error"], "login_required");
+    let to = silent_app2(&c, &base, Some(&value)).await;
+    assert_eq!(query(&to)["error"], "login_required");
     assert!(
         server
             .store
@@ -255,17 +237,7 @@ async fn a_session_made_on_one_replica_signs_in_on_another_over_postgres() {
     }
     let c = http();
     let (cookie, _) = log_in(&c, &replicas[0].1, "app").await;
-    let r = c
-        .get(format!(
-            "{}{}",
-            replicas[1].1,
-            auth_query("app2", "&prompt=none")
-        ))
-        .header("cookie", pair(&cookie))
-        .send()
-        .await
-        .unwrap();
-    let to = location(&r);
+    let to = silent_app2(&c, &replicas[1].1, Some(&pair(&cookie))).await;
     assert!(
         to.starts_with(APP2_CB) && query(&to).contains_key("code"),
         "{to}"
