@@ -29,10 +29,16 @@ async function landingPage(redirectUri) {
   const waiting = [];
   const arrived = [];
   const server = createServer((req, res) => {
-    const url = new URL(req.url, u.origin).href;
+    const url = new URL(req.url, u.origin);
+    // Only the redirect URI counts: Chromium also asks for /favicon.ico,
+    // which would otherwise be taken for the next landing.
+    if (url.pathname !== u.pathname) {
+      res.writeHead(404).end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><title>RP</title><h1>relying party reached</h1>');
     const w = waiting.shift();
-    if (w) w(url); else arrived.push(url);
+    if (w) w(url.href); else arrived.push(url.href);
   });
   await new Promise((res) => server.listen(Number(u.port), u.hostname, res));
   return {
