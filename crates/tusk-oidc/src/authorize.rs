@@ -55,17 +55,20 @@ impl Next {
     }
 }
 
+/// A redirect URL for `Debug`: without its query, which may carry a
+/// credential (an authorization code, or the upstream ID token a logout
+/// sends as `id_token_hint`).
+pub(crate) fn redacted_url(url: &str) -> String {
+    let base = url.split_once('?').map_or(url, |(b, _)| b);
+    format!("{base}?…")
+}
+
 /// A redirect's query carries the authorization code (a credential until
 /// it is exchanged), so `Debug` shows the URL without its query.
 impl std::fmt::Debug for Next {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Next::Redirect(url) => {
-                let base = url.split_once('?').map_or(url.as_str(), |(b, _)| b);
-                f.debug_tuple("Redirect")
-                    .field(&format!("{base}?…"))
-                    .finish()
-            }
+            Next::Redirect(url) => f.debug_tuple("Redirect").field(&redacted_url(url)).finish(),
             Next::Choose {
                 request_id,
                 connectors,
@@ -78,16 +81,12 @@ impl std::fmt::Debug for Next {
                 redirect,
                 session,
                 connector_id,
-            } => {
-                let base = redirect
-                    .split_once('?')
-                    .map_or(redirect.as_str(), |(b, _)| b);
-                f.debug_struct("SignedIn")
-                    .field("redirect", &format!("{base}?…"))
-                    .field("session", session)
-                    .field("connector_id", connector_id)
-                    .finish()
-            }
+            } => f
+                .debug_struct("SignedIn")
+                .field("redirect", &redacted_url(redirect))
+                .field("session", session)
+                .field("connector_id", connector_id)
+                .finish(),
             Next::DeviceApproved { client_name } => f
                 .debug_struct("DeviceApproved")
                 .field("client_name", client_name)

@@ -14,13 +14,27 @@ use tusk_store::{AuthRequest, DeviceRequest, PendingLogout, RefreshToken, Revoca
 const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
 
 /// Where logout leads.
-#[derive(Debug)]
 pub enum LogoutOutcome {
     Redirect(String),
     /// Signed out; show a page.
     Done,
     /// No verifiable hint: ask the user to confirm (a POST back).
     Confirm,
+}
+
+/// A redirect to the upstream's `end_session_endpoint` carries the
+/// upstream ID token as `id_token_hint`, so `Debug` shows no query.
+impl std::fmt::Debug for LogoutOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogoutOutcome::Redirect(url) => f
+                .debug_tuple("Redirect")
+                .field(&crate::authorize::redacted_url(url))
+                .finish(),
+            LogoutOutcome::Done => f.write_str("Done"),
+            LogoutOutcome::Confirm => f.write_str("Confirm"),
+        }
+    }
 }
 
 impl Provider {

@@ -631,3 +631,15 @@ async fn logout_follows_the_upstream_end_session_endpoint_and_comes_back() {
         "the state is single use"
     );
 }
+
+/// The upstream logout redirect carries the upstream ID token as
+/// `id_token_hint`: `Debug` must not print it.
+#[test]
+fn a_logout_redirect_debug_shows_no_query() {
+    let out = LogoutOutcome::Redirect(
+        "https://idp.example.com/logout?id_token_hint=eyJ.secret.sig&state=s".into(),
+    );
+    let shown = format!("{out:?}");
+    assert!(!shown.contains("eyJ.secret.sig"), "{shown}");
+    assert!(shown.contains("https://idp.example.com/logout"), "{shown}");
+}
