@@ -198,10 +198,11 @@ impl Provider {
             connector_data: connector_data.clone(),
             upstream_id_token: upstream_id_token.clone(),
             logged_in: true,
+            answered: false,
             form_token: hash_token(&token),
             ..request.clone()
         };
-        self.store.create(&pending).await?;
+        self.store_bound(&pending).await?;
         let already: Vec<String> = granted
             .iter()
             .filter(|s| request.scopes.contains(s) && !ask.contains(s))
@@ -225,6 +226,7 @@ impl Provider {
         request_id: &str,
         token: &str,
         allow: bool,
+        browser: &crate::Browser,
     ) -> Result<Next, PageError> {
         let stale = || {
             PageError::expired(
@@ -238,7 +240,10 @@ impl Provider {
                 "consent answer whose form token does not match its request (a forged or replayed form)",
             )
         };
-        self.answered_request(request_id, token, |r| r.logged_in, stale, forged)
+        let asked = self
+            .answered_request(request_id, token, |r| r.logged_in, stale, forged)
+            .await?;
+        self.check_binding(&asked, browser, "the consent answer")
             .await?;
         let request = self.take_answered(request_id, stale).await?;
         let Some(claims) = request.claims.clone() else {
