@@ -24,6 +24,8 @@ use tusk_store::{OidcClient, Store};
 
 #[path = "provider/backchannel.rs"]
 mod backchannel;
+#[path = "provider/binding.rs"]
+mod binding;
 #[path = "provider/cache.rs"]
 mod cache;
 #[path = "provider/outage.rs"]
