@@ -7,7 +7,7 @@ use super::*;
 use tusk_server::ratelimit::RateLimits;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

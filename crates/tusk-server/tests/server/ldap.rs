@@ -66,7 +66,7 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
     }];
     let options = provider_options(&issuer, &store, &connectors, &clients).await;
     let server = TestServer::start_on(port, store, options);
-    let c = reqwest::Client::builder()
+    let c = crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
