@@ -1245,23 +1245,53 @@ fn dangerous_redirect_uris_are_refused() {
     const KEY: &str = "values0.yaml:6: oidc.additionalClients[0].redirect_uris[1]";
     let scheme = |s: &'static str| -> Want {
         Err(Box::leak(
-            vec![KEY, s, "which is not an address to return to", "private-use scheme"]
-                .into_boxed_slice(),
+            vec![
+                KEY,
+                s,
+                "which is not an address to return to",
+                "private-use scheme",
+            ]
+            .into_boxed_slice(),
         ))
     };
     let rows: [(&str, Want); 12] = [
-        ("https://app.example.com/cb?x=1", Ok(&[r#""https://app.example.com/cb?x=1""#])),
-        ("http://127.0.0.1:8080/cb", Ok(&[r#""http://127.0.0.1:8080/cb""#])),
-        ("'com.example.app:/oauth2redirect'", Ok(&[r#""com.example.app:/oauth2redirect""#])),
+        (
+            "https://app.example.com/cb?x=1",
+            Ok(&[r#""https://app.example.com/cb?x=1""#]),
+        ),
+        (
+            "http://127.0.0.1:8080/cb",
+            Ok(&[r#""http://127.0.0.1:8080/cb""#]),
+        ),
+        (
+            "'com.example.app:/oauth2redirect'",
+            Ok(&[r#""com.example.app:/oauth2redirect""#]),
+        ),
         ("'javascript:alert(1)'", scheme("`javascript`")),
         ("'JavaScript://x/%0aalert(1)'", scheme("`javascript`")),
         ("'data:text/html,<script>x</script>'", scheme("`data`")),
         ("'vbscript:msgbox(1)'", scheme("`vbscript`")),
         ("'file:///etc/passwd'", scheme("`file`")),
-        ("'https://app.example.com/cb#frag'", Err(&[KEY, "has a fragment", "remove the `#...` part"])),
-        ("'https://app.example.com@evil.example/cb'", Err(&[KEY, "user name or password", "remove the `user:password@` part"])),
-        ("'https://u:p@app.example.com/cb'", Err(&[KEY, "user name or password"])),
-        ("/relative/cb", Err(&[KEY, "is not an absolute URL", "full URL"])),
+        (
+            "'https://app.example.com/cb#frag'",
+            Err(&[KEY, "has a fragment", "remove the `#...` part"]),
+        ),
+        (
+            "'https://app.example.com@evil.example/cb'",
+            Err(&[
+                KEY,
+                "user name or password",
+                "remove the `user:password@` part",
+            ]),
+        ),
+        (
+            "'https://u:p@app.example.com/cb'",
+            Err(&[KEY, "user name or password"]),
+        ),
+        (
+            "/relative/cb",
+            Err(&[KEY, "is not an absolute URL", "full URL"]),
+        ),
     ];
     for (uri, want) in rows {
         check(&[values(uri)], &[], want);

@@ -353,3 +353,74 @@ async fn consent_grants_over_grpc_for_admins_only() {
     }
     r.server.stop().await.unwrap();
 }
+
+/// The identity API refuses the redirect URIs `config check` refuses
+/// (issue 15): a `javascript:` or `data:` URI, a fragment, a user name
+/// before the host, at CreateOIDCClient and UpdateOIDCClient alike, with
+/// InvalidArgument naming the URI and the fix; a native app's
+/// private-use scheme is accepted.
+#[tokio::test]
+async fn the_identity_api_refuses_dangerous_redirect_uris() {
+    use super::audit_trail::{Identity, channel, start, with_token};
+    use tusk_proto::identity_v2 as idp;
+    let r = start().await;
+    let mut identity = Identity::new(channel(r.server.addr).await);
+    let client = |uri: &str| idp::OidcClient {
+        id: "native".into(),
+        name: "Native".into(),
+        redirect_uris: vec![uri.into()],
+        ..Default::default()
+    };
+    for (uri, said) in [
+        (
+            "javascript:alert(document.cookie)",
+            "uses the scheme `javascript`",
+        ),
+        (
+            "data:text/html,<script>x</script>",
+            "uses the scheme `data`",
+        ),
+        ("https://app.example.com/cb#x", "has a fragment"),
+        (
+            "https://app.example.com@evil.example/cb",
+            "user name or password",
+        ),
+    ] {
+        let create = identity
+            .create_oidc_client(with_token(
+                idp::CreateOidcClientRequest {
+                    client: Some(client(uri)),
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            create.code(),
+            tonic::Code::InvalidArgument,
+            "{uri}: {create:?}"
+        );
+        assert!(create.message().contains(said), "{uri}: {create:?}");
+    }
+    identity
+        .create_oidc_client(with_token(
+            idp::CreateOidcClientRequest {
+                client: Some(client("com.example.native:/cb")),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+    let update = identity
+        .update_oidc_client(with_token(
+            idp::UpdateOidcClientRequest {
+                client: Some(client("vbscript:msgbox(1)")),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(update.code(), tonic::Code::InvalidArgument, "{update:?}");
+    assert!(update.message().contains("`vbscript`"), "{update:?}");
+    r.server.stop().await.unwrap();
+}
