@@ -12,6 +12,7 @@ use crate::error::{ErrorCode, OAuthError, PageError};
 use crate::prompts::{ConsentPage, ScopeWords, display_name};
 use crate::provider::{Provider, audit_user, random_token};
 use crate::scopes;
+use tusk_core::audit::{AuditEvent, ConsentChange};
 use tusk_store::{AuthRequest, Claims, ConsentGrant, DeviceRequest, Store, hash_token};
 
 /// What a login asks of the user before the client gets its code.
@@ -249,11 +250,20 @@ impl Provider {
         let Some(claims) = request.claims.clone() else {
             return Err(PageError::internal("a consent request without its login"));
         };
+        let subject = subject_of(&claims);
+        let answered = |change| AuditEvent::ConsentChanged {
+            actor: Some(subject.clone()),
+            subject: subject.clone(),
+            client: request.client_id.clone(),
+            change,
+            scopes: request.scopes.clone(),
+            count: 0,
+        };
         if !allow {
+            self.audit(answered(ConsentChange::Denied)).await;
             tracing::info!(client = %request.client_id, "consent denied");
             return self.deny(&request).await;
         }
-        let subject = subject_of(&claims);
         let id = ConsentGrant::id_for(&subject, &request.client_id);
         let now = self.now();
         let merge = |g: &mut ConsentGrant| {
@@ -283,6 +293,7 @@ impl Provider {
             }
             Err(e) => return Err(e.into()),
         }
+        self.audit(answered(ConsentChange::Granted)).await;
         tracing::info!(client = %request.client_id, "consent granted");
         let connector_id = request.connector_id.clone();
         let data = request.connector_data.clone();

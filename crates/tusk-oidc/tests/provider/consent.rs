@@ -312,3 +312,52 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
     };
     assert!(matches!(next, Next::DeviceApproved { .. }), "{next:?}");
 }
+
+/// Giving and denying consent are audited (issue 15): who, to which
+/// client, which scopes.
+#[tokio::test]
+async fn consent_answers_are_audited() {
+    use tusk_core::audit::{AuditEvent, AuditQuery, ConsentChange};
+    let e = env().await;
+    let page = consent_page(e.third("openid email", "").await);
+    e.p.consent_answer(&page.request_id, &page.token, true, &me())
+        .await
+        .unwrap();
+    let page = consent_page(e.third("openid email", "consent").await);
+    e.p.consent_answer(&page.request_id, &page.token, false, &me())
+        .await
+        .unwrap();
+    let trail: Vec<_> =
+        e.p.store()
+            .list_audit(&AuditQuery::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| match r.event {
+                AuditEvent::ConsentChanged {
+                    actor,
+                    subject,
+                    client,
+                    change,
+                    scopes,
+                    ..
+                } => Some((actor, subject, client, change, scopes)),
+                _ => None,
+            })
+            .collect();
+    let user = "user:kilgore@kilgore.trout".to_owned();
+    let row = |change| {
+        (
+            Some(user.clone()),
+            user.clone(),
+            "third".to_owned(),
+            change,
+            vec!["openid".to_owned(), "email".to_owned()],
+        )
+    };
+    assert_eq!(
+        trail,
+        [row(ConsentChange::Denied), row(ConsentChange::Granted)],
+        "newest first"
+    );
+}

@@ -323,6 +323,42 @@ async fn consent_grants_over_grpc_for_admins_only() {
     ))
     .await
     .unwrap();
+    // Both revocations are in the audit trail (issue 15); the empty one
+    // (nothing was left to revoke) is not.
+    let trail: Vec<_> = r
+        .store
+        .list_audit(&tusk_core::audit::AuditQuery {
+            subject: Some("user:alice".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|rec| match rec.event {
+            tusk_core::audit::AuditEvent::ConsentChanged {
+                actor,
+                client,
+                change,
+                count,
+                ..
+            } => Some((actor, client, change, count)),
+            _ => None,
+        })
+        .collect();
+    use tusk_core::audit::ConsentChange::Revoked;
+    assert_eq!(
+        trail,
+        [
+            (None, String::new(), Revoked, 1),
+            (
+                Some("pach:root".to_owned()),
+                "grafana".to_owned(),
+                Revoked,
+                1
+            ),
+        ],
+        "newest first"
+    );
     let grants = api
         .list(list(&r.root, "user:alice"))
         .await
