@@ -168,7 +168,9 @@ test('SAML login in Chromium through a samlify IdP; replays and response-only si
     assert.equal(replay.status, 400);
     // Issue 15: plain words on the page, the cause in the log.
     const replayText = htmlText(await replay.text());
-    assert.match(replayText, /isn't set up correctly/);
+    // Not a setup fault (issue 15): the user starts again.
+    assert.match(replayText, /This Corp SSO sign-in has expired/);
+    assert.doesNotMatch(replayText, /isn't set up correctly/);
     assert.match(loggedDetail(tusk, pageReference(replayText)), /not the one tusk sent for this login/);
 
     // 4. An IdP that signs the response but not the assertion: no login.

@@ -200,9 +200,8 @@ fn unreachable(reason: &str) -> bool {
 fn connector_fault(e: &tusk_connector::Error) -> Fault {
     use tusk_connector::Error as E;
     match e {
-        E::Config { .. } | E::Unsupported { .. } | E::Internal(_) | E::SamlRefused { .. } => {
-            Fault::Setup
-        }
+        E::SamlRefused { reason, .. } => saml_fault(reason),
+        E::Config { .. } | E::Unsupported { .. } | E::Internal(_) => Fault::Setup,
         E::Busy { .. } => Fault::Transient,
         // The upstream said no to this person (RFC 6749 `access_denied`,
         // or the github connector's refusals: not in an allowed
@@ -223,6 +222,35 @@ fn connector_fault(e: &tusk_connector::Error) -> Fault {
         // trying again gets the same answer until someone fixes a setting.
         E::Upstream { reason, .. } if !unreachable(reason) => Fault::Setup,
         other => Fault::of_connector_failure(&other.to_string()),
+    }
+}
+
+/// The fault behind a SAML refusal, by the `saml` connector's own reason
+/// texts (`tusk-connector`'s `saml/response.rs`): an answer too old or
+/// not yet valid beyond the allowed skew, or one that answers another
+/// (or no) request (a replay, the back button, an IdP-initiated login),
+/// is `Expired`: the user starts again. The IdP saying no (`Responder`,
+/// which carries `AuthnFailed` and the user cancelling) or a user outside
+/// `allowedGroups` is `Refused`. Everything else (signature, certificate,
+/// audience, destination, issuer, missing attributes, `Requester`) only
+/// an administrator can fix: `Setup`.
+fn saml_fault(reason: &str) -> Fault {
+    const EXPIRED: &[&str] = &[
+        "the assertion expired at",
+        "the assertion is not valid before",
+        "not the one tusk sent for this login",
+        "answers no request (no InResponseTo)",
+    ];
+    const REFUSED: &[&str] = &[
+        "the IdP answered status `Responder`",
+        "not a member of allowedGroups",
+    ];
+    if EXPIRED.iter().any(|m| reason.contains(m)) {
+        Fault::Expired
+    } else if REFUSED.iter().any(|m| reason.contains(m)) {
+        Fault::Refused
+    } else {
+        Fault::Setup
     }
 }
 
@@ -1413,6 +1441,82 @@ mod tests {
         ] {
             assert_eq!(super::unreachable(reason), want, "{reason}");
         }
+    }
+
+    /// SAML refusals are told apart (issue 15): only a fault an
+    /// administrator must fix says "isn't set up correctly". The reasons
+    /// are the `saml` connector's texts.
+    #[test]
+    fn saml_refusals_are_classified() {
+        use super::{Fault, connector_fault};
+        let refused = |reason: &str| tusk_connector::Error::SamlRefused {
+            connector: "corp".into(),
+            reason: reason.into(),
+        };
+        for (reason, want) in [
+            (
+                "the assertion expired at 2026-01-01T00:00:00Z (tusk's clock says 2026-01-01T00:10:00Z, skew allowed 180s): log in again",
+                Fault::Expired,
+            ),
+            (
+                "the assertion is not valid before 2026-01-01T00:10:00Z (tusk's clock says 2026-01-01T00:00:00Z, skew allowed 180s): check the clocks",
+                Fault::Expired,
+            ),
+            (
+                "no bearer subject confirmation holds: the assertion expired at 2026-01-01T00:00:00Z (...)",
+                Fault::Expired,
+            ),
+            (
+                "the response answers request `id-1`, not the one tusk sent for this login; tusk accepts only responses to its own requests (no IdP-initiated login): start the login from the application",
+                Fault::Expired,
+            ),
+            (
+                "no bearer subject confirmation holds: the assertion answers no request (no InResponseTo): IdP-initiated login is refused; start the login from the application",
+                Fault::Expired,
+            ),
+            (
+                "the IdP answered status `Responder` instead of Success: authentication failed",
+                Fault::Refused,
+            ),
+            ("the user is not a member of allowedGroups", Fault::Refused),
+            (
+                "the IdP answered status `Requester` instead of Success",
+                Fault::Setup,
+            ),
+            (
+                "signature does not verify with the configured certificate",
+                Fault::Setup,
+            ),
+            (
+                "no configured IdP certificate is valid now (`CN=idp` valid 2020-01-01T00:00:00Z to 2021-01-01T00:00:00Z): put the IdP's current signing certificate in `ca`/`caData`",
+                Fault::Setup,
+            ),
+            (
+                "the assertion is meant for audience [\"other\"], not this SP `https://tusk/saml`",
+                Fault::Setup,
+            ),
+            (
+                "the response's Destination is `https://x/acs`, not this connector's redirectURI `https://tusk/callback`",
+                Fault::Setup,
+            ),
+            (
+                "the assertion's Issuer is `https://x`, not the configured ssoIssuer `https://idp`",
+                Fault::Setup,
+            ),
+            (
+                "the assertion has no attribute `email` (it has `mail`): map it at the IdP or change the connector's attribute names",
+                Fault::Setup,
+            ),
+        ] {
+            assert_eq!(connector_fault(&refused(reason)), want, "{reason}");
+        }
+        // The page promises only what can happen: an expired answer is
+        // started again, not waited out.
+        let page = crate::PageError::login_method("Corp SSO", Fault::Expired, "d");
+        assert_eq!(page.status, 400);
+        assert!(page.title.contains("has expired"), "{page:?}");
+        assert!(page.message.contains("Start again"), "{page:?}");
+        assert!(!page.message.contains("Wait a minute"), "{page:?}");
     }
 
     /// An upstream that answered "not this user" refused the person: the
