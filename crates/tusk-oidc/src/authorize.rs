@@ -1512,7 +1512,7 @@ mod tests {
         }
         // The page promises only what can happen: an expired answer is
         // started again, not waited out.
-        let page = crate::PageError::login_method("Corp SSO", Fault::Expired, "d");
+        let page = super::PageError::login_method("Corp SSO", Fault::Expired, "d");
         assert_eq!(page.status, 400);
         assert!(page.title.contains("has expired"), "{page:?}");
         assert!(page.message.contains("Start again"), "{page:?}");

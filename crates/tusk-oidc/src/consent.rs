@@ -227,7 +227,7 @@ impl Provider {
         request_id: &str,
         token: &str,
         allow: bool,
-        browser: &crate::Browser,
+        browser: &crate::browser::Browser,
     ) -> Result<Next, PageError> {
         let stale = || {
             PageError::expired(

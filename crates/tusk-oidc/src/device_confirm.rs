@@ -22,7 +22,7 @@ impl Provider {
         request_id: &str,
         token: &str,
         proceed: bool,
-        browser: &crate::Browser,
+        browser: &crate::browser::Browser,
     ) -> Result<Next, PageError> {
         let stale = || {
             PageError::expired(

@@ -448,7 +448,7 @@ impl Provider {
     pub async fn device_verify(
         &self,
         user_code: &str,
-        browser: &crate::Browser,
+        browser: &crate::browser::Browser,
     ) -> Result<Next, PageError> {
         let normalized: String = user_code
             .chars()
