@@ -180,7 +180,9 @@ test('b. issuer differs by a trailing slash: tusk starts, reports it, and the ot
     const html = await chooser.text();
     const href = decodeEntities(html).match(/href="([^"]*\/auth\/okta\?req=[^"]+)"/)?.[1];
     assert.ok(href, `the chooser links the healthy connector: ${htmlText(html)}`);
-    const direct = await fetch(new URL(href.replace('/auth/okta?', '/auth/okta-slash?'), tusk.base), { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+    // The login-binding cookie /auth set: the same "browser" goes on.
+    const cookie = chooser.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const direct = await fetch(new URL(href.replace('/auth/okta?', '/auth/okta-slash?'), tusk.base), { redirect: 'manual', signal: AbortSignal.timeout(10_000), headers: { cookie } });
     const directText = htmlText(await direct.text());
     assert.equal(direct.status, 503, directText);
     assert.match(direct.headers.get('content-type'), /text\/html/);
@@ -340,7 +342,7 @@ test('d. bad upstream ID tokens end on a tusk login error page (4xx HTML), never
       // redirect to tusk's callback: the login was used up.
       const callback = r.hops.find((u) => u.startsWith(`${tusk.issuer}/callback`));
       assert.ok(callback, r.hops.join('\n'));
-      const again = await followLogin(callback, rp.redirectUri);
+      const again = await followLogin(callback, rp.redirectUri, { jar: r.jar });
       assertLoginErrorPage(tusk, again, /expired|already/i, { title: /This sign-in has expired/, diag: (m) => st.diagnostic(m) });
     });
   });

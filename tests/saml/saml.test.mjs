@@ -62,6 +62,8 @@ async function withLog(tusk, fn) {
 /** Drives the browser from the RP's auth URL through the IdP's login page. */
 async function samlLogin(browser, url, rp, user, password) {
   const page = await browser.context.newPage();
+  const visited = [];
+  page.on('request', (r) => { if (r.isNavigationRequest()) visited.push(r.url()); });
   const { landed } = await catchRedirect(page, rp.redirectUri);
   await page.goto(url);
   const chooser = page.getByRole('link', { name: 'Log in with Corp SSO' });
@@ -71,15 +73,24 @@ async function samlLogin(browser, url, rp, user, password) {
   await idpForm.fill(user);
   await page.locator('#password').fill(password);
   await page.locator('#submit').click();
-  return { page, landed };
+  return { page, landed, visited };
 }
 
-/** The RelayState tusk sends with a new login's AuthnRequest (no browser). */
+/**
+ * The RelayState tusk sends with a new login's AuthnRequest (no browser,
+ * but the login-binding cookie /auth sets is sent back, as a browser does).
+ */
 async function newLoginRelayState(tusk, rp, idp) {
   let next = authUrl(tusk, rp, { state: rand(), nonce: rand() });
+  const jar = new Map();
   for (let hop = 0; hop < 5; hop++) {
     if (next.startsWith(idp.ssoURL)) return new URL(next).searchParams.get('RelayState');
-    const r = await fetch(next, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const r = await fetch(next, { redirect: 'manual', signal: AbortSignal.timeout(10_000), headers: cookie ? { cookie } : {} });
+    for (const c of r.headers.getSetCookie()) {
+      const [k, v] = c.split(';')[0].split('=');
+      jar.set(k, v);
+    }
     const location = r.headers.get('location');
     if (location) {
       next = new URL(location, next).toString();
@@ -125,9 +136,13 @@ test('SAML login in Chromium through a samlify IdP; replays and response-only si
     // 1. The happy path: an ID token with the IdP user's email and groups.
     const state = rand();
     const nonce = rand();
-    const { page, landed } = await samlLogin(browser, authUrl(tusk, rp, { state, nonce }), rp, 'jane', 'jane-pass');
+    const { page, landed, visited } = await samlLogin(browser, authUrl(tusk, rp, { state, nonce }), rp, 'jane', 'jane-pass');
     const final = new URL(await landed);
     await page.close();
+    // Issue 15: the IdP's cross-site POST carries no SameSite=Lax cookie,
+    // so the code comes only after the same-site GET that checks the
+    // browser's login binding.
+    assert.ok(visited.some((u) => u.startsWith(`${tusk.issuer}/callback/corp/finish?`)), visited.join('\n'));
     assert.equal(final.searchParams.get('state'), state);
     const tokens = await exchangeCode(tusk, rp, final.searchParams.get('code'));
     const { payload } = await verifyIdToken(tusk, rp, tokens.id_token, nonce);
@@ -153,7 +168,9 @@ test('SAML login in Chromium through a samlify IdP; replays and response-only si
     assert.equal(replay.status, 400);
     // Issue 15: plain words on the page, the cause in the log.
     const replayText = htmlText(await replay.text());
-    assert.match(replayText, /isn't set up correctly/);
+    // Not a setup fault (issue 15): the user starts again.
+    assert.match(replayText, /This Corp SSO sign-in has expired/);
+    assert.doesNotMatch(replayText, /isn't set up correctly/);
     assert.match(loggedDetail(tusk, pageReference(replayText)), /not the one tusk sent for this login/);
 
     // 4. An IdP that signs the response but not the assertion: no login.

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import threading
 import time
+import http.cookiejar
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -157,7 +158,20 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _LoginBindingOnly(http.cookiejar.DefaultCookiePolicy):
+    """Keeps only tusk's login-binding cookie: tusk refuses each later step
+    of a login from a user agent without the cookie its /auth set (a
+    forwarded link), so this "browser" sends it back as a browser does. The
+    session cookie is not kept, so every login here shows the password form."""
+
+    def set_ok(self, cookie, request):
+        return cookie.name in ("tusk_login", "__Host-tusk_login") and super().set_ok(cookie, request)
+
+
+_opener = urllib.request.build_opener(
+    _NoRedirect,
+    urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar(_LoginBindingOnly())),
+)
 
 
 def follow(url, data=None, stop_at=None):

@@ -351,13 +351,7 @@ impl AuthService {
         if client.id.is_empty() {
             return Err(AuthError::other("no client id specified"));
         }
-        for uri in &client.redirect_uris {
-            if url::Url::parse(uri).is_err() {
-                return Err(AuthError::InvalidArgument(format!(
-                    "redirect_uris: `{uri}` is not an absolute URL"
-                )));
-            }
-        }
+        check_redirect_uris(&client.redirect_uris)?;
         let mut record = client.clone();
         if record.secret.is_empty() && !record.public {
             record.secret = Secret::new(crate::tokens::new_token());
@@ -383,6 +377,7 @@ impl AuthService {
     }
 
     pub async fn update_client(&self, client: &OidcClient) -> Result<(), AuthError> {
+        check_redirect_uris(&client.redirect_uris)?;
         let result = self
             .store
             .update::<OidcClient, _>(&client.id, |c| {
@@ -516,4 +511,18 @@ impl AuthService {
         self.end_sessions(crate::sessions::Ending::All).await?;
         self.reload_connectors().await
     }
+}
+
+/// The identity API refuses the redirect URIs `config check` refuses
+/// (`tusk_core::config::check_redirect_uri`): the same rule either way a
+/// client is registered.
+fn check_redirect_uris(uris: &[String]) -> Result<(), AuthError> {
+    for uri in uris {
+        if let Err((message, help)) = tusk_core::config::check_redirect_uri(uri) {
+            return Err(AuthError::InvalidArgument(format!(
+                "redirect_uris: {message}; {help}"
+            )));
+        }
+    }
+    Ok(())
 }

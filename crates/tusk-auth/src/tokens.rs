@@ -138,9 +138,21 @@ impl AuthService {
             .await?;
         // The user's consent grants go with their tokens: their next login
         // to a third-party client asks again (issue 15).
-        self.store
+        let grants = self
+            .store
             .delete_by_owner::<tusk_store::ConsentGrant>(username)
             .await?;
+        if grants > 0 {
+            self.audit(AuditEvent::ConsentChanged {
+                actor: None,
+                subject: username.to_owned(),
+                client: String::new(),
+                change: tusk_core::audit::ConsentChange::Revoked,
+                scopes: Vec::new(),
+                count: grants,
+            })
+            .await;
+        }
         self.changed(<AuthToken as tusk_store::Record>::KIND, None);
         // Audited by the transport, which knows the admin asking.
         if n > 0 {

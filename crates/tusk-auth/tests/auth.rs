@@ -1117,7 +1117,14 @@ async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license()
         )
     };
     let sign_in = || async {
-        let Next::Redirect(to) = provider.authorize(&auth("")).await.unwrap() else {
+        let Next::Redirect(to) = provider
+            .authorize(
+                &auth(""),
+                &tusk_oidc::Browser::with_binding("binding-of-the-test-browser"),
+            )
+            .await
+            .unwrap()
+        else {
             panic!("expected the connector")
         };
         let req = url::Url::parse(&to)
@@ -1134,6 +1141,7 @@ async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license()
                 "admin",
                 &tusk_core::Secret::new("password".into()),
                 std::net::IpAddr::from([127, 0, 0, 1]),
+                &tusk_oidc::Browser::with_binding("binding-of-the-test-browser"),
             )
             .await
             .unwrap();
@@ -1147,6 +1155,7 @@ async fn browser_sessions_end_with_the_users_tokens_auth_connector_and_license()
         async move {
             let b = Browser {
                 session_cookies: vec![cookie],
+                login_bindings: Vec::new(),
             };
             matches!(
                 provider.authorize_browser(&auth("none"), &b, || Ok(())).await,

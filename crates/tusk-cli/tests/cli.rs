@@ -17,6 +17,22 @@ mod consent;
 #[path = "cli/ldap.rs"]
 mod ldap;
 
+/// The login-binding cookie every test client sends, as a browser sends
+/// back the one the server set (under both names the server may use):
+/// each step of a login must come from the browser that started it.
+const BROWSER_COOKIE: &str =
+    "tusk_login=binding-of-the-test-browser; __Host-tusk_login=binding-of-the-test-browser";
+
+/// A client that acts as one browser: it presents [`BROWSER_COOKIE`].
+fn browser_client() -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        reqwest::header::HeaderValue::from_static(BROWSER_COOKIE),
+    );
+    reqwest::Client::builder().default_headers(headers)
+}
+
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
@@ -883,7 +899,7 @@ fn serve_reloads_renewed_tls_files_and_keeps_serving_through_a_broken_one() {
 /// the certificate `ca`.
 fn https_readyz(server: &Server, ca: &[u8]) -> Result<serde_json::Value, String> {
     block_on(async {
-        let client = reqwest::Client::builder()
+        let client = crate::browser_client()
             .no_proxy()
             .tls_certs_only([reqwest::Certificate::from_pem(ca).map_err(|e| e.to_string())?])
             .build()
@@ -1290,7 +1306,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// An HTTP client that acts as a browser whose redirects the test follows
 /// by hand.
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_else(|e| panic!("{e}"))
@@ -1523,7 +1539,7 @@ fn device_login_end_to_end_then_whoami_and_logout() {
     // An ID token from the provider, for pachd's audience, is traded for a
     // session; a token that is not one is refused with the reason.
     let id_token = block_on(async {
-        let http = reqwest::Client::new();
+        let http = crate::browser_client().build().unwrap();
         let base = format!("http://{}/dex", d.address.trim_start_matches("grpc://"));
         let form =
             "client_id=tusk-cli&scope=openid+email+profile+audience%3Aserver%3Aclient_id%3Apachd";
@@ -3630,7 +3646,7 @@ fn auth_lists_and_revokes_a_users_browser_sessions() {
     let auth = format!(
         "{base}/auth?client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid+email"
     );
-    let http = reqwest::Client::builder()
+    let http = crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_else(|e| panic!("{e}"));

@@ -24,6 +24,19 @@ pub enum Change {
     Deleted,
 }
 
+/// What happened to a user's consent to a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentChange {
+    /// Allow on the consent page.
+    Granted,
+    /// Deny on the consent page.
+    Denied,
+    /// Removed: by an administrator (`tusk auth revoke-consent`, gRPC
+    /// `tusk.consent.v1`), or with the user's tokens.
+    Revoked,
+}
+
 /// One security-relevant event. The JSON form carries the variant's
 /// [`AuditEvent::name`] in an `event` field, which is what the log line and
 /// the stored record both expose.
@@ -99,6 +112,20 @@ pub enum AuditEvent {
         actor: String,
         settings: String,
     },
+    /// A user's consent to a client. `actor` is the user on the consent
+    /// page, the administrator for a revocation, and `None` when the
+    /// revocation followed `RevokeAuthTokensForUser` (whose
+    /// `token_revoked` names who). `client` is empty when every grant of
+    /// the user went; `scopes` are those asked (granted or denied);
+    /// `count` is how many grants a revocation removed.
+    ConsentChanged {
+        actor: Option<String>,
+        subject: String,
+        client: String,
+        change: ConsentChange,
+        scopes: Vec<String>,
+        count: u64,
+    },
     /// `problems` counts the validation errors of a rejected reload.
     ConfigReloaded {
         outcome: ReloadOutcome,
@@ -134,6 +161,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "root_token_rotated",
     "license_changed",
     "settings_changed",
+    "consent_changed",
     "config_reloaded",
 ];
 
@@ -154,6 +182,7 @@ impl AuditEvent {
             AuditEvent::RootTokenRotated { .. } => "root_token_rotated",
             AuditEvent::LicenseChanged { .. } => "license_changed",
             AuditEvent::SettingsChanged { .. } => "settings_changed",
+            AuditEvent::ConsentChanged { .. } => "consent_changed",
             AuditEvent::ConfigReloaded { .. } => "config_reloaded",
         }
     }
@@ -163,6 +192,7 @@ impl AuditEvent {
         match self {
             AuditEvent::TokenMinted { actor, .. }
             | AuditEvent::TokenRevoked { actor, .. }
+            | AuditEvent::ConsentChanged { actor, .. }
             | AuditEvent::Activated { actor }
             | AuditEvent::LicenseChanged { actor } => actor.as_deref(),
             AuditEvent::RoleBindingChanged { actor, .. }
@@ -185,7 +215,8 @@ impl AuditEvent {
             AuditEvent::LoginSucceeded { user, .. }
             | AuditEvent::LoginFailed { user, .. }
             | AuditEvent::RefreshReuseDetected { user, .. } => Some(user),
-            AuditEvent::TokenMinted { subject, .. } => Some(subject),
+            AuditEvent::TokenMinted { subject, .. }
+            | AuditEvent::ConsentChanged { subject, .. } => Some(subject),
             AuditEvent::TokenRevoked { subject, .. } => subject.as_deref(),
             AuditEvent::RoleBindingChanged { principal, .. } => Some(principal),
             _ => None,
@@ -198,6 +229,7 @@ impl AuditEvent {
             AuditEvent::RoleBindingChanged { resource, .. } => Some(resource),
             AuditEvent::ConnectorChanged { connector, .. } => Some(connector),
             AuditEvent::ClientChanged { client, .. } => Some(client),
+            AuditEvent::ConsentChanged { client, .. } if !client.is_empty() => Some(client),
             AuditEvent::LoginSucceeded { connector, .. }
             | AuditEvent::LoginFailed { connector, .. } => Some(connector),
             _ => None,

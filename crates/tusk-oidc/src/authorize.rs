@@ -200,9 +200,8 @@ fn unreachable(reason: &str) -> bool {
 fn connector_fault(e: &tusk_connector::Error) -> Fault {
     use tusk_connector::Error as E;
     match e {
-        E::Config { .. } | E::Unsupported { .. } | E::Internal(_) | E::SamlRefused { .. } => {
-            Fault::Setup
-        }
+        E::SamlRefused { reason, .. } => saml_fault(reason),
+        E::Config { .. } | E::Unsupported { .. } | E::Internal(_) => Fault::Setup,
         E::Busy { .. } => Fault::Transient,
         // The upstream said no to this person (RFC 6749 `access_denied`,
         // or the github connector's refusals: not in an allowed
@@ -223,6 +222,35 @@ fn connector_fault(e: &tusk_connector::Error) -> Fault {
         // trying again gets the same answer until someone fixes a setting.
         E::Upstream { reason, .. } if !unreachable(reason) => Fault::Setup,
         other => Fault::of_connector_failure(&other.to_string()),
+    }
+}
+
+/// The fault behind a SAML refusal, by the `saml` connector's own reason
+/// texts (`tusk-connector`'s `saml/response.rs`): an answer too old or
+/// not yet valid beyond the allowed skew, or one that answers another
+/// (or no) request (a replay, the back button, an IdP-initiated login),
+/// is `Expired`: the user starts again. The IdP saying no (`Responder`,
+/// which carries `AuthnFailed` and the user cancelling) or a user outside
+/// `allowedGroups` is `Refused`. Everything else (signature, certificate,
+/// audience, destination, issuer, missing attributes, `Requester`) only
+/// an administrator can fix: `Setup`.
+fn saml_fault(reason: &str) -> Fault {
+    const EXPIRED: &[&str] = &[
+        "the assertion expired at",
+        "the assertion is not valid before",
+        "not the one tusk sent for this login",
+        "answers no request (no InResponseTo)",
+    ];
+    const REFUSED: &[&str] = &[
+        "the IdP answered status `Responder`",
+        "not a member of allowedGroups",
+    ];
+    if EXPIRED.iter().any(|m| reason.contains(m)) {
+        Fault::Expired
+    } else if REFUSED.iter().any(|m| reason.contains(m)) {
+        Fault::Refused
+    } else {
+        Fault::Setup
     }
 }
 
@@ -280,26 +308,22 @@ fn oversize(params: &Params, names: &[&str]) -> Option<OAuthError> {
 }
 
 impl Provider {
-    /// `GET /auth`.
-    pub async fn authorize(&self, params: &Params) -> Result<Next, AuthorizeError> {
-        self.authorize_admitted(params, || Ok(())).await
-    }
-
-    /// `GET /auth`, asking `admit` just before a valid request is stored:
-    /// the server's per-address limit on stored requests, which malformed
-    /// requests (they store nothing) do not spend.
-    pub async fn authorize_admitted(
+    /// `GET /auth` from `browser`, which must have a login binding
+    /// ([`Browser::bind`]) for a login to start.
+    pub async fn authorize(
         &self,
         params: &Params,
-        admit: impl FnOnce() -> Result<(), PageError>,
+        browser: &Browser,
     ) -> Result<Next, AuthorizeError> {
-        self.authorize_browser(params, &Browser::default(), admit)
-            .await
+        self.authorize_browser(params, browser, || Ok(())).await
     }
 
     /// `GET /auth` from a browser that may hold a session: a live session
     /// answers without a login where the request allows it (OIDC Core
-    /// §3.1.2.1 `prompt`, `max_age`, `id_token_hint`).
+    /// §3.1.2.1 `prompt`, `max_age`, `id_token_hint`). `admit` is asked
+    /// just before a valid request is stored: the server's per-address
+    /// limit on stored requests, which malformed requests (they store
+    /// nothing) do not spend.
     pub async fn authorize_browser(
         &self,
         params: &Params,
@@ -384,6 +408,7 @@ impl Provider {
         let mut request = self
             .validate_authorize(params, &client, &redirect_uri)
             .map_err(back)?;
+        request.binding = browser.binding_hash().unwrap_or_default();
         scopes::check_audience(self, &client.id, &request.scopes)
             .await
             .map_err(back)?;
@@ -465,7 +490,7 @@ impl Provider {
             request.prior_session = s.id.clone();
         }
         admit()?;
-        self.store.create(&request).await?;
+        self.store_bound(&request).await?;
         Ok(self.choose(&request.id, preselect.as_deref()))
     }
 
@@ -590,6 +615,8 @@ impl Provider {
             form_token: String::new(),
             connector_data: Secret::default(),
             upstream_id_token: Secret::default(),
+            binding: String::new(),
+            answered: false,
             expires_at: self.now() + self.settings.auth_request_ttl,
         })
     }
@@ -615,7 +642,72 @@ impl Provider {
         }
     }
 
-    async fn pending_request(&self, id: &str) -> Result<AuthRequest, PageError> {
+    /// Stores a new auth request, which must be bound to a browser: a
+    /// request without a binding could be continued from any browser.
+    pub(crate) async fn store_bound(&self, request: &AuthRequest) -> Result<(), PageError> {
+        if request.binding.is_empty() {
+            return Err(PageError::internal(
+                "a login was about to start without a login-binding cookie; the server gives the browser one (Browser::bind) before /auth and /device",
+            ));
+        }
+        self.store.create(request).await?;
+        Ok(())
+    }
+
+    /// Refuses a step of `request` from a browser that does not present
+    /// the request's binding: the link was forwarded, or opened in
+    /// another browser. Nothing about the request changes.
+    pub(crate) async fn check_binding(
+        &self,
+        request: &AuthRequest,
+        browser: &Browser,
+        step: &str,
+    ) -> Result<(), PageError> {
+        if browser.presents(&request.binding) {
+            return Ok(());
+        }
+        self.audit(AuditEvent::LoginFailed {
+            user: String::new(),
+            connector: request.connector_id.clone(),
+            client: request.client_id.clone(),
+            address: client_address(),
+            reason: "other_browser".into(),
+        })
+        .await;
+        Err(PageError::new(
+            403,
+            Fault::Refused,
+            "This sign-in belongs to another browser",
+            "This sign-in was started in another browser or the link was shared. Start again from the application.",
+            format!(
+                "{step} of auth request {:?} from a browser {} its login-binding cookie (a forwarded link, or another browser); refused, the request is unchanged",
+                crate::error::abbreviate(&request.id),
+                if browser.login_bindings.is_empty() {
+                    "without"
+                } else {
+                    "not presenting"
+                }
+            ),
+        ))
+    }
+
+    /// The auth request `id` if a login step may run on it now from
+    /// `browser`.
+    async fn pending_request(
+        &self,
+        id: &str,
+        browser: &Browser,
+        step: &str,
+    ) -> Result<AuthRequest, PageError> {
+        let request = self.pending_unbound(id).await?;
+        self.check_binding(&request, browser, step).await?;
+        Ok(request)
+    }
+
+    /// The auth request `id` if a login step may run on it now, whichever
+    /// browser asks: only for the upstream's cross-site POST, whose
+    /// answer is held until the binding is checked at the finish.
+    async fn pending_unbound(&self, id: &str) -> Result<AuthRequest, PageError> {
         let expired = || {
             PageError::expired(format!(
                 "auth request {:?} has expired or was already used",
@@ -623,8 +715,9 @@ impl Provider {
             ))
         };
         match self.store.get::<AuthRequest>(id).await {
-            // A request waiting for consent is past its login steps.
-            Ok(r) if r.expires_at > self.now() && !r.logged_in => {
+            // A request waiting for consent, or holding the upstream's
+            // answer for its finish, is past its login steps.
+            Ok(r) if r.expires_at > self.now() && !r.logged_in && !r.answered => {
                 if !r.device.is_empty() && !r.device_confirmed {
                     // The login of a device request starts only from its
                     // confirmation page, which shows the code (RFC 8628 §5.4).
@@ -660,8 +753,11 @@ impl Provider {
         &self,
         connector_id: &str,
         request_id: &str,
+        browser: &Browser,
     ) -> Result<Next, PageError> {
-        let mut request = self.pending_request(request_id).await?;
+        let mut request = self
+            .pending_request(request_id, browser, "the connector redirect")
+            .await?;
         let connector = match self.connector(connector_id) {
             Ok(c) => c,
             Err(e) => return Err(self.offer(e, &request, connector_id).await),
@@ -709,8 +805,11 @@ impl Provider {
         &self,
         connector_id: &str,
         state: &str,
+        browser: &Browser,
     ) -> Result<PasswordForm, PageError> {
-        let request = self.pending_request(state).await?;
+        let request = self
+            .pending_request(state, browser, "the password form")
+            .await?;
         if !request.connector_id.is_empty() && request.connector_id != connector_id {
             let page = PageError::new(
                 400,
@@ -751,6 +850,7 @@ impl Provider {
         login: &str,
         password: &Secret<String>,
         client: std::net::IpAddr,
+        browser: &Browser,
     ) -> Result<PasswordOutcome, PageError> {
         // While the hashing pool is full, a connector that hashes on it is
         // refused before any storage read, so a storm's refusals cost
@@ -764,8 +864,10 @@ impl Provider {
                 retry_after: BUSY_RETRY_AFTER,
             });
         }
-        let form = self.password_form(connector_id, state).await?;
-        let request = self.pending_request(state).await?;
+        let form = self.password_form(connector_id, state, browser).await?;
+        let request = self
+            .pending_request(state, browser, "the password post")
+            .await?;
         let connector = self.connector(connector_id)?;
         let Some(pw) = connector.password() else {
             return Err(PageError::internal(
@@ -835,12 +937,132 @@ impl Provider {
         }
     }
 
-    /// `GET /callback` and `/callback/{connector}`: the upstream's return.
+    /// `GET /callback` and `/callback/{connector}`: the upstream's return,
+    /// a top-level navigation that carries the browser's binding cookie.
+    /// A browser without it is refused before the upstream's answer (a
+    /// single-use code) is redeemed.
     pub async fn callback(
         &self,
         path_connector: Option<&str>,
         params: &Params,
+        browser: &Browser,
     ) -> Result<Next, PageError> {
+        let (request, connector_id, identity) = self
+            .upstream_answer(path_connector, params, Some(browser))
+            .await?;
+        self.finish_login(&request.id, &connector_id, identity)
+            .await
+    }
+
+    /// `POST /callback` and `/callback/{connector}`: the upstream's answer
+    /// as a cross-site form POST (SAML's HTTP-POST binding), which a
+    /// `SameSite=Lax` cookie does not come with. The answer is checked
+    /// and held on the request; the browser is sent (303) to a same-origin
+    /// GET of the finish URL, where the binding is checked before any code
+    /// or consent. The finish URL's single-use token reaches only the
+    /// browser that brought the answer, so someone who forwarded the
+    /// upstream's login link cannot finish with the victim's answer in
+    /// their own browser.
+    pub async fn callback_posted(
+        &self,
+        path_connector: Option<&str>,
+        params: &Params,
+    ) -> Result<Next, PageError> {
+        let (request, connector_id, identity) =
+            self.upstream_answer(path_connector, params, None).await?;
+        let token = random_token(32);
+        let claims = to_claims(&identity);
+        let mut taken = false;
+        let updated = self
+            .store
+            .update::<AuthRequest, _>(&request.id, |r| {
+                // Two answers racing for one request: the first holds.
+                taken = r.answered || r.logged_in;
+                if !taken {
+                    r.answered = true;
+                    r.connector_id = connector_id.clone();
+                    r.claims = Some(claims.clone());
+                    r.connector_data = identity.connector_data.clone().unwrap_or_default();
+                    r.upstream_id_token = identity.upstream_id_token.clone().unwrap_or_default();
+                    r.form_token = hash_token(&token);
+                }
+                Ok(())
+            })
+            .await;
+        match updated {
+            Ok(_) if !taken => {}
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => {
+                return Err(PageError::expired(
+                    "the auth request was already answered by the upstream (a replayed POST)",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Next::Redirect(with_query(
+            &self
+                .settings
+                .url(&format!("/callback/{connector_id}/finish")),
+            &[("req", &request.id), ("token", &token)],
+        )))
+    }
+
+    /// `GET /callback/{connector}/finish?req=ID&token=T`: after
+    /// [`Self::callback_posted`], in the browser the answer came back to;
+    /// refused unless that browser started the login.
+    pub async fn callback_finish(
+        &self,
+        connector_id: &str,
+        request_id: &str,
+        token: &str,
+        browser: &Browser,
+    ) -> Result<Next, PageError> {
+        let stale = || {
+            PageError::expired(
+                "callback finish for an auth request that has expired or was already finished",
+            )
+        };
+        let forged = || {
+            PageError::bad_request(
+                "This sign-in link isn't valid",
+                "This link did not come from the sign-in you started, so nothing was changed. Start again from the application.",
+                "callback finish whose token does not match its request (a forged or replayed link)",
+            )
+        };
+        let request = self
+            .answered_request(
+                request_id,
+                token,
+                |r| r.answered && !r.logged_in,
+                stale,
+                forged,
+            )
+            .await?;
+        self.check_binding(&request, browser, "the callback finish")
+            .await?;
+        if request.connector_id != connector_id {
+            return Err(forged());
+        }
+        let Some(claims) = &request.claims else {
+            return Err(PageError::internal(
+                "an answered auth request without its identity",
+            ));
+        };
+        let mut identity = to_identity(claims, &request.connector_data);
+        identity.upstream_id_token =
+            Some(request.upstream_id_token.clone()).filter(|t| !t.expose().is_empty());
+        self.finish_login(request_id, connector_id, identity).await
+    }
+
+    /// The upstream's answer for the request its `state` names: the
+    /// request, the connector and the identity. With `browser`, the
+    /// request's binding is checked first; `None` only for the cross-site
+    /// POST, whose answer is held until the finish checks it.
+    async fn upstream_answer(
+        &self,
+        path_connector: Option<&str>,
+        params: &Params,
+        browser: Option<&Browser>,
+    ) -> Result<(AuthRequest, String, Identity), PageError> {
         let incomplete = |detail: String| {
             PageError::new(
                 400,
@@ -858,7 +1080,13 @@ impl Provider {
                     "the callback has no state parameter; check the redirect URI registered at the upstream provider".into(),
                 )
             })?;
-        let request = self.pending_request(state).await?;
+        let request = match browser {
+            Some(b) => {
+                self.pending_request(state, b, "the upstream callback")
+                    .await?
+            }
+            None => self.pending_unbound(state).await?,
+        };
         let connector_id = match path_connector {
             Some(id) if !request.connector_id.is_empty() && id != request.connector_id => {
                 return Err(incomplete(format!(
@@ -915,7 +1143,7 @@ impl Provider {
                 return Err(self.offer(page, &request, &connector_id).await);
             }
         };
-        self.finish_login(state, &connector_id, identity).await
+        Ok((request, connector_id, identity))
     }
 
     /// Consumes the auth request (single use) and either redirects to the
@@ -1092,8 +1320,9 @@ impl Provider {
 
     /// `GET /choose?req=ID`: the chooser again for a pending login, which
     /// an error page links to as "use another sign-in method".
-    pub async fn chooser(&self, request_id: &str) -> Result<Next, PageError> {
-        self.pending_request(request_id).await?;
+    pub async fn chooser(&self, request_id: &str, browser: &Browser) -> Result<Next, PageError> {
+        self.pending_request(request_id, browser, "the chooser")
+            .await?;
         Ok(Next::Choose {
             request_id: request_id.to_owned(),
             connectors: self.connectors().to_vec(),
@@ -1212,6 +1441,82 @@ mod tests {
         ] {
             assert_eq!(super::unreachable(reason), want, "{reason}");
         }
+    }
+
+    /// SAML refusals are told apart (issue 15): only a fault an
+    /// administrator must fix says "isn't set up correctly". The reasons
+    /// are the `saml` connector's texts.
+    #[test]
+    fn saml_refusals_are_classified() {
+        use super::{Fault, connector_fault};
+        let refused = |reason: &str| tusk_connector::Error::SamlRefused {
+            connector: "corp".into(),
+            reason: reason.into(),
+        };
+        for (reason, want) in [
+            (
+                "the assertion expired at 2026-01-01T00:00:00Z (tusk's clock says 2026-01-01T00:10:00Z, skew allowed 180s): log in again",
+                Fault::Expired,
+            ),
+            (
+                "the assertion is not valid before 2026-01-01T00:10:00Z (tusk's clock says 2026-01-01T00:00:00Z, skew allowed 180s): check the clocks",
+                Fault::Expired,
+            ),
+            (
+                "no bearer subject confirmation holds: the assertion expired at 2026-01-01T00:00:00Z (...)",
+                Fault::Expired,
+            ),
+            (
+                "the response answers request `id-1`, not the one tusk sent for this login; tusk accepts only responses to its own requests (no IdP-initiated login): start the login from the application",
+                Fault::Expired,
+            ),
+            (
+                "no bearer subject confirmation holds: the assertion answers no request (no InResponseTo): IdP-initiated login is refused; start the login from the application",
+                Fault::Expired,
+            ),
+            (
+                "the IdP answered status `Responder` instead of Success: authentication failed",
+                Fault::Refused,
+            ),
+            ("the user is not a member of allowedGroups", Fault::Refused),
+            (
+                "the IdP answered status `Requester` instead of Success",
+                Fault::Setup,
+            ),
+            (
+                "signature does not verify with the configured certificate",
+                Fault::Setup,
+            ),
+            (
+                "no configured IdP certificate is valid now (`CN=idp` valid 2020-01-01T00:00:00Z to 2021-01-01T00:00:00Z): put the IdP's current signing certificate in `ca`/`caData`",
+                Fault::Setup,
+            ),
+            (
+                "the assertion is meant for audience [\"other\"], not this SP `https://tusk/saml`",
+                Fault::Setup,
+            ),
+            (
+                "the response's Destination is `https://x/acs`, not this connector's redirectURI `https://tusk/callback`",
+                Fault::Setup,
+            ),
+            (
+                "the assertion's Issuer is `https://x`, not the configured ssoIssuer `https://idp`",
+                Fault::Setup,
+            ),
+            (
+                "the assertion has no attribute `email` (it has `mail`): map it at the IdP or change the connector's attribute names",
+                Fault::Setup,
+            ),
+        ] {
+            assert_eq!(connector_fault(&refused(reason)), want, "{reason}");
+        }
+        // The page promises only what can happen: an expired answer is
+        // started again, not waited out.
+        let page = super::PageError::login_method("Corp SSO", Fault::Expired, "d");
+        assert_eq!(page.status, 400);
+        assert!(page.title.contains("has expired"), "{page:?}");
+        assert!(page.message.contains("Start again"), "{page:?}");
+        assert!(!page.message.contains("Wait a minute"), "{page:?}");
     }
 
     /// An upstream that answered "not this user" refused the person: the

@@ -21,12 +21,21 @@ use tusk_store::{BrowserSession, Claims, Revocation, hash_token};
 /// cost more than a few lookups.
 const MAX_COOKIES: usize = 4;
 
-/// What the browser brought to `/auth`: the values of its session cookies
-/// (every one sent under the cookie's name; a value set by another issuer
-/// on a parent path resolves to nothing here).
+/// What the browser brought: the values of its session cookies and of
+/// its login-binding cookies (every one sent under the cookie's name; a
+/// value set by another issuer on a parent path resolves to nothing here).
+///
+/// The login binding ties every step of a login to the browser that
+/// started it (issue 15): the auth request keeps the SHA-256 of the
+/// browser's binding value, and the chooser, the connector redirect, the
+/// password form, the upstream's return, the consent answer and the
+/// device confirmation refuse a browser that does not present it. One
+/// value per browser, reused by every login it starts, so logins in
+/// several tabs all keep working.
 #[derive(Clone, Default)]
 pub struct Browser {
     pub session_cookies: Vec<String>,
+    pub login_bindings: Vec<String>,
 }
 
 /// The cookie values are credentials.
@@ -34,7 +43,78 @@ impl std::fmt::Debug for Browser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Browser")
             .field("session_cookies", &self.session_cookies.len())
+            .field("login_bindings", &self.login_bindings.len())
             .finish()
+    }
+}
+
+/// A login-binding value the browser did not have yet: the server sets it
+/// as a cookie on the response.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginBinding(pub Secret<String>);
+
+impl std::fmt::Debug for LoginBinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginBinding(***)")
+    }
+}
+
+/// Whether a presented binding value could be one of ours (base64url,
+/// 16 to 128 characters): anything else is ignored, so a junk cookie
+/// costs no hashing and never becomes a login's binding.
+fn usable_binding(v: &str) -> bool {
+    (16..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Browser {
+    /// A browser that presents `binding` (and no session), for callers
+    /// that drive logins themselves.
+    pub fn with_binding(binding: impl Into<String>) -> Browser {
+        Browser {
+            session_cookies: Vec::new(),
+            login_bindings: vec![binding.into()],
+        }
+    }
+
+    /// Makes sure the browser has a binding value before a step that may
+    /// start a login (`/auth`, the device code page): the first usable
+    /// value it presented, else a new random one, returned for the server
+    /// to set as a cookie.
+    pub fn bind(&mut self) -> Option<LoginBinding> {
+        if let Some(i) = self.login_bindings.iter().position(|v| usable_binding(v)) {
+            self.login_bindings.swap(0, i);
+            return None;
+        }
+        let fresh = random_token(32);
+        self.login_bindings.insert(0, fresh.clone());
+        Some(LoginBinding(Secret::new(fresh)))
+    }
+
+    /// The hash a new auth request keeps: of the value [`Self::bind`] put
+    /// first. `None` when the browser has no usable value.
+    pub(crate) fn binding_hash(&self) -> Option<String> {
+        self.login_bindings
+            .first()
+            .filter(|v| usable_binding(v))
+            .map(|v| hash_token(v))
+    }
+
+    /// Whether one of the presented values (at most [`MAX_COOKIES`]) is
+    /// the one whose hash is `expected`, compared in constant time. A
+    /// sibling host may add values under the same name (cookie tossing);
+    /// one matching value is enough, and a tossed value cannot match a
+    /// request the victim's own browser started unless the attacker knows
+    /// that browser's value (see README, "Sign-in pages").
+    pub(crate) fn presents(&self, expected: &str) -> bool {
+        !expected.is_empty()
+            && self
+                .login_bindings
+                .iter()
+                .filter(|v| usable_binding(v))
+                .take(MAX_COOKIES)
+                .any(|v| tusk_core::ct_eq(hash_token(v).as_bytes(), expected.as_bytes()))
     }
 }
 

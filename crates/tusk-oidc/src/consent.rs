@@ -12,6 +12,7 @@ use crate::error::{ErrorCode, OAuthError, PageError};
 use crate::prompts::{ConsentPage, ScopeWords, display_name};
 use crate::provider::{Provider, audit_user, random_token};
 use crate::scopes;
+use tusk_core::audit::{AuditEvent, ConsentChange};
 use tusk_store::{AuthRequest, Claims, ConsentGrant, DeviceRequest, Store, hash_token};
 
 /// What a login asks of the user before the client gets its code.
@@ -198,10 +199,11 @@ impl Provider {
             connector_data: connector_data.clone(),
             upstream_id_token: upstream_id_token.clone(),
             logged_in: true,
+            answered: false,
             form_token: hash_token(&token),
             ..request.clone()
         };
-        self.store.create(&pending).await?;
+        self.store_bound(&pending).await?;
         let already: Vec<String> = granted
             .iter()
             .filter(|s| request.scopes.contains(s) && !ask.contains(s))
@@ -225,6 +227,7 @@ impl Provider {
         request_id: &str,
         token: &str,
         allow: bool,
+        browser: &crate::browser::Browser,
     ) -> Result<Next, PageError> {
         let stale = || {
             PageError::expired(
@@ -238,17 +241,29 @@ impl Provider {
                 "consent answer whose form token does not match its request (a forged or replayed form)",
             )
         };
-        self.answered_request(request_id, token, |r| r.logged_in, stale, forged)
+        let asked = self
+            .answered_request(request_id, token, |r| r.logged_in, stale, forged)
+            .await?;
+        self.check_binding(&asked, browser, "the consent answer")
             .await?;
         let request = self.take_answered(request_id, stale).await?;
         let Some(claims) = request.claims.clone() else {
             return Err(PageError::internal("a consent request without its login"));
         };
+        let subject = subject_of(&claims);
+        let answered = |change| AuditEvent::ConsentChanged {
+            actor: Some(subject.clone()),
+            subject: subject.clone(),
+            client: request.client_id.clone(),
+            change,
+            scopes: request.scopes.clone(),
+            count: 0,
+        };
         if !allow {
+            self.audit(answered(ConsentChange::Denied)).await;
             tracing::info!(client = %request.client_id, "consent denied");
             return self.deny(&request).await;
         }
-        let subject = subject_of(&claims);
         let id = ConsentGrant::id_for(&subject, &request.client_id);
         let now = self.now();
         let merge = |g: &mut ConsentGrant| {
@@ -278,6 +293,7 @@ impl Provider {
             }
             Err(e) => return Err(e.into()),
         }
+        self.audit(answered(ConsentChange::Granted)).await;
         tracing::info!(client = %request.client_id, "consent granted");
         let connector_id = request.connector_id.clone();
         let data = request.connector_data.clone();

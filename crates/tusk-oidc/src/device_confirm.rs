@@ -22,6 +22,7 @@ impl Provider {
         request_id: &str,
         token: &str,
         proceed: bool,
+        browser: &crate::browser::Browser,
     ) -> Result<Next, PageError> {
         let stale = || {
             PageError::expired(
@@ -37,6 +38,8 @@ impl Provider {
         };
         let request = self
             .answered_request(request_id, token, |r| !r.device.is_empty(), stale, forged)
+            .await?;
+        self.check_binding(&request, browser, "the device confirmation")
             .await?;
         // A confirmed request's token is spent (cleared below); one still
         // marked confirmed is a replay all the same.

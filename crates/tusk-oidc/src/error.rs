@@ -333,6 +333,15 @@ impl PageError {
                     "{name} refused this sign-in. If you cancelled it, start again; otherwise ask your administrator whether you may use this application."
                 ),
             ),
+            // The upstream's answer was too old or belonged to another
+            // sign-in: trying the same answer again cannot work.
+            Fault::Expired => (
+                400,
+                format!("This {name} sign-in has expired"),
+                format!(
+                    "The answer from {name} was too old, or belonged to an earlier sign-in, so it was not used. Start again from the application."
+                ),
+            ),
             _ => (
                 503,
                 format!("{name} sign-in is unavailable right now"),

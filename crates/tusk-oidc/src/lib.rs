@@ -59,7 +59,7 @@ pub mod token;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use backchannel::{EndedSession, Unsent};
-pub use browser::{Browser, SessionCookie, SessionInfo};
+pub use browser::{Browser, LoginBinding, SessionCookie, SessionInfo};
 /// How long a replica answers from its in-memory deny-list and client
 /// records without reading them again (the bound across replicas when the
 /// change feed is lost).

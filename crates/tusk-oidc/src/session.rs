@@ -445,7 +445,11 @@ impl Provider {
     /// The user typed a code at `/device` or opened its link: store an
     /// unconfirmed login for that device and ask "Sign in to *client*
     /// with code …?" ([`crate::device_confirm`]); nothing is approved here.
-    pub async fn device_verify(&self, user_code: &str) -> Result<Next, PageError> {
+    pub async fn device_verify(
+        &self,
+        user_code: &str,
+        browser: &crate::browser::Browser,
+    ) -> Result<Next, PageError> {
         let normalized: String = user_code
             .chars()
             .filter(|c| !matches!(c, '-' | ' '))
@@ -479,10 +483,11 @@ impl Provider {
             upstream_nonce: tusk_core::Secret::new(random_token(16)),
             device: request.id.clone(),
             form_token: hash_token(&token),
+            binding: browser.binding_hash().unwrap_or_default(),
             expires_at: request.expires_at,
             ..Default::default()
         };
-        self.store.create(&auth).await?;
+        self.store_bound(&auth).await?;
         let client = self.client(&request.client_id).await?;
         Ok(Next::ConfirmDevice(crate::prompts::DeviceConfirm {
             request_id: auth.id,

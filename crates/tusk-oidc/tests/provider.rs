@@ -24,6 +24,8 @@ use tusk_store::{OidcClient, Store};
 
 #[path = "provider/backchannel.rs"]
 mod backchannel;
+#[path = "provider/binding.rs"]
+mod binding;
 #[path = "provider/cache.rs"]
 mod cache;
 #[path = "provider/outage.rs"]
@@ -46,6 +48,14 @@ struct Env {
 
 fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The login-binding cookie value of the test's one browser.
+const ME: &str = "binding-of-the-test-browser";
+
+/// The browser every test login runs in, unless a test says otherwise.
+fn me() -> tusk_oidc::Browser {
+    tusk_oidc::Browser::with_binding(ME)
 }
 
 fn params(pairs: &[(&str, &str)]) -> Params {
@@ -151,7 +161,7 @@ impl Env {
     /// Runs the browser leg through the password form; returns the
     /// redirect back to the client.
     async fn login(&self, auth: &[(&str, &str)]) -> String {
-        let next = self.p.authorize(&params(auth)).await.unwrap();
+        let next = self.p.authorize(&params(auth), &me()).await.unwrap();
         let Next::Redirect(to_connector) = next else {
             panic!("expected a redirect to the only connector")
         };
@@ -162,13 +172,21 @@ impl Env {
             .unwrap()
             .1
             .into_owned();
-        let Next::Redirect(form) = self.p.start_connector("test", &req).await.unwrap() else {
+        let Next::Redirect(form) = self.p.start_connector("test", &req, &me()).await.unwrap()
+        else {
             panic!("expected the form")
         };
         assert!(form.contains("/auth/test/login?state="), "{form}");
         let bad = self
             .p
-            .password_login("test", &req, "admin", &Secret::new("nope".into()), LOCAL)
+            .password_login(
+                "test",
+                &req,
+                "admin",
+                &Secret::new("nope".into()),
+                LOCAL,
+                &me(),
+            )
             .await
             .unwrap();
         assert!(
@@ -191,6 +209,7 @@ impl Env {
                 "admin",
                 &Secret::new("password".into()),
                 LOCAL,
+                &me(),
             )
             .await
             .unwrap()
@@ -499,22 +518,28 @@ async fn authorization_errors_never_redirect_to_an_unverified_uri() {
         other => panic!("expected an error page, got {other:?}"),
     };
     let p = page(
-        e.p.authorize(&params(&[
-            ("client_id", "ghost"),
-            ("redirect_uri", "https://evil.example/cb"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "ghost"),
+                ("redirect_uri", "https://evil.example/cb"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+            ]),
+            &me(),
+        )
         .await,
     );
     assert!(p.detail.contains("`ghost`"), "{p:?}");
     let p = page(
-        e.p.authorize(&params(&[
-            ("client_id", "app"),
-            ("redirect_uri", "https://evil.example/cb"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "app"),
+                ("redirect_uri", "https://evil.example/cb"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+            ]),
+            &me(),
+        )
         .await,
     );
     assert!(
@@ -539,18 +564,24 @@ async fn authorization_errors_never_redirect_to_an_unverified_uri() {
         "https://app.example.com/c",
     ] {
         page(
-            e.p.authorize(&params(&[
-                ("client_id", "app"),
-                ("redirect_uri", uri),
-                ("response_type", "code"),
-                ("scope", "openid"),
-            ]))
+            e.p.authorize(
+                &params(&[
+                    ("client_id", "app"),
+                    ("redirect_uri", uri),
+                    ("response_type", "code"),
+                    ("scope", "openid"),
+                ]),
+                &me(),
+            )
             .await,
         );
     }
     let p = page(
-        e.p.authorize(&params(&[("client_id", "app"), ("client_id", "app")]))
-            .await,
+        e.p.authorize(
+            &params(&[("client_id", "app"), ("client_id", "app")]),
+            &me(),
+        )
+        .await,
     );
     assert!(p.detail.contains("repeated"), "{p:?}");
     // Once the redirect URI is trusted, protocol errors go back to it.
@@ -613,7 +644,7 @@ async fn authorization_errors_never_redirect_to_an_unverified_uri() {
     for (extra, want) in cases {
         let mut all: Vec<(&str, &str)> = base.to_vec();
         all.extend_from_slice(extra);
-        let url = redirect(e.p.authorize(&params(&all)).await);
+        let url = redirect(e.p.authorize(&params(&all), &me()).await);
         assert!(
             url.starts_with(CONFIDENTIAL_REDIRECT)
                 && url.contains(want)
@@ -623,36 +654,45 @@ async fn authorization_errors_never_redirect_to_an_unverified_uri() {
     }
     // Public clients must use PKCE, and may use any loopback port.
     let url = redirect(
-        e.p.authorize(&params(&[
-            ("client_id", "cli"),
-            ("redirect_uri", "http://127.0.0.1:5555/cb"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "cli"),
+                ("redirect_uri", "http://127.0.0.1:5555/cb"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+            ]),
+            &me(),
+        )
         .await,
     );
     assert!(url.contains("PKCE+is+required"), "{url}");
     let c = challenge(VERIFIER);
     assert!(
-        e.p.authorize(&params(&[
-            ("client_id", "cli"),
-            ("redirect_uri", "http://127.0.0.1:5555/cb"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("code_challenge", &c),
-            ("code_challenge_method", "S256")
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "cli"),
+                ("redirect_uri", "http://127.0.0.1:5555/cb"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", &c),
+                ("code_challenge_method", "S256")
+            ]),
+            &me()
+        )
         .await
         .is_ok()
     );
     page(
-        e.p.authorize(&params(&[
-            ("client_id", "cli"),
-            ("redirect_uri", "http://127.0.0.1:5555/other"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("code_challenge", &c),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "cli"),
+                ("redirect_uri", "http://127.0.0.1:5555/other"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", &c),
+            ]),
+            &me(),
+        )
         .await,
     );
 }
@@ -763,8 +803,11 @@ async fn device_flow_pending_slow_down_approve_and_expire() {
     e.advance(11);
     assert_eq!(code_of(poll().await), ErrorCode::AuthorizationPending);
     // The user enters the code (any case, with or without the dash).
-    assert!(e.p.device_verify("BBBB-BBBB").await.is_err());
-    let Next::ConfirmDevice(confirm) = e.p.device_verify(&user_code.to_lowercase()).await.unwrap()
+    assert!(e.p.device_verify("BBBB-BBBB", &me()).await.is_err());
+    let Next::ConfirmDevice(confirm) =
+        e.p.device_verify(&user_code.to_lowercase(), &me())
+            .await
+            .unwrap()
     else {
         panic!()
     };
@@ -773,24 +816,24 @@ async fn device_flow_pending_slow_down_approve_and_expire() {
     assert_eq!(confirm.client_name, "App");
     assert_eq!(confirm.user_code, user_code);
     assert!(
-        e.p.start_connector("test", &confirm.request_id)
+        e.p.start_connector("test", &confirm.request_id, &me())
             .await
             .is_err()
     );
     assert!(
-        e.p.device_confirm(&confirm.request_id, "forged", true)
+        e.p.device_confirm(&confirm.request_id, "forged", true, &me())
             .await
             .is_err()
     );
     let Next::Redirect(to) =
-        e.p.device_confirm(&confirm.request_id, &confirm.token, true)
+        e.p.device_confirm(&confirm.request_id, &confirm.token, true, &me())
             .await
             .unwrap()
     else {
         panic!()
     };
     assert!(
-        e.p.device_confirm(&confirm.request_id, &confirm.token, true)
+        e.p.device_confirm(&confirm.request_id, &confirm.token, true, &me())
             .await
             .is_err(),
         "the confirmation token is single use"
@@ -802,7 +845,7 @@ async fn device_flow_pending_slow_down_approve_and_expire() {
         .unwrap()
         .1
         .into_owned();
-    e.p.start_connector("test", &req).await.unwrap();
+    e.p.start_connector("test", &req, &me()).await.unwrap();
     let done = e.right_password("test", &req).await;
     assert!(
         matches!(done, PasswordOutcome::Next(Next::DeviceApproved { .. })),
@@ -1049,12 +1092,15 @@ async fn a_broken_connector_does_not_take_the_others_down() {
             .is_err()
     );
     let next =
-        e.p.authorize(&params(&[
-            ("client_id", "app"),
-            ("redirect_uri", CONFIDENTIAL_REDIRECT),
-            ("response_type", "code"),
-            ("scope", "openid groups"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "app"),
+                ("redirect_uri", CONFIDENTIAL_REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid groups"),
+            ]),
+            &me(),
+        )
         .await
         .unwrap();
     let Next::Choose {
@@ -1066,7 +1112,7 @@ async fn a_broken_connector_does_not_take_the_others_down() {
     };
     assert_eq!(connectors.len(), 3);
     let err =
-        e.p.start_connector("broken", &request_id)
+        e.p.start_connector("broken", &request_id, &me())
             .await
             .unwrap_err();
     assert_eq!(err.status, 503);
@@ -1085,14 +1131,15 @@ async fn a_broken_connector_does_not_take_the_others_down() {
         "{err:?}"
     );
     // The callback connector still logs in.
-    let Next::Redirect(upstream) = e.p.start_connector("cb", &request_id).await.unwrap() else {
+    let Next::Redirect(upstream) = e.p.start_connector("cb", &request_id, &me()).await.unwrap()
+    else {
         panic!()
     };
     let u = url::Url::parse(&upstream).unwrap();
     assert_eq!(u.path(), "/dex/callback");
     let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
     let back =
-        e.p.callback(None, &Params::from_pairs(pairs))
+        e.p.callback(None, &Params::from_pairs(pairs), &me())
             .await
             .unwrap()
             .redirect_url()
@@ -1242,12 +1289,15 @@ async fn an_unreachable_oidc_connector_is_retried_until_it_recovers() {
         request_id,
         connectors,
     } =
-        e.p.authorize(&params(&[
-            ("client_id", "app"),
-            ("redirect_uri", CONFIDENTIAL_REDIRECT),
-            ("response_type", "code"),
-            ("scope", "openid email"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "app"),
+                ("redirect_uri", CONFIDENTIAL_REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid email"),
+            ]),
+            &me(),
+        )
         .await
         .unwrap()
     else {
@@ -1258,7 +1308,10 @@ async fn an_unreachable_oidc_connector_is_retried_until_it_recovers() {
             .iter()
             .any(|c| c.id == "okta" && c.status.is_err())
     );
-    let err = e.p.start_connector("okta", &request_id).await.unwrap_err();
+    let err =
+        e.p.start_connector("okta", &request_id, &me())
+            .await
+            .unwrap_err();
     assert_eq!(err.status, 503);
     // Issue 15: the user reads plain words and what to do; the chain is
     // the log's detail only.
@@ -1288,7 +1341,11 @@ async fn an_unreachable_oidc_connector_is_retried_until_it_recovers() {
         "{back}"
     );
     // The mock keeps working meanwhile.
-    let Next::Redirect(form) = e.p.start_connector("test", &request_id).await.unwrap() else {
+    let Next::Redirect(form) =
+        e.p.start_connector("test", &request_id, &me())
+            .await
+            .unwrap()
+    else {
         panic!()
     };
     assert!(form.contains("/auth/test/login"), "{form}");
@@ -1302,7 +1359,11 @@ async fn an_unreachable_oidc_connector_is_retried_until_it_recovers() {
     tokio::spawn(serve_fake_op(listener, issuer.clone(), hits.clone()));
     let ready = wait_for_slot(&e.p, "okta", |s| s.state == ConnectorState::Ready).await;
     assert!(ready.status.is_ok());
-    let Next::Redirect(upstream) = e.p.start_connector("okta", &request_id).await.unwrap() else {
+    let Next::Redirect(upstream) =
+        e.p.start_connector("okta", &request_id, &me())
+            .await
+            .unwrap()
+    else {
         panic!()
     };
     assert!(
@@ -1420,12 +1481,15 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
     );
     // The pinned client gets RS256, verifiable against the same JWKS.
     let next =
-        e.p.authorize(&params(&[
-            ("client_id", "legacy"),
-            ("redirect_uri", "https://legacy.example.com/cb"),
-            ("response_type", "code"),
-            ("scope", "openid email"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "legacy"),
+                ("redirect_uri", "https://legacy.example.com/cb"),
+                ("response_type", "code"),
+                ("scope", "openid email"),
+            ]),
+            &me(),
+        )
         .await
         .unwrap();
     let Next::Redirect(to) = next else {
@@ -1438,7 +1502,7 @@ async fn a_client_pinned_to_rs256_gets_rs256_tokens_and_others_keep_es256() {
         .unwrap()
         .1
         .into_owned();
-    e.p.start_connector("test", &req).await.unwrap();
+    e.p.start_connector("test", &req, &me()).await.unwrap();
     let PasswordOutcome::Next(back) = e.right_password("test", &req).await else {
         panic!()
     };
@@ -1512,14 +1576,17 @@ async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
     assert!(e.exchange(&code, VERIFIER).await.is_ok());
     // Public clients may not fall back to `plain` PKCE.
     let r =
-        e.p.authorize(&params(&[
-            ("client_id", "cli"),
-            ("redirect_uri", "http://127.0.0.1:5555/cb"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("code_challenge", VERIFIER),
-            ("code_challenge_method", "plain"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "cli"),
+                ("redirect_uri", "http://127.0.0.1:5555/cb"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", VERIFIER),
+                ("code_challenge_method", "plain"),
+            ]),
+            &me(),
+        )
         .await;
     assert!(
         matches!(r, Err(AuthorizeError::Redirect(u)) if u.contains("PKCE+method+plain+is+not+accepted"))
@@ -1541,12 +1608,15 @@ async fn hostile_inputs_are_bounded_and_failed_attempts_do_not_burn_codes() {
 /// Starts a login at the only connector; returns the auth request id.
 async fn pending_login(e: &Env) -> String {
     let Next::Redirect(to_connector) =
-        e.p.authorize(&params(&[
-            ("client_id", "app"),
-            ("redirect_uri", CONFIDENTIAL_REDIRECT),
-            ("response_type", "code"),
-            ("scope", "openid"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "app"),
+                ("redirect_uri", CONFIDENTIAL_REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+            ]),
+            &me(),
+        )
         .await
         .unwrap()
     else {
@@ -1581,7 +1651,7 @@ async fn oversize_authorize_parameters_are_refused_and_nothing_is_stored() {
     ] {
         let mut p = base.to_vec();
         p.push((name, &huge));
-        match e.p.authorize(&params(&p)).await {
+        match e.p.authorize(&params(&p), &me()).await {
             Err(AuthorizeError::Redirect(url)) => {
                 let q: Vec<(String, String)> = url::Url::parse(&url)
                     .unwrap()
@@ -1603,16 +1673,16 @@ async fn oversize_authorize_parameters_are_refused_and_nothing_is_stored() {
     // Before the redirect URI is validated, the error is a page.
     let long_uri = format!("{CONFIDENTIAL_REDIRECT}?{huge}");
     let r =
-        e.p.authorize(&params(&[
-            ("client_id", "app"),
-            ("redirect_uri", &long_uri),
-        ]))
+        e.p.authorize(
+            &params(&[("client_id", "app"), ("redirect_uri", &long_uri)]),
+            &me(),
+        )
         .await;
     assert!(
         matches!(&r, Err(AuthorizeError::Page(p)) if p.detail.contains("`redirect_uri`")),
         "{r:?}"
     );
-    let r = e.p.authorize(&params(&[("client_id", &huge)])).await;
+    let r = e.p.authorize(&params(&[("client_id", &huge)]), &me()).await;
     assert!(
         matches!(&r, Err(AuthorizeError::Page(p)) if p.detail.contains("`client_id`")),
         "{r:?}"
@@ -1623,7 +1693,7 @@ async fn oversize_authorize_parameters_are_refused_and_nothing_is_stored() {
     let state = "s".repeat(512);
     let mut p = base.to_vec();
     p.push(("state", &state));
-    assert!(e.p.authorize(&params(&p)).await.is_ok());
+    assert!(e.p.authorize(&params(&p), &me()).await.is_ok());
 }
 
 /// Issue 11, defect 4: 8 addresses × 5 guesses on one account went
@@ -1641,7 +1711,14 @@ async fn password_guessing_is_throttled_per_account_but_the_owner_can_still_log_
         for _ in 0..5 {
             match e
                 .p
-                .password_login("test", &req, "Admin", &Secret::new("guess".into()), ip)
+                .password_login(
+                    "test",
+                    &req,
+                    "Admin",
+                    &Secret::new("guess".into()),
+                    ip,
+                    &me(),
+                )
                 .await
                 .unwrap()
             {
@@ -1667,7 +1744,8 @@ async fn password_guessing_is_throttled_per_account_but_the_owner_can_still_log_
             &req,
             " admin",
             &Secret::new("password".into()),
-            last
+            last,
+            &me()
         )
         .await
         .unwrap(),
@@ -1681,7 +1759,8 @@ async fn password_guessing_is_throttled_per_account_but_the_owner_can_still_log_
             &req,
             "admin",
             &Secret::new("password".into()),
-            victim
+            victim,
+            &me()
         )
         .await
         .unwrap(),
@@ -1691,9 +1770,16 @@ async fn password_guessing_is_throttled_per_account_but_the_owner_can_still_log_
     e.advance(tusk_oidc::throttle::BACKOFF_MAX);
     let req = pending_login(&e).await;
     assert!(matches!(
-        e.p.password_login("test", &req, "admin", &Secret::new("nope".into()), last)
-            .await
-            .unwrap(),
+        e.p.password_login(
+            "test",
+            &req,
+            "admin",
+            &Secret::new("nope".into()),
+            last,
+            &me()
+        )
+        .await
+        .unwrap(),
         PasswordOutcome::Invalid(_)
     ));
 }
@@ -1728,6 +1814,7 @@ async fn parallel_logins_with_the_right_password_all_succeed() {
                 "alice@example.com",
                 &Secret::new("correct horse".into()),
                 LOCAL,
+                &me(),
             )
             .await
         });
@@ -1784,7 +1871,7 @@ async fn pkce_plain_is_refused_for_every_client() {
             if let Some(m) = method {
                 p.push(("code_challenge_method", m));
             }
-            let r = e.p.authorize(&params(&p)).await;
+            let r = e.p.authorize(&params(&p), &me()).await;
             let Err(AuthorizeError::Redirect(u)) = r else {
                 panic!("{client} {method:?}: expected an error redirect, got {r:?}")
             };
@@ -1881,14 +1968,17 @@ async fn a_huge_login_name_is_bounded_in_the_audit_trail() {
     let e = env().await;
     let c = challenge(VERIFIER);
     let next =
-        e.p.authorize(&params(&[
-            ("client_id", "app"),
-            ("redirect_uri", CONFIDENTIAL_REDIRECT),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("code_challenge", &c),
-            ("code_challenge_method", "S256"),
-        ]))
+        e.p.authorize(
+            &params(&[
+                ("client_id", "app"),
+                ("redirect_uri", CONFIDENTIAL_REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", &c),
+                ("code_challenge_method", "S256"),
+            ]),
+            &me(),
+        )
         .await
         .unwrap();
     let Next::Redirect(to_connector) = next else {
@@ -1903,9 +1993,16 @@ async fn a_huge_login_name_is_bounded_in_the_audit_trail() {
         .into_owned();
     let huge = "é".repeat(100_000);
     let outcome =
-        e.p.password_login("test", &req, &huge, &Secret::new("nope".into()), LOCAL)
-            .await
-            .unwrap();
+        e.p.password_login(
+            "test",
+            &req,
+            &huge,
+            &Secret::new("nope".into()),
+            LOCAL,
+            &me(),
+        )
+        .await
+        .unwrap();
     assert!(matches!(outcome, PasswordOutcome::Invalid(_)));
     let records =
         e.p.store()

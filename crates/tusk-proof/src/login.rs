@@ -122,12 +122,15 @@ pub async fn follow(
     back: &str,
 ) -> Result<Url, Failure> {
     let mut posted = false;
+    // The cookies the server set during this login, sent back as a browser
+    // does: each login step must come from the browser that started it
+    // (the login-binding cookie).
+    let mut jar = Jar::default();
     // /auth → /auth/<connector> → the form → (post) → the client: a few
     // hops; more means the server loops.
     for _ in 0..8 {
-        let resp = http
-            .get(url.clone())
-            .send()
+        let resp = jar
+            .send(http.get(url.clone()))
             .await
             .map_err(|_| Failure::io("authorize"))?;
         let status = resp.status();
@@ -140,11 +143,12 @@ pub async fn follow(
                 .append_pair("login", &c.username)
                 .append_pair("password", &c.password)
                 .finish();
-            let resp = http
+            let post = http
                 .post(url.clone())
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
+                .body(body);
+            let resp = jar
+                .send(post)
                 .await
                 .map_err(|_| Failure::io("password form"))?;
             if !resp.status().is_redirection() {
@@ -159,6 +163,48 @@ pub async fn follow(
         }
     }
     Err(Failure::io("too many redirects"))
+}
+
+/// The cookies of one login, as `name=value` pairs: enough of a browser's
+/// jar for one host (no paths or expiry; a login is over in seconds).
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    /// Sends `req` with the cookies so far and keeps those it sets.
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+        let req = match self.header() {
+            Some(h) => req.header("cookie", h),
+            None => req,
+        };
+        let resp = req.send().await?;
+        for set in resp.headers().get_all("set-cookie") {
+            let Some((name, value)) = set
+                .to_str()
+                .ok()
+                .and_then(|v| v.split(';').next())
+                .and_then(|p| p.split_once('='))
+            else {
+                continue;
+            };
+            let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
+            self.0.retain(|(n, _)| *n != name);
+            if !value.is_empty() {
+                self.0.push((name, value));
+            }
+        }
+        Ok(resp)
+    }
+
+    fn header(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| {
+            self.0
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
 }
 
 fn next(base: &Url, resp: &reqwest::Response, step: &'static str) -> Result<Url, Failure> {

@@ -111,6 +111,7 @@ pub fn routes(state: Oidc) -> Router {
             "/callback/{connector}",
             get(callback_connector).post(callback_connector_post),
         )
+        .route("/callback/{connector}/finish", get(callback_finish))
         .route("/saml/{connector}/metadata", get(saml_metadata))
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
@@ -315,10 +316,39 @@ async fn authorize_post(
     authorize_raw(&s, ip, &headers, &body).await
 }
 
-/// The browser's session cookies, for the provider to look up.
-fn browser(headers: &HeaderMap) -> tusk_oidc::Browser {
-    tusk_oidc::Browser {
-        session_cookies: cookies::values(headers, cookies::SESSION),
+impl Oidc {
+    /// The browser's session and login-binding cookies, for the provider
+    /// to look up.
+    fn browser(&self, headers: &HeaderMap) -> tusk_oidc::Browser {
+        tusk_oidc::Browser {
+            session_cookies: cookies::values(headers, cookies::SESSION),
+            login_bindings: cookies::values(headers, self.inner.cookies.binding_name()),
+        }
+    }
+
+    /// [`Self::browser`] for a step that may start a login (`/auth`,
+    /// `/device`): the browser gets a login binding if it has none, and
+    /// `Bound::on` adds its cookie to the response.
+    fn starting_browser(&self, headers: &HeaderMap) -> (tusk_oidc::Browser, Bound) {
+        let mut browser = self.browser(headers);
+        let fresh = browser.bind();
+        let cookie = fresh.and_then(|b| {
+            let jar = &self.inner.cookies;
+            jar.set(jar.binding_name(), b.0.expose(), cookies::BINDING_LIFETIME)
+        });
+        (browser, Bound(cookie))
+    }
+}
+
+/// The `Set-Cookie` of a login binding the browser did not have yet.
+struct Bound(Option<HeaderValue>);
+
+impl Bound {
+    fn on(self, mut r: Response) -> Response {
+        if let Some(c) = self.0 {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+        r
     }
 }
 
@@ -351,30 +381,37 @@ async fn authorize_raw(s: &Oidc, ip: IpAddr, headers: &HeaderMap, raw: &[u8]) ->
             )
         })
     };
-    let browser = browser(headers);
+    let (browser, bound) = s.starting_browser(headers);
     let answer = s.inner.provider.authorize_browser(&params, &browser, admit);
-    match tusk_oidc::with_client_address(ip.to_string(), answer).await {
-        Ok(next) => s.next_in(next, headers),
-        Err(AuthorizeError::Page(e)) => {
-            let mut r = s.page_error(&e);
-            if let Some(v) = limited.and_then(|w| HeaderValue::from_str(&w.to_string()).ok()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
+    bound.on(
+        match tusk_oidc::with_client_address(ip.to_string(), answer).await {
+            Ok(next) => s.next_in(next, headers),
+            Err(AuthorizeError::Page(e)) => {
+                let mut r = s.page_error(&e);
+                if let Some(v) = limited.and_then(|w| HeaderValue::from_str(&w.to_string()).ok()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                r
             }
-            r
-        }
-        Err(AuthorizeError::Redirect(url)) => Redirect::to(&url).into_response(),
-    }
+            Err(AuthorizeError::Redirect(url)) => Redirect::to(&url).into_response(),
+        },
+    )
 }
 
 async fn start_connector(
     State(s): State<Oidc>,
     Path(connector): Path<String>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     let result = async {
         let params = query(&uri).map_err(bad_page)?;
         let req = params.require("req").map_err(bad_page)?;
-        s.inner.provider.start_connector(&connector, req).await
+        let browser = s.browser(&headers);
+        s.inner
+            .provider
+            .start_connector(&connector, req, &browser)
+            .await
     }
     .await;
     match result {
@@ -385,11 +422,11 @@ async fn start_connector(
 
 /// `GET /choose?req=ID`: the chooser again, which error pages and the
 /// password form link to as "use another sign-in method".
-async fn choose(State(s): State<Oidc>, uri: Uri) -> Response {
+async fn choose(State(s): State<Oidc>, headers: HeaderMap, uri: Uri) -> Response {
     let result = async {
         let params = query(&uri).map_err(bad_page)?;
         let req = params.require("req").map_err(bad_page)?;
-        s.inner.provider.chooser(req).await
+        s.inner.provider.chooser(req, &s.browser(&headers)).await
     }
     .await;
     match result {
@@ -422,11 +459,20 @@ fn password_page(s: &Oidc, form: &tusk_oidc::PasswordForm, invalid: bool, login:
     )
 }
 
-async fn password_form(State(s): State<Oidc>, Path(connector): Path<String>, uri: Uri) -> Response {
+async fn password_form(
+    State(s): State<Oidc>,
+    Path(connector): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let result = async {
         let params = query(&uri).map_err(bad_page)?;
         let state = params.require("state").map_err(bad_page)?;
-        s.inner.provider.password_form(&connector, state).await
+        let browser = s.browser(&headers);
+        s.inner
+            .provider
+            .password_form(&connector, state, &browser)
+            .await
     }
     .await;
     match result {
@@ -439,6 +485,7 @@ async fn password_login(
     State(s): State<Oidc>,
     ClientIp(ip): ClientIp,
     Path(connector): Path<String>,
+    headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Response {
@@ -470,11 +517,12 @@ async fn password_login(
                 .unwrap_or_default()
                 .to_owned(),
         );
+        let browser = s.browser(&headers);
         let outcome = tusk_oidc::with_client_address(
             ip.to_string(),
             s.inner
                 .provider
-                .password_login(&connector, &state, &login, &password, ip),
+                .password_login(&connector, &state, &login, &password, ip, &browser),
         )
         .await?;
         Ok::<_, tusk_oidc::PageError>((outcome, login))
@@ -509,19 +557,31 @@ async fn password_login(
     }
 }
 
-async fn callback_inner(s: &Oidc, ip: IpAddr, connector: Option<&str>, uri: &Uri) -> Response {
+async fn callback_inner(
+    s: &Oidc,
+    ip: IpAddr,
+    connector: Option<&str>,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Response {
     let params = match query(uri) {
         Ok(p) => p,
         Err(e) => return s.page_error(&bad_page(e)),
     };
-    callback_params(s, ip, connector, params).await
+    let browser = s.browser(headers);
+    let login = s.inner.provider.callback(connector, &params, &browser);
+    match tusk_oidc::with_client_address(ip.to_string(), login).await {
+        Ok(next) => s.next(next),
+        Err(e) => s.page_error(&e),
+    }
 }
 
 /// The IdP's POST to the ACS (SAML HTTP-POST binding): the form's
 /// `SAMLResponse` and `RelayState` go to the same connector callback as a
 /// redirect's query, `RelayState` (the auth request id) read as `state`.
-/// No cookie is involved (the login's state is server-side), so the
-/// cross-site POST needs no SameSite exception.
+/// The cross-site POST carries no `SameSite=Lax` cookie, so the answer is
+/// held and the browser sent to a same-origin GET (`callback_finish`),
+/// where its login binding is checked; no SameSite exception is needed.
 async fn callback_form(s: &Oidc, ip: IpAddr, connector: Option<&str>, body: &[u8]) -> Response {
     let params = match tusk_oidc::Params::parse(body) {
         Ok(p) => p,
@@ -536,33 +596,61 @@ async fn callback_form(s: &Oidc, ip: IpAddr, connector: Option<&str>, body: &[u8
     if !pairs.iter().any(|(k, _)| k == "state") {
         pairs.extend(relay.into_iter().map(|v| ("state".to_owned(), v)));
     }
-    callback_params(s, ip, connector, tusk_oidc::Params::from_pairs(pairs)).await
-}
-
-async fn callback_params(
-    s: &Oidc,
-    ip: IpAddr,
-    connector: Option<&str>,
-    params: tusk_oidc::Params,
-) -> Response {
-    let login = s.inner.provider.callback(connector, &params);
-    match tusk_oidc::with_client_address(ip.to_string(), login).await {
+    let params = tusk_oidc::Params::from_pairs(pairs);
+    let answer = s.inner.provider.callback_posted(connector, &params);
+    match tusk_oidc::with_client_address(ip.to_string(), answer).await {
+        // 303: the browser GETs the finish URL, a top-level navigation
+        // that carries the binding cookie.
+        Ok(Next::Redirect(url)) => Redirect::to(&url).into_response(),
         Ok(next) => s.next(next),
         Err(e) => s.page_error(&e),
     }
 }
 
-async fn callback(State(s): State<Oidc>, ClientIp(ip): ClientIp, uri: Uri) -> Response {
-    callback_inner(&s, ip, None, &uri).await
+/// `GET <issuer>/callback/{connector}/finish?req=ID&token=T`: the end of a
+/// login whose upstream answered by POST, in the browser it came back to.
+async fn callback_finish(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    Path(connector): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let result = async {
+        let params = query(&uri).map_err(bad_page)?;
+        let req = params.require("req").map_err(bad_page)?;
+        let token = params.require("token").map_err(bad_page)?;
+        let browser = s.browser(&headers);
+        let finish = s
+            .inner
+            .provider
+            .callback_finish(&connector, req, token, &browser);
+        tusk_oidc::with_client_address(ip.to_string(), finish).await
+    }
+    .await;
+    match result {
+        Ok(next) => s.next(next),
+        Err(e) => s.page_error(&e),
+    }
+}
+
+async fn callback(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    callback_inner(&s, ip, None, &headers, &uri).await
 }
 
 async fn callback_connector(
     State(s): State<Oidc>,
     ClientIp(ip): ClientIp,
     Path(connector): Path<String>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    callback_inner(&s, ip, Some(&connector), &uri).await
+    callback_inner(&s, ip, Some(&connector), &headers, &uri).await
 }
 
 async fn callback_post(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
@@ -781,28 +869,34 @@ fn device_form(s: &Oidc, error: Option<&str>, user_code: &str) -> Response {
     )
 }
 
-async fn device_verify(s: &Oidc, code: &str) -> Response {
-    match s.inner.provider.device_verify(code).await {
+async fn device_verify(s: &Oidc, headers: &HeaderMap, code: &str) -> Response {
+    let (browser, bound) = s.starting_browser(headers);
+    bound.on(match s.inner.provider.device_verify(code, &browser).await {
         Ok(next) => s.next(next),
         Err(e) if e.status == 400 => device_form(s, Some(&e.message), code),
         Err(e) => s.page_error(&e),
-    }
+    })
 }
 
-async fn device_page(State(s): State<Oidc>, uri: Uri) -> Response {
+async fn device_page(State(s): State<Oidc>, headers: HeaderMap, uri: Uri) -> Response {
     match query(&uri).map(|p| p.get("user_code").ok().flatten().map(str::to_owned)) {
-        Ok(Some(code)) => device_verify(&s, &code).await,
+        Ok(Some(code)) => device_verify(&s, &headers, &code).await,
         Ok(None) => device_form(&s, None, ""),
         Err(e) => s.page_error(&bad_page(e)),
     }
 }
 
-async fn device_submit(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
+async fn device_submit(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(wait) = s.inner.password_limit.check(ip) {
         return rate_limited(wait);
     }
     match Params::parse(&body).and_then(|p| p.require("user_code").map(str::to_owned)) {
-        Ok(code) => device_verify(&s, &code).await,
+        Ok(code) => device_verify(&s, &headers, &code).await,
         Err(e) => device_form(&s, Some(&e.description), ""),
     }
 }
@@ -819,7 +913,12 @@ fn answer(body: &[u8]) -> Result<(String, String, String), OAuthError> {
 
 /// `POST /device/confirm`: Continue or Cancel on "Sign in to … with code
 /// …?". Only this POST, with the page's token, moves a device login on.
-async fn device_confirm(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Bytes) -> Response {
+async fn device_confirm(
+    State(s): State<Oidc>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(wait) = s.inner.password_limit.check(ip) {
         return rate_limited(wait);
     }
@@ -836,7 +935,8 @@ async fn device_confirm(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Byt
                 ));
             }
         };
-        s.inner.provider.device_confirm(&req, &token, proceed).await
+        let browser = s.browser(&headers);
+        s.inner.provider.device_confirm(&req, &token, proceed, &browser).await
     }
     .await;
     match result {
@@ -846,7 +946,7 @@ async fn device_confirm(State(s): State<Oidc>, ClientIp(ip): ClientIp, body: Byt
 }
 
 /// `POST /consent`: Allow or Deny on the consent page.
-async fn consent(State(s): State<Oidc>, body: Bytes) -> Response {
+async fn consent(State(s): State<Oidc>, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let (req, token, decision) = answer(&body).map_err(bad_page)?;
         let allow = match decision.as_str() {
@@ -860,7 +960,8 @@ async fn consent(State(s): State<Oidc>, body: Bytes) -> Response {
                 ));
             }
         };
-        s.inner.provider.consent_answer(&req, &token, allow).await
+        let browser = s.browser(&headers);
+        s.inner.provider.consent_answer(&req, &token, allow, &browser).await
     }
     .await;
     match result {
@@ -889,7 +990,7 @@ async fn logout_inner(
     match s
         .inner
         .provider
-        .logout_browser(&params, &browser(headers), confirmed)
+        .logout_browser(&params, &s.browser(headers), confirmed)
         .await
     {
         Ok(LogoutOutcome::Redirect(url)) => cleared(Redirect::to(&url).into_response()),

@@ -98,6 +98,22 @@ fn self_signed() -> (TlsPem, reqwest::Certificate) {
     )
 }
 
+/// The login-binding cookie every test client sends, as a browser sends
+/// back the one the server set (under both names the server may use):
+/// each step of a login must come from the browser that started it.
+const BROWSER_COOKIE: &str =
+    "tusk_login=binding-of-the-test-browser; __Host-tusk_login=binding-of-the-test-browser";
+
+/// A client that acts as one browser: it presents [`BROWSER_COOKIE`].
+fn browser_client() -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        reqwest::header::HeaderValue::from_static(BROWSER_COOKIE),
+    );
+    reqwest::Client::builder().default_headers(headers)
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Client {
     Http1,
@@ -105,7 +121,7 @@ enum Client {
 }
 
 fn client(kind: Client) -> reqwest::Client {
-    let builder = reqwest::Client::builder().no_proxy();
+    let builder = crate::browser_client().no_proxy();
     match kind {
         Client::Http1 => builder.http1_only(),
         Client::H2PriorKnowledge => builder.http2_prior_knowledge(),
@@ -115,7 +131,7 @@ fn client(kind: Client) -> reqwest::Client {
 }
 
 fn tls_client(cert: &reqwest::Certificate, http1_only: bool) -> reqwest::Client {
-    let builder = reqwest::Client::builder()
+    let builder = crate::browser_client()
         .no_proxy()
         .tls_certs_only([cert.clone()]);
     let builder = if http1_only {
@@ -579,7 +595,7 @@ mod provider_http {
     }
 
     fn client() -> reqwest::Client {
-        reqwest::Client::builder()
+        crate::browser_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
@@ -1178,7 +1194,7 @@ mod saml_routes {
         ];
         let options = provider_options(&issuer, &store, &connectors, &[]).await;
         let _server = TestServer::start_on(port, store.clone(), options);
-        let c = reqwest::Client::builder()
+        let c = crate::browser_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
@@ -1691,7 +1707,7 @@ mod hot_reload {
         let server = Reloading::start("oidc:\n  mockIDP: true\n", None).await;
         let redirect = format!("http://{}/dex/callback", server.addr);
         let down = down.replace("REDIRECT", &redirect);
-        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+        let c = crate::browser_client().no_proxy().build().unwrap();
 
         // From the mock (ready) to the unreachable upstream only: not ready.
         let (status, body) = server.reload_to(&down, &c, "http").await;
@@ -1985,7 +2001,7 @@ mod database_outage {
             Default::default(),
         )
         .await;
-        let c = reqwest::Client::builder()
+        let c = crate::browser_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
@@ -2078,7 +2094,7 @@ mod two_replicas {
                     .await;
             replicas.push((server, issuer));
         }
-        let c = reqwest::Client::builder()
+        let c = crate::browser_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
@@ -2418,7 +2434,7 @@ mod audit_trail {
     /// A wrong then a right password, then the code exchanged for tokens;
     /// returns every credential the flow used or produced.
     async fn log_in(issuer: &str) -> Vec<String> {
-        let c = reqwest::Client::builder()
+        let c = crate::browser_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
@@ -2904,7 +2920,7 @@ mod github_login {
         }];
         let options = provider_options(&issuer, &store, &connectors, &clients).await;
         let server = TestServer::start_on(port, store.clone(), options);
-        let tusk = reqwest::Client::builder()
+        let tusk = crate::browser_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();

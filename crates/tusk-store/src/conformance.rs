@@ -610,7 +610,7 @@ async fn records_round_trip(s: Store) -> Result<(), String> {
     round_trip::<AuthRequest>(
         &s,
         &format!(
-            r#"{{"id":"r","scopes":["openid"],"max_age":60,"claims":{CLAIMS},"expires_at":9}}"#
+            r#"{{"id":"r","scopes":["openid"],"max_age":60,"claims":{CLAIMS},"binding":"b","answered":true,"expires_at":9}}"#
         ),
     )
     .await?;

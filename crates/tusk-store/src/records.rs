@@ -125,6 +125,16 @@ pub struct AuthRequest {
     /// The upstream ID token of that login (for the upstream logout's
     /// `id_token_hint`), kept with it while consent is asked; empty if none.
     pub upstream_id_token: Secret<String>,
+    /// `hash_token` of the login-binding cookie of the browser that
+    /// started the request: every later step must come from a browser
+    /// presenting that cookie, so a forwarded link does not sign in
+    /// someone else. Empty matches no browser.
+    pub binding: String,
+    /// The upstream's answer arrived by a cross-site POST (SAML), which
+    /// carries no cookie: the identity waits in `claims` and
+    /// `connector_data` until the browser's own GET to the finish URL
+    /// (answered with `form_token`), where the binding is checked.
+    pub answered: bool,
     pub expires_at: i64,
 }
 

@@ -168,24 +168,36 @@ export async function startFakeOp({ clientId = 'tusk', clientSecret = 'fake-secr
 
 /**
  * Follows a login with plain HTTP (no browser): GET each Location until the
- * relying party's redirect URI or a non-redirect answer.
- * Resolves with { status, url, contentType, body, hops } of the last answer,
- * or { redirectedTo, hops } when the relying party's URI was reached;
- * `hops` lists every URL requested.
+ * relying party's redirect URI or a non-redirect answer, keeping cookies per
+ * host as a browser does (tusk refuses a login step from a user agent
+ * without the login-binding cookie its /auth set). Pass a result's `jar` to
+ * go on in the same "browser".
+ * Resolves with { status, url, contentType, body, hops, jar } of the last
+ * answer, or { redirectedTo, hops, jar } when the relying party's URI was
+ * reached; `hops` lists every URL requested.
  */
-export async function followLogin(startUrl, rpRedirectUri, { maxHops = 10 } = {}) {
+export async function followLogin(startUrl, rpRedirectUri, { maxHops = 10, jar = new Map() } = {}) {
   let url = startUrl;
   const hops = [];
   for (let i = 0; i < maxHops; i++) {
-    if (url.startsWith(rpRedirectUri)) return { redirectedTo: url, hops };
+    if (url.startsWith(rpRedirectUri)) return { redirectedTo: url, hops, jar };
     hops.push(url);
-    const r = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+    const host = new URL(url).host;
+    const cookies = jar.get(host) ?? new Map();
+    const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const r = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(15_000), headers: cookie ? { cookie } : {} });
+    for (const c of r.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair.indexOf('=');
+      if (eq > 0) cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+    jar.set(host, cookies);
     if (r.status >= 300 && r.status < 400 && r.headers.get('location')) {
       url = new URL(r.headers.get('location'), url).toString();
       await r.arrayBuffer();
       continue;
     }
-    return { status: r.status, url, contentType: r.headers.get('content-type') ?? '', body: await r.text(), hops };
+    return { status: r.status, url, contentType: r.headers.get('content-type') ?? '', body: await r.text(), hops, jar };
   }
   throw new Error(`more than ${maxHops} redirects from ${startUrl}`);
 }

@@ -429,30 +429,36 @@ tusk:
     authorizePerMinute: 0
 ${ALG ? `  signing:\n    algorithm: ${ALG}\n` : ''}`;
 
-/** A pending login at tusk: the password form's URL (with its state). */
-async function passwordFormUrl(issuer) {
+/**
+ * A pending login at tusk: the password form's URL (with its state) and the
+ * login-binding cookie (`name=value`) /auth set, which every later step of
+ * the login must send back, as the browser that started it would.
+ */
+async function passwordForm(issuer) {
   const q = new URLSearchParams({ client_id: RP.id, redirect_uri: RP.redirect, response_type: 'code', scope: 'openid' });
   const res = await fetch(`${issuer}/auth?${q}`, { redirect: 'manual' });
   const location = res.headers.get('location');
   if (res.status !== 303 || !location) throw new Error(`GET /auth answered ${res.status}, not a redirect to the password form`);
   const req = new URL(location, issuer).searchParams.get('req');
   if (!req) throw new Error(`GET /auth redirected to ${location}, which names no login request`);
-  return `${issuer}/auth/local/login?state=${encodeURIComponent(req)}`;
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.includes('tusk_login='));
+  if (!cookie) throw new Error('GET /auth set no login-binding cookie (tusk_login)');
+  return { url: `${issuer}/auth/local/login?state=${encodeURIComponent(req)}`, cookie };
 }
 
-function postLogin(url, login, password) {
-  return fetch(url, {
+function postLogin(form, login, password) {
+  return fetch(form.url, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie },
     body: new URLSearchParams({ login, password }),
   });
 }
 
 /** Starts storm.mjs on this process's core(s); `stop()` returns its counts. */
-async function startStorm(formUrl) {
+async function startStorm(form) {
   const child = track(spawn(process.execPath, [join(HERE, 'storm.mjs')], {
-    env: { ...env, STORM_FORM: formUrl, STORM_RATE: String(STORM_RATE) },
+    env: { ...env, STORM_FORM: form.url, STORM_COOKIE: form.cookie, STORM_RATE: String(STORM_RATE) },
     stdio: ['ignore', 'pipe', 'inherit'],
   }));
   const lines = createInterface({ input: child.stdout });
@@ -479,11 +485,11 @@ async function startStorm(formUrl) {
 
 /** A real login while the storm runs: retried after each 429's Retry-After. */
 async function loginUnderStorm(issuer) {
-  const url = await passwordFormUrl(issuer);
+  const form = await passwordForm(issuer);
   const t0 = performance.now();
   let refused = 0;
   for (;;) {
-    const res = await postLogin(url, STORM_USER.email, STORM_USER.password);
+    const res = await postLogin(form, STORM_USER.email, STORM_USER.password);
     await res.arrayBuffer();
     if (res.status === 303 && (res.headers.get('location') ?? '').startsWith(`${RP.redirect}?code=`)) {
       return { ms: performance.now() - t0, refused };
@@ -513,8 +519,8 @@ async function mainStorm() {
       loginOpts: { consent: false, login: { login: STORM_USER.email, password: STORM_USER.password } },
     };
     // The storm's form must answer a wrong password with 401 before we trust its counts.
-    const formUrl = await passwordFormUrl(tusk.issuer);
-    const probe = await postLogin(formUrl, 'nobody@storm.example', 'wrong');
+    const form = await passwordForm(tusk.issuer);
+    const probe = await postLogin(form, 'nobody@storm.example', 'wrong');
     if (probe.status !== 401) throw new Error(`a wrong password answered ${probe.status}, not 401`);
     const workloads = [
       ['discovery', (secs) => benchDiscovery(server, secs), async () => null],
@@ -536,7 +542,7 @@ async function mainStorm() {
           let storm = null;
           let login = null;
           if (kind === 'storm') {
-            storm = await startStorm(formUrl);
+            storm = await startStorm(form);
             // Let the queue fill before measuring.
             await new Promise((r) => setTimeout(r, 1000));
             if (!realLogin && what === 'discovery') login = loginUnderStorm(tusk.issuer);

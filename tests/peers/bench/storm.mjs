@@ -8,12 +8,15 @@
 // `STORM_JSON {...}` line with what it sent and what came back.
 //
 // Env: STORM_FORM=<issuer>/auth/<connector>/login?state=<id> (required)
+//      STORM_COOKIE=<name>=<value>: the login-binding cookie of the browser
+//        that started that login (required: tusk refuses the form otherwise)
 //      STORM_RATE=50 (guesses per second)  STORM_SOCKETS=64
 
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 
 const form = new URL(process.env.STORM_FORM ?? '');
+const cookie = process.env.STORM_COOKIE ?? '';
 const rate = Number(process.env.STORM_RATE || 50);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.STORM_SOCKETS || 64) });
 
@@ -28,7 +31,7 @@ function guess() {
   const req = http.request(form, {
     method: 'POST',
     agent,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), cookie },
   }, (res) => {
     res.resume();
     res.on('end', () => {

@@ -267,6 +267,23 @@ impl Loader<'_> {
             }
         }
         for (i, item) in items.iter().enumerate() {
+            for key in ["redirect_uris", "redirectURIs"] {
+                let Some(Value::Seq(uris)) = item.get(key).map(|n| &n.value) else {
+                    continue;
+                };
+                for (j, uri) in uris.iter().enumerate() {
+                    if let Value::Str(text) = &uri.value
+                        && let Err((message, help)) = check_redirect_uri(text)
+                    {
+                        self.ctx.error(
+                            uri.pos,
+                            &format!("{path}[{i}].{key}[{j}]"),
+                            message,
+                            Some(help.into()),
+                        );
+                    }
+                }
+            }
             if let Some(uri) = item.get("backchannel_logout_uri")
                 && let Value::Str(text) = &uri.value
                 && let Err((message, help)) = check_backchannel_uri(text)
@@ -323,6 +340,43 @@ impl Loader<'_> {
 /// token in clear on the path can be read and replayed at the RP; only a
 /// loopback host (an RP on the same machine) may use plain http. The
 /// schema's `Url` check has already refused what is not a URL at all.
+/// Whether `text` may be registered as a client's redirect URI (also the
+/// URIs a logout may return to): an absolute `https` or `http` URL, or a
+/// native app's private-use scheme named after a domain it owns
+/// (`com.example.app:/cb`, RFC 8252 §7.1), and never a scheme a browser
+/// runs or reads locally (`javascript:`, `data:`, `vbscript:`, `file:`...);
+/// no fragment (RFC 6749 §3.1.2) and no user name or password in the
+/// authority (a URL that reads as one host and goes to another). Err
+/// with what is wrong and the fix.
+pub fn check_redirect_uri(text: &str) -> Result<(), (String, &'static str)> {
+    let Ok(url) = url::Url::parse(text) else {
+        return Err((
+            format!("`{text}` is not an absolute URL"),
+            "register the full URL the application listens on, such as https://app.example.com/callback",
+        ));
+    };
+    let scheme = url.scheme();
+    if !matches!(scheme, "https" | "http") && !scheme.contains('.') {
+        return Err((
+            format!("`{text}` uses the scheme `{scheme}`, which is not an address to return to"),
+            "use an https:// (or loopback http://) URL; a native app may use a private-use scheme named after its domain, such as com.example.app:/callback",
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err((
+            format!("`{text}` has a fragment (`#...`)"),
+            "remove the `#...` part: a redirect URI must not have a fragment",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err((
+            format!("`{text}` has a user name or password before its host"),
+            "remove the `user:password@` part: it makes the URL read as one host while going to another",
+        ));
+    }
+    Ok(())
+}
+
 fn check_backchannel_uri(text: &str) -> Result<(), (String, &'static str)> {
     let Ok(url) = url::Url::parse(text) else {
         // Reported by the schema check, with its own fix.

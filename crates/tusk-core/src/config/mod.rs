@@ -34,6 +34,7 @@ mod tusk;
 
 use crate::yaml::{self, Node, Pos, Value};
 pub use cidr::Cidr;
+pub use clients::check_redirect_uri;
 pub use connector::{ConnectorSpec, Dialect};
 pub use diag::{Diagnostic, Severity};
 use loader::{Loader, text_of};

@@ -1230,6 +1230,83 @@ fn backchannel_logout_uris_are_checked() {
     );
 }
 
+/// Redirect URIs of additional clients (issue 15): http(s), or a native
+/// app's private-use scheme named after its domain (RFC 8252 §7.1); never
+/// a scheme a browser runs or reads locally, a fragment, or a user name
+/// before the host. Each refusal names the file, line, key and fix.
+#[test]
+fn dangerous_redirect_uris_are_refused() {
+    let values = |uri: &str| -> &'static str {
+        Box::leak(
+            format!("oidc:\n  additionalClients:\n  - id: app\n    redirect_uris:\n    - https://ok.example.com/cb\n    - {uri}\n")
+                .into_boxed_str(),
+        )
+    };
+    const KEY: &str = "values0.yaml:6: oidc.additionalClients[0].redirect_uris[1]";
+    let scheme = |s: &'static str| -> Want {
+        Err(Box::leak(
+            vec![
+                KEY,
+                s,
+                "which is not an address to return to",
+                "private-use scheme",
+            ]
+            .into_boxed_slice(),
+        ))
+    };
+    let rows: [(&str, Want); 12] = [
+        (
+            "https://app.example.com/cb?x=1",
+            Ok(&[r#""https://app.example.com/cb?x=1""#]),
+        ),
+        (
+            "http://127.0.0.1:8080/cb",
+            Ok(&[r#""http://127.0.0.1:8080/cb""#]),
+        ),
+        (
+            "'com.example.app:/oauth2redirect'",
+            Ok(&[r#""com.example.app:/oauth2redirect""#]),
+        ),
+        ("'javascript:alert(1)'", scheme("`javascript`")),
+        ("'JavaScript://x/%0aalert(1)'", scheme("`javascript`")),
+        ("'data:text/html,<script>x</script>'", scheme("`data`")),
+        ("'vbscript:msgbox(1)'", scheme("`vbscript`")),
+        ("'file:///etc/passwd'", scheme("`file`")),
+        (
+            "'https://app.example.com/cb#frag'",
+            Err(&[KEY, "has a fragment", "remove the `#...` part"]),
+        ),
+        (
+            "'https://app.example.com@evil.example/cb'",
+            Err(&[
+                KEY,
+                "user name or password",
+                "remove the `user:password@` part",
+            ]),
+        ),
+        (
+            "'https://u:p@app.example.com/cb'",
+            Err(&[KEY, "user name or password"]),
+        ),
+        (
+            "/relative/cb",
+            Err(&[KEY, "is not an absolute URL", "full URL"]),
+        ),
+    ];
+    for (uri, want) in rows {
+        check(&[values(uri)], &[], want);
+    }
+    // The same rule for `IDP_CLIENTS`, the camel-case key included.
+    check(
+        &[],
+        &[(
+            "IDP_CLIENTS",
+            r#"[{"id":"g","public":true,"redirectURIs":["javascript:alert(1)"]}]"#,
+        )],
+        Err(&["[0].redirectURIs[0]", "uses the scheme `javascript`"]),
+    );
+}
+
 /// `tusk.sessions`: on by default (24 h absolute, 8 h idle), off with
 /// `enabled: false`, lifetimes of a minute or more, idle within absolute.
 #[test]

@@ -18,14 +18,17 @@ impl Env {
     async fn login_for(&self, client: &str, redirect: &str, scope: &str, prompt: &str) -> Next {
         let next = self
             .p
-            .authorize(&params(&[
-                ("client_id", client),
-                ("redirect_uri", redirect),
-                ("response_type", "code"),
-                ("scope", scope),
-                ("state", "st"),
-                ("prompt", prompt),
-            ]))
+            .authorize(
+                &params(&[
+                    ("client_id", client),
+                    ("redirect_uri", redirect),
+                    ("response_type", "code"),
+                    ("scope", scope),
+                    ("state", "st"),
+                    ("prompt", prompt),
+                ]),
+                &me(),
+            )
             .await
             .unwrap();
         let Next::Redirect(to) = next else {
@@ -35,7 +38,7 @@ impl Env {
         let pw = Secret::new("password".into());
         match self
             .p
-            .password_login("test", &req, "admin", &pw, LOCAL)
+            .password_login("test", &req, "admin", &pw, LOCAL, &me())
             .await
             .unwrap()
         {
@@ -74,7 +77,7 @@ async fn an_untrusted_client_asks_once_and_the_grant_is_remembered() {
     assert!(words.contains(&"Know your email address"), "{words:?}");
     // Allow: the client gets a code that exchanges for tokens.
     let next =
-        e.p.consent_answer(&c.request_id, &c.token, true)
+        e.p.consent_answer(&c.request_id, &c.token, true, &me())
             .await
             .unwrap();
     // A fresh login's code comes with its browser session.
@@ -108,7 +111,7 @@ async fn an_untrusted_client_asks_once_and_the_grant_is_remembered() {
     let c = consent_page(e.third("openid email groups", "").await);
     assert_eq!(asked(&c), ["groups"]);
     assert_eq!(c.granted.len(), 2, "the page says what was allowed before");
-    e.p.consent_answer(&c.request_id, &c.token, true)
+    e.p.consent_answer(&c.request_id, &c.token, true, &me())
         .await
         .unwrap();
     let grants = e.p.grants_of("user:kilgore@kilgore.trout").await.unwrap();
@@ -136,7 +139,7 @@ async fn deny_sends_access_denied_to_the_client_and_remembers_nothing() {
     let e = env().await;
     let c = consent_page(e.third("openid email", "").await);
     let Next::Redirect(back) =
-        e.p.consent_answer(&c.request_id, &c.token, false)
+        e.p.consent_answer(&c.request_id, &c.token, false, &me())
             .await
             .unwrap()
     else {
@@ -168,30 +171,36 @@ async fn the_answer_token_is_single_use_and_bound_to_its_request() {
     assert!(!shown.contains(&token) && shown.contains("***"), "{shown}");
     // A's token does not answer B, and a forged one answers nothing.
     assert!(
-        e.p.consent_answer(&b.request_id, &a.token, true)
+        e.p.consent_answer(&b.request_id, &a.token, true, &me())
             .await
             .is_err()
     );
-    assert!(e.p.consent_answer(&a.request_id, "", true).await.is_err());
     assert!(
-        e.p.consent_answer(&a.request_id, "forged", true)
+        e.p.consent_answer(&a.request_id, "", true, &me())
             .await
             .is_err()
     );
-    e.p.consent_answer(&a.request_id, &a.token, true)
+    assert!(
+        e.p.consent_answer(&a.request_id, "forged", true, &me())
+            .await
+            .is_err()
+    );
+    e.p.consent_answer(&a.request_id, &a.token, true, &me())
         .await
         .unwrap();
-    let again = e.p.consent_answer(&a.request_id, &a.token, true).await;
+    let again =
+        e.p.consent_answer(&a.request_id, &a.token, true, &me())
+            .await;
     assert!(again.is_err(), "answered twice");
     // B still works with its own token, after the failed attempts.
-    e.p.consent_answer(&b.request_id, &b.token, true)
+    e.p.consent_answer(&b.request_id, &b.token, true, &me())
         .await
         .unwrap();
     // A request waiting for consent takes no more passwords.
     let c = consent_page(e.third("openid email", "").await);
     let pw = Secret::new("password".into());
     assert!(
-        e.p.password_login("test", &c.request_id, "admin", &pw, LOCAL)
+        e.p.password_login("test", &c.request_id, "admin", &pw, LOCAL, &me())
             .await
             .is_err()
     );
@@ -227,7 +236,7 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
                 .await
                 .unwrap();
         let Next::ConfirmDevice(c) =
-            e.p.device_verify(d["user_code"].as_str().unwrap())
+            e.p.device_verify(d["user_code"].as_str().unwrap(), &me())
                 .await
                 .unwrap()
         else {
@@ -255,7 +264,7 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
     assert!(!shown.contains(&c.token), "{shown}");
     assert_eq!(c.client_name, "Third Party Notebook");
     let next =
-        e.p.device_confirm(&c.request_id, &c.token, false)
+        e.p.device_confirm(&c.request_id, &c.token, false, &me())
             .await
             .unwrap();
     assert!(matches!(next, Next::DeviceDenied { .. }), "{next:?}");
@@ -263,7 +272,7 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
     // Continue, log in, then consent for the untrusted client.
     let (code, c) = start().await;
     let Next::Redirect(_) =
-        e.p.device_confirm(&c.request_id, &c.token, true)
+        e.p.device_confirm(&c.request_id, &c.token, true, &me())
             .await
             .unwrap()
     else {
@@ -271,7 +280,7 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
     };
     let pw = Secret::new("password".into());
     let PasswordOutcome::Next(next) =
-        e.p.password_login("test", &c.request_id, "admin", &pw, LOCAL)
+        e.p.password_login("test", &c.request_id, "admin", &pw, LOCAL, &me())
             .await
             .unwrap()
     else {
@@ -283,7 +292,7 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
         ErrorCode::AuthorizationPending
     );
     let done =
-        e.p.consent_answer(&page.request_id, &page.token, true)
+        e.p.consent_answer(&page.request_id, &page.token, true, &me())
             .await
             .unwrap();
     assert!(matches!(done, Next::DeviceApproved { .. }), "{done:?}");
@@ -291,15 +300,64 @@ async fn device_cancel_denies_the_poll_and_untrusted_devices_ask_consent() {
     assert!(poll(code).await.is_ok());
     // The grant is remembered: the next device login is approved at once.
     let (_code, c) = start().await;
-    e.p.device_confirm(&c.request_id, &c.token, true)
+    e.p.device_confirm(&c.request_id, &c.token, true, &me())
         .await
         .unwrap();
     let PasswordOutcome::Next(next) =
-        e.p.password_login("test", &c.request_id, "admin", &pw, LOCAL)
+        e.p.password_login("test", &c.request_id, "admin", &pw, LOCAL, &me())
             .await
             .unwrap()
     else {
         panic!()
     };
     assert!(matches!(next, Next::DeviceApproved { .. }), "{next:?}");
+}
+
+/// Giving and denying consent are audited (issue 15): who, to which
+/// client, which scopes.
+#[tokio::test]
+async fn consent_answers_are_audited() {
+    use tusk_core::audit::{AuditEvent, AuditQuery, ConsentChange};
+    let e = env().await;
+    let page = consent_page(e.third("openid email", "").await);
+    e.p.consent_answer(&page.request_id, &page.token, true, &me())
+        .await
+        .unwrap();
+    let page = consent_page(e.third("openid email", "consent").await);
+    e.p.consent_answer(&page.request_id, &page.token, false, &me())
+        .await
+        .unwrap();
+    let trail: Vec<_> =
+        e.p.store()
+            .list_audit(&AuditQuery::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| match r.event {
+                AuditEvent::ConsentChanged {
+                    actor,
+                    subject,
+                    client,
+                    change,
+                    scopes,
+                    ..
+                } => Some((actor, subject, client, change, scopes)),
+                _ => None,
+            })
+            .collect();
+    let user = "user:kilgore@kilgore.trout".to_owned();
+    let row = |change| {
+        (
+            Some(user.clone()),
+            user.clone(),
+            "third".to_owned(),
+            change,
+            vec!["openid".to_owned(), "email".to_owned()],
+        )
+    };
+    assert_eq!(
+        trail,
+        [row(ConsentChange::Denied), row(ConsentChange::Granted)],
+        "newest first"
+    );
 }

@@ -2,7 +2,9 @@
 //! `prompt`, `max_age`, `id_token_hint`, fixation, expiry, and logout and
 //! revocation ending what a session issued.
 
-use super::{CONFIDENTIAL_REDIRECT, Env, ISSUER, VERIFIER, basic, challenge, env_with, params};
+use super::{
+    CONFIDENTIAL_REDIRECT, Env, ISSUER, ME, VERIFIER, basic, challenge, env_with, me, params,
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tusk_core::Secret;
@@ -28,6 +30,7 @@ async fn two_users(policy: SessionPolicy) -> Env {
 fn browser(cookie: &str) -> Browser {
     Browser {
         session_cookies: vec![cookie.to_owned()],
+        login_bindings: vec![ME.to_owned()],
     }
 }
 
@@ -73,7 +76,7 @@ impl Env {
         extra: &[(&str, &str)],
         cookie: Option<&str>,
     ) -> Result<Next, AuthorizeError> {
-        let b = cookie.map(browser).unwrap_or_default();
+        let b = cookie.map(browser).unwrap_or_else(me);
         let p = tusk_oidc::Params::from_pairs(auth(client, extra));
         self.p.authorize_browser(&p, &b, || Ok(())).await
     }
@@ -93,7 +96,10 @@ impl Env {
             Next::Choose { request_id, .. } => request_id,
             other => panic!("expected a login, got {other:?}"),
         };
-        self.p.start_connector(connector, &req).await.unwrap();
+        self.p
+            .start_connector(connector, &req, &me())
+            .await
+            .unwrap();
         let outcome = self.right_password(connector, &req).await;
         let PasswordOutcome::Next(Next::SignedIn {
             redirect,

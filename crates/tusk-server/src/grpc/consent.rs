@@ -6,6 +6,7 @@ use super::{admin, status, timestamp, token};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use tusk_auth::AuthService;
+use tusk_core::audit::{AuditEvent, ConsentChange};
 use tusk_proto::tusk::consent::v1 as pb;
 
 pub struct ConsentApi {
@@ -17,12 +18,9 @@ impl ConsentApi {
         ConsentApi { svc }
     }
 
-    async fn admin<T>(&self, req: &Request<T>) -> Result<(), Status> {
+    async fn admin<T>(&self, req: &Request<T>) -> Result<tusk_auth::Caller, Status> {
         let presented = token(req).map_err(status)?;
-        admin(&self.svc, presented.as_deref())
-            .await
-            .map_err(status)?;
-        Ok(())
+        admin(&self.svc, presented.as_deref()).await.map_err(status)
     }
 }
 
@@ -65,13 +63,25 @@ impl pb::consent_server::Consent for ConsentApi {
         &self,
         req: Request<pb::RevokeRequest>,
     ) -> Result<Response<pb::RevokeResponse>, Status> {
-        self.admin(&req).await?;
+        let who = self.admin(&req).await?;
         let r = req.into_inner();
         let client = (!r.client_id.is_empty()).then_some(r.client_id.as_str());
         let revoked =
             tusk_oidc::consent::revoke_grants(self.svc.store(), subject(&r.subject)?, client)
                 .await
                 .map_err(|e| status(e.into()))?;
+        if revoked > 0 {
+            self.svc
+                .audit(AuditEvent::ConsentChanged {
+                    actor: Some(who.subject),
+                    subject: r.subject.clone(),
+                    client: r.client_id.clone(),
+                    change: ConsentChange::Revoked,
+                    scopes: Vec::new(),
+                    count: revoked,
+                })
+                .await;
+        }
         Ok(Response::new(pb::RevokeResponse { revoked }))
     }
 }

@@ -152,7 +152,7 @@ async fn start_with(limits: BackchannelLimits) -> Running {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(GUARD)
         .build()

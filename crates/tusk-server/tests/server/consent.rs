@@ -7,7 +7,7 @@ use super::*;
 use tusk_server::ratelimit::RateLimits;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -323,6 +323,42 @@ async fn consent_grants_over_grpc_for_admins_only() {
     ))
     .await
     .unwrap();
+    // Both revocations are in the audit trail (issue 15); the empty one
+    // (nothing was left to revoke) is not.
+    let trail: Vec<_> = r
+        .store
+        .list_audit(&tusk_core::audit::AuditQuery {
+            subject: Some("user:alice".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|rec| match rec.event {
+            tusk_core::audit::AuditEvent::ConsentChanged {
+                actor,
+                client,
+                change,
+                count,
+                ..
+            } => Some((actor, client, change, count)),
+            _ => None,
+        })
+        .collect();
+    use tusk_core::audit::ConsentChange::Revoked;
+    assert_eq!(
+        trail,
+        [
+            (None, String::new(), Revoked, 1),
+            (
+                Some("pach:root".to_owned()),
+                "grafana".to_owned(),
+                Revoked,
+                1
+            ),
+        ],
+        "newest first"
+    );
     let grants = api
         .list(list(&r.root, "user:alice"))
         .await
@@ -351,5 +387,76 @@ async fn consent_grants_over_grpc_for_admins_only() {
         let left = api.list(list(&r.root, user)).await.unwrap().into_inner();
         assert!(left.grants.is_empty(), "{user}: {left:?}");
     }
+    r.server.stop().await.unwrap();
+}
+
+/// The identity API refuses the redirect URIs `config check` refuses
+/// (issue 15): a `javascript:` or `data:` URI, a fragment, a user name
+/// before the host, at CreateOIDCClient and UpdateOIDCClient alike, with
+/// InvalidArgument naming the URI and the fix; a native app's
+/// private-use scheme is accepted.
+#[tokio::test]
+async fn the_identity_api_refuses_dangerous_redirect_uris() {
+    use super::audit_trail::{Identity, channel, start, with_token};
+    use tusk_proto::identity_v2 as idp;
+    let r = start().await;
+    let mut identity = Identity::new(channel(r.server.addr).await);
+    let client = |uri: &str| idp::OidcClient {
+        id: "native".into(),
+        name: "Native".into(),
+        redirect_uris: vec![uri.into()],
+        ..Default::default()
+    };
+    for (uri, said) in [
+        (
+            "javascript:alert(document.cookie)",
+            "uses the scheme `javascript`",
+        ),
+        (
+            "data:text/html,<script>x</script>",
+            "uses the scheme `data`",
+        ),
+        ("https://app.example.com/cb#x", "has a fragment"),
+        (
+            "https://app.example.com@evil.example/cb",
+            "user name or password",
+        ),
+    ] {
+        let create = identity
+            .create_oidc_client(with_token(
+                idp::CreateOidcClientRequest {
+                    client: Some(client(uri)),
+                },
+                &r.root,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            create.code(),
+            tonic::Code::InvalidArgument,
+            "{uri}: {create:?}"
+        );
+        assert!(create.message().contains(said), "{uri}: {create:?}");
+    }
+    identity
+        .create_oidc_client(with_token(
+            idp::CreateOidcClientRequest {
+                client: Some(client("com.example.native:/cb")),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap();
+    let update = identity
+        .update_oidc_client(with_token(
+            idp::UpdateOidcClientRequest {
+                client: Some(client("vbscript:msgbox(1)")),
+            },
+            &r.root,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(update.code(), tonic::Code::InvalidArgument, "{update:?}");
+    assert!(update.message().contains("`vbscript`"), "{update:?}");
     r.server.stop().await.unwrap();
 }

@@ -129,7 +129,7 @@ fn project() -> Option<auth_v2::Resource> {
 /// A browser-less password login of `email` at the provider as pachd,
 /// with `scope`; returns the token response.
 async fn provider_login(issuer: &str, email: &str, scope: &str) -> Value {
-    let c = reqwest::Client::builder()
+    let c = crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -180,7 +180,9 @@ async fn token(issuer: &str, form: &str) -> Value {
 }
 
 async fn token_answer(issuer: &str, form: &str) -> (StatusCode, Value) {
-    let resp = reqwest::Client::new()
+    let resp = crate::browser_client()
+        .build()
+        .unwrap()
         .post(format!("{issuer}/token"))
         .basic_auth("pachd", Some(SECRET))
         .header("content-type", "application/x-www-form-urlencoded")

@@ -66,7 +66,7 @@ async fn ldap_login_on_the_password_form_puts_directory_groups_in_the_id_token()
     }];
     let options = provider_options(&issuer, &store, &connectors, &clients).await;
     let server = TestServer::start_on(port, store, options);
-    let c = reqwest::Client::builder()
+    let c = crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -265,12 +265,15 @@ async fn a_directory_that_goes_down_is_unavailable_right_now_not_a_setup_fault()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let next = provider
-        .authorize(&tusk_oidc::Params::from_pairs(vec![
-            ("client_id".into(), "app".into()),
-            ("redirect_uri".into(), "http://127.0.0.1:9/cb".into()),
-            ("response_type".into(), "code".into()),
-            ("scope".into(), "openid".into()),
-        ]))
+        .authorize(
+            &tusk_oidc::Params::from_pairs(vec![
+                ("client_id".into(), "app".into()),
+                ("redirect_uri".into(), "http://127.0.0.1:9/cb".into()),
+                ("response_type".into(), "code".into()),
+                ("scope".into(), "openid".into()),
+            ]),
+            &tusk_oidc::Browser::with_binding("binding-of-the-test-browser"),
+        )
         .await
         .unwrap();
     let tusk_oidc::Next::Redirect(to) = next else {
@@ -286,6 +289,7 @@ async fn a_directory_that_goes_down_is_unavailable_right_now_not_a_setup_fault()
             "alice",
             &Secret::new("alice-pw".into()),
             std::net::IpAddr::from([127, 0, 0, 1]),
+            &tusk_oidc::Browser::with_binding("binding-of-the-test-browser"),
         )
         .await
         .unwrap_err();

@@ -155,7 +155,7 @@ async fn start() -> Pages {
         ..ServerOptions::new(issuer.clone())
     };
     let server = TestServer::start_on(port, store, options);
-    let c = reqwest::Client::builder()
+    let c = crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

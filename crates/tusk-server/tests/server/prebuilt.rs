@@ -37,7 +37,7 @@ async fn discovery_and_jwks_answer_304_to_their_etag_and_the_tag_follows_rotatio
         ..ServerOptions::new(issuer.clone())
     };
     let _server = TestServer::start_on(port, store, options);
-    let c = reqwest::Client::new();
+    let c = crate::browser_client().build().unwrap();
     let get = |path: &str, inm: &[&str]| {
         let mut req = c.get(format!("{issuer}{path}"));
         for v in inm {

@@ -59,7 +59,7 @@ async fn start_with(store: Store, issuer: Option<&str>, ids: &[&str]) -> (TestSe
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -85,7 +85,7 @@ async fn start() -> (Server, String, Arc<Provider>) {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::browser_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
