@@ -662,17 +662,21 @@ pub type Binding = BTreeMap<String, BTreeSet<String>>;
 
 /// A binding compiled for evaluation: principal → bitmask of role indexes.
 /// Unknown role names are dropped (they cannot be stored through the API).
-/// A check looks up several principals in up to three bindings, so the map
-/// uses foldhash (randomly seeded per map, so names chosen to collide in
-/// one process do not collide in another) instead of SipHash, at a third
-/// of the cost; names are boxed, not `String`, to save memory at scale.
+///
+/// One shared allocation of `(principal, mask)` pairs sorted by principal
+/// (byte order), found by binary search, plus each principal's boxed name:
+/// no hash table per binding, no capacity slack. At 100k bindings a
+/// foldhash map per binding cost about 200 bytes each before its names; a
+/// typical binding has a handful of principals, where a binary search is
+/// as fast as hashing. Cloning shares the pairs (a reference count).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompiledBinding {
-    entries: std::collections::HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    entries: std::sync::Arc<[(Box<str>, u32)]>,
 }
 
 impl CompiledBinding {
     pub fn compile(binding: &Binding) -> CompiledBinding {
+        // A `Binding` is a BTreeMap: already sorted by principal, bytewise.
         let entries = binding
             .iter()
             .map(|(principal, names)| {
@@ -690,8 +694,16 @@ impl CompiledBinding {
         self.entries.is_empty()
     }
 
+    /// Whether two handles share one compiled form (a cache that left a
+    /// binding alone hands out the same one).
+    pub fn same(a: &CompiledBinding, b: &CompiledBinding) -> bool {
+        std::sync::Arc::ptr_eq(&a.entries, &b.entries)
+    }
+
     fn get(&self, principal: &str) -> u32 {
-        self.entries.get(principal).copied().unwrap_or(0)
+        self.entries
+            .binary_search_by(|(p, _)| (**p).cmp(principal))
+            .map_or(0, |i| self.entries[i].1)
     }
 
     /// Whether `principal` holds `role` directly in this binding (not via
@@ -701,6 +713,38 @@ impl CompiledBinding {
             .iter()
             .position(|r| r.name == role)
             .is_some_and(|i| self.get(principal) & (1 << i) != 0)
+    }
+}
+
+/// The roles an evaluation met, in the order met, without allocating: a
+/// role is met at most once and there are 18.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RolesMet {
+    order: [u8; 32],
+    len: u8,
+}
+
+impl RolesMet {
+    fn push(&mut self, index: usize) {
+        if let (Some(slot), Ok(i)) = (
+            self.order.get_mut(usize::from(self.len)),
+            u8::try_from(index),
+        ) {
+            *slot = i;
+            self.len += 1;
+        }
+    }
+
+    /// The roles, in the order met.
+    pub fn iter(&self) -> impl Iterator<Item = &'static Role> + '_ {
+        self.order[..usize::from(self.len)]
+            .iter()
+            .filter_map(|&i| roles().get(usize::from(i)))
+    }
+
+    /// Their names, in the order met.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(|r| r.name).collect()
     }
 }
 
@@ -721,13 +765,42 @@ pub struct Evaluation {
     pub satisfied: Vec<Permission>,
     pub missing: Vec<Permission>,
     /// Every role that applied, in the order met.
-    pub roles: Vec<&'static str>,
+    pub roles: RolesMet,
 }
 
 impl Evaluation {
     pub fn authorized(&self) -> bool {
         self.missing.is_empty()
     }
+}
+
+/// The part of a binding key before the resource's name: `binding_key`
+/// for every type but the cluster, whose key has no name.
+fn key_prefix(kind: ResourceType) -> &'static str {
+    match kind {
+        ResourceType::Unknown => "RESOURCE_TYPE_UNKNOWN:",
+        ResourceType::Cluster => "CLUSTER:",
+        ResourceType::Repo | ResourceType::SpecRepo => "REPO:",
+        ResourceType::Project => "PROJECT:",
+        ResourceType::Job => "JOB:",
+    }
+}
+
+/// Calls `f` with `prefix` followed by `name` as one key, built in a stack
+/// buffer when it fits (every check builds one or two keys), else on the
+/// heap.
+fn with_key<R>(prefix: &str, name: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 160];
+    let n = prefix.len() + name.len();
+    if let Some(dst) = buf.get_mut(..n) {
+        let (head, tail) = dst.split_at_mut(prefix.len());
+        head.copy_from_slice(prefix.as_bytes());
+        tail.copy_from_slice(name.as_bytes());
+        if let Ok(key) = std::str::from_utf8(dst) {
+            return f(key);
+        }
+    }
+    f(&format!("{prefix}{name}"))
 }
 
 /// Evaluates `wanted` for `principal` on `resource` (docs/auth-model.md §5).
@@ -743,7 +816,7 @@ pub fn evaluate<'b>(
     let all = wanted.is_empty();
     let mut granted = PermSet::default();
     let mut seen = 0u32;
-    let mut order: Vec<&'static str> = Vec::new();
+    let mut order = RolesMet::default();
     // Within a binding: the principal, then allClusterUsers, then groups;
     // a role met before is skipped.
     let mut apply = |b: &CompiledBinding, granted: &mut PermSet| {
@@ -758,7 +831,7 @@ pub fn evaluate<'b>(
             seen |= fresh;
             for (i, r) in roles().iter().enumerate() {
                 if fresh & (1 << i) != 0 {
-                    order.push(r.name);
+                    order.push(i);
                     granted.union(r.perms);
                 }
             }
@@ -788,29 +861,25 @@ pub fn evaluate<'b>(
         if done(&granted) || kind == ResourceType::Cluster {
             return Ok(());
         }
-        // One buffer for both keys: this runs on every check.
-        let mut key = String::with_capacity(8 + resource.name.len());
+        // Keys are built on the stack: this runs on every check.
         if kind == ResourceType::Repo {
             let project = resource.project().unwrap_or_default();
-            key.push_str("PROJECT:");
-            key.push_str(project);
-            let b = binding(&key).ok_or_else(|| EvalError::NoRoleBinding {
-                kind: "PROJECT",
-                name: project.to_owned(),
+            let b = with_key("PROJECT:", project, &binding).ok_or_else(|| {
+                EvalError::NoRoleBinding {
+                    kind: "PROJECT",
+                    name: project.to_owned(),
+                }
             })?;
             apply(b, &mut granted);
             if done(&granted) {
                 return Ok(());
             }
-            key.clear();
-            key.push_str("REPO:");
-            key.push_str(&resource.name);
-        } else {
-            key = resource.binding_key();
         }
-        let own = binding(&key).ok_or_else(|| EvalError::NoRoleBinding {
-            kind: kind.name(),
-            name: resource.name.clone(),
+        let own = with_key(key_prefix(kind), &resource.name, &binding).ok_or_else(|| {
+            EvalError::NoRoleBinding {
+                kind: kind.name(),
+                name: resource.name.clone(),
+            }
         })?;
         apply(own, &mut granted);
         Ok(())
@@ -907,6 +976,22 @@ mod tests {
         }
         for n in [-1, 1, 99, 511, 512, i32::MAX, i32::MIN] {
             assert_eq!(Permission(n).index(), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn evaluation_keys_are_binding_keys() {
+        use ResourceType::*;
+        let long = "p/".to_owned() + &"r".repeat(300);
+        for kind in [Unknown, Repo, Project, Job] {
+            for name in ["", "p", "p/r", "pr\u{f6}j/r", long.as_str()] {
+                let r = Resource {
+                    kind,
+                    name: name.to_owned(),
+                };
+                let got = with_key(key_prefix(kind), name, str::to_owned);
+                assert_eq!(got, r.binding_key(), "{kind:?} {name}");
+            }
         }
     }
 
