@@ -102,12 +102,13 @@ pub struct BindingSet {
     shards: Box<[Arc<Shard>]>,
 }
 
-/// FNV-1a: cheap, and the shard only spreads work, so a client that
-/// chooses names cannot make a check slower, only one shard's copy larger.
+/// foldhash with a fixed seed: a check computes this once per binding it
+/// reads (FNV-1a, one multiply per byte, cost a check about 100 ns over
+/// its keys). The shard only spreads work, so a client that chooses names
+/// cannot make a check slower, only one shard's copy larger.
 fn shard_of(key: &str) -> usize {
-    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    use std::hash::BuildHasher;
+    let h = foldhash::fast::FixedState::default().hash_one(key);
     (h % SHARDS as u64) as usize
 }
 
