@@ -663,31 +663,57 @@ pub type Binding = BTreeMap<String, BTreeSet<String>>;
 /// A binding compiled for evaluation: principal → bitmask of role indexes.
 /// Unknown role names are dropped (they cannot be stored through the API).
 ///
-/// One shared allocation of `(principal, mask)` pairs sorted by principal
-/// (byte order), found by binary search, plus each principal's boxed name:
-/// no hash table per binding, no capacity slack. At 100k bindings a
-/// foldhash map per binding cost about 200 bytes each before its names; a
-/// typical binding has a handful of principals, where a binary search is
-/// as fast as hashing. Cloning shares the pairs (a reference count).
+/// One shared allocation of entries sorted by the principal's hash (see
+/// [`principal_hash`]), plus each principal's boxed name: no hash table
+/// per binding, no capacity slack. A check hashes each of its subjects once
+/// and finds them in every binding it reads by a binary search over
+/// integers, comparing a name only on a hash match. (Sorted names with a
+/// binary search over strings cost a check more than the token's SHA-256;
+/// a foldhash map per binding cost about 200 bytes each at 100k bindings.)
+/// Cloning shares the entries (a reference count).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompiledBinding {
-    entries: std::sync::Arc<[(Box<str>, u32)]>,
+    entries: std::sync::Arc<[Entry]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    hash: u64,
+    mask: u32,
+    principal: Box<str>,
+}
+
+/// A principal's hash for [`CompiledBinding`] lookups: one seed per
+/// process, so bindings compiled at any time and a check's subjects hash
+/// alike, and random, so names cannot be chosen offline to collide (a
+/// collision costs a name comparison, never a wrong answer).
+pub fn principal_hash(principal: &str) -> u64 {
+    use std::hash::BuildHasher;
+    static SEED: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
+    SEED.get_or_init(foldhash::fast::RandomState::default)
+        .hash_one(principal)
 }
 
 impl CompiledBinding {
     pub fn compile(binding: &Binding) -> CompiledBinding {
-        // A `Binding` is a BTreeMap: already sorted by principal, bytewise.
-        let entries = binding
+        let mut entries: Vec<Entry> = binding
             .iter()
             .map(|(principal, names)| {
                 let mask = names
                     .iter()
                     .filter_map(|n| roles().iter().position(|r| r.name == n))
                     .fold(0u32, |m, i| m | (1 << i));
-                (Box::from(principal.as_str()), mask)
+                Entry {
+                    hash: principal_hash(principal),
+                    mask,
+                    principal: Box::from(principal.as_str()),
+                }
             })
             .collect();
-        CompiledBinding { entries }
+        entries.sort_unstable_by(|a, b| (a.hash, &a.principal).cmp(&(b.hash, &b.principal)));
+        CompiledBinding {
+            entries: entries.into(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -701,9 +727,17 @@ impl CompiledBinding {
     }
 
     fn get(&self, principal: &str) -> u32 {
-        self.entries
-            .binary_search_by(|(p, _)| (**p).cmp(principal))
-            .map_or(0, |i| self.entries[i].1)
+        self.get_hashed(principal, principal_hash(principal))
+    }
+
+    /// The mask of `principal`, whose [`principal_hash`] is `hash`.
+    fn get_hashed(&self, principal: &str, hash: u64) -> u32 {
+        let from = self.entries.partition_point(|e| e.hash < hash);
+        self.entries[from..]
+            .iter()
+            .take_while(|e| e.hash == hash)
+            .find(|e| &*e.principal == principal)
+            .map_or(0, |e| e.mask)
     }
 
     /// Whether `principal` holds `role` directly in this binding (not via
@@ -713,6 +747,40 @@ impl CompiledBinding {
             .iter()
             .position(|r| r.name == role)
             .is_some_and(|i| self.get(principal) & (1 << i) != 0)
+    }
+}
+
+/// A check's subjects (the principal, allClusterUsers, its groups) with
+/// their hashes, computed once for every binding the check reads; kept
+/// inline up to [`Subjects::INLINE`], hashed at each use past that.
+struct Subjects<'a> {
+    inline: [(&'a str, u64); Subjects::INLINE],
+    groups: &'a [String],
+}
+
+impl<'a> Subjects<'a> {
+    const INLINE: usize = 16;
+
+    fn new(principal: &'a str, groups: &'a [String]) -> Subjects<'a> {
+        let mut inline = [("", 0); Subjects::INLINE];
+        let all = [principal, ALL_CLUSTER_USERS]
+            .into_iter()
+            .chain(groups.iter().map(String::as_str));
+        for (slot, s) in inline.iter_mut().zip(all) {
+            *slot = (s, principal_hash(s));
+        }
+        Subjects { inline, groups }
+    }
+
+    /// Each subject with its hash, in evaluation order.
+    fn iter(&self) -> impl Iterator<Item = (&'a str, u64)> + '_ {
+        let n = (2 + self.groups.len()).min(Subjects::INLINE);
+        let rest = self
+            .groups
+            .iter()
+            .skip(Subjects::INLINE - 2)
+            .map(|g| (g.as_str(), principal_hash(g)));
+        self.inline[..n].iter().copied().chain(rest)
     }
 }
 
@@ -819,12 +887,10 @@ pub fn evaluate<'b>(
     let mut order = RolesMet::default();
     // Within a binding: the principal, then allClusterUsers, then groups;
     // a role met before is skipped.
+    let subjects = Subjects::new(principal, groups);
     let mut apply = |b: &CompiledBinding, granted: &mut PermSet| {
-        let subjects = std::iter::once(principal)
-            .chain(std::iter::once(ALL_CLUSTER_USERS))
-            .chain(groups.iter().map(String::as_str));
-        for subject in subjects {
-            let fresh = b.get(subject) & !seen;
+        for (subject, hash) in subjects.iter() {
+            let fresh = b.get_hashed(subject, hash) & !seen;
             if fresh == 0 {
                 continue;
             }
@@ -977,6 +1043,35 @@ mod tests {
         for n in [-1, 1, 99, 511, 512, i32::MAX, i32::MIN] {
             assert_eq!(Permission(n).index(), None, "{n}");
         }
+    }
+
+    #[test]
+    fn principals_with_one_hash_are_told_apart_by_name() {
+        let entry = |p: &str, mask| Entry {
+            hash: 7,
+            mask,
+            principal: p.into(),
+        };
+        let b = CompiledBinding {
+            entries: vec![entry("user:a", 1), entry("user:b", 2), entry("user:c", 4)].into(),
+        };
+        assert_eq!(b.get_hashed("user:b", 7), 2);
+        assert_eq!(b.get_hashed("user:c", 7), 4);
+        assert_eq!(b.get_hashed("user:d", 7), 0);
+        assert_eq!(b.get_hashed("user:a", 8), 0);
+    }
+
+    #[test]
+    fn many_groups_are_all_looked_up() {
+        let groups: Vec<String> = (0..40).map(|i| format!("group:g{i}")).collect();
+        let s = Subjects::new("user:u", &groups);
+        let got: Vec<(&str, u64)> = s.iter().collect();
+        let want: Vec<(&str, u64)> = ["user:u", ALL_CLUSTER_USERS]
+            .into_iter()
+            .chain(groups.iter().map(String::as_str))
+            .map(|n| (n, principal_hash(n)))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

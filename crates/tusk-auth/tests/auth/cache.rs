@@ -24,6 +24,9 @@ const KIND: &str = <RoleBinding as Record>::KIND;
 struct Counting {
     inner: MemoryBackend,
     lists: AtomicUsize,
+    /// Role-binding pages read, and the most rows one page returned.
+    pages: AtomicUsize,
+    largest_page: AtomicUsize,
     gets: Mutex<Vec<String>>,
     gate_list: Mutex<bool>,
     gate_get: Mutex<Option<String>>,
@@ -36,6 +39,8 @@ impl Counting {
         Counting {
             inner: MemoryBackend::default(),
             lists: AtomicUsize::new(0),
+            pages: AtomicUsize::new(0),
+            largest_page: AtomicUsize::new(0),
             gets: Mutex::default(),
             gate_list: Mutex::default(),
             gate_get: Mutex::default(),
@@ -97,6 +102,11 @@ impl Backend for Counting {
         limit: usize,
     ) -> Result<Vec<RawRecord>> {
         let r = self.inner.list_page(kind, after, limit).await;
+        if kind == KIND {
+            self.pages.fetch_add(1, Ordering::SeqCst);
+            let rows = r.as_ref().map_or(0, Vec::len);
+            self.largest_page.fetch_max(rows, Ordering::SeqCst);
+        }
         if kind == KIND && after.is_none() {
             self.lists.fetch_add(1, Ordering::SeqCst);
             let armed = std::mem::take(&mut *self.gate_list.lock().unwrap());
@@ -191,6 +201,43 @@ async fn settle() {
     for _ in 0..50 {
         tokio::task::yield_now().await;
     }
+}
+
+/// Issue 16, item 3: a cold load holds one page of raw rows at a time,
+/// not every binding, and still finds every binding.
+#[tokio::test]
+async fn a_cold_load_reads_the_store_a_page_at_a_time() {
+    let (svc, backend, replica) = plane(1).await;
+    let n = 2 * tusk_auth::cache::LOAD_PAGE + 5;
+    for i in 1..n {
+        let entries = BTreeMap::from([(
+            "user:owner@x".to_owned(),
+            BTreeSet::from(["projectOwner".to_owned()]),
+        )]);
+        replica
+            .put(&RoleBinding {
+                id: project(i).binding_key(),
+                entries,
+            })
+            .await
+            .unwrap();
+    }
+    svc.cache().clear();
+    let pages = backend.pages.load(Ordering::SeqCst);
+    for i in [0, 1, tusk_auth::cache::LOAD_PAGE, n - 1] {
+        let e = svc
+            .evaluate("user:owner@x", &project(i), &list_repo())
+            .await
+            .unwrap();
+        assert!(e.authorized(), "project {i}");
+    }
+    // The cluster binding and n projects: three pages, the last short.
+    assert_eq!(backend.pages.load(Ordering::SeqCst) - pages, 3);
+    assert_eq!(
+        backend.largest_page.load(Ordering::SeqCst),
+        tusk_auth::cache::LOAD_PAGE
+    );
+    assert_eq!(svc.cache().binding_set().unwrap().len(), n + 1);
 }
 
 #[tokio::test]
