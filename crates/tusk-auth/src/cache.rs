@@ -100,7 +100,13 @@ type Shard = Map<Box<str>, Slot>;
 #[derive(Debug, Clone)]
 pub struct BindingSet {
     shards: Box<[Arc<Shard>]>,
+    /// The cluster binding's slot, also in its shard: every check reads
+    /// it (twice: the activation check, then evaluation), so it is found
+    /// without hashing.
+    cluster: Option<Slot>,
 }
+
+const CLUSTER: &str = "CLUSTER:";
 
 /// foldhash with a fixed seed: a check computes this once per binding it
 /// reads (FNV-1a, one multiply per byte, cost a check about 100 ns over
@@ -156,7 +162,9 @@ impl BindingSet {
                 break;
             }
         }
+        let cluster = shards[shard_of(CLUSTER)].get(CLUSTER).cloned();
         Ok(BindingSet {
+            cluster,
             // Growth leaves up to half of a shard's table empty; a write
             // copies the shard (and shrinks it) anyway.
             shards: shards
@@ -169,8 +177,15 @@ impl BindingSet {
         })
     }
 
+    fn slot(&self, key: &str) -> Option<&Slot> {
+        if key == CLUSTER {
+            return self.cluster.as_ref();
+        }
+        self.shards[shard_of(key)].get(key)
+    }
+
     pub fn get(&self, key: &str) -> Lookup<'_> {
-        match self.shards[shard_of(key)].get(key) {
+        match self.slot(key) {
             Some(Slot::Ready(b)) => Lookup::Found(b),
             Some(Slot::Stale(_)) => Lookup::Stale,
             None => Lookup::Absent,
@@ -180,7 +195,7 @@ impl BindingSet {
     /// The compiled binding itself, shared with the set (tests compare
     /// pointers to prove a change left the other bindings alone).
     pub fn shared(&self, key: &str) -> Option<CompiledBinding> {
-        match self.shards[shard_of(key)].get(key) {
+        match self.slot(key) {
             Some(Slot::Ready(b)) => Some(b.clone()),
             _ => None,
         }
@@ -195,7 +210,7 @@ impl BindingSet {
     }
 
     fn ticket(&self, key: &str) -> Option<u64> {
-        match self.shards[shard_of(key)].get(key) {
+        match self.slot(key) {
             Some(Slot::Stale(t)) => Some(*t),
             _ => None,
         }
@@ -206,6 +221,11 @@ impl BindingSet {
     fn with(&self, key: &str, slot: Option<Slot>) -> BindingSet {
         let i = shard_of(key);
         let mut shard = Shard::clone(&self.shards[i]);
+        let cluster = if key == CLUSTER {
+            slot.clone()
+        } else {
+            self.cluster.clone()
+        };
         match slot {
             Some(s) => {
                 shard.insert(key.into(), s);
@@ -216,7 +236,7 @@ impl BindingSet {
         }
         let mut shards = self.shards.clone();
         shards[i] = Arc::new(shard);
-        BindingSet { shards }
+        BindingSet { shards, cluster }
     }
 }
 
@@ -350,6 +370,14 @@ impl Cache {
     /// Whether `key` has a non-empty binding (the activation check of
     /// every call): one lookup, nothing cloned.
     pub async fn binding_is_set(&self, key: &str) -> Result<bool, tusk_store::Error> {
+        // Without taking a reference count when the answer is at hand.
+        if let Some(set) = &*self.bindings.load() {
+            match set.get(key) {
+                Lookup::Found(b) => return Ok(!b.is_empty()),
+                Lookup::Absent => return Ok(false),
+                Lookup::Stale => {}
+            }
+        }
         let set = self.bindings().await?;
         match set.get(key) {
             Lookup::Found(b) => Ok(!b.is_empty()),
