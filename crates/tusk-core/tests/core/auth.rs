@@ -361,6 +361,9 @@ fn resource_names_follow_one_rule() {
     }
 }
 
+/// Satisfied and missing permissions, and the roles met, in order.
+type Outcome = (Vec<Permission>, Vec<Permission>, Vec<&'static str>);
+
 /// A plain evaluator over the raw bindings (role names, permission lists,
 /// every set a `Vec`), written from docs/auth-model.md §5 without the
 /// compiled form: bindings in the order spec-repo default, cluster,
@@ -372,7 +375,7 @@ fn reference(
     resource: &Resource,
     wanted: &[Permission],
     world: &BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
-) -> Result<(Vec<Permission>, Vec<Permission>, Vec<&'static str>), EvalError> {
+) -> Result<Outcome, EvalError> {
     let all = wanted.is_empty();
     let mut granted: Vec<Permission> = Vec::new();
     let mut met: Vec<&'static str> = Vec::new();
