@@ -13,8 +13,8 @@
 //! holds every raw row at once: the allocator keeps a load's peak as
 //! resident memory.
 //!
-//! Memory per entry is what the scale goal (64 MB at 100k
-//! bindings and tokens) allows: a compiled binding is one shared sorted
+//! Memory per entry is kept small for the scale goal (64 MB at
+//! 100k bindings and tokens): a compiled binding is one shared sorted
 //! slice ([`CompiledBinding`]), a token is keyed by its 32-byte digest,
 //! not its hex text, and a subject's name is shared, not copied per map.
 
@@ -109,9 +109,9 @@ pub struct BindingSet {
 const CLUSTER: &str = "CLUSTER:";
 
 /// foldhash with a fixed seed: a check computes this once per binding it
-/// reads (FNV-1a, one multiply per byte, cost a check about 100 ns over
-/// its keys). The shard only spreads work, so a client that chooses names
-/// cannot make a check slower, only one shard's copy larger.
+/// reads, so it must be cheap (FNV-1a, used before, takes one dependent
+/// multiply per byte). The shard only spreads work, so a client that
+/// chooses names cannot make a check slower, only one shard's copy larger.
 fn shard_of(key: &str) -> usize {
     use std::hash::BuildHasher;
     let h = foldhash::fast::FixedState::default().hash_one(key);
