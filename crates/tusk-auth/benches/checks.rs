@@ -3,11 +3,16 @@
 //!
 //! `baseline/sha256` (hashing one token, which every check must do) is the
 //! yardstick: the other figures are read as multiples of it.
+//!
+//! With `TUSK_CHECK_LOOP=N` it runs N in-process Authorize calls from warm
+//! caches instead of Criterion, for instruction counts that do not depend
+//! on the machine's load: `scripts/bench-auth instructions` runs it under
+//! callgrind at two values of N and prints the instructions per call.
 
 // A benchmark that cannot set up its data set has nothing to measure.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -95,7 +100,46 @@ fn pure(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let (svc, token) = rt.block_on(async {
+    let (svc, token) = service(&rt);
+    // Warm every cache, then poll each check once: from the caches it
+    // completes without waiting, as it does inside a gRPC handler, so the
+    // figure is the check's own cost, not a runtime's block_on.
+    authorize(&svc, &token, &repo, &write).unwrap();
+    g.bench_function("service/whoami-cached", |b| {
+        b.iter(|| ready(svc.authenticate(Some(black_box(&token)))))
+    });
+    g.bench_function("service/authorize-cached", |b| {
+        b.iter(|| authorize(&svc, black_box(&token), &repo, &write))
+    });
+    g.bench_function("service/authorize-cached-block_on", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let caller = svc.authenticate(Some(black_box(&token))).await?;
+                svc.evaluate(&caller.subject, &repo, &write).await
+            })
+        })
+    });
+    g.finish();
+}
+
+/// One Authorize as a gRPC handler runs it: the token check, then the
+/// permission check, from warm caches.
+fn authorize(
+    svc: &AuthService,
+    token: &str,
+    repo: &Resource,
+    write: &[Permission],
+) -> Result<tusk_core::auth::Evaluation, tusk_auth::AuthError> {
+    ready(async {
+        let caller = svc.authenticate(Some(token)).await?;
+        svc.evaluate(&caller.subject, repo, write).await
+    })
+}
+
+/// The service over a memory store holding the data set, and a token of
+/// user 42's.
+fn service(rt: &tokio::runtime::Runtime) -> (Arc<AuthService>, String) {
+    rt.block_on(async {
         let store = Store::memory();
         let svc = AuthService::new(
             store.clone(),
@@ -125,35 +169,42 @@ fn pure(c: &mut Criterion) {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         (svc, token)
-    });
-    // Warm every cache, then poll each check once: from the caches it
-    // completes without waiting, as it does inside a gRPC handler, so the
-    // figure is the check's own cost, not a runtime's block_on.
-    rt.block_on(async {
-        let caller = svc.authenticate(Some(&token)).await?;
-        svc.evaluate(&caller.subject, &repo, &write).await
     })
-    .unwrap();
-    g.bench_function("service/whoami-cached", |b| {
-        b.iter(|| ready(svc.authenticate(Some(black_box(&token)))))
-    });
-    g.bench_function("service/authorize-cached", |b| {
-        b.iter(|| {
-            ready(async {
-                let caller = svc.authenticate(Some(black_box(&token))).await?;
-                svc.evaluate(&caller.subject, &repo, &write).await
-            })
-        })
-    });
-    g.bench_function("service/authorize-cached-block_on", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let caller = svc.authenticate(Some(black_box(&token))).await?;
-                svc.evaluate(&caller.subject, &repo, &write).await
-            })
-        })
-    });
-    g.finish();
+}
+
+/// `TUSK_CHECK_LOOP=N`: N calls of `TUSK_CHECK` (default `authorize`:
+/// user 42's REPO_WRITE on project42/repo7, denied after reading three
+/// bindings; `whoami`: the token check alone; `sha256`: the token's hash
+/// alone), nothing else.
+fn check_loop(n: u64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (svc, token) = service(&rt);
+    let repo = Resource {
+        kind: ResourceType::Repo,
+        name: "project42/repo7".into(),
+    };
+    let write = [Permission::REPO_WRITE];
+    authorize(&svc, &token, &repo, &write).unwrap();
+    let what = std::env::var("TUSK_CHECK").unwrap_or_else(|_| "authorize".into());
+    let mut count = 0u64;
+    for _ in 0..n {
+        count += match what.as_str() {
+            "authorize" => {
+                let e = authorize(&svc, black_box(&token), black_box(&repo), &write).unwrap();
+                u64::from(!e.authorized())
+            }
+            "whoami" => {
+                let c = ready(svc.authenticate(Some(black_box(&token)))).unwrap();
+                u64::from(c.expires_at.is_none())
+            }
+            "sha256" => u64::from(tusk_store::token_digest(black_box(&token))[0] & 1),
+            other => panic!("TUSK_CHECK={other}: use authorize, whoami or sha256"),
+        };
+    }
+    println!("{what}: {n} calls ({count})");
 }
 
 /// The output of a future that must complete on its first poll (a check
@@ -168,4 +219,15 @@ fn ready<F: std::future::Future>(f: F) -> F::Output {
 }
 
 criterion_group!(benches, pure);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(n) = std::env::var("TUSK_CHECK_LOOP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        check_loop(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -223,7 +223,6 @@ impl AuthService {
         let mut roles: Vec<&auth::Role> = e
             .roles
             .iter()
-            .filter_map(|n| auth::role(n))
             .filter(|r| r.returned_for.contains(&kind))
             .collect();
         roles.sort_by_key(|r| r.name);

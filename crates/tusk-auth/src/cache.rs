@@ -8,7 +8,15 @@
 //! marks that one key stale in a copy of its shard (1/64 of the set) and
 //! re-reads only that record; only a change to "any number" of bindings (a
 //! prefix delete, a lagged feed) drops the set, and the next caller loads
-//! it again while every concurrent caller waits for that one load.
+//! it again while every concurrent caller waits for that one load. A load
+//! reads the store a page at a time ([`LOAD_PAGE`] rows), so it never
+//! holds every raw row at once: the allocator keeps a load's peak as
+//! resident memory.
+//!
+//! Memory per entry is kept small for the scale goal (64 MB at
+//! 100k bindings and tokens): a compiled binding is one shared sorted
+//! slice ([`CompiledBinding`]), a token is keyed by its 32-byte digest,
+//! not its hex text, and a subject's name is shared, not copied per map.
 
 use arc_swap::ArcSwapOption;
 use std::collections::{HashMap, HashSet};
@@ -38,9 +46,15 @@ pub const TOKEN_RECHECK_SECONDS: i64 = 1;
 /// so a write costs O(bindings / SHARDS), not O(bindings).
 const SHARDS: usize = 64;
 
+/// Rows per store read during a full load: large enough that the round
+/// trips do not matter (100 reads at 100k bindings), small enough that a
+/// page's raw text is a rounding error beside the compiled set.
+pub const LOAD_PAGE: usize = 1000;
+
 #[derive(Debug, Clone)]
 pub struct CachedToken {
-    pub subject: String,
+    /// Shared: a check hands it out without copying the name.
+    pub subject: Arc<str>,
     pub expires_at: Option<i64>,
     /// Clock time just before the store read this entry came from.
     pub checked_at: i64,
@@ -56,7 +70,9 @@ impl CachedToken {
 
 #[derive(Debug, Clone)]
 enum Slot {
-    Ready(Arc<CompiledBinding>),
+    /// A compiled binding is a shared handle: copying a shard copies
+    /// reference counts, not bindings.
+    Ready(CompiledBinding),
     /// Changed since it was read; the ticket tells a fill that read it
     /// before a later change from one that read it after.
     Stale(u64),
@@ -84,14 +100,21 @@ type Shard = Map<Box<str>, Slot>;
 #[derive(Debug, Clone)]
 pub struct BindingSet {
     shards: Box<[Arc<Shard>]>,
+    /// The cluster binding's slot, also in its shard: every check reads
+    /// it (twice: the activation check, then evaluation), so it is found
+    /// without hashing.
+    cluster: Option<Slot>,
 }
 
-/// FNV-1a: cheap, and the shard only spreads work, so a client that
+const CLUSTER: &str = "CLUSTER:";
+
+/// foldhash with a fixed seed: a check computes this once per binding it
+/// reads, so it must be cheap (FNV-1a, used before, takes one dependent
+/// multiply per byte). The shard only spreads work, so a client that
 /// chooses names cannot make a check slower, only one shard's copy larger.
 fn shard_of(key: &str) -> usize {
-    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    use std::hash::BuildHasher;
+    let h = foldhash::fast::FixedState::default().hash_one(key);
     (h % SHARDS as u64) as usize
 }
 
@@ -100,12 +123,12 @@ fn shard_of(key: &str) -> usize {
 const _: () = assert!(!<RoleBinding as tusk_store::Record>::SEALED);
 
 impl BindingSet {
-    /// Compiles raw rows one at a time, each row's text and decoded form
-    /// freed before the next: decoding all of them first (`Store::list`)
-    /// held three copies of every binding at the peak, and the allocator
-    /// keeps a peak as resident memory (at 100k bindings, 180 MB of it).
-    fn build(rows: Vec<tusk_store::RawRecord>) -> Result<BindingSet, tusk_store::Error> {
-        let mut shards: Vec<Shard> = vec![Shard::default(); SHARDS];
+    /// Compiles one page of raw rows into `shards`, each row's text and
+    /// decoded form freed before the next.
+    fn add_page(
+        shards: &mut [Shard],
+        rows: Vec<tusk_store::RawRecord>,
+    ) -> Result<(), tusk_store::Error> {
         for row in rows {
             let b: RoleBinding = serde_json::from_str(&row.data).map_err(|e| {
                 tusk_store::Error::Backend(format!(
@@ -116,16 +139,53 @@ impl BindingSet {
                     e.column()
                 ))
             })?;
-            let slot = Slot::Ready(Arc::new(CompiledBinding::compile(&b.entries)));
+            let slot = Slot::Ready(CompiledBinding::compile(&b.entries));
             shards[shard_of(&row.id)].insert(row.id.into_boxed_str(), slot);
         }
+        Ok(())
+    }
+
+    /// Reads every role binding a page at a time and compiles it.
+    async fn load(store: &Store) -> Result<BindingSet, tusk_store::Error> {
+        let kind = <RoleBinding as tusk_store::Record>::KIND;
+        let mut shards: Vec<Shard> = vec![Shard::default(); SHARDS];
+        let mut after: Option<String> = None;
+        loop {
+            let rows = store
+                .backend()
+                .list_page(kind, after.as_deref(), LOAD_PAGE)
+                .await?;
+            let full = rows.len() >= LOAD_PAGE;
+            after = rows.last().map(|r| r.id.clone());
+            BindingSet::add_page(&mut shards, rows)?;
+            if !full || after.is_none() {
+                break;
+            }
+        }
+        let cluster = shards[shard_of(CLUSTER)].get(CLUSTER).cloned();
         Ok(BindingSet {
-            shards: shards.into_iter().map(Arc::new).collect(),
+            cluster,
+            // Growth leaves up to half of a shard's table empty; a write
+            // copies the shard (and shrinks it) anyway.
+            shards: shards
+                .into_iter()
+                .map(|mut s| {
+                    s.shrink_to_fit();
+                    Arc::new(s)
+                })
+                .collect(),
         })
     }
 
+    fn slot(&self, key: &str) -> Option<&Slot> {
+        if key == CLUSTER {
+            return self.cluster.as_ref();
+        }
+        self.shards[shard_of(key)].get(key)
+    }
+
     pub fn get(&self, key: &str) -> Lookup<'_> {
-        match self.shards[shard_of(key)].get(key) {
+        match self.slot(key) {
             Some(Slot::Ready(b)) => Lookup::Found(b),
             Some(Slot::Stale(_)) => Lookup::Stale,
             None => Lookup::Absent,
@@ -134,8 +194,8 @@ impl BindingSet {
 
     /// The compiled binding itself, shared with the set (tests compare
     /// pointers to prove a change left the other bindings alone).
-    pub fn shared(&self, key: &str) -> Option<Arc<CompiledBinding>> {
-        match self.shards[shard_of(key)].get(key) {
+    pub fn shared(&self, key: &str) -> Option<CompiledBinding> {
+        match self.slot(key) {
             Some(Slot::Ready(b)) => Some(b.clone()),
             _ => None,
         }
@@ -150,7 +210,7 @@ impl BindingSet {
     }
 
     fn ticket(&self, key: &str) -> Option<u64> {
-        match self.shards[shard_of(key)].get(key) {
+        match self.slot(key) {
             Some(Slot::Stale(t)) => Some(*t),
             _ => None,
         }
@@ -161,6 +221,11 @@ impl BindingSet {
     fn with(&self, key: &str, slot: Option<Slot>) -> BindingSet {
         let i = shard_of(key);
         let mut shard = Shard::clone(&self.shards[i]);
+        let cluster = if key == CLUSTER {
+            slot.clone()
+        } else {
+            self.cluster.clone()
+        };
         match slot {
             Some(s) => {
                 shard.insert(key.into(), s);
@@ -171,7 +236,7 @@ impl BindingSet {
         }
         let mut shards = self.shards.clone();
         shards[i] = Arc::new(shard);
-        BindingSet { shards }
+        BindingSet { shards, cluster }
     }
 }
 
@@ -192,7 +257,8 @@ pub struct Cache {
     /// read the store before an invalidation is discarded, so a stale read
     /// never outlives the change.
     generation: AtomicU64,
-    tokens: RwLock<Map<String, CachedToken>>,
+    /// Keyed by the token's SHA-256 ([`tusk_store::token_digest`]).
+    tokens: RwLock<Map<[u8; 32], CachedToken>>,
     /// `None`: not loaded (or dropped); loaded on next use, once.
     bindings: ArcSwapOption<BindingSet>,
     edits: Mutex<Edits>,
@@ -200,7 +266,9 @@ pub struct Cache {
     loading: tokio::sync::Mutex<()>,
     /// Times every binding was read from the store, for tests and figures.
     loads: AtomicU64,
-    groups: RwLock<Map<String, Arc<Vec<String>>>>,
+    groups: RwLock<Map<Box<str>, Arc<Vec<String>>>>,
+    /// The groups of every subject without any, shared.
+    no_groups: Arc<Vec<String>>,
     /// The enterprise record, for the 2.11 gate on every check: `None` is
     /// not loaded; `Some(None)` is loaded and absent.
     enterprise: RwLock<Option<Option<Arc<EnterpriseState>>>>,
@@ -217,6 +285,7 @@ impl Cache {
             loading: tokio::sync::Mutex::new(()),
             loads: AtomicU64::new(0),
             groups: RwLock::default(),
+            no_groups: Arc::default(),
             enterprise: RwLock::default(),
         });
         let feed = store.subscribe();
@@ -226,8 +295,8 @@ impl Cache {
         cache
     }
 
-    pub fn token(&self, hash: &str) -> Option<CachedToken> {
-        self.tokens.read().ok()?.get(hash).cloned()
+    pub fn token(&self, digest: &[u8; 32]) -> Option<CachedToken> {
+        self.tokens.read().ok()?.get(digest).cloned()
     }
 
     pub fn generation(&self) -> u64 {
@@ -239,7 +308,7 @@ impl Cache {
     }
 
     /// Caches a token read at generation `seen`.
-    pub fn put_token(&self, seen: u64, hash: String, token: CachedToken) {
+    pub fn put_token(&self, seen: u64, digest: [u8; 32], token: CachedToken) {
         if !self.current(seen) {
             return;
         }
@@ -247,7 +316,7 @@ impl Cache {
             if t.len() >= MAX_TOKENS {
                 t.clear();
             }
-            t.insert(hash, token);
+            t.insert(digest, token);
         }
     }
 
@@ -280,12 +349,7 @@ impl Cache {
             Err(_) => return Err(poisoned()),
         };
         self.loads.fetch_add(1, Ordering::SeqCst);
-        let rows = self
-            .store
-            .backend()
-            .list(<RoleBinding as tusk_store::Record>::KIND)
-            .await?;
-        let mut set = BindingSet::build(rows)?;
+        let mut set = BindingSet::load(&self.store).await?;
         let Ok(mut e) = self.edits.lock() else {
             return Err(poisoned());
         };
@@ -306,6 +370,14 @@ impl Cache {
     /// Whether `key` has a non-empty binding (the activation check of
     /// every call): one lookup, nothing cloned.
     pub async fn binding_is_set(&self, key: &str) -> Result<bool, tusk_store::Error> {
+        // Without taking a reference count when the answer is at hand.
+        if let Some(set) = &*self.bindings.load() {
+            match set.get(key) {
+                Lookup::Found(b) => return Ok(!b.is_empty()),
+                Lookup::Absent => return Ok(false),
+                Lookup::Stale => {}
+            }
+        }
         let set = self.bindings().await?;
         match set.get(key) {
             Lookup::Found(b) => Ok(!b.is_empty()),
@@ -315,10 +387,7 @@ impl Cache {
     }
 
     /// One binding, read from the store if it is stale.
-    pub async fn binding(
-        &self,
-        key: &str,
-    ) -> Result<Option<Arc<CompiledBinding>>, tusk_store::Error> {
+    pub async fn binding(&self, key: &str) -> Result<Option<CompiledBinding>, tusk_store::Error> {
         let set = self.bindings().await?;
         match set.get(key) {
             Lookup::Found(_) => Ok(set.shared(key)),
@@ -330,10 +399,10 @@ impl Cache {
     /// Reads one binding from the store and installs it, unless it changed
     /// again meanwhile (that change's own fill installs the newer one).
     /// Returns what it read, current as of the read, for the caller's check.
-    pub async fn fill(&self, key: &str) -> Result<Option<Arc<CompiledBinding>>, tusk_store::Error> {
+    pub async fn fill(&self, key: &str) -> Result<Option<CompiledBinding>, tusk_store::Error> {
         let ticket = self.bindings.load_full().and_then(|s| s.ticket(key));
         let read = match self.store.get::<RoleBinding>(key).await {
-            Ok(b) => Some(Arc::new(CompiledBinding::compile(&b.entries))),
+            Ok(b) => Some(CompiledBinding::compile(&b.entries)),
             Err(tusk_store::Error::NotFound { .. }) => None,
             Err(e) => return Err(e),
         };
@@ -390,17 +459,16 @@ impl Cache {
         }
         let seen = self.generation();
         let groups = match self.store.get::<GroupMembership>(subject).await {
-            Ok(m) => m.groups.into_iter().collect(),
-            Err(tusk_store::Error::NotFound { .. }) => Vec::new(),
+            Ok(m) if !m.groups.is_empty() => Arc::new(m.groups.into_iter().collect()),
+            Ok(_) | Err(tusk_store::Error::NotFound { .. }) => self.no_groups.clone(),
             Err(e) => return Err(e),
         };
-        let groups = Arc::new(groups);
         if let Ok(mut m) = self.groups.write() {
             if m.len() >= MAX_TOKENS {
                 m.clear();
             }
             if self.current(seen) {
-                m.insert(subject.to_owned(), groups.clone());
+                m.insert(subject.into(), groups.clone());
             }
         }
         Ok(groups)
@@ -453,7 +521,7 @@ impl Cache {
         {
             match (&change.id, all) {
                 (Some(id), false) => {
-                    m.remove(id);
+                    m.remove(id.as_str());
                 }
                 _ => m.clear(),
             }
@@ -461,9 +529,12 @@ impl Cache {
         if (all || change.kind == <AuthToken as tusk_store::Record>::KIND)
             && let Ok(mut t) = self.tokens.write()
         {
+            let mut digest = [0u8; 32];
             match (&change.id, all) {
-                (Some(id), false) => {
-                    t.remove(id);
+                // Token ids are the hex of the digest; any other id cannot
+                // be cached, but forgetting everything is the safe answer.
+                (Some(id), false) if hex::decode_to_slice(id, &mut digest).is_ok() => {
+                    t.remove(&digest);
                 }
                 _ => t.clear(),
             }

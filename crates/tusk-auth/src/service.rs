@@ -15,7 +15,7 @@ use tusk_core::audit::AuditEvent;
 use tusk_core::auth::{self, CompiledBinding, Evaluation, Permission, Resource};
 use tusk_core::clock::Clock;
 use tusk_oidc::Provider;
-use tusk_store::{AuthToken, Change, Store, hash_token};
+use tusk_store::{AuthToken, Change, Store, token_digest};
 
 pub const ROOT: &str = "pach:root";
 
@@ -132,8 +132,9 @@ impl AuthService {
     }
 
     /// Checks a token: the hot path of every authenticated RPC. A cached
-    /// token costs one hash and one map lookup; the store is read once per
-    /// token and replica until the token changes.
+    /// token costs one hash (its bytes, hex-encoded only for a store read)
+    /// and one map lookup; the store is read once per token and replica
+    /// until the token changes.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Caller, AuthError> {
         self.require_active().await?;
         let token = token
@@ -142,25 +143,26 @@ impl AuthService {
         if token.len() > 1024 {
             return Err(AuthError::BadToken);
         }
-        let hash = hash_token(token);
+        let digest = token_digest(token);
         let seen = self.cache.generation();
         let now = self.now();
         // A stale entry is read again even without a change from the feed:
         // that bounds how long another replica's revocation can go unseen.
-        let cached = match self.cache.token(&hash).filter(|c| c.fresh(now)) {
+        let cached = match self.cache.token(&digest).filter(|c| c.fresh(now)) {
             Some(c) => c,
             None => {
+                let hash = hex::encode(digest);
                 let record = match self.store.get::<AuthToken>(&hash).await {
                     Ok(r) => r,
                     Err(tusk_store::Error::NotFound { .. }) => return Err(AuthError::BadToken),
                     Err(e) => return Err(e.into()),
                 };
                 let c = CachedToken {
-                    subject: record.subject,
+                    subject: record.subject.into(),
                     expires_at: record.expires_at,
                     checked_at: now,
                 };
-                self.cache.put_token(seen, hash, c.clone());
+                self.cache.put_token(seen, digest, c.clone());
                 c
             }
         };
@@ -169,7 +171,7 @@ impl AuthService {
         }
         self.check_gate(&cached.subject).await?;
         Ok(Caller {
-            subject: cached.subject,
+            subject: cached.subject.as_ref().to_owned(),
             expires_at: cached.expires_at,
         })
     }
@@ -185,13 +187,13 @@ impl AuthService {
         // Bindings marked stale by a change are read from the store (and
         // installed) and the check runs again; at most the three keys a
         // check reads, so this ends.
-        let mut read: HashMap<String, Option<Arc<CompiledBinding>>> = HashMap::new();
+        let mut read: HashMap<String, Option<CompiledBinding>> = HashMap::new();
         loop {
             let set = self.cache.bindings().await?;
             let stale: RefCell<Option<String>> = RefCell::new(None);
             let result = auth::evaluate(subject, &groups, resource, wanted, |k| {
                 if let Some(b) = read.get(k) {
-                    return b.as_deref();
+                    return b.as_ref();
                 }
                 match set.get(k) {
                     Lookup::Found(b) => Some(b),

@@ -748,6 +748,14 @@ impl tusk_store::Backend for Deaf {
     async fn list(&self, kind: &'static str) -> tusk_store::Result<Vec<tusk_store::RawRecord>> {
         self.0.list(kind).await
     }
+    async fn list_page(
+        &self,
+        kind: &'static str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> tusk_store::Result<Vec<tusk_store::RawRecord>> {
+        self.0.list_page(kind, after, limit).await
+    }
     async fn list_by_owner(
         &self,
         kind: &'static str,

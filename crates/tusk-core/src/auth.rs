@@ -662,36 +662,82 @@ pub type Binding = BTreeMap<String, BTreeSet<String>>;
 
 /// A binding compiled for evaluation: principal → bitmask of role indexes.
 /// Unknown role names are dropped (they cannot be stored through the API).
-/// A check looks up several principals in up to three bindings, so the map
-/// uses foldhash (randomly seeded per map, so names chosen to collide in
-/// one process do not collide in another) instead of SipHash, at a third
-/// of the cost; names are boxed, not `String`, to save memory at scale.
+///
+/// One shared allocation of entries sorted by the principal's hash (see
+/// [`principal_hash`]), plus each principal's boxed name: no hash table
+/// per binding, no capacity slack. A check hashes each of its subjects once
+/// and finds them in every binding it reads by a binary search over
+/// integers, comparing a name only on a hash match. (Sorted names with a
+/// binary search over strings cost a check more than the token's SHA-256;
+/// a foldhash map per binding cost about 200 bytes each at 100k bindings.)
+/// Cloning shares the entries (a reference count).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompiledBinding {
-    entries: std::collections::HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    entries: std::sync::Arc<[Entry]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    hash: u64,
+    mask: u32,
+    principal: Box<str>,
+}
+
+/// A principal's hash for [`CompiledBinding`] lookups: one seed per
+/// process, so bindings compiled at any time and a check's subjects hash
+/// alike, and random, so names cannot be chosen offline to collide (a
+/// collision costs a name comparison, never a wrong answer).
+pub fn principal_hash(principal: &str) -> u64 {
+    use std::hash::BuildHasher;
+    static SEED: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
+    SEED.get_or_init(foldhash::fast::RandomState::default)
+        .hash_one(principal)
 }
 
 impl CompiledBinding {
     pub fn compile(binding: &Binding) -> CompiledBinding {
-        let entries = binding
+        let mut entries: Vec<Entry> = binding
             .iter()
             .map(|(principal, names)| {
                 let mask = names
                     .iter()
                     .filter_map(|n| roles().iter().position(|r| r.name == n))
                     .fold(0u32, |m, i| m | (1 << i));
-                (Box::from(principal.as_str()), mask)
+                Entry {
+                    hash: principal_hash(principal),
+                    mask,
+                    principal: Box::from(principal.as_str()),
+                }
             })
             .collect();
-        CompiledBinding { entries }
+        entries.sort_unstable_by(|a, b| (a.hash, &a.principal).cmp(&(b.hash, &b.principal)));
+        CompiledBinding {
+            entries: entries.into(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Whether two handles share one compiled form (a cache that left a
+    /// binding alone hands out the same one).
+    pub fn same(a: &CompiledBinding, b: &CompiledBinding) -> bool {
+        std::sync::Arc::ptr_eq(&a.entries, &b.entries)
+    }
+
     fn get(&self, principal: &str) -> u32 {
-        self.entries.get(principal).copied().unwrap_or(0)
+        self.get_hashed(principal, principal_hash(principal))
+    }
+
+    /// The mask of `principal`, whose [`principal_hash`] is `hash`.
+    fn get_hashed(&self, principal: &str, hash: u64) -> u32 {
+        let from = self.entries.partition_point(|e| e.hash < hash);
+        self.entries[from..]
+            .iter()
+            .take_while(|e| e.hash == hash)
+            .find(|e| &*e.principal == principal)
+            .map_or(0, |e| e.mask)
     }
 
     /// Whether `principal` holds `role` directly in this binding (not via
@@ -701,6 +747,72 @@ impl CompiledBinding {
             .iter()
             .position(|r| r.name == role)
             .is_some_and(|i| self.get(principal) & (1 << i) != 0)
+    }
+}
+
+/// A check's subjects (the principal, allClusterUsers, its groups) with
+/// their hashes, computed once for every binding the check reads; kept
+/// inline up to [`Subjects::INLINE`], hashed at each use past that.
+struct Subjects<'a> {
+    inline: [(&'a str, u64); Subjects::INLINE],
+    groups: &'a [String],
+}
+
+impl<'a> Subjects<'a> {
+    const INLINE: usize = 16;
+
+    fn new(principal: &'a str, groups: &'a [String]) -> Subjects<'a> {
+        let mut inline = [("", 0); Subjects::INLINE];
+        let all = [principal, ALL_CLUSTER_USERS]
+            .into_iter()
+            .chain(groups.iter().map(String::as_str));
+        for (slot, s) in inline.iter_mut().zip(all) {
+            *slot = (s, principal_hash(s));
+        }
+        Subjects { inline, groups }
+    }
+
+    /// Each subject with its hash, in evaluation order.
+    fn iter(&self) -> impl Iterator<Item = (&'a str, u64)> + '_ {
+        let n = (2 + self.groups.len()).min(Subjects::INLINE);
+        let rest = self
+            .groups
+            .iter()
+            .skip(Subjects::INLINE - 2)
+            .map(|g| (g.as_str(), principal_hash(g)));
+        self.inline[..n].iter().copied().chain(rest)
+    }
+}
+
+/// The roles an evaluation met, in the order met, without allocating: a
+/// role is met at most once and there are 18.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RolesMet {
+    order: [u8; 32],
+    len: u8,
+}
+
+impl RolesMet {
+    fn push(&mut self, index: usize) {
+        if let (Some(slot), Ok(i)) = (
+            self.order.get_mut(usize::from(self.len)),
+            u8::try_from(index),
+        ) {
+            *slot = i;
+            self.len += 1;
+        }
+    }
+
+    /// The roles, in the order met.
+    pub fn iter(&self) -> impl Iterator<Item = &'static Role> + '_ {
+        self.order[..usize::from(self.len)]
+            .iter()
+            .filter_map(|&i| roles().get(usize::from(i)))
+    }
+
+    /// Their names, in the order met.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(|r| r.name).collect()
     }
 }
 
@@ -721,13 +833,42 @@ pub struct Evaluation {
     pub satisfied: Vec<Permission>,
     pub missing: Vec<Permission>,
     /// Every role that applied, in the order met.
-    pub roles: Vec<&'static str>,
+    pub roles: RolesMet,
 }
 
 impl Evaluation {
     pub fn authorized(&self) -> bool {
         self.missing.is_empty()
     }
+}
+
+/// The part of a binding key before the resource's name: `binding_key`
+/// for every type but the cluster, whose key has no name.
+fn key_prefix(kind: ResourceType) -> &'static str {
+    match kind {
+        ResourceType::Unknown => "RESOURCE_TYPE_UNKNOWN:",
+        ResourceType::Cluster => "CLUSTER:",
+        ResourceType::Repo | ResourceType::SpecRepo => "REPO:",
+        ResourceType::Project => "PROJECT:",
+        ResourceType::Job => "JOB:",
+    }
+}
+
+/// Calls `f` with `prefix` followed by `name` as one key, built in a stack
+/// buffer when it fits (every check builds one or two keys), else on the
+/// heap.
+fn with_key<R>(prefix: &str, name: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 160];
+    let n = prefix.len() + name.len();
+    if let Some(dst) = buf.get_mut(..n) {
+        let (head, tail) = dst.split_at_mut(prefix.len());
+        head.copy_from_slice(prefix.as_bytes());
+        tail.copy_from_slice(name.as_bytes());
+        if let Ok(key) = std::str::from_utf8(dst) {
+            return f(key);
+        }
+    }
+    f(&format!("{prefix}{name}"))
 }
 
 /// Evaluates `wanted` for `principal` on `resource` (docs/auth-model.md §5).
@@ -743,22 +884,20 @@ pub fn evaluate<'b>(
     let all = wanted.is_empty();
     let mut granted = PermSet::default();
     let mut seen = 0u32;
-    let mut order: Vec<&'static str> = Vec::new();
+    let mut order = RolesMet::default();
     // Within a binding: the principal, then allClusterUsers, then groups;
     // a role met before is skipped.
+    let subjects = Subjects::new(principal, groups);
     let mut apply = |b: &CompiledBinding, granted: &mut PermSet| {
-        let subjects = std::iter::once(principal)
-            .chain(std::iter::once(ALL_CLUSTER_USERS))
-            .chain(groups.iter().map(String::as_str));
-        for subject in subjects {
-            let fresh = b.get(subject) & !seen;
+        for (subject, hash) in subjects.iter() {
+            let fresh = b.get_hashed(subject, hash) & !seen;
             if fresh == 0 {
                 continue;
             }
             seen |= fresh;
             for (i, r) in roles().iter().enumerate() {
                 if fresh & (1 << i) != 0 {
-                    order.push(r.name);
+                    order.push(i);
                     granted.union(r.perms);
                 }
             }
@@ -788,29 +927,25 @@ pub fn evaluate<'b>(
         if done(&granted) || kind == ResourceType::Cluster {
             return Ok(());
         }
-        // One buffer for both keys: this runs on every check.
-        let mut key = String::with_capacity(8 + resource.name.len());
+        // Keys are built on the stack: this runs on every check.
         if kind == ResourceType::Repo {
             let project = resource.project().unwrap_or_default();
-            key.push_str("PROJECT:");
-            key.push_str(project);
-            let b = binding(&key).ok_or_else(|| EvalError::NoRoleBinding {
-                kind: "PROJECT",
-                name: project.to_owned(),
+            let b = with_key("PROJECT:", project, &binding).ok_or_else(|| {
+                EvalError::NoRoleBinding {
+                    kind: "PROJECT",
+                    name: project.to_owned(),
+                }
             })?;
             apply(b, &mut granted);
             if done(&granted) {
                 return Ok(());
             }
-            key.clear();
-            key.push_str("REPO:");
-            key.push_str(&resource.name);
-        } else {
-            key = resource.binding_key();
         }
-        let own = binding(&key).ok_or_else(|| EvalError::NoRoleBinding {
-            kind: kind.name(),
-            name: resource.name.clone(),
+        let own = with_key(key_prefix(kind), &resource.name, &binding).ok_or_else(|| {
+            EvalError::NoRoleBinding {
+                kind: kind.name(),
+                name: resource.name.clone(),
+            }
         })?;
         apply(own, &mut granted);
         Ok(())
@@ -907,6 +1042,51 @@ mod tests {
         }
         for n in [-1, 1, 99, 511, 512, i32::MAX, i32::MIN] {
             assert_eq!(Permission(n).index(), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn principals_with_one_hash_are_told_apart_by_name() {
+        let entry = |p: &str, mask| Entry {
+            hash: 7,
+            mask,
+            principal: p.into(),
+        };
+        let b = CompiledBinding {
+            entries: vec![entry("user:a", 1), entry("user:b", 2), entry("user:c", 4)].into(),
+        };
+        assert_eq!(b.get_hashed("user:b", 7), 2);
+        assert_eq!(b.get_hashed("user:c", 7), 4);
+        assert_eq!(b.get_hashed("user:d", 7), 0);
+        assert_eq!(b.get_hashed("user:a", 8), 0);
+    }
+
+    #[test]
+    fn many_groups_are_all_looked_up() {
+        let groups: Vec<String> = (0..40).map(|i| format!("group:g{i}")).collect();
+        let s = Subjects::new("user:u", &groups);
+        let got: Vec<(&str, u64)> = s.iter().collect();
+        let want: Vec<(&str, u64)> = ["user:u", ALL_CLUSTER_USERS]
+            .into_iter()
+            .chain(groups.iter().map(String::as_str))
+            .map(|n| (n, principal_hash(n)))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn evaluation_keys_are_binding_keys() {
+        use ResourceType::*;
+        let long = "p/".to_owned() + &"r".repeat(300);
+        for kind in [Unknown, Repo, Project, Job] {
+            for name in ["", "p", "p/r", "pr\u{f6}j/r", long.as_str()] {
+                let r = Resource {
+                    kind,
+                    name: name.to_owned(),
+                };
+                let got = with_key(key_prefix(kind), name, str::to_owned);
+                assert_eq!(got, r.binding_key(), "{kind:?} {name}");
+            }
         }
     }
 

@@ -94,6 +94,11 @@ const GET: &str = "SELECT id, owner, data, expires_at, version FROM records \
     WHERE kind = $1 AND id = $2";
 const LIST: &str = "SELECT id, owner, data, expires_at, version FROM records \
     WHERE kind = $1 ORDER BY id";
+/// `list_page`: the first page, then the pages after a given id.
+const LIST_FIRST_PAGE: &str = "SELECT id, owner, data, expires_at, version FROM records \
+    WHERE kind = $1 ORDER BY id LIMIT $2";
+const LIST_PAGE_AFTER: &str = "SELECT id, owner, data, expires_at, version FROM records \
+    WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3";
 const LIST_BY_OWNER: &str = "SELECT id, owner, data, expires_at, version FROM records \
     WHERE kind = $1 AND owner = $2 ORDER BY id";
 const CAS: &str = "UPDATE records SET owner = $4, data = $5, expires_at = $6, \
@@ -436,6 +441,24 @@ macro_rules! sql_backend {
 
             async fn list(&self, kind: &'static str) -> StoreResult<Vec<RawRecord>> {
                 let rows = sqlx::query(LIST).bind(kind).fetch_all(&self.read).await;
+                let rows = rows.map_err(backend_error($name))?;
+                rows.iter()
+                    .map(|r| Self::decode(r).map_err(backend_error($name)))
+                    .collect()
+            }
+
+            async fn list_page(
+                &self,
+                kind: &'static str,
+                after: Option<&str>,
+                limit: usize,
+            ) -> StoreResult<Vec<RawRecord>> {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let query = match after {
+                    None => sqlx::query(LIST_FIRST_PAGE).bind(kind).bind(limit),
+                    Some(after) => sqlx::query(LIST_PAGE_AFTER).bind(kind).bind(after).bind(limit),
+                };
+                let rows = query.fetch_all(&self.read).await;
                 let rows = rows.map_err(backend_error($name))?;
                 rows.iter()
                     .map(|r| Self::decode(r).map_err(backend_error($name)))

@@ -88,6 +88,25 @@ pub trait Backend: Send + Sync + 'static {
     async fn get(&self, kind: &'static str, id: &str) -> Result<RawRecord>;
     /// Every record of `kind`, sorted by id (byte order).
     async fn list(&self, kind: &'static str) -> Result<Vec<RawRecord>>;
+    /// At most `limit` records of `kind` whose id sorts after `after`
+    /// (from the first when `None`), sorted by id (byte order): a caller
+    /// pages through every record without holding them all at once, as
+    /// the role-binding cache's cold load does.
+    ///
+    /// The default is a fallback for wrappers that do not override it: it
+    /// reads every record on each call. Every backend in this workspace
+    /// overrides it.
+    async fn list_page(
+        &self,
+        kind: &'static str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RawRecord>> {
+        let mut all = self.list(kind).await?;
+        all.retain(|r| after.is_none_or(|a| r.id.as_str() > a));
+        all.truncate(limit);
+        Ok(all)
+    }
     /// Records of `kind` whose owner is `owner`, sorted by id.
     async fn list_by_owner(&self, kind: &'static str, owner: &str) -> Result<Vec<RawRecord>>;
     /// Upsert: inserts with version 1 or overwrites and bumps the version.
@@ -201,5 +220,11 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
 /// token store this instead of the token, so a leaked database cannot be
 /// replayed.
 pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(token_digest(token))
+}
+
+/// The SHA-256 of a bearer token as bytes: [`hash_token`] before its hex
+/// encoding, for an in-memory key that costs no allocation.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }

@@ -14,7 +14,9 @@ pub mod records;
 pub mod seal;
 mod store;
 
-pub use backend::{Backend, Change, Error, RawAudit, RawRecord, Record, Result, hash_token};
+pub use backend::{
+    Backend, Change, Error, RawAudit, RawRecord, Record, Result, hash_token, token_digest,
+};
 pub use memory::MemoryBackend;
 pub use records::*;
 pub use seal::{Keyring, SealError};

@@ -61,6 +61,25 @@ impl Backend for MemoryBackend {
             .unwrap_or_default())
     }
 
+    async fn list_page(
+        &self,
+        kind: &'static str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RawRecord>> {
+        use std::ops::Bound;
+        let tables = self.lock();
+        let Some(table) = tables.get(kind) else {
+            return Ok(Vec::new());
+        };
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(table
+            .range::<str, _>((from, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
     async fn list_by_owner(&self, kind: &'static str, owner: &str) -> Result<Vec<RawRecord>> {
         let mut all = self.list(kind).await?;
         all.retain(|r| r.owner.as_deref() == Some(owner));

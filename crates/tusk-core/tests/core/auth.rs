@@ -270,7 +270,7 @@ fn get_permissions_reports_all_roles_and_permissions() {
         |k| w.get(k),
     )
     .unwrap();
-    assert_eq!(e.roles, ["projectCreator", "repoWriter"]);
+    assert_eq!(e.roles.names(), ["projectCreator", "repoWriter"]);
     assert!(e.satisfied.contains(&p("REPO_WRITE")) && e.satisfied.contains(&p("PROJECT_CREATE")));
     assert!(e.missing.contains(&p("REPO_DELETE")));
     // Unknown permission numbers are never granted, never panic.
@@ -359,4 +359,201 @@ fn resource_names_follow_one_rule() {
             "{kind:?} {name:?}"
         );
     }
+}
+
+/// Satisfied and missing permissions, and the roles met, in order.
+type Outcome = (Vec<Permission>, Vec<Permission>, Vec<&'static str>);
+
+/// A plain evaluator over the raw bindings (role names, permission lists,
+/// every set a `Vec`), written from docs/auth-model.md §5 without the
+/// compiled form: bindings in the order spec-repo default, cluster,
+/// project, resource, stopping once every wanted permission is granted;
+/// within a binding the principal, then allClusterUsers, then groups.
+fn reference(
+    principal: &str,
+    groups: &[String],
+    resource: &Resource,
+    wanted: &[Permission],
+    world: &BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+) -> Result<Outcome, EvalError> {
+    let all = wanted.is_empty();
+    let mut granted: Vec<Permission> = Vec::new();
+    let mut met: Vec<&'static str> = Vec::new();
+    let mut apply = |b: &BTreeMap<String, BTreeSet<String>>, granted: &mut Vec<Permission>| {
+        let subjects = [principal, "allClusterUsers"]
+            .into_iter()
+            .chain(groups.iter().map(String::as_str));
+        for s in subjects {
+            let Some(names) = b.get(s) else { continue };
+            for r in tusk_core::auth::roles() {
+                if names.contains(r.name) && !met.contains(&r.name) {
+                    met.push(r.name);
+                    granted.extend(r.permissions.iter().copied());
+                }
+            }
+        }
+    };
+    let done = |g: &Vec<Permission>| !all && wanted.iter().all(|p| g.contains(p));
+    let mut kind = resource.kind;
+    if kind == ResourceType::SpecRepo {
+        let spec = BTreeMap::from([(
+            "allClusterUsers".to_owned(),
+            BTreeSet::from(["repoReader".to_owned()]),
+        )]);
+        apply(&spec, &mut granted);
+        kind = ResourceType::Repo;
+    }
+    let walk = (|| {
+        if !done(&granted) || all {
+            let c = world
+                .get("CLUSTER:")
+                .filter(|b| !b.is_empty())
+                .ok_or(EvalError::NotActivated)?;
+            apply(c, &mut granted);
+        }
+        if done(&granted) || kind == ResourceType::Cluster {
+            return Ok(());
+        }
+        if kind == ResourceType::Repo {
+            let project = resource.name.split_once('/').map_or("", |(p, _)| p);
+            let b = world.get(&format!("PROJECT:{project}")).ok_or_else(|| {
+                EvalError::NoRoleBinding {
+                    kind: "PROJECT",
+                    name: project.to_owned(),
+                }
+            })?;
+            apply(b, &mut granted);
+            if done(&granted) {
+                return Ok(());
+            }
+        }
+        let key = format!("{}:{}", kind.name(), resource.name);
+        let b = world.get(&key).ok_or_else(|| EvalError::NoRoleBinding {
+            kind: kind.name(),
+            name: resource.name.clone(),
+        })?;
+        apply(b, &mut granted);
+        Ok(())
+    })();
+    walk?;
+    let candidates: Vec<Permission> = if all {
+        tusk_core::auth::PERMISSIONS
+            .iter()
+            .skip(1)
+            .map(|(n, _)| Permission(*n))
+            .collect()
+    } else {
+        wanted.to_vec()
+    };
+    let (mut satisfied, mut missing) = (Vec::new(), Vec::new());
+    for p in candidates {
+        if satisfied.contains(&p) || missing.contains(&p) {
+            continue;
+        }
+        if granted.contains(&p) {
+            satisfied.push(p);
+        } else {
+            missing.push(p);
+        }
+    }
+    Ok((satisfied, missing, met))
+}
+
+/// The compiled evaluation agrees with [`reference`] on generated worlds
+/// and checks, so the compact binding form cannot silently diverge.
+#[test]
+fn compiled_evaluation_matches_the_reference_on_generated_cases() {
+    // xorshift: deterministic, so a failure names a reproducible case.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let principals = [
+        "user:a@x",
+        "user:b@x",
+        "user:\u{e9}@x",
+        "robot:ci",
+        "pach:root",
+        "group:g0",
+        "group:g1",
+        "group:G1",
+        "allClusterUsers",
+        "user:a@x0",
+    ];
+    let mut names: Vec<&str> = tusk_core::auth::ROLES.to_vec();
+    names.push("noSuchRole");
+    let keys = [
+        "CLUSTER:",
+        "PROJECT:p",
+        "PROJECT:q",
+        "REPO:p/r",
+        "REPO:p/s",
+        "REPO:q/r",
+        "JOB:j",
+    ];
+    let resources = [
+        res(ResourceType::Cluster, ""),
+        res(ResourceType::Project, "p"),
+        res(ResourceType::Project, "q"),
+        res(ResourceType::Repo, "p/r"),
+        res(ResourceType::Repo, "p/s"),
+        res(ResourceType::Repo, "q/r"),
+        res(ResourceType::Repo, "z/r"),
+        res(ResourceType::SpecRepo, "p/r"),
+        res(ResourceType::SpecRepo, "q/x"),
+        res(ResourceType::Job, "j"),
+        res(ResourceType::Unknown, "u"),
+    ];
+    let known: Vec<i32> = tusk_core::auth::PERMISSIONS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    let mut compared = 0;
+    for world_no in 0..300 {
+        let mut raw: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+        for key in keys {
+            // Some bindings are missing, so NoRoleBinding is exercised.
+            if next(6) == 0 {
+                continue;
+            }
+            let mut b = BTreeMap::new();
+            for _ in 0..next(6) {
+                let roles = (0..1 + next(3))
+                    .map(|_| names[next(names.len())].to_owned())
+                    .collect();
+                b.insert(principals[next(principals.len())].to_owned(), roles);
+            }
+            raw.insert(key.to_owned(), b);
+        }
+        let compiled: BTreeMap<String, CompiledBinding> = raw
+            .iter()
+            .map(|(k, b)| (k.clone(), CompiledBinding::compile(b)))
+            .collect();
+        for _ in 0..40 {
+            let principal = principals[next(principals.len())];
+            let groups: Vec<String> = (0..next(3))
+                .map(|_| principals[5 + next(3)].to_owned())
+                .collect();
+            let resource = &resources[next(resources.len())];
+            // Empty (all), known, repeated and unknown numbers.
+            let wanted: Vec<Permission> = (0..next(5))
+                .map(|_| match next(8) {
+                    0 => Permission(9999),
+                    _ => Permission(known[next(known.len())]),
+                })
+                .collect();
+            let got = evaluate(principal, &groups, resource, &wanted, |k| compiled.get(k))
+                .map(|e| (e.satisfied, e.missing, e.roles.names()));
+            let want = reference(principal, &groups, resource, &wanted, &raw);
+            assert_eq!(
+                got, want,
+                "world {world_no}: {principal} {groups:?} on {resource:?} wanting {wanted:?} in {raw:?}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 300 * 40);
 }
