@@ -95,7 +95,8 @@ impl HashPoolSize {
 /// took `used` of CPU: busy `used` out of every `used + rest` keeps it at
 /// `duty` of its time.
 fn rest_after(used: std::time::Duration, duty: f64) -> std::time::Duration {
-    if !(duty > 0.0 && duty < 1.0) {
+    // Outside (0, 1), NaN included, there is nothing to rest for.
+    if duty <= 0.0 || !(0.0..1.0).contains(&duty) {
         return std::time::Duration::ZERO;
     }
     used.mul_f64((1.0 - duty) / duty)

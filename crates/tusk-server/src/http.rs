@@ -85,7 +85,7 @@ struct SpanClient(Option<std::net::IpAddr>);
 impl std::fmt::Display for SpanClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            Some(ip) => ip.fmt(f),
+            Some(ip) => std::fmt::Display::fmt(&ip, f),
             None => Ok(()),
         }
     }
