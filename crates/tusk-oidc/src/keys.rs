@@ -104,8 +104,11 @@ impl Provider {
         let claims = match ring.verified.get(&key) {
             Some(claims) => claims,
             None => {
-                let claims =
-                    Arc::new(Self::verify_signed(&ring, &self.settings.issuer, token.as_bytes())?);
+                let claims = Arc::new(Self::verify_signed(
+                    &ring,
+                    &self.settings.issuer,
+                    token.as_bytes(),
+                )?);
                 // Only a token valid now is kept: an expired one would
                 // be refused below anyway, and need not take room.
                 self.check_time(&claims)?;

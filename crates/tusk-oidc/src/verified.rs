@@ -39,7 +39,9 @@ pub(crate) struct Verified {
 impl std::fmt::Debug for Verified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let entries = self.map.read().map_or(0, |m| m.len());
-        f.debug_struct("Verified").field("entries", &entries).finish()
+        f.debug_struct("Verified")
+            .field("entries", &entries)
+            .finish()
     }
 }
 
@@ -57,7 +59,11 @@ impl Verified {
             return;
         };
         if map.len() >= MAX_VERIFIED {
-            map.retain(|_, c| c.get("exp").and_then(Value::as_i64).is_some_and(|e| e > now));
+            map.retain(|_, c| {
+                c.get("exp")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|e| e > now)
+            });
             if map.len() > MAX_VERIFIED / 4 * 3 {
                 map.clear();
             }
@@ -107,7 +113,11 @@ mod tests {
     #[test]
     fn debug_shows_no_claims() {
         let v = Verified::default();
-        v.insert(key(1), Arc::new(json!({"email": "kilgore@kilgore.trout"})), 0);
+        v.insert(
+            key(1),
+            Arc::new(json!({"email": "kilgore@kilgore.trout"})),
+            0,
+        );
         let text = format!("{v:?}");
         assert_eq!(text, "Verified { entries: 1 }");
     }

@@ -124,10 +124,9 @@ fn with_handles(
         metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string())
     });
     let c = c.clone();
-    let h = r
-        .duration
-        .entry(method)
-        .or_insert_with(|| metrics::histogram!(DURATION, "route" => route.to_owned(), "method" => method));
+    let h = r.duration.entry(method).or_insert_with(
+        || metrics::histogram!(DURATION, "route" => route.to_owned(), "method" => method),
+    );
     record(&c, h);
 }
 

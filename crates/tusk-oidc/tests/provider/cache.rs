@@ -220,7 +220,11 @@ async fn a_verified_token_still_expires() {
     e.advance(exp_of(&t.access_token) - now);
     let refused = e.p.userinfo(&t.access_token).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::InvalidToken);
-    assert!(refused.description.contains("expired"), "{}", refused.description);
+    assert!(
+        refused.description.contains("expired"),
+        "{}",
+        refused.description
+    );
     assert_eq!(e.introspect(&t.access_token).await["active"], false);
 }
 
