@@ -10,8 +10,15 @@
 //! cannot be aimed at one account.
 //!
 //! Workers run at a lower scheduling priority ([`WORKER_NICE`] on Linux):
-//! an idle server hashes at full speed, and a busy one gives its other
-//! requests the CPU first, so a login waits rather than the whole server.
+//! a busy server gives its other requests the CPU first, so a login waits
+//! rather than the whole server. A priority alone does not bound the
+//! pool, though: the scheduler hands a low-priority thread every moment
+//! the server's threads wait for the network, and a cache-hungry argon2
+//! hash slows what runs beside it. So when the workers would otherwise
+//! cover every core the process may use (one core: one worker), each is
+//! also duty-limited ([`HashPoolSize::duty`]): after a hash it rests in
+//! proportion to the CPU time the hash took, so the pool takes at most
+//! [`MAX_SHARE`] of those cores, whatever the load.
 //!
 //! The provider hands its pool to the connectors through [`HashPool::scope`]
 //! around each password check; a check outside any scope (a connector used
@@ -38,6 +45,11 @@ pub const WORKER_NICE: i32 = 10;
 /// waiting per worker), while a storm beyond it is refused.
 pub const QUEUE_PER_WORKER: usize = 16;
 
+/// The most of the cores the pool may take when its workers would cover
+/// them all: enough for several logins a second on one core (at about
+/// 25 ms a hash, six), and the other endpoints keep the rest.
+pub const MAX_SHARE: f64 = 0.15;
+
 /// The configured size of a [`HashPool`]; `None` takes the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HashPoolSize {
@@ -63,6 +75,31 @@ impl HashPoolSize {
             .unwrap_or_else(|| workers.saturating_mul(QUEUE_PER_WORKER));
         (workers, queue)
     }
+
+    /// The fraction of its time each of `workers` may spend hashing on a
+    /// machine with `cores` usable cores: all of it while the workers leave
+    /// a core to the rest, else the share that keeps the pool within
+    /// [`MAX_SHARE`] of the cores. Pure, like [`Self::resolve`].
+    pub fn duty(workers: usize, cores: usize) -> f64 {
+        if workers < cores {
+            return 1.0;
+        }
+        // Counts far below 2^52: exact as f64.
+        #[allow(clippy::cast_precision_loss)]
+        let share = MAX_SHARE * cores.max(1) as f64 / workers.max(1) as f64;
+        share.min(1.0)
+    }
+}
+
+/// How long a worker whose `duty` is below one rests after a hash that
+/// took `used` of CPU: busy `used` out of every `used + rest` keeps it at
+/// `duty` of its time.
+fn rest_after(used: std::time::Duration, duty: f64) -> std::time::Duration {
+    // Outside (0, 1), NaN included, there is nothing to rest for.
+    if duty <= 0.0 || !(0.0..1.0).contains(&duty) {
+        return std::time::Duration::ZERO;
+    }
+    used.mul_f64((1.0 - duty) / duty)
 }
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -84,6 +121,7 @@ struct Shared {
     in_flight: Arc<AtomicUsize>,
     workers: usize,
     queue: usize,
+    duty: f64,
 }
 
 impl std::fmt::Debug for HashPool {
@@ -91,6 +129,7 @@ impl std::fmt::Debug for HashPool {
         f.debug_struct("HashPool")
             .field("workers", &self.shared.workers)
             .field("queue", &self.shared.queue)
+            .field("duty", &self.shared.duty)
             .finish()
     }
 }
@@ -105,13 +144,14 @@ impl HashPool {
     pub fn new(size: HashPoolSize) -> Result<HashPool, Error> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let (workers, queue) = size.resolve(cores);
+        let duty = HashPoolSize::duty(workers, cores);
         let (jobs, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for n in 0..workers {
             let receiver = receiver.clone();
             std::thread::Builder::new()
                 .name(format!("tusk-hash-{n}"))
-                .spawn(move || work(&receiver))
+                .spawn(move || work(&receiver, duty))
                 .map_err(|e| {
                     Error::Internal(format!(
                         "cannot start password-hashing worker {n} of {workers}: {e}; the process may be at its thread limit (ulimit -u)"
@@ -124,6 +164,7 @@ impl HashPool {
                 in_flight: Arc::new(AtomicUsize::new(0)),
                 workers,
                 queue,
+                duty,
             }),
         })
     }
@@ -156,6 +197,12 @@ impl HashPool {
 
     pub fn queue(&self) -> usize {
         self.shared.queue
+    }
+
+    /// The fraction of its time each worker may spend hashing
+    /// ([`HashPoolSize::duty`]).
+    pub fn duty(&self) -> f64 {
+        self.shared.duty
     }
 
     /// Whether a [`HashPool::submit`] now would be refused. A hint for
@@ -250,8 +297,10 @@ impl<T> Future for Pending<T> {
 }
 
 /// A worker: lowers its own priority, then runs jobs until every sender
-/// is gone.
-fn work(receiver: &Mutex<Receiver<Job>>) {
+/// is gone, resting after each as its `duty` asks. The rest comes after
+/// the job has sent its result, so it delays the next hash, never an
+/// answer.
+fn work(receiver: &Mutex<Receiver<Job>>, duty: f64) {
     lower_priority();
     loop {
         let next = match receiver.lock() {
@@ -261,10 +310,35 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
             Err(poisoned) => poisoned.into_inner().recv(),
         };
         match next {
-            Ok(job) => job(),
+            Ok(job) => {
+                let start = thread_cpu();
+                job();
+                let rest = rest_after(thread_cpu().saturating_sub(start), duty);
+                if !rest.is_zero() {
+                    std::thread::sleep(rest);
+                }
+            }
             Err(_) => return,
         }
     }
+}
+
+/// CPU time this thread has used: what a hash cost, not counting the
+/// time the scheduler gave others meanwhile.
+#[cfg(target_os = "linux")]
+fn thread_cpu() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let nanos = u32::try_from(t.tv_nsec).unwrap_or(0);
+    std::time::Duration::new(secs, nanos)
+}
+
+/// Elsewhere wall time since the first call stands in: it counts time
+/// the thread was preempted, so the rest errs long.
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu() -> std::time::Duration {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 #[cfg(target_os = "linux")]
@@ -333,6 +407,37 @@ mod tests {
         check(set(None, Some(1)), 4, (3, 1));
         check(set(Some(0), Some(0)), 4, (1, 0));
         check(set(Some(usize::MAX), None), 4, (usize::MAX, usize::MAX));
+    }
+
+    #[test]
+    fn workers_that_cover_every_core_are_duty_limited() {
+        let check = |workers: usize, cores: usize, want: f64| {
+            let got = HashPoolSize::duty(workers, cores);
+            assert!(
+                (got - want).abs() < 1e-9,
+                "{workers} worker(s) on {cores} core(s): {got}, want {want}"
+            );
+        };
+        // A core left to the rest: no limit.
+        check(1, 2, 1.0);
+        check(7, 8, 1.0);
+        // One core, one worker: the pool takes at most MAX_SHARE of it.
+        check(1, 1, MAX_SHARE);
+        check(1, 0, MAX_SHARE);
+        // Configured to cover the cores: MAX_SHARE of them, shared out.
+        check(2, 2, MAX_SHARE);
+        check(3, 1, MAX_SHARE / 3.0);
+        check(8, 4, MAX_SHARE / 2.0);
+        let ms = std::time::Duration::from_millis;
+        let rest = |used, duty| rest_after(ms(used), duty);
+        assert_eq!(rest(30, 1.0), ms(0));
+        assert_eq!(rest(30, 0.25), ms(90));
+        assert_eq!(rest(0, 0.15), ms(0));
+        // 15% busy: 20 ms of hashing, then 113.3 ms of rest.
+        assert_eq!(rest(20, 0.15).as_micros(), 113_333);
+        // A nonsensical duty never stalls a worker.
+        assert_eq!(rest(30, 0.0), ms(0));
+        assert_eq!(rest(30, f64::NAN), ms(0));
     }
 
     #[tokio::test]

@@ -87,12 +87,54 @@ impl Provider {
         allow_expired: bool,
     ) -> Result<Value, OAuthError> {
         let ring = self.ring()?;
+        let claims = Self::verify_signed(&ring, &self.settings.issuer, token)?;
+        if !allow_expired {
+            self.check_time(&claims)?;
+        }
+        Ok(claims)
+    }
+
+    /// [`Self::verify_own`] without `allow_expired`, for tokens presented
+    /// again and again (userinfo, introspection): the signature is checked
+    /// once per token and key ring ([`crate::verified`]); expiry is checked
+    /// at every call.
+    pub(crate) fn verify_own_cached(&self, token: &str) -> Result<Arc<Value>, OAuthError> {
+        let ring = self.ring()?;
+        let key = crate::verified::token_key(token.as_bytes());
+        let claims = match ring.verified.get(&key) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(Self::verify_signed(
+                    &ring,
+                    &self.settings.issuer,
+                    token.as_bytes(),
+                )?);
+                // Only a token valid now is kept: an expired one would
+                // be refused below anyway, and need not take room.
+                self.check_time(&claims)?;
+                ring.verified.insert(key, claims.clone(), self.now());
+                return Ok(claims);
+            }
+        };
+        self.check_time(&claims)?;
+        Ok(claims)
+    }
+
+    fn check_time(&self, claims: &Value) -> Result<(), OAuthError> {
+        tusk_jose::check_time(claims, self.now(), 0)
+            .map_err(|e| OAuthError::new(ErrorCode::InvalidToken, e.to_string()))
+    }
+
+    /// What a token's signature and issuer prove, which does not change
+    /// while `ring` is current: signed by one of its keys, issued by
+    /// `issuer`, and not a logout token.
+    fn verify_signed(ring: &KeyRing, issuer: &str, token: &[u8]) -> Result<Value, OAuthError> {
         let invalid = |why: String| OAuthError::new(ErrorCode::InvalidToken, why);
         let claims = ring
             .verifier
             .verify(token, &[Alg::ES256, Alg::RS256, Alg::EdDSA])
             .map_err(|e| invalid(e.to_string()))?;
-        if claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
             return Err(invalid("the token was not issued by this provider".into()));
         }
         // A back-channel logout token is signed with the same keys but is
@@ -102,9 +144,6 @@ impl Provider {
             return Err(invalid(
                 "this is a logout token, which only relying parties accept".into(),
             ));
-        }
-        if !allow_expired {
-            tusk_jose::check_time(&claims, self.now(), 0).map_err(|e| invalid(e.to_string()))?;
         }
         Ok(claims)
     }
@@ -169,6 +208,7 @@ impl Provider {
             verifier,
             jwks: Arc::new(jwks),
             created_at,
+            verified: Default::default(),
         };
         if let Ok(mut guard) = self.keys.write() {
             *guard = Some(Arc::new(ring));

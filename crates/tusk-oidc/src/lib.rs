@@ -7,7 +7,8 @@
 //! - `settings`: issuer, lifetimes, policies, and the discovery document.
 //! - `slots`: connector slots and their states; `connectors`: opening them,
 //!   each independently, retried in the background.
-//! - `keys`: the in-memory key ring, signing and verification, rotation.
+//! - `keys`: the in-memory key ring, signing and verification, rotation;
+//!   `verified`: tokens whose signature the ring already checked.
 //! - `cache`: client records and the revocation deny-list in memory, kept
 //!   current through the store's change feed.
 //! - `redirect`: redirect URI matching; `claims`: scope-gated identity
@@ -56,6 +57,7 @@ mod slots;
 pub mod subject;
 pub mod throttle;
 pub mod token;
+mod verified;
 
 pub use authorize::{AuthorizeError, Next, PasswordForm, PasswordOutcome};
 pub use backchannel::{EndedSession, Unsent};

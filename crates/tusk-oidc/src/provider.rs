@@ -34,6 +34,10 @@ pub(crate) struct KeyRing {
     /// When the default algorithm's active key was made, for the key-age
     /// gauge operators alert on when rotation stalls.
     pub(crate) created_at: i64,
+    /// Access tokens this ring verified, so userinfo and introspection
+    /// check a signature once per token rather than once per request;
+    /// a new ring (rotation, removal) starts empty.
+    pub(crate) verified: crate::verified::Verified,
 }
 
 pub struct Provider {

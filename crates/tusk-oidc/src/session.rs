@@ -8,6 +8,7 @@ use crate::params::Params;
 use crate::provider::{Provider, random_token, redirect_matches, with_query};
 use crate::scopes;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use tusk_store::{AuthRequest, DeviceRequest, PendingLogout, RefreshToken, Revocation, hash_token};
 
 /// RFC 8628 §6.1: no vowels (no words), no look-alikes.
@@ -40,8 +41,8 @@ impl std::fmt::Debug for LogoutOutcome {
 impl Provider {
     /// Verifies an access token for userinfo: signature, issuer, expiry,
     /// and the revocation list.
-    async fn active_access_token(&self, token: &str) -> Result<Value, OAuthError> {
-        let claims = self.verify_own(token.as_bytes(), false)?;
+    async fn active_access_token(&self, token: &str) -> Result<Arc<Value>, OAuthError> {
+        let claims = self.verify_own_cached(token)?;
         if claims.get("client_id").is_none() {
             return Err(OAuthError::new(
                 ErrorCode::InvalidToken,

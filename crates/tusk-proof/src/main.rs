@@ -6,12 +6,15 @@
 //! - `writes`: acknowledged role-binding writes, and their check after a fault.
 //! - `auth_bench`: the auth plane over gRPC: throughput next to GetVersion,
 //!   and the scale run (seeded bindings and tokens, writes, RSS).
+//! - `bare_http`: a bare hyper server, the transport baseline of
+//!   `scripts/bench-oidc`.
 //! - `stats`: percentiles.
 //!
 //! Every subcommand prints `key: value` lines that the scripts in
 //! `scripts/proof-*` show as the figures, and exits 1 when the claim fails.
 
 mod auth_bench;
+mod bare_http;
 mod client;
 mod load;
 mod login;
@@ -137,6 +140,12 @@ enum Command {
     /// checks, every token used once, then ModifyRoleBinding and the next
     /// Authorize, each timed; and the server's RSS along the way.
     Scale(auth_bench::ScaleArgs),
+    /// A bare hyper server answering one fixed JSON body to every request:
+    /// the transport baseline `scripts/bench-oidc` measures tusk against.
+    BareHttp {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+    },
     /// Re-reads the `default` project's role binding and checks every acknowledged write
     /// in FILE is there.
     Verify {
@@ -203,6 +212,7 @@ async fn main() -> ExitCode {
             auth_bench::seed_sql(bindings, tokens, &mut out).map(|()| true)
         }
         Command::Scale(args) => auth_bench::scale(args).await,
+        Command::BareHttp { listen } => bare_http::run(&listen).await,
         Command::Verify {
             address,
             token,

@@ -259,7 +259,8 @@ impl Connection {
             parts.extensions.insert(ClientAddr(client));
             let body = Body::new(DeadlineBody {
                 inner: body,
-                deadline: Box::pin(tokio::time::sleep(shared.limits.body_timeout)),
+                until: tokio::time::Instant::now() + shared.limits.body_timeout,
+                deadline: None,
             });
             let hsts = shared.hsts;
             let call = app.clone().oneshot(Request::from_parts(parts, body));
@@ -401,7 +402,11 @@ impl HttpBody for BusyBody {
 /// trickles a body cannot hold the request (and its task) open.
 struct DeadlineBody {
     inner: hyper::body::Incoming,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// The deadline, counted from when the request arrived.
+    until: tokio::time::Instant,
+    /// Its timer, made the first time the body has to wait: most requests
+    /// (every GET) never read a body, and need no timer at all.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl HttpBody for DeadlineBody {
@@ -415,7 +420,11 @@ impl HttpBody for DeadlineBody {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        match self.deadline.as_mut().poll(cx) {
+        let until = self.until;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(
                 "the request body was not received in time (the body timeout); send it without pauses"
                     .into(),

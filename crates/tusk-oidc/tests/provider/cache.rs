@@ -2,7 +2,9 @@
 //! answer from memory (client records, the revocation deny-list), and a
 //! revocation is never weakened: refused at once on the replica that
 //! revoked, and on every other replica when the feed brings the change or,
-//! if the feed is lost, within `CACHE_RECHECK_SECONDS` of its clock.
+//! if the feed is lost, within `CACHE_RECHECK_SECONDS` of its clock. And
+//! an access token verified once is remembered by its key ring, which still
+//! checks its expiry at every use and forgets it with the keys.
 
 use super::probe::Probe;
 use super::*;
@@ -195,4 +197,81 @@ async fn across_postgres_replicas_the_feed_carries_a_revocation() {
     );
     drop((a, b));
     psql(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+}
+
+/// The `exp` of a JWT, read without verifying it.
+fn exp_of(jwt: &str) -> i64 {
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["exp"].as_i64().unwrap()
+}
+
+/// A token whose signature was checked once is not trusted forever: its
+/// expiry is checked at every use (the clock moves, the claims stay).
+#[tokio::test]
+async fn a_verified_token_still_expires() {
+    let e = env().await;
+    let code = e.code("openid email").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    // Verified twice: the second use is answered from what the first proved.
+    assert!(e.p.userinfo(&t.access_token).await.is_ok());
+    assert_eq!(e.introspect(&t.access_token).await["active"], true);
+    let now = tusk_core::clock::Clock::now(&*e.clock);
+    e.advance(exp_of(&t.access_token) - now);
+    let refused = e.p.userinfo(&t.access_token).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidToken);
+    assert!(
+        refused.description.contains("expired"),
+        "{}",
+        refused.description
+    );
+    assert_eq!(e.introspect(&t.access_token).await["active"], false);
+}
+
+/// Keys withdrawn (here the stored key set deleted, so the next tick makes
+/// a new one) take what was verified under them along: a token signed by
+/// a key no longer in the JWKS is refused at once, though it was accepted
+/// a moment before.
+#[tokio::test]
+async fn a_verified_token_is_refused_once_its_key_is_gone() {
+    let e = env().await;
+    let code = e.code("openid email").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    assert!(e.p.userinfo(&t.access_token).await.is_ok());
+    assert_eq!(e.introspect(&t.access_token).await["active"], true);
+    let before = e.p.jwks_json();
+    e.p.store()
+        .delete::<tusk_store::SigningKeys>(tusk_store::SigningKeys::ID)
+        .await
+        .unwrap();
+    e.p.tick().await;
+    assert_ne!(*e.p.jwks_json(), *before, "the key set was not replaced");
+    let refused = e.p.userinfo(&t.access_token).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidToken);
+    assert_eq!(e.introspect(&t.access_token).await["active"], false);
+    // Tokens signed by the new key work.
+    let code = e.code("openid email").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    assert!(e.p.userinfo(&t.access_token).await.is_ok());
+}
+
+/// Only what the signature covers is remembered: the same payload under
+/// a forged signature, presented after the real token was verified, is
+/// still refused (the key is the whole token, signature included).
+#[tokio::test]
+async fn a_forged_signature_on_a_verified_payload_is_refused() {
+    let e = env().await;
+    let code = e.code("openid email").await;
+    let t = e.exchange(&code, VERIFIER).await.unwrap();
+    assert!(e.p.userinfo(&t.access_token).await.is_ok());
+    let (signed, signature) = t.access_token.rsplit_once('.').unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[0] ^= 1;
+    let forged = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes));
+    assert_eq!(
+        e.p.userinfo(&forged).await.map_err(|e| e.code),
+        Err(ErrorCode::InvalidToken)
+    );
+    assert_eq!(e.introspect(&forged).await["active"], false);
+    assert!(e.p.userinfo(&t.access_token).await.is_ok());
 }
