@@ -8,15 +8,14 @@
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
 use sqlx::{Connection, PgConnection, Row, raw_sql};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tusk_store::{Backend, RawAudit, RawRecord, Store};
+use tusk_store::{Backend, RawAudit, RawRecord, Store, Write};
+
+mod sqlite;
+pub use sqlite::{SqliteBackend, open_sqlite};
 
 type StoreResult<T> = Result<T, tusk_store::Error>;
 
@@ -41,9 +40,11 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(
-        "cannot open SQLite database {path}: {source}; check that the directory is writable, or pass another with --data-dir"
+        "cannot open SQLite database {path}: {reason}; check that the directory is writable, or pass another with --data-dir"
     )]
-    OpenSqlite { path: PathBuf, source: sqlx::Error },
+    OpenSqlite { path: PathBuf, reason: String },
+    #[error("SQLite error: {0}")]
+    Sqlite(String),
     #[error(
         "invalid PostgreSQL URL ({0}); expected postgres://user[:password]@host[:port]/database"
     )]
@@ -52,8 +53,8 @@ pub enum Error {
         "cannot connect to PostgreSQL at {host}: {reason}; check that PostgreSQL runs there and accepts this user and database"
     )]
     ConnectPostgres { host: String, reason: String },
-    #[error("applying database migration {version} failed: {source}")]
-    Migrate { version: i64, source: sqlx::Error },
+    #[error("applying database migration {version} failed: {reason}")]
+    Migrate { version: i64, reason: String },
     #[error(
         "the database schema is at version {found}, but this tusk knows only up to {known}; run a tusk at least as new as the one that last upgraded this database"
     )]
@@ -116,6 +117,20 @@ const AUDIT_LIST: &str = "SELECT id, at, event, actor, subject, resource, data F
     ORDER BY id DESC LIMIT $6";
 const AUDIT_PURGE: &str = "DELETE FROM audit_events WHERE at < $1";
 
+/// The migrations not yet in `applied`, in order; `SchemaTooNew` if the
+/// database is ahead of this build.
+fn pending(applied: &[i64], migrations: Migrations) -> Result<Vec<(i64, &'static str)>, Error> {
+    let known = migrations.last().map_or(0, |m| m.0);
+    if let Some(&found) = applied.iter().max().filter(|&&v| v > known) {
+        return Err(Error::SchemaTooNew { found, known });
+    }
+    Ok(migrations
+        .iter()
+        .filter(|(version, _)| !applied.contains(version))
+        .copied()
+        .collect())
+}
+
 /// Applies the missing migrations inside the open transaction `$tx`, which
 /// already holds the dialect's exclusive lock, then commits.
 macro_rules! migrate {
@@ -127,15 +142,11 @@ macro_rules! migrate {
             .iter()
             .map(|row| row.try_get::<i64, _>(0))
             .collect::<Result<_, _>>()?;
-        let known = $migrations.last().map_or(0, |m| m.0);
-        if let Some(&found) = applied.iter().max().filter(|&&v| v > known) {
-            return Err(Error::SchemaTooNew { found, known });
-        }
-        for &(version, sql) in $migrations {
-            if applied.contains(&version) {
-                continue;
-            }
-            let failed = |source| Error::Migrate { version, source };
+        for (version, sql) in pending(&applied, $migrations)? {
+            let failed = |e: sqlx::Error| Error::Migrate {
+                version,
+                reason: e.to_string(),
+            };
             raw_sql(sql).execute(&mut *$tx).await.map_err(failed)?;
             sqlx::query("INSERT INTO tusk_schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
@@ -149,33 +160,6 @@ macro_rules! migrate {
     };
 }
 
-/// SQLite in WAL mode. Writes go through a one-connection pool: SQLite
-/// allows one writer anyway, and queueing in-process means concurrent
-/// writers wait their turn instead of failing with `database is locked`.
-pub struct SqliteBackend {
-    read: SqlitePool,
-    write: SqlitePool,
-    path: PathBuf,
-}
-
-impl SqliteBackend {
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Copies every page from the write-ahead log into the database file
-    /// and empties the log. After resealing, this is what removes the old
-    /// clear-text page images from disk (deleted cells are zeroed, see
-    /// `secure_delete` in `open_sqlite`).
-    pub async fn checkpoint(&self) -> Result<(), Error> {
-        raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
-}
-
 pub struct PostgresBackend {
     read: PgPool,
     write: PgPool,
@@ -185,43 +169,6 @@ impl PostgresBackend {
     pub fn pool(&self) -> &PgPool {
         &self.write
     }
-}
-
-/// Opens (creating if needed) `<data_dir>/tusk.db` and migrates it.
-pub async fn open_sqlite(data_dir: &Path) -> Result<SqliteBackend, Error> {
-    owner_only_dir(data_dir)?;
-    let path = data_dir.join("tusk.db");
-    owner_only_files(&path, true)?;
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true)
-        // A row rewritten sealed must not leave its clear-text cell behind
-        // in free space, where a copy of the file would still show it.
-        .pragma("secure_delete", "on");
-    let open = |max| {
-        SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(options.clone())
-    };
-    let opened = |source| Error::OpenSqlite {
-        path: path.clone(),
-        source,
-    };
-    // The writer opens first so that the file and WAL mode exist before
-    // any reader connects.
-    let write = open(1).await.map_err(opened)?;
-    let read = open(4).await.map_err(opened)?;
-    let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-    migrate!(tx, SQLITE_MIGRATIONS);
-    // SQLite gives `-wal` and `-shm` the database file's mode, but files an
-    // older tusk left behind keep theirs until narrowed.
-    owner_only_files(&path, false)?;
-    tracing::debug!(path = %path.display(), "sqlite store ready");
-    Ok(SqliteBackend { read, write, path })
 }
 
 /// Creates the data directory owner-only (0700, whatever the umask), or
@@ -617,8 +564,78 @@ macro_rules! sql_backend {
     };
 }
 
-sql_backend!(SqliteBackend, SqliteRow, "sqlite", {});
 sql_backend!(PostgresBackend, PgRow, "postgres", {
+    async fn commit(&self, writes: Vec<Write>) -> StoreResult<()> {
+        let failed = backend_error("postgres");
+        // Dropping the transaction on an early return rolls it back.
+        let mut tx = self.write.begin().await.map_err(&failed)?;
+        for write in &writes {
+            match write {
+                Write::Create { kind, rec } => {
+                    let done = sqlx::query(INSERT_NEW)
+                        .bind(*kind)
+                        .bind(&rec.id)
+                        .bind(&rec.owner)
+                        .bind(&rec.data)
+                        .bind(rec.expires_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&failed)?;
+                    if done.rows_affected() == 0 {
+                        return Err(tusk_store::Error::AlreadyExists {
+                            kind,
+                            id: rec.id.clone(),
+                        });
+                    }
+                }
+                Write::Swap {
+                    kind,
+                    expected_version,
+                    rec,
+                } => {
+                    let done = sqlx::query(CAS)
+                        .bind(*kind)
+                        .bind(&rec.id)
+                        .bind(expected_version)
+                        .bind(&rec.owner)
+                        .bind(&rec.data)
+                        .bind(rec.expires_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&failed)?;
+                    if done.rows_affected() == 0 {
+                        let exists = sqlx::query(GET)
+                            .bind(*kind)
+                            .bind(&rec.id)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(&failed)?;
+                        return Err(match exists {
+                            Some(_) => tusk_store::Error::Conflict {
+                                kind,
+                                id: rec.id.clone(),
+                            },
+                            None => not_found(kind, &rec.id),
+                        });
+                    }
+                }
+                Write::Audit(row) => {
+                    sqlx::query(AUDIT_APPEND)
+                        .bind(row.at)
+                        .bind(&row.event)
+                        .bind(&row.actor)
+                        .bind(&row.subject)
+                        .bind(&row.resource)
+                        .bind(&row.data)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&failed)?;
+                }
+            }
+        }
+        tx.commit().await.map_err(&failed)
+    }
+
     async fn announce(&self, change: &tusk_store::Change) -> StoreResult<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANGES_CHANNEL)
