@@ -425,3 +425,92 @@ async fn postgres_column_holds_no_secret_once_sealed() {
     drop((store, pool));
     db.drop().await;
 }
+
+/// Set in the child process of `sqlite_keeps_every_reported_write_when_killed`:
+/// the data directory it writes to.
+const CRASH_CHILD_DIR: &str = "TUSK_TEST_SQLITE_CRASH_CHILD_DIR";
+
+/// A write reported committed survives the process being killed (SIGKILL,
+/// no shutdown) in the middle of a stream of batched writes. The child is
+/// this test binary run again on this one test; it writes from several
+/// tasks at once, so the kill lands among group commits, and prints each
+/// id once its commit returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_keeps_every_reported_write_when_killed() {
+    use std::io::BufRead;
+    if let Some(dir) = std::env::var_os(CRASH_CHILD_DIR) {
+        let store = Store::new(open_sqlite(std::path::Path::new(&dir)).await.unwrap());
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            for id in rx {
+                let _ = writeln!(out, "{id}").and_then(|()| out.flush());
+            }
+        });
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let (store, tx) = (store.clone(), tx.clone());
+                tokio::spawn(async move {
+                    for i in 0.. {
+                        let id = format!("w{w}-{i}");
+                        let token = tusk_store::AuthToken {
+                            id: id.clone(),
+                            subject: "user:crash".into(),
+                            expires_at: None,
+                            created_at: 0,
+                        };
+                        let mut batch = store.batch();
+                        batch.create(&token).unwrap();
+                        batch.commit().await.unwrap();
+                        if tx.send(id).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            let _ = w.await;
+        }
+        return;
+    }
+    let dir = owner_only_tempdir();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sqlite_keeps_every_reported_write_when_killed",
+            "--nocapture",
+        ])
+        .env(CRASH_CHILD_DIR, &data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut reported = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        // The harness prints its own lines; ids start with `w`.
+        if line.starts_with('w') && !line.contains(' ') {
+            reported.push(line);
+        }
+        if reported.len() == 2000 {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    assert_eq!(reported.len(), 2000, "the child stopped before writing enough");
+    let store = Store::new(open_sqlite(&data).await.unwrap());
+    let stored: std::collections::HashSet<String> = store
+        .list::<tusk_store::AuthToken>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let lost: Vec<_> = reported.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(lost.is_empty(), "{} reported writes were lost: {lost:?}", lost.len());
+}
