@@ -67,15 +67,14 @@ async fn sqlite_keeps_data_across_reopen_and_migrates_once() {
     drop(store);
     let backend = open_sqlite(dir.path()).await.unwrap();
     assert_eq!(backend.path(), dir.path().join("tusk.db"));
-    let versions: Vec<(i64,)> = sqlx::query_as("SELECT version FROM tusk_schema_migrations")
-        .fetch_all(
-            &sqlx::SqlitePool::connect_with(sqlite_options(dir.path()))
-                .await
-                .unwrap(),
-        )
-        .await
+    let versions: Vec<i64> = sqlite_file(dir.path())
+        .prepare("SELECT version FROM tusk_schema_migrations ORDER BY version")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [(1,), (2,)]);
+    assert_eq!(versions, [1, 2]);
     let store = Store::new(backend);
     assert_eq!(
         store.get::<tusk_store::AuthToken>(&token.id).await.unwrap(),
@@ -87,13 +86,9 @@ async fn sqlite_keeps_data_across_reopen_and_migrates_once() {
 async fn sqlite_refuses_a_schema_from_the_future() {
     let dir = owner_only_tempdir();
     drop(open_sqlite(dir.path()).await.unwrap());
-    let pool = sqlx::SqlitePool::connect_with(sqlite_options(dir.path()))
-        .await
+    sqlite_file(dir.path())
+        .execute("INSERT INTO tusk_schema_migrations VALUES (999, 0)", [])
         .unwrap();
-    pool.execute("INSERT INTO tusk_schema_migrations VALUES (999, 0)")
-        .await
-        .unwrap();
-    pool.close().await;
     let err = open_sqlite(dir.path()).await.err().unwrap();
     assert!(
         matches!(
@@ -276,8 +271,9 @@ fn owner_only_tempdir() -> tempfile::TempDir {
     builder.tempdir().unwrap()
 }
 
-fn sqlite_options(dir: &std::path::Path) -> sqlx::sqlite::SqliteConnectOptions {
-    sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("tusk.db"))
+/// A plain connection to the database in `dir`, as a DBA would open it.
+fn sqlite_file(dir: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("tusk.db")).unwrap()
 }
 
 struct TestDatabase {
