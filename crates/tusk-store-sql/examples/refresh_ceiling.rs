@@ -9,8 +9,8 @@
 //! Prints one line, `CEILING_JSON {...}`, with refreshes per second and the
 //! cost of each part. Usage: `refresh_ceiling [seconds]` (default 3).
 
-use serde_json::json;
 use rusqlite::params;
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tusk_jose::{Alg, SigningKey};
 use tusk_store::{Claims, RefreshToken};

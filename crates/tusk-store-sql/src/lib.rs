@@ -633,6 +633,29 @@ sql_backend!(PostgresBackend, PgRow, "postgres", {
                 }
             }
         }
+        // Other replicas hear of the changed records with the commit
+        // (NOTIFY is delivered then), in one statement for all of them.
+        let changes: Vec<String> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Create { kind, rec } | Write::Swap { kind, rec, .. } => Some(
+                    tusk_store::Change {
+                        kind: (*kind).to_owned(),
+                        id: Some(rec.id.clone()),
+                    }
+                    .encode(),
+                ),
+                Write::Audit(_) => None,
+            })
+            .collect();
+        if !changes.is_empty() {
+            sqlx::query("SELECT pg_notify($1, change) FROM unnest($2::text[]) AS change")
+                .bind(CHANGES_CHANNEL)
+                .bind(&changes)
+                .execute(&mut *tx)
+                .await
+                .map_err(&failed)?;
+        }
         tx.commit().await.map_err(&failed)
     }
 

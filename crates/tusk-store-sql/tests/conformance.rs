@@ -346,6 +346,31 @@ async fn postgres_relays_changes_between_replicas() {
     .await
     .expect("replica b never heard of replica a's write");
     assert_eq!(seen.id.as_deref(), Some("CLUSTER:"));
+    // A batch announces its records with its commit, one change each.
+    let mut batch = a.batch();
+    for id in ["REPO:p/one", "REPO:p/two"] {
+        let binding = tusk_store::RoleBinding {
+            id: id.into(),
+            ..Default::default()
+        };
+        batch.create(&binding).unwrap();
+    }
+    batch.commit().await.unwrap();
+    let mut heard = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while heard.len() < 2 {
+            match feed.recv().await {
+                Ok(c) if c.kind == "role_binding" && c.id.as_deref() != Some("CLUSTER:") => {
+                    heard.extend(c.id);
+                }
+                Ok(_) => {}
+                Err(e) => panic!("feed closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("replica b never heard of replica a's batch");
+    assert_eq!(heard, ["REPO:p/one", "REPO:p/two"]);
     drop((a, b));
     db.drop().await;
 }
@@ -376,6 +401,21 @@ async fn local_writes_reach_the_local_feed() {
             ("group_membership".to_owned(), Some("user:a".to_owned())),
             ("group_membership".to_owned(), Some("user:a".to_owned()))
         ]
+    );
+    // A batch reaches the feed once committed, one change per record.
+    let mut batch = store.batch();
+    batch
+        .create(&tusk_store::GroupMembership {
+            id: "user:b".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(feed.try_recv().is_err(), "announced before the commit");
+    batch.commit().await.unwrap();
+    let change = feed.try_recv().unwrap();
+    assert_eq!(
+        (change.kind.as_str(), change.id.as_deref()),
+        ("group_membership", Some("user:b"))
     );
 }
 
@@ -498,7 +538,11 @@ async fn sqlite_keeps_every_reported_write_when_killed() {
         }
     }
     child.wait().unwrap();
-    assert_eq!(reported.len(), 2000, "the child stopped before writing enough");
+    assert_eq!(
+        reported.len(),
+        2000,
+        "the child stopped before writing enough"
+    );
     let store = Store::new(open_sqlite(&data).await.unwrap());
     let stored: std::collections::HashSet<String> = store
         .list::<tusk_store::AuthToken>()
@@ -508,5 +552,9 @@ async fn sqlite_keeps_every_reported_write_when_killed() {
         .map(|t| t.id)
         .collect();
     let lost: Vec<_> = reported.iter().filter(|id| !stored.contains(*id)).collect();
-    assert!(lost.is_empty(), "{} reported writes were lost: {lost:?}", lost.len());
+    assert!(
+        lost.is_empty(),
+        "{} reported writes were lost: {lost:?}",
+        lost.len()
+    );
 }

@@ -542,8 +542,9 @@ fn decode<T: Record>(raw: &RawRecord) -> Result<T> {
 
 /// Writes that commit together, as one transaction ([`Backend::commit`]):
 /// all of them or none. Built with [`Store::batch`]; records are encoded
-/// (and sealed) as they are added, and the change feed and the audit log
-/// lines follow the commit, never precede it.
+/// (and sealed) as they are added, and the local change feed and the audit
+/// log lines follow the commit, never precede it (other replicas hear of
+/// the changes from the backend, with the commit).
 pub struct Batch<'a> {
     store: &'a Store,
     writes: Vec<Write>,
@@ -595,12 +596,16 @@ impl Batch<'_> {
         if writes.is_empty() {
             return Ok(());
         }
+        // The backend announces the changes to other replicas itself.
         store.backend.commit(writes).await?;
         for (event, data) in &events {
             record(event, data);
         }
         for (kind, id) in changes {
-            store.changed(kind, Some(&id)).await;
+            let _ = store.changes.send(Change {
+                kind: kind.to_owned(),
+                id: Some(id),
+            });
         }
         Ok(())
     }
