@@ -711,7 +711,7 @@ async function main() {
     out.push(`signing: ${alg} on both; load: ${USE_WRK ? 'wrk' : 'Node keep-alive loop'}, ${CONNS} connection(s) ` +
       `(login: ${LOGIN_CONNS} Node user agents), ${DURATION}s per run, ${ROUNDS} alternating round(s), ${WARMUP}s warm-up; ` +
       `${pin.length ? `servers on CPU ${SERVER_CPU}, load on CPU ${env.BENCH_LOAD_CPU}` : 'no CPU pinning'}`);
-    out.push('tusk rate limits off for the run (tusk.rateLimit.*PerMinute: 0); tusk stores in SQLite, oidc-provider in memory');
+    out.push(`tusk rate limits off for the run (tusk.rateLimit.*PerMinute: 0); tusk stores in ${STORE === 'postgres' ? 'PostgreSQL' : 'SQLite'}, oidc-provider in memory`);
     out.push(`refresh: ${servers[0].chains} independent rotation chain(s) per server, one per connection; "ok" = 200 with a new refresh token`);
     out.push('userinfo/introspection: one access token of a login, sent again and again; ok = 200 with "sub" / "active":true');
     out.push('login: GET /auth, the login (and oidc-provider\'s consent) form, the code, POST /token with PKCE; a new cookie jar each time');
