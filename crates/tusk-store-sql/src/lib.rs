@@ -1,135 +1,25 @@
 //! SQLite and PostgreSQL implementations of [`tusk_store::Backend`].
 //!
 //! Both keep every record in one `records` table and share their SQL text
-//! (`$n` placeholders work in both dialects); only opening and migrating
-//! differ. Schema changes are numbered files under `migrations/<dialect>/`,
+//! (`shared`, with `$n` placeholders, which SQLite gets as `?n`). PostgreSQL
+//! (here) goes through sqlx's pool; SQLite (`sqlite`) through one writer
+//! thread with group commit. Schema changes are numbered files under `migrations/<dialect>/`,
 //! applied in order by a small migrator that records each version in
 //! `tusk_schema_migrations`.
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Row, raw_sql};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tusk_store::{Backend, RawAudit, RawRecord, Store, Write};
 
+mod shared;
 mod sqlite;
+pub use shared::Error;
+use shared::*;
 pub use sqlite::{SqliteBackend, open_sqlite};
-
-type StoreResult<T> = Result<T, tusk_store::Error>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(
-        "cannot create data directory {path}: {source}; create it, or pass a writable directory with --data-dir"
-    )]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "data directory {path} has mode {mode:o}, so other users can read or change the database and the keys beside it; run `chmod 700 {path}` and start tusk again"
-    )]
-    DataDirMode { path: PathBuf, mode: u32 },
-    #[error(
-        "cannot create {path} or make it readable by its owner only (mode 600): {source}; run tusk as the user that owns the data directory"
-    )]
-    DataFileMode {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "cannot open SQLite database {path}: {reason}; check that the directory is writable, or pass another with --data-dir"
-    )]
-    OpenSqlite { path: PathBuf, reason: String },
-    #[error("SQLite error: {0}")]
-    Sqlite(String),
-    #[error(
-        "invalid PostgreSQL URL ({0}); expected postgres://user[:password]@host[:port]/database"
-    )]
-    PostgresUrl(String),
-    #[error(
-        "cannot connect to PostgreSQL at {host}: {reason}; check that PostgreSQL runs there and accepts this user and database"
-    )]
-    ConnectPostgres { host: String, reason: String },
-    #[error("applying database migration {version} failed: {reason}")]
-    Migrate { version: i64, reason: String },
-    #[error(
-        "the database schema is at version {found}, but this tusk knows only up to {known}; run a tusk at least as new as the one that last upgraded this database"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
-    #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
-}
-
-impl From<Error> for tusk_store::Error {
-    fn from(e: Error) -> Self {
-        tusk_store::Error::Backend(e.to_string())
-    }
-}
-
-type Migrations = &'static [(i64, &'static str)];
-
-const SQLITE_MIGRATIONS: Migrations = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_audit.sql")),
-];
-const POSTGRES_MIGRATIONS: Migrations = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../migrations/postgres/0002_audit.sql")),
-];
-
-const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS tusk_schema_migrations \
-    (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
-/// Arbitrary constant ("tusk" in ASCII) shared by every replica, so only
-/// one of them migrates at a time.
-const PG_MIGRATION_LOCK: i64 = 0x7475_736b;
-
-const INSERT_NEW: &str = "INSERT INTO records (kind, id, owner, data, expires_at, version) \
-    VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (kind, id) DO NOTHING";
-const UPSERT: &str = "INSERT INTO records (kind, id, owner, data, expires_at, version) \
-    VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, \
-    data = excluded.data, expires_at = excluded.expires_at, version = records.version + 1";
-const GET: &str = "SELECT id, owner, data, expires_at, version FROM records \
-    WHERE kind = $1 AND id = $2";
-const LIST: &str = "SELECT id, owner, data, expires_at, version FROM records \
-    WHERE kind = $1 ORDER BY id";
-const LIST_BY_OWNER: &str = "SELECT id, owner, data, expires_at, version FROM records \
-    WHERE kind = $1 AND owner = $2 ORDER BY id";
-const CAS: &str = "UPDATE records SET owner = $4, data = $5, expires_at = $6, \
-    version = version + 1 WHERE kind = $1 AND id = $2 AND version = $3";
-const DELETE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2";
-const DELETE_BY_OWNER: &str = "DELETE FROM records WHERE kind = $1 AND owner = $2";
-/// `substr`, not `LIKE`: ids may contain `%` and `_`, which LIKE would
-/// treat as wildcards. Both dialects count characters from 1.
-const DELETE_WITH_PREFIX: &str = "DELETE FROM records WHERE kind = $1 \
-    AND (id = $2 OR substr(id, 1, length($3)) = $3)";
-const TAKE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2 \
-    RETURNING id, owner, data, expires_at, version";
-const GC: &str = "DELETE FROM records WHERE expires_at <= $1";
-const AUDIT_APPEND: &str = "INSERT INTO audit_events (at, event, actor, subject, resource, data) \
-    VALUES ($1, $2, $3, $4, $5, $6)";
-// An unset filter is bound as NULL and matches every row.
-const AUDIT_LIST: &str = "SELECT id, at, event, actor, subject, resource, data FROM audit_events \
-    WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR subject = $2) \
-    AND ($3 IS NULL OR resource = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at <= $5) \
-    ORDER BY id DESC LIMIT $6";
-const AUDIT_PURGE: &str = "DELETE FROM audit_events WHERE at < $1";
-
-/// The migrations not yet in `applied`, in order; `SchemaTooNew` if the
-/// database is ahead of this build.
-fn pending(applied: &[i64], migrations: Migrations) -> Result<Vec<(i64, &'static str)>, Error> {
-    let known = migrations.last().map_or(0, |m| m.0);
-    if let Some(&found) = applied.iter().max().filter(|&&v| v > known) {
-        return Err(Error::SchemaTooNew { found, known });
-    }
-    Ok(migrations
-        .iter()
-        .filter(|(version, _)| !applied.contains(version))
-        .copied()
-        .collect())
-}
 
 /// Applies the missing migrations inside the open transaction `$tx`, which
 /// already holds the dialect's exclusive lock, then commits.
@@ -171,91 +61,6 @@ impl PostgresBackend {
     }
 }
 
-/// Creates the data directory owner-only (0700, whatever the umask), or
-/// refuses an existing one that group or others can use: it holds the
-/// database and, without a configured key, the key that seals its secrets.
-fn owner_only_dir(dir: &Path) -> Result<(), Error> {
-    let failed = |source| Error::DataDir {
-        path: dir.to_owned(),
-        source,
-    };
-    match std::fs::metadata(dir) {
-        Ok(meta) if !meta.is_dir() => Err(failed(std::io::Error::new(
-            std::io::ErrorKind::NotADirectory,
-            "it is not a directory",
-        ))),
-        #[cfg(unix)]
-        Ok(meta) => {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(Error::DataDirMode {
-                    path: dir.to_owned(),
-                    mode,
-                });
-            }
-            Ok(())
-        }
-        #[cfg(not(unix))]
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-                builder.mode(0o700);
-                builder.create(dir).map_err(failed)?;
-                // `mode` is filtered through the umask; this is not.
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(failed)?;
-            }
-            #[cfg(not(unix))]
-            builder.create(dir).map_err(failed)?;
-            Ok(())
-        }
-        Err(e) => Err(failed(e)),
-    }
-}
-
-/// Makes the database file and its `-wal` and `-shm` companions 0600.
-/// With `create`, the database file is created empty first (SQLite treats
-/// an empty file as a new database), so it never exists with a wider mode.
-fn owner_only_files(db: &Path, create: bool) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let mut name = db.as_os_str().to_owned();
-        let companions = ["-wal", "-shm"].map(|suffix| {
-            name.push(suffix);
-            let path = PathBuf::from(&name);
-            name = db.as_os_str().to_owned();
-            path
-        });
-        for (i, path) in std::iter::once(db.to_owned()).chain(companions).enumerate() {
-            let failed = |source| Error::DataFileMode {
-                path: path.clone(),
-                source,
-            };
-            if create && i == 0 {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(failed)?;
-            }
-            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                other => other.map_err(failed)?,
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (db, create);
-    Ok(())
-}
 /// How long a request waits for a pooled connection by default. During a
 /// database outage every request waits this long before its 503, so it is
 /// short (issue 11: it was 10 s); `tusk.database.acquireTimeout` sets it.
@@ -317,12 +122,6 @@ pub async fn open(target: &str) -> Result<Store, Error> {
     } else {
         Ok(Store::new(open_sqlite(Path::new(target)).await?))
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn backend_error(name: &'static str) -> impl Fn(sqlx::Error) -> tusk_store::Error {

@@ -19,7 +19,9 @@
 //! an operating-system crash can lose the transactions committed since the
 //! last checkpoint synced the log, but never leaves the database torn.
 
-use crate::{Error, SQLITE_MIGRATIONS, StoreResult, owner_only_dir, owner_only_files, unix_now};
+use crate::shared::{
+    self, Error, SQLITE_MIGRATIONS, StoreResult, owner_only_dir, owner_only_files, unix_now,
+};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use std::panic::AssertUnwindSafe;
@@ -188,13 +190,13 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
     };
     conn.execute_batch("BEGIN IMMEDIATE").map_err(failed(0))?;
     let applied = (|| {
-        conn.execute_batch(crate::CREATE_MIGRATIONS_TABLE)?;
+        conn.execute_batch(shared::CREATE_MIGRATIONS_TABLE)?;
         let mut stmt = conn.prepare("SELECT version FROM tusk_schema_migrations")?;
         let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
         rows.collect::<rusqlite::Result<Vec<i64>>>()
     })();
     let result = applied.map_err(failed(0)).and_then(|applied| {
-        for (version, sql) in crate::pending(&applied, SQLITE_MIGRATIONS)? {
+        for (version, sql) in shared::pending(&applied, SQLITE_MIGRATIONS)? {
             conn.execute_batch(sql).map_err(failed(version))?;
             conn.execute(
                 "INSERT INTO tusk_schema_migrations (version, applied_at) VALUES (?1, ?2)",
@@ -327,7 +329,7 @@ fn not_found(kind: &'static str, id: &str) -> tusk_store::Error {
 
 fn insert_new(conn: &Connection, kind: &'static str, rec: &RawRecord) -> StoreResult<()> {
     let done = conn
-        .prepare_cached(&sql(crate::INSERT_NEW))
+        .prepare_cached(&sql(shared::INSERT_NEW))
         .and_then(|mut s| s.execute(params![kind, rec.id, rec.owner, rec.data, rec.expires_at]))
         .map_err(sqlite_error)?;
     if done == 0 {
@@ -348,7 +350,7 @@ fn swap(
     rec: &RawRecord,
 ) -> StoreResult<bool> {
     let done = conn
-        .prepare_cached(&sql(crate::CAS))
+        .prepare_cached(&sql(shared::CAS))
         .and_then(|mut s| {
             s.execute(params![
                 kind,
@@ -374,7 +376,7 @@ fn swap(
 }
 
 fn append_audit(conn: &Connection, row: &RawAudit) -> StoreResult<()> {
-    conn.prepare_cached(&sql(crate::AUDIT_APPEND))
+    conn.prepare_cached(&sql(shared::AUDIT_APPEND))
         .and_then(|mut s| {
             s.execute(params![
                 row.at,
@@ -414,7 +416,7 @@ impl Backend for SqliteBackend {
 
     async fn get(&self, kind: &'static str, id: &str) -> StoreResult<RawRecord> {
         let row = self.read(|conn| {
-            conn.prepare_cached(&sql(crate::GET))?
+            conn.prepare_cached(&sql(shared::GET))?
                 .query_row(params![kind, id], decode)
                 .optional()
         })?;
@@ -422,17 +424,17 @@ impl Backend for SqliteBackend {
     }
 
     async fn list(&self, kind: &'static str) -> StoreResult<Vec<RawRecord>> {
-        self.read(|conn| rows(conn, crate::LIST, params![kind]))
+        self.read(|conn| rows(conn, shared::LIST, params![kind]))
     }
 
     async fn list_by_owner(&self, kind: &'static str, owner: &str) -> StoreResult<Vec<RawRecord>> {
-        self.read(|conn| rows(conn, crate::LIST_BY_OWNER, params![kind, owner]))
+        self.read(|conn| rows(conn, shared::LIST_BY_OWNER, params![kind, owner]))
     }
 
     async fn put(&self, kind: &'static str, rec: RawRecord) -> StoreResult<()> {
         self.write(move |conn| {
             let args = params![kind, rec.id, rec.owner, rec.data, rec.expires_at];
-            changed(conn, crate::UPSERT, args).map(drop)
+            changed(conn, shared::UPSERT, args).map(drop)
         })
         .await
     }
@@ -478,7 +480,7 @@ impl Backend for SqliteBackend {
     async fn delete(&self, kind: &'static str, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
         self.write(
-            move |conn| match changed(conn, crate::DELETE, params![kind, id])? {
+            move |conn| match changed(conn, shared::DELETE, params![kind, id])? {
                 0 => Err(not_found(kind, &id)),
                 _ => Ok(()),
             },
@@ -488,7 +490,7 @@ impl Backend for SqliteBackend {
 
     async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> StoreResult<u64> {
         let owner = owner.to_owned();
-        self.write(move |conn| changed(conn, crate::DELETE_BY_OWNER, params![kind, owner]))
+        self.write(move |conn| changed(conn, shared::DELETE_BY_OWNER, params![kind, owner]))
             .await
             .map(|n| n as u64)
     }
@@ -500,7 +502,7 @@ impl Backend for SqliteBackend {
         prefix: &str,
     ) -> StoreResult<u64> {
         let (id, prefix) = (id.to_owned(), prefix.to_owned());
-        self.write(move |conn| changed(conn, crate::DELETE_WITH_PREFIX, params![kind, id, prefix]))
+        self.write(move |conn| changed(conn, shared::DELETE_WITH_PREFIX, params![kind, id, prefix]))
             .await
             .map(|n| n as u64)
     }
@@ -509,7 +511,7 @@ impl Backend for SqliteBackend {
         let id = id.to_owned();
         self.write(move |conn| {
             let row = conn
-                .prepare_cached(&sql(crate::TAKE))
+                .prepare_cached(&sql(shared::TAKE))
                 .and_then(|mut s| s.query_row(params![kind, id], decode).optional())
                 .map_err(sqlite_error)?;
             row.ok_or_else(|| not_found(kind, &id))
@@ -518,7 +520,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn gc(&self, now: i64) -> StoreResult<u64> {
-        self.write(move |conn| changed(conn, crate::GC, params![now]))
+        self.write(move |conn| changed(conn, shared::GC, params![now]))
             .await
             .map(|n| n as u64)
     }
@@ -541,7 +543,7 @@ impl Backend for SqliteBackend {
     ) -> StoreResult<Vec<RawAudit>> {
         let limit = i64::try_from(query.effective_limit()).unwrap_or(i64::MAX);
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&sql(crate::AUDIT_LIST))?;
+            let mut stmt = conn.prepare_cached(&sql(shared::AUDIT_LIST))?;
             let args = params![
                 query.actor,
                 query.subject,
@@ -566,7 +568,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn purge_audit(&self, before: i64) -> StoreResult<u64> {
-        self.write(move |conn| changed(conn, crate::AUDIT_PURGE, params![before]))
+        self.write(move |conn| changed(conn, shared::AUDIT_PURGE, params![before]))
             .await
             .map(|n| n as u64)
     }
