@@ -166,4 +166,14 @@ pub trait CallbackConnector: Send + Sync {
 #[async_trait]
 pub trait RefreshConnector: Send + Sync {
     async fn refresh(&self, scopes: &Scopes, identity: Identity) -> Result<Identity, Error>;
+
+    /// Whether a refresh only reads tusk's own configuration and calls
+    /// nothing upstream. The token endpoint then refreshes before it
+    /// claims the presented token, so the claim and the successor commit
+    /// as one transaction. Otherwise it claims first, so that of
+    /// concurrent presentations only the winner refreshes upstream (an
+    /// upstream that rotates its own refresh tokens must see one refresh).
+    fn is_local(&self) -> bool {
+        false
+    }
 }

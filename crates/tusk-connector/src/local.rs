@@ -294,4 +294,9 @@ impl RefreshConnector for Local {
             }),
         }
     }
+
+    /// The users are in tusk's configuration.
+    fn is_local(&self) -> bool {
+        true
+    }
 }

@@ -269,34 +269,6 @@ impl Provider {
         Ok(Some((SessionCookie(Secret::new(cookie)), session)))
     }
 
-    /// Records that `client` received tokens of `family` through the
-    /// session `id`. `false` when the session has ended meanwhile, so the
-    /// caller revokes what it just issued.
-    pub(crate) async fn record_grant(
-        &self,
-        id: &str,
-        client: &str,
-        family: &str,
-    ) -> Result<bool, OAuthError> {
-        let outcome = self
-            .store
-            .update::<BrowserSession, _>(id, |s| {
-                if !s.clients.iter().any(|c| c == client) {
-                    s.clients.push(client.to_owned());
-                }
-                if !family.is_empty() && !s.families.iter().any(|f| f == family) {
-                    s.families.push(family.to_owned());
-                }
-                Ok(())
-            })
-            .await;
-        match outcome {
-            Ok(_) => Ok(true),
-            Err(tusk_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Ends a session: deletes the record and tells the clients that got
     /// tokens through it (back-channel logout). With `revoke_tokens`
     /// (logout, an administrator's revocation) the tokens issued through
@@ -434,4 +406,19 @@ impl Provider {
         }
         Ok(())
     }
+}
+
+/// Records in `session` that `client` received tokens of `family` through
+/// it, so its logout ends them; whether that changed it.
+pub(crate) fn note_grant(session: &mut BrowserSession, client: &str, family: &str) -> bool {
+    let mut changed = false;
+    if !session.clients.iter().any(|c| c == client) {
+        session.clients.push(client.to_owned());
+        changed = true;
+    }
+    if !family.is_empty() && !session.families.iter().any(|f| f == family) {
+        session.families.push(family.to_owned());
+        changed = true;
+    }
+    changed
 }

@@ -15,8 +15,14 @@ use std::collections::BTreeMap;
 use tusk_core::Secret;
 use tusk_core::audit::AuditEvent;
 use tusk_store::{
-    AuthCode, Claims, DeviceRequest, OidcClient, RefreshToken, Revocation, hash_token,
+    AuthCode, BrowserSession, Claims, DeviceRequest, OidcClient, Record, RefreshToken, Revocation,
+    hash_token,
 };
+
+/// Attempts a code exchange makes when its browser session changes
+/// between the read and the commit (another client's exchange in the same
+/// session, a logout).
+const CODE_ATTEMPTS: u32 = 4;
 
 #[derive(Serialize)]
 pub struct TokenResponse {
@@ -144,86 +150,104 @@ impl Provider {
         let now = self.now();
         let family = random_token(16);
         let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidGrant, d);
-        // Validate before claiming: a failed attempt (wrong client, wrong
-        // verifier) must not burn the code of the legitimate client.
-        let record = match self.store.get::<AuthCode>(&id).await {
-            Ok(c) => c,
-            Err(tusk_store::Error::NotFound { .. }) => {
-                return Err(invalid("Invalid or expired code parameter."));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if record.used {
-            return Err(self.code_replayed(&id, now).await);
-        }
-        if record.expires_at <= now {
-            return Err(invalid("Invalid or expired code parameter."));
-        }
-        if record.client_id != client.id {
-            return Err(invalid("Invalid code: it was issued to another client."));
-        }
-        if params.get("redirect_uri")? != Some(record.redirect_uri.as_str()) {
-            return Err(invalid(
-                "redirect_uri did not match URI from initial request.",
-            ));
-        }
-        crate::pkce::verify(
-            &record.code_challenge,
-            &record.code_challenge_method,
-            params.get("code_verifier")?,
-        )?;
-        // Marking the code used is the single-use step: exactly one
-        // concurrent exchange sees `used == false`.
-        let outcome = self
-            .store
-            .update::<AuthCode, _>(&id, |c| {
-                if c.used {
-                    return Err(tusk_store::Error::Aborted("replayed".into()));
+        // Retried only when the browser session changed or ended between
+        // its read and the commit; the code itself is claimed once.
+        for _ in 0..CODE_ATTEMPTS {
+            // Validate before claiming: a failed attempt (wrong client,
+            // wrong verifier) must not burn the code of the legitimate client.
+            let (record, version) = match self.store.get_versioned::<AuthCode>(&id).await {
+                Ok(c) => c,
+                Err(tusk_store::Error::NotFound { .. }) => {
+                    return Err(invalid("Invalid or expired code parameter."));
                 }
-                c.used = true;
-                c.family = family.clone();
-                Ok(())
-            })
-            .await;
-        match outcome {
-            Ok(_) => {}
-            Err(tusk_store::Error::NotFound { .. }) => {
+                Err(e) => return Err(e.into()),
+            };
+            if record.used {
+                return Err(self.code_replayed(&id, now).await);
+            }
+            if record.expires_at <= now {
                 return Err(invalid("Invalid or expired code parameter."));
             }
-            Err(tusk_store::Error::Aborted(_)) => return Err(self.code_replayed(&id, now).await),
-            Err(e) => return Err(e.into()),
+            if record.client_id != client.id {
+                return Err(invalid("Invalid code: it was issued to another client."));
+            }
+            if params.get("redirect_uri")? != Some(record.redirect_uri.as_str()) {
+                return Err(invalid(
+                    "redirect_uri did not match URI from initial request.",
+                ));
+            }
+            crate::pkce::verify(
+                &record.code_challenge,
+                &record.code_challenge_method,
+                params.get("code_verifier")?,
+            )?;
+            // The browser session learns which client got which family, so
+            // its logout ends them; a session that has ended ends them now.
+            let session = match record.browser_session.as_str() {
+                "" => None,
+                sid => match self.store.get_versioned::<BrowserSession>(sid).await {
+                    Ok(s) => Some(s),
+                    Err(tusk_store::Error::NotFound { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            let session_live = record.browser_session.is_empty() || session.is_some();
+            let grant = Grant {
+                client,
+                scopes: &record.scopes,
+                claims: &record.claims,
+                connector_id: &record.connector_id,
+                nonce: &record.nonce,
+                auth_time: record.auth_time,
+                family: &family,
+                session: &record.sid,
+            };
+            let refresh = self.refresh_for(&grant, &record.connector_data, now, now);
+            let response = self.issue(&grant, refresh.as_ref().map(|(t, _)| t.clone()))?;
+            // One transaction: marking the code used is the single-use
+            // step (of concurrent exchanges exactly one swaps the version
+            // it read), and the refresh token, the session's note and the
+            // audit event stand or fall with it. A replay that revokes the
+            // family after this commit therefore finds the refresh token.
+            let mut claimed = record.clone();
+            claimed.used = true;
+            claimed.family = family.clone();
+            let mut batch = self.store.batch();
+            batch.swap(&claimed, version)?;
+            if let Some((_, token)) = &refresh {
+                batch.create(token)?;
+            }
+            if let Some((mut s, v)) = session
+                && crate::browser::note_grant(&mut s, &client.id, &family)
+            {
+                batch.swap(&s, v)?;
+            }
+            batch.audit(now, minted(&grant, "code"));
+            match batch.commit().await {
+                Ok(()) => {}
+                Err(tusk_store::Error::Conflict { kind, .. }) if kind == AuthCode::KIND => {
+                    return Err(self.code_replayed(&id, now).await);
+                }
+                Err(tusk_store::Error::NotFound { kind, .. }) if kind == AuthCode::KIND => {
+                    return Err(invalid("Invalid or expired code parameter."));
+                }
+                Err(tusk_store::Error::Conflict { .. } | tusk_store::Error::NotFound { .. }) => {
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            // What it issued is dead if the session ended: the access and
+            // ID tokens fail the revocation check, the refresh token goes.
+            if !session_live || self.session_revoked(&record.sid).await? {
+                self.revoke_family(&family, now).await?;
+            }
+            return Ok(response);
         }
-        let grant = Grant {
-            client,
-            scopes: &record.scopes,
-            claims: &record.claims,
-            connector_id: &record.connector_id,
-            nonce: &record.nonce,
-            auth_time: record.auth_time,
-            family: &family,
-            session: &record.sid,
-        };
-        let refresh = self
-            .new_refresh(&grant, &record.connector_data, now, now)
-            .await?;
-        // The browser session learns which client got which family, so
-        // its logout ends them; a session ended meanwhile ends them now.
-        let session_live = record.browser_session.is_empty()
-            || self
-                .record_grant(&record.browser_session, &client.id, &family)
-                .await?;
-        // This request won the single-use step, so it answers even when a
-        // concurrent replay has already revoked the session: a race has
-        // exactly one winner, never none. What it issues is dead anyway:
-        // the revocation stands, and a refresh token created after it is
-        // removed here (the access and ID tokens fail the revocation check).
-        if !session_live
-            || self.session_revoked(&family).await?
-            || self.session_revoked(&record.sid).await?
-        {
-            self.revoke_family(&family, now).await?;
+        Err(tusk_store::Error::Conflict {
+            kind: BrowserSession::KIND,
+            id: "(the session of this code)".into(),
         }
-        self.issue_audited(&grant, refresh, "code").await
+        .into())
     }
 
     /// A code presented twice: revoke what the first exchange issued
@@ -280,7 +304,7 @@ impl Provider {
         };
         let now = self.now();
         let id = hash_token(presented);
-        let token = match self.store.get::<RefreshToken>(&id).await {
+        let (token, version) = match self.store.get_versioned::<RefreshToken>(&id).await {
             Ok(t) => t,
             Err(tusk_store::Error::NotFound { .. }) => return Err(invalid()),
             Err(e) => return Err(e.into()),
@@ -328,121 +352,63 @@ impl Provider {
                     "the login method of this session no longer exists; log in again",
                 ),
             })?;
+        let refresher = connector.refresh();
         let next = random_token(32);
         let next_id = hash_token(&next);
-        // Rotation: claim the presented token by marking it obsolete. A
-        // token already obsolete is reuse, unless inside the reuse window.
-        let claimed = self
-            .store
-            .update::<RefreshToken, _>(&id, |t| {
-                if t.obsoleted_by.is_some() {
-                    return Err(tusk_store::Error::Aborted("reused".into()));
-                }
-                t.obsoleted_by = Some(next_id.clone());
-                t.obsoleted_at = now;
-                Ok(())
-            })
-            .await;
         let mut claims = token.claims.clone();
         let mut data = token.connector_data.clone();
-        match claimed {
-            Ok(_) => {
-                // Only the winner refreshes upstream, so an upstream that
-                // rotates its own refresh tokens sees one refresh.
-                if let Some(r) = connector.refresh() {
-                    let refreshed = r
-                        .refresh(
-                            &connector_scopes(&token.scopes),
-                            to_identity(&token.claims, &token.connector_data),
-                        )
-                        .await;
-                    let identity = match refreshed {
-                        Ok(i) => i,
-                        Err(e) => {
-                            let transient = matches!(e, tusk_connector::Error::Unavailable { .. });
-                            if transient {
-                                // Give the token back: the client may retry it.
-                                self.give_back(&id, &next_id).await;
-                                return Err(OAuthError::new(
-                                    ErrorCode::TemporarilyUnavailable,
-                                    format!("the identity provider cannot be reached: {e}"),
-                                ));
-                            }
-                            return Err(OAuthError::new(
-                                ErrorCode::InvalidGrant,
-                                format!("the identity provider refused the refresh: {e}"),
-                            ));
-                        }
-                    };
-                    if identity.user_id != token.claims.user_id {
-                        return Err(OAuthError::new(
-                            ErrorCode::InvalidGrant,
-                            "the identity provider returned another user",
-                        ));
-                    }
-                    claims = to_claims(&identity);
-                    data = identity.connector_data.unwrap_or(data);
-                    // The auth plane (or whoever the server wired) applies
-                    // the re-read identity before any token carries it.
-                    if let Some(observer) = self.identity_observer() {
-                        let refreshed = RefreshedIdentity {
-                            connector_id: token.connector_id.clone(),
-                            user_id: claims.user_id.clone(),
-                            email: claims.email.clone(),
-                            email_verified: claims.email_verified,
-                            groups: connector_scopes(&token.scopes)
-                                .groups
-                                .then(|| claims.groups.clone()),
-                        };
-                        if let Err(e) = observer.refreshed(&refreshed).await {
-                            if e.code == ErrorCode::TemporarilyUnavailable {
-                                self.give_back(&id, &next_id).await;
-                            }
-                            return Err(e);
-                        }
-                    }
-                }
+        // Rotation: claim the presented token by marking it obsolete, in
+        // one compare-and-swap on the version read above. A token already
+        // obsolete is reuse, unless inside the reuse window.
+        let mut claimed = token.clone();
+        claimed.obsoleted_by = Some(next_id.clone());
+        claimed.obsoleted_at = now;
+        // A refresh that calls nothing upstream runs first, so the claim,
+        // the successor and the audit event commit as one transaction:
+        // a reuse that revokes the family after that commit deletes the
+        // successor too, and a revocation before it fails the claim.
+        let at_once = refresher.is_none_or(|r| r.is_local());
+        let mut reused = token.obsoleted_by.is_some();
+        if !reused && !at_once {
+            let mut claim = self.store.batch();
+            claim.swap(&claimed, version)?;
+            match claim.commit().await {
+                Ok(()) => {}
+                Err(tusk_store::Error::Conflict { .. }) => reused = true,
+                Err(tusk_store::Error::NotFound { .. }) => return Err(invalid()),
+                Err(e) => return Err(e.into()),
             }
-            Err(tusk_store::Error::Aborted(_)) => {
-                let within =
-                    policy.reuse_interval > 0 && token.obsoleted_at + policy.reuse_interval > now;
-                let current = self.store.get::<RefreshToken>(&id).await.ok();
-                let within = within
-                    || current.as_ref().is_some_and(|t| {
-                        policy.reuse_interval > 0 && t.obsoleted_at + policy.reuse_interval > now
-                    });
-                if !within {
-                    self.revoke_family(&token.family, now).await?;
-                    self.audit(AuditEvent::RefreshReuseDetected {
-                        user: audit_user(&token.claims),
-                        client: client.id.clone(),
-                    })
-                    .await;
-                    tracing::warn!(client = %client.id, "refresh token reused after rotation; the session is revoked (RFC 9700 §4.14.2)");
-                    return Err(invalid());
-                }
-            }
-            Err(tusk_store::Error::NotFound { .. }) => return Err(invalid()),
-            Err(e) => return Err(e.into()),
         }
-        self.store
-            .create(&RefreshToken {
-                id: next_id,
-                family: token.family.clone(),
-                client_id: client.id.clone(),
-                scopes: token.scopes.clone(),
-                nonce: token.nonce.clone(),
-                connector_id: token.connector_id.clone(),
-                claims: claims.clone(),
-                connector_data: data,
-                created_at: token.created_at,
-                last_used: now,
-                obsoleted_by: None,
-                obsoleted_at: 0,
-                expires_at: token.expires_at,
-                session: token.session.clone(),
-            })
-            .await?;
+        if !reused && let Some(r) = refresher {
+            // Only the winner refreshes upstream (a local refresh runs
+            // before the claim, which is the same: it changes nothing).
+            match self.refresh_identity(r, &token).await {
+                Ok((c, d)) => (claims, data) = (c, d),
+                Err((e, transient)) => {
+                    if transient && !at_once {
+                        // Give the token back: the client may retry it.
+                        self.give_back(&id, &next_id).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let successor = RefreshToken {
+            id: next_id,
+            family: token.family.clone(),
+            client_id: client.id.clone(),
+            scopes: token.scopes.clone(),
+            nonce: token.nonce.clone(),
+            connector_id: token.connector_id.clone(),
+            claims: claims.clone(),
+            connector_data: data,
+            created_at: token.created_at,
+            last_used: now,
+            obsoleted_by: None,
+            obsoleted_at: 0,
+            expires_at: token.expires_at,
+            session: token.session.clone(),
+        };
         let grant = Grant {
             client,
             scopes: &requested,
@@ -453,11 +419,116 @@ impl Provider {
             family: &token.family,
             session: &token.session,
         };
+        if !reused && at_once {
+            let response = self.issue(&grant, Some(next.clone()))?;
+            let mut batch = self.store.batch();
+            batch.swap(&claimed, version)?.create(&successor)?;
+            batch.audit(now, minted(&grant, "refresh"));
+            match batch.commit().await {
+                Ok(()) => return Ok(response),
+                // Claimed by a concurrent request since it was read.
+                Err(tusk_store::Error::Conflict { .. }) => reused = true,
+                Err(tusk_store::Error::NotFound { .. }) => return Err(invalid()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if reused {
+            let within =
+                policy.reuse_interval > 0 && token.obsoleted_at + policy.reuse_interval > now;
+            let current = self.store.get::<RefreshToken>(&id).await.ok();
+            let within = within
+                || current.as_ref().is_some_and(|t| {
+                    policy.reuse_interval > 0 && t.obsoleted_at + policy.reuse_interval > now
+                });
+            if !within {
+                self.revoke_family(&token.family, now).await?;
+                self.audit(AuditEvent::RefreshReuseDetected {
+                    user: audit_user(&token.claims),
+                    client: client.id.clone(),
+                })
+                .await;
+                tracing::warn!(client = %client.id, "refresh token reused after rotation; the session is revoked (RFC 9700 §4.14.2)");
+                return Err(invalid());
+            }
+        }
+        // The successor was not created with the claim (a reuse inside the
+        // window, or an upstream refresh in between).
+        let response = self.issue(&grant, Some(next))?;
+        let mut batch = self.store.batch();
+        batch.create(&successor)?;
+        batch.audit(now, minted(&grant, "refresh"));
+        batch.commit().await?;
         // Reuse detected by a concurrent request may have revoked the
         // session after this one claimed its token: the successor must not
         // outlive that.
         self.ensure_live(&token.family, now).await?;
-        self.issue_audited(&grant, Some(next), "refresh").await
+        Ok(response)
+    }
+
+    /// The identity `r` renews for `token`, applied to the auth plane (or
+    /// whoever the server wired) before any token carries it. The error
+    /// says whether it is transient, so the caller can give the token back.
+    async fn refresh_identity(
+        &self,
+        r: &dyn tusk_connector::RefreshConnector,
+        token: &RefreshToken,
+    ) -> Result<(Claims, Secret<String>), (OAuthError, bool)> {
+        let refreshed = r
+            .refresh(
+                &connector_scopes(&token.scopes),
+                to_identity(&token.claims, &token.connector_data),
+            )
+            .await;
+        let identity = match refreshed {
+            Ok(i) => i,
+            Err(e) => {
+                if matches!(e, tusk_connector::Error::Unavailable { .. }) {
+                    return Err((
+                        OAuthError::new(
+                            ErrorCode::TemporarilyUnavailable,
+                            format!("the identity provider cannot be reached: {e}"),
+                        ),
+                        true,
+                    ));
+                }
+                return Err((
+                    OAuthError::new(
+                        ErrorCode::InvalidGrant,
+                        format!("the identity provider refused the refresh: {e}"),
+                    ),
+                    false,
+                ));
+            }
+        };
+        if identity.user_id != token.claims.user_id {
+            return Err((
+                OAuthError::new(
+                    ErrorCode::InvalidGrant,
+                    "the identity provider returned another user",
+                ),
+                false,
+            ));
+        }
+        let claims = to_claims(&identity);
+        let data = identity
+            .connector_data
+            .unwrap_or_else(|| token.connector_data.clone());
+        if let Some(observer) = self.identity_observer() {
+            let refreshed = RefreshedIdentity {
+                connector_id: token.connector_id.clone(),
+                user_id: claims.user_id.clone(),
+                email: claims.email.clone(),
+                email_verified: claims.email_verified,
+                groups: connector_scopes(&token.scopes)
+                    .groups
+                    .then(|| claims.groups.clone()),
+            };
+            if let Err(e) = observer.refreshed(&refreshed).await {
+                let transient = e.code == ErrorCode::TemporarilyUnavailable;
+                return Err((e, transient));
+            }
+        }
+        Ok((claims, data))
     }
 
     /// Undoes the claim of refresh token `id` by `next_id`, so the client
@@ -575,39 +646,53 @@ impl Provider {
         created_at: i64,
         now: i64,
     ) -> Result<Option<String>, OAuthError> {
-        if !grant.scopes.iter().any(|s| s == "offline_access") {
+        let Some((token, record)) = self.refresh_for(grant, data, created_at, now) else {
             return Ok(None);
+        };
+        self.store.create(&record).await?;
+        Ok(Some(token))
+    }
+
+    /// The first refresh token of a session and its record, when
+    /// `offline_access` was granted and the connector can refresh.
+    fn refresh_for(
+        &self,
+        grant: &Grant<'_>,
+        data: &Secret<String>,
+        created_at: i64,
+        now: i64,
+    ) -> Option<(String, RefreshToken)> {
+        if !grant.scopes.iter().any(|s| s == "offline_access") {
+            return None;
         }
         let can_refresh = self
             .connector(grant.connector_id)
             .is_ok_and(|c| c.refresh().is_some());
         if !can_refresh {
-            return Ok(None);
+            return None;
         }
         let token = random_token(32);
-        self.store
-            .create(&RefreshToken {
-                id: hash_token(&token),
-                family: grant.family.to_owned(),
-                client_id: grant.client.id.clone(),
-                scopes: grant.scopes.to_vec(),
-                nonce: grant.nonce.to_owned(),
-                connector_id: grant.connector_id.to_owned(),
-                claims: grant.claims.clone(),
-                connector_data: data.clone(),
-                created_at,
-                last_used: now,
-                obsoleted_by: None,
-                obsoleted_at: 0,
-                expires_at: self
-                    .settings
-                    .refresh
-                    .absolute_lifetime
-                    .map(|l| created_at + l),
-                session: grant.session.to_owned(),
-            })
-            .await?;
-        Ok(Some(token))
+        let record = RefreshToken {
+            id: hash_token(&token),
+            family: grant.family.to_owned(),
+            client_id: grant.client.id.clone(),
+            scopes: grant.scopes.to_vec(),
+            nonce: grant.nonce.to_owned(),
+            connector_id: grant.connector_id.to_owned(),
+            claims: grant.claims.clone(),
+            connector_data: data.clone(),
+            created_at,
+            last_used: now,
+            obsoleted_by: None,
+            obsoleted_at: 0,
+            expires_at: self
+                .settings
+                .refresh
+                .absolute_lifetime
+                .map(|l| created_at + l),
+            session: grant.session.to_owned(),
+        };
+        Some((token, record))
     }
 
     /// Ends a session: deletes its refresh tokens, denies its access
@@ -642,13 +727,7 @@ impl Provider {
         kind: &str,
     ) -> Result<TokenResponse, OAuthError> {
         let response = self.issue(g, refresh_token)?;
-        self.audit(AuditEvent::TokenMinted {
-            actor: None,
-            subject: audit_user(g.claims),
-            kind: kind.to_owned(),
-            client: Some(g.client.id.clone()),
-        })
-        .await;
+        self.audit(minted(g, kind)).await;
         Ok(response)
     }
 
@@ -711,6 +790,16 @@ impl Provider {
             refresh_token,
             scope: g.scopes.join(" "),
         })
+    }
+}
+
+/// The audit event of tokens issued by grant `kind`.
+fn minted(g: &Grant<'_>, kind: &str) -> AuditEvent {
+    AuditEvent::TokenMinted {
+        actor: None,
+        subject: audit_user(g.claims),
+        kind: kind.to_owned(),
+        client: Some(g.client.id.clone()),
     }
 }
 

@@ -9,9 +9,8 @@
 //! Prints one line, `CEILING_JSON {...}`, with refreshes per second and the
 //! cost of each part. Usage: `refresh_ceiling [seconds]` (default 3).
 
+use rusqlite::params;
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection};
 use std::time::{Duration, Instant};
 use tusk_jose::{Alg, SigningKey};
 use tusk_store::{Claims, RefreshToken};
@@ -27,12 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Migrates the schema, then a raw connection does the minimum.
     // A directory it creates itself, owner-only as it requires.
     let backend = tusk_store_sql::open_sqlite(&dir.path().join("data")).await?;
-    let mut conn = SqliteConnectOptions::new()
-        .filename(backend.path())
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .connect()
-        .await?;
+    // On this thread, the library tusk's writer uses, with its settings.
+    let conn = rusqlite::Connection::open(backend.path())?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
     let key = SigningKey::generate(Alg::ES256, tusk_jose::new_kid()?)?;
     let now = 1_800_000_000_i64;
     let claims = json!({
@@ -67,13 +64,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let insert = "INSERT INTO records (kind, id, owner, data, expires_at, version) VALUES ('refresh_token', ?, ?, ?, ?, 1)";
     let first = token(0);
-    sqlx::query(insert)
-        .bind(&first.id)
-        .bind(&first.family)
-        .bind(serde_json::to_string(&first)?)
-        .bind(first.expires_at)
-        .execute(&mut conn)
-        .await?;
+    conn.execute(
+        insert,
+        params![
+            first.id,
+            first.family,
+            serde_json::to_string(&first)?,
+            first.expires_at
+        ],
+    )?;
     let (mut sign, mut commit) = (Duration::ZERO, Duration::ZERO);
     let started = Instant::now();
     let mut n: u64 = 0;
@@ -86,21 +85,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let new = token(n + 1);
         old.obsoleted_by = Some(new.id.clone());
         old.obsoleted_at = now;
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE records SET data = ?, version = version + 1 WHERE kind = 'refresh_token' AND id = ? AND version = ?")
-            .bind(serde_json::to_string(&old)?)
-            .bind(&old.id)
-            .bind(1_i64)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(insert)
-            .bind(&new.id)
-            .bind(&new.family)
-            .bind(serde_json::to_string(&new)?)
-            .bind(new.expires_at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.prepare_cached("UPDATE records SET data = ?1, version = version + 1 WHERE kind = 'refresh_token' AND id = ?2 AND version = ?3")?
+            .execute(params![serde_json::to_string(&old)?, old.id, 1_i64])?;
+        conn.prepare_cached(insert)?.execute(params![
+            new.id,
+            new.family,
+            serde_json::to_string(&new)?,
+            new.expires_at
+        ])?;
+        conn.execute_batch("COMMIT")?;
         sign += t1 - t0;
         commit += t1.elapsed();
         n += 1;

@@ -1,125 +1,25 @@
 //! SQLite and PostgreSQL implementations of [`tusk_store::Backend`].
 //!
 //! Both keep every record in one `records` table and share their SQL text
-//! (`$n` placeholders work in both dialects); only opening and migrating
-//! differ. Schema changes are numbered files under `migrations/<dialect>/`,
+//! (`shared`, with `$n` placeholders, which SQLite gets as `?n`). PostgreSQL
+//! (here) goes through sqlx's pool; SQLite (`sqlite`) through one writer
+//! thread with group commit. Schema changes are numbered files under `migrations/<dialect>/`,
 //! applied in order by a small migrator that records each version in
 //! `tusk_schema_migrations`.
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
 use sqlx::{Connection, PgConnection, Row, raw_sql};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tusk_store::{Backend, RawAudit, RawRecord, Store};
+use std::time::Duration;
+use tusk_store::{Backend, RawAudit, RawRecord, Store, Write};
 
-type StoreResult<T> = Result<T, tusk_store::Error>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(
-        "cannot create data directory {path}: {source}; create it, or pass a writable directory with --data-dir"
-    )]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "data directory {path} has mode {mode:o}, so other users can read or change the database and the keys beside it; run `chmod 700 {path}` and start tusk again"
-    )]
-    DataDirMode { path: PathBuf, mode: u32 },
-    #[error(
-        "cannot create {path} or make it readable by its owner only (mode 600): {source}; run tusk as the user that owns the data directory"
-    )]
-    DataFileMode {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "cannot open SQLite database {path}: {source}; check that the directory is writable, or pass another with --data-dir"
-    )]
-    OpenSqlite { path: PathBuf, source: sqlx::Error },
-    #[error(
-        "invalid PostgreSQL URL ({0}); expected postgres://user[:password]@host[:port]/database"
-    )]
-    PostgresUrl(String),
-    #[error(
-        "cannot connect to PostgreSQL at {host}: {reason}; check that PostgreSQL runs there and accepts this user and database"
-    )]
-    ConnectPostgres { host: String, reason: String },
-    #[error("applying database migration {version} failed: {source}")]
-    Migrate { version: i64, source: sqlx::Error },
-    #[error(
-        "the database schema is at version {found}, but this tusk knows only up to {known}; run a tusk at least as new as the one that last upgraded this database"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
-    #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
-}
-
-impl From<Error> for tusk_store::Error {
-    fn from(e: Error) -> Self {
-        tusk_store::Error::Backend(e.to_string())
-    }
-}
-
-type Migrations = &'static [(i64, &'static str)];
-
-const SQLITE_MIGRATIONS: Migrations = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_audit.sql")),
-];
-const POSTGRES_MIGRATIONS: Migrations = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../migrations/postgres/0002_audit.sql")),
-];
-
-const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS tusk_schema_migrations \
-    (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
-/// Arbitrary constant ("tusk" in ASCII) shared by every replica, so only
-/// one of them migrates at a time.
-const PG_MIGRATION_LOCK: i64 = 0x7475_736b;
-
-const INSERT_NEW: &str = "INSERT INTO records (kind, id, owner, data, expires_at, version) \
-    VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (kind, id) DO NOTHING";
-const UPSERT: &str = "INSERT INTO records (kind, id, owner, data, expires_at, version) \
-    VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, \
-    data = excluded.data, expires_at = excluded.expires_at, version = records.version + 1";
-const GET: &str = "SELECT id, owner, data, expires_at, version FROM records \
-    WHERE kind = $1 AND id = $2";
-const LIST: &str = "SELECT id, owner, data, expires_at, version FROM records \
-    WHERE kind = $1 ORDER BY id";
-/// `list_page`: the first page, then the pages after a given id.
-const LIST_FIRST_PAGE: &str = "SELECT id, owner, data, expires_at, version FROM records \
-    WHERE kind = $1 ORDER BY id LIMIT $2";
-const LIST_PAGE_AFTER: &str = "SELECT id, owner, data, expires_at, version FROM records \
-    WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3";
-const LIST_BY_OWNER: &str = "SELECT id, owner, data, expires_at, version FROM records \
-    WHERE kind = $1 AND owner = $2 ORDER BY id";
-const CAS: &str = "UPDATE records SET owner = $4, data = $5, expires_at = $6, \
-    version = version + 1 WHERE kind = $1 AND id = $2 AND version = $3";
-const DELETE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2";
-const DELETE_BY_OWNER: &str = "DELETE FROM records WHERE kind = $1 AND owner = $2";
-/// `substr`, not `LIKE`: ids may contain `%` and `_`, which LIKE would
-/// treat as wildcards. Both dialects count characters from 1.
-const DELETE_WITH_PREFIX: &str = "DELETE FROM records WHERE kind = $1 \
-    AND (id = $2 OR substr(id, 1, length($3)) = $3)";
-const TAKE: &str = "DELETE FROM records WHERE kind = $1 AND id = $2 \
-    RETURNING id, owner, data, expires_at, version";
-const GC: &str = "DELETE FROM records WHERE expires_at <= $1";
-const AUDIT_APPEND: &str = "INSERT INTO audit_events (at, event, actor, subject, resource, data) \
-    VALUES ($1, $2, $3, $4, $5, $6)";
-// An unset filter is bound as NULL and matches every row.
-const AUDIT_LIST: &str = "SELECT id, at, event, actor, subject, resource, data FROM audit_events \
-    WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR subject = $2) \
-    AND ($3 IS NULL OR resource = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at <= $5) \
-    ORDER BY id DESC LIMIT $6";
-const AUDIT_PURGE: &str = "DELETE FROM audit_events WHERE at < $1";
+mod shared;
+mod sqlite;
+pub use shared::Error;
+use shared::*;
+pub use sqlite::{SqliteBackend, open_sqlite};
 
 /// Applies the missing migrations inside the open transaction `$tx`, which
 /// already holds the dialect's exclusive lock, then commits.
@@ -132,15 +32,11 @@ macro_rules! migrate {
             .iter()
             .map(|row| row.try_get::<i64, _>(0))
             .collect::<Result<_, _>>()?;
-        let known = $migrations.last().map_or(0, |m| m.0);
-        if let Some(&found) = applied.iter().max().filter(|&&v| v > known) {
-            return Err(Error::SchemaTooNew { found, known });
-        }
-        for &(version, sql) in $migrations {
-            if applied.contains(&version) {
-                continue;
-            }
-            let failed = |source| Error::Migrate { version, source };
+        for (version, sql) in pending(&applied, $migrations)? {
+            let failed = |e: sqlx::Error| Error::Migrate {
+                version,
+                reason: e.to_string(),
+            };
             raw_sql(sql).execute(&mut *$tx).await.map_err(failed)?;
             sqlx::query("INSERT INTO tusk_schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
@@ -154,33 +50,6 @@ macro_rules! migrate {
     };
 }
 
-/// SQLite in WAL mode. Writes go through a one-connection pool: SQLite
-/// allows one writer anyway, and queueing in-process means concurrent
-/// writers wait their turn instead of failing with `database is locked`.
-pub struct SqliteBackend {
-    read: SqlitePool,
-    write: SqlitePool,
-    path: PathBuf,
-}
-
-impl SqliteBackend {
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Copies every page from the write-ahead log into the database file
-    /// and empties the log. After resealing, this is what removes the old
-    /// clear-text page images from disk (deleted cells are zeroed, see
-    /// `secure_delete` in `open_sqlite`).
-    pub async fn checkpoint(&self) -> Result<(), Error> {
-        raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
-}
-
 pub struct PostgresBackend {
     read: PgPool,
     write: PgPool,
@@ -192,128 +61,6 @@ impl PostgresBackend {
     }
 }
 
-/// Opens (creating if needed) `<data_dir>/tusk.db` and migrates it.
-pub async fn open_sqlite(data_dir: &Path) -> Result<SqliteBackend, Error> {
-    owner_only_dir(data_dir)?;
-    let path = data_dir.join("tusk.db");
-    owner_only_files(&path, true)?;
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true)
-        // A row rewritten sealed must not leave its clear-text cell behind
-        // in free space, where a copy of the file would still show it.
-        .pragma("secure_delete", "on");
-    let open = |max| {
-        SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(options.clone())
-    };
-    let opened = |source| Error::OpenSqlite {
-        path: path.clone(),
-        source,
-    };
-    // The writer opens first so that the file and WAL mode exist before
-    // any reader connects.
-    let write = open(1).await.map_err(opened)?;
-    let read = open(4).await.map_err(opened)?;
-    let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-    migrate!(tx, SQLITE_MIGRATIONS);
-    // SQLite gives `-wal` and `-shm` the database file's mode, but files an
-    // older tusk left behind keep theirs until narrowed.
-    owner_only_files(&path, false)?;
-    tracing::debug!(path = %path.display(), "sqlite store ready");
-    Ok(SqliteBackend { read, write, path })
-}
-
-/// Creates the data directory owner-only (0700, whatever the umask), or
-/// refuses an existing one that group or others can use: it holds the
-/// database and, without a configured key, the key that seals its secrets.
-fn owner_only_dir(dir: &Path) -> Result<(), Error> {
-    let failed = |source| Error::DataDir {
-        path: dir.to_owned(),
-        source,
-    };
-    match std::fs::metadata(dir) {
-        Ok(meta) if !meta.is_dir() => Err(failed(std::io::Error::new(
-            std::io::ErrorKind::NotADirectory,
-            "it is not a directory",
-        ))),
-        #[cfg(unix)]
-        Ok(meta) => {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(Error::DataDirMode {
-                    path: dir.to_owned(),
-                    mode,
-                });
-            }
-            Ok(())
-        }
-        #[cfg(not(unix))]
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-                builder.mode(0o700);
-                builder.create(dir).map_err(failed)?;
-                // `mode` is filtered through the umask; this is not.
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(failed)?;
-            }
-            #[cfg(not(unix))]
-            builder.create(dir).map_err(failed)?;
-            Ok(())
-        }
-        Err(e) => Err(failed(e)),
-    }
-}
-
-/// Makes the database file and its `-wal` and `-shm` companions 0600.
-/// With `create`, the database file is created empty first (SQLite treats
-/// an empty file as a new database), so it never exists with a wider mode.
-fn owner_only_files(db: &Path, create: bool) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let mut name = db.as_os_str().to_owned();
-        let companions = ["-wal", "-shm"].map(|suffix| {
-            name.push(suffix);
-            let path = PathBuf::from(&name);
-            name = db.as_os_str().to_owned();
-            path
-        });
-        for (i, path) in std::iter::once(db.to_owned()).chain(companions).enumerate() {
-            let failed = |source| Error::DataFileMode {
-                path: path.clone(),
-                source,
-            };
-            if create && i == 0 {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(failed)?;
-            }
-            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                other => other.map_err(failed)?,
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (db, create);
-    Ok(())
-}
 /// How long a request waits for a pooled connection by default. During a
 /// database outage every request waits this long before its 503, so it is
 /// short (issue 11: it was 10 s); `tusk.database.acquireTimeout` sets it.
@@ -375,12 +122,6 @@ pub async fn open(target: &str) -> Result<Store, Error> {
     } else {
         Ok(Store::new(open_sqlite(Path::new(target)).await?))
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn backend_error(name: &'static str) -> impl Fn(sqlx::Error) -> tusk_store::Error {
@@ -640,8 +381,101 @@ macro_rules! sql_backend {
     };
 }
 
-sql_backend!(SqliteBackend, SqliteRow, "sqlite", {});
 sql_backend!(PostgresBackend, PgRow, "postgres", {
+    async fn commit(&self, writes: Vec<Write>) -> StoreResult<()> {
+        let failed = backend_error("postgres");
+        // Dropping the transaction on an early return rolls it back.
+        let mut tx = self.write.begin().await.map_err(&failed)?;
+        for write in &writes {
+            match write {
+                Write::Create { kind, rec } => {
+                    let done = sqlx::query(INSERT_NEW)
+                        .bind(*kind)
+                        .bind(&rec.id)
+                        .bind(&rec.owner)
+                        .bind(&rec.data)
+                        .bind(rec.expires_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&failed)?;
+                    if done.rows_affected() == 0 {
+                        return Err(tusk_store::Error::AlreadyExists {
+                            kind,
+                            id: rec.id.clone(),
+                        });
+                    }
+                }
+                Write::Swap {
+                    kind,
+                    expected_version,
+                    rec,
+                } => {
+                    let done = sqlx::query(CAS)
+                        .bind(*kind)
+                        .bind(&rec.id)
+                        .bind(expected_version)
+                        .bind(&rec.owner)
+                        .bind(&rec.data)
+                        .bind(rec.expires_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&failed)?;
+                    if done.rows_affected() == 0 {
+                        let exists = sqlx::query(GET)
+                            .bind(*kind)
+                            .bind(&rec.id)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(&failed)?;
+                        return Err(match exists {
+                            Some(_) => tusk_store::Error::Conflict {
+                                kind,
+                                id: rec.id.clone(),
+                            },
+                            None => not_found(kind, &rec.id),
+                        });
+                    }
+                }
+                Write::Audit(row) => {
+                    sqlx::query(AUDIT_APPEND)
+                        .bind(row.at)
+                        .bind(&row.event)
+                        .bind(&row.actor)
+                        .bind(&row.subject)
+                        .bind(&row.resource)
+                        .bind(&row.data)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&failed)?;
+                }
+            }
+        }
+        // Other replicas hear of the changed records with the commit
+        // (NOTIFY is delivered then), in one statement for all of them.
+        let changes: Vec<String> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Create { kind, rec } | Write::Swap { kind, rec, .. } => Some(
+                    tusk_store::Change {
+                        kind: (*kind).to_owned(),
+                        id: Some(rec.id.clone()),
+                    }
+                    .encode(),
+                ),
+                Write::Audit(_) => None,
+            })
+            .collect();
+        if !changes.is_empty() {
+            sqlx::query("SELECT pg_notify($1, change) FROM unnest($2::text[]) AS change")
+                .bind(CHANGES_CHANNEL)
+                .bind(&changes)
+                .execute(&mut *tx)
+                .await
+                .map_err(&failed)?;
+        }
+        tx.commit().await.map_err(&failed)
+    }
+
     async fn announce(&self, change: &tusk_store::Change) -> StoreResult<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANGES_CHANNEL)

@@ -67,15 +67,14 @@ async fn sqlite_keeps_data_across_reopen_and_migrates_once() {
     drop(store);
     let backend = open_sqlite(dir.path()).await.unwrap();
     assert_eq!(backend.path(), dir.path().join("tusk.db"));
-    let versions: Vec<(i64,)> = sqlx::query_as("SELECT version FROM tusk_schema_migrations")
-        .fetch_all(
-            &sqlx::SqlitePool::connect_with(sqlite_options(dir.path()))
-                .await
-                .unwrap(),
-        )
-        .await
+    let versions: Vec<i64> = sqlite_file(dir.path())
+        .prepare("SELECT version FROM tusk_schema_migrations ORDER BY version")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [(1,), (2,)]);
+    assert_eq!(versions, [1, 2]);
     let store = Store::new(backend);
     assert_eq!(
         store.get::<tusk_store::AuthToken>(&token.id).await.unwrap(),
@@ -87,13 +86,9 @@ async fn sqlite_keeps_data_across_reopen_and_migrates_once() {
 async fn sqlite_refuses_a_schema_from_the_future() {
     let dir = owner_only_tempdir();
     drop(open_sqlite(dir.path()).await.unwrap());
-    let pool = sqlx::SqlitePool::connect_with(sqlite_options(dir.path()))
-        .await
+    sqlite_file(dir.path())
+        .execute("INSERT INTO tusk_schema_migrations VALUES (999, 0)", [])
         .unwrap();
-    pool.execute("INSERT INTO tusk_schema_migrations VALUES (999, 0)")
-        .await
-        .unwrap();
-    pool.close().await;
     let err = open_sqlite(dir.path()).await.err().unwrap();
     assert!(
         matches!(
@@ -276,8 +271,9 @@ fn owner_only_tempdir() -> tempfile::TempDir {
     builder.tempdir().unwrap()
 }
 
-fn sqlite_options(dir: &std::path::Path) -> sqlx::sqlite::SqliteConnectOptions {
-    sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("tusk.db"))
+/// A plain connection to the database in `dir`, as a DBA would open it.
+fn sqlite_file(dir: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("tusk.db")).unwrap()
 }
 
 struct TestDatabase {
@@ -350,6 +346,31 @@ async fn postgres_relays_changes_between_replicas() {
     .await
     .expect("replica b never heard of replica a's write");
     assert_eq!(seen.id.as_deref(), Some("CLUSTER:"));
+    // A batch announces its records with its commit, one change each.
+    let mut batch = a.batch();
+    for id in ["REPO:p/one", "REPO:p/two"] {
+        let binding = tusk_store::RoleBinding {
+            id: id.into(),
+            ..Default::default()
+        };
+        batch.create(&binding).unwrap();
+    }
+    batch.commit().await.unwrap();
+    let mut heard = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while heard.len() < 2 {
+            match feed.recv().await {
+                Ok(c) if c.kind == "role_binding" && c.id.as_deref() != Some("CLUSTER:") => {
+                    heard.extend(c.id);
+                }
+                Ok(_) => {}
+                Err(e) => panic!("feed closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("replica b never heard of replica a's batch");
+    assert_eq!(heard, ["REPO:p/one", "REPO:p/two"]);
     drop((a, b));
     db.drop().await;
 }
@@ -380,6 +401,21 @@ async fn local_writes_reach_the_local_feed() {
             ("group_membership".to_owned(), Some("user:a".to_owned())),
             ("group_membership".to_owned(), Some("user:a".to_owned()))
         ]
+    );
+    // A batch reaches the feed once committed, one change per record.
+    let mut batch = store.batch();
+    batch
+        .create(&tusk_store::GroupMembership {
+            id: "user:b".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(feed.try_recv().is_err(), "announced before the commit");
+    batch.commit().await.unwrap();
+    let change = feed.try_recv().unwrap();
+    assert_eq!(
+        (change.kind.as_str(), change.id.as_deref()),
+        ("group_membership", Some("user:b"))
     );
 }
 
@@ -424,4 +460,101 @@ async fn postgres_column_holds_no_secret_once_sealed() {
     }
     drop((store, pool));
     db.drop().await;
+}
+
+/// Set in the child process of `sqlite_keeps_every_reported_write_when_killed`:
+/// the data directory it writes to.
+const CRASH_CHILD_DIR: &str = "TUSK_TEST_SQLITE_CRASH_CHILD_DIR";
+
+/// A write reported committed survives the process being killed (SIGKILL,
+/// no shutdown) in the middle of a stream of batched writes. The child is
+/// this test binary run again on this one test; it writes from several
+/// tasks at once, so the kill lands among group commits, and prints each
+/// id once its commit returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_keeps_every_reported_write_when_killed() {
+    use std::io::BufRead;
+    if let Some(dir) = std::env::var_os(CRASH_CHILD_DIR) {
+        let store = Store::new(open_sqlite(std::path::Path::new(&dir)).await.unwrap());
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            for id in rx {
+                let _ = writeln!(out, "{id}").and_then(|()| out.flush());
+            }
+        });
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let (store, tx) = (store.clone(), tx.clone());
+                tokio::spawn(async move {
+                    for i in 0.. {
+                        let id = format!("w{w}-{i}");
+                        let token = tusk_store::AuthToken {
+                            id: id.clone(),
+                            subject: "user:crash".into(),
+                            expires_at: None,
+                            created_at: 0,
+                        };
+                        let mut batch = store.batch();
+                        batch.create(&token).unwrap();
+                        batch.commit().await.unwrap();
+                        if tx.send(id).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            let _ = w.await;
+        }
+        return;
+    }
+    let dir = owner_only_tempdir();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sqlite_keeps_every_reported_write_when_killed",
+            "--nocapture",
+        ])
+        .env(CRASH_CHILD_DIR, &data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut reported = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        // The harness prints its own lines; ids start with `w`.
+        if line.starts_with('w') && !line.contains(' ') {
+            reported.push(line);
+        }
+        if reported.len() == 2000 {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    assert_eq!(
+        reported.len(),
+        2000,
+        "the child stopped before writing enough"
+    );
+    let store = Store::new(open_sqlite(&data).await.unwrap());
+    let stored: std::collections::HashSet<String> = store
+        .list::<tusk_store::AuthToken>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let lost: Vec<_> = reported.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} reported writes were lost: {lost:?}",
+        lost.len()
+    );
 }

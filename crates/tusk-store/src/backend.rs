@@ -143,6 +143,36 @@ pub trait Backend: Send + Sync + 'static {
         }
         Ok(n)
     }
+    /// Applies `writes` as one transaction: all of them or, on the first
+    /// that fails, none. A request that changes several rows (a refresh:
+    /// the old token claimed, its successor created, the mint audited)
+    /// commits once instead of once per row.
+    ///
+    /// The default is a fallback for wrappers that do not override it: it
+    /// applies the writes one by one and is not atomic. Every backend in
+    /// this workspace overrides it.
+    async fn commit(&self, writes: Vec<Write>) -> Result<()> {
+        for write in writes {
+            match write {
+                Write::Create { kind, rec } => self.create(kind, rec).await?,
+                Write::Swap {
+                    kind,
+                    expected_version,
+                    rec,
+                } => {
+                    let id = rec.id.clone();
+                    if !self
+                        .compare_and_swap(kind, &id, expected_version, rec)
+                        .await?
+                    {
+                        return Err(Error::Conflict { kind, id });
+                    }
+                }
+                Write::Audit(row) => self.append_audit(row).await?,
+            }
+        }
+        Ok(())
+    }
     /// Atomic get-and-delete: of concurrent callers exactly one gets the
     /// record, the others `NotFound`.
     async fn take(&self, kind: &'static str, id: &str) -> Result<RawRecord>;
@@ -168,6 +198,23 @@ pub trait Backend: Send + Sync + 'static {
     /// Forwards other replicas' announcements into `changes`. Called once
     /// when a [`Store`] is built; backends without replicas ignore it.
     fn listen(&self, _changes: tokio::sync::broadcast::Sender<Change>) {}
+}
+
+/// One write of a [`Backend::commit`].
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Inserts with version 1; `AlreadyExists` if `(kind, id)` is taken.
+    Create { kind: &'static str, rec: RawRecord },
+    /// Overwrites `rec.id` with version `expected_version + 1` only if the
+    /// stored version is `expected_version`: `Conflict` if it is not,
+    /// `NotFound` if the record is gone.
+    Swap {
+        kind: &'static str,
+        expected_version: i64,
+        rec: RawRecord,
+    },
+    /// Appends one audit event, as [`Backend::append_audit`].
+    Audit(RawAudit),
 }
 
 /// A change to stored records, for caches to invalidate. `id: None` means

@@ -54,6 +54,8 @@ pub fn cases() -> Vec<Case> {
         sealed_bound_to_its_row,
         sealed_legacy_plain_rows,
         audit_trail,
+        batch_all_or_nothing,
+        concurrent_batches,
     ]
 }
 
@@ -1058,4 +1060,133 @@ async fn audit_trail(s: Store) -> Result<(), String> {
         "after purge",
     )?;
     Ok(())
+}
+
+fn deactivated(actor: &str) -> tusk_core::audit::AuditEvent {
+    tusk_core::audit::AuditEvent::Deactivated {
+        actor: actor.into(),
+    }
+}
+
+async fn audit_actors(s: &Store) -> Result<Vec<String>, String> {
+    let rows = s
+        .list_audit(&tusk_core::audit::AuditQuery::default())
+        .await
+        .at("list_audit")?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.event.actor().map(str::to_owned))
+        .collect())
+}
+
+/// A batch applies every write or none: a refresh's claim, successor and
+/// audit event must not be half-stored.
+async fn batch_all_or_nothing(s: Store) -> Result<(), String> {
+    s.create(&probe("old")).await.at("create old")?;
+    let (mut old, version) = s.get_versioned::<Probe>("old").await.at("get_versioned")?;
+    eq(version, 1, "version of a new record")?;
+    old.note = "claimed".into();
+
+    // A stale version fails the whole batch, the writes before it too.
+    let mut b = s.batch();
+    b.create(&probe("successor")).at("stage create")?;
+    b.swap(&old, version + 1).at("stage swap")?;
+    b.audit(1, deactivated("stale"));
+    match b.commit().await {
+        Err(Error::Conflict { .. }) => {}
+        other => return Err(format!("stale swap: expected Conflict, got {other:?}")),
+    }
+    not_found(
+        s.get::<Probe>("successor").await,
+        "create of a failed batch",
+    )?;
+    eq(
+        s.get::<Probe>("old").await.at("get")?.note,
+        "",
+        "swap of a failed batch",
+    )?;
+    eq(
+        audit_actors(&s).await?,
+        Vec::<String>::new(),
+        "audit of a failed batch",
+    )?;
+
+    // A taken id fails it as well, after a swap that alone would succeed.
+    let mut b = s.batch();
+    b.swap(&old, version).at("stage swap")?;
+    b.create(&probe("old")).at("stage create")?;
+    match b.commit().await {
+        Err(Error::AlreadyExists { .. }) => {}
+        other => return Err(format!("taken id: expected AlreadyExists, got {other:?}")),
+    }
+    eq(
+        s.get::<Probe>("old").await.at("get")?.note,
+        "",
+        "swap before a taken id",
+    )?;
+
+    // A swap of a record that is gone is NotFound.
+    let mut b = s.batch();
+    b.swap(&probe("ghost"), 1).at("stage swap")?;
+    not_found(b.commit().await, "swap of a missing record")?;
+
+    let mut b = s.batch();
+    b.swap(&old, version).at("stage swap")?;
+    b.create(&probe("successor")).at("stage create")?;
+    b.audit(2, deactivated("winner"));
+    b.commit().await.at("commit")?;
+    let (stored, v) = s.get_versioned::<Probe>("old").await.at("get")?;
+    eq((stored.note.as_str(), v), ("claimed", 2), "swapped record")?;
+    s.get::<Probe>("successor").await.at("created record")?;
+    eq(
+        audit_actors(&s).await?,
+        vec!["winner".to_owned()],
+        "audit of a batch",
+    )?;
+
+    // The same version cannot be swapped twice.
+    let mut b = s.batch();
+    b.swap(&old, version).at("stage swap")?;
+    match b.commit().await {
+        Err(Error::Conflict { .. }) => Ok(()),
+        other => Err(format!("second swap: expected Conflict, got {other:?}")),
+    }
+}
+
+/// Concurrent batches (which a backend may commit together) succeed or
+/// fail each on its own: one that fails leaves its neighbours' writes in.
+async fn concurrent_batches(s: Store) -> Result<(), String> {
+    const N: usize = 24;
+    s.create(&probe("taken")).await.at("create taken")?;
+    let tasks: Vec<_> = (0..N)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut b = s.batch();
+                b.create(&probe(&format!("batch-{i:02}")))?;
+                b.audit(i as i64, deactivated(&format!("batch-{i:02}")));
+                // Every third batch also takes an id in use, so it fails
+                // after its first write has already been applied.
+                if i % 3 == 0 {
+                    b.create(&probe("taken"))?;
+                }
+                b.commit().await
+            })
+        })
+        .collect();
+    let mut want = Vec::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let outcome = task.await.map_err(|e| format!("batch {i} panicked: {e}"))?;
+        match (i % 3 == 0, outcome) {
+            (true, Err(Error::AlreadyExists { .. })) => {}
+            (false, Ok(())) => want.push(format!("batch-{i:02}")),
+            (_, other) => return Err(format!("batch {i}: unexpected outcome {other:?}")),
+        }
+    }
+    let mut got = listed(&s).await?;
+    got.retain(|id| id != "taken");
+    eq(&got, &want, "records of the batches that succeeded")?;
+    let mut actors = audit_actors(&s).await?;
+    actors.sort();
+    eq(actors, want, "audit events of the batches that succeeded")
 }

@@ -15,11 +15,11 @@ pub mod seal;
 mod store;
 
 pub use backend::{
-    Backend, Change, Error, RawAudit, RawRecord, Record, Result, hash_token, token_digest,
+    Backend, Change, Error, RawAudit, RawRecord, Record, Result, Write, hash_token, token_digest,
 };
 pub use memory::MemoryBackend;
 pub use records::*;
 pub use seal::{Keyring, SealError};
-pub use store::{Reencrypted, Store};
+pub use store::{Batch, Reencrypted, Store};
 /// The audit vocabulary, re-exported for backends and callers of [`Store::audit`].
 pub use tusk_core::audit;

@@ -1,6 +1,6 @@
 //! In-process backend for tests and single-replica development.
 
-use crate::backend::{Backend, Error, RawAudit, RawRecord, Result};
+use crate::backend::{Backend, Error, RawAudit, RawRecord, Result, Write};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -156,6 +156,58 @@ impl Backend for MemoryBackend {
             removed += (before - table.len()) as u64;
         }
         Ok(removed)
+    }
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<()> {
+        let mut tables = self.lock();
+        // Every write is checked against the tables as the earlier writes
+        // of the list leave them, before any is applied: all or none.
+        let mut staged: Vec<(&'static str, RawRecord)> = Vec::new();
+        let mut audits = Vec::new();
+        for write in writes {
+            let current = |kind: &'static str, id: &str, staged: &[(&str, RawRecord)]| {
+                staged
+                    .iter()
+                    .rev()
+                    .find(|(k, r)| *k == kind && r.id == id)
+                    .map(|(_, r)| r.version)
+                    .or_else(|| tables.get(kind).and_then(|t| t.get(id)).map(|r| r.version))
+            };
+            match write {
+                Write::Create { kind, mut rec } => {
+                    if current(kind, &rec.id, &staged).is_some() {
+                        return Err(Error::AlreadyExists { kind, id: rec.id });
+                    }
+                    rec.version = 1;
+                    staged.push((kind, rec));
+                }
+                Write::Swap {
+                    kind,
+                    expected_version,
+                    mut rec,
+                } => match current(kind, &rec.id, &staged) {
+                    None => return Err(not_found(kind, &rec.id)),
+                    Some(v) if v != expected_version => {
+                        return Err(Error::Conflict { kind, id: rec.id });
+                    }
+                    Some(_) => {
+                        rec.version = expected_version + 1;
+                        staged.push((kind, rec));
+                    }
+                },
+                Write::Audit(row) => audits.push(row),
+            }
+        }
+        for (kind, rec) in staged {
+            tables.entry(kind).or_default().insert(rec.id.clone(), rec);
+        }
+        drop(tables);
+        let mut audit = self.audit.lock().unwrap_or_else(PoisonError::into_inner);
+        for mut row in audits {
+            row.id = audit.last().map_or(1, |last| last.id + 1);
+            audit.push(row);
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<()> {

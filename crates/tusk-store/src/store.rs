@@ -1,7 +1,7 @@
 //! [`Store`]: typed records over a [`Backend`], with update locks, sealing
 //! and the change feed.
 
-use crate::backend::{Backend, Change, Error, RawAudit, RawRecord, Record, Result};
+use crate::backend::{Backend, Change, Error, RawAudit, RawRecord, Record, Result, Write};
 use crate::memory::MemoryBackend;
 use crate::records::SEALED_KINDS;
 use crate::seal::{self, Keyring, SealError};
@@ -123,6 +123,23 @@ impl Store {
 
     pub async fn get<T: Record>(&self, id: &str) -> Result<T> {
         self.decode(&self.backend.get(T::KIND, id).await?)
+    }
+
+    /// [`Self::get`] with the stored version, for a later
+    /// [`Batch::swap`] that must not overwrite a concurrent change.
+    pub async fn get_versioned<T: Record>(&self, id: &str) -> Result<(T, i64)> {
+        let raw = self.backend.get(T::KIND, id).await?;
+        Ok((self.decode(&raw)?, raw.version))
+    }
+
+    /// Writes to commit together, as one transaction: see [`Batch`].
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            store: self,
+            writes: Vec::new(),
+            changes: Vec::new(),
+            events: Vec::new(),
+        }
     }
 
     pub async fn list<T: Record>(&self) -> Result<Vec<T>> {
@@ -380,8 +397,43 @@ fn count(event: &AuditEvent) {
     }
 }
 
+/// The stored row of `event`.
+fn audit_row(now: i64, event: &AuditEvent) -> RawAudit {
+    let name = event.name();
+    let data = match serde_json::to_string(event) {
+        Ok(data) => data,
+        // Events hold only strings and numbers, so this cannot happen;
+        // the name alone is still worth keeping.
+        Err(_) => format!("{{\"event\":\"{name}\"}}"),
+    };
+    RawAudit {
+        id: 0,
+        at: now,
+        event: name.to_owned(),
+        actor: event.actor().map(str::to_owned),
+        subject: event.subject().map(str::to_owned),
+        resource: event.resource().map(str::to_owned),
+        data,
+    }
+}
+
+/// Logs `event` as one record of target `tusk::audit` with a stable
+/// `event` field, and counts it.
+fn record(event: &AuditEvent, data: &str) {
+    tracing::info!(
+        target: "tusk::audit",
+        event = event.name(),
+        actor = event.actor(),
+        subject = event.subject(),
+        resource = event.resource(),
+        details = %data,
+        "audit"
+    );
+    count(event);
+}
+
 /// The audit sink: the one place an [`AuditEvent`] becomes a log line and
-/// a stored record.
+/// a stored record ([`Batch::audit`] stores it with other writes).
 impl Store {
     /// Logs `event` as one record of target `tusk::audit` with a stable
     /// `event` field, and stores it. A failed write is logged, not
@@ -390,31 +442,8 @@ impl Store {
     /// worse than a gap the log still covers.
     pub async fn audit(&self, now: i64, event: AuditEvent) {
         let name = event.name();
-        let data = match serde_json::to_string(&event) {
-            Ok(data) => data,
-            // Events hold only strings and numbers, so this cannot happen;
-            // the name alone is still worth keeping.
-            Err(_) => format!("{{\"event\":\"{name}\"}}"),
-        };
-        tracing::info!(
-            target: "tusk::audit",
-            event = name,
-            actor = event.actor(),
-            subject = event.subject(),
-            resource = event.resource(),
-            details = %data,
-            "audit"
-        );
-        count(&event);
-        let row = RawAudit {
-            id: 0,
-            at: now,
-            event: name.to_owned(),
-            actor: event.actor().map(str::to_owned),
-            subject: event.subject().map(str::to_owned),
-            resource: event.resource().map(str::to_owned),
-            data,
-        };
+        let row = audit_row(now, &event);
+        record(&event, &row.data);
         if let Err(e) = self.backend.append_audit(row).await {
             // Not under `tusk::audit`: collectors counting that target's
             // records must not count this one as a second event.
@@ -509,4 +538,75 @@ fn decode<T: Record>(raw: &RawRecord) -> Result<T> {
             reason: format!("{what} at line {} column {}", e.line(), e.column()),
         }
     })
+}
+
+/// Writes that commit together, as one transaction ([`Backend::commit`]):
+/// all of them or none. Built with [`Store::batch`]; records are encoded
+/// (and sealed) as they are added, and the local change feed and the audit
+/// log lines follow the commit, never precede it (other replicas hear of
+/// the changes from the backend, with the commit).
+pub struct Batch<'a> {
+    store: &'a Store,
+    writes: Vec<Write>,
+    changes: Vec<(&'static str, String)>,
+    events: Vec<(AuditEvent, String)>,
+}
+
+impl Batch<'_> {
+    /// Inserts `value`; the commit fails with `AlreadyExists` if its id is
+    /// taken.
+    pub fn create<T: Record>(&mut self, value: &T) -> Result<&mut Self> {
+        let rec = self.store.encode(value)?;
+        self.changes.push((T::KIND, rec.id.clone()));
+        self.writes.push(Write::Create { kind: T::KIND, rec });
+        Ok(self)
+    }
+
+    /// Overwrites `value` if its stored version is still `version` (from
+    /// [`Store::get_versioned`]); the commit fails with `Conflict` if a
+    /// concurrent writer changed it, `NotFound` if it is gone.
+    pub fn swap<T: Record>(&mut self, value: &T, version: i64) -> Result<&mut Self> {
+        let rec = self.store.encode(value)?;
+        self.changes.push((T::KIND, rec.id.clone()));
+        self.writes.push(Write::Swap {
+            kind: T::KIND,
+            expected_version: version,
+            rec,
+        });
+        Ok(self)
+    }
+
+    /// Stores `event` with the other writes, as [`Store::audit`] would.
+    pub fn audit(&mut self, now: i64, event: AuditEvent) -> &mut Self {
+        let row = audit_row(now, &event);
+        self.events.push((event, row.data.clone()));
+        self.writes.push(Write::Audit(row));
+        self
+    }
+
+    /// Commits every write, then announces the changed records and logs
+    /// the audit events.
+    pub async fn commit(self) -> Result<()> {
+        let Batch {
+            store,
+            writes,
+            changes,
+            events,
+        } = self;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        // The backend announces the changes to other replicas itself.
+        store.backend.commit(writes).await?;
+        for (event, data) in &events {
+            record(event, data);
+        }
+        for (kind, id) in changes {
+            let _ = store.changes.send(Change {
+                kind: kind.to_owned(),
+                id: Some(id),
+            });
+        }
+        Ok(())
+    }
 }

@@ -7,6 +7,7 @@
 // so the bash trap can clean up even if this process dies.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -40,6 +41,35 @@ const LOGIN_CONNS = Number(env.BENCH_LOGIN_CONNS || 8);
 // tusk-proof, whose `bare-http` is the transport baseline: a bare hyper
 // server on the server core; empty: that row is not measured.
 const BARE = env.BENCH_BARE_BIN || '';
+
+// sqlite (default): tusk's embedded store in its data directory; postgres:
+// a database created for the run on BENCH_POSTGRES and dropped after it.
+const STORE = env.BENCH_STORE || 'sqlite';
+const POSTGRES = env.BENCH_POSTGRES || 'postgres://postgres@127.0.0.1:5432';
+if (!['sqlite', 'postgres'].includes(STORE)) {
+  console.error(`BENCH_STORE=${STORE}: expected sqlite or postgres`);
+  process.exit(2);
+}
+
+/**
+ * The `tusk serve` arguments and environment of the store BENCH_STORE
+ * picks, and what removes it afterwards. PostgreSQL gets a fresh database
+ * (created with the `createdb` client) and a fresh encryption key.
+ */
+function benchStore() {
+  if (STORE === 'sqlite') return { extraArgs: [], extraEnv: {}, drop: () => {} };
+  const url = new URL(POSTGRES);
+  const name = `tusk_bench_${process.pid}`;
+  const conn = ['-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username || 'postgres')];
+  const made = spawnSync('createdb', [...conn, name], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (made.status !== 0) throw new Error(`BENCH_STORE=postgres: createdb ${name} on ${url.host} failed: ${made.stderr || made.error}`);
+  url.pathname = `/${name}`;
+  return {
+    extraArgs: ['--database-url', url.toString()],
+    extraEnv: { TUSK_ENCRYPTION_KEYS: randomBytes(32).toString('base64') },
+    drop: () => spawnSync('dropdb', [...conn, '--if-exists', '--force', name], { stdio: 'ignore' }),
+  };
+}
 const USE_WRK = (env.BENCH_LOADGEN || 'wrk') === 'wrk' && spawnSync('wrk', ['--version']).error === undefined;
 
 const RP = { id: 'rp-confidential', secret: 'rp-secret-0123456789', redirect: 'http://127.0.0.1:9999/cb' };
@@ -620,11 +650,14 @@ async function main() {
   if (MODE === 'storm') return mainStorm();
   tmp = await mkdtemp(join(tmpdir(), 'bench-oidc-'));
   let tusk;
+  let store;
   try {
     log(`starting tusk (${TUSK_KIND || 'binary'} ${env.TUSK_BIN})${pin.length ? ` on CPU ${SERVER_CPU}` : ''}`);
     // A port chosen here rather than :0, so the issuer tusk derives from
     // --listen is the address it serves even where it does not resolve :0.
-    tusk = await startTusk({ values: VALUES, command: pin, listen: `127.0.0.1:${await freePort()}` });
+    store = benchStore();
+    log(`tusk's store: ${STORE}`);
+    tusk = await startTusk({ values: VALUES, command: pin, listen: `127.0.0.1:${await freePort()}`, extraArgs: store.extraArgs, extraEnv: store.extraEnv });
     track(tusk.child);
     const disc = await fetch(`${tusk.issuer}/.well-known/openid-configuration`);
     if (disc.status !== 200) throw new Error(`tusk discovery answered ${disc.status}: the provider endpoints are not there yet`);
@@ -723,7 +756,7 @@ async function main() {
     out.push(`signing: ${alg} on both; load: ${USE_WRK ? 'wrk' : 'Node keep-alive loop'}, ${CONNS} connection(s) ` +
       `(login: ${LOGIN_CONNS} Node user agents), ${DURATION}s per run, ${ROUNDS} alternating round(s), ${WARMUP}s warm-up; ` +
       `${pin.length ? `servers on CPU ${SERVER_CPU}, load on CPU ${env.BENCH_LOAD_CPU}` : 'no CPU pinning'}`);
-    out.push('tusk rate limits off for the run (tusk.rateLimit.*PerMinute: 0); tusk stores in SQLite, oidc-provider in memory');
+    out.push(`tusk rate limits off for the run (tusk.rateLimit.*PerMinute: 0); tusk stores in ${STORE === 'postgres' ? 'PostgreSQL' : 'SQLite'}, oidc-provider in memory`);
     out.push(`refresh: ${servers[0].chains} independent rotation chain(s) per server, one per connection; "ok" = 200 with a new refresh token`);
     out.push('userinfo/introspection: one access token of a login, sent again and again; ok = 200 with "sub" / "active":true');
     out.push('login: GET /auth, the login (and oidc-provider\'s consent) form, the code, POST /token with PKCE; a new cookie jar each time');
@@ -763,6 +796,7 @@ async function main() {
   } finally {
     await cleanup();
     await tusk?.stop(); // already stopped by cleanup(); removes its data directory
+    store?.drop();
     await rm(tmp, { recursive: true, force: true });
   }
 }

@@ -35,8 +35,10 @@ export function defaultBinary() {
  * @param {string[]} [opts.command] prefix, e.g. ['taskset', '-c', '0']
  * @param {string} [opts.listen] --listen (default 127.0.0.1:0, the port tusk logs)
  * @param {number} [opts.startTimeoutMs]
+ * @param {string[]} [opts.extraArgs] more `tusk serve` arguments (e.g. --database-url)
+ * @param {object} [opts.extraEnv] environment set after the TUSK_ variables are cleared
  */
-export async function startTusk({ values, bin = defaultBinary(), command = [], listen = '127.0.0.1:0', startTimeoutMs = 60_000 } = {}) {
+export async function startTusk({ values, bin = defaultBinary(), command = [], listen = '127.0.0.1:0', startTimeoutMs = 60_000, extraArgs = [], extraEnv = {} } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'tusk-peers-'));
   const dataDir = join(dir, 'data');
   const valuesFile = join(dir, 'values.yaml');
@@ -47,9 +49,10 @@ export async function startTusk({ values, bin = defaultBinary(), command = [], l
     if (k.startsWith('TUSK_') || PACHYDERM_ENV.includes(k)) delete env[k];
   }
   env.RUST_LOG ??= 'info';
+  Object.assign(env, extraEnv);
 
   const args = ['serve', '--listen', listen, '--log-format', 'json',
-    '--data-dir', dataDir, '--values', valuesFile];
+    '--data-dir', dataDir, '--values', valuesFile, ...extraArgs];
   const [file, ...pre] = command.length ? [...command, bin] : [bin];
   const child = spawn(file, [...pre, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
 
