@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::runtime::Runtime;
 use tusk_core::Secret;
 use tusk_core::clock::SystemClock;
-use tusk_oidc::{ConnectorConfig, Params, Provider, Settings};
+use tusk_oidc::{Browser, ConnectorConfig, Params, Provider, Settings};
 use tusk_store::{OidcClient, Store};
 
 fn env() -> &'static (Runtime, Arc<Provider>) {
@@ -64,5 +64,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (rt, provider) = env();
-    let _ = rt.block_on(provider.authorize(&params));
+    // A first visit: no cookies, then the binding the HTTP layer gives it.
+    let mut browser = Browser::default();
+    let _ = browser.bind();
+    let _ = rt.block_on(provider.authorize(&params, &browser));
 });
