@@ -135,253 +135,247 @@ fn not_found(kind: &'static str, id: &str) -> tusk_store::Error {
     }
 }
 
-/// One `Backend` impl per dialect from the shared SQL; the body is
-/// identical, only the row type differs.
-macro_rules! sql_backend {
-    ($backend:ident, $row:ty, $name:literal, { $($extra:tt)* }) => {
-        impl $backend {
-            fn decode(row: &$row) -> Result<RawRecord, sqlx::Error> {
-                Ok(RawRecord {
-                    id: row.try_get(0)?,
-                    owner: row.try_get(1)?,
-                    data: row.try_get(2)?,
-                    expires_at: row.try_get(3)?,
-                    version: row.try_get(4)?,
-                })
-            }
-        }
-
-        #[async_trait]
-        impl Backend for $backend {
-            async fn create(&self, kind: &'static str, rec: RawRecord) -> StoreResult<()> {
-                let done = sqlx::query(INSERT_NEW)
-                    .bind(kind)
-                    .bind(&rec.id)
-                    .bind(&rec.owner)
-                    .bind(&rec.data)
-                    .bind(rec.expires_at)
-                    .execute(&self.write)
-                    .await
-                    .map_err(backend_error($name))?;
-                if done.rows_affected() == 0 {
-                    return Err(tusk_store::Error::AlreadyExists { kind, id: rec.id });
-                }
-                Ok(())
-            }
-
-            async fn get(&self, kind: &'static str, id: &str) -> StoreResult<RawRecord> {
-                let row = sqlx::query(GET)
-                    .bind(kind)
-                    .bind(id)
-                    .fetch_optional(&self.read)
-                    .await
-                    .map_err(backend_error($name))?;
-                let row = row.ok_or_else(|| not_found(kind, id))?;
-                Self::decode(&row).map_err(backend_error($name))
-            }
-
-            async fn list(&self, kind: &'static str) -> StoreResult<Vec<RawRecord>> {
-                let rows = sqlx::query(LIST).bind(kind).fetch_all(&self.read).await;
-                let rows = rows.map_err(backend_error($name))?;
-                rows.iter()
-                    .map(|r| Self::decode(r).map_err(backend_error($name)))
-                    .collect()
-            }
-
-            async fn list_page(
-                &self,
-                kind: &'static str,
-                after: Option<&str>,
-                limit: usize,
-            ) -> StoreResult<Vec<RawRecord>> {
-                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let query = match after {
-                    None => sqlx::query(LIST_FIRST_PAGE).bind(kind).bind(limit),
-                    Some(after) => sqlx::query(LIST_PAGE_AFTER).bind(kind).bind(after).bind(limit),
-                };
-                let rows = query.fetch_all(&self.read).await;
-                let rows = rows.map_err(backend_error($name))?;
-                rows.iter()
-                    .map(|r| Self::decode(r).map_err(backend_error($name)))
-                    .collect()
-            }
-
-            async fn list_by_owner(
-                &self,
-                kind: &'static str,
-                owner: &str,
-            ) -> StoreResult<Vec<RawRecord>> {
-                let rows = sqlx::query(LIST_BY_OWNER)
-                    .bind(kind)
-                    .bind(owner)
-                    .fetch_all(&self.read)
-                    .await
-                    .map_err(backend_error($name))?;
-                rows.iter()
-                    .map(|r| Self::decode(r).map_err(backend_error($name)))
-                    .collect()
-            }
-
-            async fn put(&self, kind: &'static str, rec: RawRecord) -> StoreResult<()> {
-                sqlx::query(UPSERT)
-                    .bind(kind)
-                    .bind(&rec.id)
-                    .bind(&rec.owner)
-                    .bind(&rec.data)
-                    .bind(rec.expires_at)
-                    .execute(&self.write)
-                    .await
-                    .map_err(backend_error($name))?;
-                Ok(())
-            }
-
-            async fn compare_and_swap(
-                &self,
-                kind: &'static str,
-                id: &str,
-                expected_version: i64,
-                rec: RawRecord,
-            ) -> StoreResult<bool> {
-                let done = sqlx::query(CAS)
-                    .bind(kind)
-                    .bind(id)
-                    .bind(expected_version)
-                    .bind(&rec.owner)
-                    .bind(&rec.data)
-                    .bind(rec.expires_at)
-                    .execute(&self.write)
-                    .await
-                    .map_err(backend_error($name))?;
-                if done.rows_affected() == 1 {
-                    return Ok(true);
-                }
-                // Lost the race or the record is gone: only the latter is an error.
-                self.get(kind, id).await.map(|_| false)
-            }
-
-            async fn delete(&self, kind: &'static str, id: &str) -> StoreResult<()> {
-                let done = sqlx::query(DELETE)
-                    .bind(kind)
-                    .bind(id)
-                    .execute(&self.write)
-                    .await
-                    .map_err(backend_error($name))?;
-                if done.rows_affected() == 0 {
-                    return Err(not_found(kind, id));
-                }
-                Ok(())
-            }
-
-            async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> StoreResult<u64> {
-                let done = sqlx::query(DELETE_BY_OWNER)
-                    .bind(kind)
-                    .bind(owner)
-                    .execute(&self.write)
-                    .await
-                    .map_err(backend_error($name))?;
-                Ok(done.rows_affected())
-            }
-
-            async fn delete_with_prefix(
-                &self,
-                kind: &'static str,
-                id: &str,
-                prefix: &str,
-            ) -> StoreResult<u64> {
-                let done = sqlx::query(DELETE_WITH_PREFIX)
-                    .bind(kind)
-                    .bind(id)
-                    .bind(prefix)
-                    .execute(&self.write)
-                    .await
-                    .map_err(backend_error($name))?;
-                Ok(done.rows_affected())
-            }
-
-            async fn take(&self, kind: &'static str, id: &str) -> StoreResult<RawRecord> {
-                let row = sqlx::query(TAKE)
-                    .bind(kind)
-                    .bind(id)
-                    .fetch_optional(&self.write)
-                    .await
-                    .map_err(backend_error($name))?;
-                let row = row.ok_or_else(|| not_found(kind, id))?;
-                Self::decode(&row).map_err(backend_error($name))
-            }
-
-            async fn gc(&self, now: i64) -> StoreResult<u64> {
-                let done = sqlx::query(GC).bind(now).execute(&self.write).await;
-                Ok(done.map_err(backend_error($name))?.rows_affected())
-            }
-
-            async fn ping(&self) -> StoreResult<()> {
-                sqlx::query("SELECT 1")
-                    .execute(&self.read)
-                    .await
-                    .map_err(backend_error($name))?;
-                Ok(())
-            }
-
-            fn backend_name(&self) -> &'static str {
-                $name
-            }
-
-            async fn append_audit(&self, row: RawAudit) -> StoreResult<()> {
-                sqlx::query(AUDIT_APPEND)
-                    .bind(row.at)
-                    .bind(&row.event)
-                    .bind(&row.actor)
-                    .bind(&row.subject)
-                    .bind(&row.resource)
-                    .bind(&row.data)
-                    .execute(&self.write)
-                    .await
-                    .map_err(backend_error($name))?;
-                Ok(())
-            }
-
-            async fn list_audit(
-                &self,
-                query: &tusk_store::audit::AuditQuery,
-            ) -> StoreResult<Vec<RawAudit>> {
-                let limit = i64::try_from(query.effective_limit()).unwrap_or(i64::MAX);
-                let rows = sqlx::query(AUDIT_LIST)
-                    .bind(&query.actor)
-                    .bind(&query.subject)
-                    .bind(&query.resource)
-                    .bind(query.since)
-                    .bind(query.until)
-                    .bind(limit)
-                    .fetch_all(&self.read)
-                    .await
-                    .map_err(backend_error($name))?;
-                let decode = |row: &$row| -> Result<RawAudit, sqlx::Error> {
-                    Ok(RawAudit {
-                        id: row.try_get(0)?,
-                        at: row.try_get(1)?,
-                        event: row.try_get(2)?,
-                        actor: row.try_get(3)?,
-                        subject: row.try_get(4)?,
-                        resource: row.try_get(5)?,
-                        data: row.try_get(6)?,
-                    })
-                };
-                rows.iter()
-                    .map(|r| decode(r).map_err(backend_error($name)))
-                    .collect()
-            }
-
-            async fn purge_audit(&self, before: i64) -> StoreResult<u64> {
-                let done = sqlx::query(AUDIT_PURGE).bind(before).execute(&self.write).await;
-                Ok(done.map_err(backend_error($name))?.rows_affected())
-            }
-
-            $($extra)*
-        }
-    };
+/// PostgreSQL's `Backend`, through sqlx and its pools; SQLite's is in
+/// `sqlite`, over the same SQL text from `shared`.
+impl PostgresBackend {
+    fn decode(row: &PgRow) -> Result<RawRecord, sqlx::Error> {
+        Ok(RawRecord {
+            id: row.try_get(0)?,
+            owner: row.try_get(1)?,
+            data: row.try_get(2)?,
+            expires_at: row.try_get(3)?,
+            version: row.try_get(4)?,
+        })
+    }
 }
 
-sql_backend!(PostgresBackend, PgRow, "postgres", {
+#[async_trait]
+impl Backend for PostgresBackend {
+    async fn create(&self, kind: &'static str, rec: RawRecord) -> StoreResult<()> {
+        let done = sqlx::query(INSERT_NEW)
+            .bind(kind)
+            .bind(&rec.id)
+            .bind(&rec.owner)
+            .bind(&rec.data)
+            .bind(rec.expires_at)
+            .execute(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        if done.rows_affected() == 0 {
+            return Err(tusk_store::Error::AlreadyExists { kind, id: rec.id });
+        }
+        Ok(())
+    }
+
+    async fn get(&self, kind: &'static str, id: &str) -> StoreResult<RawRecord> {
+        let row = sqlx::query(GET)
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend_error("postgres"))?;
+        let row = row.ok_or_else(|| not_found(kind, id))?;
+        Self::decode(&row).map_err(backend_error("postgres"))
+    }
+
+    async fn list(&self, kind: &'static str) -> StoreResult<Vec<RawRecord>> {
+        let rows = sqlx::query(LIST).bind(kind).fetch_all(&self.read).await;
+        let rows = rows.map_err(backend_error("postgres"))?;
+        rows.iter()
+            .map(|r| Self::decode(r).map_err(backend_error("postgres")))
+            .collect()
+    }
+
+    async fn list_page(
+        &self,
+        kind: &'static str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<RawRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let query = match after {
+            None => sqlx::query(LIST_FIRST_PAGE).bind(kind).bind(limit),
+            Some(after) => sqlx::query(LIST_PAGE_AFTER)
+                .bind(kind)
+                .bind(after)
+                .bind(limit),
+        };
+        let rows = query.fetch_all(&self.read).await;
+        let rows = rows.map_err(backend_error("postgres"))?;
+        rows.iter()
+            .map(|r| Self::decode(r).map_err(backend_error("postgres")))
+            .collect()
+    }
+
+    async fn list_by_owner(&self, kind: &'static str, owner: &str) -> StoreResult<Vec<RawRecord>> {
+        let rows = sqlx::query(LIST_BY_OWNER)
+            .bind(kind)
+            .bind(owner)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend_error("postgres"))?;
+        rows.iter()
+            .map(|r| Self::decode(r).map_err(backend_error("postgres")))
+            .collect()
+    }
+
+    async fn put(&self, kind: &'static str, rec: RawRecord) -> StoreResult<()> {
+        sqlx::query(UPSERT)
+            .bind(kind)
+            .bind(&rec.id)
+            .bind(&rec.owner)
+            .bind(&rec.data)
+            .bind(rec.expires_at)
+            .execute(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        Ok(())
+    }
+
+    async fn compare_and_swap(
+        &self,
+        kind: &'static str,
+        id: &str,
+        expected_version: i64,
+        rec: RawRecord,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(CAS)
+            .bind(kind)
+            .bind(id)
+            .bind(expected_version)
+            .bind(&rec.owner)
+            .bind(&rec.data)
+            .bind(rec.expires_at)
+            .execute(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+        // Lost the race or the record is gone: only the latter is an error.
+        self.get(kind, id).await.map(|_| false)
+    }
+
+    async fn delete(&self, kind: &'static str, id: &str) -> StoreResult<()> {
+        let done = sqlx::query(DELETE)
+            .bind(kind)
+            .bind(id)
+            .execute(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(kind, id));
+        }
+        Ok(())
+    }
+
+    async fn delete_by_owner(&self, kind: &'static str, owner: &str) -> StoreResult<u64> {
+        let done = sqlx::query(DELETE_BY_OWNER)
+            .bind(kind)
+            .bind(owner)
+            .execute(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_with_prefix(
+        &self,
+        kind: &'static str,
+        id: &str,
+        prefix: &str,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(DELETE_WITH_PREFIX)
+            .bind(kind)
+            .bind(id)
+            .bind(prefix)
+            .execute(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn take(&self, kind: &'static str, id: &str) -> StoreResult<RawRecord> {
+        let row = sqlx::query(TAKE)
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        let row = row.ok_or_else(|| not_found(kind, id))?;
+        Self::decode(&row).map_err(backend_error("postgres"))
+    }
+
+    async fn gc(&self, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(GC).bind(now).execute(&self.write).await;
+        Ok(done.map_err(backend_error("postgres"))?.rows_affected())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(backend_error("postgres"))?;
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn append_audit(&self, row: RawAudit) -> StoreResult<()> {
+        sqlx::query(AUDIT_APPEND)
+            .bind(row.at)
+            .bind(&row.event)
+            .bind(&row.actor)
+            .bind(&row.subject)
+            .bind(&row.resource)
+            .bind(&row.data)
+            .execute(&self.write)
+            .await
+            .map_err(backend_error("postgres"))?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        query: &tusk_store::audit::AuditQuery,
+    ) -> StoreResult<Vec<RawAudit>> {
+        let limit = i64::try_from(query.effective_limit()).unwrap_or(i64::MAX);
+        let rows = sqlx::query(AUDIT_LIST)
+            .bind(&query.actor)
+            .bind(&query.subject)
+            .bind(&query.resource)
+            .bind(query.since)
+            .bind(query.until)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend_error("postgres"))?;
+        let decode = |row: &PgRow| -> Result<RawAudit, sqlx::Error> {
+            Ok(RawAudit {
+                id: row.try_get(0)?,
+                at: row.try_get(1)?,
+                event: row.try_get(2)?,
+                actor: row.try_get(3)?,
+                subject: row.try_get(4)?,
+                resource: row.try_get(5)?,
+                data: row.try_get(6)?,
+            })
+        };
+        rows.iter()
+            .map(|r| decode(r).map_err(backend_error("postgres")))
+            .collect()
+    }
+
+    async fn purge_audit(&self, before: i64) -> StoreResult<u64> {
+        let done = sqlx::query(AUDIT_PURGE)
+            .bind(before)
+            .execute(&self.write)
+            .await;
+        Ok(done.map_err(backend_error("postgres"))?.rows_affected())
+    }
+
     async fn commit(&self, writes: Vec<Write>) -> StoreResult<()> {
         let failed = backend_error("postgres");
         // Dropping the transaction on an early return rolls it back.
@@ -493,7 +487,7 @@ sql_backend!(PostgresBackend, PgRow, "postgres", {
         };
         runtime.spawn(relay_changes(self.write.clone(), changes.downgrade()));
     }
-});
+}
 
 /// The PostgreSQL channel replicas announce changes on.
 const CHANGES_CHANNEL: &str = "tusk_changes";
